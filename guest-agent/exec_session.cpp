@@ -1,0 +1,253 @@
+#include "guest-agent/exec_session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "guest-agent/reaper.h"
+#include "guest-agent/spawn.h"
+
+namespace ws::agent {
+namespace {
+
+using workspace::v1::ExecRequest;
+using workspace::v1::ExecResponse;
+using workspace::v1::ExecStart;
+using Clock = std::chrono::steady_clock;
+
+// Output is coalesced up to this size per message: large messages are what
+// make gRPC fast over the port (DESIGN: 256 KiB-1 MiB).
+constexpr size_t kMaxChunk = 256 * 1024;
+// How long leftover output is drained after the command's group is gone.
+constexpr auto kDrainGrace = std::chrono::milliseconds(300);
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> BuildEnv(const ExecStart& start) {
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=/root",
+      "USER=root",
+      "LOGNAME=root",
+      "SHELL=/bin/sh",
+      "LANG=C.UTF-8",
+  };
+  for (const auto& kv : start.env()) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string key = kv.substr(0, eq + 1);
+    bool replaced = false;
+    for (auto& e : env) {
+      if (e.rfind(key, 0) == 0) {
+        e = kv;
+        replaced = true;
+      }
+    }
+    if (!replaced) env.push_back(kv);
+  }
+  return env;
+}
+
+std::string DefaultCwd() {
+  for (const char* d : {"/workspace", "/root"}) {
+    if (IsDir(d)) return d;
+  }
+  return "/";
+}
+
+grpc::Status FailBeforeStart(ExecStream* stream, const std::string& message, int code) {
+  ExecResponse err;
+  err.set_stderr("workspace: " + message + "\n");
+  stream->Write(err);
+  ExecResponse exit;
+  exit.mutable_exit()->set_code(code);
+  stream->Write(exit);
+  return grpc::Status::OK;
+}
+
+// State shared by the output loop, the input thread and the reaper callback.
+struct Shared {
+  std::mutex mu;
+  bool input_done = false;       // guarded by mu
+  std::condition_variable input_done_cv;
+  unique_fd exit_event;          // eventfd, written by the reaper
+  std::atomic<int> wait_status{-1};
+};
+
+// Owns the command's stdin: only this thread writes or closes it.
+void InputLoop(ExecStream* stream, pid_t pgid, unique_fd stdin_fd, Shared* shared) {
+  ExecRequest req;
+  while (stream->Read(&req)) {
+    if (!req.has_input()) continue;
+    const auto& in = req.input();
+    if (in.has_stdin()) {
+      // Blocking write: a command that does not read its stdin slows the
+      // sender instead of making us buffer.
+      if (stdin_fd && !WriteAll(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
+        stdin_fd.reset();
+      }
+    } else if (in.has_close_stdin()) {
+      stdin_fd.reset();
+    } else if (in.has_signal()) {
+      int sig = in.signal();
+      if (sig > 0 && sig < NSIG) kill(-pgid, sig);
+    }
+  }
+  stdin_fd.reset();  // the host finished writing: EOF for the command
+  std::lock_guard lock(shared->mu);
+  shared->input_done = true;
+  shared->input_done_cv.notify_all();
+}
+
+// Reads what is available from fd (up to kMaxChunk). Returns false on EOF or error.
+bool ReadChunk(int fd, std::string* out) {
+  out->resize(kMaxChunk);
+  size_t len = 0;
+  bool open = true;
+  while (len < kMaxChunk) {
+    ssize_t n = read(fd, out->data() + len, kMaxChunk - len);
+    if (n > 0) {
+      len += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    open = false;  // EOF or a real error
+    break;
+  }
+  out->resize(len);
+  return open;
+}
+
+}  // namespace
+
+grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
+  ExecRequest first;
+  if (!stream->Read(&first) || !first.has_start()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must be start"};
+  }
+  const ExecStart& start = first.start();
+  if (start.argv().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "empty argv"};
+
+  SpawnSpec spec;
+  spec.argv.assign(start.argv().begin(), start.argv().end());
+  spec.env = BuildEnv(start);
+  spec.cwd = start.cwd().empty() ? DefaultCwd() : start.cwd();
+  spec.pipe_stdin = start.attach_stdin();
+  if (!IsDir(spec.cwd)) {
+    return FailBeforeStart(stream, "working directory " + spec.cwd + " does not exist", 126);
+  }
+
+  auto shared = std::make_shared<Shared>();
+  shared->exit_event.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  auto child = Spawn(spec);
+  if (!child.ok()) {
+    return FailBeforeStart(stream, child.status().message(), ExitCodeForSpawnError(child.status()));
+  }
+  const pid_t pid = child->pid;
+  Reaper::Instance().Watch(pid, [shared](int status) {
+    shared->wait_status = status;
+    uint64_t one = 1;
+    (void)!write(shared->exit_event.get(), &one, sizeof one);
+  });
+  std::thread input([stream, pid, shared, in = std::move(child->stdin_fd)]() mutable {
+    InputLoop(stream, pid, std::move(in), shared.get());
+  });
+
+  unique_fd out = std::move(child->stdout_fd), err = std::move(child->stderr_fd);
+  const auto deadline = start.timeout_seconds() > 0
+                            ? Clock::now() + std::chrono::seconds(start.timeout_seconds())
+                            : Clock::time_point::max();
+  std::optional<Clock::time_point> exited_at;
+  bool timed_out = false, client_gone = false;
+  std::string buf;
+  ExecResponse msg;
+
+  while (out.valid() || err.valid()) {
+    if (exited_at && Clock::now() - *exited_at > kDrainGrace) break;
+    pollfd fds[3] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0},
+                     {shared->exit_event.get(), POLLIN, 0}};
+    int n = poll(fds, 3, 100);
+    if (n < 0 && errno != EINTR) break;
+    if (ctx->IsCancelled()) {
+      client_gone = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
+    if (!timed_out && Clock::now() >= deadline) {
+      timed_out = true;
+      kill(-pid, SIGKILL);
+    }
+    if (fds[2].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(shared->exit_event.get(), &v, sizeof v);
+      // The command ended: what it left behind in its group goes too.
+      kill(-pid, SIGKILL);
+      exited_at = Clock::now();
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      unique_fd& fd = i == 0 ? out : err;
+      bool open = ReadChunk(fd.get(), &buf);
+      if (!buf.empty()) {
+        if (i == 0) {
+          msg.set_stdout(buf);
+        } else {
+          msg.set_stderr(buf);
+        }
+        if (!stream->Write(msg)) {
+          client_gone = true;
+          kill(-pid, SIGKILL);
+          break;
+        }
+      }
+      if (!open) fd.reset();
+    }
+    if (client_gone) break;
+  }
+
+  // Wait for the exit status (the group was killed if we stopped early).
+  while (shared->wait_status.load() < 0) {
+    pollfd p = {shared->exit_event.get(), POLLIN, 0};
+    poll(&p, 1, 100);
+    if (shared->wait_status.load() < 0 && ctx->IsCancelled()) kill(-pid, SIGKILL);
+  }
+  int status = shared->wait_status.load();
+  if (!client_gone) {
+    ExecResponse exit;
+    auto* e = exit.mutable_exit();
+    if (WIFSIGNALED(status)) {
+      e->set_signal(WTERMSIG(status));
+    } else {
+      e->set_code(WEXITSTATUS(status));
+    }
+    e->set_timed_out(timed_out);
+    stream->Write(exit);
+  }
+  {
+    std::unique_lock lock(shared->mu);
+    // The host half-closes after the exit message; do not wait forever on one that does not.
+    if (!shared->input_done_cv.wait_for(lock, std::chrono::seconds(2),
+                                        [&] { return shared->input_done; })) {
+      ctx->TryCancel();
+    }
+  }
+  input.join();
+  return client_gone ? grpc::Status::CANCELLED : grpc::Status::OK;
+}
+
+}  // namespace ws::agent

@@ -1,0 +1,25 @@
+// The PID 1 duties of a workspace VM that has no other init: mount the
+// kernel filesystems, load the virtio modules listed in the image, bring up
+// loopback, set the host name, find the agent's port, power off.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace ws::agent {
+
+// Best effort: each failure is logged to the console and boot goes on.
+void InitSystem();
+
+// The /dev node of the virtio-serial port called `name` (no udev here, so
+// the /dev/virtio-ports symlinks do not exist; sysfs names the ports).
+// Empty if it does not appear within `wait`.
+std::string FindPort(const std::string& name, std::chrono::milliseconds wait);
+
+// Syncs and powers the machine off. Does not return when it succeeds.
+void PowerOff();
+
+// Value of `key=` on the kernel command line, or empty.
+std::string KernelArg(const std::string& key);
+
+}  // namespace ws::agent

@@ -1,0 +1,125 @@
+#include "guest-agent/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "host/common/unique_fd.h"
+
+namespace ws::agent {
+namespace {
+
+// 1 MiB each way: large reads/writes are what keep the port busy (DESIGN).
+constexpr size_t kBufSize = 1 << 20;
+
+// A one-direction byte buffer between two non-blocking fds.
+struct Pipe {
+  std::vector<char> buf = std::vector<char>(kBufSize);
+  size_t head = 0, tail = 0;  // data is buf[head, tail)
+  bool empty() const { return head == tail; }
+  bool full() const { return tail == buf.size(); }
+
+  // false on EOF or a fatal error.
+  bool Fill(int fd) {
+    ssize_t n = read(fd, buf.data() + tail, buf.size() - tail);
+    if (n > 0) tail += static_cast<size_t>(n);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+  }
+  bool Drain(int fd) {
+    ssize_t n = write(fd, buf.data() + head, tail - head);
+    if (n > 0) head += static_cast<size_t>(n);
+    if (head == tail) head = tail = 0;
+    return n >= 0 || errno == EAGAIN || errno == EINTR;
+  }
+};
+
+bool HostConnected(int port) {
+  pollfd p = {port, 0, 0};
+  return poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP);
+}
+
+// Copies bytes both ways until the host disconnects or the server closes its end.
+void RelayOneConnection(int port, int sock) {
+  Pipe to_server, to_host;
+  for (;;) {
+    pollfd fds[2] = {{port, 0, 0}, {sock, 0, 0}};
+    if (!to_server.full()) fds[0].events |= POLLIN;
+    if (!to_host.empty()) fds[0].events |= POLLOUT;
+    if (!to_host.full()) fds[1].events |= POLLIN;
+    if (!to_server.empty()) fds[1].events |= POLLOUT;
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents & POLLHUP) return;  // host went away
+    if (fds[1].revents & (POLLHUP | POLLERR)) return;
+    if ((fds[0].revents & POLLIN) && !to_server.Fill(port)) return;
+    if ((fds[1].revents & POLLIN) && !to_host.Fill(sock)) return;
+    if ((fds[1].revents & POLLOUT) && !to_server.Drain(sock)) return;
+    if ((fds[0].revents & POLLOUT) && !to_host.Drain(port)) return;
+  }
+}
+
+}  // namespace
+
+void ServeOnPort(grpc::Server* server, const std::string& port_path) {
+  unique_fd port(open(port_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!port) {
+    std::fprintf(stderr, "workspace-agent: open %s: %s\n", port_path.c_str(), std::strerror(errno));
+    return;
+  }
+  for (;;) {
+    // While no host is connected the port reports POLLHUP at once; wait it out.
+    while (!HostConnected(port.get())) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+      std::fprintf(stderr, "workspace-agent: socketpair: %s\n", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    unique_fd mine(sv[0]);
+    grpc::AddInsecureChannelFromFd(server, sv[1]);  // the server owns sv[1]
+    RelayOneConnection(port.get(), mine.get());
+    // Closing our end ends the server's transport and every call on it.
+  }
+}
+
+void ServeOnUnixSocket(grpc::Server* server, const std::string& socket_path) {
+  unique_fd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    std::fprintf(stderr, "workspace-agent: socket path too long: %s\n", socket_path.c_str());
+    return;
+  }
+  std::strcpy(addr.sun_path, socket_path.c_str());
+  unlink(socket_path.c_str());
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listener.get(), 16) != 0) {
+    std::fprintf(stderr, "workspace-agent: listen %s: %s\n", socket_path.c_str(),
+                 std::strerror(errno));
+    return;
+  }
+  for (;;) {
+    int fd = accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      std::fprintf(stderr, "workspace-agent: accept: %s\n", std::strerror(errno));
+      return;
+    }
+    grpc::AddInsecureChannelFromFd(server, fd);
+  }
+}
+
+}  // namespace ws::agent

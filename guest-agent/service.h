@@ -1,0 +1,29 @@
+// The GuestAgent gRPC service: thin handlers that validate, call the work in
+// exec_session / init, and map errors. Transport-agnostic: main decides
+// whether it is served on the virtio-serial port or a unix socket.
+#pragma once
+
+#include <functional>
+
+#include "workspace/v1/agent.grpc.pb.h"
+
+namespace ws::agent {
+
+class AgentService final : public workspace::v1::GuestAgent::Service {
+ public:
+  // power_off is called (on another thread) after Shutdown has answered.
+  explicit AgentService(std::function<void()> power_off) : power_off_(std::move(power_off)) {}
+
+  grpc::Status Info(grpc::ServerContext*, const workspace::v1::InfoRequest*,
+                    workspace::v1::InfoResponse*) override;
+  grpc::Status Exec(grpc::ServerContext*,
+                    grpc::ServerReaderWriter<workspace::v1::ExecResponse,
+                                             workspace::v1::ExecRequest>*) override;
+  grpc::Status Shutdown(grpc::ServerContext*, const workspace::v1::ShutdownRequest*,
+                        workspace::v1::ShutdownResponse*) override;
+
+ private:
+  std::function<void()> power_off_;
+};
+
+}  // namespace ws::agent

@@ -1,0 +1,125 @@
+#include "host/cli/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "host/common/grpc_status.h"
+#include "host/store/layout.h"
+
+namespace ws::cli {
+namespace {
+
+namespace v1 = workspace::v1;
+using namespace std::chrono_literals;
+
+Status Hello(v1::Controller::Stub* stub, std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  v1::HelloRequest req;
+  req.set_api_version(v1::API_VERSION_CURRENT);
+  v1::HelloResponse resp;
+  Status s = FromGrpc(stub->Hello(&ctx, req, &resp));
+  if (!s.ok()) return s;
+  if (resp.api_version() != v1::API_VERSION_CURRENT) {
+    return {Code::kFailedPrecondition, "the daemon speaks API " + std::to_string(resp.api_version()) +
+                                           ", this CLI speaks " + std::to_string(v1::API_VERSION_CURRENT) +
+                                           "; restart the daemon with this build"};
+  }
+  return Status::Ok();
+}
+
+// The first "error: " the daemon logged after byte `from` of its log, or "".
+std::string ErrorLoggedSince(const std::string& path, std::streamoff from) {
+  std::ifstream f(path);
+  f.seekg(from);
+  std::string line;
+  while (std::getline(f, line)) {
+    auto at = line.find(" error: ");
+    if (at != std::string::npos) return line.substr(at + 8);
+  }
+  return "";
+}
+
+std::streamoff FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+// Starts `workspace daemon` for this state dir, detached from the terminal.
+Result<pid_t> SpawnDaemon(const GlobalOptions& g) {
+  std::vector<std::string> args = {"workspace", "daemon", "--state-dir", g.state_dir};
+  if (!g.connect_uri.empty()) args.insert(args.end(), {"--connect", g.connect_uri});
+  if (!g.accel.empty()) args.insert(args.end(), {"--accel", g.accel});
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    if (fork() != 0) _exit(0);  // the daemon is re-parented away from us
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  return pid;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions& g) {
+  store::Layout layout(store::NormalizeDir(g.state_dir));
+  const std::string sock = layout.DaemonSocket();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  auto channel = grpc::CreateCustomChannel("unix:" + sock, grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::Controller::NewStub(channel);
+  Status s = Hello(stub.get(), 3s);
+  if (s.ok()) return stub;
+  if (s.code() == Code::kFailedPrecondition) return s;
+
+  if (geteuid() != 0) {
+    if (access(sock.c_str(), F_OK) == 0 && access(sock.c_str(), R_OK | W_OK) != 0) {
+      return Status(Code::kPermissionDenied,
+                    "no access to the workspace daemon at " + sock +
+                        "; add yourself to the 'workspace' group (sudo adduser $USER workspace) and log in again");
+    }
+    return Status(Code::kUnavailable,
+                  "no workspace daemon is running at " + sock +
+                      "; start it as root: sudo systemctl start workspace (or sudo workspace daemon)");
+  }
+  Status check = store::CheckSocketBudget(layout);
+  if (!check.ok()) return check;
+  const std::streamoff log_start = FileSize(layout.DaemonLog());
+  auto spawned = SpawnDaemon({layout.state_dir(), g.connect_uri, g.accel});
+  if (!spawned.ok()) return spawned.status();
+  // The first start of an embedded libvirt root probes QEMU: allow a minute and more.
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    std::string error = ErrorLoggedSince(layout.DaemonLog(), log_start);
+    if (!error.empty()) {
+      return Status(Code::kUnavailable, "the workspace daemon did not start: " + error +
+                                            " (log: " + layout.DaemonLog() + ")");
+    }
+    if (access(sock.c_str(), F_OK) == 0 && Hello(stub.get(), 2s).ok()) return stub;
+  }
+  return Status(Code::kUnavailable,
+                "the workspace daemon did not answer within 120 s; see " + layout.DaemonLog());
+}
+
+}  // namespace ws::cli

@@ -1,0 +1,320 @@
+#include "host/cli/commands.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "host/cli/client.h"
+#include "host/cli/exec_command.h"
+#include "host/cli/exit_codes.h"
+#include "host/common/grpc_status.h"
+#include "host/common/names.h"
+#include "host/common/unique_fd.h"
+#include "host/controller/daemon.h"
+
+namespace ws::cli {
+namespace {
+
+namespace v1 = workspace::v1;
+using Stub = v1::Controller::Stub;
+
+// Commands whose exit code is the remote command's: their own failures are 125.
+bool IsExecLike(const std::string& cmd) { return cmd == "exec" || cmd == "shell"; }
+
+// The subcommand named on the command line (even when parsing failed).
+std::string CommandOf(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--state-dir" || a == "--connect" || a == "--accel") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] != '-') return a;
+  }
+  return "";
+}
+
+int Fail(const std::string& msg, int code) {
+  std::fprintf(stderr, "workspace: %s\n", msg.c_str());
+  return code;
+}
+
+int Fail(const Status& s, bool exec_like = false) {
+  return Fail(s.message(), exec_like ? kExecFailure : ExitCodeFor(s));
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+bool Tty() { return isatty(2); }
+
+struct Context {
+  GlobalOptions global;
+  std::unique_ptr<Stub> stub;
+  // Connects on first use; prints and returns false on failure.
+  Stub* Connect(bool exec_like, int* code) {
+    if (stub) return stub.get();
+    auto s = ConnectDaemon(global);
+    if (!s.ok()) {
+      *code = Fail(s.status(), exec_like);
+      return nullptr;
+    }
+    stub = std::move(s.value());
+    return stub.get();
+  }
+};
+
+grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+void PrintTable(const std::vector<const v1::Workspace*>& rows) {
+  std::printf("%-24s %-9s %-10s %4s %8s  %s\n", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "CREATED");
+  for (const auto* w : rows) {
+    std::printf("%-24s %-9s %-10s %4u %5uMiB  %s\n", w->name().c_str(), w->state().c_str(),
+                w->image().c_str(), w->cpus(), w->memory_mib(), w->created_at().c_str());
+  }
+}
+
+void PrintDetails(const v1::Workspace& w) {
+  std::printf("Name:        %s\nState:       %s\nImage:       %s\nCPUs:        %u\n"
+              "Memory:      %u MiB\nAccelerator: %s\nOwner uid:   %u\nCreated:     %s\n"
+              "UUID:        %s\nConsole log: %s\n",
+              w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
+              w.accel().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
+              w.console_log().c_str());
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app{"workspace: a throwaway VM per project, with only the folders you share and "
+               "only the network you allow.",
+               "workspace"};
+  app.set_version_flag("--version", std::string("workspace ") + WS_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer("Reference: docs/cli.md. Exit codes: 0 ok, 1 failure, 2 usage error; exec exits "
+             "with the command's code, 125 when workspace itself fails.");
+
+  Context c;
+  c.global.state_dir = kDefaultStateDir;
+  app.add_option("--state-dir", c.global.state_dir, "State directory (default /var/lib/workspace)")
+      ->envname("WORKSPACE_STATE_DIR");
+  app.add_option("--connect", c.global.connect_uri,
+                 "libvirt URI for a daemon started now (default: embedded, no libvirtd)")
+      ->envname("WORKSPACE_CONNECT");
+  app.add_option("--accel", c.global.accel, "auto, kvm or tcg, for a daemon started now")
+      ->envname("WORKSPACE_ACCEL");
+
+  int code = kOk;
+
+  // create
+  v1::CreateRequest create;
+  std::string create_name;
+  auto* create_cmd = app.add_subcommand("create", "Create and boot a workspace");
+  create_cmd->add_option("name", create_name, "Workspace name (default: the current folder's name)");
+  create_cmd->add_option("--image", *create.mutable_image(), "Guest image (default minimal)")
+      ->envname("WORKSPACE_IMAGE");
+  create_cmd->add_option("--cpus", [&](const CLI::results_t& r) { create.set_cpus(std::stoul(r[0])); return true; },
+                         "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
+  create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
+                         "Guest memory in MiB")->type_name("MIB")->check(CLI::Range(128, 1 << 20));
+  create_cmd->callback([&] {
+    if (create_name.empty()) {
+      create_name = NameFromFolder(std::filesystem::current_path().filename().string());
+    }
+    Status valid = ValidateName(create_name);
+    if (!valid.ok()) return void(code = Fail(valid));
+    create.set_name(create_name);
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
+    auto t0 = std::chrono::steady_clock::now();
+    grpc::ClientContext ctx;
+    v1::CreateResponse resp;
+    Status s = FromGrpc(stub->Create(Deadline(&ctx, 300), create, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (Tty()) {
+      std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB, %.1f s).\n"
+                           "Run a command: workspace exec %s -- uname -a\n",
+                   create_name.c_str(), resp.workspace().image().c_str(), resp.workspace().cpus(),
+                   resp.workspace().memory_mib(), secs, create_name.c_str());
+    }
+    std::printf("%s\n", create_name.c_str());
+  });
+
+  // list
+  bool list_json = false;
+  auto* list_cmd = app.add_subcommand("list", "List your workspaces");
+  list_cmd->alias("ls");
+  list_cmd->add_flag("--json", list_json, "JSON output (fields in docs/cli.md)");
+  list_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::ListResponse resp;
+    Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    if (list_json) {
+      std::string out = "[";
+      for (int i = 0; i < resp.workspaces_size(); ++i) {
+        out += (i ? "," : "") + ToJson(resp.workspaces(i));
+      }
+      std::printf("%s]\n", out.c_str());
+      return;
+    }
+    std::vector<const v1::Workspace*> rows;
+    for (const auto& w : resp.workspaces()) rows.push_back(&w);
+    PrintTable(rows);
+  });
+
+  // inspect
+  std::string inspect_name;
+  bool inspect_json = false;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Show one workspace in detail");
+  inspect_cmd->add_option("name", inspect_name, "Workspace name")->required();
+  inspect_cmd->add_flag("--json", inspect_json, "JSON output (fields in docs/cli.md)");
+  inspect_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::InspectRequest req;
+    req.set_name(inspect_name);
+    v1::InspectResponse resp;
+    Status s = FromGrpc(stub->Inspect(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    if (inspect_json) {
+      std::printf("%s\n", ToJson(resp.workspace()).c_str());
+    } else {
+      PrintDetails(resp.workspace());
+    }
+  });
+
+  // exec
+  ExecOptions exec;
+  auto* exec_cmd = app.add_subcommand("exec", "Run a command in a workspace: exec NAME -- CMD [ARG...]");
+  exec_cmd->add_flag("-i,--interactive", exec.interactive, "Forward stdin to the command");
+  exec_cmd->add_option("-e,--env", exec.env, "Set an environment variable (KEY=VALUE), repeatable");
+  exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest");
+  exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
+      ->type_name("SEC");
+  exec_cmd->add_option("name", exec.workspace, "Workspace name")->required();
+  exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
+  exec_cmd->callback([&] {
+    for (const auto& kv : exec.env) {
+      if (kv.find('=') == std::string::npos || kv[0] == '=') {
+        return void(code = Fail("--env wants KEY=VALUE, got '" + kv + "'", kExecFailure));
+      }
+    }
+    Stub* stub = c.Connect(true, &code);
+    if (!stub) return;
+    code = RunExec(stub, exec);
+  });
+
+  // start / stop / destroy
+  std::string start_name, stop_name, destroy_name;
+  bool destroy_force = false;
+  auto* start_cmd = app.add_subcommand("start", "Boot a stopped workspace");
+  start_cmd->add_option("name", start_name, "Workspace name")->required();
+  start_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::StartRequest req;
+    req.set_name(start_name);
+    v1::StartResponse resp;
+    Status s = FromGrpc(stub->Start(Deadline(&ctx, 300), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    if (Tty()) std::fprintf(stderr, "Workspace '%s' is running.\n", start_name.c_str());
+  });
+  auto* stop_cmd = app.add_subcommand("stop", "Power a workspace off (forced after 10 s)");
+  stop_cmd->add_option("name", stop_name, "Workspace name")->required();
+  stop_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::StopRequest req;
+    req.set_name(stop_name);
+    v1::StopResponse resp;
+    Status s = FromGrpc(stub->Stop(Deadline(&ctx, 120), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    if (resp.forced()) {
+      std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n",
+                   stop_name.c_str());
+    }
+  });
+  auto* destroy_cmd = app.add_subcommand("destroy", "Delete a workspace: its VM and every file of it");
+  destroy_cmd->alias("rm");
+  destroy_cmd->add_option("name", destroy_name, "Workspace name")->required();
+  destroy_cmd->add_flag("-f,--force", destroy_force, "Destroy even when running");
+  destroy_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::DestroyRequest req;
+    req.set_name(destroy_name);
+    req.set_force(destroy_force);
+    v1::DestroyResponse resp;
+    Status s = FromGrpc(stub->Destroy(Deadline(&ctx, 120), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+  });
+
+  // logs
+  std::string logs_name;
+  bool logs_follow = false;
+  auto* logs_cmd = app.add_subcommand("logs", "Print the guest console log");
+  logs_cmd->add_option("name", logs_name, "Workspace name")->required();
+  logs_cmd->add_flag("-f,--follow", logs_follow, "Keep printing new output");
+  logs_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::LogsRequest req;
+    req.set_name(logs_name);
+    req.set_follow(logs_follow);
+    auto reader = stub->Logs(&ctx, req);
+    v1::LogsResponse chunk;
+    while (reader->Read(&chunk)) {
+      if (!WriteAll(1, chunk.data().data(), chunk.data().size())) ctx.TryCancel();
+    }
+    Status s = FromGrpc(reader->Finish());
+    if (!s.ok()) code = Fail(s);
+  });
+
+  // daemon
+  auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");
+  daemon_cmd->callback([&] {
+    code = controller::RunDaemon({c.global.state_dir, c.global.connect_uri,
+                                  c.global.accel.empty() ? "auto" : c.global.accel});
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help, --version
+      app.exit(e);
+      return kOk;
+    }
+    std::string cmd = CommandOf(argc, argv);
+    std::string hint = cmd.empty() ? "workspace --help" : "workspace " + cmd + " --help";
+    if (cmd == "exec") hint = "usage: workspace exec [OPTIONS] NAME -- COMMAND [ARG...]";
+    return Fail(std::string(e.what()) + " (see " + hint + ")", IsExecLike(cmd) ? kExecFailure : kUsage);
+  }
+  return code;
+}
+
+}  // namespace ws::cli

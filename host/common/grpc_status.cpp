@@ -1,0 +1,47 @@
+#include "host/common/grpc_status.h"
+
+namespace ws {
+
+grpc::Status ToGrpc(const Status& s) {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  switch (s.code()) {
+    case Code::kOk: return grpc::Status::OK;
+    case Code::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case Code::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case Code::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case Code::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case Code::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
+    case Code::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case Code::kInternal: code = grpc::StatusCode::INTERNAL; break;
+  }
+  return {code, s.message()};
+}
+
+Status FromGrpc(const grpc::Status& s) {
+  Code code = Code::kInternal;
+  switch (s.error_code()) {
+    case grpc::StatusCode::OK: return Status::Ok();
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE: code = Code::kInvalidArgument; break;
+    case grpc::StatusCode::NOT_FOUND: code = Code::kNotFound; break;
+    case grpc::StatusCode::ALREADY_EXISTS: code = Code::kAlreadyExists; break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ABORTED: code = Code::kFailedPrecondition; break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED: code = Code::kPermissionDenied; break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED: code = Code::kUnavailable; break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: code = Code::kDeadlineExceeded; break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: code = Code::kResourceExhausted; break;
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::DATA_LOSS:
+    case grpc::StatusCode::DO_NOT_USE: code = Code::kInternal; break;
+  }
+  return {code, s.error_message()};
+}
+
+}  // namespace ws

@@ -1,0 +1,49 @@
+#include "host/controller/agent_pool.h"
+
+#include <thread>
+
+namespace ws::controller {
+
+Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string& name,
+                                                              const std::string& socket,
+                                                              std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = agents_.find(name);
+    if (it != agents_.end()) {
+      if (it->second->Alive()) return it->second;
+      agents_.erase(it);
+    }
+  }
+  auto agent = Connect(socket, timeout, std::chrono::seconds(2));
+  if (!agent.ok()) return agent.status();
+  Put(name, agent.value());
+  return agent;
+}
+
+Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
+    const std::string& socket, std::chrono::milliseconds total, std::chrono::milliseconds attempt) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + total;
+  Status last(Code::kDeadlineExceeded, "no attempt made");
+  while (Clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto agent = guest::GrpcGuestAgent::Connect(socket, std::min(left, attempt));
+    if (agent.ok() || agent.status().code() == Code::kFailedPrecondition) return agent;
+    last = agent.status();
+    if (last.code() == Code::kUnavailable) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return last;
+}
+
+void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent) {
+  std::lock_guard lock(mu_);
+  agents_[name] = std::move(agent);
+}
+
+void AgentPool::Drop(const std::string& name) {
+  std::lock_guard lock(mu_);
+  agents_.erase(name);
+}
+
+}  // namespace ws::controller

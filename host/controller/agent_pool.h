@@ -1,0 +1,35 @@
+// AgentPool: one live guest-agent connection per running workspace, opened
+// on first use and replaced when it has died. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "host/guest/grpc_guest_agent.h"
+
+namespace ws::controller {
+
+class AgentPool {
+ public:
+  // The cached connection if alive, else a new one (see Connect).
+  Result<std::shared_ptr<guest::GrpcGuestAgent>> Get(const std::string& name,
+                                                     const std::string& socket,
+                                                     std::chrono::milliseconds timeout);
+  // Connects, retrying with a fresh connection every `attempt` until `total`
+  // has passed. Retrying matters: when the host reconnects quickly the guest
+  // may not notice the hang-up, and the first handshake is lost.
+  static Result<std::shared_ptr<guest::GrpcGuestAgent>> Connect(const std::string& socket,
+                                                                std::chrono::milliseconds total,
+                                                                std::chrono::milliseconds attempt);
+  void Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent);
+  void Drop(const std::string& name);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<guest::GrpcGuestAgent>> agents_;  // guarded by mu_
+};
+
+}  // namespace ws::controller

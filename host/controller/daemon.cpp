@@ -1,0 +1,159 @@
+#include "host/controller/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "host/common/log.h"
+#include "host/common/unique_fd.h"
+#include "host/controller/images.h"
+#include "host/controller/peer_listener.h"
+#include "host/controller/service.h"
+#include "host/controller/workspaces.h"
+#include "host/virt/libvirt/libvirt_hypervisor.h"
+
+namespace ws::controller {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const std::string& msg) {
+  Log("error: " + msg);
+  return 1;
+}
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return ErrnoStatus("creating " + path, errno);
+  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus("chmod " + path, errno);
+  return Status::Ok();
+}
+
+// The embedded driver reads ROOT/etc/qemu.conf. Without stdio_handler=file
+// every start fails for want of virtlogd.
+Status PrepareEmbedRoot(const store::Layout& layout) {
+  for (const auto& d : {layout.LibvirtDir(), layout.LibvirtDir() + "/etc"}) {
+    Status s = MakeDir(d, 0755);
+    if (!s.ok()) return s;
+  }
+  std::string conf = layout.LibvirtDir() + "/etc/qemu.conf";
+  if (!fs::exists(conf)) {
+    std::ofstream f(conf);
+    f << "# Written by the workspace daemon.\n"
+         "# No virtlogd here: QEMU's console and log go straight to files.\n"
+         "stdio_handler = \"file\"\n";
+    if (!f) return {Code::kInternal, "cannot write " + conf};
+  }
+  if (layout.EmbedRootIsLink()) {
+    std::string link = layout.EmbedRoot();
+    std::error_code ec;
+    fs::create_directories(fs::path(link).parent_path(), ec);
+    if (fs::read_symlink(link, ec) != fs::path(layout.LibvirtDir())) {
+      fs::remove(link, ec);
+      fs::create_directory_symlink(layout.LibvirtDir(), link, ec);
+      if (ec) return {Code::kInternal, "creating " + link + ": " + ec.message()};
+    }
+  }
+  return Status::Ok();
+}
+
+std::string ExeDir() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).parent_path().string();
+}
+
+HostLimits ProbeLimits() {
+  HostLimits l;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  l.cpus = n > 0 ? static_cast<uint32_t>(n) : 1;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) l.memory_mib = static_cast<uint64_t>(pages) * page / (1 << 20);
+  return l;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& opts) {
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "workspace daemon: must run as root (libvirt refuses virtiofs otherwise); "
+                         "start it with sudo or as a system service\n");
+    return 1;
+  }
+  // Block the stop signals before any thread exists, so sigwait() gets them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  if (chdir("/") != 0) return 1;
+
+  store::Layout layout(store::NormalizeDir(opts.state_dir));
+  Status s = store::CheckSocketBudget(layout);
+  if (!s.ok()) {
+    std::fprintf(stderr, "workspace daemon: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::error_code ec;
+  fs::create_directories(layout.state_dir(), ec);
+  for (const auto& [dir, mode] : {std::pair{layout.state_dir(), 0711}, {layout.RunDir(), 0755},
+                                  {layout.ImagesDir(), 0755}, {layout.state_dir() + "/workspaces", 0711}}) {
+    s = MakeDir(dir, static_cast<mode_t>(mode));
+    if (!s.ok()) {
+      std::fprintf(stderr, "workspace daemon: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  OpenLog(layout.DaemonLog());
+
+  unique_fd lock(open(layout.DaemonLock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock || flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Fail("another workspace daemon is already running for " + layout.state_dir());
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  (void)!ftruncate(lock.get(), 0);
+  (void)!pwrite(lock.get(), pid.data(), pid.size(), 0);
+
+  auto accel = virt::ChooseAccel(opts.accel, virt::ProbeKvm());
+  if (!accel.ok()) return Fail(accel.status().message());
+  s = PrepareEmbedRoot(layout);
+  if (!s.ok()) return Fail(s.message());
+  std::string uri = opts.connect_uri.empty() ? "qemu:///embed?root=" + layout.EmbedRoot() : opts.connect_uri;
+  auto hv = virt::OpenLibvirt(uri);
+  if (!hv.ok()) return Fail(hv.status().message());
+
+  ImageStore images(layout.ImagesDir(), {ExeDir() + "/../images"});
+  Workspaces workspaces(*hv.value(), layout, images, accel.value(), ProbeLimits(), "minimal");
+
+  struct group* g = getgrnam("workspace");
+  auto listener = PeerListener::Listen(layout.DaemonSocket(), g ? static_cast<int>(g->gr_gid) : -1);
+  if (!listener.ok()) return Fail(listener.status().message());
+  ControllerService service(workspaces, *listener.value());
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  auto server = builder.BuildAndStart();
+  if (!server) return Fail("cannot start the gRPC server");
+  listener.value()->Serve(server.get());
+
+  Log(std::string("workspace daemon ") + WS_VERSION + " (pid " + std::to_string(getpid()) +
+      "): state dir " + layout.state_dir() + ", libvirt " + uri + ", accel " +
+      virt::AccelName(accel.value()) + ", socket " + layout.DaemonSocket());
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  Log(std::string("received ") + strsignal(sig) + "; stopping (running workspaces keep running)");
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+}  // namespace ws::controller

@@ -1,0 +1,109 @@
+#include "host/controller/exec_relay.h"
+
+#include <signal.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "host/common/grpc_status.h"
+
+namespace ws::controller {
+namespace {
+
+using workspace::v1::ExecRequest;
+using workspace::v1::ExecResponse;
+using workspace::v1::WorkspaceExecRequest;
+
+// False when the message is not one the agent may send.
+bool Sanitize(ExecResponse* m) {
+  switch (m->kind_case()) {
+    case ExecResponse::kStdout:
+    case ExecResponse::kStderr: return true;
+    case ExecResponse::kExit: {
+      const auto& e = m->exit();
+      if (e.status_case() == workspace::v1::ExecExit::kCode) return e.code() >= 0 && e.code() <= 255;
+      if (e.status_case() == workspace::v1::ExecExit::kSignal) return e.signal() > 0 && e.signal() < 65;
+      return false;
+    }
+    case ExecResponse::KIND_NOT_SET: return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
+                       CliExecStream* cli) {
+  WorkspaceExecRequest first;
+  if (!cli->Read(&first) || !first.has_start()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must name the workspace"};
+  }
+  if (first.start().exec().argv().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "no command given"};
+  }
+  auto agent = workspaces.Agent(caller, first.start().workspace());
+  if (!agent.ok()) return ToGrpc(agent.status());
+
+  grpc::ClientContext actx;
+  auto astream = agent.value()->stub()->Exec(&actx);
+  ExecRequest start;
+  *start.mutable_start() = first.start().exec();
+  if (!astream->Write(start)) {
+    agent.value()->Observe(astream->Finish());
+    return {grpc::StatusCode::UNAVAILABLE, "workspace '" + first.start().workspace() +
+                                               "': the guest agent connection is down"};
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool input_done = false;
+  std::thread input([&] {
+    WorkspaceExecRequest req;
+    ExecRequest out;
+    while (cli->Read(&req)) {
+      if (!req.has_input()) continue;
+      *out.mutable_input() = req.input();
+      if (!astream->Write(out)) break;
+    }
+    astream->WritesDone();
+    if (ctx->IsCancelled()) actx.TryCancel();  // the CLI went away: kill the command
+    std::lock_guard lock(mu);
+    input_done = true;
+    cv.notify_all();
+  });
+
+  ExecResponse resp;
+  bool saw_exit = false;
+  while (astream->Read(&resp)) {
+    if (!Sanitize(&resp)) {
+      actx.TryCancel();
+      break;
+    }
+    saw_exit = resp.has_exit();
+    if (!cli->Write(resp)) {
+      actx.TryCancel();
+      break;
+    }
+    if (saw_exit) break;
+  }
+  {
+    std::unique_lock lock(mu);
+    // After the exit the CLI half-closes; one that does not is cut off.
+    if (!cv.wait_for(lock, std::chrono::seconds(2), [&] { return input_done; })) {
+      ctx->TryCancel();   // unblocks cli->Read
+      actx.TryCancel();   // unblocks astream->Write
+    }
+  }
+  input.join();
+  if (!saw_exit) actx.TryCancel();
+  grpc::Status agent_status = astream->Finish();
+  if (saw_exit) return grpc::Status::OK;
+  if (!ctx->IsCancelled()) agent.value()->Observe(agent_status);
+  if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+  return {grpc::StatusCode::UNAVAILABLE,
+          "workspace '" + first.start().workspace() +
+              "': lost the guest agent during exec (did the VM stop?): " + agent_status.error_message()};
+}
+
+}  // namespace ws::controller

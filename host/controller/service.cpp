@@ -1,0 +1,129 @@
+#include "host/controller/service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "host/common/grpc_status.h"
+#include "host/common/unique_fd.h"
+#include "host/controller/exec_relay.h"
+
+namespace ws::controller {
+namespace v1 = workspace::v1;
+namespace {
+
+void ToProto(const WorkspaceView& w, v1::Workspace* out) {
+  out->set_name(w.name);
+  out->set_state(virt::VmStateName(w.state));
+  out->set_image(w.meta.image);
+  out->set_cpus(w.meta.cpus);
+  out->set_memory_mib(w.meta.memory_mib);
+  out->set_owner_uid(w.meta.owner_uid);
+  out->set_accel(w.meta.accel);
+  out->set_created_at(w.meta.created_at);
+  out->set_uuid(w.uuid);
+  out->set_console_log(w.meta.console_log);
+}
+
+}  // namespace
+
+Result<Caller> ControllerService::Identify(Ctx* ctx) const {
+  auto caller = peers_.CallerOf(ctx->peer());
+  if (!caller) return Status(Code::kPermissionDenied, "cannot identify the caller of this request");
+  return *caller;
+}
+
+#define WS_IDENTIFY(ctx, var)              \
+  auto var##_r = Identify(ctx);            \
+  if (!var##_r.ok()) return ToGrpc(var##_r.status()); \
+  const Caller& var = var##_r.value()
+
+grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloResponse* resp) {
+  resp->set_api_version(v1::API_VERSION_CURRENT);
+  resp->set_daemon_version(WS_VERSION);
+  resp->set_accel(virt::AccelName(workspaces_.accel()));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v1::CreateResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  CreateParams p{req->name(), req->image(), req->cpus(), req->memory_mib()};
+  auto ws = workspaces_.Create(caller, p);
+  if (!ws.ok()) return ToGrpc(ws.status());
+  ToProto(ws.value(), resp->mutable_workspace());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Start(Ctx* ctx, const v1::StartRequest* req, v1::StartResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Start(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  ToProto(ws.value(), resp->mutable_workspace());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Stop(Ctx* ctx, const v1::StopRequest* req, v1::StopResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto forced = workspaces_.Stop(caller, req->name());
+  if (!forced.ok()) return ToGrpc(forced.status());
+  resp->set_forced(forced.value());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Destroy(Ctx* ctx, const v1::DestroyRequest* req, v1::DestroyResponse*) {
+  WS_IDENTIFY(ctx, caller);
+  return ToGrpc(workspaces_.Destroy(caller, req->name(), req->force()));
+}
+
+grpc::Status ControllerService::List(Ctx* ctx, const v1::ListRequest*, v1::ListResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto list = workspaces_.List(caller);
+  if (!list.ok()) return ToGrpc(list.status());
+  for (const auto& w : list.value()) ToProto(w, resp->add_workspaces());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req, v1::InspectResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  ToProto(ws.value(), resp->mutable_workspace());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Exec(
+    Ctx* ctx, grpc::ServerReaderWriter<v1::ExecResponse, v1::WorkspaceExecRequest>* stream) {
+  WS_IDENTIFY(ctx, caller);
+  return RelayExec(workspaces_, caller, ctx, stream);
+}
+
+grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
+                                     grpc::ServerWriter<v1::LogsResponse>* writer) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  unique_fd fd(open(ws->meta.console_log.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return ToGrpc(Status(Code::kNotFound, "workspace '" + req->name() + "' has no console log yet"));
+  }
+  std::string buf(64 * 1024, '\0');
+  v1::LogsResponse chunk;
+  int idle_polls = 0;
+  for (;;) {
+    ssize_t n = read(fd.get(), buf.data(), buf.size());
+    if (n > 0) {
+      chunk.set_data(buf.data(), static_cast<size_t>(n));
+      if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+      continue;
+    }
+    if (!req->follow() || ctx->IsCancelled()) return grpc::Status::OK;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // Every few seconds, check the workspace still exists.
+    if (++idle_polls % 25 == 0 && !workspaces_.Inspect(caller, req->name()).ok()) {
+      return grpc::Status::OK;
+    }
+  }
+}
+
+}  // namespace ws::controller

@@ -1,0 +1,36 @@
+// ControllerService: the gRPC face of the daemon. Handlers only identify the
+// caller, translate messages, call Workspaces and map the Status.
+#pragma once
+
+#include "host/controller/peer_listener.h"
+#include "host/controller/workspaces.h"
+#include "workspace/v1/controller.grpc.pb.h"
+
+namespace ws::controller {
+
+class ControllerService final : public workspace::v1::Controller::Service {
+ public:
+  ControllerService(Workspaces& workspaces, const PeerListener& peers)
+      : workspaces_(workspaces), peers_(peers) {}
+
+  using Ctx = grpc::ServerContext;
+  grpc::Status Hello(Ctx*, const workspace::v1::HelloRequest*, workspace::v1::HelloResponse*) override;
+  grpc::Status Create(Ctx*, const workspace::v1::CreateRequest*, workspace::v1::CreateResponse*) override;
+  grpc::Status Start(Ctx*, const workspace::v1::StartRequest*, workspace::v1::StartResponse*) override;
+  grpc::Status Stop(Ctx*, const workspace::v1::StopRequest*, workspace::v1::StopResponse*) override;
+  grpc::Status Destroy(Ctx*, const workspace::v1::DestroyRequest*, workspace::v1::DestroyResponse*) override;
+  grpc::Status List(Ctx*, const workspace::v1::ListRequest*, workspace::v1::ListResponse*) override;
+  grpc::Status Inspect(Ctx*, const workspace::v1::InspectRequest*, workspace::v1::InspectResponse*) override;
+  grpc::Status Exec(Ctx*, grpc::ServerReaderWriter<workspace::v1::ExecResponse,
+                                                   workspace::v1::WorkspaceExecRequest>*) override;
+  grpc::Status Logs(Ctx*, const workspace::v1::LogsRequest*,
+                    grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
+
+ private:
+  Result<Caller> Identify(Ctx* ctx) const;
+
+  Workspaces& workspaces_;
+  const PeerListener& peers_;
+};
+
+}  // namespace ws::controller

@@ -1,0 +1,289 @@
+#include "host/controller/workspaces.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "host/common/cleanup.h"
+#include "host/common/names.h"
+#include "host/virt/vm_spec.h"
+
+namespace ws::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string NewUuid() {
+  unsigned char b[16] = {};
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!read(fd, b, sizeof b);
+    close(fd);
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // variant 1
+  char s[37];
+  std::snprintf(s, sizeof s,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return s;
+}
+
+std::string NowRfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status NotFound(const std::string& name) {
+  return {Code::kNotFound,
+          "no workspace named '" + name + "'; see the list with: workspace list"};
+}
+
+}  // namespace
+
+Workspaces::Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images,
+                       virt::Accel accel, HostLimits limits, std::string default_image)
+    : hv_(hv),
+      layout_(std::move(layout)),
+      images_(images),
+      accel_(accel),
+      limits_(limits),
+      default_image_(std::move(default_image)) {}
+
+std::shared_ptr<std::mutex> Workspaces::LockFor(const std::string& name) {
+  std::lock_guard lock(locks_mu_);
+  auto& m = locks_[name];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+Result<WorkspaceView> Workspaces::Find(const Caller& c, const std::string& name) {
+  Status valid = ValidateName(name);
+  if (!valid.ok()) return valid;
+  auto info = hv_.Get(name);
+  if (!info.ok()) return info.status().code() == Code::kNotFound ? NotFound(name) : info.status();
+  if (info->metadata_xml.empty()) return NotFound(name);  // a VM that is not ours
+  auto meta = virt::ParseMetadata(info->metadata_xml);
+  if (!meta.ok()) return Status(Code::kInternal, "workspace '" + name + "': " + meta.status().message());
+  // Another user's workspace is reported as absent, not as forbidden.
+  if (!c.may_access(meta->owner_uid)) return NotFound(name);
+  return WorkspaceView{info->name, info->uuid, info->state, std::move(meta.value())};
+}
+
+Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p) {
+  Status valid = ValidateName(p.name);
+  if (!valid.ok()) return valid;
+  auto lock = LockFor(p.name);
+  std::lock_guard guard(*lock);
+
+  auto existing = hv_.Get(p.name);
+  if (existing.ok()) {
+    return Status(Code::kAlreadyExists, "a workspace named '" + p.name +
+                                            "' already exists; choose another name or remove it "
+                                            "with: workspace destroy " + p.name);
+  }
+  auto image = images_.Resolve(p.image.empty() ? default_image_ : p.image);
+  if (!image.ok()) return image.status();
+
+  const uint32_t cpus = p.cpus ? p.cpus : image->default_cpus;
+  const uint32_t memory = p.memory_mib ? p.memory_mib : image->default_memory_mib;
+  if (cpus > limits_.cpus) {
+    return Status(Code::kInvalidArgument, "--cpus " + std::to_string(cpus) + " is more than this host's " +
+                                              std::to_string(limits_.cpus) + " CPUs");
+  }
+  if (memory < 128 || memory > limits_.memory_mib) {
+    return Status(Code::kInvalidArgument, "--memory " + std::to_string(memory) +
+                                              " MiB is outside 128.." + std::to_string(limits_.memory_mib) +
+                                              " MiB (this host's memory)");
+  }
+
+  const std::string uuid = NewUuid();
+  virt::WorkspaceMeta meta;
+  meta.owner_uid = c.uid;
+  meta.image = image->name;
+  meta.created_at = NowRfc3339();
+  meta.accel = virt::AccelName(accel_);
+  meta.cpus = cpus;
+  meta.memory_mib = memory;
+  meta.agent_socket = layout_.AgentSocket(uuid);
+  meta.console_log = layout_.ConsoleLog(p.name);
+
+  virt::VmSpec spec;
+  spec.name = p.name;
+  spec.uuid = uuid;
+  spec.accel = accel_;
+  spec.cpus = cpus;
+  spec.memory_mib = memory;
+  spec.kernel = image->kernel;
+  spec.initrd = image->initrd;
+  spec.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=" + p.name;
+  spec.agent_socket = meta.agent_socket;
+  spec.console_log = meta.console_log;
+  spec.metadata_xml = virt::RenderMetadata(meta);
+
+  std::error_code ec;
+  fs::create_directories(layout_.WorkspaceDir(p.name), ec);
+  if (ec) return Status(Code::kInternal, "creating " + layout_.WorkspaceDir(p.name) + ": " + ec.message());
+  bool defined = false;
+  Cleanup rollback([&] {
+    if (defined) {
+      hv_.ForceOff(p.name);
+      hv_.Undefine(p.name);
+    }
+    agents_.Drop(p.name);
+    RemoveFiles(p.name, meta.agent_socket);
+  });
+
+  Status s = hv_.Define(virt::RenderDomainXml(spec));
+  if (!s.ok()) return s;
+  defined = true;
+  s = hv_.Start(p.name);
+  if (!s.ok()) return s;
+  s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout);
+  if (!s.ok()) return s;
+  rollback.Dismiss();
+  return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta};
+}
+
+Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket,
+                                std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Status last;
+  while (Clock::now() < deadline) {
+    auto info = hv_.Get(name);
+    if (info.ok() && info->state != virt::VmState::kRunning) {
+      return {Code::kInternal, "workspace '" + name + "' stopped while booting (state " +
+                                   virt::VmStateName(info->state) +
+                                   "); see its console with: workspace logs " + name};
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    // One attempt per round, so a VM that died while booting is noticed.
+    auto agent = AgentPool::Connect(socket, std::min<std::chrono::milliseconds>(left, 5s), 5s);
+    if (agent.ok()) {
+      agents_.Put(name, agent.value());
+      return Status::Ok();
+    }
+    last = agent.status();
+    if (last.code() == Code::kFailedPrecondition) return last;  // version mismatch: final
+  }
+  return {Code::kDeadlineExceeded, "the guest agent of '" + name + "' did not answer within " +
+                                       std::to_string(timeout.count()) + " s (" + last.message() +
+                                       "); see the console with: workspace logs " + name};
+}
+
+Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->state == virt::VmState::kRunning) return ws;
+  if (ws->state == virt::VmState::kPaused || ws->state == virt::VmState::kStopping) {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
+                                                 virt::VmStateName(ws->state) + "; try again or stop it first");
+  }
+  agents_.Drop(name);
+  Status s = hv_.Start(name);
+  if (!s.ok()) return s;
+  s = WaitForAgent(name, ws->meta.agent_socket, kBootTimeout);
+  if (!s.ok()) return s;
+  ws->state = virt::VmState::kRunning;
+  return ws;
+}
+
+Result<bool> Workspaces::Stop(const Caller& c, const std::string& name) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed) return false;
+
+  auto agent = agents_.Get(name, ws->meta.agent_socket, 2s);
+  if (agent.ok()) agent.value()->Shutdown(2s);
+  agents_.Drop(name);
+  const auto deadline = Clock::now() + kStopGrace;
+  while (Clock::now() < deadline) {
+    auto info = hv_.Get(name);
+    if (info.ok() && info->state != virt::VmState::kRunning &&
+        info->state != virt::VmState::kStopping) {
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  Status s = hv_.ForceOff(name);
+  if (!s.ok()) return s;
+  return true;
+}
+
+Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  const bool off = ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed;
+  if (!off && !force) {
+    return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(ws->state) +
+                                           "; stop it first (workspace stop " + name +
+                                           ") or use: workspace destroy --force " + name};
+  }
+  agents_.Drop(name);
+  Status s = hv_.ForceOff(name);
+  if (!s.ok()) return s;
+  s = hv_.Undefine(name);
+  if (!s.ok()) return s;
+  RemoveFiles(name, ws->meta.agent_socket);
+  return Status::Ok();
+}
+
+void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_socket) {
+  std::error_code ec;
+  fs::remove_all(layout_.WorkspaceDir(name), ec);
+  fs::remove(agent_socket, ec);
+  // libvirt keeps its per-domain log after undefine.
+  fs::remove(layout_.LibvirtDir() + "/log/qemu/" + name + ".log", ec);
+}
+
+Result<std::vector<WorkspaceView>> Workspaces::List(const Caller& c) {
+  auto vms = hv_.List();
+  if (!vms.ok()) return vms.status();
+  std::vector<WorkspaceView> out;
+  for (auto& vm : vms.value()) {
+    auto meta = virt::ParseMetadata(vm.metadata_xml);
+    if (!meta.ok() || !c.may_access(meta->owner_uid)) continue;
+    out.push_back({vm.name, vm.uuid, vm.state, std::move(meta.value())});
+  }
+  return out;
+}
+
+Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& name) {
+  return Find(c, name);
+}
+
+Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c,
+                                                                 const std::string& name) {
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->state != virt::VmState::kRunning) {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
+                                                 virt::VmStateName(ws->state) +
+                                                 "; start it with: workspace start " + name);
+  }
+  auto agent = agents_.Get(name, ws->meta.agent_socket, 10s);
+  if (!agent.ok()) {
+    return Status(agent.status().code(), "workspace '" + name + "': " + agent.status().message());
+  }
+  return agent;
+}
+
+}  // namespace ws::controller

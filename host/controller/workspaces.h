@@ -1,0 +1,85 @@
+// Workspaces: the controller's domain logic — create, start, stop, destroy,
+// list, inspect — over a Hypervisor, the state dir and the guest agents.
+// Every call is made on behalf of a Caller and checks ownership. Operations
+// on one workspace are serialized; different workspaces proceed in parallel.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "host/controller/agent_pool.h"
+#include "host/controller/caller.h"
+#include "host/controller/images.h"
+#include "host/store/layout.h"
+#include "host/virt/accel.h"
+#include "host/virt/hypervisor.h"
+#include "host/virt/metadata.h"
+
+namespace ws::controller {
+
+struct CreateParams {
+  std::string name;
+  std::string image;  // empty: the default image
+  uint32_t cpus = 0;        // 0: the image's default
+  uint32_t memory_mib = 0;  // 0: the image's default
+};
+
+// A workspace as callers see it.
+struct WorkspaceView {
+  std::string name;
+  std::string uuid;
+  virt::VmState state = virt::VmState::kUnknown;
+  virt::WorkspaceMeta meta;
+};
+
+struct HostLimits {
+  uint32_t cpus = 1;
+  uint64_t memory_mib = 1024;
+};
+
+class Workspaces {
+ public:
+  Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images, virt::Accel accel,
+             HostLimits limits, std::string default_image);
+
+  Result<WorkspaceView> Create(const Caller& c, const CreateParams& p);
+  Result<WorkspaceView> Start(const Caller& c, const std::string& name);
+  // Ok(true) when the guest had to be forced off.
+  Result<bool> Stop(const Caller& c, const std::string& name);
+  Status Destroy(const Caller& c, const std::string& name, bool force);
+  Result<std::vector<WorkspaceView>> List(const Caller& c);
+  Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
+  // A connected agent of a running workspace the caller may use.
+  Result<std::shared_ptr<guest::GrpcGuestAgent>> Agent(const Caller& c, const std::string& name);
+
+  virt::Accel accel() const { return accel_; }
+  const store::Layout& layout() const { return layout_; }
+
+ private:
+  Result<WorkspaceView> Find(const Caller& c, const std::string& name);
+  Status WaitForAgent(const std::string& name, const std::string& socket,
+                      std::chrono::seconds timeout);
+  std::shared_ptr<std::mutex> LockFor(const std::string& name);
+  void RemoveFiles(const std::string& name, const std::string& agent_socket);
+
+  virt::Hypervisor& hv_;
+  store::Layout layout_;
+  ImageStore& images_;
+  virt::Accel accel_;
+  HostLimits limits_;
+  std::string default_image_;
+  AgentPool agents_;
+  std::mutex locks_mu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
+};
+
+// How long a boot may take before create/start give up.
+inline constexpr std::chrono::seconds kBootTimeout{120};
+// How long stop waits for a clean power-off before forcing it.
+inline constexpr std::chrono::seconds kStopGrace{10};
+
+}  // namespace ws::controller

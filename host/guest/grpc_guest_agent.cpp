@@ -1,0 +1,113 @@
+#include "host/guest/grpc_guest_agent.h"
+
+#include <errno.h>
+#include <grpcpp/create_channel_posix.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "host/common/unique_fd.h"
+
+namespace ws::guest {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+Status FromGrpc(const grpc::Status& s, const std::string& what) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::OK: return Status::Ok();
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return {Code::kDeadlineExceeded, what + ": the guest agent did not answer in time"};
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+      return {Code::kUnavailable, what + ": the guest agent connection is down"};
+    default: return {Code::kInternal, what + ": guest agent error: " + s.error_message()};
+  }
+}
+
+// Strings from the guest are shown to users: keep them short and printable.
+std::string Clean(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+}  // namespace
+
+GrpcGuestAgent::GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)), stub_(workspace::v1::GuestAgent::NewStub(channel_)) {}
+
+Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
+                                                               std::chrono::milliseconds timeout) {
+  unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    return Status(Code::kInvalidArgument, "agent socket path too long: " + socket_path);
+  }
+  std::strcpy(addr.sun_path, socket_path.c_str());
+  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Status(Code::kUnavailable,
+                  "cannot connect to the guest agent socket " + socket_path + ": " + std::strerror(errno));
+  }
+  // Both ends of a gRPC fd transport must be non-blocking, or calls hang.
+  if (!SetNonBlocking(fd.get())) return ErrnoStatus("agent socket", errno);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxAgentMessage);
+  args.SetMaxSendMessageSize(kMaxAgentMessage);
+  auto channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd.release(), args);
+  std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(channel)));
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  ctx.set_wait_for_ready(true);
+  workspace::v1::InfoRequest req;
+  workspace::v1::InfoResponse resp;
+  grpc::Status s = agent->stub_->Info(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpc(s, "guest agent handshake");
+  if (resp.protocol_version() != workspace::v1::PROTOCOL_VERSION_CURRENT) {
+    return Status(Code::kFailedPrecondition,
+                  "the guest agent speaks protocol " + std::to_string(resp.protocol_version()) +
+                      " (agent " + Clean(resp.agent_version()) + "), this host speaks " +
+                      std::to_string(workspace::v1::PROTOCOL_VERSION_CURRENT) +
+                      "; rebuild the image with ./scripts/setup");
+  }
+  return agent;
+}
+
+Result<AgentInfo> GrpcGuestAgent::Info(std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  workspace::v1::InfoRequest req;
+  workspace::v1::InfoResponse resp;
+  grpc::Status s = stub_->Info(&ctx, req, &resp);
+  Observe(s);
+  if (!s.ok()) return FromGrpc(s, "guest info");
+  AgentInfo info;
+  info.agent_version = Clean(resp.agent_version());
+  info.kernel_release = Clean(resp.kernel_release());
+  info.hostname = Clean(resp.hostname());
+  info.uptime_seconds = resp.uptime_seconds();
+  return info;
+}
+
+Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  workspace::v1::ShutdownRequest req;
+  workspace::v1::ShutdownResponse resp;
+  grpc::Status s = stub_->Shutdown(&ctx, req, &resp);
+  Observe(s);
+  return FromGrpc(s, "guest shutdown");
+}
+
+void GrpcGuestAgent::Observe(const grpc::Status& s) {
+  // Not DEADLINE_EXCEEDED: a slow guest is not a dead transport.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::INTERNAL) {
+    MarkBroken();
+  }
+}
+
+}  // namespace ws::guest

@@ -1,0 +1,58 @@
+// GrpcGuestAgent: the host's connection to one guest agent, over the unix
+// socket libvirt binds for the VM's org.workspace.agent.0 channel. One
+// connection per running guest; it is dead once the guest or QEMU goes away
+// (an fd channel cannot reconnect) and the owner then opens a new one.
+// Every reply is untrusted input. Thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "host/common/status.h"
+#include "workspace/v1/agent.grpc.pb.h"
+
+namespace ws::guest {
+
+struct AgentInfo {
+  std::string agent_version;
+  std::string kernel_release;
+  std::string hostname;
+  double uptime_seconds = 0;
+};
+
+class GrpcGuestAgent {
+ public:
+  // Connects and performs the version handshake. kUnavailable when the socket
+  // is not there or the agent does not answer within `timeout`;
+  // kFailedPrecondition on a protocol mismatch.
+  static Result<std::shared_ptr<GrpcGuestAgent>> Connect(const std::string& socket_path,
+                                                         std::chrono::milliseconds timeout);
+
+  Result<AgentInfo> Info(std::chrono::milliseconds timeout);
+  Status Shutdown(std::chrono::milliseconds timeout);
+  // False once a call failed for want of a transport (guest gone, QEMU
+  // restarted, agent restarted). gRPC cannot tell for fd channels, so every
+  // caller reports what it saw.
+  bool Alive() const { return !broken_; }
+  void MarkBroken() { broken_ = true; }
+  // Marks the connection broken when `s` says the transport is gone.
+  void Observe(const grpc::Status& s);
+
+  // For the exec relay: the raw stub (messages pass through unchanged).
+  workspace::v1::GuestAgent::Stub* stub() { return stub_.get(); }
+
+ private:
+  GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel);
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<workspace::v1::GuestAgent::Stub> stub_;
+  std::atomic<bool> broken_{false};
+};
+
+// Largest message the host accepts from a guest.
+inline constexpr int kMaxAgentMessage = 8 << 20;
+
+}  // namespace ws::guest

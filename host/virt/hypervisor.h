@@ -1,0 +1,41 @@
+// Hypervisor: what the controller needs from a VM manager, in its own words.
+// The libvirt adapter is the only implementation and the only code that
+// includes libvirt.h. Implementations are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/common/status.h"
+
+namespace ws::virt {
+
+enum class VmState { kRunning, kStopped, kCrashed, kPaused, kStopping, kUnknown };
+const char* VmStateName(VmState s);  // "running", "stopped", ... (docs/cli.md)
+
+struct VmInfo {
+  std::string name;
+  std::string uuid;
+  VmState state = VmState::kUnknown;
+  std::string metadata_xml;  // our <workspace> element; empty if not ours
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+  // Persistent definition (survives daemon restarts). kAlreadyExists if taken.
+  virtual Status Define(const std::string& domain_xml) = 0;
+  virtual Status Start(const std::string& name) = 0;
+  // Pulls the plug (no guest cooperation). Ok if already off.
+  virtual Status ForceOff(const std::string& name) = 0;
+  // Removes the definition; the VM must be off.
+  virtual Status Undefine(const std::string& name) = 0;
+  // kNotFound when no such domain exists.
+  virtual Result<VmInfo> Get(const std::string& name) = 0;
+  // Every domain that carries our metadata.
+  virtual Result<std::vector<VmInfo>> List() = 0;
+  virtual std::string Uri() const = 0;
+};
+
+}  // namespace ws::virt

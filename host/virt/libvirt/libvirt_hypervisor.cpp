@@ -1,0 +1,170 @@
+#include "host/virt/libvirt/libvirt_hypervisor.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <mutex>
+#include <thread>
+
+#include "host/virt/metadata.h"
+
+namespace ws::virt {
+namespace {
+
+struct ConnClose {
+  void operator()(virConnectPtr c) const { virConnectClose(c); }
+};
+struct DomFree {
+  void operator()(virDomainPtr d) const { virDomainFree(d); }
+};
+using ConnPtr = std::unique_ptr<virConnect, ConnClose>;
+using DomPtr = std::unique_ptr<virDomain, DomFree>;
+
+void QuietErrors(void*, virErrorPtr) {}
+
+// The one place libvirt errors become a Status.
+Status LastError(const std::string& what) {
+  virErrorPtr e = virGetLastError();
+  if (!e) return {Code::kInternal, what + ": unknown libvirt error"};
+  Code code = Code::kInternal;
+  switch (e->code) {
+    case VIR_ERR_NO_DOMAIN: code = Code::kNotFound; break;
+    case VIR_ERR_DOM_EXIST: code = Code::kAlreadyExists; break;
+    case VIR_ERR_OPERATION_INVALID: code = Code::kFailedPrecondition; break;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_SYSTEM_ERROR: code = Code::kUnavailable; break;
+    case VIR_ERR_ACCESS_DENIED:
+    case VIR_ERR_AUTH_FAILED: code = Code::kPermissionDenied; break;
+    default: break;
+  }
+  std::string msg = e->message ? e->message : "libvirt error";
+  virResetLastError();
+  return {code, what + ": " + msg};
+}
+
+VmState MapState(int state, int reason) {
+  switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED: return VmState::kRunning;
+    case VIR_DOMAIN_PAUSED:
+    case VIR_DOMAIN_PMSUSPENDED: return VmState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN: return VmState::kStopping;
+    case VIR_DOMAIN_SHUTOFF:
+      return reason == VIR_DOMAIN_SHUTOFF_CRASHED ? VmState::kCrashed : VmState::kStopped;
+    case VIR_DOMAIN_CRASHED: return VmState::kCrashed;
+    default: return VmState::kUnknown;
+  }
+}
+
+class LibvirtHypervisor final : public Hypervisor {
+ public:
+  LibvirtHypervisor(ConnPtr conn, std::string uri) : conn_(std::move(conn)), uri_(std::move(uri)) {}
+
+  Status Define(const std::string& xml) override {
+    DomPtr d(virDomainDefineXML(conn_.get(), xml.c_str()));
+    if (!d) return LastError("defining the VM");
+    return Status::Ok();
+  }
+
+  Status Start(const std::string& name) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    if (virDomainCreate(d->get()) != 0) return LastError("starting VM " + name);
+    return Status::Ok();
+  }
+
+  Status ForceOff(const std::string& name) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    if (virDomainIsActive(d->get()) == 0) return Status::Ok();
+    if (virDomainDestroy(d->get()) != 0) {
+      Status s = LastError("stopping VM " + name);
+      if (virDomainIsActive(d->get()) == 0) return Status::Ok();  // it ended meanwhile
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Status Undefine(const std::string& name) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    if (virDomainUndefineFlags(d->get(), 0) != 0) return LastError("removing VM " + name);
+    return Status::Ok();
+  }
+
+  Result<VmInfo> Get(const std::string& name) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    return Info(d->get());
+  }
+
+  Result<std::vector<VmInfo>> List() override {
+    virDomainPtr* doms = nullptr;
+    int n = virConnectListAllDomains(conn_.get(), &doms, 0);
+    if (n < 0) return LastError("listing VMs");
+    std::vector<DomPtr> owned;
+    for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
+    free(doms);
+    std::vector<VmInfo> out;
+    for (auto& d : owned) {
+      auto info = Info(d.get());
+      if (info.ok() && !info->metadata_xml.empty()) out.push_back(std::move(info.value()));
+    }
+    return out;
+  }
+
+  std::string Uri() const override { return uri_; }
+
+ private:
+  Result<DomPtr> Lookup(const std::string& name) {
+    DomPtr d(virDomainLookupByName(conn_.get(), name.c_str()));
+    if (!d) {
+      Status s = LastError("VM " + name);
+      if (s.code() == Code::kNotFound) return Status(Code::kNotFound, "no VM named " + name);
+      return s;
+    }
+    return d;
+  }
+
+  Result<VmInfo> Info(virDomainPtr d) {
+    VmInfo info;
+    info.name = virDomainGetName(d);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virDomainGetUUIDString(d, uuid) == 0) info.uuid = uuid;
+    int state = 0, reason = 0;
+    if (virDomainGetState(d, &state, &reason, 0) == 0) info.state = MapState(state, reason);
+    char* meta = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, kMetadataUri, 0);
+    if (meta) {
+      info.metadata_xml = meta;
+      free(meta);
+    } else {
+      virResetLastError();  // not ours: no metadata in our namespace
+    }
+    return info;
+  }
+
+  ConnPtr conn_;
+  std::string uri_;
+};
+
+void StartEventLoopOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    virEventRegisterDefaultImpl();
+    std::thread([] {
+      for (;;) virEventRunDefaultImpl();
+    }).detach();
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Hypervisor>> OpenLibvirt(const std::string& uri) {
+  virSetErrorFunc(nullptr, QuietErrors);
+  StartEventLoopOnce();
+  ConnPtr conn(virConnectOpen(uri.c_str()));
+  if (!conn) return LastError("connecting to libvirt at " + uri);
+  return std::unique_ptr<Hypervisor>(new LibvirtHypervisor(std::move(conn), uri));
+}
+
+}  // namespace ws::virt

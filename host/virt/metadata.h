@@ -1,0 +1,34 @@
+// Workspace settings as stored in the libvirt domain's <metadata>, under the
+// project's own XML namespace. libvirt is the source of truth for which
+// workspaces exist; this element is how a restarted daemon knows what each is.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "host/common/status.h"
+
+namespace ws::virt {
+
+inline constexpr char kMetadataUri[] = "https://workspace.dev/xmlns/workspace/1";
+inline constexpr char kMetadataPrefix[] = "ws";
+
+struct WorkspaceMeta {
+  uint32_t owner_uid = 0;
+  std::string image;
+  std::string created_at;  // RFC 3339 UTC
+  std::string accel;       // "kvm" or "tcg"
+  uint32_t cpus = 0;
+  uint32_t memory_mib = 0;
+  std::string agent_socket;
+  std::string console_log;
+};
+
+// <ws:workspace xmlns:ws="..." .../> (for a domain definition).
+std::string RenderMetadata(const WorkspaceMeta& meta);
+
+// Parses the element as virDomainGetMetadata returns it. kInvalidArgument
+// when it is not ours or a field is malformed.
+Result<WorkspaceMeta> ParseMetadata(const std::string& xml);
+
+}  // namespace ws::virt

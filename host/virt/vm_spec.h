@@ -1,0 +1,36 @@
+// VmSpec: everything a workspace VM is made of, in the project's words.
+// render_domain_xml() turns it into libvirt domain XML (pure, golden-tested).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "host/virt/accel.h"
+
+namespace ws::virt {
+
+struct VmSpec {
+  std::string name;
+  std::string uuid;
+  Accel accel = Accel::kTcg;
+  uint32_t cpus = 1;
+  uint32_t memory_mib = 512;
+  std::string emulator = "/usr/bin/qemu-system-x86_64";
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  std::string agent_socket;  // host end of org.workspace.agent.0 (libvirt binds it)
+  std::string console_log;   // the guest's serial console goes here
+  std::string metadata_xml;  // our <ws:workspace> element, stored in <metadata>
+};
+
+// The virtio-serial port name of the agent (libvirt itself claims
+// org.qemu.guest_agent.0, so ours differs).
+inline constexpr char kAgentPortName[] = "org.workspace.agent.0";
+
+std::string RenderDomainXml(const VmSpec& spec);
+
+// Escapes &, <, >, ' and " for XML text and attribute values.
+std::string XmlEscape(const std::string& s);
+
+}  // namespace ws::virt

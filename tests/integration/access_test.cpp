@@ -1,0 +1,68 @@
+// The daemon serves non-root users of the `workspace` group, each seeing and
+// managing only their own workspaces; root sees all.
+#include <gtest/gtest.h>
+#include <pwd.h>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+World& W() { return World::Get(); }
+
+void EnsureUser(const std::string& user, bool in_group) {
+  if (getpwnam(user.c_str()) == nullptr) {
+    Run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user});
+  }
+  Run({in_group ? "gpasswd" : "gpasswd", in_group ? "-a" : "-d", user, "workspace"});
+}
+
+TEST(Access, GroupMemberManagesOnlyTheirOwnWorkspaces) {
+  EnsureUser("wstest-member", true);
+  ASSERT_EQ(W().Cli({"create", "roots"}).code, 0);
+  auto create = W().CliAs("wstest-member", {"create", "mine"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto exec = W().CliAs("wstest-member", {"exec", "mine", "--", "echo", "hi"});
+  EXPECT_EQ(exec.out, "hi\n") << exec.err;
+
+  auto list = W().CliAs("wstest-member", {"list", "--json"});
+  EXPECT_NE(list.out.find("\"mine\""), std::string::npos);
+  EXPECT_EQ(list.out.find("\"roots\""), std::string::npos) << "root's workspace is invisible";
+  auto exec_other = W().CliAs("wstest-member", {"exec", "roots", "--", "true"});
+  EXPECT_EQ(exec_other.code, 125);
+  EXPECT_NE(exec_other.err.find("no workspace named 'roots'"), std::string::npos);
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "roots"}).code, 1);
+  EXPECT_EQ(W().CliAs("wstest-member", {"stop", "roots"}).code, 1);
+  EXPECT_EQ(W().Cli({"exec", "roots", "--", "true"}).code, 0) << "root's workspace untouched";
+
+  // Root sees everyone's, with the owner recorded from SO_PEERCRED.
+  auto all = W().Cli({"list", "--json"});
+  passwd* pw = getpwnam("wstest-member");
+  ASSERT_NE(pw, nullptr);
+  EXPECT_EQ(JsonField(all.out, "mine", "owner_uid"), std::to_string(pw->pw_uid));
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "mine"}).code, 0);
+  EXPECT_EQ(W().Cli({"destroy", "--force", "roots"}).code, 0);
+}
+
+TEST(Access, UserOutsideTheGroupIsToldHowToGetIn) {
+  EnsureUser("wstest-outsider", false);
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  auto r = W().CliAs("wstest-outsider", {"list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("'workspace' group"), std::string::npos) << r.err;
+  auto exec = W().CliAs("wstest-outsider", {"exec", "x", "--", "true"});
+  EXPECT_EQ(exec.code, 125);
+}
+
+TEST(Access, NonRootWithoutADaemonIsToldHowToStartOne) {
+  EnsureUser("wstest-member", true);
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = "/tmp/wsit-no-daemon-here";
+  auto r = W().CliAs("wstest-member", {"list"}, o);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no workspace daemon is running"), std::string::npos) << r.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "x", "--", "true"}, o).code, 125);
+}
+
+}  // namespace
+}  // namespace ws::test

@@ -1,0 +1,118 @@
+#include "tests/integration/environment.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+namespace ws::test {
+
+World& World::Get() {
+  static World w;
+  return w;
+}
+
+void World::SetUp() {
+  // Short on purpose: socket paths live under it.
+  char tmpl[] = "/tmp/wsit-XXXXXX";
+  state_dir_ = mkdtemp(tmpl);
+  chmod(state_dir_.c_str(), 0711);
+  char htmpl[] = "/tmp/wsit-home-XXXXXX";
+  home_ = mkdtemp(htmpl);
+  chmod(home_.c_str(), 0755);
+  // Non-root users in the workspace group are part of the contract.
+  Run({"sh", "-c", "getent group workspace >/dev/null || groupadd --system workspace"});
+}
+
+void World::TearDown() {
+  CleanUpStateDir(state_dir_, *this);
+  Run({"rm", "-rf", home_});
+}
+
+RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) const {
+  std::vector<std::string> argv = {bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
+  opts.env.emplace("HOME", home_);
+  opts.env.emplace("WORKSPACE_IMAGE", "minimal");
+  return Run(argv, opts);
+}
+
+RunResult World::CliAs(const std::string& user, const std::vector<std::string>& args,
+                       RunOptions opts) const {
+  std::vector<std::string> argv = {"setpriv", "--reuid=" + user, "--regid=" + user,
+                                   "--init-groups", "--", bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
+  opts.env.emplace("HOME", home_);
+  opts.env.emplace("WORKSPACE_IMAGE", "minimal");
+  if (opts.cwd.empty()) opts.cwd = "/";
+  return Run(argv, opts);
+}
+
+std::string World::NewFolder(const std::string& name) const {
+  std::string dir = home_ + "/" + name;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string JsonField(const std::string& json, const std::string& name, const std::string& key) {
+  auto at = json.find("\"name\":\"" + name + "\"");
+  if (at == std::string::npos) return "";
+  auto start = json.rfind('{', at);
+  auto end = json.find('}', at);
+  std::string obj = json.substr(start, end - start);
+  std::smatch m;
+  std::regex re("\"" + key + "\":(\"([^\"]*)\"|([0-9]+))");
+  if (!std::regex_search(obj, m, re)) return "";
+  return m[2].matched ? m[2].str() : m[3].str();
+}
+
+int DaemonPid(const std::string& state_dir) {
+  std::ifstream f(state_dir + "/daemon.lock");
+  int pid = -1;
+  if (!(f >> pid) || kill(pid, 0) != 0) return -1;
+  return pid;
+}
+
+void StopDaemon(const std::string& state_dir) {
+  int pid = DaemonPid(state_dir);
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void CleanUpStateDir(const std::string& state_dir, const World& w) {
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = state_dir;
+  auto list = Run({w.bin(), "list", "--json"}, o);
+  std::regex name_re("\"name\":\"([^\"]+)\"");
+  for (std::sregex_iterator it(list.out.begin(), list.out.end(), name_re), end; it != end; ++it) {
+    Run({w.bin(), "destroy", "--force", (*it)[1].str()}, o);
+  }
+  StopDaemon(state_dir);
+  Run({"rm", "-rf", state_dir});
+}
+
+}  // namespace ws::test
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "integration_tests: must run as root (the daemon runs as root)\n");
+    return 1;
+  }
+  ws::test::World::Get().SetUp();
+  int rc = RUN_ALL_TESTS();
+  ws::test::World::Get().TearDown();
+  return rc;
+}

@@ -1,0 +1,251 @@
+// Real VMs through the real CLI, daemon, libvirt and guest agent: create,
+// exec, list, stop/start, logs, destroy, restarts, and the exit-code contract.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/utsname.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+World& W() { return World::Get(); }
+
+std::string ImageKernel() {
+  std::ifstream f(std::string(WS_BUILD_DIR) + "/images/minimal/image.env");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("kernel=", 0) == 0) return line.substr(7);
+  }
+  return "";
+}
+
+bool QemuRunningFor(const std::string& name) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream f(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (cmd.find("qemu-system") != std::string::npos &&
+        cmd.find(std::string("guest=") + name + ",") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// One workspace, created the way a user would (in a folder, no name given),
+// shared by the exec tests.
+class Demo : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string folder = W().NewFolder("demo");
+    RunOptions o;
+    o.cwd = folder;
+    create_ = new RunResult(W().Cli({"create"}, o));
+  }
+  static inline RunResult* create_ = nullptr;
+};
+
+TEST_F(Demo, CreateInAFolderNamesTheWorkspaceAfterIt) {
+  ASSERT_EQ(create_->code, 0) << create_->err;
+  EXPECT_EQ(create_->out, "demo\n");
+}
+
+TEST_F(Demo, ExecRunsInTheGuestKernel) {
+  auto r = W().Cli({"exec", "demo", "--", "uname", "-r"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  struct utsname host;
+  uname(&host);
+  EXPECT_EQ(r.out, ImageKernel() + "\n");
+  EXPECT_NE(r.out, std::string(host.release) + "\n");
+  EXPECT_EQ(W().Cli({"exec", "demo", "--", "hostname"}).out, "demo\n");
+}
+
+TEST_F(Demo, ExecKeepsStreamsApartAndPassesTheExitCode) {
+  auto r = W().Cli({"exec", "demo", "--", "sh", "-c", "echo out; echo err >&2; exit 7"});
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.code, 7);
+}
+
+TEST_F(Demo, ExecKilledBySignalExits128PlusN) {
+  EXPECT_EQ(W().Cli({"exec", "demo", "--", "sh", "-c", "kill -9 $$"}).code, 137);
+  EXPECT_EQ(W().Cli({"exec", "demo", "--", "sh", "-c", "kill -15 $$"}).code, 143);
+}
+
+TEST_F(Demo, ExecMissingCommandIs127AndTimeoutIs124) {
+  auto missing = W().Cli({"exec", "demo", "--", "no-such-cmd"});
+  EXPECT_EQ(missing.code, 127);
+  EXPECT_NE(missing.err.find("no-such-cmd"), std::string::npos);
+  auto slow = W().Cli({"exec", "--timeout", "1", "demo", "--", "sleep", "60"});
+  EXPECT_EQ(slow.code, 124);
+  EXPECT_NE(slow.err.find("timed out"), std::string::npos);
+}
+
+TEST_F(Demo, ExecStdinIsForwardedWithDashI) {
+  RunOptions o;
+  o.stdin_data = std::string("a\0b", 3);
+  auto r = W().Cli({"exec", "-i", "demo", "--", "od", "-c"}, o);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("a  \\0   b"), std::string::npos) << r.out;
+}
+
+TEST_F(Demo, ExecUsageErrorsAndUnknownWorkspacesExit125) {
+  auto bogus = W().Cli({"exec", "demo", "--bogus-flag", "--", "true"});
+  EXPECT_EQ(bogus.code, 125);
+  EXPECT_NE(bogus.err.find("--bogus-flag"), std::string::npos);
+  EXPECT_EQ(std::count(bogus.err.begin(), bogus.err.end(), '\n'), 1) << "one line: " << bogus.err;
+  auto nosuch = W().Cli({"exec", "nosuch", "--", "true"});
+  EXPECT_EQ(nosuch.code, 125);
+  EXPECT_NE(nosuch.err.find("no workspace named 'nosuch'"), std::string::npos) << nosuch.err;
+  EXPECT_EQ(W().Cli({"exec", "demo"}).code, 125) << "no command";
+  EXPECT_EQ(W().Cli({"exec", "Bad/Name", "--", "true"}).code, 125);
+}
+
+TEST_F(Demo, ListAndInspectShowItRunning) {
+  auto list = W().Cli({"list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_EQ(JsonField(list.out, "demo", "state"), "running");
+  EXPECT_EQ(JsonField(list.out, "demo", "image"), "minimal");
+  auto inspect = W().Cli({"inspect", "demo", "--json"});
+  ASSERT_EQ(inspect.code, 0);
+  EXPECT_EQ(JsonField(inspect.out, "demo", "owner_uid"), "0");
+  EXPECT_EQ(JsonField(inspect.out, "demo", "accel"), "tcg");
+  EXPECT_FALSE(JsonField(inspect.out, "demo", "uuid").empty());
+  auto table = W().Cli({"list"});
+  EXPECT_NE(table.out.find("demo"), std::string::npos);
+  EXPECT_EQ(W().Cli({"inspect", "nosuch"}).code, 1);
+}
+
+TEST_F(Demo, DaemonRestartLosesNoRunningWorkspace) {
+  auto before = W().Cli({"exec", "demo", "--", "cat", "/proc/uptime"});
+  ASSERT_EQ(before.code, 0);
+  int old_pid = DaemonPid(W().state_dir());
+  ASSERT_GT(old_pid, 0);
+  kill(old_pid, SIGKILL);  // no chance to clean up
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto after = W().Cli({"exec", "demo", "--", "cat", "/proc/uptime"});
+  ASSERT_EQ(after.code, 0) << after.err;
+  EXPECT_NE(DaemonPid(W().state_dir()), old_pid);
+  EXPECT_GT(std::stod(after.out), std::stod(before.out)) << "the same VM, not a new boot";
+  EXPECT_EQ(JsonField(W().Cli({"list", "--json"}).out, "demo", "state"), "running");
+}
+
+TEST(Lifecycle, StopStartAndLogs) {
+  ASSERT_EQ(W().Cli({"create", "cycle"}).code, 0);
+  auto stop = W().Cli({"stop", "cycle"});
+  ASSERT_EQ(stop.code, 0) << stop.err;
+  EXPECT_EQ(JsonField(W().Cli({"list", "--json"}).out, "cycle", "state"), "stopped");
+  auto stopped = W().Cli({"exec", "cycle", "--", "true"});
+  EXPECT_EQ(stopped.code, 125);
+  EXPECT_NE(stopped.err.find("stopped"), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("workspace start cycle"), std::string::npos) << stopped.err;
+  auto start = W().Cli({"start", "cycle"});
+  ASSERT_EQ(start.code, 0) << start.err;
+  EXPECT_EQ(W().Cli({"exec", "cycle", "--", "echo", "back"}).out, "back\n");
+  auto logs = W().Cli({"logs", "cycle"});
+  EXPECT_EQ(logs.code, 0);
+  EXPECT_NE(logs.out.find("workspace-agent"), std::string::npos) << logs.out;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "cycle"}).code, 0);
+}
+
+TEST(Lifecycle, DestroyRefusesARunningWorkspaceWithoutForce) {
+  ASSERT_EQ(W().Cli({"create", "keep"}).code, 0);
+  auto r = W().Cli({"destroy", "keep"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--force"), std::string::npos);
+  EXPECT_EQ(W().Cli({"exec", "keep", "--", "true"}).code, 0) << "still running";
+  EXPECT_EQ(W().Cli({"destroy", "-f", "keep"}).code, 0);
+}
+
+TEST(Lifecycle, DestroyForceLeavesNothingBehind) {
+  ASSERT_EQ(W().Cli({"create", "gone"}).code, 0);
+  auto inspect = W().Cli({"inspect", "gone", "--json"});
+  std::string uuid = JsonField(inspect.out, "gone", "uuid");
+  std::string sock = W().state_dir() + "/run/" + std::regex_replace(uuid, std::regex("-"), "").substr(0, 12) + ".sock";
+  ASSERT_TRUE(fs::exists(sock));
+  ASSERT_TRUE(QemuRunningFor("gone"));
+  auto r = W().Cli({"destroy", "--force", "gone"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(QemuRunningFor("gone"));
+  EXPECT_EQ(W().Cli({"list", "--json"}).out.find("\"gone\""), std::string::npos);
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/workspaces/gone"));
+  EXPECT_FALSE(fs::exists(sock));
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/libvirt/log/qemu/gone.log"));
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/libvirt/etc/qemu/gone.xml"));
+  EXPECT_EQ(W().Cli({"exec", "gone", "--", "true"}).code, 125);
+}
+
+TEST(Lifecycle, BadNameIsRefusedAndLeavesNothing) {
+  auto r = W().Cli({"create", "Bad/Name"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("invalid workspace name"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/workspaces/Bad"));
+  EXPECT_EQ(W().Cli({"list", "--json"}).out.find("Bad"), std::string::npos);
+}
+
+TEST(Lifecycle, DuplicateNameIsRefused) {
+  ASSERT_EQ(W().Cli({"create", "twice"}).code, 0);
+  auto r = W().Cli({"create", "twice"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos);
+  EXPECT_EQ(W().Cli({"exec", "twice", "--", "true"}).code, 0) << "the first one is untouched";
+  EXPECT_EQ(W().Cli({"destroy", "--force", "twice"}).code, 0);
+}
+
+TEST(Lifecycle, ImpossibleResourcesAreRefusedBeforeAnythingIsMade) {
+  auto r = W().Cli({"create", "huge", "--memory", "100000000"});
+  EXPECT_EQ(r.code, 2);
+  auto cpus = W().Cli({"create", "many", "--cpus", "500"});
+  EXPECT_EQ(cpus.code, 2);
+  EXPECT_NE(cpus.err.find("CPUs"), std::string::npos) << cpus.err;
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/workspaces/many"));
+}
+
+TEST(Cli, HelpAndVersionExitZeroAndUsageErrorsExitTwo) {
+  auto help = W().Cli({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("exec"), std::string::npos);
+  EXPECT_EQ(W().Cli({"exec", "--help"}).code, 0);
+  auto version = W().Cli({"--version"});
+  EXPECT_EQ(version.code, 0);
+  EXPECT_NE(version.out.find(WS_VERSION), std::string::npos);
+  EXPECT_EQ(W().Cli({}).code, 2);
+  EXPECT_EQ(W().Cli({"frobnicate"}).code, 2);
+  EXPECT_EQ(W().Cli({"inspect"}).code, 2);
+  EXPECT_EQ(W().Cli({"list", "--bogus"}).code, 2);
+  EXPECT_EQ(W().Cli({"create", "--cpus", "x"}).code, 2);
+}
+
+TEST(Lifecycle, LongNameUnderALongStateDirWorks) {
+  std::string dir = "/tmp/wsit-long-";
+  dir += std::string(60 - dir.size(), 'x');
+  ASSERT_EQ(dir.size(), 60u);
+  std::string name(63, 'n');
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = dir;
+  auto create = W().Cli({"create", name}, o);
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto r = W().Cli({"exec", name, "--", "echo", "ok"}, o);
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(W().Cli({"destroy", "--force", name}, o).code, 0);
+  CleanUpStateDir(dir, W());
+}
+
+TEST(Lifecycle, StateDirTooLongIsRefusedClearly) {
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = "/tmp/" + std::string(100, 'y');
+  auto r = W().Cli({"list"}, o);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("too long"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ws::test

@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "host/virt/metadata.h"
+#include "host/virt/vm_spec.h"
+
+namespace ws::virt {
+
+VmSpec MinimalSpec() {
+  VmSpec s;
+  s.name = "demo";
+  s.uuid = "0123abcd-4567-89ef-0123-456789abcdef";
+  s.accel = Accel::kTcg;
+  s.cpus = 1;
+  s.memory_mib = 512;
+  s.kernel = "/var/lib/workspace/images/minimal/vmlinuz";
+  s.initrd = "/var/lib/workspace/images/minimal/initrd.img";
+  s.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=demo";
+  s.agent_socket = "/var/lib/workspace/run/0123abcd4567.sock";
+  s.console_log = "/var/lib/workspace/workspaces/demo/console.log";
+  WorkspaceMeta m;
+  m.image = "minimal";
+  m.created_at = "2026-11-26T00:00:00Z";
+  m.accel = "tcg";
+  m.cpus = 1;
+  m.memory_mib = 512;
+  m.agent_socket = s.agent_socket;
+  m.console_log = s.console_log;
+  s.metadata_xml = RenderMetadata(m);
+  return s;
+}
+
+std::string Golden(const std::string& name) {
+  std::ifstream f(std::string(WS_SOURCE_DIR) + "/tests/data/" + name);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// WS_UPDATE_GOLDEN=1 rewrites the golden file (then review the diff).
+TEST(DomainXml, MinimalTcgMatchesGolden) {
+  std::string xml = RenderDomainXml(MinimalSpec());
+  if (getenv("WS_UPDATE_GOLDEN")) {
+    std::ofstream(std::string(WS_SOURCE_DIR) + "/tests/data/domain_minimal_tcg.xml") << xml;
+  }
+  EXPECT_EQ(xml, Golden("domain_minimal_tcg.xml"));
+}
+
+TEST(DomainXml, KvmUsesKvmTypeAndHostCpu) {
+  VmSpec s = MinimalSpec();
+  s.accel = Accel::kKvm;
+  std::string xml = RenderDomainXml(s);
+  EXPECT_NE(xml.find("<domain type='kvm'>"), std::string::npos);
+  EXPECT_NE(xml.find("host-passthrough"), std::string::npos);
+  EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("host-passthrough"), std::string::npos);
+}
+
+TEST(DomainXml, EscapesPathsAndHasNoNic) {
+  VmSpec s = MinimalSpec();
+  s.console_log = "/tmp/a'b<c>&d/console.log";
+  std::string xml = RenderDomainXml(s);
+  EXPECT_NE(xml.find("/tmp/a&apos;b&lt;c&gt;&amp;d/console.log"), std::string::npos);
+  EXPECT_EQ(xml.find("<interface"), std::string::npos) << "no NIC by default";
+  EXPECT_NE(xml.find("org.workspace.agent.0"), std::string::npos);
+  EXPECT_EQ(xml.find("org.qemu.guest_agent.0"), std::string::npos);
+}
+
+}  // namespace ws::virt

@@ -1,0 +1,49 @@
+#include "host/virt/metadata.h"
+
+#include <gtest/gtest.h>
+
+namespace ws::virt {
+
+WorkspaceMeta Sample() {
+  WorkspaceMeta m;
+  m.owner_uid = 1000;
+  m.image = "minimal";
+  m.created_at = "2026-11-26T00:00:00Z";
+  m.accel = "tcg";
+  m.cpus = 2;
+  m.memory_mib = 768;
+  m.agent_socket = "/var/lib/workspace/run/0123abcd4567.sock";
+  m.console_log = "/var/lib/workspace/workspaces/a&b'/console.log";
+  return m;
+}
+
+TEST(Metadata, RoundTripsAsDefined) {
+  auto back = ParseMetadata(RenderMetadata(Sample()));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->owner_uid, 1000u);
+  EXPECT_EQ(back->cpus, 2u);
+  EXPECT_EQ(back->memory_mib, 768u);
+  EXPECT_EQ(back->console_log, Sample().console_log);
+  EXPECT_EQ(back->agent_socket, Sample().agent_socket);
+}
+
+TEST(Metadata, ParsesTheFormLibvirtReturns) {
+  // virDomainGetMetadata drops the namespace declaration.
+  auto m = ParseMetadata(
+      "<workspace version=\"1\" owner=\"0\" image=\"minimal\" created=\"x\" accel=\"tcg\" "
+      "cpus=\"1\" memory-mib=\"512\" agent-socket=\"/s/run/a.sock\" console-log=\"/c\"/>");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->owner_uid, 0u);
+  EXPECT_EQ(m->agent_socket, "/s/run/a.sock");
+}
+
+TEST(Metadata, RefusesForeignOrMalformedElements) {
+  EXPECT_FALSE(ParseMetadata("<x/>").ok());
+  EXPECT_FALSE(ParseMetadata("not xml").ok());
+  EXPECT_FALSE(ParseMetadata("<workspace xmlns='urn:other' owner='1' cpus='1' memory-mib='1' "
+                             "agent-socket='/a'/>").ok());
+  EXPECT_FALSE(ParseMetadata("<workspace owner='-1' cpus='1' memory-mib='1' agent-socket='/a'/>").ok());
+  EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1'/>").ok());
+}
+
+}  // namespace ws::virt
