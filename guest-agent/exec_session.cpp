@@ -15,8 +15,12 @@
 #include <optional>
 #include <thread>
 
+#include "guest-agent/cgroup.h"
 #include "guest-agent/reaper.h"
 #include "guest-agent/spawn.h"
+#include "guest-agent/users.h"
+#include <sys/ioctl.h>
+#include <termios.h>
 
 namespace ws::agent {
 namespace {
@@ -37,15 +41,16 @@ bool IsDir(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::vector<std::string> BuildEnv(const ExecStart& start) {
+std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
   std::vector<std::string> env = {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      "HOME=/root",
-      "USER=root",
-      "LOGNAME=root",
-      "SHELL=/bin/sh",
+      "HOME=" + user.home,
+      "USER=" + user.name,
+      "LOGNAME=" + user.name,
+      "SHELL=" + user.shell,
       "LANG=C.UTF-8",
   };
+  if (start.tty()) env.push_back("TERM=" + (start.term().empty() ? std::string("xterm") : start.term()));
   for (const auto& kv : start.env()) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) continue;
@@ -62,8 +67,8 @@ std::vector<std::string> BuildEnv(const ExecStart& start) {
   return env;
 }
 
-std::string DefaultCwd() {
-  for (const char* d : {"/workspace", "/root"}) {
+std::string DefaultCwd(const User& user) {
+  for (const std::string& d : {std::string("/workspace"), user.home}) {
     if (IsDir(d)) return d;
   }
   return "/";
@@ -88,23 +93,30 @@ struct Shared {
   std::atomic<int> wait_status{-1};
 };
 
-// Owns the command's stdin: only this thread writes or closes it.
-void InputLoop(ExecStream* stream, pid_t pgid, unique_fd stdin_fd, Shared* shared) {
+// Owns the command's stdin (the pty master for tty): only this thread
+// writes or closes it.
+void InputLoop(ExecStream* stream, pid_t pgid, bool tty, unique_fd stdin_fd, Shared* shared) {
   ExecRequest req;
   while (stream->Read(&req)) {
     if (!req.has_input()) continue;
     const auto& in = req.input();
     if (in.has_stdin()) {
-      // Blocking write: a command that does not read its stdin slows the
-      // sender instead of making us buffer.
-      if (stdin_fd && !WriteAll(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
+      // Waits while the command does not read: the sender slows down
+      // instead of this agent buffering.
+      if (stdin_fd && !WriteFully(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
         stdin_fd.reset();
       }
     } else if (in.has_close_stdin()) {
-      stdin_fd.reset();
+      // On a terminal, end of input is the EOF character, as typed.
+      if (tty && stdin_fd) WriteFully(stdin_fd.get(), "\x04", 1);
+      if (!tty) stdin_fd.reset();
     } else if (in.has_signal()) {
       int sig = in.signal();
       if (sig > 0 && sig < NSIG) kill(-pgid, sig);
+    } else if (in.has_resize() && tty && stdin_fd) {
+      winsize ws = {static_cast<unsigned short>(in.resize().rows()),
+                    static_cast<unsigned short>(in.resize().cols()), 0, 0};
+      ioctl(stdin_fd.get(), TIOCSWINSZ, &ws);
     }
   }
   stdin_fd.reset();  // the host finished writing: EOF for the command
@@ -143,29 +155,53 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
   const ExecStart& start = first.start();
   if (start.argv().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "empty argv"};
 
+  auto user = LookupUser(start.user());
+  if (!user.ok()) return FailBeforeStart(stream, user.status().message(), 126);
   SpawnSpec spec;
-  spec.argv.assign(start.argv().begin(), start.argv().end());
-  spec.env = BuildEnv(start);
-  spec.cwd = start.cwd().empty() ? DefaultCwd() : start.cwd();
+  spec.env = BuildEnv(start, user.value());
+  spec.cwd = start.cwd().empty() ? DefaultCwd(user.value()) : start.cwd();
   spec.pipe_stdin = start.attach_stdin();
+  spec.tty = start.tty();
+  if (start.has_window() && start.window().rows() && start.window().cols()) {
+    spec.window = {start.window().rows(), start.window().cols()};
+  }
+  spec.uid = user->uid;
+  spec.gid = user->gid;
+  spec.groups = user->groups;
+  if (start.login_shell()) {
+    spec.path = user->shell;
+    spec.argv = {"-" + user->shell.substr(user->shell.rfind('/') + 1)};
+  } else {
+    spec.argv.assign(start.argv().begin(), start.argv().end());
+    auto path = ResolveCommand(spec.argv[0], spec.env);
+    if (!path.ok()) return FailBeforeStart(stream, path.status().message(), ExitCodeForSpawnError(path.status()));
+    spec.path = path.value();
+  }
   if (!IsDir(spec.cwd)) {
     return FailBeforeStart(stream, "working directory " + spec.cwd + " does not exist", 126);
   }
 
   auto shared = std::make_shared<Shared>();
   shared->exit_event.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  std::unique_ptr<ExecCgroup> cgroup = ExecCgroup::Create();
+  spec.cgroup_procs_fd = cgroup ? cgroup->procs_fd() : -1;
   auto child = Spawn(spec);
   if (!child.ok()) {
     return FailBeforeStart(stream, child.status().message(), ExitCodeForSpawnError(child.status()));
   }
   const pid_t pid = child->pid;
+  // Everything the command started: its cgroup where there is one, else its group.
+  auto kill_all = [&] {
+    if (cgroup) cgroup->Kill();
+    kill(-pid, SIGKILL);
+  };
   Reaper::Instance().Watch(pid, [shared](int status) {
     shared->wait_status = status;
     uint64_t one = 1;
     (void)!write(shared->exit_event.get(), &one, sizeof one);
   });
-  std::thread input([stream, pid, shared, in = std::move(child->stdin_fd)]() mutable {
-    InputLoop(stream, pid, std::move(in), shared.get());
+  std::thread input([stream, pid, tty = spec.tty, shared, in = std::move(child->stdin_fd)]() mutable {
+    InputLoop(stream, pid, tty, std::move(in), shared.get());
   });
 
   unique_fd out = std::move(child->stdout_fd), err = std::move(child->stderr_fd);
@@ -185,18 +221,18 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
     if (n < 0 && errno != EINTR) break;
     if (ctx->IsCancelled()) {
       client_gone = true;
-      kill(-pid, SIGKILL);
+      kill_all();
       break;
     }
     if (!timed_out && Clock::now() >= deadline) {
       timed_out = true;
-      kill(-pid, SIGKILL);
+      kill_all();
     }
     if (fds[2].revents & POLLIN) {
       uint64_t v;
       (void)!read(shared->exit_event.get(), &v, sizeof v);
-      // The command ended: what it left behind in its group goes too.
-      kill(-pid, SIGKILL);
+      // The command ended: what it left behind goes too.
+      kill_all();
       exited_at = Clock::now();
     }
     for (int i = 0; i < 2; ++i) {
@@ -211,7 +247,7 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
         }
         if (!stream->Write(msg)) {
           client_gone = true;
-          kill(-pid, SIGKILL);
+          kill_all();
           break;
         }
       }
@@ -224,7 +260,7 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
   while (shared->wait_status.load() < 0) {
     pollfd p = {shared->exit_event.get(), POLLIN, 0};
     poll(&p, 1, 100);
-    if (shared->wait_status.load() < 0 && ctx->IsCancelled()) kill(-pid, SIGKILL);
+    if (shared->wait_status.load() < 0 && ctx->IsCancelled()) kill_all();
   }
   int status = shared->wait_status.load();
   if (!client_gone) {

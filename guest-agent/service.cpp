@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "guest-agent/exec_session.h"
+#include "guest-agent/tree.h"
 
 namespace ws::agent {
 
@@ -41,6 +42,17 @@ grpc::Status AgentService::Shutdown(grpc::ServerContext*, const workspace::v1::S
     fn();
   }).detach();
   return grpc::Status::OK;
+}
+
+grpc::Status AgentService::ReadTree(grpc::ServerContext*, const workspace::v1::ReadTreeRequest* req,
+                                    grpc::ServerWriter<workspace::v1::TreeChunk>* out) {
+  return agent::ReadTree(req->path(), out);
+}
+
+grpc::Status AgentService::WriteTree(grpc::ServerContext*,
+                                     grpc::ServerReader<workspace::v1::TreeChunk>* in,
+                                     workspace::v1::WriteTreeResponse* resp) {
+  return agent::WriteTree(in, resp);
 }
 
 }  // namespace ws::agent

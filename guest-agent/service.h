@@ -21,6 +21,10 @@ class AgentService final : public workspace::v1::GuestAgent::Service {
                                              workspace::v1::ExecRequest>*) override;
   grpc::Status Shutdown(grpc::ServerContext*, const workspace::v1::ShutdownRequest*,
                         workspace::v1::ShutdownResponse*) override;
+  grpc::Status ReadTree(grpc::ServerContext*, const workspace::v1::ReadTreeRequest*,
+                        grpc::ServerWriter<workspace::v1::TreeChunk>*) override;
+  grpc::Status WriteTree(grpc::ServerContext*, grpc::ServerReader<workspace::v1::TreeChunk>*,
+                         workspace::v1::WriteTreeResponse*) override;
 
  private:
   std::function<void()> power_off_;

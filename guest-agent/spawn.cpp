@@ -2,9 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 namespace ws::agent {
@@ -27,14 +31,61 @@ Status CheckExecutable(const std::string& path) {
   return Status::Ok();
 }
 
-struct PipePair {
-  unique_fd read, write;
+struct Fds {
+  int in = -1, out = -1, err = -1;  // what becomes 0, 1, 2
+  const char* tty_path = nullptr;   // open this instead (becomes the controlling tty)
 };
 
-Result<PipePair> MakePipe() {
+// Everything the child needs, prepared before vfork: it may only make
+// system calls, not allocate.
+struct ChildPlan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t ngroups;
+  Fds fds;
+  int cgroup_fd;
+  int report_fd;  // CLOEXEC pipe: the child writes errno here if exec fails
+};
+
+[[noreturn]] void ChildFail(const ChildPlan& p) {
+  int err = errno;
+  (void)!write(p.report_fd, &err, sizeof err);
+  _exit(127);
+}
+
+// Runs in the vfork child. Async-signal-safe calls only.
+[[noreturn]] __attribute__((noinline)) void RunChild(const ChildPlan& p) {
+  if (setsid() < 0) ChildFail(p);
+  if (p.fds.tty_path) {
+    int t = open(p.fds.tty_path, O_RDWR);  // a session leader's first tty: the controlling one
+    if (t < 0 || ioctl(t, TIOCSCTTY, 0) < 0) ChildFail(p);
+    if (dup2(t, 0) < 0 || dup2(t, 1) < 0 || dup2(t, 2) < 0) ChildFail(p);
+    if (t > 2) close(t);
+  } else if (dup2(p.fds.in, 0) < 0 || dup2(p.fds.out, 1) < 0 || dup2(p.fds.err, 2) < 0) {
+    ChildFail(p);
+  }
+  if (p.cgroup_fd >= 0 && write(p.cgroup_fd, "0", 1) != 1) ChildFail(p);
+  if (setgroups(p.ngroups, p.groups) != 0 || setgid(p.gid) != 0 || setuid(p.uid) != 0) ChildFail(p);
+  if (p.cwd[0] && chdir(p.cwd) != 0) ChildFail(p);
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(p.path, p.argv, p.envp);
+  ChildFail(p);
+}
+
+Result<std::pair<unique_fd, unique_fd>> MakePipe() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  return PipePair{unique_fd(fds[0]), unique_fd(fds[1])};
+  return std::pair{unique_fd(fds[0]), unique_fd(fds[1])};
 }
 
 }  // namespace
@@ -68,66 +119,86 @@ int ExitCodeForSpawnError(const Status& status) {
   return status.code() == Code::kNotFound ? 127 : 126;
 }
 
-Result<Child> Spawn(const SpawnSpec& spec) {
-  if (spec.argv.empty()) return Status(Code::kNotFound, "no command given");
-  auto resolved = ResolveCommand(spec.argv[0], spec.env);
-  if (!resolved.ok()) return resolved.status();
-
-  auto out = MakePipe();
-  if (!out.ok()) return out.status();
-  auto err = MakePipe();
-  if (!err.ok()) return err.status();
-  PipePair in;
-  unique_fd devnull;
-  if (spec.pipe_stdin) {
-    auto p = MakePipe();
-    if (!p.ok()) return p.status();
-    in = std::move(p.value());
-  } else {
-    devnull.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!devnull) return ErrnoStatus("/dev/null", errno);
+bool WriteFully(int fd, const char* buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n > 0) {
+      buf += n;
+      len -= static_cast<size_t>(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd p = {fd, POLLOUT, 0};
+      poll(&p, 1, -1);
+    } else if (!(n < 0 && errno == EINTR)) {
+      return false;
+    }
   }
+  return true;
+}
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, spec.pipe_stdin ? in.read.get() : devnull.get(), 0);
-  posix_spawn_file_actions_adddup2(&fa, out->write.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, err->write.get(), 2);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);  // SIGPIPE & co. back to default
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
+Result<Child> Spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty() || spec.path.empty()) return Status(Code::kNotFound, "no command given");
+  Child child;
+  unique_fd in_r, out_w, err_w, devnull, master;
+  char tty_name[64] = {};
+  if (spec.tty) {
+    master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master || grantpt(master.get()) != 0 || unlockpt(master.get()) != 0 ||
+        ptsname_r(master.get(), tty_name, sizeof tty_name) != 0) {
+      return ErrnoStatus("allocating a pseudo-terminal", errno);
+    }
+    winsize ws = {static_cast<unsigned short>(spec.window.rows),
+                  static_cast<unsigned short>(spec.window.cols), 0, 0};
+    ioctl(master.get(), TIOCSWINSZ, &ws);
+  } else {
+    auto out = MakePipe();
+    auto err = MakePipe();
+    if (!out.ok() || !err.ok()) return ErrnoStatus("pipe", errno);
+    child.stdout_fd = std::move(out->first);
+    out_w = std::move(out->second);
+    child.stderr_fd = std::move(err->first);
+    err_w = std::move(err->second);
+    if (spec.pipe_stdin) {
+      auto in = MakePipe();
+      if (!in.ok()) return in.status();
+      in_r = std::move(in->first);
+      child.stdin_fd = std::move(in->second);
+    } else {
+      devnull.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (!devnull) return ErrnoStatus("/dev/null", errno);
+    }
+  }
+  auto report = MakePipe();
+  if (!report.ok()) return report.status();
 
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  ChildPlan plan{spec.path.c_str(), argv.data(), envp.data(), spec.cwd.c_str(), spec.uid, spec.gid,
+                 spec.groups.data(), spec.groups.size(),
+                 Fds{spec.pipe_stdin ? in_r.get() : devnull.get(), out_w.get(), err_w.get(),
+                     spec.tty ? tty_name : nullptr},
+                 spec.cgroup_procs_fd, report->second.get()};
 
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, resolved->c_str(), &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    Status s = ErrnoStatus(spec.argv[0], rc);
-    if (rc == ENOENT) return Status(Code::kNotFound, s.message());
-    return Status(Code::kPermissionDenied, s.message());
+  pid_t pid = vfork();
+  if (pid == 0) RunChild(plan);
+  if (pid < 0) return ErrnoStatus("vfork", errno);
+  report->second.reset();
+  int child_errno = 0;
+  if (read(report->first.get(), &child_errno, sizeof child_errno) == sizeof child_errno) {
+    // The child has exited with 127; the reaper collects it.
+    Status s = ErrnoStatus(spec.argv[0], child_errno);
+    return Status(child_errno == ENOENT ? Code::kNotFound : Code::kPermissionDenied, s.message());
   }
-
-  Child child;
   child.pid = pid;
-  if (spec.pipe_stdin) child.stdin_fd = std::move(in.write);
-  child.stdout_fd = std::move(out->read);
-  child.stderr_fd = std::move(err->read);
+  if (spec.tty) {
+    child.stdout_fd.reset(dup(master.get()));
+    child.stdin_fd = std::move(master);
+    if (!child.stdout_fd) return ErrnoStatus("dup", errno);
+  }
   SetNonBlocking(child.stdout_fd.get());
-  SetNonBlocking(child.stderr_fd.get());
+  if (child.stderr_fd) SetNonBlocking(child.stderr_fd.get());
   return child;
 }
 

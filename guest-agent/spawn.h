@@ -1,6 +1,7 @@
-// Spawn: starts one command in its own session with pipes for its standard
-// streams. Uses posix_spawn (vfork-style clone), so the cost does not grow
-// with the agent's memory or thread count.
+// Spawn: starts one command in a new session, as a given user, optionally in
+// a cgroup and on a fresh pseudo-terminal. Uses vfork: the cost does not grow
+// with the agent's memory or thread count, and the child joins its cgroup
+// before exec, so nothing it starts can escape the group.
 #pragma once
 
 #include <sys/types.h>
@@ -13,22 +14,33 @@
 
 namespace ws::agent {
 
+struct WindowSize {
+  unsigned rows = 24, cols = 80;
+};
+
 struct SpawnSpec {
-  std::vector<std::string> argv;
-  std::vector<std::string> env;  // the complete environment, KEY=VALUE
-  std::string cwd;               // must be an existing directory
-  bool pipe_stdin = false;       // false: stdin is /dev/null
+  std::vector<std::string> argv;  // argv[0] as the program sees it
+  std::string path;               // resolved executable (ResolveCommand)
+  std::vector<std::string> env;   // the complete environment, KEY=VALUE
+  std::string cwd;                // must be an existing directory
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  bool pipe_stdin = false;        // false: stdin is /dev/null (ignored with tty)
+  bool tty = false;               // stdin/stdout/stderr on a new pty
+  WindowSize window;
+  int cgroup_procs_fd = -1;       // the child writes itself here before exec
 };
 
 struct Child {
   pid_t pid = -1;
-  unique_fd stdin_fd;   // write end; invalid unless pipe_stdin
-  unique_fd stdout_fd;  // read end, O_NONBLOCK
-  unique_fd stderr_fd;  // read end, O_NONBLOCK
+  unique_fd stdin_fd;   // write end (pipe), or the pty master for tty
+  unique_fd stdout_fd;  // read end, O_NONBLOCK (pty master for tty)
+  unique_fd stderr_fd;  // read end, O_NONBLOCK; invalid for tty
 };
 
-// kNotFound when the command does not exist (a shell's 127); kPermissionDenied
-// or kInvalidArgument when it exists but cannot run (126).
+// kNotFound when the command does not exist (a shell's 127); another code
+// when it exists but cannot run (126).
 Result<Child> Spawn(const SpawnSpec& spec);
 
 // The exit code a shell would give for a Spawn failure: 127 or 126.
@@ -36,5 +48,8 @@ int ExitCodeForSpawnError(const Status& status);
 
 // Looks `name` up like execvp in the PATH of `env` (a default PATH if unset).
 Result<std::string> ResolveCommand(const std::string& name, const std::vector<std::string>& env);
+
+// Writes all of buf to a possibly non-blocking fd (waits on EAGAIN).
+bool WriteFully(int fd, const char* buf, size_t len);
 
 }  // namespace ws::agent

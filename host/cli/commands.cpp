@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "host/cli/client.h"
+#include "host/cli/cp_command.h"
 #include "host/cli/exec_command.h"
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
@@ -208,6 +209,8 @@ int Run(int argc, char** argv) {
   ExecOptions exec;
   auto* exec_cmd = app.add_subcommand("exec", "Run a command in a workspace: exec NAME -- CMD [ARG...]");
   exec_cmd->add_flag("-i,--interactive", exec.interactive, "Forward stdin to the command");
+  exec_cmd->add_flag("-t,--tty", exec.tty, "Run on a pseudo-terminal (raw mode here, window size follows)");
+  exec_cmd->add_option("-u,--user", exec.user, "Guest user name or uid (default: user, else root)");
   exec_cmd->add_option("-e,--env", exec.env, "Set an environment variable (KEY=VALUE), repeatable");
   exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest");
   exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
@@ -223,6 +226,32 @@ int Run(int argc, char** argv) {
     Stub* stub = c.Connect(true, &code);
     if (!stub) return;
     code = RunExec(stub, exec);
+  });
+
+  // shell
+  ExecOptions shell;
+  auto* shell_cmd = app.add_subcommand("shell", "Open an interactive login shell in a workspace");
+  shell_cmd->add_option("-u,--user", shell.user, "Guest user name or uid (default: user, else root)");
+  shell_cmd->add_option("-w,--cwd", shell.cwd, "Working directory in the guest");
+  shell_cmd->add_option("name", shell.workspace, "Workspace name")->required();
+  shell_cmd->callback([&] {
+    shell.interactive = shell.tty = shell.login_shell = true;
+    shell.argv = {"shell"};
+    Stub* stub = c.Connect(true, &code);
+    if (!stub) return;
+    code = RunExec(stub, shell);
+  });
+
+  // cp
+  CpOptions cp;
+  auto* cp_cmd = app.add_subcommand("cp", "Copy files and folders: cp SRC DST, with NAME:/path on one side");
+  cp_cmd->add_flag("-L,--dereference", cp.follow_symlinks, "Follow host symlinks when copying in");
+  cp_cmd->add_option("src", cp.src, "Source: a host path or NAME:/path")->required();
+  cp_cmd->add_option("dst", cp.dst, "Destination: a host path or NAME:/path")->required();
+  cp_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    code = RunCp(stub, cp);
   });
 
   // start / stop / destroy

@@ -1,12 +1,17 @@
 #include "host/cli/exec_command.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -22,9 +27,60 @@ using Stream = grpc::ClientReaderWriter<v1::WorkspaceExecRequest, v1::ExecRespon
 
 constexpr size_t kStdinChunk = 256 * 1024;
 
-// Forwards our stdin until EOF (then half-closes: *writes_done), or until
+// One writer at a time on the stream: stdin pump and signal thread share it.
+class Sender {
+ public:
+  explicit Sender(Stream* s) : stream_(s) {}
+  bool Send(const v1::WorkspaceExecRequest& req) {
+    std::lock_guard lock(mu_);
+    return !done_ && stream_->Write(req);
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    if (!done_) stream_->WritesDone();
+    done_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  Stream* stream_;
+  bool done_ = false;  // guarded by mu_
+};
+
+// Puts the terminal in raw mode for the life of the object.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (tcgetattr(0, &saved_) != 0) return;
+    termios raw = saved_;
+    cfmakeraw(&raw);
+    active_ = tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) tcsetattr(0, TCSANOW, &saved_);
+  }
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+std::optional<v1::WindowSize> TerminalSize() {
+  winsize ws{};
+  for (int fd : {0, 1, 2}) {
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+      v1::WindowSize out;
+      out.set_rows(ws.ws_row);
+      out.set_cols(ws.ws_col);
+      return out;
+    }
+  }
+  return std::nullopt;
+}
+
+// Forwards our stdin until EOF (then closes the command's stdin), or until
 // `wake` becomes readable.
-void PumpStdin(Stream* stream, int wake, bool* writes_done) {
+void PumpStdin(Sender* sender, int wake) {
   std::string buf(kStdinChunk, '\0');
   v1::WorkspaceExecRequest req;
   for (;;) {
@@ -38,38 +94,86 @@ void PumpStdin(Stream* stream, int wake, bool* writes_done) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     req.mutable_input()->set_stdin(buf.data(), static_cast<size_t>(n));
-    if (!stream->Write(req)) return;
+    if (!sender->Send(req)) return;
   }
   req.mutable_input()->set_close_stdin(true);
-  stream->Write(req);
-  stream->WritesDone();
-  *writes_done = true;
+  sender->Send(req);
+  sender->Close();
+}
+
+// Signals reach whichever thread the kernel picks (gRPC has its own), so a
+// handler only notes them in a pipe; ForwardSignals does the work.
+int signal_pipe[2] = {-1, -1};
+
+void NoteSignal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  int saved = errno;
+  (void)!write(signal_pipe[1], &b, 1);
+  errno = saved;
+}
+
+// Forwards the signals noted to the remote command; SIGWINCH as a resize.
+void ForwardSignals(Sender* sender, std::atomic<bool>* done) {
+  while (!*done) {
+    pollfd p = {signal_pipe[0], POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    unsigned char b = 0;
+    if (read(signal_pipe[0], &b, 1) != 1) continue;
+    int sig = b;
+    if (sig == 0) continue;  // a wake-up: see `done`
+    v1::WorkspaceExecRequest req;
+    if (sig == SIGWINCH) {
+      auto size = TerminalSize();
+      if (!size) continue;
+      *req.mutable_input()->mutable_resize() = *size;
+    } else {
+      req.mutable_input()->set_signal(sig);
+    }
+    sender->Send(req);
+  }
 }
 
 }  // namespace
 
 int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
+  if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return kExecFailure;
+  struct sigaction sa = {};
+  sa.sa_handler = NoteSignal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) sigaction(sig, &sa, nullptr);
+
   grpc::ClientContext ctx;
   auto stream = stub->Exec(&ctx);
+  Sender sender(stream.get());
   v1::WorkspaceExecRequest start;
   start.mutable_start()->set_workspace(o.workspace);
   auto* e = start.mutable_start()->mutable_exec();
   for (const auto& a : o.argv) e->add_argv(a);
   for (const auto& kv : o.env) e->add_env(kv);
   e->set_cwd(o.cwd);
+  e->set_user(o.user);
   e->set_timeout_seconds(o.timeout_seconds);
   e->set_attach_stdin(o.interactive);
-  stream->Write(start);
+  e->set_tty(o.tty);
+  e->set_login_shell(o.login_shell);
+  if (o.tty) {
+    const char* term = getenv("TERM");
+    e->set_term(term ? term : "xterm");
+    if (auto size = TerminalSize()) *e->mutable_window() = *size;
+  }
+  sender.Send(start);
 
+  std::optional<RawTerminal> raw;
+  if (o.tty && o.interactive && isatty(0)) raw.emplace();
+  std::atomic<bool> done{false};
+  std::thread signals([&] { ForwardSignals(&sender, &done); });
   int wake[2] = {-1, -1};
   std::thread pump;
-  bool writes_done = false;  // written by pump until it is joined
   if (o.interactive) {
     if (pipe2(wake, O_CLOEXEC) != 0) return kExecFailure;
-    pump = std::thread([&] { PumpStdin(stream.get(), wake[0], &writes_done); });
-  } else {
-    stream->WritesDone();
+    pump = std::thread([&] { PumpStdin(&sender, wake[0]); });
   }
+  // Without -i the stream stays open anyway: signals and resizes travel on it.
   unique_fd wake_r(wake[0]), wake_w(wake[1]);
 
   v1::ExecResponse resp;
@@ -85,12 +189,16 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
       break;
     }
   }
+  done = true;
+  NoteSignal(0);
   if (pump.joinable()) {
     (void)!write(wake_w.get(), "x", 1);
     pump.join();
-    if (!writes_done) stream->WritesDone();
   }
+  signals.join();
+  sender.Close();
   Status s = FromGrpc(stream->Finish());
+  raw.reset();  // restore the terminal before printing anything
   if (!exit) {
     std::fprintf(stderr, "workspace: exec in '%s' failed: %s\n", o.workspace.c_str(),
                  s.ok() ? "the command's exit status was lost" : s.message().c_str());

@@ -1,6 +1,7 @@
-// `workspace exec`: streams a command's stdin/stdout/stderr through the
-// daemon and returns its exit code (128+N for signal N, 124 on timeout, 125
-// when workspace itself failed).
+// `workspace exec` and `workspace shell`: stream a command's stdin, stdout
+// and stderr through the daemon; forward signals (SIGINT, SIGTERM, SIGHUP,
+// SIGQUIT) and, with a tty, window-size changes; return the command's exit
+// code (128+N for signal N, 124 on timeout, 125 when workspace itself failed).
 #pragma once
 
 #include <string>
@@ -15,8 +16,11 @@ struct ExecOptions {
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::string cwd;
+  std::string user;
   uint32_t timeout_seconds = 0;
   bool interactive = false;  // -i: forward our stdin
+  bool tty = false;          // -t: a pty in the guest, raw mode here
+  bool login_shell = false;  // run the user's login shell instead of argv
 };
 
 int RunExec(workspace::v1::Controller::Stub* stub, const ExecOptions& opts);

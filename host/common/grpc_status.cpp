@@ -35,12 +35,14 @@ Status FromGrpc(const grpc::Status& s) {
     case grpc::StatusCode::CANCELLED: code = Code::kUnavailable; break;
     case grpc::StatusCode::DEADLINE_EXCEEDED: code = Code::kDeadlineExceeded; break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: code = Code::kResourceExhausted; break;
-    case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::UNIMPLEMENTED:
+      return {Code::kInternal, "the daemon does not know this request (an older daemon?); restart it with this build"};
+    case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::INTERNAL:
     case grpc::StatusCode::DATA_LOSS:
     case grpc::StatusCode::DO_NOT_USE: code = Code::kInternal; break;
   }
+  if (s.error_message().empty()) return {code, std::string("daemon error: ") + CodeName(code)};
   return {code, s.error_message()};
 }
 

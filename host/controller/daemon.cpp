@@ -131,19 +131,22 @@ int RunDaemon(const DaemonOptions& opts) {
   auto hv = virt::OpenLibvirt(uri);
   if (!hv.ok()) return Fail(hv.status().message());
 
-  ImageStore images(layout.ImagesDir(), {ExeDir() + "/../images"});
-  Workspaces workspaces(*hv.value(), layout, images, accel.value(), ProbeLimits(), "minimal");
-
+  // Allocated once and never freed: handlers may still be running when the
+  // daemon stops, and the process ends right after (main uses _exit).
+  auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"});
+  auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
+                                    ProbeLimits(), "minimal");
   struct group* g = getgrnam("workspace");
   auto listener = PeerListener::Listen(layout.DaemonSocket(), g ? static_cast<int>(g->gr_gid) : -1);
   if (!listener.ok()) return Fail(listener.status().message());
-  ControllerService service(workspaces, *listener.value());
+  PeerListener* peers = listener.value().release();
+  auto* service = new ControllerService(*workspaces, *peers);
   grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
+  builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(8 << 20);
-  auto server = builder.BuildAndStart();
+  grpc::Server* server = builder.BuildAndStart().release();
   if (!server) return Fail("cannot start the gRPC server");
-  listener.value()->Serve(server.get());
+  peers->Serve(server);
 
   Log(std::string("workspace daemon ") + WS_VERSION + " (pid " + std::to_string(getpid()) +
       "): state dir " + layout.state_dir() + ", libvirt " + uri + ", accel " +
@@ -152,7 +155,10 @@ int RunDaemon(const DaemonOptions& opts) {
   int sig = 0;
   sigwait(&set, &sig);
   Log(std::string("received ") + strsignal(sig) + "; stopping (running workspaces keep running)");
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // No server->Shutdown(): it waits for handler threads, and a boot or an
+  // exec may hold one for minutes. Calls in flight are cut off when the
+  // process ends; their VMs are unaffected.
+  unlink(layout.DaemonSocket().c_str());
   return 0;
 }
 

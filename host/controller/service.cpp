@@ -7,6 +7,7 @@
 
 #include "host/common/grpc_status.h"
 #include "host/common/unique_fd.h"
+#include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 
 namespace ws::controller {
@@ -124,6 +125,18 @@ grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
       return grpc::Status::OK;
     }
   }
+}
+
+grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
+                                        grpc::ServerWriter<v1::TreeChunk>* out) {
+  WS_IDENTIFY(ctx, caller);
+  return RelayCopyOut(workspaces_, caller, ctx, *req, out);
+}
+
+grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRequest>* in,
+                                       v1::WriteTreeResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  return RelayCopyIn(workspaces_, caller, ctx, in, resp);
 }
 
 }  // namespace ws::controller

@@ -25,6 +25,10 @@ class ControllerService final : public workspace::v1::Controller::Service {
                                                    workspace::v1::WorkspaceExecRequest>*) override;
   grpc::Status Logs(Ctx*, const workspace::v1::LogsRequest*,
                     grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
+  grpc::Status CopyOut(Ctx*, const workspace::v1::CopyOutRequest*,
+                       grpc::ServerWriter<workspace::v1::TreeChunk>*) override;
+  grpc::Status CopyIn(Ctx*, grpc::ServerReader<workspace::v1::CopyInRequest>*,
+                      workspace::v1::WriteTreeResponse*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;

@@ -1,0 +1,32 @@
+// ExecCgroup: one cgroup (v2) per exec, so that everything a command starts
+// — double-forked, setsid'd, daemonized — can be found and killed at once
+// with cgroup.kill. Unavailable (Create returns null) without cgroup2, e.g.
+// when the agent runs on a host for tests; callers then kill the process group.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "host/common/unique_fd.h"
+
+namespace ws::agent {
+
+class ExecCgroup {
+ public:
+  static std::unique_ptr<ExecCgroup> Create();
+  ~ExecCgroup();  // kills what is left, waits for it, removes the cgroup
+
+  // Open cgroup.procs: the spawned child writes "0" here before exec.
+  int procs_fd() const { return procs_.get(); }
+  void Kill();
+
+ private:
+  explicit ExecCgroup(std::string dir, unique_fd procs) : dir_(std::move(dir)), procs_(std::move(procs)) {}
+  bool Populated() const;
+
+  std::string dir_;
+  unique_fd procs_;
+};
+
+}  // namespace ws::agent

@@ -1,0 +1,56 @@
+#include "host/controller/copy_relay.h"
+
+#include "host/common/grpc_status.h"
+
+namespace ws::controller {
+
+namespace v1 = workspace::v1;
+
+grpc::Status RelayCopyOut(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
+                          const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
+  auto agent = workspaces.Agent(caller, req.workspace());
+  if (!agent.ok()) return ToGrpc(agent.status());
+  grpc::ClientContext actx;
+  v1::ReadTreeRequest areq;
+  areq.set_path(req.path());
+  auto reader = agent.value()->stub()->ReadTree(&actx, areq);
+  v1::TreeChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (ctx->IsCancelled() || !out->Write(chunk)) {
+      actx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  agent.value()->Observe(s);
+  return s;
+}
+
+grpc::Status RelayCopyIn(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
+                         grpc::ServerReader<v1::CopyInRequest>* in, v1::WriteTreeResponse* resp) {
+  v1::CopyInRequest req;
+  if (!in->Read(&req) || !req.has_start()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn must begin with start"};
+  }
+  auto agent = workspaces.Agent(caller, req.start().workspace());
+  if (!agent.ok()) return ToGrpc(agent.status());
+  grpc::ClientContext actx;
+  auto writer = agent.value()->stub()->WriteTree(&actx, resp);
+  v1::TreeChunk chunk;
+  *chunk.mutable_start() = req.start().target();
+  bool ok = writer->Write(chunk);
+  while (ok && in->Read(&req)) {
+    if (!req.has_chunk() || req.chunk().has_start()) {
+      actx.TryCancel();
+      return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn carries tree chunks after start"};
+    }
+    ok = writer->Write(req.chunk());
+  }
+  if (ctx->IsCancelled()) actx.TryCancel();
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  agent.value()->Observe(s);
+  return s;
+}
+
+}  // namespace ws::controller
