@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create -> first exec of the minimal image through the real CLI and daemon,
 # next to a bare qemu-system-x86_64 booting the same kernel+initramfs to the
-# first line its init prints. Prints each run and the medians.
+# agent (its init) saying it is ready on its port. Prints each run and the medians.
 # usage: bench/boot.sh [RUNS]   (as root, after ./scripts/setup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +22,17 @@ $ws create warmup >/dev/null && $ws destroy --force warmup >/dev/null
 bare=() ours=()
 for i in $(seq "$runs"); do
   t0=$(now)
-  timeout 60 qemu-system-x86_64 -machine q35,accel=$accel -m 512 -nographic -nodefaults -no-user-config \
-    -serial stdio -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+  log=$state/bare.log
+  : > "$log"
+  qemu-system-x86_64 -machine q35,accel=$accel -m 512 -nographic -nodefaults -no-user-config \
+    -serial "file:$log" -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
     -append "console=ttyS0 panic=-1 quiet workspace.name=bare" \
-    -device virtio-serial-pci -device virtio-rng-pci 2>/dev/null |
-    grep -m1 -q "workspace-agent" || true
+    -device virtio-serial-pci -chardev null,id=c0 \
+    -device virtserialport,chardev=c0,name=org.workspace.agent.0 -device virtio-rng-pci &
+  qpid=$!
+  for _ in $(seq 6000); do grep -q "workspace-agent.*ready" "$log" && break; sleep 0.01; done
   t1=$(now)
-  pkill -f "workspace.name=bare" 2>/dev/null || true
+  kill $qpid; wait $qpid 2>/dev/null || true
   bare+=("$(echo "$t1 - $t0" | bc)")
 
   t0=$(now)

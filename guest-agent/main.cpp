@@ -46,7 +46,10 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   const bool pid1 = getpid() == 1;
-  if (pid1) ws::agent::InitSystem();
+  if (pid1) {
+    std::fprintf(stderr, "workspace-agent %s: starting as init\n", WS_VERSION);
+    ws::agent::InitSystem();
+  }
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
 
   ws::agent::AgentService service([&] {
