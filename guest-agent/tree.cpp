@@ -121,7 +121,7 @@ grpc::Status ReadTree(const std::string& path, grpc::ServerWriter<v1::TreeChunk>
     name = ".";
   }
   unique_fd dir(open(parent.empty() ? "/" : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return {grpc::StatusCode::NOT_FOUND, parent + ": " + std::strerror(errno)};
+  if (!dir) return {grpc::StatusCode::NOT_FOUND, path + ": " + std::strerror(errno)};
   struct stat st;
   if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return {grpc::StatusCode::NOT_FOUND, path + ": " + std::strerror(errno)};

@@ -211,7 +211,8 @@ int Run(int argc, char** argv) {
   exec_cmd->add_flag("-i,--interactive", exec.interactive, "Forward stdin to the command");
   exec_cmd->add_flag("-t,--tty", exec.tty, "Run on a pseudo-terminal (raw mode here, window size follows)");
   exec_cmd->add_option("-u,--user", exec.user, "Guest user name or uid (default: user, else root)");
-  exec_cmd->add_option("-e,--env", exec.env, "Set an environment variable (KEY=VALUE), repeatable");
+  exec_cmd->add_option("-e,--env", exec.env, "Set an environment variable (KEY=VALUE), repeatable")
+      ->allow_extra_args(false);
   exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest");
   exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
       ->type_name("SEC");

@@ -35,10 +35,12 @@ std::string Dirname(std::string p) {
 }
 
 int CopyOut(v1::Controller::Stub* stub, const CpTarget& from, const std::string& to) {
-  // Like cp: into an existing directory, or as the new name `to`.
+  // Like cp: into an existing directory, or as the new name `to`. lstat: a
+  // symlink at `to` (perhaps left by an earlier copy from the guest) is
+  // replaced, never followed.
   struct stat st;
   std::string parent = Dirname(to), name = Basename(to);
-  if (stat(to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (lstat(to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     parent = to;
     name = Basename(from.path);
   } else if (!to.empty() && to.back() == '/') {

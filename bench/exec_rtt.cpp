@@ -1,0 +1,61 @@
+// exec_rtt: round trip of `exec NAME -- true` from a gRPC client that keeps
+// its connection to the daemon (no CLI process start), to separate the
+// CLI's own cost from the daemon -> agent -> fork/exec path.
+// usage: exec_rtt STATE_DIR NAME [RUNS]
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "workspace/v1/controller.grpc.pb.h"
+
+namespace v1 = workspace::v1;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: exec_rtt STATE_DIR NAME [RUNS]\n");
+    return 2;
+  }
+  const int runs = argc > 3 ? std::atoi(argv[3]) : 50;
+  auto channel = grpc::CreateChannel(std::string("unix:") + argv[1] + "/daemon.sock",
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Controller::NewStub(channel);
+  std::vector<double> ms, to_exit;
+  for (int i = 0; i < runs + 3; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    grpc::ClientContext ctx;
+    auto stream = stub->Exec(&ctx);
+    v1::WorkspaceExecRequest start;
+    start.mutable_start()->set_workspace(argv[2]);
+    start.mutable_start()->mutable_exec()->add_argv("true");
+    stream->Write(start);
+    v1::ExecResponse resp;
+    bool exited = false;
+    while (stream->Read(&resp)) {
+      if (resp.has_exit()) {
+        exited = true;
+        if (i >= 3) {
+          to_exit.push_back(std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - t0).count());
+        }
+        stream->WritesDone();
+      }
+    }
+    grpc::Status s = stream->Finish();
+    auto t1 = std::chrono::steady_clock::now();
+    if (!exited || !s.ok()) {
+      std::fprintf(stderr, "exec failed: %s\n", s.error_message().c_str());
+      return 1;
+    }
+    if (i >= 3) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());  // 3 warm-ups
+  }
+  std::sort(ms.begin(), ms.end());
+  std::sort(to_exit.begin(), to_exit.end());
+  std::printf("exec true, until the exit message: min %.2f ms, median %.2f ms\n", to_exit.front(),
+              to_exit[to_exit.size() / 2]);
+  std::printf("exec true via connected gRPC client: min %.2f ms, median %.2f ms, p95 %.2f ms (n=%d)\n",
+              ms.front(), ms[ms.size() / 2], ms[ms.size() * 95 / 100], runs);
+  return 0;
+}
