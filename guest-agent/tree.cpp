@@ -11,84 +11,17 @@
 #include <vector>
 
 #include "guest-agent/users.h"
+#include "host/common/tree_walk.h"
 #include "host/common/unique_fd.h"
 
 namespace ws::agent {
 namespace {
 
 namespace v1 = workspace::v1;
-constexpr size_t kChunk = 256 * 1024;
 
 grpc::Status Errno(const std::string& what) {
   return {grpc::StatusCode::FAILED_PRECONDITION, what + ": " + std::strerror(errno)};
 }
-
-class TreeReader {
- public:
-  explicit TreeReader(grpc::ServerWriter<v1::TreeChunk>* out) : out_(out) {}
-
-  // Sends `name` (relative path `rel`) found in directory `dirfd`.
-  grpc::Status Send(int dirfd, const std::string& name, const std::string& rel) {
-    struct stat st;
-    if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno(name);
-    v1::TreeChunk chunk;
-    auto* e = chunk.mutable_entry();
-    e->set_path(rel);
-    e->set_mode(st.st_mode & 0777);
-    e->set_mtime_sec(st.st_mtim.tv_sec);
-    e->set_mtime_nsec(static_cast<uint32_t>(st.st_mtim.tv_nsec));
-    if (S_ISLNK(st.st_mode)) {
-      std::string target(4096, '\0');
-      ssize_t n = readlinkat(dirfd, name.c_str(), target.data(), target.size());
-      if (n < 0) return Errno(name);
-      target.resize(static_cast<size_t>(n));
-      e->set_type(v1::TreeEntry::TYPE_SYMLINK);
-      e->set_link_target(target);
-      return Write(chunk);
-    }
-    if (S_ISREG(st.st_mode)) {
-      unique_fd fd(openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return Errno(name);
-      e->set_type(v1::TreeEntry::TYPE_FILE);
-      if (auto s = Write(chunk); !s.ok()) return s;
-      std::string buf(kChunk, '\0');
-      v1::TreeChunk data;
-      for (;;) {
-        ssize_t n = read(fd.get(), buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Errno(name);
-        if (n == 0) return grpc::Status::OK;
-        data.set_data(buf.data(), static_cast<size_t>(n));
-        if (auto s = Write(data); !s.ok()) return s;
-      }
-    }
-    if (S_ISDIR(st.st_mode)) {
-      e->set_type(v1::TreeEntry::TYPE_DIR);
-      if (auto s = Write(chunk); !s.ok()) return s;
-      unique_fd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return Errno(name);
-      std::vector<std::string> names;
-      DIR* dir = fdopendir(dup(fd.get()));
-      if (!dir) return Errno(name);
-      while (dirent* d = readdir(dir)) {
-        if (std::strcmp(d->d_name, ".") && std::strcmp(d->d_name, "..")) names.push_back(d->d_name);
-      }
-      closedir(dir);
-      std::sort(names.begin(), names.end());
-      for (const auto& n : names) {
-        if (auto s = Send(fd.get(), n, rel.empty() ? n : rel + "/" + n); !s.ok()) return s;
-      }
-      return grpc::Status::OK;
-    }
-    return grpc::Status::OK;  // devices, sockets, fifos: not copied
-  }
-
- private:
-  grpc::Status Write(const v1::TreeChunk& c) {
-    return out_->Write(c) ? grpc::Status::OK : grpc::Status::CANCELLED;
-  }
-  grpc::ServerWriter<v1::TreeChunk>* out_;
-};
 
 bool SafeRelative(const std::string& rel) {
   if (rel.empty()) return true;
@@ -114,19 +47,13 @@ grpc::Status ReadTree(const std::string& path, grpc::ServerWriter<v1::TreeChunk>
   if (path.empty() || path.front() != '/') {
     return {grpc::StatusCode::INVALID_ARGUMENT, "guest path must be absolute: " + path};
   }
-  std::string parent = path.substr(0, path.find_last_of('/'));
-  std::string name = path.substr(path.find_last_of('/') + 1);
-  if (name.empty()) {  // "/" or "dir/"
-    parent = path;
-    name = ".";
+  Status s = WalkTree(path, false, [out](const v1::TreeChunk& c) { return out->Write(c); });
+  switch (s.code()) {
+    case Code::kOk: return grpc::Status::OK;
+    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
+    case Code::kUnavailable: return grpc::Status::CANCELLED;
+    default: return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
   }
-  unique_fd dir(open(parent.empty() ? "/" : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return {grpc::StatusCode::NOT_FOUND, path + ": " + std::strerror(errno)};
-  struct stat st;
-  if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return {grpc::StatusCode::NOT_FOUND, path + ": " + std::strerror(errno)};
-  }
-  return TreeReader(out).Send(dir.get(), name, "");
 }
 
 grpc::Status WriteTree(grpc::ServerReader<v1::TreeChunk>* in, v1::WriteTreeResponse* resp) {

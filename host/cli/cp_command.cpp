@@ -6,10 +6,10 @@
 #include <cstdio>
 
 #include "host/cli/exit_codes.h"
-#include "host/cli/tree_reader.h"
 #include "host/cli/tree_writer.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
+#include "host/common/tree_walk.h"
 
 namespace ws::cli {
 namespace {
@@ -95,7 +95,7 @@ int CopyIn(v1::Controller::Stub* stub, const std::string& from, const CpTarget& 
   req.mutable_start()->mutable_target()->set_dest(to.path);
   req.mutable_start()->mutable_target()->set_root_name(Basename(from));
   writer->Write(req);
-  Status s = ReadHostTree(from, follow, [&](const v1::TreeChunk& c) {
+  Status s = WalkTree(from, follow, [&](const v1::TreeChunk& c) {
     *req.mutable_chunk() = c;
     return writer->Write(req);
   });

@@ -1,4 +1,4 @@
-#include "host/cli/tree_reader.h"
+#include "host/common/tree_walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include "host/common/unique_fd.h"
 
-namespace ws::cli {
+namespace ws {
 namespace {
 
 namespace v1 = workspace::v1;
@@ -99,7 +99,7 @@ class Walker {
 
 }  // namespace
 
-Status ReadHostTree(const std::string& path, bool follow_symlinks, const ChunkSink& emit) {
+Status WalkTree(const std::string& path, bool follow_symlinks, const ChunkSink& emit) {
   std::string parent = ".", name = path;
   auto slash = path.find_last_of('/');
   if (slash != std::string::npos) {
@@ -111,8 +111,8 @@ Status ReadHostTree(const std::string& path, bool follow_symlinks, const ChunkSi
     name = ".";
   }
   unique_fd dir(open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return ErrnoStatus(parent, errno);
+  if (!dir) return ErrnoStatus(path, errno);
   return Walker(follow_symlinks, emit).Send(dir.get(), name, "", path);
 }
 
-}  // namespace ws::cli
+}  // namespace ws
