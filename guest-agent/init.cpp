@@ -66,15 +66,46 @@ void BringUpLoopback() {
   if (ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) Log("lo up: %s", std::strerror(errno));
 }
 
+void MakeDirs(const std::string& path) {
+  for (size_t at = 1; at != std::string::npos;) {
+    at = path.find('/', at + 1);
+    mkdir(path.substr(0, at).c_str(), 0755);
+  }
+}
+
+// Mounts the virtiofs shares the host listed as workspace.share=TAG:PATH:MODE.
+// The host enforces read-only; the guest mount flag only matches it.
+void MountShares() {
+  for (const auto& spec : KernelArgs("workspace.share")) {
+    auto a = spec.find(':'), b = spec.rfind(':');
+    if (a == std::string::npos || a == b) {
+      Log("bad share spec %s%s", spec.c_str());
+      continue;
+    }
+    std::string tag = spec.substr(0, a), path = spec.substr(a + 1, b - a - 1), mode = spec.substr(b + 1);
+    MakeDirs(path);
+    unsigned long flags = MS_NOSUID | MS_NODEV | (mode == "ro" ? MS_RDONLY : 0);
+    if (mount(tag.c_str(), path.c_str(), "virtiofs", flags, nullptr) != 0) {
+      Log("mount share %s: %s", path.c_str(), std::strerror(errno));
+    }
+  }
+}
+
 }  // namespace
 
-std::string KernelArg(const std::string& key) {
+std::vector<std::string> KernelArgs(const std::string& key) {
   std::ifstream f("/proc/cmdline");
   std::string word;
+  std::vector<std::string> out;
   while (f >> word) {
-    if (word.rfind(key + "=", 0) == 0) return word.substr(key.size() + 1);
+    if (word.rfind(key + "=", 0) == 0) out.push_back(word.substr(key.size() + 1));
   }
-  return "";
+  return out;
+}
+
+std::string KernelArg(const std::string& key) {
+  auto all = KernelArgs(key);
+  return all.empty() ? "" : all.front();
 }
 
 void InitSystem() {
@@ -89,6 +120,7 @@ void InitSystem() {
   setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   LoadModules();
   BringUpLoopback();
+  MountShares();
   std::string name = KernelArg("workspace.name");
   if (!name.empty() && sethostname(name.c_str(), name.size()) != 0) {
     Log("hostname %s: %s", name.c_str(), std::strerror(errno));

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace ws::agent {
 
@@ -21,5 +22,7 @@ void PowerOff();
 
 // Value of `key=` on the kernel command line, or empty.
 std::string KernelArg(const std::string& key);
+// Every value of `key=` on the kernel command line, in order.
+std::vector<std::string> KernelArgs(const std::string& key);
 
 }  // namespace ws::agent

@@ -16,6 +16,7 @@
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/unique_fd.h"
+#include "host/shares/share_spec.h"
 #include "host/controller/daemon.h"
 
 namespace ws::cli {
@@ -45,7 +46,7 @@ int Fail(const std::string& msg, int code) {
   return code;
 }
 
-int Fail(const Status& s, bool exec_like = false) {
+[[maybe_unused]] int Fail(const Status& s, bool exec_like = false) {
   return Fail(s.message(), exec_like ? kExecFailure : ExitCodeFor(s));
 }
 
@@ -96,6 +97,17 @@ void PrintDetails(const v1::Workspace& w) {
               w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
               w.accel().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
               w.console_log().c_str());
+  std::printf("Shares:%s\n", w.shares().empty() ? "      none" : "");
+  auto join = [](const auto& list) {
+    std::string s;
+    for (const auto& x : list) s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? std::string("none") : s;
+  };
+  for (const auto& sh : w.shares()) {
+    std::printf("  %s -> %s (%s)\n    hidden: %s\n    shown: %s\n    read-only git paths: %s\n",
+                sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(),
+                join(sh.shown()).c_str(), join(sh.protected_paths()).c_str());
+  }
 }
 
 }  // namespace
@@ -133,13 +145,44 @@ int Run(int argc, char** argv) {
                          "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
   create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
                          "Guest memory in MiB")->type_name("MIB")->check(CLI::Range(128, 1 << 20));
+  std::vector<std::string> share_specs, show_files;
+  bool no_share = false, share_dangerous = false;
+  create_cmd->add_option("--share", share_specs,
+                         "Share a host folder: HOST_PATH[:GUEST_PATH][:ro] (repeatable; default: the "
+                         "current folder at /workspace)")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--no-share", no_share, "Share no host folder");
+  create_cmd->add_option("--show", show_files, "Do not hide this secret file (.env, .npmrc, ...) in shares")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--share-dangerous", share_dangerous, "Allow sharing / or your home folder");
   create_cmd->callback([&] {
-    if (create_name.empty()) {
-      create_name = NameFromFolder(std::filesystem::current_path().filename().string());
-    }
+    const std::string cwd = std::filesystem::current_path().string();
+    if (create_name.empty()) create_name = NameFromFolder(std::filesystem::current_path().filename().string());
     Status valid = ValidateName(create_name);
     if (!valid.ok()) return void(code = Fail(valid));
     create.set_name(create_name);
+    if (no_share && !share_specs.empty()) return void(code = Fail("--share and --no-share exclude each other", kUsage));
+    if (!no_share && share_specs.empty()) {
+      const char* home = getenv("HOME");
+      if ((cwd == "/" || (home && std::filesystem::path(home) == std::filesystem::path(cwd))) && !share_dangerous) {
+        return void(code = Fail("create shares the current folder, and " + cwd +
+                                    " is too much to share; run it in a project folder, or pass "
+                                    "--share DIR or --no-share",
+                                kUsage));
+      }
+      share_specs.push_back(cwd + ":" + shares::kDefaultGuestPath);
+    }
+    for (const auto& raw : share_specs) {
+      std::string spec = raw.empty() || raw[0] == '/' ? raw : cwd + "/" + raw;
+      auto parsed = shares::ParseShareSpec(spec);
+      if (!parsed.ok()) return void(code = Fail(parsed.status()));
+      auto* sh = create.add_shares();
+      sh->set_host_path(parsed->host_path);
+      sh->set_guest_path(parsed->guest_path);
+      sh->set_read_only(parsed->read_only);
+      for (const auto& f : show_files) sh->add_show(f);
+    }
+    create.set_allow_dangerous_shares(share_dangerous);
     Stub* stub = c.Connect(false, &code);
     if (!stub) return;
     if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
@@ -149,6 +192,12 @@ int Run(int argc, char** argv) {
     Status s = FromGrpc(stub->Create(Deadline(&ctx, 300), create, &resp));
     if (!s.ok()) return void(code = Fail(s));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& sh : resp.workspace().shares()) {
+      for (const auto& h : sh.hidden()) {
+        std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n", sh.host_path().c_str(),
+                     h.c_str(), h.c_str());
+      }
+    }
     if (Tty()) {
       std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB, %.1f s).\n"
                            "Run a command: workspace exec %s -- uname -a\n",

@@ -135,7 +135,7 @@ int RunDaemon(const DaemonOptions& opts) {
   // daemon stops, and the process ends right after (main uses _exit).
   auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"});
   auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
-                                    ProbeLimits(), "minimal");
+                                    ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   struct group* g = getgrnam("workspace");
   auto listener = PeerListener::Listen(layout.DaemonSocket(), g ? static_cast<int>(g->gr_gid) : -1);
   if (!listener.ok()) return Fail(listener.status().message());

@@ -9,6 +9,8 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
+#include "host/shares/share_config.h"
+#include "host/shares/view.h"
 
 namespace ws::controller {
 namespace v1 = workspace::v1;
@@ -25,6 +27,17 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
   out->set_created_at(w.meta.created_at);
   out->set_uuid(w.uuid);
   out->set_console_log(w.meta.console_log);
+  for (const auto& sh : w.meta.shares) {
+    auto* s = out->add_shares();
+    s->set_host_path(sh.host_path);
+    s->set_guest_path(sh.guest_path);
+    s->set_mode(sh.read_only ? "ro" : "rw");
+    for (const auto& h : shares::FindSecretFiles(sh.host_path, sh.shown)) s->add_hidden(h);
+    for (const auto& h : sh.shown) s->add_shown(h);
+    if (!sh.read_only) {
+      for (const auto& p : shares::GitPathsToProtect(sh.host_path)) s->add_protected_paths(p);
+    }
+  }
 }
 
 }  // namespace
@@ -49,7 +62,10 @@ grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloRe
 
 grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v1::CreateResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  CreateParams p{req->name(), req->image(), req->cpus(), req->memory_mib()};
+  CreateParams p{req->name(), req->image(), req->cpus(), req->memory_mib(), {}, req->allow_dangerous_shares()};
+  for (const auto& sh : req->shares()) {
+    p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()}});
+  }
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
   ToProto(ws.value(), resp->mutable_workspace());

@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "host/common/cleanup.h"
 #include "host/common/names.h"
+#include "host/shares/share_check.h"
+#include "host/shares/share_config.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::controller {
@@ -54,13 +57,40 @@ Status NotFound(const std::string& name) {
 }  // namespace
 
 Workspaces::Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images,
-                       virt::Accel accel, HostLimits limits, std::string default_image)
+                       virt::Accel accel, HostLimits limits, std::string default_image,
+                       std::string virtiofsd_binary)
     : hv_(hv),
       layout_(std::move(layout)),
       images_(images),
       accel_(accel),
       limits_(limits),
-      default_image_(std::move(default_image)) {}
+      default_image_(std::move(default_image)),
+      virtiofsd_binary_(std::move(virtiofsd_binary)) {}
+
+std::string Workspaces::ShareSpecDir(const std::string& name, const std::string& tag) const {
+  return layout_.WorkspaceDir(name) + "/shares/" + tag;
+}
+
+Status Workspaces::PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& list) {
+  shares::ShareOwner root_ids;
+  for (const auto& sh : list) {
+    if (!sh.read_only && root_ids.uid == 0) {
+      auto ids = shares::GuestRootIds();
+      if (!ids.ok()) return ids.status();
+      root_ids = ids.value();
+    }
+    std::string dir = ShareSpecDir(name, sh.tag);
+    std::error_code ec;
+    fs::create_directories(dir + "/" + shares::kViewDir, ec);
+    if (ec) return {Code::kInternal, "creating " + dir + ": " + ec.message()};
+    shares::ShareConfig conf{sh.host_path, sh.read_only, sh.owner_uid, sh.owner_gid,
+                             root_ids.uid, root_ids.gid, sh.shown};
+    std::ofstream f(dir + "/" + shares::kConfigFile, std::ios::trunc);
+    f << shares::RenderShareConfig(conf);
+    if (!f) return {Code::kInternal, "writing " + dir + "/" + shares::kConfigFile};
+  }
+  return Status::Ok();
+}
 
 std::shared_ptr<std::mutex> Workspaces::LockFor(const std::string& name) {
   std::lock_guard lock(locks_mu_);
@@ -109,8 +139,19 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
                                               " MiB (this host's memory)");
   }
 
+  if (Status s = shares::CheckShareSet(p.shares); !s.ok()) return s;
+  std::vector<virt::ShareMeta> share_metas;
+  for (size_t i = 0; i < p.shares.size(); ++i) {
+    shares::ShareSpec spec = p.shares[i];
+    auto owner = shares::CheckShareForCaller(spec, c.uid, c.gid, layout_.state_dir(), p.allow_dangerous_shares);
+    if (!owner.ok()) return owner.status();
+    share_metas.push_back({"ws" + std::to_string(i), spec.host_path, spec.guest_path, spec.read_only,
+                           owner->uid, owner->gid, spec.shown});
+  }
+
   const std::string uuid = NewUuid();
   virt::WorkspaceMeta meta;
+  meta.shares = share_metas;
   meta.owner_uid = c.uid;
   meta.image = image->name;
   meta.created_at = NowRfc3339();
@@ -129,6 +170,12 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.kernel = image->kernel;
   spec.initrd = image->initrd;
   spec.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=" + p.name;
+  spec.virtiofsd_binary = virtiofsd_binary_;
+  for (const auto& sh : meta.shares) {
+    // Guest paths are checked to hold no ',', ':', spaces or quotes.
+    spec.cmdline += " workspace.share=" + sh.tag + ":" + sh.guest_path + ":" + (sh.read_only ? "ro" : "rw");
+    spec.filesystems.push_back({sh.tag, ShareSpecDir(p.name, sh.tag)});
+  }
   spec.agent_socket = meta.agent_socket;
   spec.console_log = meta.console_log;
   spec.metadata_xml = virt::RenderMetadata(meta);
@@ -146,7 +193,9 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     RemoveFiles(p.name, meta.agent_socket);
   });
 
-  Status s = hv_.Define(virt::RenderDomainXml(spec));
+  Status s = PrepareShares(p.name, meta.shares);
+  if (!s.ok()) return s;
+  s = hv_.Define(virt::RenderDomainXml(spec));
   if (!s.ok()) return s;
   defined = true;
   s = hv_.Start(p.name);
@@ -194,7 +243,9 @@ Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name
                                                  virt::VmStateName(ws->state) + "; try again or stop it first");
   }
   agents_.Drop(name);
-  Status s = hv_.Start(name);
+  Status s = PrepareShares(name, ws->meta.shares);
+  if (!s.ok()) return s;
+  s = hv_.Start(name);
   if (!s.ok()) return s;
   s = WaitForAgent(name, ws->meta.agent_socket, kBootTimeout);
   if (!s.ok()) return s;

@@ -14,6 +14,7 @@
 #include "host/controller/agent_pool.h"
 #include "host/controller/caller.h"
 #include "host/controller/images.h"
+#include "host/shares/share_spec.h"
 #include "host/store/layout.h"
 #include "host/virt/accel.h"
 #include "host/virt/hypervisor.h"
@@ -26,6 +27,8 @@ struct CreateParams {
   std::string image;  // empty: the default image
   uint32_t cpus = 0;        // 0: the image's default
   uint32_t memory_mib = 0;  // 0: the image's default
+  std::vector<shares::ShareSpec> shares;
+  bool allow_dangerous_shares = false;  // / or the caller's home
 };
 
 // A workspace as callers see it.
@@ -44,7 +47,7 @@ struct HostLimits {
 class Workspaces {
  public:
   Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images, virt::Accel accel,
-             HostLimits limits, std::string default_image);
+             HostLimits limits, std::string default_image, std::string virtiofsd_binary);
 
   Result<WorkspaceView> Create(const Caller& c, const CreateParams& p);
   Result<WorkspaceView> Start(const Caller& c, const std::string& name);
@@ -65,6 +68,9 @@ class Workspaces {
                       std::chrono::seconds timeout);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
+  // Writes each share's spec dir (share.conf for workspace-virtiofsd).
+  Status PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& shares);
+  std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
 
   virt::Hypervisor& hv_;
   store::Layout layout_;
@@ -72,6 +78,7 @@ class Workspaces {
   virt::Accel accel_;
   HostLimits limits_;
   std::string default_image_;
+  std::string virtiofsd_binary_;
   AgentPool agents_;
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_

@@ -53,8 +53,16 @@ std::string RenderDomainXml(const VmSpec& s) {
     << "'/>\n      <target type='virtio' name='" << kAgentPortName << "'/>\n    </channel>\n"
     // TCG has no hardware RNG: without this, TLS in the guest waits for entropy.
     << "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n"
-    << "    </rng>\n"
-    << "    <controller type='usb' model='none'/>\n"
+    << "    </rng>\n";
+  for (const auto& fs : s.filesystems) {
+    x << "    <filesystem type='mount' accessmode='passthrough'>\n"
+      << "      <driver type='virtiofs' queue='1024'/>\n"
+      << "      <binary path='" << XmlEscape(s.virtiofsd_binary) << "'/>\n"
+      << "      <source dir='" << XmlEscape(fs.spec_dir) << "'/>\n"
+      << "      <target dir='" << XmlEscape(fs.tag) << "'/>\n"
+      << "    </filesystem>\n";
+  }
+  x << "    <controller type='usb' model='none'/>\n"
     << "    <memballoon model='none'/>\n"
     << "  </devices>\n"
     << "</domain>\n";

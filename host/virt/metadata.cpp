@@ -37,7 +37,17 @@ std::string RenderMetadata(const WorkspaceMeta& m) {
     << "' version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image)
     << "' created='" << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel)
     << "' cpus='" << m.cpus << "' memory-mib='" << m.memory_mib << "' agent-socket='"
-    << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "'/>";
+    << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "'>";
+  for (const auto& sh : m.shares) {
+    x << "<" << kMetadataPrefix << ":share tag='" << XmlEscape(sh.tag) << "' host='"
+      << XmlEscape(sh.host_path) << "' guest='" << XmlEscape(sh.guest_path) << "' mode='"
+      << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid << "'>";
+    for (const auto& name : sh.shown) {
+      x << "<" << kMetadataPrefix << ":show name='" << XmlEscape(name) << "'/>";
+    }
+    x << "</" << kMetadataPrefix << ":share>";
+  }
+  x << "</" << kMetadataPrefix << ":workspace>";
   return x.str();
 }
 
@@ -65,6 +75,25 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   m.agent_socket = Prop(root, "agent-socket");
   m.console_log = Prop(root, "console-log");
   if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
+  for (xmlNode* n = root->children; n; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE || std::string(reinterpret_cast<const char*>(n->name)) != "share") continue;
+    ShareMeta sh;
+    sh.tag = Prop(n, "tag");
+    sh.host_path = Prop(n, "host");
+    sh.guest_path = Prop(n, "guest");
+    std::string mode = Prop(n, "mode");
+    if ((mode != "ro" && mode != "rw") || sh.tag.empty() || sh.host_path.empty() || sh.guest_path.empty() ||
+        !ParseU32(Prop(n, "uid"), &sh.owner_uid) || !ParseU32(Prop(n, "gid"), &sh.owner_gid)) {
+      return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
+    }
+    sh.read_only = mode == "ro";
+    for (xmlNode* c = n->children; c; c = c->next) {
+      if (c->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(c->name)) == "show") {
+        sh.shown.push_back(Prop(c, "name"));
+      }
+    }
+    m.shares.push_back(std::move(sh));
+  }
   return m;
 }
 

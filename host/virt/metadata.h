@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "host/common/status.h"
 
@@ -12,6 +13,16 @@ namespace ws::virt {
 
 inline constexpr char kMetadataUri[] = "https://workspace.dev/xmlns/workspace/1";
 inline constexpr char kMetadataPrefix[] = "ws";
+
+struct ShareMeta {
+  std::string tag;  // virtiofs tag, e.g. "ws0"
+  std::string host_path;
+  std::string guest_path;
+  bool read_only = false;
+  uint32_t owner_uid = 0;  // host ids the guest user's files get (rw)
+  uint32_t owner_gid = 0;
+  std::vector<std::string> shown;
+};
 
 struct WorkspaceMeta {
   uint32_t owner_uid = 0;
@@ -22,6 +33,7 @@ struct WorkspaceMeta {
   uint32_t memory_mib = 0;
   std::string agent_socket;
   std::string console_log;
+  std::vector<ShareMeta> shares;
 };
 
 // <ws:workspace xmlns:ws="..." .../> (for a domain definition).

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "host/virt/accel.h"
 
@@ -22,6 +23,13 @@ struct VmSpec {
   std::string agent_socket;  // host end of org.workspace.agent.0 (libvirt binds it)
   std::string console_log;   // the guest's serial console goes here
   std::string metadata_xml;  // our <ws:workspace> element, stored in <metadata>
+  // virtiofs shares: libvirt runs `virtiofsd_binary` with `-o source=spec_dir`.
+  struct Filesystem {
+    std::string tag;
+    std::string spec_dir;
+  };
+  std::vector<Filesystem> filesystems;
+  std::string virtiofsd_binary;
 };
 
 // The virtio-serial port name of the agent (libvirt itself claims

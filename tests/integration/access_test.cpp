@@ -20,7 +20,7 @@ void EnsureUser(const std::string& user, bool in_group) {
 TEST(Access, GroupMemberManagesOnlyTheirOwnWorkspaces) {
   EnsureUser("wstest-member", true);
   ASSERT_EQ(W().Cli({"create", "roots"}).code, 0);
-  auto create = W().CliAs("wstest-member", {"create", "mine"});
+  auto create = W().CliAs("wstest-member", {"create", "mine", "--no-share"});
   ASSERT_EQ(create.code, 0) << create.err;
   auto exec = W().CliAs("wstest-member", {"exec", "mine", "--", "echo", "hi"});
   EXPECT_EQ(exec.out, "hi\n") << exec.err;

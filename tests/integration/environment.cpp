@@ -27,8 +27,13 @@ void World::SetUp() {
   char htmpl[] = "/tmp/wsit-home-XXXXXX";
   home_ = mkdtemp(htmpl);
   chmod(home_.c_str(), 0755);
-  // Non-root users in the workspace group are part of the contract.
+  // Non-root users in the workspace group are part of the contract;
+  // workspace-guest is what guest root becomes in shares (scripts/setup makes both).
   Run({"sh", "-c", "getent group workspace >/dev/null || groupadd --system workspace"});
+  Run({"sh", "-c", "id -u workspace-guest >/dev/null 2>&1 || useradd --system --no-create-home "
+                   "--shell /usr/sbin/nologin workspace-guest"});
+  // `create` shares the current folder: the CLI runs in a project folder.
+  project_ = NewFolder("project");
 }
 
 void World::TearDown() {
@@ -42,6 +47,7 @@ RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) cons
   opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
   opts.env.emplace("HOME", home_);
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
+  if (opts.cwd.empty()) opts.cwd = project_;
   return Run(argv, opts);
 }
 
@@ -53,7 +59,7 @@ RunResult World::CliAs(const std::string& user, const std::vector<std::string>& 
   opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
   opts.env.emplace("HOME", home_);
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
-  if (opts.cwd.empty()) opts.cwd = "/";
+  if (opts.cwd.empty()) opts.cwd = "/";  // create needs --share or --no-share here
   return Run(argv, opts);
 }
 

@@ -19,9 +19,11 @@ class World {
 
   const std::string& state_dir() const { return state_dir_; }
   const std::string& home() const { return home_; }
+  const std::string& project() const { return project_; }
   std::string bin() const { return std::string(WS_BIN_DIR) + "/workspace"; }
 
-  // Runs `workspace ARGS...` against this world's state dir, as root.
+  // Runs `workspace ARGS...` against this world's state dir, as root, in a
+  // project folder under HOME unless opts.cwd says otherwise.
   RunResult Cli(const std::vector<std::string>& args, RunOptions opts = {}) const;
   // The same as another user (setpriv; supplementary groups from /etc/group).
   RunResult CliAs(const std::string& user, const std::vector<std::string>& args,
@@ -30,7 +32,7 @@ class World {
   std::string NewFolder(const std::string& name) const;
 
  private:
-  std::string state_dir_, home_;
+  std::string state_dir_, home_, project_;
 };
 
 // Field `key` of the JSON object whose "name" is `name` in `json` ("" if absent).

@@ -68,4 +68,17 @@ TEST(DomainXml, EscapesPathsAndHasNoNic) {
   EXPECT_EQ(xml.find("org.qemu.guest_agent.0"), std::string::npos);
 }
 
+TEST(DomainXml, SharesBecomeVirtiofsFilesystemsRunByTheWrapper) {
+  VmSpec s = MinimalSpec();
+  s.virtiofsd_binary = "/opt/ws/bin/workspace-virtiofsd";
+  s.filesystems.push_back({"ws0", "/var/lib/workspace/workspaces/demo/shares/ws0"});
+  std::string xml = RenderDomainXml(s);
+  EXPECT_NE(xml.find("<driver type='virtiofs'"), std::string::npos);
+  EXPECT_NE(xml.find("<binary path='/opt/ws/bin/workspace-virtiofsd'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<source dir='/var/lib/workspace/workspaces/demo/shares/ws0'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<target dir='ws0'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<access mode='shared'/>"), std::string::npos) << "virtiofs needs shared memory";
+  EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<filesystem"), std::string::npos);
+}
+
 }  // namespace ws::virt

@@ -1,0 +1,104 @@
+#include "host/shares/share_config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include "host/shares/share_spec.h"
+
+namespace ws::shares {
+namespace {
+
+bool ParseId(const std::string& s, unsigned* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+}  // namespace
+
+std::string RenderShareConfig(const ShareConfig& c) {
+  std::ostringstream o;
+  o << "# Written by the workspace daemon for workspace-virtiofsd.\n"
+    << "host=" << c.host_path << "\n"
+    << "mode=" << (c.read_only ? "ro" : "rw") << "\n"
+    << "owner_uid=" << c.owner_uid << "\nowner_gid=" << c.owner_gid << "\n"
+    << "root_uid=" << c.root_uid << "\nroot_gid=" << c.root_gid << "\n";
+  for (const auto& s : c.shown) o << "show=" << s << "\n";
+  return o.str();
+}
+
+Result<ShareConfig> ParseShareConfig(const std::string& text) {
+  ShareConfig c;
+  std::istringstream in(text);
+  std::string line;
+  bool have_host = false, have_mode = false;
+  unsigned ou = 0, og = 0, ru = 0, rg = 0;
+  bool ids = true;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) return Status(Code::kInvalidArgument, "share.conf: bad line '" + line + "'");
+    std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+    if (k == "host") {
+      c.host_path = v;
+      have_host = true;
+    } else if (k == "mode") {
+      if (v != "ro" && v != "rw") return Status(Code::kInvalidArgument, "share.conf: bad mode " + v);
+      c.read_only = v == "ro";
+      have_mode = true;
+    } else if (k == "owner_uid") {
+      ids &= ParseId(v, &ou);
+    } else if (k == "owner_gid") {
+      ids &= ParseId(v, &og);
+    } else if (k == "root_uid") {
+      ids &= ParseId(v, &ru);
+    } else if (k == "root_gid") {
+      ids &= ParseId(v, &rg);
+    } else if (k == "show") {
+      c.shown.push_back(v);
+    } else {
+      return Status(Code::kInvalidArgument, "share.conf: unknown key " + k);
+    }
+  }
+  if (!have_host || !have_mode || !ids || c.host_path.empty() || c.host_path[0] != '/') {
+    return Status(Code::kInvalidArgument, "share.conf: incomplete");
+  }
+  c.owner_uid = ou;
+  c.owner_gid = og;
+  c.root_uid = ru;
+  c.root_gid = rg;
+  if (!c.read_only && c.root_uid == 0) {
+    return Status(Code::kInvalidArgument, "share.conf: guest root must not map to host root");
+  }
+  return c;
+}
+
+std::vector<std::string> FindSecretFiles(const std::string& dir, const std::vector<std::string>& shown) {
+  std::vector<std::string> out;
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return out;
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return out;
+  }
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (!IsSecretFileName(name)) continue;
+    if (std::find(shown.begin(), shown.end(), name) != shown.end()) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+      out.push_back(name);
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace ws::shares

@@ -1,0 +1,38 @@
+// ShareConfig: what the daemon tells workspace-virtiofsd about one share, in
+// STATE/workspaces/NAME/shares/N/share.conf (libvirt can only pass the
+// wrapper a source directory; the file sits in it). key=value lines.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "host/common/status.h"
+
+namespace ws::shares {
+
+struct ShareConfig {
+  std::string host_path;
+  bool read_only = false;
+  uid_t owner_uid = 0;  // host uid the guest's uid 1000 becomes (rw shares)
+  gid_t owner_gid = 0;
+  uid_t root_uid = 0;   // host uid the guest's root becomes: dedicated, never 0
+  gid_t root_gid = 0;
+  std::vector<std::string> shown;  // secret files not to hide
+};
+
+inline constexpr uid_t kGuestUserId = 1000;
+inline constexpr char kConfigFile[] = "share.conf";
+inline constexpr char kViewDir[] = "view";
+// The system user guest root maps to (made by scripts/setup).
+inline constexpr char kGuestRootUser[] = "workspace-guest";
+
+std::string RenderShareConfig(const ShareConfig& c);
+Result<ShareConfig> ParseShareConfig(const std::string& text);
+
+// Names in `dir` (not below) that IsSecretFileName() marks, are regular
+// files, and are not in `shown`: what the view hides. Sorted.
+std::vector<std::string> FindSecretFiles(const std::string& dir, const std::vector<std::string>& shown);
+
+}  // namespace ws::shares

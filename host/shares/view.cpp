@@ -1,0 +1,170 @@
+#include "host/shares/view.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "host/common/unique_fd.h"
+#include "host/shares/share_spec.h"
+
+namespace ws::shares {
+namespace {
+
+int OpenTree(int dfd, const char* path, unsigned flags) {
+  return static_cast<int>(syscall(SYS_open_tree, dfd, path, flags));
+}
+int MoveMount(int from_dfd, const char* from, int to_dfd, const char* to, unsigned flags) {
+  return static_cast<int>(syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags));
+}
+int MountSetattr(int dfd, const char* path, unsigned flags, mount_attr* attr) {
+  return static_cast<int>(syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof *attr));
+}
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  unique_fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || !WriteAll(fd.get(), text.data(), text.size())) return ErrnoStatus("writing " + path, errno);
+  return Status::Ok();
+}
+
+// A user namespace whose maps give the idmapped mount its meaning. For an
+// idmapped mount an on-disk id is read as an id *inside* the namespace and
+// shown as the outside id it maps to: so "OWNER 1000" shows the owner's files
+// as uid 1000 (and stores uid 1000's creates as OWNER), "GUESTROOT 0" the same
+// for root; every other id is unmapped (overflow id, creates refused).
+Result<unique_fd> IdmapUserns(const ShareConfig& c) {
+  int ready[2], hold[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    close(ready[0]);
+    close(hold[1]);  // or our own write end would keep the read below from ever ending
+    char b = unshare(CLONE_NEWUSER) == 0 ? 'k' : 'e';
+    (void)!write(ready[1], &b, 1);
+    (void)!read(hold[0], &b, 1);  // until the parent has what it needs
+    _exit(0);
+  }
+  close(ready[1]);
+  close(hold[0]);
+  unique_fd release(hold[1]);
+  char b = 0;
+  Status s;
+  if (read(ready[0], &b, 1) != 1 || b != 'k') s = Status(Code::kInternal, "cannot create a user namespace");
+  close(ready[0]);
+  unique_fd ns;
+  if (s.ok()) {
+    std::string proc = "/proc/" + std::to_string(pid);
+    std::ostringstream uid_map, gid_map;
+    uid_map << c.owner_uid << " " << kGuestUserId << " 1\n" << c.root_uid << " 0 1\n";
+    gid_map << c.owner_gid << " " << kGuestUserId << " 1\n" << c.root_gid << " 0 1\n";
+    s = WriteFile(proc + "/uid_map", uid_map.str());
+    if (s.ok()) s = WriteFile(proc + "/gid_map", gid_map.str());
+    if (s.ok()) {
+      ns.reset(open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns) s = ErrnoStatus("opening the user namespace", errno);
+    }
+  }
+  release.reset();
+  waitpid(pid, nullptr, 0);
+  if (!s.ok()) return s;
+  return ns;
+}
+
+// Clones the tree at `source`, applies `attr` to all of it, mounts it on `target`.
+Status BindWith(const std::string& source, const std::string& target, mount_attr attr) {
+  unique_fd tree(OpenTree(AT_FDCWD, source.c_str(),
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW));
+  if (!tree) return ErrnoStatus("open_tree " + source, errno);
+  if (MountSetattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0) {
+    if (errno == EINVAL && (attr.attr_set & MOUNT_ATTR_IDMAP)) {
+      return {Code::kFailedPrecondition,
+              "the filesystem of " + source + " does not support idmapped mounts; share it read-only (:ro)"};
+    }
+    return ErrnoStatus("mount_setattr " + source, errno);
+  }
+  if (MoveMount(tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    return ErrnoStatus("move_mount onto " + target, errno);
+  }
+  return Status::Ok();
+}
+
+mount_attr ReadOnly() {
+  mount_attr a{};
+  a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  return a;
+}
+
+}  // namespace
+
+std::vector<std::string> GitPathsToProtect(const std::string& host_path) {
+  std::vector<std::string> out;
+  struct stat st;
+  const std::string git = host_path + "/.git";
+  if (lstat(git.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) return out;
+  out.push_back(".git");
+  if (!S_ISDIR(st.st_mode)) return out;
+  // core.hooksPath pointing into the worktree: a folder the guest could fill.
+  std::ifstream config(git + "/config");
+  std::string line;
+  while (std::getline(config, line)) {
+    auto at = line.find("hooksPath");
+    auto eq = line.find('=');
+    if (at == std::string::npos || eq == std::string::npos || eq < at) continue;
+    std::string v = line.substr(eq + 1);
+    v.erase(0, v.find_first_not_of(" \t\""));
+    v.erase(v.find_last_not_of(" \t\"\r") + 1);
+    std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? host_path + "/" + v : v);
+    if (PathWithin(abs, host_path) && abs != host_path && stat(abs.c_str(), &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      out.push_back(abs.substr(host_path.size() + 1));
+    }
+  }
+  return out;
+}
+
+Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) {
+  if (unshare(CLONE_NEWNS) != 0) return ErrnoStatus("unshare(CLONE_NEWNS)", errno);
+  // Private: nothing we mount propagates to the host, nothing the host
+  // unmounts reaches the view.
+  if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return ErrnoStatus("making mounts private", errno);
+  }
+  const std::string view = spec_dir + "/" + kViewDir;
+  mkdir(view.c_str(), 0755);
+  ViewReport report;
+  if (c.read_only) {
+    if (Status s = BindWith(c.host_path, view, ReadOnly()); !s.ok()) return s;
+  } else {
+    auto userns = IdmapUserns(c);
+    if (!userns.ok()) return userns.status();
+    mount_attr a{};
+    a.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    a.userns_fd = static_cast<uint64_t>(userns->get());
+    if (Status s = BindWith(c.host_path, view, a); !s.ok()) return s;
+    // Bound from the view, so they stay idmapped; read-only on top.
+    for (const auto& rel : GitPathsToProtect(c.host_path)) {
+      if (Status s = BindWith(view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok()) return s;
+      report.protected_.push_back(rel);
+    }
+  }
+  const std::string empty = spec_dir + "/empty";
+  unique_fd e(open(empty.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444));
+  if (!e) return ErrnoStatus("creating " + empty, errno);
+  e.reset();
+  for (const auto& name : FindSecretFiles(c.host_path, c.shown)) {
+    if (Status s = BindWith(empty, view + "/" + name, ReadOnly()); !s.ok()) return s;
+    report.hidden.push_back(name);
+  }
+  return report;
+}
+
+}  // namespace ws::shares

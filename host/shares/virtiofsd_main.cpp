@@ -1,0 +1,94 @@
+// workspace-virtiofsd: what libvirt runs as the virtiofsd binary of each
+// share (<binary path=.../>), so it lives and dies with the domain. libvirt
+// passes `--fd=N -o source=SPEC_DIR[,...]`; SPEC_DIR holds share.conf from
+// the daemon. The wrapper builds the share's view in a private mount
+// namespace, installs the seccomp filter, and execs the real virtiofsd on
+// the view with the namespace sandbox, mknod and setfcap dropped, no xattrs.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "host/shares/seccomp_filter.h"
+#include "host/shares/share_config.h"
+#include "host/shares/view.h"
+
+namespace {
+
+constexpr const char* kVirtiofsd = "/usr/lib/qemu/virtiofsd";
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "workspace-virtiofsd: %s\n", msg.c_str());
+  return 1;
+}
+
+// Splits "-o a,b,c" values; returns the options without the ones we decide.
+std::vector<std::string> SplitOptions(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> passthrough, options;
+  std::string spec_dir;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    if (a == "-o" && i + 1 < argc) {
+      value = argv[++i];
+    } else if (a.rfind("-o", 0) == 0 && a.size() > 2) {
+      value = a.substr(2);
+    } else {
+      passthrough.push_back(a);
+      continue;
+    }
+    for (const auto& opt : SplitOptions(value)) {
+      if (opt.rfind("source=", 0) == 0) {
+        spec_dir = opt.substr(7);
+      } else if (opt == "xattr" || opt == "no_xattr" || opt.rfind("sandbox=", 0) == 0 ||
+                 opt.rfind("modcaps=", 0) == 0 || opt.rfind("xattrmap=", 0) == 0) {
+        continue;  // decided here, not by the caller
+      } else {
+        options.push_back(opt);
+      }
+    }
+  }
+  if (spec_dir.empty()) return Fail("no -o source=SPEC_DIR given");
+
+  std::ifstream f(spec_dir + "/" + ws::shares::kConfigFile);
+  std::stringstream text;
+  text << f.rdbuf();
+  if (!f) return Fail("cannot read " + spec_dir + "/" + ws::shares::kConfigFile);
+  auto config = ws::shares::ParseShareConfig(text.str());
+  if (!config.ok()) return Fail(config.status().message());
+
+  auto view = ws::shares::BuildView(config.value(), spec_dir);
+  if (!view.ok()) return Fail("building the view of " + config->host_path + ": " + view.status().message());
+  for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", h.c_str());
+  for (const auto& p : view->protected_) std::fprintf(stderr, "workspace-virtiofsd: read-only %s\n", p.c_str());
+
+  if (auto s = ws::shares::InstallShareFilter(); !s.ok()) return Fail(s.message());
+
+  std::string opts = "source=" + spec_dir + "/" + ws::shares::kViewDir +
+                     ",sandbox=namespace,no_xattr,modcaps=-mknod:-setfcap";
+  for (const auto& o : options) opts += "," + o;
+  std::vector<std::string> args = {kVirtiofsd};
+  args.insert(args.end(), passthrough.begin(), passthrough.end());
+  args.push_back("-o");
+  args.push_back(opts);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  execv(kVirtiofsd, cargs.data());
+  return Fail(std::string("exec ") + kVirtiofsd + " failed");
+}

@@ -1,0 +1,214 @@
+// Shared folders on real VMs, against a hostile guest root: only the chosen
+// folders, read-only enforced on the host, ids mapped (never host root), no
+// devices or set-id files, no symlink escape, git and secrets protected.
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+namespace fs = std::filesystem;
+World& W() { return World::Get(); }
+constexpr uid_t kOwner = 1234;
+
+std::string MakeProject(const std::string& name) {
+  std::string dir = W().NewFolder(name);
+  std::ofstream(dir + "/readme.txt") << "project file\n";
+  std::ofstream(dir + "/.env") << "API_TOKEN=canary-env-7f3a\n";
+  std::ofstream(dir + "/.npmrc") << "//registry.npmjs.org/:_authToken=canary-npm-91bc\n";
+  std::ofstream(dir + "/.env.example") << "API_TOKEN=\n";
+  ws::test::Run({"chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), dir});
+  return dir;
+}
+
+// Names, types, modes, owners and contents of everything under dir.
+std::string TreeState(const std::string& dir) {
+  std::ostringstream out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st;
+    lstat(e.path().c_str(), &st);
+    out << e.path() << " " << std::oct << st.st_mode << std::dec << " " << st.st_uid << " ";
+    if (S_ISREG(st.st_mode)) {
+      std::ifstream f(e.path());
+      out << f.rdbuf();
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+RunResult Guest(const std::string& ws, const std::string& script, const std::string& user = "root") {
+  return W().Cli({"exec", "-u", user, ws, "--", "sh", "-c", script});
+}
+
+TEST(Shares, ReadWriteShareMapsIdsAndIsSeenBothWays) {
+  std::string dir = MakeProject("rw");
+  ASSERT_EQ(W().Cli({"create", "rw", "--share", dir + ":/workspace"}).code, 0);
+  EXPECT_EQ(Guest("rw", "cat /workspace/readme.txt", "user").out, "project file\n");
+  EXPECT_EQ(Guest("rw", "stat -c %u /workspace/readme.txt", "user").out, "1000\n") << "owner shows as user";
+  ASSERT_EQ(Guest("rw", "echo from-guest > /workspace/g.txt && mkdir /workspace/gd", "user").code, 0);
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/g.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kOwner) << "guest user's file belongs to the folder's owner";
+  std::ofstream(dir + "/h.txt") << "from-host";
+  EXPECT_EQ(Guest("rw", "cat /workspace/h.txt", "user").out, "from-host");
+  ASSERT_EQ(Guest("rw", "echo r > /workspace/rootfile").code, 0);
+  ASSERT_EQ(stat((dir + "/rootfile").c_str(), &st), 0);
+  EXPECT_NE(st.st_uid, 0u) << "guest root must never be host root";
+  EXPECT_EQ(st.st_uid, getpwnam("workspace-guest")->pw_uid);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "rw"}).code, 0);
+}
+
+TEST(Shares, GuestRootMakesNoDevicesSetIdFilesOrRootFilesOnTheHost) {
+  std::string dir = MakeProject("hostile");
+  ASSERT_EQ(W().Cli({"create", "hostile", "--share", dir + ":/workspace"}).code, 0);
+  ASSERT_EQ(Guest("hostile", "echo x > /workspace/mine; chmod 755 /workspace/mine", "user").code, 0);
+  Guest("hostile",
+        "cd /workspace; mknod blk b 8 0; mknod chr c 1 3; chmod 4755 mine; chmod 2755 mine; "
+        "chmod u+s mine; cp /bin/busybox suid; chmod 6755 suid; mkdir sgid; chmod 2775 sgid; true");
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st;
+    lstat(e.path().c_str(), &st);
+    EXPECT_FALSE(S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) << e.path();
+    EXPECT_EQ(st.st_mode & (S_ISUID | S_ISGID), 0u) << e.path();
+    EXPECT_NE(st.st_uid, 0u) << e.path();
+  }
+  EXPECT_EQ(W().Cli({"destroy", "-f", "hostile"}).code, 0);
+}
+
+TEST(Shares, ReadOnlyShareHoldsAgainstGuestRoot) {
+  std::string dir = MakeProject("ro");
+  const std::string before = TreeState(dir);
+  ASSERT_EQ(W().Cli({"create", "ro", "--share", dir + ":/data:ro"}).code, 0);
+  EXPECT_EQ(Guest("ro", "cat /data/readme.txt").out, "project file\n");
+  auto attack = Guest("ro",
+                      "mount -o remount,rw /data; cd /data; rm -rf readme.txt; touch new; "
+                      "chmod 777 readme.txt; mv readme.txt moved; mknod dev c 1 3; echo x >> readme.txt; "
+                      "rm -rf /data/* 2>&1; touch /data/after-remount 2>&1");
+  EXPECT_NE(attack.out.find("Read-only file system"), std::string::npos) << attack.out << attack.err;
+  EXPECT_EQ(TreeState(dir), before);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "ro"}).code, 0);
+}
+
+TEST(Shares, HostSymlinksDoNotLeadOutOfTheShare) {
+  std::string canary_dir = W().NewFolder("canary-dir");
+  std::ofstream(canary_dir + "/secret") << "canary-outside-5d21";
+  std::string dir = MakeProject("links");
+  fs::create_symlink(canary_dir + "/secret", dir + "/abs");
+  fs::create_symlink("../canary-dir/secret", dir + "/rel");
+  fs::create_symlink("../../../../../../../../" + canary_dir.substr(1) + "/secret", dir + "/deep");
+  fs::create_symlink("/", dir + "/root");
+  ASSERT_EQ(W().Cli({"create", "links", "--share", dir + ":/workspace"}).code, 0);
+  auto r = Guest("links", "cat /workspace/abs /workspace/rel /workspace/deep /workspace/root" +
+                              canary_dir + "/secret 2>&1; ls /workspace/root/");
+  EXPECT_EQ(r.out.find("canary-outside"), std::string::npos) << r.out;
+  EXPECT_EQ(W().Cli({"destroy", "-f", "links"}).code, 0);
+}
+
+TEST(Shares, SecretFilesAreHiddenUnlessShown) {
+  std::string dir = MakeProject("secrets");
+  auto create = W().Cli({"create", "secrets", "--share", dir + ":/workspace"});
+  ASSERT_EQ(create.code, 0);
+  EXPECT_NE(create.err.find(".npmrc"), std::string::npos) << "create says what it hid";
+  auto r = Guest("secrets", "cat /workspace/.env /workspace/.npmrc; echo; cat /workspace/.env.example");
+  EXPECT_EQ(r.out.find("canary"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("API_TOKEN="), std::string::npos) << ".env.example is visible";
+  EXPECT_NE(Guest("secrets", "echo x > /workspace/.env").code, 0);
+  auto inspect = W().Cli({"inspect", "secrets", "--json"});
+  EXPECT_NE(inspect.out.find("\"hidden\":[\".env\",\".npmrc\"]"), std::string::npos) << inspect.out;
+  EXPECT_EQ(W().Cli({"destroy", "-f", "secrets"}).code, 0);
+
+  ASSERT_EQ(W().Cli({"create", "shown", "--share", dir + ":/workspace", "--show", ".env"}).code, 0);
+  EXPECT_NE(Guest("shown", "cat /workspace/.env").out.find("canary-env"), std::string::npos);
+  EXPECT_EQ(Guest("shown", "cat /workspace/.npmrc").out.find("canary"), std::string::npos);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "shown"}).code, 0);
+}
+
+TEST(Shares, TheHostsGitNeverRunsWhatTheGuestWrote) {
+  std::string dir = MakeProject("repo");
+  // The host user (the folder's owner) runs git; a hook would leave a marker.
+  std::string markers = W().NewFolder("markers");
+  chmod(markers.c_str(), 01777);
+  std::string marker = markers + "/HOOK-RAN";
+  auto git = [&](const std::string& args) {
+    RunOptions o;
+    o.env["HOME"] = markers;
+    for (const char* k : {"GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"}) o.env[k] = "t";
+    for (const char* k : {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"}) o.env[k] = "t@t";
+    return ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
+                          "--clear-groups", "sh", "-c",
+                          "cd " + dir + " && git " + args},
+                         o);
+  };
+  auto init = git("init -q && mkdir -p .husky && git config core.hooksPath .husky && git add -A && "
+                  "git commit -qm init");
+  ASSERT_EQ(init.code, 0) << init.err;
+  ASSERT_EQ(W().Cli({"create", "repo", "--share", dir + ":/workspace"}).code, 0);
+  const std::string hook = "#!/bin/sh\\ntouch " + marker + "\\n";
+  for (const char* user : {"root", "user"}) {
+    Guest("repo", "cd /workspace; "
+                  "printf '" + hook + "' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; "
+                  "printf '" + hook + "' > .husky/pre-commit; chmod +x .husky/pre-commit; "
+                  "printf '[core]\\n\\tfsmonitor = touch " + marker + "\\n\\thooksPath = hooks2\\n' >> .git/config; "
+                  "echo /tmp/evil > .git/commondir; mkdir -p .git/modules/m/hooks; "
+                  "mv .git .git-old; mkdir -p .git/hooks; printf '" + hook + "' > .git/hooks/post-commit; "
+                  "mkdir -p hooks2; printf '" + hook + "' > hooks2/pre-commit; chmod +x hooks2/pre-commit; true",
+          user);
+  }
+  auto status = git("status --short");
+  EXPECT_EQ(status.code, 0) << status.err;
+  auto commit = git("commit -q --allow-empty -m host-commit");
+  EXPECT_EQ(commit.code, 0) << commit.err;
+  EXPECT_FALSE(fs::exists(marker)) << "the host's git ran code the guest wrote";
+  EXPECT_TRUE(fs::is_directory(dir + "/.git/objects"));
+  auto inspect = W().Cli({"inspect", "repo", "--json"});
+  EXPECT_NE(inspect.out.find("\"protected_paths\":[\".git\",\".husky\"]"), std::string::npos) << inspect.out;
+  EXPECT_EQ(W().Cli({"destroy", "-f", "repo"}).code, 0);
+}
+
+TEST(Shares, BadShareSpecsAreRefusedAndLeaveNothing) {
+  std::string dir = W().NewFolder("okdir");
+  std::ofstream(dir + "/file") << "x";
+  std::string unreadable = W().NewFolder("unreadable");
+  chmod(unreadable.c_str(), 0700);
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"--share", W().home() + "/missing"}, 1, "does not exist"},
+      {{"--share", dir + "/file"}, 2, "not a directory"},
+      {{"--share", "/:/host"}, 2, "refusing to share /"},
+      {{"--share", dir + ":/w", "--share", W().project() + ":/w"}, 2, "/w"},
+      {{"--share", dir + ":/proc/x"}, 2, "/proc"},
+      {{"--share", W().state_dir()}, 2, "state dir"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"create", "bad"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = W().Cli(args);
+    EXPECT_EQ(r.code, c.code) << c.args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  auto denied = W().CliAs("wstest-member", {"create", "bad", "--share", unreadable});
+  EXPECT_EQ(denied.code, 1) << denied.err;
+  EXPECT_NE(denied.err.find("cannot"), std::string::npos) << denied.err;
+  auto home = W().Cli({"create", "bad"}, [&] { RunOptions o; o.cwd = W().home(); return o; }());
+  EXPECT_EQ(home.code, 2);
+  EXPECT_NE(home.err.find("--no-share"), std::string::npos) << home.err;
+  EXPECT_EQ(W().Cli({"list", "--json"}).out.find("\"bad\""), std::string::npos);
+  EXPECT_FALSE(fs::exists(W().state_dir() + "/workspaces/bad"));
+}
+
+}  // namespace
+}  // namespace ws::test

@@ -1,0 +1,64 @@
+#include "host/shares/share_config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "host/shares/view.h"
+
+namespace ws::shares {
+
+TEST(ShareConfig, RoundTrips) {
+  ShareConfig c{"/home/u/p", false, 1000, 1001, 990, 991, {".env.local"}};
+  auto back = ParseShareConfig(RenderShareConfig(c));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->host_path, "/home/u/p");
+  EXPECT_FALSE(back->read_only);
+  EXPECT_EQ(back->owner_gid, 1001u);
+  EXPECT_EQ(back->root_uid, 990u);
+  EXPECT_EQ(back->shown, std::vector<std::string>{".env.local"});
+}
+
+TEST(ShareConfig, RefusesGuestRootAsHostRootAndGarbage) {
+  ShareConfig c{"/p", false, 1000, 1000, 0, 0, {}};
+  EXPECT_FALSE(ParseShareConfig(RenderShareConfig(c)).ok());
+  c.read_only = true;  // nothing is written through a read-only view
+  EXPECT_TRUE(ParseShareConfig(RenderShareConfig(c)).ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=rw\nowner_uid=x\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=rel\nmode=ro\n").ok());
+  EXPECT_FALSE(ParseShareConfig("mode=ro\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nbogus=1\n").ok());
+}
+
+class ShareFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ws-share-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Touch(const std::string& rel) { std::ofstream(dir_ + "/" + rel) << "x"; }
+  std::string dir_;
+};
+
+TEST_F(ShareFiles, FindsSecretFilesExceptShownOnesAndNonFiles) {
+  for (const char* f : {".npmrc", ".env", ".env.local", ".env.example", "README", ".netrc"}) Touch(f);
+  std::filesystem::create_directory(dir_ + "/.pypirc");  // a directory: nothing to mask
+  std::filesystem::create_symlink("/etc/passwd", dir_ + "/.git-credentials");
+  EXPECT_EQ(FindSecretFiles(dir_, {".netrc"}),
+            (std::vector<std::string>{".env", ".env.local", ".npmrc"}));
+}
+
+TEST_F(ShareFiles, GitPathsIncludeAHooksPathInsideTheShare) {
+  EXPECT_TRUE(GitPathsToProtect(dir_).empty());
+  std::filesystem::create_directories(dir_ + "/.git");
+  std::filesystem::create_directories(dir_ + "/.husky");
+  std::ofstream(dir_ + "/.git/config") << "[core]\n\thooksPath = .husky\n";
+  EXPECT_EQ(GitPathsToProtect(dir_), (std::vector<std::string>{".git", ".husky"}));
+  std::ofstream(dir_ + "/.git/config") << "[core]\n\thooksPath = /etc/outside\n";
+  EXPECT_EQ(GitPathsToProtect(dir_), std::vector<std::string>{".git"});
+}
+
+}  // namespace ws::shares

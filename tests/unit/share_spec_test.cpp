@@ -1,0 +1,59 @@
+#include "host/shares/share_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace ws::shares {
+
+TEST(ShareSpec, ParsesHostGuestAndMode) {
+  auto a = ParseShareSpec("/home/u/p");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host_path, "/home/u/p");
+  EXPECT_EQ(a->guest_path, "/home/u/p") << "guest path defaults to the host path";
+  EXPECT_FALSE(a->read_only);
+  auto b = ParseShareSpec("/data/:/mnt/data:ro");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host_path, "/data");
+  EXPECT_EQ(b->guest_path, "/mnt/data");
+  EXPECT_TRUE(b->read_only);
+  auto c = ParseShareSpec("/x:ro");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->guest_path, "/x");
+  EXPECT_TRUE(c->read_only);
+  EXPECT_FALSE(ParseShareSpec("/x:/y:rw")->read_only);
+}
+
+TEST(ShareSpec, RefusesMalformedSpecs) {
+  for (const char* bad : {"", ":ro", "rel/path", "/a:rel", "/a:/b:/c", "/a:/", "/a:/proc/x", "/a:/dev",
+                          "/a:/sys", "/a:/b,c"}) {
+    EXPECT_EQ(ParseShareSpec(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ShareSpec, SetRefusesDuplicateAndNestedGuestPaths) {
+  ShareSpec a{"/h1", "/workspace", false, {}}, b{"/h2", "/workspace", true, {}},
+      c{"/h3", "/workspace/sub", false, {}}, d{"/h4", "/data", false, {}};
+  EXPECT_TRUE(CheckShareSet({a, d}).ok());
+  EXPECT_FALSE(CheckShareSet({a, b}).ok());
+  EXPECT_FALSE(CheckShareSet({a, c}).ok());
+  EXPECT_TRUE(CheckShareSet({}).ok());
+}
+
+TEST(ShareSpec, SecretNamesAreTheOnesWormsHarvest) {
+  for (const char* s : {".npmrc", ".pypirc", ".git-credentials", ".netrc", ".env", ".env.local",
+                        ".env.production"}) {
+    EXPECT_TRUE(IsSecretFileName(s)) << s;
+  }
+  for (const char* s : {".env.example", ".env.sample", ".env.template", "env", ".npmrc.bak", "npmrc",
+                        ".environment", "README"}) {
+    EXPECT_FALSE(IsSecretFileName(s)) << s;
+  }
+}
+
+TEST(ShareSpec, PathWithinIsComponentWise) {
+  EXPECT_TRUE(PathWithin("/a/b", "/a"));
+  EXPECT_TRUE(PathWithin("/a", "/a"));
+  EXPECT_FALSE(PathWithin("/ab", "/a"));
+  EXPECT_TRUE(PathWithin("/x", "/"));
+}
+
+}  // namespace ws::shares
