@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "guest-agent/cgroup.h"
+#include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
 #include "guest-agent/spawn.h"
 #include "guest-agent/users.h"
@@ -51,6 +52,14 @@ std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
       "LANG=C.UTF-8",
   };
   if (start.tty()) env.push_back("TERM=" + (start.term().empty() ? std::string("xterm") : start.term()));
+  if (EgressProxy::Instance().running()) {
+    const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
+    for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) {
+      env.push_back(std::string(k) + "=" + proxy);
+    }
+    env.push_back("NO_PROXY=localhost,127.0.0.1");
+    env.push_back("no_proxy=localhost,127.0.0.1");
+  }
   for (const auto& kv : start.env()) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) continue;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "guest-agent/init.h"
+#include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
 #include "guest-agent/relay.h"
 #include "guest-agent/service.h"
@@ -51,6 +52,11 @@ int main(int argc, char** argv) {
     ws::agent::InitSystem();
   }
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
+  if (pid1 && ws::agent::KernelArg("workspace.net") == "allowlist") {
+    if (auto s = ws::agent::EgressProxy::Instance().Start(ws::agent::kProxyPort); !s.ok()) {
+      std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());
+    }
+  }
 
   ws::agent::AgentService service([&] {
     if (pid1) ws::agent::PowerOff();

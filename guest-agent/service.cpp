@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "guest-agent/exec_session.h"
+#include "guest-agent/proxy.h"
 #include "guest-agent/tree.h"
 
 namespace ws::agent {
@@ -53,6 +54,20 @@ grpc::Status AgentService::WriteTree(grpc::ServerContext*,
                                      grpc::ServerReader<workspace::v1::TreeChunk>* in,
                                      workspace::v1::WriteTreeResponse* resp) {
   return agent::WriteTree(in, resp);
+}
+
+grpc::Status AgentService::WatchEgress(grpc::ServerContext* ctx, const workspace::v1::WatchEgressRequest*,
+                                       grpc::ServerWriter<workspace::v1::EgressRequest>* out) {
+  if (!EgressProxy::Instance().running()) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "this workspace has no egress proxy (--net none)"};
+  }
+  return EgressProxy::Instance().Watch(ctx, out);
+}
+
+grpc::Status AgentService::Tunnel(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
+  return EgressProxy::Instance().Tunnel(ctx, s);
 }
 
 }  // namespace ws::agent

@@ -25,6 +25,10 @@ class AgentService final : public workspace::v1::GuestAgent::Service {
                         grpc::ServerWriter<workspace::v1::TreeChunk>*) override;
   grpc::Status WriteTree(grpc::ServerContext*, grpc::ServerReader<workspace::v1::TreeChunk>*,
                          workspace::v1::WriteTreeResponse*) override;
+  grpc::Status WatchEgress(grpc::ServerContext*, const workspace::v1::WatchEgressRequest*,
+                           grpc::ServerWriter<workspace::v1::EgressRequest>*) override;
+  grpc::Status Tunnel(grpc::ServerContext*,
+                      grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>*) override;
 
  private:
   std::function<void()> power_off_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "host/cli/client.h"
 #include "host/cli/cp_command.h"
+#include "host/cli/default_allow.h"
 #include "host/cli/exec_command.h"
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
@@ -108,6 +110,12 @@ void PrintDetails(const v1::Workspace& w) {
                 sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(),
                 join(sh.shown()).c_str(), join(sh.protected_paths()).c_str());
   }
+  std::printf("Network:     %s\n", w.net().c_str());
+  for (const auto& a : w.allow()) {
+    std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
+    std::string port = a.port() ? ":" + std::to_string(a.port()) : " (80, 443)";
+    std::printf("  allow %s%s  from %s\n", h.c_str(), port.c_str(), a.source().c_str());
+  }
 }
 
 }  // namespace
@@ -155,6 +163,15 @@ int Run(int argc, char** argv) {
   create_cmd->add_option("--show", show_files, "Do not hide this secret file (.env, .npmrc, ...) in shares")
       ->allow_extra_args(false);
   create_cmd->add_flag("--share-dangerous", share_dangerous, "Allow sharing / or your home folder");
+  std::string net_mode = "allowlist";
+  std::vector<std::string> allow_specs;
+  bool no_default_allow = false;
+  create_cmd->add_option("--net", net_mode, "Network: allowlist (default) or none")
+      ->check(CLI::IsMember({"allowlist", "none"}));
+  create_cmd->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--no-default-allow", no_default_allow,
+                       "Start from an empty allowlist (no registries, no AI APIs)");
   create_cmd->callback([&] {
     const std::string cwd = std::filesystem::current_path().string();
     if (create_name.empty()) create_name = NameFromFolder(std::filesystem::current_path().filename().string());
@@ -183,6 +200,30 @@ int Run(int argc, char** argv) {
       for (const auto& f : show_files) sh->add_show(f);
     }
     create.set_allow_dangerous_shares(share_dangerous);
+    create.set_net(net_mode);
+    if (net_mode == "none" && !allow_specs.empty()) {
+      return void(code = Fail("--allow needs --net allowlist", kUsage));
+    }
+    std::vector<net::AllowEntry> allow;
+    if (net_mode == "allowlist" && !no_default_allow) allow = DefaultAllowlist();
+    for (const auto& spec : allow_specs) {
+      auto e = net::ParseAllowEntry(spec, "user");
+      if (!e.ok()) return void(code = Fail(e.status()));
+      allow.push_back(e.value());
+    }
+    for (const auto& a : allow) {
+      auto* r = create.add_allow();
+      r->set_host(a.host);
+      r->set_port(a.port);
+      r->set_source(a.source);
+    }
+    if (net_mode == "allowlist" && !no_default_allow &&
+        std::none_of(allow.begin(), allow.end(), [](const net::AllowEntry& a) {
+          return a.source == "apt" || a.source == "npm" || a.source == "pip";
+        })) {
+      std::fprintf(stderr, "workspace: warning: no package registry found in this host's apt, npm or pip "
+                           "configuration; add them with --allow\n");
+    }
     Stub* stub = c.Connect(false, &code);
     if (!stub) return;
     if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
@@ -350,6 +391,73 @@ int Run(int argc, char** argv) {
     v1::DestroyResponse resp;
     Status s = FromGrpc(stub->Destroy(Deadline(&ctx, 120), req, &resp));
     if (!s.ok()) return void(code = Fail(s));
+  });
+
+  // allow
+  std::string allow_name;
+  std::vector<std::string> allow_add, allow_remove;
+  auto* allow_cmd = app.add_subcommand("allow", "Change a workspace's egress allowlist (at once, and kept)");
+  allow_cmd->add_option("name", allow_name, "Workspace name")->required();
+  allow_cmd->add_option("hosts", allow_add, "HOST[:PORT] or *.DOMAIN to allow");
+  allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")->allow_extra_args(false);
+  allow_cmd->callback([&] {
+    if (allow_add.empty() && allow_remove.empty()) {
+      return void(code = Fail("give HOST[:PORT] to allow, or --remove HOST[:PORT]", kUsage));
+    }
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::AllowRequest req;
+    req.set_name(allow_name);
+    for (const auto& a : allow_add) req.add_add(a);
+    for (const auto& r : allow_remove) req.add_remove(r);
+    v1::AllowResponse resp;
+    Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+  });
+
+  // audit
+  std::string audit_name;
+  bool audit_json = false, audit_follow = false;
+  auto* audit_cmd = app.add_subcommand("audit", "Show every egress attempt of a workspace");
+  audit_cmd->add_option("name", audit_name, "Workspace name")->required();
+  audit_cmd->add_flag("--json", audit_json, "JSON lines (fields in docs/cli.md)");
+  audit_cmd->add_flag("-f,--follow", audit_follow, "Keep printing new attempts");
+  audit_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::AuditRequest req;
+    req.set_name(audit_name);
+    req.set_follow(audit_follow);
+    auto reader = stub->Audit(&ctx, req);
+    v1::LogsResponse chunk;
+    std::string pending;
+    if (!audit_json) std::printf("%-24s %-6s %-40s %-16s %s\n", "TIME", "VERDICT", "TARGET", "ADDRESS", "REASON");
+    while (reader->Read(&chunk)) {
+      if (audit_json) {
+        if (!WriteAll(1, chunk.data().data(), chunk.data().size())) ctx.TryCancel();
+        continue;
+      }
+      pending += chunk.data();
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+        std::string line = pending.substr(0, nl);
+        pending.erase(0, nl + 1);
+        auto field = [&](const std::string& k) {
+          auto at = line.find("\"" + k + "\":");
+          if (at == std::string::npos) return std::string();
+          at += k.size() + 3;
+          if (line[at] == '"') return line.substr(at + 1, line.find('"', at + 1) - at - 1);
+          return line.substr(at, line.find_first_of(",}", at) - at);
+        };
+        std::string target = field("target") + ":" + field("port");
+        std::printf("%-24s %-6s %-40s %-16s %s\n", field("time").c_str(), field("decision").c_str(),
+                    target.c_str(), field("address").c_str(), field("reason").c_str());
+        std::fflush(stdout);
+      }
+    }
+    Status s = FromGrpc(reader->Finish());
+    if (!s.ok()) code = Fail(s);
   });
 
   // logs

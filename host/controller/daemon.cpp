@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "host/common/log.h"
 #include "host/common/unique_fd.h"
@@ -147,6 +148,8 @@ int RunDaemon(const DaemonOptions& opts) {
   grpc::Server* server = builder.BuildAndStart().release();
   if (!server) return Fail("cannot start the gRPC server");
   peers->Serve(server);
+  // Running workspaces found again: their egress is taken up (agents connect lazily).
+  std::thread([workspaces] { workspaces->ResumeAll(); }).detach();
 
   Log(std::string("workspace daemon ") + WS_VERSION + " (pid " + std::to_string(getpid()) +
       "): state dir " + layout.state_dir() + ", libvirt " + uri + ", accel " +

@@ -16,6 +16,12 @@ namespace ws::controller {
 namespace v1 = workspace::v1;
 namespace {
 
+void ToProto(const net::AllowEntry& a, v1::AllowRule* out) {
+  out->set_host(a.host);
+  out->set_port(a.port);
+  out->set_source(a.source);
+}
+
 void ToProto(const WorkspaceView& w, v1::Workspace* out) {
   out->set_name(w.name);
   out->set_state(virt::VmStateName(w.state));
@@ -38,6 +44,8 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
       for (const auto& p : shares::GitPathsToProtect(sh.host_path)) s->add_protected_paths(p);
     }
   }
+  out->set_net(w.meta.net);
+  for (const auto& a : w.meta.allow) ToProto(a, out->add_allow());
 }
 
 }  // namespace
@@ -62,9 +70,22 @@ grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloRe
 
 grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v1::CreateResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  CreateParams p{req->name(), req->image(), req->cpus(), req->memory_mib(), {}, req->allow_dangerous_shares()};
+  CreateParams p;
+  p.name = req->name();
+  p.image = req->image();
+  p.cpus = req->cpus();
+  p.memory_mib = req->memory_mib();
+  p.allow_dangerous_shares = req->allow_dangerous_shares();
   for (const auto& sh : req->shares()) {
     p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()}});
+  }
+  if (!req->net().empty()) p.net = req->net();
+  for (const auto& a : req->allow()) {
+    std::string spec = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
+    if (a.port()) spec += ":" + std::to_string(a.port());
+    auto e = net::ParseAllowEntry(spec, a.source().empty() ? "user" : a.source());
+    if (!e.ok()) return ToGrpc(e.status());
+    p.allow.push_back(e.value());
   }
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
@@ -115,32 +136,51 @@ grpc::Status ControllerService::Exec(
   return RelayExec(workspaces_, caller, ctx, stream);
 }
 
-grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
-                                     grpc::ServerWriter<v1::LogsResponse>* writer) {
-  WS_IDENTIFY(ctx, caller);
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
-  unique_fd fd(open(ws->meta.console_log.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    return ToGrpc(Status(Code::kNotFound, "workspace '" + req->name() + "' has no console log yet"));
-  }
+grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const std::string& name,
+                                           const std::string& path, bool follow,
+                                           grpc::ServerWriter<v1::LogsResponse>* writer) {
+  unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::string buf(64 * 1024, '\0');
   v1::LogsResponse chunk;
   int idle_polls = 0;
   for (;;) {
-    ssize_t n = read(fd.get(), buf.data(), buf.size());
+    if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
+    ssize_t n = fd ? read(fd.get(), buf.data(), buf.size()) : 0;
     if (n > 0) {
       chunk.set_data(buf.data(), static_cast<size_t>(n));
       if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
       continue;
     }
-    if (!req->follow() || ctx->IsCancelled()) return grpc::Status::OK;
+    if (!follow || ctx->IsCancelled()) return grpc::Status::OK;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     // Every few seconds, check the workspace still exists.
-    if (++idle_polls % 25 == 0 && !workspaces_.Inspect(caller, req->name()).ok()) {
-      return grpc::Status::OK;
-    }
+    if (++idle_polls % 25 == 0 && !workspaces_.Inspect(caller, name).ok()) return grpc::Status::OK;
   }
+}
+
+grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
+                                     grpc::ServerWriter<v1::LogsResponse>* writer) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  return StreamFile(ctx, caller, req->name(), ws->meta.console_log, req->follow(), writer);
+}
+
+grpc::Status ControllerService::Audit(Ctx* ctx, const v1::AuditRequest* req,
+                                      grpc::ServerWriter<v1::LogsResponse>* writer) {
+  WS_IDENTIFY(ctx, caller);
+  auto path = workspaces_.AuditLogPath(caller, req->name());
+  if (!path.ok()) return ToGrpc(path.status());
+  return StreamFile(ctx, caller, req->name(), path.value(), req->follow(), writer);
+}
+
+grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req, v1::AllowResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto list = workspaces_.UpdateAllowlist(caller, req->name(), {req->add().begin(), req->add().end()},
+                                          {req->remove().begin(), req->remove().end()});
+  if (!list.ok()) return ToGrpc(list.status());
+  for (const auto& a : list.value()) ToProto(a, resp->add_allow());
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,

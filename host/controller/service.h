@@ -29,9 +29,16 @@ class ControllerService final : public workspace::v1::Controller::Service {
                        grpc::ServerWriter<workspace::v1::TreeChunk>*) override;
   grpc::Status CopyIn(Ctx*, grpc::ServerReader<workspace::v1::CopyInRequest>*,
                       workspace::v1::WriteTreeResponse*) override;
+  grpc::Status Allow(Ctx*, const workspace::v1::AllowRequest*, workspace::v1::AllowResponse*) override;
+  grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
+                     grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;
+  // Streams a file (then, with follow, what is appended) while the
+  // workspace exists.
+  grpc::Status StreamFile(Ctx* ctx, const Caller& c, const std::string& name, const std::string& path,
+                          bool follow, grpc::ServerWriter<workspace::v1::LogsResponse>* writer);
 
   Workspaces& workspaces_;
   const PeerListener& peers_;

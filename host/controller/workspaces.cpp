@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <thread>
 
 #include "host/common/cleanup.h"
@@ -152,6 +153,11 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   const std::string uuid = NewUuid();
   virt::WorkspaceMeta meta;
   meta.shares = share_metas;
+  if (p.net != "allowlist" && p.net != "none") {
+    return Status(Code::kInvalidArgument, "--net " + p.net + ": use allowlist or none");
+  }
+  meta.net = p.net;
+  meta.allow = p.allow;
   meta.owner_uid = c.uid;
   meta.image = image->name;
   meta.created_at = NowRfc3339();
@@ -170,6 +176,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.kernel = image->kernel;
   spec.initrd = image->initrd;
   spec.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=" + p.name;
+  spec.cmdline += " workspace.net=" + meta.net;
   spec.virtiofsd_binary = virtiofsd_binary_;
   for (const auto& sh : meta.shares) {
     // Guest paths are checked to hold no ',', ':', spaces or quotes.
@@ -203,6 +210,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout);
   if (!s.ok()) return s;
   rollback.Dismiss();
+  StartEgress(p.name, meta);
   return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta};
 }
 
@@ -249,6 +257,7 @@ Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name
   if (!s.ok()) return s;
   s = WaitForAgent(name, ws->meta.agent_socket, kBootTimeout);
   if (!s.ok()) return s;
+  StartEgress(name, ws->meta);
   ws->state = virt::VmState::kRunning;
   return ws;
 }
@@ -260,6 +269,7 @@ Result<bool> Workspaces::Stop(const Caller& c, const std::string& name) {
   if (!ws.ok()) return ws.status();
   if (ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed) return false;
 
+  StopEgress(name);
   auto agent = agents_.Get(name, ws->meta.agent_socket, 2s);
   if (agent.ok()) agent.value()->Shutdown(2s);
   agents_.Drop(name);
@@ -288,6 +298,7 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
                                            "; stop it first (workspace stop " + name +
                                            ") or use: workspace destroy --force " + name};
   }
+  StopEgress(name);
   agents_.Drop(name);
   Status s = hv_.ForceOff(name);
   if (!s.ok()) return s;
@@ -315,6 +326,83 @@ Result<std::vector<WorkspaceView>> Workspaces::List(const Caller& c) {
     out.push_back({vm.name, vm.uuid, vm.state, std::move(meta.value())});
   }
   return out;
+}
+
+void Workspaces::StartEgress(const std::string& name, const virt::WorkspaceMeta& meta) {
+  if (meta.net != "allowlist") return;
+  const std::string socket = meta.agent_socket;
+  auto relay = std::make_unique<net::EgressRelay>(
+      name, [this, name, socket] { return agents_.Get(name, socket, 10s); }, meta.allow,
+      layout_.WorkspaceDir(name) + "/audit.log");
+  std::lock_guard lock(egress_mu_);
+  egress_[name] = std::move(relay);
+}
+
+void Workspaces::StopEgress(const std::string& name) {
+  std::unique_ptr<net::EgressRelay> relay;
+  {
+    std::lock_guard lock(egress_mu_);
+    auto it = egress_.find(name);
+    if (it == egress_.end()) return;
+    relay = std::move(it->second);
+    egress_.erase(it);
+  }
+}
+
+void Workspaces::ResumeAll() {
+  auto vms = hv_.List();
+  if (!vms.ok()) return;
+  for (const auto& vm : vms.value()) {
+    auto meta = virt::ParseMetadata(vm.metadata_xml);
+    if (meta.ok() && vm.state == virt::VmState::kRunning) StartEgress(vm.name, meta.value());
+  }
+}
+
+Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c, const std::string& name,
+                                                                 const std::vector<std::string>& add,
+                                                                 const std::vector<std::string>& remove) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->meta.net != "allowlist") {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' has --net " + ws->meta.net +
+                                                 ": it has no allowlist");
+  }
+  auto& list = ws->meta.allow;
+  for (const auto& spec : remove) {
+    auto e = net::ParseAllowEntry(spec, "user");
+    if (!e.ok()) return e.status();
+    auto it = std::remove_if(list.begin(), list.end(), [&](const net::AllowEntry& x) {
+      return x.host == e->host && x.port == e->port;
+    });
+    if (it == list.end()) return Status(Code::kNotFound, spec + " is not on the allowlist of '" + name + "'");
+    list.erase(it, list.end());
+  }
+  for (const auto& spec : add) {
+    auto e = net::ParseAllowEntry(spec, "user");
+    if (!e.ok()) return e.status();
+    bool dup = false;
+    for (auto& x : list) {
+      if (x.host == e->host && x.port == e->port) {
+        x.source = "user";  // named explicitly now
+        dup = true;
+      }
+    }
+    if (!dup) list.push_back(e.value());
+  }
+  Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
+  if (!s.ok()) return s;
+  std::lock_guard elock(egress_mu_);
+  auto it = egress_.find(name);
+  if (it != egress_.end()) it->second->SetAllowlist(list);
+  return list;
+}
+
+Result<std::string> Workspaces::AuditLogPath(const Caller& c, const std::string& name) {
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  return layout_.WorkspaceDir(name) + "/audit.log";
 }
 
 Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& name) {

@@ -14,6 +14,7 @@
 #include "host/controller/agent_pool.h"
 #include "host/controller/caller.h"
 #include "host/controller/images.h"
+#include "host/net/egress_relay.h"
 #include "host/shares/share_spec.h"
 #include "host/store/layout.h"
 #include "host/virt/accel.h"
@@ -29,6 +30,8 @@ struct CreateParams {
   uint32_t memory_mib = 0;  // 0: the image's default
   std::vector<shares::ShareSpec> shares;
   bool allow_dangerous_shares = false;  // / or the caller's home
+  std::string net = "allowlist";        // or "none"
+  std::vector<net::AllowEntry> allow;
 };
 
 // A workspace as callers see it.
@@ -56,6 +59,14 @@ class Workspaces {
   Status Destroy(const Caller& c, const std::string& name, bool force);
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
+  // Adds and removes allowlist entries; effective for the next connection.
+  Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
+                                                       const std::vector<std::string>& add,
+                                                       const std::vector<std::string>& remove);
+  // STATE/workspaces/NAME/audit.log of a workspace the caller may see.
+  Result<std::string> AuditLogPath(const Caller& c, const std::string& name);
+  // After a daemon restart: takes up the egress of every running workspace.
+  void ResumeAll();
   // A connected agent of a running workspace the caller may use.
   Result<std::shared_ptr<guest::GrpcGuestAgent>> Agent(const Caller& c, const std::string& name);
 
@@ -71,6 +82,8 @@ class Workspaces {
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).
   Status PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& shares);
   std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
+  void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
+  void StopEgress(const std::string& name);
 
   virt::Hypervisor& hv_;
   store::Layout layout_;
@@ -80,6 +93,8 @@ class Workspaces {
   std::string default_image_;
   std::string virtiofsd_binary_;
   AgentPool agents_;
+  std::mutex egress_mu_;
+  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by egress_mu_
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
 };

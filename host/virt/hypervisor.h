@@ -33,6 +33,8 @@ class Hypervisor {
   virtual Status Undefine(const std::string& name) = 0;
   // kNotFound when no such domain exists.
   virtual Result<VmInfo> Get(const std::string& name) = 0;
+  // Replaces our metadata element (live and persistent).
+  virtual Status SetMetadata(const std::string& name, const std::string& xml) = 0;
   // Every domain that carries our metadata.
   virtual Result<std::vector<VmInfo>> List() = 0;
   virtual std::string Uri() const = 0;

@@ -31,25 +31,39 @@ bool ParseU32(const std::string& s, uint32_t* out) {
 
 }  // namespace
 
-std::string RenderMetadata(const WorkspaceMeta& m) {
+namespace {
+
+std::string Render(const WorkspaceMeta& m, bool declare) {
+  const std::string prefix = declare ? std::string(kMetadataPrefix) + ":" : "";
   std::ostringstream x;
-  x << "<" << kMetadataPrefix << ":workspace xmlns:" << kMetadataPrefix << "='" << kMetadataUri
-    << "' version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image)
+  x << "<" << prefix << "workspace";
+  if (declare) x << " xmlns:" << kMetadataPrefix << "='" << kMetadataUri << "'";
+  x << " version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image)
     << "' created='" << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel)
     << "' cpus='" << m.cpus << "' memory-mib='" << m.memory_mib << "' agent-socket='"
-    << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "'>";
+    << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "' net='"
+    << XmlEscape(m.net) << "'>";
+  for (const auto& a : m.allow) {
+    x << "<" << prefix << "allow host='" << XmlEscape(a.host) << "' port='" << a.port
+      << "' source='" << XmlEscape(a.source) << "'/>";
+  }
   for (const auto& sh : m.shares) {
-    x << "<" << kMetadataPrefix << ":share tag='" << XmlEscape(sh.tag) << "' host='"
+    x << "<" << prefix << "share tag='" << XmlEscape(sh.tag) << "' host='"
       << XmlEscape(sh.host_path) << "' guest='" << XmlEscape(sh.guest_path) << "' mode='"
       << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid << "'>";
     for (const auto& name : sh.shown) {
-      x << "<" << kMetadataPrefix << ":show name='" << XmlEscape(name) << "'/>";
+      x << "<" << prefix << "show name='" << XmlEscape(name) << "'/>";
     }
-    x << "</" << kMetadataPrefix << ":share>";
+    x << "</" << prefix << "share>";
   }
-  x << "</" << kMetadataPrefix << ":workspace>";
+  x << "</" << prefix << "workspace>";
   return x.str();
 }
+
+}  // namespace
+
+std::string RenderMetadata(const WorkspaceMeta& m) { return Render(m, true); }
+std::string RenderMetadataForUpdate(const WorkspaceMeta& m) { return Render(m, false); }
 
 Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(
@@ -75,7 +89,23 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   m.agent_socket = Prop(root, "agent-socket");
   m.console_log = Prop(root, "console-log");
   if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
+  m.net = Prop(root, "net");
+  if (m.net.empty()) m.net = "allowlist";
+  if (m.net != "allowlist" && m.net != "none") return Status(Code::kInvalidArgument, "bad net mode " + m.net);
   for (xmlNode* n = root->children; n; n = n->next) {
+    if (n->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(n->name)) == "allow") {
+      uint32_t port = 0;
+      if (!ParseU32(Prop(n, "port"), &port) || port > 65535) {
+        return Status(Code::kInvalidArgument, "workspace metadata has a malformed allow entry");
+      }
+      std::string spec = Prop(n, "host");
+      if (spec.find(':') != std::string::npos) spec = "[" + spec + "]";
+      if (port) spec += ":" + std::to_string(port);
+      auto e = net::ParseAllowEntry(spec, Prop(n, "source"));
+      if (!e.ok()) return e.status();
+      m.allow.push_back(e.value());
+      continue;
+    }
     if (n->type != XML_ELEMENT_NODE || std::string(reinterpret_cast<const char*>(n->name)) != "share") continue;
     ShareMeta sh;
     sh.tag = Prop(n, "tag");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/common/status.h"
+#include "host/net/policy.h"
 
 namespace ws::virt {
 
@@ -34,10 +35,15 @@ struct WorkspaceMeta {
   std::string agent_socket;
   std::string console_log;
   std::vector<ShareMeta> shares;
+  std::string net = "allowlist";       // "allowlist" or "none"
+  std::vector<net::AllowEntry> allow;  // the egress allowlist
 };
 
 // <ws:workspace xmlns:ws="..." .../> (for a domain definition).
 std::string RenderMetadata(const WorkspaceMeta& meta);
+// The same element without prefix or namespace declaration, as
+// virDomainSetMetadata wants it (libvirt puts it in our namespace).
+std::string RenderMetadataForUpdate(const WorkspaceMeta& meta);
 
 // Parses the element as virDomainGetMetadata returns it. kInvalidArgument
 // when it is not ours or a field is malformed.

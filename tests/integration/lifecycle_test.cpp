@@ -134,6 +134,9 @@ TEST_F(Demo, DaemonRestartLosesNoRunningWorkspace) {
   ASSERT_EQ(after.code, 0) << after.err;
   EXPECT_NE(DaemonPid(W().state_dir()), old_pid);
   EXPECT_GT(std::stod(after.out), std::stod(before.out)) << "the same VM, not a new boot";
+  std::ofstream(W().home() + "/demo/after-restart") << "still shared";
+  EXPECT_EQ(W().Cli({"exec", "demo", "--", "cat", "/workspace/after-restart"}).out, "still shared")
+      << "the share's virtiofsd outlives the daemon";
   EXPECT_EQ(JsonField(W().Cli({"list", "--json"}).out, "demo", "state"), "running");
 }
 

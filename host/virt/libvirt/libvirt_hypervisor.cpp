@@ -98,6 +98,18 @@ class LibvirtHypervisor final : public Hypervisor {
     return Info(d->get());
   }
 
+  Status SetMetadata(const std::string& name, const std::string& xml) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(d->get()) == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainSetMetadata(d->get(), VIR_DOMAIN_METADATA_ELEMENT, xml.c_str(), kMetadataPrefix, kMetadataUri,
+                             flags) != 0) {
+      return LastError("updating the settings of " + name);
+    }
+    return Status::Ok();
+  }
+
   Result<std::vector<VmInfo>> List() override {
     virDomainPtr* doms = nullptr;
     int n = virConnectListAllDomains(conn_.get(), &doms, 0);

@@ -1,0 +1,290 @@
+#include "guest-agent/proxy.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace ws::agent {
+namespace {
+
+namespace v1 = workspace::v1;
+using namespace std::chrono_literals;
+
+constexpr size_t kMaxHead = 16 * 1024;
+constexpr size_t kChunk = 256 * 1024;
+
+void Reply(int fd, const std::string& status, const std::string& body) {
+  std::string r = "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  WriteAll(fd, r.data(), r.size());
+}
+
+// Reads the request head (up to the blank line), within 10 s and 16 KiB.
+bool ReadHead(int fd, std::string* head) {
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (head->find("\r\n\r\n") == std::string::npos) {
+    if (head->size() > kMaxHead || std::chrono::steady_clock::now() > deadline) return false;
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 1000) <= 0) continue;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    head->append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// "host:port" / "[v6]:port" -> host, port.
+bool SplitHostPort(const std::string& hp, uint16_t default_port, std::string* host, uint16_t* port) {
+  std::string p;
+  if (!hp.empty() && hp[0] == '[') {
+    auto close = hp.find(']');
+    if (close == std::string::npos) return false;
+    *host = hp.substr(0, close + 1);
+    if (close + 1 < hp.size()) {
+      if (hp[close + 1] != ':') return false;
+      p = hp.substr(close + 2);
+    }
+  } else {
+    auto colon = hp.rfind(':');
+    *host = colon == std::string::npos ? hp : hp.substr(0, colon);
+    if (colon != std::string::npos) p = hp.substr(colon + 1);
+  }
+  if (host->empty()) return false;
+  if (p.empty()) {
+    *port = default_port;
+    return true;
+  }
+  unsigned long v = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned long>(c - '0');
+    if (v > 65535) return false;
+  }
+  if (v == 0) return false;
+  *port = static_cast<uint16_t>(v);
+  return true;
+}
+
+// The process owning the other end of `fd` (a loopback TCP connection).
+void FindOwner(int fd, v1::EgressRequest* req) {
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return;
+  const unsigned port = ntohs(peer.sin_port);
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line, inode;
+  std::getline(tcp, line);
+  while (std::getline(tcp, line)) {
+    std::istringstream in(line);
+    std::string sl, local, remote, st, queues, tr, retr, uid, timeout, ino;
+    in >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> ino;
+    if (std::stoul(local.substr(local.find(':') + 1), nullptr, 16) == port &&
+        std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16) == kProxyPort) {
+      inode = ino;
+      break;
+    }
+  }
+  if (inode.empty()) return;
+  const std::string want = "socket:[" + inode + "]";
+  DIR* proc = opendir("/proc");
+  if (!proc) return;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    DIR* fds = opendir((base + "/fd").c_str());
+    if (!fds) continue;
+    bool found = false;
+    while (dirent* f = readdir(fds)) {
+      char target[64] = {};
+      if (readlink((base + "/fd/" + f->d_name).c_str(), target, sizeof target - 1) > 0 && want == target) {
+        found = true;
+        break;
+      }
+    }
+    closedir(fds);
+    if (!found) continue;
+    req->set_pid(std::atoi(e->d_name));
+    std::ifstream cmd(base + "/cmdline");
+    std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    for (auto& ch : c) ch = ch == '\0' ? ' ' : ch;
+    while (!c.empty() && c.back() == ' ') c.pop_back();
+    req->set_command(c.substr(0, 512));
+    std::ifstream cg(base + "/cgroup");
+    std::string cgl;
+    if (std::getline(cg, cgl) && cgl.find("/workspace-exec/") != std::string::npos) {
+      req->set_exec_id(cgl.substr(cgl.find("/workspace-exec/") + 16));
+    }
+    break;
+  }
+  closedir(proc);
+}
+
+}  // namespace
+
+EgressProxy& EgressProxy::Instance() {
+  static EgressProxy* p = new EgressProxy();
+  return *p;
+}
+
+Status EgressProxy::Start(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 128) != 0) {
+    Status s = ErrnoStatus("proxy on 127.0.0.1:" + std::to_string(port), errno);
+    close(fd);
+    return s;
+  }
+  running_ = true;
+  std::thread([this, fd] { AcceptLoop(fd); }).detach();
+  return Status::Ok();
+}
+
+void EgressProxy::AcceptLoop(int listener) {
+  for (;;) {
+    int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    std::thread([this, c] { Serve(unique_fd(c)); }).detach();
+  }
+}
+
+void EgressProxy::Serve(unique_fd client) {
+  std::string head;
+  if (!ReadHead(client.get(), &head)) return Reply(client.get(), "400 Bad Request", "workspace: bad proxy request\n");
+  const std::string line = head.substr(0, head.find("\r\n"));
+  std::istringstream in(line);
+  std::string method, target, version;
+  in >> method >> target >> version;
+  auto p = std::make_shared<Pending>();
+  v1::EgressRequest req;
+  std::string host;
+  uint16_t port = 0;
+  if (method == "CONNECT") {
+    if (!SplitHostPort(target, 443, &host, &port)) {
+      return Reply(client.get(), "400 Bad Request", "workspace: bad CONNECT target\n");
+    }
+    p->connect = true;
+    p->first_bytes = head.substr(head.find("\r\n\r\n") + 4);  // bytes sent early, after the head
+  } else if (target.rfind("http://", 0) == 0) {
+    std::string rest = target.substr(7);
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+    if (authority.find('@') != std::string::npos || !SplitHostPort(authority, 80, &host, &port)) {
+      return Reply(client.get(), "400 Bad Request", "workspace: bad request URL\n");
+    }
+    // Origin form for the server; the rest of the head (and body bytes) as sent.
+    p->first_bytes = method + " " + path + " " + version + head.substr(line.size());
+  } else {
+    return Reply(client.get(), "400 Bad Request",
+                 "workspace: this is an HTTP proxy; use CONNECT or an absolute http:// URL\n");
+  }
+  req.set_host(host);
+  req.set_port(port);
+  req.set_method(method);
+  FindOwner(client.get(), &req);
+  p->client = std::move(client);
+  const int fd = p->client.get();
+  {
+    std::unique_lock lock(mu_);
+    if (watchers_ == 0) {
+      lock.unlock();
+      return Reply(fd, "502 Bad Gateway", "workspace: the host's egress policy is not connected\n");
+    }
+    req.set_id(++next_id_);
+    pending_[req.id()] = p;
+    announce_.push_back(req);
+    cv_.notify_all();
+    // The Tunnel that claims it owns the client from then on.
+    if (cv_.wait_for(lock, 30s, [&] { return p->claimed; })) return;
+    pending_.erase(req.id());
+  }
+  Reply(fd, "504 Gateway Timeout", "workspace: the host did not decide in time\n");
+}
+
+grpc::Status EgressProxy::Watch(grpc::ServerContext* ctx, grpc::ServerWriter<v1::EgressRequest>* out) {
+  std::unique_lock lock(mu_);
+  ++watchers_;
+  while (!ctx->IsCancelled()) {
+    if (announce_.empty()) {
+      cv_.wait_for(lock, 500ms);
+      continue;
+    }
+    v1::EgressRequest req = announce_.front();
+    announce_.pop_front();
+    lock.unlock();
+    bool ok = out->Write(req);
+    lock.lock();
+    if (!ok) break;
+  }
+  --watchers_;
+  return grpc::Status::OK;
+}
+
+grpc::Status EgressProxy::Tunnel(grpc::ServerContext* ctx,
+                                 grpc::ServerReaderWriter<v1::TunnelMessage, v1::TunnelMessage>* s) {
+  v1::TunnelMessage m;
+  if (!s->Read(&m) || !m.has_open()) return {grpc::StatusCode::INVALID_ARGUMENT, "Tunnel starts with open"};
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(m.open().id());
+    if (it == pending_.end()) return {grpc::StatusCode::NOT_FOUND, "no such connection"};
+    p = it->second;
+    pending_.erase(it);
+    p->claimed = true;
+    cv_.notify_all();
+  }
+  const int fd = p->client.get();
+  if (!m.open().allow()) {
+    Reply(fd, "403 Forbidden", "workspace: egress denied: " + m.open().reason() + "\n");
+    return grpc::Status::OK;
+  }
+  if (p->connect) {
+    const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+    WriteAll(fd, ok.data(), ok.size());
+  }
+  if (!p->first_bytes.empty()) {
+    v1::TunnelMessage first;
+    first.set_data(p->first_bytes);
+    s->Write(first);
+  }
+  std::thread up([&] {
+    std::string buf(kChunk, '\0');
+    v1::TunnelMessage d;
+    for (;;) {
+      ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      d.set_data(buf.data(), static_cast<size_t>(n));
+      if (!s->Write(d)) break;
+    }
+    ctx->TryCancel();  // the program is done: end the tunnel
+  });
+  while (s->Read(&m)) {
+    if (m.has_data() && !WriteAll(fd, m.data().data(), m.data().size())) break;
+  }
+  shutdown(fd, SHUT_RDWR);  // wakes the reader above
+  up.join();
+  return grpc::Status::OK;
+}
+
+}  // namespace ws::agent

