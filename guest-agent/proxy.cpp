@@ -1,5 +1,7 @@
 #include "guest-agent/proxy.h"
 
+#include "guest-agent/stream_relay.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -267,23 +269,7 @@ grpc::Status EgressProxy::Tunnel(grpc::ServerContext* ctx,
     first.set_data(p->first_bytes);
     s->Write(first);
   }
-  std::thread up([&] {
-    std::string buf(kChunk, '\0');
-    v1::TunnelMessage d;
-    for (;;) {
-      ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      d.set_data(buf.data(), static_cast<size_t>(n));
-      if (!s->Write(d)) break;
-    }
-    ctx->TryCancel();  // the program is done: end the tunnel
-  });
-  while (s->Read(&m)) {
-    if (m.has_data() && !WriteAll(fd, m.data().data(), m.data().size())) break;
-  }
-  shutdown(fd, SHUT_RDWR);  // wakes the reader above
-  up.join();
+  RelaySocket(fd, ctx, s);
   return grpc::Status::OK;
 }
 

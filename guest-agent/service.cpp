@@ -10,7 +10,12 @@
 
 #include "guest-agent/exec_session.h"
 #include "guest-agent/proxy.h"
+#include "guest-agent/stream_relay.h"
 #include "guest-agent/tree.h"
+#include "host/common/unique_fd.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 namespace ws::agent {
 
@@ -68,6 +73,26 @@ grpc::Status AgentService::Tunnel(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
   return EgressProxy::Instance().Tunnel(ctx, s);
+}
+
+grpc::Status AgentService::Forward(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
+  workspace::v1::TunnelMessage first;
+  if (!s->Read(&first) || !first.has_forward() || first.forward().port() == 0 || first.forward().port() > 65535) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "Forward starts with a port"};
+  }
+  const uint16_t port = static_cast<uint16_t>(first.forward().port());
+  unique_fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return {grpc::StatusCode::UNAVAILABLE, "nothing listens on guest port " + std::to_string(port)};
+  }
+  RelaySocket(fd.get(), ctx, s);
+  return grpc::Status::OK;
 }
 
 }  // namespace ws::agent

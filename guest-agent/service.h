@@ -29,6 +29,8 @@ class AgentService final : public workspace::v1::GuestAgent::Service {
                            grpc::ServerWriter<workspace::v1::EgressRequest>*) override;
   grpc::Status Tunnel(grpc::ServerContext*,
                       grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>*) override;
+  grpc::Status Forward(grpc::ServerContext*,
+                       grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>*) override;
 
  private:
   std::function<void()> power_off_;

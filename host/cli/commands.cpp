@@ -30,6 +30,23 @@ using Stub = v1::Controller::Stub;
 // Commands whose exit code is the remote command's: their own failures are 125.
 bool IsExecLike(const std::string& cmd) { return cmd == "exec" || cmd == "shell"; }
 
+// "[HOST_PORT:]GUEST_PORT" -> a PortForward (host 0: any free port).
+Result<v1::PortForward> ParsePortSpec(const std::string& spec) {
+  auto num = [](const std::string& s, uint32_t* out) {
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    *out = static_cast<uint32_t>(std::stoul(s));
+    return *out >= 1 && *out <= 65535;
+  };
+  v1::PortForward f;
+  uint32_t h = 0, g = 0;
+  auto colon = spec.find(':');
+  bool ok = colon == std::string::npos ? num(spec, &g) : num(spec.substr(0, colon), &h) && num(spec.substr(colon + 1), &g);
+  if (!ok) return Status(Code::kInvalidArgument, "'" + spec + "' is not [HOST_PORT:]GUEST_PORT (ports 1-65535)");
+  f.set_host_port(h);
+  f.set_guest_port(g);
+  return f;
+}
+
 // The subcommand named on the command line (even when parsing failed).
 std::string CommandOf(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -111,6 +128,7 @@ void PrintDetails(const v1::Workspace& w) {
                 join(sh.shown()).c_str(), join(sh.protected_paths()).c_str());
   }
   std::printf("Network:     %s\n", w.net().c_str());
+  for (const auto& f : w.ports()) std::printf("  port 127.0.0.1:%u -> guest %u\n", f.host_port(), f.guest_port());
   for (const auto& a : w.allow()) {
     std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
     std::string port = a.port() ? ":" + std::to_string(a.port()) : " (80, 443)";
@@ -170,6 +188,10 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"allowlist", "none"}));
   create_cmd->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
       ->allow_extra_args(false);
+  std::vector<std::string> publish_specs;
+  create_cmd->add_option("--publish", publish_specs,
+                         "Publish a guest port on the host's 127.0.0.1: [HOST_PORT:]GUEST_PORT (repeatable)")
+      ->allow_extra_args(false);
   create_cmd->add_flag("--no-default-allow", no_default_allow,
                        "Start from an empty allowlist (no registries, no AI APIs)");
   create_cmd->callback([&] {
@@ -201,6 +223,11 @@ int Run(int argc, char** argv) {
     }
     create.set_allow_dangerous_shares(share_dangerous);
     create.set_net(net_mode);
+    for (const auto& spec : publish_specs) {
+      auto f = ParsePortSpec(spec);
+      if (!f.ok()) return void(code = Fail(f.status()));
+      *create.add_publish() = f.value();
+    }
     if (net_mode == "none" && !allow_specs.empty()) {
       return void(code = Fail("--allow needs --net allowlist", kUsage));
     }
@@ -414,6 +441,43 @@ int Run(int argc, char** argv) {
     v1::AllowResponse resp;
     Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
     if (!s.ok()) return void(code = Fail(s));
+  });
+
+  // port
+  std::string port_name, port_spec;
+  std::vector<uint32_t> port_remove;
+  bool port_list = false;
+  auto* port_cmd = app.add_subcommand("port", "Publish a guest port on the host's 127.0.0.1, or list/remove them");
+  port_cmd->add_option("name", port_name, "Workspace name")->required();
+  port_cmd->add_option("spec", port_spec, "[HOST_PORT:]GUEST_PORT to publish");
+  port_cmd->add_flag("--list", port_list, "List the published ports");
+  port_cmd->add_option("--remove", port_remove, "Stop publishing this host port")->allow_extra_args(false);
+  port_cmd->callback([&] {
+    v1::PortRequest req;
+    req.set_name(port_name);
+    if (!port_spec.empty()) {
+      auto f = ParsePortSpec(port_spec);
+      if (!f.ok()) return void(code = Fail(f.status()));
+      *req.add_add() = f.value();
+    }
+    for (auto r : port_remove) req.add_remove(r);
+    if (port_spec.empty() && port_remove.empty() && !port_list) {
+      return void(code = Fail("give [HOST_PORT:]GUEST_PORT, --list or --remove HOST_PORT", kUsage));
+    }
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::PortResponse resp;
+    Status s = FromGrpc(stub->Port(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(code = Fail(s));
+    auto print = [&](const v1::PortForward& f) {
+      std::printf("127.0.0.1:%u -> %s:%u\n", f.host_port(), port_name.c_str(), f.guest_port());
+    };
+    if (port_list) {
+      for (const auto& f : resp.ports()) print(f);
+    } else if (!port_spec.empty() && resp.ports_size() > 0) {
+      print(resp.ports(resp.ports_size() - 1));  // the one just added
+    }
   });
 
   // audit

@@ -45,6 +45,11 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
     }
   }
   out->set_net(w.meta.net);
+  for (const auto& p : w.meta.ports) {
+    auto* f = out->add_ports();
+    f->set_host_port(p.host);
+    f->set_guest_port(p.guest);
+  }
   for (const auto& a : w.meta.allow) ToProto(a, out->add_allow());
 }
 
@@ -80,6 +85,12 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
     p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()}});
   }
   if (!req->net().empty()) p.net = req->net();
+  for (const auto& f : req->publish()) {
+    if (f.host_port() > 65535 || f.guest_port() == 0 || f.guest_port() > 65535) {
+      return ToGrpc(Status(Code::kInvalidArgument, "ports are 1-65535"));
+    }
+    p.publish.push_back({static_cast<uint16_t>(f.host_port()), static_cast<uint16_t>(f.guest_port())});
+  }
   for (const auto& a : req->allow()) {
     std::string spec = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
     if (a.port()) spec += ":" + std::to_string(a.port());
@@ -172,6 +183,27 @@ grpc::Status ControllerService::Audit(Ctx* ctx, const v1::AuditRequest* req,
   auto path = workspaces_.AuditLogPath(caller, req->name());
   if (!path.ok()) return ToGrpc(path.status());
   return StreamFile(ctx, caller, req->name(), path.value(), req->follow(), writer);
+}
+
+grpc::Status ControllerService::Port(Ctx* ctx, const v1::PortRequest* req, v1::PortResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  std::vector<virt::WorkspaceMeta::Port> add;
+  std::vector<uint16_t> remove;
+  for (const auto& f : req->add()) {
+    if (f.host_port() > 65535 || f.guest_port() == 0 || f.guest_port() > 65535) {
+      return ToGrpc(Status(Code::kInvalidArgument, "ports are 1-65535"));
+    }
+    add.push_back({static_cast<uint16_t>(f.host_port()), static_cast<uint16_t>(f.guest_port())});
+  }
+  for (uint32_t r : req->remove()) remove.push_back(static_cast<uint16_t>(r));
+  auto ports = workspaces_.UpdatePorts(caller, req->name(), add, remove);
+  if (!ports.ok()) return ToGrpc(ports.status());
+  for (const auto& p : ports.value()) {
+    auto* f = resp->add_ports();
+    f->set_host_port(p.host);
+    f->set_guest_port(p.guest);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req, v1::AllowResponse* resp) {

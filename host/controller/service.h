@@ -30,6 +30,7 @@ class ControllerService final : public workspace::v1::Controller::Service {
   grpc::Status CopyIn(Ctx*, grpc::ServerReader<workspace::v1::CopyInRequest>*,
                       workspace::v1::WriteTreeResponse*) override;
   grpc::Status Allow(Ctx*, const workspace::v1::AllowRequest*, workspace::v1::AllowResponse*) override;
+  grpc::Status Port(Ctx*, const workspace::v1::PortRequest*, workspace::v1::PortResponse*) override;
   grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
                      grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
 

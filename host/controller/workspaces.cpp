@@ -197,11 +197,18 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
       hv_.Undefine(p.name);
     }
     agents_.Drop(p.name);
+    ClosePorts(p.name);
     RemoveFiles(p.name, meta.agent_socket);
   });
 
   Status s = PrepareShares(p.name, meta.shares);
   if (!s.ok()) return s;
+  for (auto port : p.publish) {
+    s = OpenPort(p.name, meta.agent_socket, &port);
+    if (!s.ok()) return s;
+    meta.ports.push_back(port);
+  }
+  spec.metadata_xml = virt::RenderMetadata(meta);  // with the ports chosen
   s = hv_.Define(virt::RenderDomainXml(spec));
   if (!s.ok()) return s;
   defined = true;
@@ -258,6 +265,7 @@ Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name
   s = WaitForAgent(name, ws->meta.agent_socket, kBootTimeout);
   if (!s.ok()) return s;
   StartEgress(name, ws->meta);
+  for (auto port : ws->meta.ports) OpenPort(name, ws->meta.agent_socket, &port);
   ws->state = virt::VmState::kRunning;
   return ws;
 }
@@ -270,6 +278,7 @@ Result<bool> Workspaces::Stop(const Caller& c, const std::string& name) {
   if (ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed) return false;
 
   StopEgress(name);
+  ClosePorts(name);
   auto agent = agents_.Get(name, ws->meta.agent_socket, 2s);
   if (agent.ok()) agent.value()->Shutdown(2s);
   agents_.Drop(name);
@@ -299,6 +308,7 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
                                            ") or use: workspace destroy --force " + name};
   }
   StopEgress(name);
+  ClosePorts(name);
   agents_.Drop(name);
   Status s = hv_.ForceOff(name);
   if (!s.ok()) return s;
@@ -354,7 +364,9 @@ void Workspaces::ResumeAll() {
   if (!vms.ok()) return;
   for (const auto& vm : vms.value()) {
     auto meta = virt::ParseMetadata(vm.metadata_xml);
-    if (meta.ok() && vm.state == virt::VmState::kRunning) StartEgress(vm.name, meta.value());
+    if (!meta.ok() || vm.state != virt::VmState::kRunning) continue;
+    StartEgress(vm.name, meta.value());
+    for (auto port : meta->ports) OpenPort(vm.name, meta->agent_socket, &port);
   }
 }
 
@@ -397,6 +409,59 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c
   auto it = egress_.find(name);
   if (it != egress_.end()) it->second->SetAllowlist(list);
   return list;
+}
+
+Status Workspaces::OpenPort(const std::string& name, const std::string& socket, virt::WorkspaceMeta::Port* p) {
+  auto agent = [this, name, socket] { return agents_.Get(name, socket, 10s); };
+  // No host port given: the guest's own number when free (localhost:3000 is
+  // the dev server on 3000), else any free port.
+  auto fwd = net::PortForward::Open(p->host ? p->host : p->guest, p->guest, agent);
+  if (!fwd.ok() && p->host == 0) fwd = net::PortForward::Open(0, p->guest, agent);
+  if (!fwd.ok()) return fwd.status();
+  p->host = fwd.value()->host_port();
+  std::lock_guard lock(egress_mu_);
+  ports_[name][p->host] = std::move(fwd.value());
+  return Status::Ok();
+}
+
+void Workspaces::ClosePorts(const std::string& name) {
+  std::map<uint16_t, std::unique_ptr<net::PortForward>> gone;
+  std::lock_guard lock(egress_mu_);
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return;
+  gone = std::move(it->second);
+  ports_.erase(it);
+}
+
+Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
+    const Caller& c, const std::string& name, const std::vector<virt::WorkspaceMeta::Port>& add,
+    const std::vector<uint16_t>& remove) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  auto& ports = ws->meta.ports;
+  for (uint16_t hp : remove) {
+    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.host == hp; });
+    if (it == ports.end()) return Status(Code::kNotFound, "host port " + std::to_string(hp) + " is not published by '" + name + "'");
+    ports.erase(it);
+    std::lock_guard elock(egress_mu_);
+    ports_[name].erase(hp);
+  }
+  for (auto p : add) {
+    if (p.guest == 0) return Status(Code::kInvalidArgument, "guest port must be 1-65535");
+    if (ws->state == virt::VmState::kRunning) {
+      Status s = OpenPort(name, ws->meta.agent_socket, &p);
+      if (!s.ok()) return s;
+    } else if (p.host == 0) {
+      return Status(Code::kFailedPrecondition, "workspace '" + name + "' is stopped; give HOST_PORT:GUEST_PORT, "
+                                               "or start it first");
+    }
+    ports.push_back(p);
+  }
+  Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
+  if (!s.ok()) return s;
+  return ports;
 }
 
 Result<std::string> Workspaces::AuditLogPath(const Caller& c, const std::string& name) {

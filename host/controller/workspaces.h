@@ -15,6 +15,7 @@
 #include "host/controller/caller.h"
 #include "host/controller/images.h"
 #include "host/net/egress_relay.h"
+#include "host/net/port_forward.h"
 #include "host/shares/share_spec.h"
 #include "host/store/layout.h"
 #include "host/virt/accel.h"
@@ -32,6 +33,7 @@ struct CreateParams {
   bool allow_dangerous_shares = false;  // / or the caller's home
   std::string net = "allowlist";        // or "none"
   std::vector<net::AllowEntry> allow;
+  std::vector<virt::WorkspaceMeta::Port> publish;  // host 0: any free port
 };
 
 // A workspace as callers see it.
@@ -63,6 +65,11 @@ class Workspaces {
   Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
                                                        const std::vector<std::string>& add,
                                                        const std::vector<std::string>& remove);
+  // Publishes guest ports on 127.0.0.1 / stops publishing host ports;
+  // returns the workspace's published ports.
+  Result<std::vector<virt::WorkspaceMeta::Port>> UpdatePorts(const Caller& c, const std::string& name,
+                                                             const std::vector<virt::WorkspaceMeta::Port>& add,
+                                                             const std::vector<uint16_t>& remove);
   // STATE/workspaces/NAME/audit.log of a workspace the caller may see.
   Result<std::string> AuditLogPath(const Caller& c, const std::string& name);
   // After a daemon restart: takes up the egress of every running workspace.
@@ -84,6 +91,9 @@ class Workspaces {
   std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
   void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
   void StopEgress(const std::string& name);
+  // Opens one port forward; fills in the port chosen when p.host is 0.
+  Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p);
+  void ClosePorts(const std::string& name);
 
   virt::Hypervisor& hv_;
   store::Layout layout_;
@@ -95,6 +105,7 @@ class Workspaces {
   AgentPool agents_;
   std::mutex egress_mu_;
   std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by egress_mu_
+  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_;  // guarded by egress_mu_
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
 };

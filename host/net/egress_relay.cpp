@@ -11,13 +11,13 @@
 #include <cstring>
 
 #include "host/common/unique_fd.h"
+#include "host/net/stream_relay.h"
 
 namespace ws::net {
 namespace {
 
 namespace v1 = workspace::v1;
 using Clock = std::chrono::steady_clock;
-constexpr size_t kChunk = 256 * 1024;
 
 // Connects to exactly `addr` within 10 s.
 Result<unique_fd> ConnectTo(const sockaddr* addr, socklen_t len) {
@@ -167,31 +167,9 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   open.mutable_open()->set_allow(d.verdict == Verdict::kAllow);
   open.mutable_open()->set_reason(d.reason);
   stream->Write(open);
-  std::atomic<uint64_t> down{0};
-  uint64_t up = 0;
+  RelayCounts counts;
   if (d.verdict == Verdict::kAllow) {
-    const int fd = remote.get();
-    std::thread from_remote([&] {
-      std::string buf(kChunk, '\0');
-      v1::TunnelMessage m;
-      for (;;) {
-        ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        down += static_cast<uint64_t>(n);
-        m.set_data(buf.data(), static_cast<size_t>(n));
-        if (!stream->Write(m)) break;
-      }
-      stream->WritesDone();
-    });
-    v1::TunnelMessage m;
-    while (stream->Read(&m)) {
-      if (!m.has_data()) continue;
-      if (!WriteAll(fd, m.data().data(), m.data().size())) break;
-      up += m.data().size();
-    }
-    shutdown(fd, SHUT_RDWR);  // wakes the reader
-    from_remote.join();
+    counts = RelaySocketOverStream(remote.get(), stream.get());
   } else {
     stream->WritesDone();
   }
@@ -199,8 +177,8 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   --shared->open_tunnels;
   rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
   rec.reason = d.reason;
-  rec.bytes_up = up;
-  rec.bytes_down = down;
+  rec.bytes_up = counts.guest_to_socket;
+  rec.bytes_down = counts.socket_to_guest;
   rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   shared->audit.Append(rec);
 }

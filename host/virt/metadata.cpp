@@ -47,6 +47,9 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
     x << "<" << prefix << "allow host='" << XmlEscape(a.host) << "' port='" << a.port
       << "' source='" << XmlEscape(a.source) << "'/>";
   }
+  for (const auto& p : m.ports) {
+    x << "<" << prefix << "port host='" << p.host << "' guest='" << p.guest << "'/>";
+  }
   for (const auto& sh : m.shares) {
     x << "<" << prefix << "share tag='" << XmlEscape(sh.tag) << "' host='"
       << XmlEscape(sh.host_path) << "' guest='" << XmlEscape(sh.guest_path) << "' mode='"
@@ -104,6 +107,14 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
       auto e = net::ParseAllowEntry(spec, Prop(n, "source"));
       if (!e.ok()) return e.status();
       m.allow.push_back(e.value());
+      continue;
+    }
+    if (n->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(n->name)) == "port") {
+      uint32_t h = 0, g = 0;
+      if (!ParseU32(Prop(n, "host"), &h) || !ParseU32(Prop(n, "guest"), &g) || h > 65535 || g == 0 || g > 65535) {
+        return Status(Code::kInvalidArgument, "workspace metadata has a malformed port");
+      }
+      m.ports.push_back({static_cast<uint16_t>(h), static_cast<uint16_t>(g)});
       continue;
     }
     if (n->type != XML_ELEMENT_NODE || std::string(reinterpret_cast<const char*>(n->name)) != "share") continue;

@@ -37,6 +37,11 @@ struct WorkspaceMeta {
   std::vector<ShareMeta> shares;
   std::string net = "allowlist";       // "allowlist" or "none"
   std::vector<net::AllowEntry> allow;  // the egress allowlist
+  struct Port {
+    uint16_t host = 0;  // on 127.0.0.1
+    uint16_t guest = 0;
+  };
+  std::vector<Port> ports;  // published guest ports
 };
 
 // <ws:workspace xmlns:ws="..." .../> (for a domain definition).

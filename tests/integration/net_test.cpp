@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -204,6 +206,42 @@ TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
   EXPECT_EQ(exfil.received().find("CANARY"), std::string::npos) << "a canary left the guest";
   EXPECT_FALSE(fs::exists(project + "/.git/hooks/post-checkout")) << "a hook was planted on the host";
   EXPECT_EQ(W().Cli({"destroy", "-f", "wormy"}).code, 0);
+}
+
+int HttpGet(const std::string& host, int port, std::string* body) {
+  auto r = ws::test::Run({"curl", "-s", "-m", "5", "http://" + host + ":" + std::to_string(port) + "/index.html"});
+  *body = r.out;
+  return r.code;
+}
+
+TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
+  ASSERT_EQ(W().Cli({"create", "pub", "--no-share", "--publish", "18181"}).code, 0);
+  ASSERT_EQ(Guest("pub", "mkdir -p /tmp/www && echo served-from-guest > /tmp/www/index.html").code, 0);
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
+  int server = Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
+  auto port = W().Cli({"port", "pub", "8080"});
+  ASSERT_EQ(port.code, 0) << port.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(port.out, m, std::regex("127\\.0\\.0\\.1:([0-9]+) -> pub:8080"))) << port.out;
+  const int host_port = std::stoi(m[1]);
+  std::string body;
+  int rc = 1;
+  for (int i = 0; i < 50 && rc != 0; ++i) {
+    rc = HttpGet("127.0.0.1", host_port, &body);
+    if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(body, "served-from-guest\n");
+  EXPECT_NE(HttpGet("127.0.0.2", host_port, &body), 0) << "bound to 127.0.0.1 only";
+  auto list = W().Cli({"port", "pub", "--list"});
+  EXPECT_NE(list.out.find("127.0.0.1:18181 -> pub:18181"), std::string::npos) << list.out;
+  ASSERT_EQ(W().Cli({"port", "pub", "--remove", std::to_string(host_port)}).code, 0);
+  EXPECT_NE(HttpGet("127.0.0.1", host_port, &body), 0) << "still published after --remove";
+  EXPECT_EQ(W().Cli({"port", "pub", "99999"}).code, 2);
+  kill(server, SIGTERM);
+  waitpid(server, nullptr, 0);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "pub"}).code, 0);
 }
 
 }  // namespace

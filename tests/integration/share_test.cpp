@@ -67,6 +67,29 @@ TEST(Shares, ReadWriteShareMapsIdsAndIsSeenBothWays) {
   EXPECT_EQ(W().Cli({"destroy", "-f", "rw"}).code, 0);
 }
 
+TEST(Shares, ANonRootCallersShareMapsTheGuestUserToTheCaller) {
+  if (getpwnam("wstest-member") == nullptr) {
+    ws::test::Run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "wstest-member"});
+  }
+  ws::test::Run({"gpasswd", "-a", "wstest-member", "workspace"});
+  const uid_t member = getpwnam("wstest-member")->pw_uid;
+  ASSERT_EQ(W().Cli({"list"}).code, 0) << "root's CLI starts the daemon";
+  std::string dir = W().NewFolder("members-project");
+  ws::test::Run({"chown", "wstest-member:", dir});
+  auto create = W().CliAs("wstest-member", {"create", "memshare", "--share", dir + ":/workspace"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  ASSERT_EQ(W().CliAs("wstest-member", {"exec", "memshare", "--", "sh", "-c", "echo x > /workspace/made"}).code, 0);
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, member);
+  // A folder the caller cannot write is refused for a read-write share.
+  std::string roots = W().NewFolder("roots-only");
+  auto denied = W().CliAs("wstest-member", {"create", "memshare2", "--share", roots});
+  EXPECT_EQ(denied.code, 1);
+  EXPECT_NE(denied.err.find("read-only with :ro"), std::string::npos) << denied.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "-f", "memshare"}).code, 0);
+}
+
 TEST(Shares, GuestRootMakesNoDevicesSetIdFilesOrRootFilesOnTheHost) {
   std::string dir = MakeProject("hostile");
   ASSERT_EQ(W().Cli({"create", "hostile", "--share", dir + ":/workspace"}).code, 0);

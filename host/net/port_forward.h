@@ -1,0 +1,36 @@
+// PortForward: one guest port published on the host's loopback only
+// (127.0.0.1:host_port), carried over the agent channel (no NIC needed).
+// Each accepted connection becomes a GuestAgent.Forward stream.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "host/common/status.h"
+#include "host/common/unique_fd.h"
+#include "host/guest/grpc_guest_agent.h"
+
+namespace ws::net {
+
+class PortForward {
+ public:
+  using AgentFn = std::function<Result<std::shared_ptr<guest::GrpcGuestAgent>>()>;
+  // host_port 0 picks a free port. kAlreadyExists when the port is taken.
+  static Result<std::unique_ptr<PortForward>> Open(uint16_t host_port, uint16_t guest_port, AgentFn agent);
+  ~PortForward();  // stops listening; open connections finish on their own
+
+  uint16_t host_port() const { return host_port_; }
+  uint16_t guest_port() const { return guest_port_; }
+
+ private:
+  PortForward(unique_fd listener, uint16_t host_port, uint16_t guest_port, AgentFn agent);
+  void AcceptLoop();
+
+  unique_fd listener_;
+  uint16_t host_port_, guest_port_;
+  AgentFn agent_;
+  std::thread thread_;
+};
+
+}  // namespace ws::net

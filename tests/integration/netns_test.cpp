@@ -1,0 +1,166 @@
+// Named hosts, resolved by the host: a daemon started inside a network
+// namespace this test creates resolves allowed.test / evil.test through
+// /etc/netns/NS/hosts (ip netns exec binds it over /etc/hosts) and reaches
+// servers in a second namespace over a veth pair, on documentation-range
+// addresses routed nowhere else. Nothing leaves this machine.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+namespace fs = std::filesystem;
+World& W() { return World::Get(); }
+
+// An HTTP server bound to `ip`:80 inside network namespace `ns`, recording
+// every byte it receives.
+class NsServer {
+ public:
+  NsServer(const std::string& ns, const std::string& ip, std::string body) : body_(std::move(body)) {
+    std::thread([&] {
+      int nsfd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) return;
+      close(nsfd);
+      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // the socket stays in that namespace
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(80);
+      inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 16) != 0) {
+        close(fd_);
+        fd_ = -1;
+      }
+    }).join();
+    if (fd_ >= 0) thread_ = std::thread([this] { Loop(); });
+  }
+  ~NsServer() {
+    if (fd_ < 0) return;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  bool ok() const { return fd_ >= 0; }
+  std::string received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard lock(mu_);
+        received_ += req;
+      }
+      std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body_.size()) + "\r\n\r\n" + body_;
+      send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      close(c);
+    }
+  }
+  std::string body_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string received_;
+};
+
+class NamedHosts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string id = std::to_string(getpid());
+    ns_ = "wsit-d" + id;
+    srv_ = "wsit-s" + id;
+    auto sh = [](const std::string& cmd) { return ws::test::Run({"sh", "-c", cmd}).code; };
+    ASSERT_EQ(sh("ip netns add " + ns_ + " && ip netns add " + srv_ +
+                 " && ip link add wsv" + id + " type veth peer name wsp" + id +
+                 " && ip link set wsv" + id + " netns " + ns_ + " && ip link set wsp" + id + " netns " + srv_ +
+                 " && ip -n " + ns_ + " link set lo up && ip -n " + srv_ + " link set lo up" +
+                 " && ip -n " + ns_ + " addr add 198.51.100.1/24 dev wsv" + id +
+                 " && ip -n " + srv_ + " addr add 198.51.100.10/24 dev wsp" + id +
+                 " && ip -n " + srv_ + " addr add 198.51.100.11/24 dev wsp" + id +
+                 " && ip -n " + ns_ + " link set wsv" + id + " up && ip -n " + srv_ + " link set wsp" + id + " up"),
+              0);
+    fs::create_directories("/etc/netns/" + ns_);
+    std::ofstream("/etc/netns/" + ns_ + "/hosts")
+        << "127.0.0.1 localhost\n198.51.100.10 allowed.test\n198.51.100.11 evil.test\n10.0.0.5 db.corp.test\n";
+    char tmpl[] = "/tmp/wsit-ns-XXXXXX";
+    state_ = mkdtemp(tmpl);
+    chmod(state_.c_str(), 0711);
+    RunOptions o;
+    daemon_ = Spawn({"ip", "netns", "exec", ns_, W().bin(), "daemon", "--state-dir", state_}, o);
+    for (int i = 0; i < 600 && !fs::exists(state_ + "/daemon.sock"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  void TearDown() override {
+    CleanUpStateDir(state_, W());
+    if (daemon_ > 0) {
+      kill(daemon_, SIGTERM);
+      waitpid(daemon_, nullptr, 0);
+    }
+    ws::test::Run({"ip", "netns", "del", ns_});
+    ws::test::Run({"ip", "netns", "del", srv_});
+    fs::remove_all("/etc/netns/" + ns_);
+  }
+  RunResult Cli(std::vector<std::string> args) {
+    RunOptions o;
+    o.env["WORKSPACE_STATE_DIR"] = state_;
+    return W().Cli(args, o);
+  }
+  std::string ns_, srv_, state_;
+  int daemon_ = -1;
+};
+
+TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection) {
+  NsServer allowed(srv_, "198.51.100.10", "allowed-by-name"), evil(srv_, "198.51.100.11", "evil-body");
+  ASSERT_TRUE(allowed.ok() && evil.ok());
+  auto create = Cli({"create", "named", "--no-share", "--no-default-allow", "--allow", "allowed.test",
+                     "--allow", "*.corp.test"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto fetch = [&](const std::string& url) {
+    return Cli({"exec", "--timeout", "60", "named", "--", "sh", "-c", "wget -q -O- " + url + " 2>&1; echo \" rc=$?\""}).out;
+  };
+  EXPECT_NE(fetch("http://allowed.test/").find("allowed-by-name rc=0"), std::string::npos);
+  EXPECT_NE(fetch("http://evil.test/").find("403"), std::string::npos);
+  EXPECT_NE(fetch("http://198.51.100.11/").find("403"), std::string::npos);
+  EXPECT_NE(fetch("http://db.corp.test/").find("403"), std::string::npos) << "a wildcard resolving to 10/8";
+  EXPECT_EQ(evil.received(), "") << "the denied server received bytes";
+  EXPECT_NE(allowed.received().find("Host: allowed.test"), std::string::npos);
+  auto audit = Cli({"audit", "named", "--json"}).out;
+  EXPECT_NE(audit.find("\"target\":\"allowed.test\",\"port\":80,\"method\":\"GET\",\"address\":\"198.51.100.10\","
+                       "\"decision\":\"allow\""),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("\"target\":\"evil.test\",\"port\":80,\"method\":\"GET\",\"address\":\"\",\"decision\":\"deny\","
+                       "\"reason\":\"evil.test is not on the allowlist\""),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("resolves to 10.0.0.5 (private)"), std::string::npos) << audit;
+  EXPECT_EQ(Cli({"destroy", "-f", "named"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ws::test
