@@ -19,6 +19,8 @@ class ExecCgroup {
 
   // Open cgroup.procs: the spawned child writes "0" here before exec.
   int procs_fd() const { return procs_.get(); }
+  // The cgroup's name under workspace-exec/ (what /proc/PID/cgroup shows).
+  std::string id() const { return dir_.substr(dir_.rfind('/') + 1); }
   void Kill();
 
  private:

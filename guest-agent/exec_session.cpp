@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "guest-agent/cgroup.h"
+#include "guest-agent/notices.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
 #include "guest-agent/spawn.h"
@@ -217,6 +218,9 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
   const auto deadline = start.timeout_seconds() > 0
                             ? Clock::now() + std::chrono::seconds(start.timeout_seconds())
                             : Clock::time_point::max();
+  // Refused connections this exec made are reported on its stderr.
+  std::shared_ptr<NoticeBoard::Box> notices;
+  if (cgroup) notices = NoticeBoard::Instance().Register(cgroup->id());
   std::optional<Clock::time_point> exited_at;
   bool timed_out = false, client_gone = false;
   std::string buf;
@@ -224,9 +228,9 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
 
   while (out.valid() || err.valid()) {
     if (exited_at && Clock::now() - *exited_at > kDrainGrace) break;
-    pollfd fds[3] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0},
-                     {shared->exit_event.get(), POLLIN, 0}};
-    int n = poll(fds, 3, 100);
+    pollfd fds[4] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0},
+                     {shared->exit_event.get(), POLLIN, 0}, {notices ? notices->event.get() : -1, POLLIN, 0}};
+    int n = poll(fds, 4, 100);
     if (n < 0 && errno != EINTR) break;
     if (ctx->IsCancelled()) {
       client_gone = true;
@@ -236,6 +240,12 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
     if (!timed_out && Clock::now() >= deadline) {
       timed_out = true;
       kill_all();
+    }
+    if (fds[3].revents & POLLIN) {
+      for (const auto& line : NoticeBoard::Take(*notices)) {
+        msg.set_stderr(line);
+        stream->Write(msg);
+      }
     }
     if (fds[2].revents & POLLIN) {
       uint64_t v;
@@ -271,6 +281,7 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
     poll(&p, 1, 100);
     if (shared->wait_status.load() < 0 && ctx->IsCancelled()) kill_all();
   }
+  if (cgroup) NoticeBoard::Instance().Unregister(cgroup->id());
   int status = shared->wait_status.load();
   if (!client_gone) {
     ExecResponse exit;

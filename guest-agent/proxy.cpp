@@ -1,5 +1,6 @@
 #include "guest-agent/proxy.h"
 
+#include "guest-agent/notices.h"
 #include "guest-agent/stream_relay.h"
 
 #include <arpa/inet.h>
@@ -203,6 +204,8 @@ void EgressProxy::Serve(unique_fd client) {
   req.set_port(port);
   req.set_method(method);
   FindOwner(client.get(), &req);
+  p->exec_id = req.exec_id();
+  p->target = host + ":" + std::to_string(port);
   p->client = std::move(client);
   const int fd = p->client.get();
   {
@@ -257,6 +260,11 @@ grpc::Status EgressProxy::Tunnel(grpc::ServerContext* ctx,
   }
   const int fd = p->client.get();
   if (!m.open().allow()) {
+    // The exec's stderr hears first: once the program has its 403 it may exit.
+    if (!p->exec_id.empty()) {
+      NoticeBoard::Instance().Post(p->exec_id, "workspace: egress to " + p->target + " denied: " +
+                                                   m.open().reason() + "\n");
+    }
     Reply(fd, "403 Forbidden", "workspace: egress denied: " + m.open().reason() + "\n");
     return grpc::Status::OK;
   }

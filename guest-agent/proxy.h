@@ -38,6 +38,8 @@ class EgressProxy {
     unique_fd client;
     bool connect = false;      // CONNECT: answer 200, then raw bytes
     std::string first_bytes;   // plain http: the request, rewritten to origin form
+    std::string exec_id;       // the exec that asked, for its stderr
+    std::string target;        // host:port, for messages
     bool claimed = false;
   };
   void AcceptLoop(int listener);

@@ -104,6 +104,10 @@ TEST(Net, OnlyAllowedTargetsAreReachedAndEveryAttemptIsAudited) {
     EXPECT_EQ(out.find("denied-body"), std::string::npos) << host << ": " << out;
     EXPECT_NE(out.find("403"), std::string::npos) << host << ": " << out;
   }
+  auto noticed = Guest("net1", "wget -q -O- http://github.com/ >/dev/null 2>&1; true");
+  EXPECT_NE(noticed.err.find("workspace: egress to github.com:80 denied: github.com is not on the allowlist"),
+            std::string::npos)
+      << "the exec that caused a denial hears of it: " << noticed.err;
   auto connect = Guest("net1", "printf 'CONNECT 127.0.0.1:" + d + " HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 3128");
   EXPECT_NE(connect.out.find("403"), std::string::npos) << connect.out;
   // No way around the proxy: no NIC, no route.
@@ -127,7 +131,7 @@ TEST(Net, OnlyAllowedTargetsAreReachedAndEveryAttemptIsAudited) {
     }
   }
   EXPECT_EQ(allows, 1);
-  EXPECT_EQ(denies, 12);
+  EXPECT_EQ(denies, 13);
   auto table = W().Cli({"audit", "net1"});
   EXPECT_NE(table.out.find("github.com"), std::string::npos);
   EXPECT_EQ(W().Cli({"destroy", "-f", "net1"}).code, 0);
