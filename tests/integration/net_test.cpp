@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/integration/environment.h"
+#include "tests/support/http_server.h"
 
 namespace ws::test {
 namespace {
@@ -25,59 +26,9 @@ namespace fs = std::filesystem;
 World& W() { return World::Get(); }
 
 // A loopback HTTP server that records every byte it receives.
-class TestServer {
+class TestServer : public RecordingHttpServer {
  public:
-  explicit TestServer(std::string body) : body_(std::move(body)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    listen(fd_, 16);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~TestServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::string received() {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        req.append(buf, static_cast<size_t>(n));
-      }
-      {
-        std::lock_guard lock(mu_);
-        received_ += req;
-      }
-      std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body_.size()) + "\r\n\r\n" + body_;
-      send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-      close(c);
-    }
-  }
-  std::string body_;
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::string received_;
+  explicit TestServer(std::string body) : RecordingHttpServer(ListenLoopback(), std::move(body)) {}
 };
 
 RunResult Guest(const std::string& ws, const std::string& script) {

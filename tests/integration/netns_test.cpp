@@ -19,73 +19,13 @@
 #include <thread>
 
 #include "tests/integration/environment.h"
+#include "tests/support/http_server.h"
 
 namespace ws::test {
 namespace {
 
 namespace fs = std::filesystem;
 World& W() { return World::Get(); }
-
-// An HTTP server bound to `ip`:80 inside network namespace `ns`, recording
-// every byte it receives.
-class NsServer {
- public:
-  NsServer(const std::string& ns, const std::string& ip, std::string body) : body_(std::move(body)) {
-    std::thread([&] {
-      int nsfd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) return;
-      close(nsfd);
-      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // the socket stays in that namespace
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(80);
-      inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-      if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 16) != 0) {
-        close(fd_);
-        fd_ = -1;
-      }
-    }).join();
-    if (fd_ >= 0) thread_ = std::thread([this] { Loop(); });
-  }
-  ~NsServer() {
-    if (fd_ < 0) return;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  bool ok() const { return fd_ >= 0; }
-  std::string received() {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        req.append(buf, static_cast<size_t>(n));
-      }
-      {
-        std::lock_guard lock(mu_);
-        received_ += req;
-      }
-      std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body_.size()) + "\r\n\r\n" + body_;
-      send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-      close(c);
-    }
-  }
-  std::string body_;
-  int fd_ = -1;
-  std::thread thread_;
-  std::mutex mu_;
-  std::string received_;
-};
 
 class NamedHosts : public ::testing::Test {
  protected:
@@ -135,7 +75,8 @@ class NamedHosts : public ::testing::Test {
 };
 
 TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection) {
-  NsServer allowed(srv_, "198.51.100.10", "allowed-by-name"), evil(srv_, "198.51.100.11", "evil-body");
+  RecordingHttpServer allowed(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 80), "allowed-by-name");
+  RecordingHttpServer evil(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.11", 80), "evil-body");
   ASSERT_TRUE(allowed.ok() && evil.ok());
   auto create = Cli({"create", "named", "--no-share", "--no-default-allow", "--allow", "allowed.test",
                      "--allow", "*.corp.test"});
