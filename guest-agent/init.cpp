@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -141,6 +144,37 @@ std::string FindPort(const std::string& name, std::chrono::milliseconds wait) {
     if (std::chrono::steady_clock::now() >= until) return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void ConfigureUserNetwork() {
+  unique_fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  auto set_addr = [&](unsigned long req, const char* ip) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ifr.ifr_addr);
+    sin->sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &sin->sin_addr);
+    if (ioctl(s.get(), req, &ifr) != 0) Log("eth0 %s: %s", ip, std::strerror(errno));
+  };
+  // The NIC appears when virtio_net has probed it.
+  for (int i = 0; i < 200 && if_nametoindex("eth0") == 0; ++i) usleep(10000);
+  set_addr(SIOCSIFADDR, "10.0.2.15");
+  set_addr(SIOCSIFNETMASK, "255.255.255.0");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+  if (ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    ioctl(s.get(), SIOCSIFFLAGS, &ifr);
+  }
+  rtentry route{};
+  auto* gw = reinterpret_cast<sockaddr_in*>(&route.rt_gateway);
+  gw->sin_family = AF_INET;
+  inet_pton(AF_INET, "10.0.2.2", &gw->sin_addr);
+  reinterpret_cast<sockaddr_in*>(&route.rt_dst)->sin_family = AF_INET;
+  reinterpret_cast<sockaddr_in*>(&route.rt_genmask)->sin_family = AF_INET;
+  route.rt_flags = RTF_UP | RTF_GATEWAY;
+  if (ioctl(s.get(), SIOCADDRT, &route) != 0) Log("default route: %s%s", std::strerror(errno));
+  std::ofstream("/etc/resolv.conf") << "nameserver 10.0.2.3\n";
 }
 
 void PowerOff() {

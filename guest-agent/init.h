@@ -17,6 +17,10 @@ void InitSystem();
 // Empty if it does not appear within `wait`.
 std::string FindPort(const std::string& name, std::chrono::milliseconds wait);
 
+// --net open: configures eth0 for QEMU's user-mode network (10.0.2.15/24,
+// gateway 10.0.2.2, DNS 10.0.2.3).
+void ConfigureUserNetwork();
+
 // Syncs and powers the machine off. Does not return when it succeeds.
 void PowerOff();
 

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     ws::agent::InitSystem();
   }
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
+  if (pid1 && ws::agent::KernelArg("workspace.net") == "open") ws::agent::ConfigureUserNetwork();
   if (pid1 && ws::agent::KernelArg("workspace.net") == "allowlist") {
     if (auto s = ws::agent::EgressProxy::Instance().Start(ws::agent::kProxyPort); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());

@@ -184,8 +184,8 @@ int Run(int argc, char** argv) {
   std::string net_mode = "allowlist";
   std::vector<std::string> allow_specs;
   bool no_default_allow = false;
-  create_cmd->add_option("--net", net_mode, "Network: allowlist (default) or none")
-      ->check(CLI::IsMember({"allowlist", "none"}));
+  create_cmd->add_option("--net", net_mode, "Network: allowlist (default), none, or open (unfiltered)")
+      ->check(CLI::IsMember({"allowlist", "none", "open"}));
   create_cmd->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
       ->allow_extra_args(false);
   std::vector<std::string> publish_specs;
@@ -228,8 +228,13 @@ int Run(int argc, char** argv) {
       if (!f.ok()) return void(code = Fail(f.status()));
       *create.add_publish() = f.value();
     }
-    if (net_mode == "none" && !allow_specs.empty()) {
+    if (net_mode != "allowlist" && !allow_specs.empty()) {
       return void(code = Fail("--allow needs --net allowlist", kUsage));
+    }
+    if (net_mode == "open") {
+      std::fprintf(stderr, "workspace: warning: --net open gives the workspace a network interface with "
+                           "unfiltered access (the host's own loopback included, via 10.0.2.2); nothing is "
+                           "checked or audited\n");
     }
     std::vector<net::AllowEntry> allow;
     if (net_mode == "allowlist" && !no_default_allow) allow = DefaultAllowlist();

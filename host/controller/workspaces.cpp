@@ -153,8 +153,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   const std::string uuid = NewUuid();
   virt::WorkspaceMeta meta;
   meta.shares = share_metas;
-  if (p.net != "allowlist" && p.net != "none") {
-    return Status(Code::kInvalidArgument, "--net " + p.net + ": use allowlist or none");
+  if (p.net != "allowlist" && p.net != "none" && p.net != "open") {
+    return Status(Code::kInvalidArgument, "--net " + p.net + ": use allowlist, none or open");
   }
   meta.net = p.net;
   meta.allow = p.allow;
@@ -177,6 +177,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.initrd = image->initrd;
   spec.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=" + p.name;
   spec.cmdline += " workspace.net=" + meta.net;
+  spec.user_nic = meta.net == "open";
   spec.virtiofsd_binary = virtiofsd_binary_;
   for (const auto& sh : meta.shares) {
     // Guest paths are checked to hold no ',', ':', spaces or quotes.

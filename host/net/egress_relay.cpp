@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "host/common/unique_fd.h"
@@ -33,6 +34,16 @@ Result<unique_fd> ConnectTo(const sockaddr* addr, socklen_t len) {
   int flags = fcntl(fd.get(), F_GETFL);
   fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   return fd;
+}
+
+// Tunnels idle this long are cut (WORKSPACE_EGRESS_IDLE_SECONDS, default 10 min).
+int IdleSeconds() {
+  static const int seconds = [] {
+    const char* v = getenv("WORKSPACE_EGRESS_IDLE_SECONDS");
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : 600;
+  }();
+  return seconds;
 }
 
 IpAddress FromSockaddr(const sockaddr* sa) {
@@ -169,7 +180,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   stream->Write(open);
   RelayCounts counts;
   if (d.verdict == Verdict::kAllow) {
-    counts = RelaySocketOverStream(remote.get(), stream.get());
+    counts = RelaySocketOverStream(remote.get(), stream.get(), &ctx, IdleSeconds());
   } else {
     stream->WritesDone();
   }

@@ -3,7 +3,8 @@
 // the allowlist — by name before any DNS, then by the resolved address,
 // connecting only to the address it checked (no second lookup) — and relays
 // allowed ones over a Tunnel stream. Every attempt goes to the audit log.
-// Bounded: at most kMaxTunnels open at once. Thread-safe.
+// Bounded: at most kMaxTunnels open at once, each cut after 10 idle minutes
+// (WORKSPACE_EGRESS_IDLE_SECONDS in the daemon's environment). Thread-safe.
 #pragma once
 
 #include <atomic>

@@ -56,7 +56,7 @@ void PortForward::AcceptLoop() {
       auto stream = agent.value()->stub()->Forward(&ctx);
       workspace::v1::TunnelMessage open;
       open.mutable_forward()->set_port(port);
-      if (stream->Write(open)) RelaySocketOverStream(client.get(), stream.get());
+      if (stream->Write(open)) RelaySocketOverStream(client.get(), stream.get(), &ctx, 0);
       agent.value()->Observe(stream->Finish());
     }).detach();
   }

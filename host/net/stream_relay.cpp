@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "host/common/unique_fd.h"
@@ -11,7 +14,28 @@
 namespace ws::net {
 
 RelayCounts RelaySocketOverStream(
-    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream) {
+    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream,
+    grpc::ClientContext* ctx, int idle_seconds) {
+  using Clock = std::chrono::steady_clock;
+  std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
+  auto touch = [&] { last_activity = Clock::now().time_since_epoch().count(); };
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::thread watchdog;
+  if (idle_seconds > 0) {
+    watchdog = std::thread([&] {
+      std::unique_lock lock(mu);
+      while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+        auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
+        if (idle > std::chrono::seconds(idle_seconds)) {
+          ctx->TryCancel();
+          shutdown(fd, SHUT_RDWR);
+          return;
+        }
+      }
+    });
+  }
   std::atomic<uint64_t> to_guest{0};
   std::thread from_socket([&] {
     std::string buf(256 * 1024, '\0');
@@ -21,6 +45,7 @@ RelayCounts RelaySocketOverStream(
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       to_guest += static_cast<uint64_t>(n);
+      touch();
       m.set_data(buf.data(), static_cast<size_t>(n));
       if (!stream->Write(m)) break;
     }
@@ -32,9 +57,16 @@ RelayCounts RelaySocketOverStream(
     if (!m.has_data()) continue;
     if (!WriteAll(fd, m.data().data(), m.data().size())) break;
     to_socket += m.data().size();
+    touch();
   }
   shutdown(fd, SHUT_RDWR);  // wakes the reader
   from_socket.join();
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
   return {to_guest.load(), to_socket};
 }
 

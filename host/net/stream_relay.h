@@ -16,7 +16,10 @@ struct RelayCounts {
   uint64_t guest_to_socket = 0;
 };
 
+// With idle_seconds > 0, a connection that moves no byte either way for
+// that long is cut (ctx cancelled, socket shut down).
 RelayCounts RelaySocketOverStream(
-    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream);
+    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream,
+    grpc::ClientContext* ctx, int idle_seconds);
 
 }  // namespace ws::net

@@ -62,6 +62,10 @@ std::string RenderDomainXml(const VmSpec& s) {
       << "      <target dir='" << XmlEscape(fs.tag) << "'/>\n"
       << "    </filesystem>\n";
   }
+  if (s.user_nic) {
+    x << "    <interface type='user'>\n      <model type='virtio'/>\n      <rom enabled='no'/>\n"
+      << "    </interface>\n";
+  }
   x << "    <controller type='usb' model='none'/>\n"
     << "    <memballoon model='none'/>\n"
     << "  </devices>\n"

@@ -94,7 +94,9 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
   m.net = Prop(root, "net");
   if (m.net.empty()) m.net = "allowlist";
-  if (m.net != "allowlist" && m.net != "none") return Status(Code::kInvalidArgument, "bad net mode " + m.net);
+  if (m.net != "allowlist" && m.net != "none" && m.net != "open") {
+    return Status(Code::kInvalidArgument, "bad net mode " + m.net);
+  }
   for (xmlNode* n = root->children; n; n = n->next) {
     if (n->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(n->name)) == "allow") {
       uint32_t port = 0;

@@ -30,6 +30,9 @@ struct VmSpec {
   };
   std::vector<Filesystem> filesystems;
   std::string virtiofsd_binary;
+  // --net open: one virtio NIC on user-mode networking (slirp). Otherwise
+  // the VM has no network interface at all.
+  bool user_nic = false;
 };
 
 // The virtio-serial port name of the agent (libvirt itself claims

@@ -47,6 +47,8 @@ RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) cons
   opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
   opts.env.emplace("HOME", home_);
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
+  // For the daemon the first call starts: idle egress tunnels are cut fast.
+  opts.env.emplace("WORKSPACE_EGRESS_IDLE_SECONDS", "4");
   if (opts.cwd.empty()) opts.cwd = project_;
   return Run(argv, opts);
 }

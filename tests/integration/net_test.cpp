@@ -163,6 +163,32 @@ TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
   EXPECT_EQ(W().Cli({"destroy", "-f", "wormy"}).code, 0);
 }
 
+TEST(Net, IdleTunnelsAreCut) {
+  TestServer silent("never-sent");  // waits for a request that never comes
+  const std::string p = std::to_string(silent.port());
+  ASSERT_EQ(W().Cli({"create", "idle", "--no-share", "--no-default-allow", "--allow", "127.0.0.1:" + p}).code, 0);
+  auto r = Guest("idle", "(printf 'CONNECT 127.0.0.1:" + p + " HTTP/1.1\\r\\n\\r\\n'; sleep 14) | nc 127.0.0.1 3128");
+  EXPECT_NE(r.out.find("200 Connection established"), std::string::npos) << r.out << r.err;
+  // The audit line is written when the tunnel ends: with the daemon's 4 s
+  // limit here, well before the client's 14 s.
+  auto audit = W().Cli({"audit", "idle", "--json"}).out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(audit, m, std::regex("\"decision\":\"allow\".*\"duration_ms\":([0-9]+)"))) << audit;
+  EXPECT_LT(std::stoi(m[1]), 11000) << "the idle tunnel was not cut";
+  EXPECT_GE(std::stoi(m[1]), 3500);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "idle"}).code, 0);
+}
+
+TEST(Net, OpenNetworkHasAConfiguredNicAndNoProxy) {
+  auto create = W().Cli({"create", "open1", "--no-share", "--net", "open"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  EXPECT_NE(create.err.find("unfiltered"), std::string::npos) << "create warns";
+  auto r = Guest("open1", "ip addr show eth0 | grep -o 'inet [0-9./]*'; ip route | grep -c default; env | grep -ci proxy");
+  EXPECT_EQ(r.out, "inet 10.0.2.15/24\n1\n0\n") << r.out << r.err;
+  EXPECT_EQ(W().Cli({"create", "open2", "--no-share", "--net", "open", "--allow", "x.org"}).code, 2);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "open1"}).code, 0);
+}
+
 int HttpGet(const std::string& host, int port, std::string* body) {
   auto r = ws::test::Run({"curl", "-s", "-m", "5", "http://" + host + ":" + std::to_string(port) + "/index.html"});
   *body = r.out;
