@@ -75,6 +75,11 @@ std::string Workspaces::ShareSpecDir(const std::string& name, const std::string&
 Status Workspaces::PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& list) {
   shares::ShareOwner root_ids;
   for (const auto& sh : list) {
+    std::error_code missing;
+    if (!fs::is_directory(sh.host_path, missing)) {
+      return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
+                                             "' is gone; recreate it, or destroy the workspace"};
+    }
     if (!sh.read_only && root_ids.uid == 0) {
       auto ids = shares::GuestRootIds();
       if (!ids.ok()) return ids.status();

@@ -197,6 +197,17 @@ TEST(Shares, TheHostsGitNeverRunsWhatTheGuestWrote) {
   EXPECT_EQ(W().Cli({"destroy", "-f", "repo"}).code, 0);
 }
 
+TEST(Shares, StartingWithAVanishedShareSaysSo) {
+  std::string dir = MakeProject("vanishing");
+  ASSERT_EQ(W().Cli({"create", "vanish", "--share", dir + ":/workspace"}).code, 0);
+  ASSERT_EQ(W().Cli({"stop", "vanish"}).code, 0);
+  fs::remove_all(dir);
+  auto start = W().Cli({"start", "vanish"});
+  EXPECT_EQ(start.code, 1);
+  EXPECT_NE(start.err.find("shared folder " + dir + " of 'vanish' is gone"), std::string::npos) << start.err;
+  EXPECT_EQ(W().Cli({"destroy", "vanish"}).code, 0);
+}
+
 TEST(Shares, BadShareSpecsAreRefusedAndLeaveNothing) {
   std::string dir = W().NewFolder("okdir");
   std::ofstream(dir + "/file") << "x";
