@@ -409,20 +409,61 @@ int Run(int argc, char** argv) {
                    stop_name.c_str());
     }
   });
-  auto* destroy_cmd = app.add_subcommand("destroy", "Delete a workspace: its VM and every file of it");
+  bool destroy_all = false;
+  auto* destroy_cmd = app.add_subcommand("destroy", "Delete a workspace (or --all of yours): its VM and every file of it");
   destroy_cmd->alias("rm");
-  destroy_cmd->add_option("name", destroy_name, "Workspace name")->required();
+  destroy_cmd->add_option("name", destroy_name, "Workspace name");
   destroy_cmd->add_flag("-f,--force", destroy_force, "Destroy even when running");
+  destroy_cmd->add_flag("--all", destroy_all, "Destroy every workspace you can see (running ones need --force)");
+  // Destroys `names`, printing each one gone; the first failure decides the exit code.
+  auto destroy_each = [&](Stub* stub, const std::vector<std::string>& names, bool force, bool verbose) {
+    for (const auto& n : names) {
+      grpc::ClientContext ctx;
+      v1::DestroyRequest req;
+      req.set_name(n);
+      req.set_force(force);
+      v1::DestroyResponse resp;
+      Status s = FromGrpc(stub->Destroy(Deadline(&ctx, 120), req, &resp));
+      if (!s.ok()) {
+        int rc = Fail(s);
+        if (code == kOk) code = rc;
+      } else if (verbose) {
+        std::printf("destroyed %s\n", n.c_str());
+      }
+    }
+  };
+  // Names of the caller's workspaces, optionally only stopped or crashed ones.
+  auto names_of = [&](Stub* stub, bool only_off, std::vector<std::string>* out) {
+    grpc::ClientContext ctx;
+    v1::ListResponse resp;
+    Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &resp));
+    if (!s.ok()) return s;
+    for (const auto& w : resp.workspaces()) {
+      if (!only_off || w.state() == "stopped" || w.state() == "crashed") out->push_back(w.name());
+    }
+    return Status::Ok();
+  };
   destroy_cmd->callback([&] {
+    if (destroy_all == !destroy_name.empty()) {
+      return void(code = Fail("give a workspace NAME, or --all", kUsage));
+    }
     Stub* stub = c.Connect(false, &code);
     if (!stub) return;
-    grpc::ClientContext ctx;
-    v1::DestroyRequest req;
-    req.set_name(destroy_name);
-    req.set_force(destroy_force);
-    v1::DestroyResponse resp;
-    Status s = FromGrpc(stub->Destroy(Deadline(&ctx, 120), req, &resp));
-    if (!s.ok()) return void(code = Fail(s));
+    std::vector<std::string> names = {destroy_name};
+    if (destroy_all) {
+      names.clear();
+      if (Status s = names_of(stub, false, &names); !s.ok()) return void(code = Fail(s));
+    }
+    destroy_each(stub, names, destroy_force, destroy_all);
+  });
+
+  auto* prune_cmd = app.add_subcommand("prune", "Destroy your stopped and crashed workspaces");
+  prune_cmd->callback([&] {
+    Stub* stub = c.Connect(false, &code);
+    if (!stub) return;
+    std::vector<std::string> names;
+    if (Status s = names_of(stub, true, &names); !s.ok()) return void(code = Fail(s));
+    destroy_each(stub, names, false, true);
   });
 
   // allow

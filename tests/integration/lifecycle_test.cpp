@@ -227,6 +227,28 @@ TEST(Cli, HelpAndVersionExitZeroAndUsageErrorsExitTwo) {
   EXPECT_EQ(W().Cli({"create", "--cpus", "x"}).code, 2);
 }
 
+TEST(Lifecycle, PruneAndDestroyAllSayWhatGoes) {
+  // A state dir of its own, so the other tests' workspaces are not touched.
+  std::string dir = "/tmp/wsit-prune-" + std::to_string(getpid());
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = dir;
+  ASSERT_EQ(W().Cli({"create", "up", "--no-share"}, o).code, 0);
+  ASSERT_EQ(W().Cli({"create", "down", "--no-share"}, o).code, 0);
+  ASSERT_EQ(W().Cli({"stop", "down"}, o).code, 0);
+  auto prune = W().Cli({"prune"}, o);
+  EXPECT_EQ(prune.code, 0) << prune.err;
+  EXPECT_EQ(prune.out, "destroyed down\n");
+  auto refused = W().Cli({"destroy", "--all"}, o);
+  EXPECT_EQ(refused.code, 1) << "running ones need --force";
+  EXPECT_NE(W().Cli({"list"}, o).out.find("up"), std::string::npos);
+  auto all = W().Cli({"destroy", "--all", "--force"}, o);
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(all.out, "destroyed up\n");
+  EXPECT_EQ(W().Cli({"list", "--json"}, o).out, "[]\n");
+  EXPECT_EQ(W().Cli({"destroy"}, o).code, 2);
+  CleanUpStateDir(dir, W());
+}
+
 TEST(Lifecycle, LongNameUnderALongStateDirWorks) {
   std::string dir = "/tmp/wsit-long-";
   dir += std::string(60 - dir.size(), 'x');
