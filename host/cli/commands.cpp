@@ -13,6 +13,7 @@
 #include "host/cli/client.h"
 #include "host/cli/cp_command.h"
 #include "host/cli/default_allow.h"
+#include "host/cli/doctor.h"
 #include "host/cli/exec_command.h"
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
@@ -591,6 +592,10 @@ int Run(int argc, char** argv) {
     Status s = FromGrpc(reader->Finish());
     if (!s.ok()) code = Fail(s);
   });
+
+  // doctor
+  auto* doctor_cmd = app.add_subcommand("doctor", "Check this host and say what to fix");
+  doctor_cmd->callback([&] { code = RunDoctor(c.global); });
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");

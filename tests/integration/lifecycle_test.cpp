@@ -212,6 +212,18 @@ TEST(Lifecycle, ImpossibleResourcesAreRefusedBeforeAnythingIsMade) {
   EXPECT_FALSE(fs::exists(W().state_dir() + "/workspaces/many"));
 }
 
+TEST(Cli, DoctorFindsThisHostReady) {
+  auto r = W().Cli({"doctor"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("accelerator: "), std::string::npos);
+  EXPECT_EQ(r.out.find("PROBLEM"), std::string::npos) << r.out;
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = "/tmp/" + std::string(100, 'z');
+  auto bad = W().Cli({"doctor"}, o);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("PROBLEM  state dir"), std::string::npos) << bad.out;
+}
+
 TEST(Cli, HelpAndVersionExitZeroAndUsageErrorsExitTwo) {
   auto help = W().Cli({"--help"});
   EXPECT_EQ(help.code, 0);

@@ -1,0 +1,74 @@
+#include "host/cli/doctor.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "host/cli/exit_codes.h"
+#include "host/shares/share_config.h"
+#include "host/store/layout.h"
+#include "host/virt/accel.h"
+
+namespace ws::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Report {
+  int problems = 0;
+  void Ok(const std::string& what) { std::printf("ok       %s\n", what.c_str()); }
+  void Problem(const std::string& what, const std::string& fix) {
+    ++problems;
+    std::printf("PROBLEM  %s\n         fix: %s\n", what.c_str(), fix.c_str());
+  }
+  void Check(bool good, const std::string& what, const std::string& fix) {
+    good ? Ok(what) : Problem(what, fix);
+  }
+};
+
+bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
+
+}  // namespace
+
+int RunDoctor(const GlobalOptions& g) {
+  Report r;
+  const std::string exe_dir = fs::read_symlink("/proc/self/exe").parent_path().string();
+  r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)", "run ./scripts/setup");
+  r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)", "run ./scripts/setup");
+  r.Check(Executable(exe_dir + "/workspace-virtiofsd"), "the share wrapper workspace-virtiofsd",
+          "rebuild: cmake --build build");
+  r.Check(getpwnam("libvirt-qemu") != nullptr, "the libvirt-qemu user QEMU runs as",
+          "install libvirt-daemon-system (./scripts/setup)");
+  r.Check(getpwnam(shares::kGuestRootUser) != nullptr,
+          std::string("the system user ") + shares::kGuestRootUser + " (guest root in shares)", "run ./scripts/setup");
+  r.Check(getgrnam("workspace") != nullptr, "the workspace group (non-root users)", "run ./scripts/setup");
+  r.Check(fs::exists(exe_dir + "/../images/minimal/initrd.img") || fs::exists(g.state_dir + "/images/minimal/initrd.img"),
+          "the minimal guest image", "build it: cmake --build build (or ./scripts/setup)");
+
+  virt::KvmFacts kvm = virt::ProbeKvm();
+  struct stat st;
+  if (stat("/dev/kvm", &st) == 0) {
+    group* kvm_group = getgrnam("kvm");
+    bool udev_like = kvm_group && st.st_gid == kvm_group->gr_gid && (st.st_mode & 0660) == 0660;
+    r.Check(udev_like, "/dev/kvm is root:kvm 0660 (else libvirt re-probes QEMU on every start, ~55 s)",
+            "chgrp kvm /dev/kvm && chmod 0660 /dev/kvm");
+  }
+  auto accel = virt::ChooseAccel("auto", kvm);
+  r.Ok(std::string("accelerator: ") + virt::AccelName(accel.value()) +
+       (kvm.dev_kvm_rw && !kvm.hw_module ? " (/dev/kvm is PVM-only: a stock kernel cannot run on it)" : ""));
+
+  store::Layout layout(store::NormalizeDir(g.state_dir));
+  Status budget = store::CheckSocketBudget(layout);
+  r.Check(budget.ok(), "state dir " + layout.state_dir() + " fits unix socket paths", budget.message());
+  auto client = ConnectDaemon(g);
+  r.Check(client.ok(), "the daemon answers at " + layout.DaemonSocket(),
+          client.ok() ? "" : client.status().message());
+  return r.problems == 0 ? kOk : kFailure;
+}
+
+}  // namespace ws::cli
