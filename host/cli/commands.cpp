@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "host/cli/client.h"
 #include "host/cli/cp_command.h"
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
+#include "host/cli/project_file.h"
 #include "host/cli/exec_command.h"
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
@@ -197,6 +199,29 @@ int Run(int argc, char** argv) {
                        "Start from an empty allowlist (no registries, no AI APIs)");
   create_cmd->callback([&] {
     const std::string cwd = std::filesystem::current_path().string();
+    // The project file gives what flags do not.
+    auto project = LoadProjectFile(cwd);
+    if (!project.ok()) return void(code = Fail(project.status()));
+    if (project->has_value()) {
+      const ProjectFile& f = **project;
+      if (create_name.empty() && f.name) create_name = *f.name;
+      if (!create_cmd->count("--image") && f.image) create.set_image(*f.image);
+      if (!create_cmd->count("--cpus") && f.cpus) create.set_cpus(*f.cpus);
+      if (!create_cmd->count("--memory") && f.memory_mib) create.set_memory_mib(*f.memory_mib);
+      if (!create_cmd->count("--net") && f.net) net_mode = *f.net;
+      if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
+      allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
+      publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
+      if (share_specs.empty() && !no_share && f.shares) {
+        if (f.shares->empty()) no_share = true;
+        for (const auto& sh : *f.shares) {
+          share_specs.push_back(sh.path + (sh.guest.empty() ? "" : ":" + sh.guest) + (sh.read_only ? ":ro" : ""));
+        }
+      }
+      if (net_mode != "allowlist" && net_mode != "none" && net_mode != "open") {
+        return void(code = Fail(std::string(kProjectFileName) + ": net must be allowlist, none or open", kUsage));
+      }
+    }
     if (create_name.empty()) create_name = NameFromFolder(std::filesystem::current_path().filename().string());
     Status valid = ValidateName(create_name);
     if (!valid.ok()) return void(code = Fail(valid));
@@ -591,6 +616,20 @@ int Run(int argc, char** argv) {
     }
     Status s = FromGrpc(reader->Finish());
     if (!s.ok()) code = Fail(s);
+  });
+
+  // init
+  auto* init_cmd = app.add_subcommand("init", "Write a commented .workspace.toml project file here");
+  init_cmd->callback([&] {
+    const auto cwd = std::filesystem::current_path();
+    const std::string path = (cwd / kProjectFileName).string();
+    if (std::filesystem::exists(path)) {
+      return void(code = Fail(path + " already exists; edit it, or remove it first", kFailure));
+    }
+    std::ofstream out(path);
+    out << ProjectFileTemplate(NameFromFolder(cwd.filename().string()));
+    if (!out) return void(code = Fail("cannot write " + path, kFailure));
+    std::printf("%s\n", path.c_str());
   });
 
   // doctor

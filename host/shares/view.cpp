@@ -108,6 +108,9 @@ mount_attr ReadOnly() {
 std::vector<std::string> GitPathsToProtect(const std::string& host_path) {
   std::vector<std::string> out;
   struct stat st;
+  if (lstat((host_path + "/.workspace.toml").c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    out.push_back(".workspace.toml");
+  }
   const std::string git = host_path + "/.git";
   if (lstat(git.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) return out;
   out.push_back(".git");

@@ -27,8 +27,9 @@ struct ViewReport {
 // `spec_dir/view`. Needs CAP_SYS_ADMIN.
 Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir);
 
-// The git paths a read-write share protects: ".git" when present, and the
-// worktree folder core.hooksPath names in .git/config, if inside the share.
+// What a read-write share shows read-only: ".git" when present, the worktree
+// folder core.hooksPath names in .git/config (if inside the share), and the
+// project file .workspace.toml (the guest must not widen its own policy).
 std::vector<std::string> GitPathsToProtect(const std::string& host_path);
 
 }  // namespace ws::shares

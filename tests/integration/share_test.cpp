@@ -208,6 +208,45 @@ TEST(Shares, StartingWithAVanishedShareSaysSo) {
   EXPECT_EQ(W().Cli({"destroy", "vanish"}).code, 0);
 }
 
+TEST(Shares, TheProjectFileDecidesAndTheGuestCannotChangeIt) {
+  std::string dir = MakeProject("withfile");
+  std::string data = W().NewFolder("withfile-data");
+  auto init = W().Cli({"init"}, [&] { RunOptions o; o.cwd = dir; return o; }());
+  ASSERT_EQ(init.code, 0) << init.err;
+  EXPECT_EQ(W().Cli({"init"}, [&] { RunOptions o; o.cwd = dir; return o; }()).code, 1) << "never overwrites";
+  std::ofstream(dir + "/.workspace.toml") << "name = \"fromfile\"\nnet = \"allowlist\"\ndefault_allow = false\n"
+                                              "allow = [\"api.example.com\"]\ncpus = 1\nmemory = 384\n"
+                                              "[[share]]\npath = \".\"\nguest = \"/workspace\"\n"
+                                              "[[share]]\npath = \"../withfile-data\"\nguest = \"/data\"\nread_only = true\n";
+  ws::test::Run({"chown", std::to_string(kOwner) + ":", dir + "/.workspace.toml"});
+  RunOptions o;
+  o.cwd = dir;
+  auto create = W().Cli({"create"}, o);
+  ASSERT_EQ(create.code, 0) << create.err;
+  EXPECT_EQ(create.out, "fromfile\n");
+  auto inspect = W().Cli({"inspect", "fromfile", "--json"}).out;
+  EXPECT_NE(inspect.find("\"memory_mib\":384"), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("\"allow\":[{\"host\":\"api.example.com\",\"port\":0,\"source\":\"user\"}]"),
+            std::string::npos)
+      << inspect;
+  EXPECT_NE(inspect.find("\"guest_path\":\"/workspace\",\"mode\":\"rw\""), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("\"guest_path\":\"/data\",\"mode\":\"ro\""), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("\".workspace.toml\""), std::string::npos) << "listed as protected: " << inspect;
+  auto attack = Guest("fromfile", "echo 'allow = [\"github.com\"]' >> /workspace/.workspace.toml; "
+                                  "rm -f /workspace/.workspace.toml; mv /workspace/.workspace.toml /workspace/x; "
+                                  "chmod 666 /workspace/.workspace.toml; true");
+  std::ifstream f(dir + "/.workspace.toml");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("github.com"), std::string::npos);
+  EXPECT_NE(text.find("fromfile"), std::string::npos);
+  // Flags override the file.
+  auto flags = W().Cli({"create", "flagged", "--no-share", "--memory", "256"}, o);
+  ASSERT_EQ(flags.code, 0) << flags.err;
+  EXPECT_NE(W().Cli({"inspect", "flagged", "--json"}).out.find("\"memory_mib\":256"), std::string::npos);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "fromfile"}).code, 0);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "flagged"}).code, 0);
+}
+
 TEST(Shares, BadShareSpecsAreRefusedAndLeaveNothing) {
   std::string dir = W().NewFolder("okdir");
   std::ofstream(dir + "/file") << "x";

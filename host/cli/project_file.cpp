@@ -1,0 +1,123 @@
+#include "host/cli/project_file.h"
+
+#include <cpptoml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ws::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status Bad(const std::string& key, const std::string& want) {
+  return {Code::kInvalidArgument, std::string(kProjectFileName) + ": '" + key + "' must be " + want};
+}
+
+}  // namespace
+
+Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string& dir) {
+  std::shared_ptr<cpptoml::table> t;
+  try {
+    std::istringstream in(text);
+    cpptoml::parser p(in);
+    t = p.parse();
+  } catch (const cpptoml::parse_exception& e) {
+    return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": " + e.what());
+  }
+  static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
+                                "share"};
+  for (const auto& [key, value] : *t) {
+    (void)value;
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+      return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": unknown key '" + key + "'");
+    }
+  }
+  ProjectFile f;
+  for (const char* key : {"name", "image", "net"}) {
+    if (!t->contains(key)) continue;
+    auto v = t->get_as<std::string>(key);
+    if (!v) return Bad(key, "a string");
+    (std::string(key) == "name" ? f.name : std::string(key) == "image" ? f.image : f.net) = *v;
+  }
+  for (const char* key : {"cpus", "memory"}) {
+    if (!t->contains(key)) continue;
+    auto v = t->get_as<int64_t>(key);
+    if (!v || *v <= 0 || *v > (1 << 20)) return Bad(key, "a positive number");
+    (std::string(key) == "cpus" ? f.cpus : f.memory_mib) = static_cast<uint32_t>(*v);
+  }
+  if (t->contains("default_allow")) {
+    auto v = t->get_as<bool>("default_allow");
+    if (!v) return Bad("default_allow", "true or false");
+    f.default_allow = *v;
+  }
+  for (const char* key : {"allow", "publish"}) {
+    if (!t->contains(key)) continue;
+    auto arr = t->get_array_of<std::string>(key);
+    if (!arr) return Bad(key, "a list of strings");
+    (std::string(key) == "allow" ? f.allow : f.publish) = *arr;
+  }
+  if (t->contains("share")) {
+    auto tables = t->get_table_array("share");
+    if (!tables) return Bad("share", "[[share]] tables");
+    f.shares.emplace();
+    for (const auto& s : *tables) {
+      ProjectShare sh;
+      auto path = s->get_as<std::string>("path");
+      if (!path) return Bad("share.path", "a string");
+      sh.path = fs::path(*path).is_absolute() ? *path : (fs::path(dir) / *path).lexically_normal().string();
+      while (sh.path.size() > 1 && sh.path.back() == '/') sh.path.pop_back();
+      auto guest = s->get_as<std::string>("guest");
+      if (s->contains("guest") && !guest) return Bad("share.guest", "a string");
+      sh.guest = guest ? *guest : "";
+      if (s->contains("read_only")) {
+        auto ro = s->get_as<bool>("read_only");
+        if (!ro) return Bad("share.read_only", "true or false");
+        sh.read_only = *ro;
+      }
+      f.shares->push_back(sh);
+    }
+  }
+  return f;
+}
+
+Result<std::optional<ProjectFile>> LoadProjectFile(const std::string& dir) {
+  std::ifstream in(dir + "/" + kProjectFileName);
+  if (!in) return std::optional<ProjectFile>();
+  std::stringstream text;
+  text << in.rdbuf();
+  auto f = ParseProjectFile(text.str(), dir);
+  if (!f.ok()) return f.status();
+  return std::optional<ProjectFile>(std::move(f.value()));
+}
+
+std::string ProjectFileTemplate(const std::string& name) {
+  return "# workspace project file: `workspace create` in this folder uses it, and flags\n"
+         "# override it. Anyone who clones the project gets the same workspace. The guest\n"
+         "# sees this file read-only. Reference: docs/cli.md (Project file).\n"
+         "\n"
+         "name = \"" + name + "\"\n"
+         "# image = \"minimal\"\n"
+         "# cpus = 1\n"
+         "# memory = 512            # MiB\n"
+         "\n"
+         "# Network: \"allowlist\" (default), \"none\", or \"open\" (unfiltered).\n"
+         "net = \"allowlist\"\n"
+         "# Hosts the workspace may reach besides the defaults (package registries this\n"
+         "# host uses, AI APIs). Code hosts are not in the defaults.\n"
+         "allow = []               # e.g. [\"api.example.com\", \"*.corp.example:8443\"]\n"
+         "# default_allow = true\n"
+         "\n"
+         "# Guest ports published on the host's 127.0.0.1: \"[HOST_PORT:]GUEST_PORT\".\n"
+         "publish = []             # e.g. [\"3000\"]\n"
+         "\n"
+         "# Shared folders (paths relative to this file). Without [[share]] tables, the\n"
+         "# folder of this file is shared read-write at /workspace.\n"
+         "[[share]]\n"
+         "path = \".\"\n"
+         "guest = \"/workspace\"\n"
+         "read_only = false\n";
+}
+
+}  // namespace ws::cli

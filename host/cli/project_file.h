@@ -1,0 +1,42 @@
+// The project file, `.workspace.toml` in a project's folder: what `workspace
+// create` there uses (flags override it), so anyone who clones the project
+// gets the same workspace. Parsed with cpptoml. The file sits in a shared
+// folder, so the guest sees it read-only (it could otherwise widen its own
+// policy for the next create).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/common/status.h"
+
+namespace ws::cli {
+
+inline constexpr char kProjectFileName[] = ".workspace.toml";
+
+struct ProjectShare {
+  std::string path;  // absolute (relative ones are taken from the file's folder)
+  std::string guest;
+  bool read_only = false;
+};
+
+struct ProjectFile {
+  std::optional<std::string> name, image, net;
+  std::optional<uint32_t> cpus, memory_mib;
+  std::vector<std::string> allow, publish;
+  std::optional<bool> default_allow;
+  std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables
+};
+
+// Parses `text` (the file's content) from folder `dir`. kInvalidArgument
+// names the file, the key and what it should be.
+Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string& dir);
+
+// Reads dir/.workspace.toml; nullopt when there is none.
+Result<std::optional<ProjectFile>> LoadProjectFile(const std::string& dir);
+
+// The commented file `workspace init` writes.
+std::string ProjectFileTemplate(const std::string& name);
+
+}  // namespace ws::cli
