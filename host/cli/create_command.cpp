@@ -1,0 +1,159 @@
+#include "host/cli/create_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "host/cli/default_allow.h"
+#include "host/cli/doctor.h"
+#include "host/cli/exit_codes.h"
+#include "host/cli/project_file.h"
+#include "host/common/grpc_status.h"
+#include "host/common/names.h"
+#include "host/common/unique_fd.h"
+#include "host/shares/share_spec.h"
+
+namespace ws::cli {
+
+CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
+  // create
+  create_cmd = app.add_subcommand("create", "Create and boot a workspace");
+  create_cmd->add_option("name", create_name, "Workspace name (default: the current folder's name)");
+  create_cmd->add_option("--image", *create.mutable_image(), "Guest image (default minimal)")
+      ->envname("WORKSPACE_IMAGE");
+  create_cmd->add_option("--cpus", [&](const CLI::results_t& r) { create.set_cpus(std::stoul(r[0])); return true; },
+                         "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
+  create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
+                         "Guest memory in MiB")->type_name("MIB")->check(CLI::Range(128, 1 << 20));
+  create_cmd->add_option("--share", share_specs,
+                         "Share a host folder: HOST_PATH[:GUEST_PATH][:ro] (repeatable; default: the "
+                         "current folder at /workspace)")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--no-share", no_share, "Share no host folder");
+  create_cmd->add_option("--show", show_files, "Do not hide this secret file (.env, .npmrc, ...) in shares")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--share-dangerous", share_dangerous, "Allow sharing / or your home folder");
+  create_cmd->add_option("--net", net_mode, "Network: allowlist (default), none, or open (unfiltered)")
+      ->check(CLI::IsMember({"allowlist", "none", "open"}));
+  create_cmd->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
+      ->allow_extra_args(false);
+  create_cmd->add_option("--publish", publish_specs,
+                         "Publish a guest port on the host's 127.0.0.1: [HOST_PORT:]GUEST_PORT (repeatable)")
+      ->allow_extra_args(false);
+  create_cmd->add_flag("--no-default-allow", no_default_allow,
+                       "Start from an empty allowlist (no registries, no AI APIs)");
+  create_cmd->callback([&] {
+    const std::string cwd = std::filesystem::current_path().string();
+    // The project file gives what flags do not.
+    auto project = LoadProjectFile(cwd);
+    if (!project.ok()) return void(c.code = Fail(project.status()));
+    if (project->has_value()) {
+      const ProjectFile& f = **project;
+      if (create_name.empty() && f.name) create_name = *f.name;
+      if (!create_cmd->count("--image") && f.image) create.set_image(*f.image);
+      if (!create_cmd->count("--cpus") && f.cpus) create.set_cpus(*f.cpus);
+      if (!create_cmd->count("--memory") && f.memory_mib) create.set_memory_mib(*f.memory_mib);
+      if (!create_cmd->count("--net") && f.net) net_mode = *f.net;
+      if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
+      allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
+      publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
+      if (share_specs.empty() && !no_share && f.shares) {
+        if (f.shares->empty()) no_share = true;
+        for (const auto& sh : *f.shares) {
+          share_specs.push_back(sh.path + (sh.guest.empty() ? "" : ":" + sh.guest) + (sh.read_only ? ":ro" : ""));
+        }
+      }
+      if (net_mode != "allowlist" && net_mode != "none" && net_mode != "open") {
+        return void(c.code = Fail(std::string(kProjectFileName) + ": net must be allowlist, none or open", kUsage));
+      }
+    }
+    if (create_name.empty()) create_name = NameFromFolder(std::filesystem::current_path().filename().string());
+    Status valid = ValidateName(create_name);
+    if (!valid.ok()) return void(c.code = Fail(valid));
+    create.set_name(create_name);
+    if (no_share && !share_specs.empty()) return void(c.code = Fail("--share and --no-share exclude each other", kUsage));
+    if (!no_share && share_specs.empty()) {
+      const char* home = getenv("HOME");
+      if ((cwd == "/" || (home && std::filesystem::path(home) == std::filesystem::path(cwd))) && !share_dangerous) {
+        return void(c.code = Fail("create shares the current folder, and " + cwd +
+                                    " is too much to share; run it in a project folder, or pass "
+                                    "--share DIR or --no-share",
+                                kUsage));
+      }
+      share_specs.push_back(cwd + ":" + shares::kDefaultGuestPath);
+    }
+    for (const auto& raw : share_specs) {
+      std::string spec = raw.empty() || raw[0] == '/' ? raw : cwd + "/" + raw;
+      auto parsed = shares::ParseShareSpec(spec);
+      if (!parsed.ok()) return void(c.code = Fail(parsed.status()));
+      auto* sh = create.add_shares();
+      sh->set_host_path(parsed->host_path);
+      sh->set_guest_path(parsed->guest_path);
+      sh->set_read_only(parsed->read_only);
+      for (const auto& f : show_files) sh->add_show(f);
+    }
+    create.set_allow_dangerous_shares(share_dangerous);
+    create.set_net(net_mode);
+    for (const auto& spec : publish_specs) {
+      auto f = ParsePortSpec(spec);
+      if (!f.ok()) return void(c.code = Fail(f.status()));
+      *create.add_publish() = f.value();
+    }
+    if (net_mode != "allowlist" && !allow_specs.empty()) {
+      return void(c.code = Fail("--allow needs --net allowlist", kUsage));
+    }
+    if (net_mode == "open") {
+      std::fprintf(stderr, "workspace: warning: --net open gives the workspace a network interface with "
+                           "unfiltered access (the host's own loopback included, via 10.0.2.2); nothing is "
+                           "checked or audited\n");
+    }
+    std::vector<net::AllowEntry> allow;
+    if (net_mode == "allowlist" && !no_default_allow) allow = DefaultAllowlist();
+    for (const auto& spec : allow_specs) {
+      auto e = net::ParseAllowEntry(spec, "user");
+      if (!e.ok()) return void(c.code = Fail(e.status()));
+      allow.push_back(e.value());
+    }
+    for (const auto& a : allow) {
+      auto* r = create.add_allow();
+      r->set_host(a.host);
+      r->set_port(a.port);
+      r->set_source(a.source);
+    }
+    if (net_mode == "allowlist" && !no_default_allow &&
+        std::none_of(allow.begin(), allow.end(), [](const net::AllowEntry& a) {
+          return a.source == "apt" || a.source == "npm" || a.source == "pip";
+        })) {
+      std::fprintf(stderr, "workspace: warning: no package registry found in this host's apt, npm or pip "
+                           "configuration; add them with --allow\n");
+    }
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
+    auto t0 = std::chrono::steady_clock::now();
+    grpc::ClientContext ctx;
+    v1::CreateResponse resp;
+    Status s = FromGrpc(stub->Create(Deadline(&ctx, 300), create, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& sh : resp.workspace().shares()) {
+      for (const auto& h : sh.hidden()) {
+        std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n", sh.host_path().c_str(),
+                     h.c_str(), h.c_str());
+      }
+    }
+    if (Tty()) {
+      std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB, %.1f s).\n"
+                           "Run a command: workspace exec %s -- uname -a\n",
+                   create_name.c_str(), resp.workspace().image().c_str(), resp.workspace().cpus(),
+                   resp.workspace().memory_mib(), secs, create_name.c_str());
+    }
+    std::printf("%s\n", create_name.c_str());
+  });
+}
+
+}  // namespace ws::cli

@@ -1,0 +1,121 @@
+#include "host/cli/net_commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "host/cli/default_allow.h"
+#include "host/cli/doctor.h"
+#include "host/cli/exit_codes.h"
+#include "host/cli/project_file.h"
+#include "host/common/grpc_status.h"
+#include "host/common/names.h"
+#include "host/common/unique_fd.h"
+#include "host/shares/share_spec.h"
+
+namespace ws::cli {
+
+NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
+  // allow
+  allow_cmd = app.add_subcommand("allow", "Change a workspace's egress allowlist (at once, and kept)");
+  allow_cmd->add_option("name", allow_name, "Workspace name")->required();
+  allow_cmd->add_option("hosts", allow_add, "HOST[:PORT] or *.DOMAIN to allow");
+  allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")->allow_extra_args(false);
+  allow_cmd->callback([&] {
+    if (allow_add.empty() && allow_remove.empty()) {
+      return void(c.code = Fail("give HOST[:PORT] to allow, or --remove HOST[:PORT]", kUsage));
+    }
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::AllowRequest req;
+    req.set_name(allow_name);
+    for (const auto& a : allow_add) req.add_add(a);
+    for (const auto& r : allow_remove) req.add_remove(r);
+    v1::AllowResponse resp;
+    Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+  });
+
+  // port
+  port_cmd = app.add_subcommand("port", "Publish a guest port on the host's 127.0.0.1, or list/remove them");
+  port_cmd->add_option("name", port_name, "Workspace name")->required();
+  port_cmd->add_option("spec", port_spec, "[HOST_PORT:]GUEST_PORT to publish");
+  port_cmd->add_flag("--list", port_list, "List the published ports");
+  port_cmd->add_option("--remove", port_remove, "Stop publishing this host port")->allow_extra_args(false);
+  port_cmd->callback([&] {
+    v1::PortRequest req;
+    req.set_name(port_name);
+    if (!port_spec.empty()) {
+      auto f = ParsePortSpec(port_spec);
+      if (!f.ok()) return void(c.code = Fail(f.status()));
+      *req.add_add() = f.value();
+    }
+    for (auto r : port_remove) req.add_remove(r);
+    if (port_spec.empty() && port_remove.empty() && !port_list) {
+      return void(c.code = Fail("give [HOST_PORT:]GUEST_PORT, --list or --remove HOST_PORT", kUsage));
+    }
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::PortResponse resp;
+    Status s = FromGrpc(stub->Port(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+    auto print = [&](const v1::PortForward& f) {
+      std::printf("127.0.0.1:%u -> %s:%u\n", f.host_port(), port_name.c_str(), f.guest_port());
+    };
+    if (port_list) {
+      for (const auto& f : resp.ports()) print(f);
+    } else if (!port_spec.empty() && resp.ports_size() > 0) {
+      print(resp.ports(resp.ports_size() - 1));  // the one just added
+    }
+  });
+
+  // audit
+  audit_cmd = app.add_subcommand("audit", "Show every egress attempt of a workspace");
+  audit_cmd->add_option("name", audit_name, "Workspace name")->required();
+  audit_cmd->add_flag("--json", audit_json, "JSON lines (fields in docs/cli.md)");
+  audit_cmd->add_flag("-f,--follow", audit_follow, "Keep printing new attempts");
+  audit_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::AuditRequest req;
+    req.set_name(audit_name);
+    req.set_follow(audit_follow);
+    auto reader = stub->Audit(&ctx, req);
+    v1::LogsResponse chunk;
+    std::string pending;
+    if (!audit_json) std::printf("%-24s %-6s %-40s %-16s %s\n", "TIME", "VERDICT", "TARGET", "ADDRESS", "REASON");
+    while (reader->Read(&chunk)) {
+      if (audit_json) {
+        if (!WriteAll(1, chunk.data().data(), chunk.data().size())) ctx.TryCancel();
+        continue;
+      }
+      pending += chunk.data();
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+        std::string line = pending.substr(0, nl);
+        pending.erase(0, nl + 1);
+        auto field = [&](const std::string& k) {
+          auto at = line.find("\"" + k + "\":");
+          if (at == std::string::npos) return std::string();
+          at += k.size() + 3;
+          if (line[at] == '"') return line.substr(at + 1, line.find('"', at + 1) - at - 1);
+          return line.substr(at, line.find_first_of(",}", at) - at);
+        };
+        std::string target = field("target") + ":" + field("port");
+        std::printf("%-24s %-6s %-40s %-16s %s\n", field("time").c_str(), field("decision").c_str(),
+                    target.c_str(), field("address").c_str(), field("reason").c_str());
+        std::fflush(stdout);
+      }
+    }
+    Status s = FromGrpc(reader->Finish());
+    if (!s.ok()) c.code = Fail(s);
+  });
+}
+
+}  // namespace ws::cli

@@ -1,0 +1,44 @@
+// `list`, `inspect`, `start`, `stop`, `destroy`, `prune`, `logs`.
+// Registers its subcommands on construction; owns their option state, which
+// CLI11 binds by address, so it must outlive parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "host/cli/cli_support.h"
+#include "host/cli/cp_command.h"
+#include "host/cli/exec_command.h"
+
+namespace ws::cli {
+
+class WorkspaceCommands {
+ public:
+  WorkspaceCommands(CLI::App& app, Context& c);
+  WorkspaceCommands(const WorkspaceCommands&) = delete;
+  WorkspaceCommands& operator=(const WorkspaceCommands&) = delete;
+
+ private:
+  Context& c;
+  bool list_json = false;
+  CLI::App* list_cmd = nullptr;
+  std::string inspect_name;
+  bool inspect_json = false;
+  CLI::App* inspect_cmd = nullptr;
+  std::string start_name, stop_name, destroy_name;
+  bool destroy_force = false;
+  CLI::App* start_cmd = nullptr;
+  CLI::App* stop_cmd = nullptr;
+  bool destroy_all = false;
+  CLI::App* destroy_cmd = nullptr;
+  CLI::App* prune_cmd = nullptr;
+  std::string logs_name;
+  bool logs_follow = false;
+  CLI::App* logs_cmd = nullptr;
+  std::function<void(Stub*, const std::vector<std::string>&, bool, bool)> destroy_each;
+  std::function<Status(Stub*, bool, std::vector<std::string>*)> names_of;
+};
+
+}  // namespace ws::cli
