@@ -89,7 +89,8 @@ grpc::Status AgentService::Forward(
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return {grpc::StatusCode::UNAVAILABLE, "nothing listens on guest port " + std::to_string(port)};
+    // Not UNAVAILABLE: the host reads that as a dead transport and reconnects.
+    return {grpc::StatusCode::FAILED_PRECONDITION, "nothing listens on guest port " + std::to_string(port)};
   }
   RelaySocket(fd.get(), ctx, s);
   return grpc::Status::OK;

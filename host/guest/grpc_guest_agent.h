@@ -39,7 +39,8 @@ class GrpcGuestAgent {
   // caller reports what it saw.
   bool Alive() const { return !broken_; }
   void MarkBroken() { broken_ = true; }
-  // Marks the connection broken when `s` says the transport is gone.
+  // Marks the connection broken when `s` says the transport is gone. The
+  // agent never answers UNAVAILABLE or INTERNAL itself, so those are gRPC's.
   void Observe(const grpc::Status& s);
 
   // For the exec relay: the raw stub (messages pass through unchanged).

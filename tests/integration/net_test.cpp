@@ -198,21 +198,29 @@ int HttpGet(const std::string& host, int port, std::string* body) {
 TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
   ASSERT_EQ(W().Cli({"create", "pub", "--no-share", "--publish", "18181"}).code, 0);
   ASSERT_EQ(Guest("pub", "mkdir -p /tmp/www && echo served-from-guest > /tmp/www/index.html").code, 0);
-  RunOptions o;
-  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
-  int server = Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
   auto port = W().Cli({"port", "pub", "8080"});
   ASSERT_EQ(port.code, 0) << port.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(port.out, m, std::regex("127\\.0\\.0\\.1:([0-9]+) -> pub:8080"))) << port.out;
   const int host_port = std::stoi(m[1]);
   std::string body;
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
+  int server = Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
   int rc = 1;
   for (int i = 0; i < 50 && rc != 0; ++i) {
     rc = HttpGet("127.0.0.1", host_port, &body);
     if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_EQ(rc, 0);
+  EXPECT_EQ(body, "served-from-guest\n");
+  // A port where nothing listens in the guest: closed at once, and the agent
+  // connection (still carrying the server's exec) stays good for the next one.
+  auto idle = W().Cli({"port", "pub", "8089"});
+  ASSERT_EQ(idle.code, 0);
+  ASSERT_TRUE(std::regex_search(idle.out, m, std::regex("127\\.0\\.0\\.1:([0-9]+) -> pub:8089")));
+  EXPECT_NE(HttpGet("127.0.0.1", std::stoi(m[1]), &body), 0);
+  EXPECT_EQ(HttpGet("127.0.0.1", host_port, &body), 0);
   EXPECT_EQ(body, "served-from-guest\n");
   EXPECT_NE(HttpGet("127.0.0.2", host_port, &body), 0) << "bound to 127.0.0.1 only";
   auto list = W().Cli({"port", "pub", "--list"});
