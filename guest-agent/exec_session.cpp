@@ -113,12 +113,12 @@ void InputLoop(ExecStream* stream, pid_t pgid, bool tty, unique_fd stdin_fd, Sha
     if (in.has_stdin()) {
       // Waits while the command does not read: the sender slows down
       // instead of this agent buffering.
-      if (stdin_fd && !WriteFully(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
+      if (stdin_fd && !WriteAll(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
         stdin_fd.reset();
       }
     } else if (in.has_close_stdin()) {
       // On a terminal, end of input is the EOF character, as typed.
-      if (tty && stdin_fd) WriteFully(stdin_fd.get(), "\x04", 1);
+      if (tty && stdin_fd) WriteAll(stdin_fd.get(), "\x04", 1);
       if (!tty) stdin_fd.reset();
     } else if (in.has_signal()) {
       int sig = in.signal();

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -117,22 +116,6 @@ Result<std::string> ResolveCommand(const std::string& name, const std::vector<st
 
 int ExitCodeForSpawnError(const Status& status) {
   return status.code() == Code::kNotFound ? 127 : 126;
-}
-
-bool WriteFully(int fd, const char* buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n > 0) {
-      buf += n;
-      len -= static_cast<size_t>(n);
-    } else if (n < 0 && errno == EAGAIN) {
-      pollfd p = {fd, POLLOUT, 0};
-      poll(&p, 1, -1);
-    } else if (!(n < 0 && errno == EINTR)) {
-      return false;
-    }
-  }
-  return true;
 }
 
 Result<Child> Spawn(const SpawnSpec& spec) {

@@ -49,7 +49,4 @@ int ExitCodeForSpawnError(const Status& status);
 // Looks `name` up like execvp in the PATH of `env` (a default PATH if unset).
 Result<std::string> ResolveCommand(const std::string& name, const std::vector<std::string>& env);
 
-// Writes all of buf to a possibly non-blocking fd (waits on EAGAIN).
-bool WriteFully(int fd, const char* buf, size_t len);
-
 }  // namespace ws::agent

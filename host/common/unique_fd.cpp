@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 namespace ws {
@@ -21,6 +22,11 @@ bool WriteAll(int fd, const void* buf, size_t len) {
   while (len > 0) {
     ssize_t n = ::write(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      pollfd pfd = {fd, POLLOUT, 0};
+      poll(&pfd, 1, -1);
+      continue;
+    }
     if (n <= 0) return false;
     p += n;
     len -= static_cast<size_t>(n);

@@ -31,7 +31,8 @@ class unique_fd {
 
 // Sets O_NONBLOCK on fd; false on failure (errno set).
 bool SetNonBlocking(int fd);
-// Writes all of buf, retrying on EINTR and short writes (blocking fds only).
+// Writes all of buf, retrying on EINTR and short writes; on a non-blocking
+// fd it waits (poll) when the fd is full.
 bool WriteAll(int fd, const void* buf, size_t len);
 
 }  // namespace ws
