@@ -8,7 +8,10 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <linux/fs.h>
 #include <sys/reboot.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -94,6 +97,77 @@ void MountShares() {
   }
 }
 
+// Waits for the block device `dev`, mounts it and makes it the root
+// (switch_root without exec: the agent keeps running from the initramfs's
+// pages, so the disk carries no agent and an agent update needs no new
+// disk). /proc, /sys and /dev move along. False when the disk cannot be
+// mounted: the guest must not come up on the wrong root.
+bool SwitchToDisk(const std::string& dev) {
+  for (int i = 0; i < 1000 && access(dev.c_str(), F_OK) != 0; ++i) usleep(10000);
+  mkdir("/sysroot", 0755);
+  if (mount(dev.c_str(), "/sysroot", "ext4", MS_NOATIME, nullptr) != 0) {
+    Log("mount root %s: %s", dev.c_str(), std::strerror(errno));
+    return false;
+  }
+  for (const char* d : {"/dev", "/proc", "/sys"}) {
+    std::string target = std::string("/sysroot") + d;
+    mkdir(target.c_str(), 0755);
+    if (mount(d, target.c_str(), nullptr, MS_MOVE, nullptr) != 0) Log("move %s: %s", d, std::strerror(errno));
+  }
+  if (chdir("/sysroot") != 0 || mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 || chroot(".") != 0 ||
+      chdir("/") != 0) {
+    Log("switch root to %s: %s", dev.c_str(), std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// Size in bytes of the ext4 file system on `dev`, from its superblock.
+uint64_t Ext4Bytes(int fd) {
+  unsigned char sb[1024];
+  if (pread(fd, sb, sizeof sb, 1024) != static_cast<ssize_t>(sizeof sb)) return 0;
+  auto u32 = [&](size_t off) {
+    return uint32_t(sb[off]) | uint32_t(sb[off + 1]) << 8 | uint32_t(sb[off + 2]) << 16 |
+           uint32_t(sb[off + 3]) << 24;
+  };
+  if ((u32(0x38) & 0xffff) != 0xEF53) return 0;
+  uint64_t blocks = u32(0x4);
+  if (u32(0x60) & 0x80) blocks |= uint64_t(u32(0x150)) << 32;  // INCOMPAT_64BIT
+  return blocks << (10 + u32(0x18));
+}
+
+// The workspace's disk is usually larger than the image's file system
+// (--disk): grow it online, once, in the background (first exec need not
+// wait for it).
+void GrowRootFs(const std::string& dev) {
+  unique_fd fd(open(dev.c_str(), O_RDONLY | O_CLOEXEC));
+  uint64_t dev_bytes = 0;
+  if (!fd || ioctl(fd.get(), BLKGETSIZE64, &dev_bytes) != 0) return;
+  uint64_t fs_bytes = Ext4Bytes(fd.get());
+  if (fs_bytes == 0 || fs_bytes + (8 << 20) >= dev_bytes) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 1);
+    execl("/sbin/resize2fs", "resize2fs", dev.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid < 0) Log("resize2fs: %s%s", std::strerror(errno));
+}
+
+// True while a process other than this one runs (kernel threads, which
+// have no command line, do not count).
+bool UserProcessesLeft() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid == "1" || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "cmdline");
+    if (f.get() != std::ifstream::traits_type::eof()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> KernelArgs(const std::string& key) {
@@ -111,23 +185,27 @@ std::string KernelArg(const std::string& key) {
   return all.empty() ? "" : all.front();
 }
 
-void InitSystem() {
+bool InitSystem() {
   Mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  LoadModules();
+  const std::string root = KernelArg("workspace.root");
+  if (!root.empty() && !SwitchToDisk(root)) return false;
   Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
   Mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   Mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   Mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-  LoadModules();
   BringUpLoopback();
   MountShares();
   std::string name = KernelArg("workspace.name");
   if (!name.empty() && sethostname(name.c_str(), name.size()) != 0) {
     Log("hostname %s: %s", name.c_str(), std::strerror(errno));
   }
+  if (!root.empty()) GrowRootFs(root);
+  return true;
 }
 
 std::string FindPort(const std::string& name, std::chrono::milliseconds wait) {
@@ -178,6 +256,21 @@ void ConfigureUserNetwork() {
 }
 
 void PowerOff() {
+  // Every process but this one: a polite signal, a moment, then the end.
+  if (getpid() == 1) {
+    kill(-1, SIGTERM);
+    for (int i = 0; i < 50 && UserProcessesLeft(); ++i) usleep(20000);
+    kill(-1, SIGKILL);
+  }
+  sync();
+  // A disk root is left clean (no journal replay, nothing half-written).
+  for (const auto& spec : KernelArgs("workspace.share")) {
+    auto a = spec.find(':'), b = spec.rfind(':');
+    if (a != std::string::npos && a != b) umount2(spec.substr(a + 1, b - a - 1).c_str(), MNT_DETACH);
+  }
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0 && errno != EINVAL) {
+    Log("remount / read-only: %s%s", std::strerror(errno));
+  }
   sync();
   reboot(RB_POWER_OFF);
   Log("power off: %s%s", std::strerror(errno));

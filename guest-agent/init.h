@@ -9,8 +9,10 @@
 
 namespace ws::agent {
 
-// Best effort: each failure is logged to the console and boot goes on.
-void InitSystem();
+// Best effort: each failure is logged to the console and boot goes on,
+// except for a root disk (workspace.root=DEV) that cannot be mounted: then
+// false, and the caller powers off rather than serve from the initramfs.
+bool InitSystem();
 
 // The /dev node of the virtio-serial port called `name` (no udev here, so
 // the /dev/virtio-ports symlinks do not exist; sysfs names the ports).

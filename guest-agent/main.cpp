@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "guest-agent/guest_config.h"
 #include "guest-agent/init.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
@@ -49,10 +50,16 @@ int main(int argc, char** argv) {
   const bool pid1 = getpid() == 1;
   if (pid1) {
     std::fprintf(stderr, "workspace-agent %s: starting as init\n", WS_VERSION);
-    ws::agent::InitSystem();
+    if (!ws::agent::InitSystem()) {
+      std::fprintf(stderr, "workspace-agent: cannot mount the root disk; powering off\n");
+      ws::agent::PowerOff();
+    }
   }
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
   if (pid1 && ws::agent::KernelArg("workspace.net") == "open") ws::agent::ConfigureUserNetwork();
+  if (pid1 && !ws::agent::KernelArg("workspace.root").empty()) {
+    ws::agent::ConfigureGuest(ws::agent::KernelArg("workspace.net"));
+  }
   if (pid1 && ws::agent::KernelArg("workspace.net") == "allowlist") {
     if (auto s = ws::agent::EgressProxy::Instance().Start(ws::agent::kProxyPort); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());

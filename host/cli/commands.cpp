@@ -6,6 +6,8 @@
 #include "host/cli/cli_support.h"
 #include "host/cli/create_command.h"
 #include "host/cli/exit_codes.h"
+#include "host/cli/git_command.h"
+#include "host/cli/image_commands.h"
 #include "host/cli/net_commands.h"
 #include "host/cli/session_commands.h"
 #include "host/cli/workspace_commands.h"
@@ -56,6 +58,8 @@ int Run(int argc, char** argv) {
   WorkspaceCommands workspaces(app, c);
   SessionCommands sessions(app, c);
   NetCommands net(app, c);
+  ImageCommands images(app, c);
+  GitCommand git(app, c);
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");

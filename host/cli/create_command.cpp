@@ -11,6 +11,8 @@
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
 #include "host/cli/exit_codes.h"
+#include "host/cli/image_commands.h"
+#include "host/common/subprocess.h"
 #include "host/cli/project_file.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
@@ -18,13 +20,38 @@
 #include "host/shares/share_spec.h"
 
 namespace ws::cli {
+namespace {
+
+constexpr char kDefaultImage[] = "debian";
+
+// `git config --get KEY` as the calling user, in `dir` (so a repository's
+// own identity wins over the global one); empty when git or the key is missing.
+std::string GitConfig(const std::string& dir, const std::string& key) {
+  auto out = RunCommand({"git", "-C", dir, "config", "--get", key});
+  if (!out.ok()) return "";
+  std::string v = out.value();
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  return v.find('\n') == std::string::npos ? v : "";
+}
+
+// The user's git name and email, and nothing else of git's config (no
+// credentials, no helpers, no URLs).
+void GitIdentity(const std::string& dir, std::string* name, std::string* email) {
+  *name = GitConfig(dir, "user.name");
+  *email = GitConfig(dir, "user.email");
+}
+
+}  // namespace
 
 CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
   // create
   create_cmd = app.add_subcommand("create", "Create and boot a workspace");
   create_cmd->add_option("name", create_name, "Workspace name (default: the current folder's name)");
-  create_cmd->add_option("--image", *create.mutable_image(), "Guest image (default minimal)")
+  create_cmd->add_option("--image", *create.mutable_image(),
+                         "Guest image: debian (default; built on first use) or minimal")
       ->envname("WORKSPACE_IMAGE");
+  create_cmd->add_option("--disk", [&](const CLI::results_t& r) { create.set_disk_gib(std::stoul(r[0])); return true; },
+                         "Root disk size in GiB, thin (debian; default 20)")->type_name("GIB")->check(CLI::Range(1, 4096));
   create_cmd->add_option("--cpus", [&](const CLI::results_t& r) { create.set_cpus(std::stoul(r[0])); return true; },
                          "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
   create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
@@ -57,6 +84,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       if (!create_cmd->count("--image") && f.image) create.set_image(*f.image);
       if (!create_cmd->count("--cpus") && f.cpus) create.set_cpus(*f.cpus);
       if (!create_cmd->count("--memory") && f.memory_mib) create.set_memory_mib(*f.memory_mib);
+      if (!create_cmd->count("--disk") && f.disk_gib) create.set_disk_gib(*f.disk_gib);
       if (!create_cmd->count("--net") && f.net) net_mode = *f.net;
       if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
@@ -131,8 +159,11 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       std::fprintf(stderr, "workspace: warning: no package registry found in this host's apt, npm or pip "
                            "configuration; add them with --allow\n");
     }
+    if (create.image().empty()) create.set_image(kDefaultImage);
+    GitIdentity(cwd, create.mutable_git_name(), create.mutable_git_email());
     Stub* stub = c.Connect(false);
     if (!stub) return;
+    if (Status s = EnsureImage(stub, create.image()); !s.ok()) return void(c.code = Fail(s));
     if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
     auto t0 = std::chrono::steady_clock::now();
     grpc::ClientContext ctx;
@@ -147,10 +178,11 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       }
     }
     if (Tty()) {
-      std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB, %.1f s).\n"
+      std::string disk = resp.workspace().disk_gib() ? ", " + std::to_string(resp.workspace().disk_gib()) + " GiB disk" : "";
+      std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB%s, %.1f s).\n"
                            "Run a command: workspace exec %s -- uname -a\n",
                    create_name.c_str(), resp.workspace().image().c_str(), resp.workspace().cpus(),
-                   resp.workspace().memory_mib(), secs, create_name.c_str());
+                   resp.workspace().memory_mib(), disk.c_str(), secs, create_name.c_str());
     }
     std::printf("%s\n", create_name.c_str());
   });

@@ -49,6 +49,9 @@ int RunDoctor(const GlobalOptions& g) {
   r.Check(getgrnam("workspace") != nullptr, "the workspace group (non-root users)", "run ./scripts/setup");
   r.Check(fs::exists(exe_dir + "/../images/minimal/initrd.img") || fs::exists(g.state_dir + "/images/minimal/initrd.img"),
           "the minimal guest image", "build it: cmake --build build (or ./scripts/setup)");
+  r.Check(fs::exists(exe_dir + "/../images/debian/image.env") || fs::exists(g.state_dir + "/images/debian/image.env"),
+          "the debian guest image (the default)", "build it: workspace image build (about a minute)");
+  r.Check(Executable("/usr/bin/qemu-img"), "qemu-img (workspace disks)", "install qemu-utils (./scripts/setup)");
 
   virt::KvmFacts kvm = virt::ProbeKvm();
   struct stat st;

@@ -181,7 +181,7 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   bool out_ok = true;
   while (stream->Read(&resp)) {
     if (resp.has_stdout()) {
-      if (out_ok && !WriteAll(1, resp.stdout().data(), resp.stdout().size())) out_ok = false;
+      if (out_ok && !WriteAll(o.stdout_fd, resp.stdout().data(), resp.stdout().size())) out_ok = false;
     } else if (resp.has_stderr()) {
       WriteAll(2, resp.stderr().data(), resp.stderr().size());
     } else if (resp.has_exit()) {

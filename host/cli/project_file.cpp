@@ -27,7 +27,7 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": " + e.what());
   }
   static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
-                                "share"};
+                                "share", "disk"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -41,11 +41,12 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     if (!v) return Bad(key, "a string");
     (std::string(key) == "name" ? f.name : std::string(key) == "image" ? f.image : f.net) = *v;
   }
-  for (const char* key : {"cpus", "memory"}) {
+  for (const char* key : {"cpus", "memory", "disk"}) {
     if (!t->contains(key)) continue;
     auto v = t->get_as<int64_t>(key);
     if (!v || *v <= 0 || *v > (1 << 20)) return Bad(key, "a positive number");
-    (std::string(key) == "cpus" ? f.cpus : f.memory_mib) = static_cast<uint32_t>(*v);
+    const std::string k = key;
+    (k == "cpus" ? f.cpus : k == "memory" ? f.memory_mib : f.disk_gib) = static_cast<uint32_t>(*v);
   }
   if (t->contains("default_allow")) {
     auto v = t->get_as<bool>("default_allow");
@@ -98,9 +99,10 @@ std::string ProjectFileTemplate(const std::string& name) {
          "# sees this file read-only. Reference: docs/cli.md (Project file).\n"
          "\n"
          "name = \"" + name + "\"\n"
-         "# image = \"minimal\"\n"
-         "# cpus = 1\n"
-         "# memory = 512            # MiB\n"
+         "# image = \"debian\"        # or \"minimal\" (busybox, boots from memory)\n"
+         "# cpus = 2\n"
+         "# memory = 2048           # MiB\n"
+         "# disk = 20               # GiB, thin (debian)\n"
          "\n"
          "# Network: \"allowlist\" (default), \"none\", or \"open\" (unfiltered).\n"
          "net = \"allowlist\"\n"

@@ -23,7 +23,7 @@ struct ProjectShare {
 
 struct ProjectFile {
   std::optional<std::string> name, image, net;
-  std::optional<uint32_t> cpus, memory_mib;
+  std::optional<uint32_t> cpus, memory_mib, disk_gib;
   std::vector<std::string> allow, publish;
   std::optional<bool> default_allow;
   std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables

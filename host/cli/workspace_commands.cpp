@@ -35,6 +35,7 @@ void PrintDetails(const v1::Workspace& w) {
               w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
               w.accel().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
               w.console_log().c_str());
+  if (w.disk_gib()) std::printf("Disk:        %u GiB (thin overlay on the image)\n", w.disk_gib());
   std::printf("Shares:%s\n", w.shares().empty() ? "      none" : "");
   auto join = [](const auto& list) {
     std::string s;
@@ -45,6 +46,12 @@ void PrintDetails(const v1::Workspace& w) {
     std::printf("  %s -> %s (%s)\n    hidden: %s\n    shown: %s\n    read-only git paths: %s\n",
                 sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(),
                 join(sh.shown()).c_str(), join(sh.protected_paths()).c_str());
+    if (sh.git() == "guest-git-dir") {
+      std::printf("    git: the guest commits to a git directory of its own (host .git read-only); "
+                  "take its commits with: workspace git fetch %s\n", w.name().c_str());
+    } else if (sh.git() == "read-only") {
+      std::printf("    git: the guest sees .git read-only\n");
+    }
   }
   std::printf("Network:     %s\n", w.net().c_str());
   for (const auto& f : w.ports()) std::printf("  port 127.0.0.1:%u -> guest %u\n", f.host_port(), f.guest_port());
@@ -186,6 +193,30 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     std::vector<std::string> names;
     if (Status s = names_of(stub, true, &names); !s.ok()) return void(c.code = Fail(s));
     destroy_each(stub, names, false, true);
+  });
+
+  reset_cmd = app.add_subcommand("reset", "Throw a workspace's root disk away and boot a fresh one "
+                                          "(same name, shares, network policy, resources)");
+  reset_cmd->add_option("name", reset_name, "Workspace name")->required();
+  reset_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    if (Tty()) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
+    grpc::ClientContext ctx;
+    v1::ResetRequest req;
+    req.set_name(reset_name);
+    v1::ResetResponse resp;
+    Status s = FromGrpc(stub->Reset(Deadline(&ctx, 300), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+    const auto& w = resp.workspace();
+    if (w.disk_gib()) {
+      std::printf("reset %s: discarded %.1f MiB of changes to its root disk; booted fresh from image %s; "
+                  "shared folders untouched\n",
+                  reset_name.c_str(), resp.discarded_bytes() / double(1 << 20), w.image().c_str());
+    } else {
+      std::printf("reset %s: rebooted fresh from image %s (it keeps nothing between boots); shared folders "
+                  "untouched\n", reset_name.c_str(), w.image().c_str());
+    }
   });
 
   // logs

@@ -1,4 +1,4 @@
-// `list`, `inspect`, `start`, `stop`, `destroy`, `prune`, `logs`.
+// `list`, `inspect`, `start`, `stop`, `destroy`, `prune`, `reset`, `logs`.
 // Registers its subcommands on construction; owns their option state, which
 // CLI11 binds by address, so it must outlive parsing.
 #pragma once
@@ -34,6 +34,8 @@ class WorkspaceCommands {
   bool destroy_all = false;
   CLI::App* destroy_cmd = nullptr;
   CLI::App* prune_cmd = nullptr;
+  std::string reset_name;
+  CLI::App* reset_cmd = nullptr;
   std::string logs_name;
   bool logs_follow = false;
   CLI::App* logs_cmd = nullptr;

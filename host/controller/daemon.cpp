@@ -134,7 +134,8 @@ int RunDaemon(const DaemonOptions& opts) {
 
   // Allocated once and never freed: handlers may still be running when the
   // daemon stops, and the process ends right after (main uses _exit).
-  auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"});
+  auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"},
+                                ExeDir() + "/../share/workspace");
   auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   struct group* g = getgrnam("workspace");

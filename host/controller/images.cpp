@@ -1,18 +1,22 @@
 #include "host/controller/images.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "host/common/subprocess.h"
+
 namespace ws::controller {
 namespace {
 
 namespace fs = std::filesystem;
+using Env = std::map<std::string, std::string>;
 
-std::map<std::string, std::string> ReadEnv(const fs::path& p) {
-  std::map<std::string, std::string> kv;
+Env ReadEnv(const fs::path& p) {
+  Env kv;
   std::ifstream f(p);
   std::string line;
   while (std::getline(f, line)) {
@@ -22,24 +26,84 @@ std::map<std::string, std::string> ReadEnv(const fs::path& p) {
   return kv;
 }
 
+// A built image: image.env plus either a disk or a kernel and initramfs.
 bool Complete(const fs::path& dir) {
   std::error_code ec;
-  return fs::exists(dir / "vmlinuz", ec) && fs::exists(dir / "initrd.img", ec) &&
-         fs::exists(dir / "image.env", ec);
+  if (!fs::exists(dir / "image.env", ec)) return false;
+  Env env = ReadEnv(dir / "image.env");
+  if (!env["disk"].empty()) return fs::exists(dir / env["disk"], ec) || !env["base"].empty();
+  return fs::exists(dir / "vmlinuz", ec) && fs::exists(dir / "initrd.img", ec);
 }
 
-// Copies src into dst atomically (a temp dir renamed into place).
-Status Import(const fs::path& src, const fs::path& dst) {
+uint32_t Number(const Env& env, const std::string& key, uint32_t fallback) {
+  auto it = env.find(key);
+  if (it == env.end()) return fallback;
+  try {
+    return static_cast<uint32_t>(std::stoul(it->second));
+  } catch (...) {
+    return fallback;
+  }
+}
+
+uint64_t Allocated(const fs::path& p) {
+  struct stat st{};
+  return stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+Status CopyOrLink(const fs::path& src, const fs::path& dst) {
+  std::error_code ec;
+  fs::remove(dst, ec);
+  if (link(src.c_str(), dst.c_str()) == 0) return Status::Ok();
+  fs::copy_file(src, dst, ec);
+  if (ec) return {Code::kInternal, "importing " + src.string() + ": " + ec.message()};
+  return Status::Ok();
+}
+
+}  // namespace
+
+ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs, std::string scripts_dir)
+    : images_dir_(std::move(images_dir)),
+      bases_dir_(images_dir_ + "/.bases"),
+      build_dirs_(std::move(build_dirs)),
+      scripts_dir_(std::move(scripts_dir)) {}
+
+// Installs the image built in `src` as `name`, atomically (a temp dir
+// renamed into place). A base disk is hard-linked (copied across file
+// systems) to a name of its own under .bases.
+Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
+  const fs::path src(src_dir), dst = fs::path(images_dir_) / name;
   std::error_code ec;
   fs::path tmp = dst.string() + ".importing";
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return {Code::kInternal, "creating " + tmp.string() + ": " + ec.message()};
-  for (const char* f : {"vmlinuz", "initrd.img", "image.env"}) {
-    fs::copy_file(src / f, tmp / f, fs::copy_options::overwrite_existing, ec);
-    if (ec) return {Code::kInternal, "importing image file " + (src / f).string() + ": " + ec.message()};
-    chmod((tmp / f).c_str(), 0644);  // QEMU runs unprivileged and must read them
+  Env env = ReadEnv(src / "image.env");
+  if (!env["disk"].empty()) {
+    std::string id = name + "-";
+    for (char c : env["created"]) {
+      if (isalnum(static_cast<unsigned char>(c))) id += c;
+    }
+    const std::string base = id + ".qcow2";
+    fs::create_directories(bases_dir_, ec);
+    chmod(bases_dir_.c_str(), 0755);
+    if (!fs::exists(fs::path(bases_dir_) / base, ec)) {
+      Status s = CopyOrLink(src / env["disk"], fs::path(bases_dir_) / base);
+      if (!s.ok()) return s;
+      chmod((fs::path(bases_dir_) / base).c_str(), 0444);  // read-only for everyone, QEMU included
+    }
+    std::ofstream f(tmp / "image.env");
+    for (const auto& [k, v] : env) {
+      if (k != "base") f << k << "=" << v << "\n";
+    }
+    f << "base=" << base << "\n";
+    if (!f) return {Code::kInternal, "writing " + (tmp / "image.env").string()};
+  } else {
+    for (const char* f : {"vmlinuz", "initrd.img", "image.env"}) {
+      fs::copy_file(src / f, tmp / f, fs::copy_options::overwrite_existing, ec);
+      if (ec) return {Code::kInternal, "importing image file " + (src / f).string() + ": " + ec.message()};
+    }
   }
+  for (const auto& e : fs::directory_iterator(tmp, ec)) chmod(e.path().c_str(), 0644);
   chmod(tmp.c_str(), 0755);
   fs::remove_all(dst, ec);
   fs::rename(tmp, dst, ec);
@@ -47,12 +111,12 @@ Status Import(const fs::path& src, const fs::path& dst) {
   return Status::Ok();
 }
 
-}  // namespace
-
-ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs)
-    : images_dir_(std::move(images_dir)), build_dirs_(std::move(build_dirs)) {}
-
 Result<Image> ImageStore::Resolve(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return ResolveLocked(name, 0);
+}
+
+Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
   if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
     return Status(Code::kInvalidArgument, "invalid image name '" + name + "'");
   }
@@ -61,23 +125,131 @@ Result<Image> ImageStore::Resolve(const std::string& name) {
     fs::path built = fs::path(b) / name;
     if (!Complete(built)) continue;
     // Re-import when the build is newer (its image.env records the build time).
-    if (!Complete(installed) || ReadEnv(built / "image.env") != ReadEnv(installed / "image.env")) {
-      Status s = Import(built, installed);
+    if (!Complete(installed) ||
+        ReadEnv(built / "image.env")["created"] > ReadEnv(installed / "image.env")["created"]) {
+      Status s = Import(built.string(), name);
       if (!s.ok()) return s;
     }
     break;
   }
   if (!Complete(installed)) {
-    return Status(Code::kNotFound, "image '" + name + "' not found in " + images_dir_ +
-                                       "; build it with ./scripts/setup");
+    std::string how = Buildable(name) ? "build it with: workspace image build " + name
+                                      : "build it with ./scripts/setup";
+    return Status(Code::kNotFound, "image '" + name + "' is not installed; " + how);
   }
-  auto env = ReadEnv(installed / "image.env");
+  Env env = ReadEnv(installed / "image.env");
   Image img;
   img.name = name;
+  img.created = env["created"];
+  img.default_cpus = Number(env, "cpus", 1);
+  img.default_memory_mib = Number(env, "memory_mib", 512);
+  if (!env["base"].empty()) {
+    if (depth > 0 || env["boot"].empty()) {
+      return Status(Code::kInternal, "image '" + name + "' names no bootable image (boot=)");
+    }
+    auto boot = ResolveLocked(env["boot"], depth + 1);
+    if (!boot.ok()) {
+      return Status(boot.status().code(), "image '" + name + "' boots with '" + env["boot"] + "': " +
+                                              boot.status().message());
+    }
+    img.kernel = boot->kernel;
+    img.initrd = boot->initrd;
+    img.kernel_release = boot->kernel_release;
+    img.base = bases_dir_ + "/" + env["base"];
+    img.size_bytes = Allocated(img.base);
+    img.default_disk_gib = Number(env, "disk_gib", 20);
+    std::error_code ec;
+    if (!fs::exists(img.base, ec)) {
+      return Status(Code::kNotFound, "the base disk of image '" + name + "' is missing; rebuild it with: "
+                                     "workspace image build " + name);
+    }
+    return img;
+  }
   img.kernel = (installed / "vmlinuz").string();
   img.initrd = (installed / "initrd.img").string();
   img.kernel_release = env["kernel"];
+  img.size_bytes = Allocated(img.kernel) + Allocated(img.initrd);
   return img;
+}
+
+std::vector<Image> ImageStore::List() {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& dir : build_dirs_) {
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (Complete(e.path())) names.insert(e.path().filename().string());
+    }
+  }
+  for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
+    std::string n = e.path().filename().string();
+    if (n[0] != '.' && n.find(".importing") == std::string::npos && Complete(e.path())) names.insert(n);
+  }
+  std::vector<Image> out;
+  for (const auto& n : names) {
+    auto img = Resolve(n);
+    if (img.ok()) out.push_back(img.value());
+  }
+  return out;
+}
+
+bool ImageStore::Buildable(const std::string& name) const {
+  std::error_code ec;
+  return name.find('/') == std::string::npos && !name.empty() && name[0] != '.' &&
+         fs::exists(fs::path(scripts_dir_) / ("build-" + name), ec);
+}
+
+Status ImageStore::Build(const std::string& name, const std::function<void(const std::string&)>& on_line) {
+  if (!Buildable(name)) {
+    return {Code::kInvalidArgument, "no build recipe for image '" + name + "'; buildable images: debian"};
+  }
+  std::lock_guard build(build_mu_);
+  const std::string out = images_dir_ + "/.build-" + name;
+  std::error_code ec;
+  fs::remove_all(out, ec);
+  fs::create_directories(out, ec);
+  if (ec) return {Code::kInternal, "creating " + out + ": " + ec.message()};
+  auto run = RunCommand({(fs::path(scripts_dir_) / ("build-" + name)).string(), out}, on_line);
+  Status s = run.ok() ? Status::Ok() : run.status();
+  if (s.ok()) {
+    std::lock_guard lock(mu_);
+    s = Import(out, name);
+  }
+  fs::remove_all(out, ec);
+  return s;
+}
+
+Status ImageStore::Remove(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+    return {Code::kInvalidArgument, "invalid image name '" + name + "'"};
+  }
+  fs::path dir = fs::path(images_dir_) / name;
+  std::error_code ec;
+  if (!fs::exists(dir / "image.env", ec)) {
+    return {Code::kNotFound, "no image named '" + name + "'; see them with: workspace image list"};
+  }
+  for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
+    if (ReadEnv(e.path() / "image.env")["boot"] == name) {
+      return {Code::kFailedPrecondition, "image '" + e.path().filename().string() + "' boots with '" + name +
+                                             "'; remove that image first"};
+    }
+  }
+  fs::remove_all(dir, ec);
+  if (ec) return {Code::kInternal, "removing " + dir.string() + ": " + ec.message()};
+  return Status::Ok();
+}
+
+void ImageStore::CollectBases(const std::set<std::string>& in_use) {
+  std::lock_guard lock(mu_);
+  std::set<std::string> keep = in_use;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
+    Env env = ReadEnv(e.path() / "image.env");
+    if (!env["base"].empty()) keep.insert(bases_dir_ + "/" + env["base"]);
+  }
+  for (const auto& e : fs::directory_iterator(bases_dir_, ec)) {
+    if (!keep.count(e.path().string())) fs::remove(e.path(), ec);
+  }
 }
 
 }  // namespace ws::controller

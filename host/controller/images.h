@@ -1,9 +1,20 @@
-// ImageStore: guest images under STATE/images/NAME (vmlinuz, initrd.img,
-// image.env). Images built into the source tree (build/images) are imported
-// on first use, or again when they were rebuilt, so QEMU (an unprivileged
-// user) reads them from the state dir and never from a user's checkout.
+// ImageStore: guest images under STATE/images/NAME, each described by its
+// image.env. A diskless image (minimal) is a kernel and an initramfs with
+// the agent as init. A disk image (debian) is a read-only base disk (qcow2)
+// under STATE/images/.bases, booted with another image's kernel and
+// initramfs (boot=minimal): the agent mounts the disk as root.
+//
+// Images built into the source tree (build/images) are imported on first
+// use, or again when a newer one was built, so QEMU (an unprivileged user)
+// reads them from the state dir and never from a user's checkout. A base
+// disk is never changed or replaced in place: a rebuilt image gets a new
+// one, and an old one stays while a workspace's overlay still refers to it.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,21 +27,44 @@ struct Image {
   std::string kernel;
   std::string initrd;
   std::string kernel_release;
+  std::string base;     // the base disk, or empty for a diskless image
+  std::string created;  // RFC 3339 UTC
+  uint64_t size_bytes = 0;  // space it takes: base disk, or kernel + initramfs
   uint32_t default_cpus = 1;
   uint32_t default_memory_mib = 512;
+  uint32_t default_disk_gib = 0;  // 0 for a diskless image
 };
 
 class ImageStore {
  public:
-  // images_dir: STATE/images; build_dirs: where freshly built images are found.
-  ImageStore(std::string images_dir, std::vector<std::string> build_dirs);
+  // images_dir: STATE/images; build_dirs: where freshly built images are
+  // found; scripts_dir: holds build-NAME scripts for `image build`.
+  ImageStore(std::string images_dir, std::vector<std::string> build_dirs, std::string scripts_dir);
 
   // kNotFound with what to run when the image exists nowhere.
   Result<Image> Resolve(const std::string& name);
+  // Every installed image (after importing newer builds).
+  std::vector<Image> List();
+  // True when there is a script to build `name` (`workspace image build`).
+  bool Buildable(const std::string& name) const;
+  // Builds `name` with its script and installs it; progress lines go to
+  // on_line. One build at a time.
+  Status Build(const std::string& name, const std::function<void(const std::string&)>& on_line);
+  // Removes an installed image (the caller checked no workspace uses it).
+  Status Remove(const std::string& name);
+  // Deletes base disks that no image and no path in `in_use` refers to.
+  void CollectBases(const std::set<std::string>& in_use);
 
  private:
+  Result<Image> ResolveLocked(const std::string& name, int depth);
+  Status Import(const std::string& src, const std::string& name);
+
   std::string images_dir_;
+  std::string bases_dir_;
   std::vector<std::string> build_dirs_;
+  std::string scripts_dir_;
+  std::mutex mu_;        // imports and removals
+  std::mutex build_mu_;  // one build at a time
 };
 
 }  // namespace ws::controller

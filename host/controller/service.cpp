@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "host/common/grpc_status.h"
@@ -43,6 +44,11 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
     if (!sh.read_only) {
       for (const auto& p : shares::GitPathsToProtect(sh.host_path)) s->add_protected_paths(p);
     }
+    std::error_code ec;
+    if (std::filesystem::is_directory(sh.host_path + "/.git", ec)) {
+      // Disk images carry git; the agent gives each read-write repository its own git dir.
+      s->set_git(!sh.read_only && !w.meta.disk.empty() ? "guest-git-dir" : "read-only");
+    }
   }
   out->set_net(w.meta.net);
   for (const auto& p : w.meta.ports) {
@@ -51,6 +57,19 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
     f->set_guest_port(p.guest);
   }
   for (const auto& a : w.meta.allow) ToProto(a, out->add_allow());
+  out->set_disk_gib(w.meta.disk_gib);
+}
+
+void ToProto(const ImageView& v, v1::Image* out) {
+  out->set_name(v.image.name);
+  out->set_size_bytes(v.image.size_bytes);
+  out->set_created_at(v.image.created);
+  out->set_kernel(v.image.kernel_release);
+  out->set_disk(!v.image.base.empty());
+  out->set_default_cpus(v.image.default_cpus);
+  out->set_default_memory_mib(v.image.default_memory_mib);
+  out->set_default_disk_gib(v.image.default_disk_gib);
+  for (const auto& u : v.used_by) out->add_used_by(u);
 }
 
 }  // namespace
@@ -81,6 +100,9 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   p.cpus = req->cpus();
   p.memory_mib = req->memory_mib();
   p.allow_dangerous_shares = req->allow_dangerous_shares();
+  p.disk_gib = req->disk_gib();
+  p.git_name = req->git_name();
+  p.git_email = req->git_email();
   for (const auto& sh : req->shares()) {
     p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()}});
   }
@@ -213,6 +235,52 @@ grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req, v1:
   if (!list.ok()) return ToGrpc(list.status());
   for (const auto& a : list.value()) ToProto(a, resp->add_allow());
   return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1::ResetResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto r = workspaces_.Reset(caller, req->name());
+  if (!r.ok()) return ToGrpc(r.status());
+  ToProto(r->workspace, resp->mutable_workspace());
+  resp->set_discarded_bytes(r->discarded_bytes);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*, v1::ImageListResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  (void)caller;  // images are shared: any member of the workspace group may manage them
+  for (const auto& v : workspaces_.Images()) ToProto(v, resp->add_images());
+  for (const char* name : {"debian"}) {
+    if (workspaces_.image_store().Buildable(name)) resp->add_buildable(name);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest* req,
+                                           grpc::ServerWriter<v1::ImageBuildProgress>* writer) {
+  WS_IDENTIFY(ctx, caller);
+  (void)caller;  // images are shared: any member of the workspace group may manage them
+  // The build goes on if the caller goes away: the next create needs it anyway.
+  bool connected = true;
+  Status s = workspaces_.BuildImage(req->name(), [&](const std::string& line) {
+    v1::ImageBuildProgress p;
+    p.set_line(line);
+    if (connected) connected = writer->Write(p);
+  });
+  if (!s.ok()) return ToGrpc(s);
+  for (const auto& v : workspaces_.Images()) {
+    if (v.image.name != req->name()) continue;
+    v1::ImageBuildProgress last;
+    ToProto(v, last.mutable_image());
+    writer->Write(last);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveRequest* req, v1::ImageRemoveResponse*) {
+  WS_IDENTIFY(ctx, caller);
+  (void)caller;  // images are shared: any member of the workspace group may manage them
+  return ToGrpc(workspaces_.RemoveImage(req->name()));
 }
 
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,

@@ -31,6 +31,13 @@ class ControllerService final : public workspace::v1::Controller::Service {
                       workspace::v1::WriteTreeResponse*) override;
   grpc::Status Allow(Ctx*, const workspace::v1::AllowRequest*, workspace::v1::AllowResponse*) override;
   grpc::Status Port(Ctx*, const workspace::v1::PortRequest*, workspace::v1::PortResponse*) override;
+  grpc::Status Reset(Ctx*, const workspace::v1::ResetRequest*, workspace::v1::ResetResponse*) override;
+  grpc::Status ImageList(Ctx*, const workspace::v1::ImageListRequest*,
+                         workspace::v1::ImageListResponse*) override;
+  grpc::Status ImageBuild(Ctx*, const workspace::v1::ImageBuildRequest*,
+                          grpc::ServerWriter<workspace::v1::ImageBuildProgress>*) override;
+  grpc::Status ImageRemove(Ctx*, const workspace::v1::ImageRemoveRequest*,
+                           workspace::v1::ImageRemoveResponse*) override;
   grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
                      grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
 

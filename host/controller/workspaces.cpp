@@ -13,6 +13,7 @@
 
 #include "host/common/cleanup.h"
 #include "host/common/names.h"
+#include "host/common/subprocess.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
 #include "host/virt/vm_spec.h"
@@ -48,6 +49,54 @@ std::string NowRfc3339() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// Kernel command line values: anything but [A-Za-z0-9._@+-] as %XX (the
+// agent decodes it), so a name with spaces stays one argument.
+std::string PercentEncode(const std::string& v) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (isalnum(c) || c == '.' || c == '_' || c == '@' || c == '+' || c == '-') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+uint64_t Allocated(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+// The guest-visible size of a qcow2 image (big-endian at offset 24).
+uint64_t Qcow2VirtualSize(const std::string& path) {
+  unsigned char h[32] = {};
+  std::ifstream f(path, std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(h), sizeof h) || h[0] != 'Q' || h[1] != 'F' || h[2] != 'I') return 0;
+  uint64_t size = 0;
+  for (int i = 24; i < 32; ++i) size = size << 8 | h[i];
+  return size;
+}
+
+// A thin qcow2 overlay on `base`, `gib` GiB large, written next to `path`
+// and renamed into place (an existing disk is replaced only once the new
+// one exists).
+Status MakeOverlay(const std::string& base, const std::string& path, uint32_t gib) {
+  const std::string tmp = path + ".new";
+  auto run = RunCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, tmp,
+                         std::to_string(gib) + "G"});
+  if (!run.ok()) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    return {Code::kInternal, "creating the workspace's disk: " + run.status().message()};
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("installing " + path, errno);
+  return Status::Ok();
 }
 
 Status NotFound(const std::string& name) {
@@ -133,8 +182,24 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   auto image = images_.Resolve(p.image.empty() ? default_image_ : p.image);
   if (!image.ok()) return image.status();
 
-  const uint32_t cpus = p.cpus ? p.cpus : image->default_cpus;
-  const uint32_t memory = p.memory_mib ? p.memory_mib : image->default_memory_mib;
+  // An image's defaults shrink to fit a small host; explicit values are checked.
+  const uint32_t cpus = p.cpus ? p.cpus : std::min(image->default_cpus, limits_.cpus);
+  const uint32_t memory = p.memory_mib ? p.memory_mib
+                                       : static_cast<uint32_t>(std::min<uint64_t>(
+                                             image->default_memory_mib, limits_.memory_mib / 2));
+  uint32_t disk_gib = 0;
+  if (!image->base.empty()) {
+    disk_gib = p.disk_gib ? p.disk_gib : image->default_disk_gib;
+    const uint64_t need = Qcow2VirtualSize(image->base);
+    const uint64_t need_gib = (need + (1ull << 30) - 1) >> 30;
+    if (disk_gib > 4096 || (static_cast<uint64_t>(disk_gib) << 30) < need) {
+      return Status(Code::kInvalidArgument, "--disk " + std::to_string(disk_gib) + ": image '" + image->name +
+                                                "' needs " + std::to_string(need_gib) + "..4096 GiB");
+    }
+  } else if (p.disk_gib) {
+    return Status(Code::kInvalidArgument, "image '" + image->name + "' has no disk (it runs from memory); "
+                                          "--disk is for disk images such as debian");
+  }
   if (cpus > limits_.cpus) {
     return Status(Code::kInvalidArgument, "--cpus " + std::to_string(cpus) + " is more than this host's " +
                                               std::to_string(limits_.cpus) + " CPUs");
@@ -171,6 +236,11 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   meta.memory_mib = memory;
   meta.agent_socket = layout_.AgentSocket(uuid);
   meta.console_log = layout_.ConsoleLog(p.name);
+  if (disk_gib) {
+    meta.disk = layout_.WorkspaceDir(p.name) + "/disk.qcow2";
+    meta.base = image->base;
+    meta.disk_gib = disk_gib;
+  }
 
   virt::VmSpec spec;
   spec.name = p.name;
@@ -182,6 +252,15 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.initrd = image->initrd;
   spec.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=" + p.name;
   spec.cmdline += " workspace.net=" + meta.net;
+  if (!meta.disk.empty()) {
+    spec.disk = meta.disk;
+    spec.cmdline += " workspace.root=/dev/vda";
+  }
+  // Bounded: the whole command line must stay under the kernel's 2 KiB.
+  if (!p.git_name.empty() && p.git_name.size() <= 128) spec.cmdline += " workspace.git_name=" + PercentEncode(p.git_name);
+  if (!p.git_email.empty() && p.git_email.size() <= 128) {
+    spec.cmdline += " workspace.git_email=" + PercentEncode(p.git_email);
+  }
   spec.user_nic = meta.net == "open";
   spec.virtiofsd_binary = virtiofsd_binary_;
   for (const auto& sh : meta.shares) {
@@ -209,6 +288,10 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   Status s = PrepareShares(p.name, meta.shares);
   if (!s.ok()) return s;
+  if (!meta.disk.empty()) {
+    s = MakeOverlay(meta.base, meta.disk, meta.disk_gib);
+    if (!s.ok()) return s;
+  }
   for (auto port : p.publish) {
     s = OpenPort(p.name, meta.agent_socket, &port);
     if (!s.ok()) return s;
@@ -258,21 +341,31 @@ Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
-  if (ws->state == virt::VmState::kRunning) return ws;
-  if (ws->state == virt::VmState::kPaused || ws->state == virt::VmState::kStopping) {
+  return StartLocked(std::move(ws.value()));
+}
+
+Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
+  const std::string& name = ws.name;
+  if (ws.state == virt::VmState::kRunning) return ws;
+  if (ws.state == virt::VmState::kPaused || ws.state == virt::VmState::kStopping) {
     return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
-                                                 virt::VmStateName(ws->state) + "; try again or stop it first");
+                                                 virt::VmStateName(ws.state) + "; try again or stop it first");
   }
   agents_.Drop(name);
-  Status s = PrepareShares(name, ws->meta.shares);
+  Status s = PrepareShares(name, ws.meta.shares);
   if (!s.ok()) return s;
+  std::error_code ec;
+  if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
+    return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
+                                                 ") is gone; make a fresh one with: workspace reset " + name);
+  }
   s = hv_.Start(name);
   if (!s.ok()) return s;
-  s = WaitForAgent(name, ws->meta.agent_socket, kBootTimeout);
+  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout);
   if (!s.ok()) return s;
-  StartEgress(name, ws->meta);
-  for (auto port : ws->meta.ports) OpenPort(name, ws->meta.agent_socket, &port);
-  ws->state = virt::VmState::kRunning;
+  StartEgress(name, ws.meta);
+  for (auto port : ws.meta.ports) OpenPort(name, ws.meta.agent_socket, &port);
+  ws.state = virt::VmState::kRunning;
   return ws;
 }
 
@@ -281,11 +374,16 @@ Result<bool> Workspaces::Stop(const Caller& c, const std::string& name) {
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
-  if (ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed) return false;
+  return StopLocked(ws.value());
+}
+
+Result<bool> Workspaces::StopLocked(const WorkspaceView& ws) {
+  const std::string& name = ws.name;
+  if (ws.state == virt::VmState::kStopped || ws.state == virt::VmState::kCrashed) return false;
 
   StopEgress(name);
   ClosePorts(name);
-  auto agent = agents_.Get(name, ws->meta.agent_socket, 2s);
+  auto agent = agents_.Get(name, ws.meta.agent_socket, 2s);
   if (agent.ok()) agent.value()->Shutdown(2s);
   agents_.Drop(name);
   const auto deadline = Clock::now() + kStopGrace;
@@ -321,7 +419,90 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
   s = hv_.Undefine(name);
   if (!s.ok()) return s;
   RemoveFiles(name, ws->meta.agent_socket);
+  if (!ws->meta.base.empty()) CollectUnusedBases();
   return Status::Ok();
+}
+
+Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->state == virt::VmState::kPaused || ws->state == virt::VmState::kStopping) {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(ws->state) +
+                                                 "; try again in a moment");
+  }
+  std::error_code ec;
+  if (!ws->meta.disk.empty() && !fs::exists(ws->meta.base, ec)) {
+    return Status(Code::kFailedPrecondition, "the base disk of '" + name + "' (" + ws->meta.base +
+                                                 ") is gone; destroy the workspace and create it again");
+  }
+  auto stopped = StopLocked(ws.value());
+  if (!stopped.ok()) return stopped.status();
+  ws->state = virt::VmState::kStopped;
+  ResetResult r;
+  if (!ws->meta.disk.empty()) {
+    r.discarded_bytes = Allocated(ws->meta.disk);
+    Status s = MakeOverlay(ws->meta.base, ws->meta.disk, ws->meta.disk_gib);
+    if (!s.ok()) return s;
+  }
+  auto started = StartLocked(std::move(ws.value()));
+  if (!started.ok()) return started.status();
+  r.workspace = std::move(started.value());
+  return r;
+}
+
+void Workspaces::CollectUnusedBases() {
+  std::set<std::string> used;
+  auto vms = hv_.List();
+  if (!vms.ok()) return;  // which bases are in use is unknown: keep them all
+  for (const auto& vm : vms.value()) {
+    auto meta = virt::ParseMetadata(vm.metadata_xml);
+    if (!meta.ok()) return;
+    if (!meta->base.empty()) used.insert(meta->base);
+  }
+  images_.CollectBases(used);
+}
+
+std::vector<ImageView> Workspaces::Images() {
+  std::vector<ImageView> out;
+  auto vms = hv_.List();
+  for (auto& img : images_.List()) {
+    ImageView v{img, {}};
+    if (vms.ok()) {
+      for (const auto& vm : vms.value()) {
+        auto meta = virt::ParseMetadata(vm.metadata_xml);
+        if (meta.ok() && meta->image == img.name) v.used_by.push_back(vm.name);
+      }
+    }
+    std::sort(v.used_by.begin(), v.used_by.end());
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status Workspaces::RemoveImage(const std::string& name) {
+  auto vms = hv_.List();
+  if (!vms.ok()) return vms.status();
+  std::string users;
+  for (const auto& vm : vms.value()) {
+    auto meta = virt::ParseMetadata(vm.metadata_xml);
+    if (meta.ok() && meta->image == name) users += (users.empty() ? "" : ", ") + vm.name;
+  }
+  if (!users.empty()) {
+    return {Code::kFailedPrecondition, "image '" + name + "' is used by " + users + "; destroy " +
+                                           (users.find(',') == std::string::npos ? "it" : "them") + " first"};
+  }
+  Status s = images_.Remove(name);
+  if (!s.ok()) return s;
+  CollectUnusedBases();
+  return Status::Ok();
+}
+
+Status Workspaces::BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line) {
+  Status s = images_.Build(name, on_line);
+  if (s.ok()) CollectUnusedBases();
+  return s;
 }
 
 void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_socket) {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,9 @@ struct CreateParams {
   std::string net = "allowlist";        // or "none"
   std::vector<net::AllowEntry> allow;
   std::vector<virt::WorkspaceMeta::Port> publish;  // host 0: any free port
+  uint32_t disk_gib = 0;  // 0: the image's default (disk images only)
+  std::string git_name;   // the caller's git identity, for the guest
+  std::string git_email;
 };
 
 // A workspace as callers see it.
@@ -42,6 +47,16 @@ struct WorkspaceView {
   std::string uuid;
   virt::VmState state = virt::VmState::kUnknown;
   virt::WorkspaceMeta meta;
+};
+
+struct ResetResult {
+  WorkspaceView workspace;
+  uint64_t discarded_bytes = 0;  // what the old overlay held
+};
+
+struct ImageView {
+  Image image;
+  std::vector<std::string> used_by;  // workspaces made from it
 };
 
 struct HostLimits {
@@ -59,6 +74,14 @@ class Workspaces {
   // Ok(true) when the guest had to be forced off.
   Result<bool> Stop(const Caller& c, const std::string& name);
   Status Destroy(const Caller& c, const std::string& name, bool force);
+  // Stops the workspace if it runs, replaces its root disk overlay with a
+  // fresh one on the same base, and boots it. Shares are not touched.
+  Result<ResetResult> Reset(const Caller& c, const std::string& name);
+  // Images, and which workspaces (of every user) use each.
+  std::vector<ImageView> Images();
+  Status RemoveImage(const std::string& name);
+  Status BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line);
+  ImageStore& image_store() { return images_; }
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
   // Adds and removes allowlist entries; effective for the next connection.
@@ -82,6 +105,11 @@ class Workspaces {
 
  private:
   Result<WorkspaceView> Find(const Caller& c, const std::string& name);
+  // Start and Stop with the workspace's lock held.
+  Result<WorkspaceView> StartLocked(WorkspaceView ws);
+  Result<bool> StopLocked(const WorkspaceView& ws);
+  // Deletes base disks no image and no workspace's overlay refers to.
+  void CollectUnusedBases();
   Status WaitForAgent(const std::string& name, const std::string& socket,
                       std::chrono::seconds timeout);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);

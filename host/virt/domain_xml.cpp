@@ -54,6 +54,14 @@ std::string RenderDomainXml(const VmSpec& s) {
     // TCG has no hardware RNG: without this, TLS in the guest waits for entropy.
     << "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n"
     << "    </rng>\n";
+  if (!s.disk.empty()) {
+    // unmap: the guest's discards (fstrim, ext4 discard) shrink the overlay.
+    x << "    <disk type='file' device='disk'>\n"
+      << "      <driver name='qemu' type='qcow2' discard='unmap'/>\n"
+      << "      <source file='" << XmlEscape(s.disk) << "'/>\n"
+      << "      <target dev='vda' bus='virtio'/>\n"
+      << "    </disk>\n";
+  }
   for (const auto& fs : s.filesystems) {
     x << "    <filesystem type='mount' accessmode='passthrough'>\n"
       << "      <driver type='virtiofs' queue='1024'/>\n"

@@ -42,7 +42,11 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
     << "' created='" << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel)
     << "' cpus='" << m.cpus << "' memory-mib='" << m.memory_mib << "' agent-socket='"
     << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "' net='"
-    << XmlEscape(m.net) << "'>";
+    << XmlEscape(m.net) << "'";
+  if (!m.disk.empty()) {
+    x << " disk='" << XmlEscape(m.disk) << "' base='" << XmlEscape(m.base) << "' disk-gib='" << m.disk_gib << "'";
+  }
+  x << ">";
   for (const auto& a : m.allow) {
     x << "<" << prefix << "allow host='" << XmlEscape(a.host) << "' port='" << a.port
       << "' source='" << XmlEscape(a.source) << "'/>";
@@ -92,6 +96,11 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   m.agent_socket = Prop(root, "agent-socket");
   m.console_log = Prop(root, "console-log");
   if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
+  m.disk = Prop(root, "disk");
+  m.base = Prop(root, "base");
+  if (!m.disk.empty() && (m.base.empty() || !ParseU32(Prop(root, "disk-gib"), &m.disk_gib))) {
+    return Status(Code::kInvalidArgument, "workspace metadata has a malformed disk");
+  }
   m.net = Prop(root, "net");
   if (m.net.empty()) m.net = "allowlist";
   if (m.net != "allowlist" && m.net != "none" && m.net != "open") {

@@ -34,6 +34,11 @@ struct WorkspaceMeta {
   uint32_t memory_mib = 0;
   std::string agent_socket;
   std::string console_log;
+  // Disk images (debian): the workspace's qcow2 overlay, the read-only base
+  // it was made from, and its size. All empty/0 for a diskless image.
+  std::string disk;
+  std::string base;
+  uint32_t disk_gib = 0;
   std::vector<ShareMeta> shares;
   std::string net = "allowlist";       // "allowlist" or "none"
   std::vector<net::AllowEntry> allow;  // the egress allowlist

@@ -20,6 +20,9 @@ struct VmSpec {
   std::string kernel;
   std::string initrd;
   std::string cmdline;
+  // A root disk (qcow2 overlay on the image's base), seen as /dev/vda; the
+  // agent mounts it as / when the command line says workspace.root=/dev/vda.
+  std::string disk;
   std::string agent_socket;  // host end of org.workspace.agent.0 (libvirt binds it)
   std::string console_log;   // the guest's serial console goes here
   std::string metadata_xml;  // our <ws:workspace> element, stored in <metadata>

@@ -62,6 +62,11 @@ std::string RecordingHttpServer::received() {
   return received_;
 }
 
+void RecordingHttpServer::Route(const std::string& path, std::string body) {
+  std::lock_guard lock(mu_);
+  routes_[path] = std::move(body);
+}
+
 void RecordingHttpServer::Loop() {
   for (;;) {
     int c = accept(fd_, nullptr, nullptr);
@@ -73,11 +78,20 @@ void RecordingHttpServer::Loop() {
       if (n <= 0) break;
       req.append(buf, static_cast<size_t>(n));
     }
+    // "GET /path" or "GET http://host:port/path".
+    std::string path;
+    if (auto sp = req.find(' '); sp != std::string::npos) path = req.substr(sp + 1, req.find(' ', sp + 1) - sp - 1);
+    if (path.rfind("http://", 0) == 0) {
+      auto slash = path.find('/', 7);
+      path = slash == std::string::npos ? "/" : path.substr(slash);
+    }
+    std::string body = body_;
     {
       std::lock_guard lock(mu_);
       received_ += req;
+      if (auto it = routes_.find(path); it != routes_.end()) body = it->second;
     }
-    std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body_.size()) + "\r\n\r\n" + body_;
+    std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
     close(c);
   }

@@ -81,4 +81,14 @@ TEST(DomainXml, SharesBecomeVirtiofsFilesystemsRunByTheWrapper) {
   EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<filesystem"), std::string::npos);
 }
 
+TEST(DomainXml, RootDiskIsAQcow2OverlayOnVirtio) {
+  VmSpec s = MinimalSpec();
+  s.disk = "/var/lib/workspace/workspaces/demo/disk.qcow2";
+  std::string xml = RenderDomainXml(s);
+  EXPECT_NE(xml.find("<driver name='qemu' type='qcow2' discard='unmap'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<source file='/var/lib/workspace/workspaces/demo/disk.qcow2'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<target dev='vda' bus='virtio'/>"), std::string::npos);
+  EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<disk"), std::string::npos) << "minimal has no disk";
+}
+
 }  // namespace ws::virt

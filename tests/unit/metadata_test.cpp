@@ -43,6 +43,26 @@ TEST(Metadata, SharesRoundTrip) {
                    .ok());
 }
 
+TEST(Metadata, DiskRoundTripsAndIsCheckedWhole) {
+  WorkspaceMeta m = Sample();
+  m.disk = "/var/lib/workspace/workspaces/w/disk.qcow2";
+  m.base = "/var/lib/workspace/bases/debian-20261126T000000Z.qcow2";
+  m.disk_gib = 20;
+  auto back = ParseMetadata(RenderMetadata(m));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->disk, m.disk);
+  EXPECT_EQ(back->base, m.base);
+  EXPECT_EQ(back->disk_gib, 20u);
+  auto diskless = ParseMetadata(RenderMetadata(Sample()));
+  ASSERT_TRUE(diskless.ok());
+  EXPECT_TRUE(diskless->disk.empty());
+  // A disk without its base or size is refused, not half-read.
+  EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a' "
+                             "disk='/d.qcow2' disk-gib='20'/>").ok());
+  EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a' "
+                             "disk='/d.qcow2' base='/b.qcow2' disk-gib='x'/>").ok());
+}
+
 TEST(Metadata, ParsesTheFormLibvirtReturns) {
   // virDomainGetMetadata drops the namespace declaration.
   auto m = ParseMetadata(

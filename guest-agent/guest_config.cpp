@@ -1,0 +1,162 @@
+#include "guest-agent/guest_config.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "guest-agent/init.h"
+#include "guest-agent/proxy.h"
+
+namespace ws::agent {
+namespace {
+
+constexpr char kHeader[] = "Written by the workspace agent at each boot; edits are lost.";
+
+void Write(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::trunc);
+  f << text;
+  if (!f) std::fprintf(stderr, "workspace-agent: cannot write %s\n", path.c_str());
+}
+
+// A git config value in double quotes.
+std::string GitQuote(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+namespace fs = std::filesystem;
+
+void MakeDirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+}
+
+void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
+  std::error_code ec;
+  lchown(dir.c_str(), uid, gid);
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    lchown(it->path().c_str(), uid, gid);
+  }
+}
+
+// The share's .git is the host's and read-only (the host's git must never
+// read or run what the guest wrote). So that git works in the guest, a git
+// directory of the guest's own, on its disk, is mounted over it: made once
+// from the host's HEAD, refs, index and config (never its hooks), borrowing
+// the host's objects through alternates from a read-only view of the host's
+// .git at /run/workspace/host-git/GUEST_PATH. The guest's commits stay there
+// (also reached as /run/workspace/guest-git/GUEST_PATH) until the user takes
+// them with `workspace git fetch`.
+void SetUpGuestGit(const std::string& tag, const std::string& share) {
+  struct stat st{};
+  const std::string host_git = share + "/.git";
+  if (access("/usr/bin/git", X_OK) != 0 || stat(host_git.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  const std::string view = "/run/workspace/host-git" + share;
+  MakeDirs(view);
+  if (mount(host_git.c_str(), view.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+      mount(nullptr, view.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    return (void)std::fprintf(stderr, "workspace-agent: git view of %s: %s\n", share.c_str(), std::strerror(errno));
+  }
+  const std::string mine = "/var/lib/workspace/git/" + tag;
+  std::error_code ec;
+  if (!fs::exists(mine + "/HEAD", ec)) {
+    const std::string tmp = mine + ".new";
+    fs::remove_all(tmp, ec);
+    MakeDirs(tmp + "/objects/info");
+    MakeDirs(tmp + "/refs/heads");
+    MakeDirs(tmp + "/refs/tags");
+    MakeDirs(tmp + "/info");
+    for (const char* f : {"HEAD", "config", "description", "packed-refs", "index", "info/exclude"}) {
+      fs::copy_file(view + "/" + f, tmp + "/" + f, fs::copy_options::overwrite_existing, ec);
+    }
+    fs::copy(view + "/refs", tmp + "/refs", fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    std::ofstream(tmp + "/objects/info/alternates") << view << "/objects\n";
+    ChownTree(tmp, 1000, 1000);
+    fs::rename(tmp, mine, ec);
+    if (ec) return (void)std::fprintf(stderr, "workspace-agent: guest git dir %s: %s\n", mine.c_str(), ec.message().c_str());
+  }
+  // Where `workspace git fetch` finds it, mounted or not.
+  const std::string link = "/run/workspace/guest-git" + share;
+  MakeDirs(fs::path(link).parent_path().string());
+  fs::create_directory_symlink(mine, link, ec);
+  if (mount(mine.c_str(), host_git.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    std::fprintf(stderr, "workspace-agent: mount guest git dir on %s: %s\n", host_git.c_str(), std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size()) {
+      unsigned v = 0;
+      if (std::sscanf(s.substr(i + 1, 2).c_str(), "%2x", &v) == 1) {
+        c = static_cast<char>(v);
+        i += 2;
+      }
+    }
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  }
+  return out;
+}
+
+void ConfigureGuest(const std::string& net_mode) {
+  const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
+  const bool proxied = net_mode != "open";
+  const char* files[] = {"/etc/apt/apt.conf.d/80workspace-proxy", "/etc/npmrc", "/etc/pip.conf",
+                         "/etc/profile.d/workspace-proxy.sh"};
+  if (proxied) {
+    Write(files[0], std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
+                        "\";\nAcquire::https::Proxy \"" + proxy + "\";\n");
+    Write(files[1], std::string("# ") + kHeader + "\nproxy=" + proxy + "\nhttps-proxy=" + proxy +
+                        "\nnoproxy=localhost,127.0.0.1\n");
+    Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\n");
+    std::string sh = std::string("# ") + kHeader + "\n";
+    for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
+      sh += std::string("export ") + k + "=" + proxy + "\n";
+    }
+    Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n");
+  } else {
+    for (const char* f : files) std::remove(f);
+  }
+  // sudo and friends look the host name up.
+  const std::string host = KernelArg("workspace.name");
+  if (!host.empty()) {
+    Write("/etc/hostname", host + "\n");
+    Write("/etc/hosts", std::string("# ") + kHeader + "\n127.0.0.1\tlocalhost\n127.0.1.1\t" + host +
+                            "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  }
+  std::string git = std::string("# ") + kHeader + "\n";
+  const std::string name = PercentDecode(KernelArg("workspace.git_name"));
+  const std::string email = PercentDecode(KernelArg("workspace.git_email"));
+  if (!name.empty() || !email.empty()) {
+    git += "[user]\n";
+    if (!name.empty()) git += "\tname = " + GitQuote(name) + "\n";
+    if (!email.empty()) git += "\temail = " + GitQuote(email) + "\n";
+  }
+  // Shares belong to the guest user; root (sudo git) may use them too.
+  git += "[safe]\n\tdirectory = *\n";
+  if (proxied) git += "[http]\n\tproxy = " + proxy + "\n";
+  Write("/etc/gitconfig", git);
+
+  for (const auto& spec : KernelArgs("workspace.share")) {
+    auto a = spec.find(':'), b = spec.rfind(':');
+    if (a != std::string::npos && a != b && spec.substr(b + 1) == "rw") {
+      SetUpGuestGit(spec.substr(0, a), spec.substr(a + 1, b - a - 1));
+    }
+  }
+}
+
+}  // namespace ws::agent

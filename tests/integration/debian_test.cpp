@@ -1,0 +1,236 @@
+// The debian image on real VMs: npm installs through the allowlist (from a
+// registry on the host's loopback, named explicitly) while code hosts are
+// refused by name; reset throws the disk away and keeps shares and policy;
+// the disk survives stop/start and a daemon kill; the image's tools use the
+// proxy from their own config; the user's git identity is set; images in use
+// cannot be removed.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/integration/environment.h"
+#include "tests/support/http_server.h"
+
+namespace ws::test {
+namespace {
+
+World& W() { return World::Get(); }
+
+RunResult Guest(const std::string& ws, const std::string& script, const std::string& user = "user") {
+  return W().Cli({"exec", "-u", user, ws, "--", "sh", "-c", script});
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A one-package npm registry on the host's loopback: tiny-pkg 1.0.0.
+struct LocalRegistry {
+  RecordingHttpServer server{RecordingHttpServer::ListenLoopback(), "not found"};
+  std::string url;
+
+  LocalRegistry() {
+    const std::string dir = W().NewFolder("registry-src");
+    std::filesystem::create_directories(dir + "/package");
+    std::ofstream(dir + "/package/package.json")
+        << R"({"name":"tiny-pkg","version":"1.0.0","main":"index.js","bin":{"tiny-pkg":"index.js"}})";
+    std::ofstream(dir + "/package/index.js") << "#!/usr/bin/env node\nconsole.log('tiny-pkg says hi');\n";
+    chmod((dir + "/package/index.js").c_str(), 0755);
+    ws::test::Run({"tar", "-czf", dir + "/tiny-pkg-1.0.0.tgz", "-C", dir, "package"});
+    std::string tgz = ReadFile(dir + "/tiny-pkg-1.0.0.tgz");
+    std::string sha1 = ws::test::Run({"sh", "-c", "sha1sum " + dir + "/tiny-pkg-1.0.0.tgz | cut -d' ' -f1"}).out;
+    sha1.erase(sha1.find_last_not_of("\n") + 1);
+    url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+    server.Route("/tiny-pkg",
+                 R"({"name":"tiny-pkg","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"tiny-pkg",)"
+                 R"("version":"1.0.0","bin":{"tiny-pkg":"index.js"},"dist":{"tarball":")" +
+                     url + R"(tiny-pkg/-/tiny-pkg-1.0.0.tgz","shasum":")" + sha1 + R"("}}}})");
+    server.Route("/tiny-pkg/-/tiny-pkg-1.0.0.tgz", tgz);
+  }
+  std::string allow() const { return "127.0.0.1:" + std::to_string(server.port()); }
+  // npm skips proxies for 127.0.0.1 by default (it is the guest's own
+  // loopback); this registry is the host's, reached through the proxy.
+  std::string npm_flags() const { return "--registry=" + url + " --noproxy=none.invalid --no-audit --no-fund"; }
+};
+
+std::string CreateDebian(const std::string& name, const std::string& dir, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"create", name, "--image", "debian", "--share", dir + ":/workspace"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = W().Cli(args);
+  return r.code == 0 ? "" : r.err;
+}
+
+TEST(Debian, NpmInstallsThroughTheAllowlistAndCodeHostsAreRefusedByName) {
+  LocalRegistry reg;
+  std::string dir = W().NewFolder("npmproj");
+  std::ofstream(dir + "/package.json") << R"({"name":"npmproj","version":"0.0.0","dependencies":{"tiny-pkg":"^1.0.0"}})";
+  ASSERT_EQ(CreateDebian("npm", dir, {"--allow", reg.allow()}), "");
+
+  auto install = Guest("npm", "cd /workspace && npm install " + reg.npm_flags() + " 2>&1");
+  EXPECT_EQ(install.code, 0) << install.out << install.err;
+  EXPECT_EQ(ReadFile(dir + "/node_modules/tiny-pkg/index.js").find("tiny-pkg says hi") != std::string::npos, true)
+      << "the package landed in the shared folder";
+  EXPECT_NE(reg.server.received().find("tiny-pkg"), std::string::npos);
+
+  // A code host is not on the default allowlist: refused by name on the
+  // host, before any lookup or connection, and audited as denied.
+  auto git = Guest("npm", "git ls-remote https://github.com/git/git 2>&1");
+  EXPECT_NE(git.code, 0) << git.out;
+  auto audit = W().Cli({"audit", "npm"});
+  EXPECT_NE(audit.out.find("deny   github.com:443"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("github.com is not on the allowlist"), std::string::npos) << audit.out;
+  EXPECT_EQ(audit.out.find("140.82."), std::string::npos) << "refused before any lookup: no address";
+  EXPECT_EQ(W().Cli({"destroy", "--force", "npm"}).code, 0);
+}
+
+TEST(Debian, ToolsUseTheProxyFromTheirOwnConfigAndSudoKeepsIt) {
+  std::string dir = W().NewFolder("proxycfg");
+  ASSERT_EQ(CreateDebian("proxycfg", dir), "");
+  // Without the proxy variables, each tool still finds the proxy in its config.
+  auto r = Guest("proxycfg",
+                 "env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY sh -c '"
+                 "apt-config dump | grep -c \"Proxy \\\"http://127.0.0.1:3128\"; "
+                 "npm config get proxy; pip3 config list 2>/dev/null | grep proxy; git config --get http.proxy'");
+  EXPECT_EQ(r.out, "2\nhttp://127.0.0.1:3128\nglobal.proxy='http://127.0.0.1:3128'\nhttp://127.0.0.1:3128\n")
+      << r.err;
+  EXPECT_EQ(Guest("proxycfg", "sudo sh -c 'echo $https_proxy'").out, "http://127.0.0.1:3128\n");
+  EXPECT_EQ(Guest("proxycfg", "sudo -n true && hostname").out, "proxycfg\n") << "sudo resolves the host name";
+  EXPECT_EQ(W().Cli({"destroy", "--force", "proxycfg"}).code, 0);
+}
+
+TEST(Debian, GitIdentityComesFromTheHostAndNothingElseOfItsConfig) {
+  std::string dir = W().NewFolder("gitid");
+  std::ofstream(W().home() + "/.gitconfig") << "[user]\n\tname = Ada \\\"The\\\" Lovelace\n\temail = ada@example.org\n"
+                                            << "[credential]\n\thelper = store\n[url \"git@x:\"]\n\tinsteadOf = y\n";
+  std::string err = CreateDebian("gitid", dir);
+  std::filesystem::remove(W().home() + "/.gitconfig");
+  ASSERT_EQ(err, "");
+  auto r = Guest("gitid", "git config user.name; git config user.email; git config --get credential.helper; "
+                          "git config --get-regexp url; true");
+  EXPECT_EQ(r.out, "Ada \"The\" Lovelace\nada@example.org\n") << r.err;
+  auto commit = Guest("gitid", "cd /tmp && git init -q r && cd r && echo x > f && git add f && "
+                               "git commit -qm first && git log --format='%an <%ae>'");
+  EXPECT_EQ(commit.out, "Ada \"The\" Lovelace <ada@example.org>\n") << commit.err;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "gitid"}).code, 0);
+}
+
+TEST(Debian, ResetThrowsTheDiskAwayAndKeepsSharesAndPolicy) {
+  LocalRegistry reg;
+  std::string dir = W().NewFolder("resetproj");
+  std::ofstream(dir + "/keep.txt") << "mine\n";
+  ASSERT_EQ(CreateDebian("rst", dir, {"--allow", reg.allow(), "--allow", "api.example.com"}), "");
+  const std::string before = W().Cli({"inspect", "--json", "rst"}).out;
+
+  auto infect = Guest("rst", "echo x | sudo tee /etc/infected >/dev/null && sudo npm i -g " + reg.npm_flags() +
+                                 " tiny-pkg >/dev/null 2>&1 && tiny-pkg && echo g > /workspace/from-guest.txt");
+  ASSERT_EQ(infect.code, 0) << infect.out << infect.err;
+  EXPECT_EQ(infect.out, "tiny-pkg says hi\n");
+
+  auto reset = W().Cli({"reset", "rst"});
+  ASSERT_EQ(reset.code, 0) << reset.err;
+  EXPECT_NE(reset.out.find("discarded"), std::string::npos) << reset.out;
+  auto after = Guest("rst", "ls /etc/infected /usr/local/bin/tiny-pkg /usr/local/lib/node_modules/tiny-pkg 2>&1; "
+                            "cat /workspace/keep.txt /workspace/from-guest.txt");
+  EXPECT_EQ(after.out.find("/etc/infected\n"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("cannot access '/etc/infected'"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("cannot access '/usr/local/bin/tiny-pkg'"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("mine\ng\n"), std::string::npos) << "shared files survive: " << after.out;
+  const std::string now = W().Cli({"inspect", "--json", "rst"}).out;
+  for (const char* key : {"allow", "shares", "net", "cpus", "memory_mib", "disk_gib", "uuid"}) {
+    auto field = [&](const std::string& json) {
+      auto at = json.find(std::string("\"") + key + "\"");
+      return at == std::string::npos ? std::string("missing") : json.substr(at, json.find("],", at) - at);
+    };
+    EXPECT_EQ(field(now), field(before)) << key;
+  }
+  EXPECT_EQ(W().Cli({"destroy", "--force", "rst"}).code, 0);
+}
+
+TEST(Debian, DiskSurvivesStopStartAndADaemonKill) {
+  std::string dir = W().NewFolder("persist");
+  ASSERT_EQ(CreateDebian("persist", dir, {"--disk", "8"}), "");
+  // The agent grows it in the background right after boot.
+  EXPECT_EQ(Guest("persist", "for i in $(seq 100); do s=$(df --output=size -BG / | tail -1 | tr -d ' '); "
+                             "[ $s = 8G ] && break; sleep 0.2; done; echo $s").out, "8G\n")
+      << "the root file system grew to the 8 GiB disk";
+  ASSERT_EQ(Guest("persist", "echo kept > /home/user/note && sudo apt-get --version >/dev/null").code, 0);
+  ASSERT_EQ(W().Cli({"stop", "persist"}).code, 0);
+  ASSERT_EQ(W().Cli({"start", "persist"}).code, 0);
+  EXPECT_EQ(Guest("persist", "cat /home/user/note").out, "kept\n");
+  // Kill the daemon outright: the VM and its disk go on; the next command
+  // starts a new daemon that finds them.
+  int pid = DaemonPid(W().state_dir());
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(Guest("persist", "cat /home/user/note").out, "kept\n");
+  EXPECT_EQ(W().Cli({"destroy", "--force", "persist"}).code, 0);
+}
+
+TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
+  std::string dir = W().NewFolder("gitrepo");
+  auto host_git = [&](const std::string& args) {
+    return ws::test::Run({"sh", "-c", "cd " + dir + " && git " + args});
+  };
+  // The repository's own identity is the one create passes on.
+  ASSERT_EQ(host_git("init -q -b main && git config user.name 'Guest Dev' && git config user.email g@x && "
+                     "echo one > a.txt && git add a.txt && git commit -qm 'from host'").code, 0);
+  const std::string marker = W().home() + "/hook-ran";
+  ASSERT_EQ(CreateDebian("gitws", dir), "");
+  EXPECT_NE(W().Cli({"inspect", "--json", "gitws"}).out.find("\"git\":\"guest-git-dir\""), std::string::npos);
+
+  auto guest = Guest("gitws", "cd /workspace && echo two >> a.txt && git status --short && git commit -qam 'from guest' && "
+                              "git log --format=%s,%an | tr '\n' ' '");
+  EXPECT_EQ(guest.out, " M a.txt\nfrom guest,Guest Dev from host,Guest Dev ") << guest.err;
+  // The guest's hooks and config land in its own git directory, not the host's.
+  Guest("gitws", "cd /workspace/.git && printf '#!/bin/sh\\ntouch " + marker + "\\n' > hooks/pre-commit && "
+                 "chmod +x hooks/pre-commit && git config core.fsmonitor 'touch " + marker + "'");
+  EXPECT_EQ(Guest("gitws", "umount /workspace/.git && ls /workspace/.git/hooks >/dev/null && "
+                           "! touch /workspace/.git/hooks/post-checkout 2>/dev/null && echo refused", "root").out,
+            "refused\n") << "guest root uncovers the host's .git: read-only";
+  EXPECT_EQ(host_git("log --format=%s").out, "from host\n") << "the host's branch is untouched";
+  ASSERT_EQ(host_git("status --short && git commit -qam 'host again' --allow-empty").code, 0);
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "the host's git ran something the guest wrote";
+
+  auto fetch = W().Cli({"git", "fetch", "gitws"});
+  ASSERT_EQ(fetch.code, 0) << fetch.err;
+  EXPECT_NE(fetch.out.find("refs/workspace/gitws/main"), std::string::npos) << fetch.out;
+  EXPECT_EQ(host_git("log --format=%s refs/workspace/gitws/main").out, "from guest\nfrom host\n");
+  EXPECT_EQ(host_git("show refs/workspace/gitws/main:a.txt").out, "one\ntwo\n");
+  EXPECT_NE(W().Cli({"git", "fetch", "gitws"}).out.find("nothing to fetch"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
+}
+
+TEST(Debian, ImagesInUseCannotBeRemovedAndListShowsTheirUsers) {
+  std::string dir = W().NewFolder("imgs");
+  ASSERT_EQ(CreateDebian("imguser", dir), "");
+  auto list = W().Cli({"image", "list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("\"used_by\":[\"imguser\"]"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"disk\":true"), std::string::npos) << list.out;
+  auto rm = W().Cli({"image", "rm", "debian"});
+  EXPECT_EQ(rm.code, 1);
+  EXPECT_NE(rm.err.find("used by imguser"), std::string::npos) << rm.err;
+  auto rm_minimal = W().Cli({"image", "rm", "minimal"});
+  // Refused: debian boots with minimal's kernel (and other tests' workspaces use it).
+  EXPECT_EQ(rm_minimal.code, 1) << rm_minimal.err;
+  EXPECT_EQ(W().Cli({"image", "list"}).out.find("minimal") != std::string::npos, true);
+  auto bad = W().Cli({"create", "nodisk", "--image", "minimal", "--disk", "5", "--no-share"});
+  EXPECT_EQ(bad.code, 2) << "a usage error";
+  EXPECT_NE(bad.err.find("has no disk"), std::string::npos) << bad.err;
+  auto small = W().Cli({"create", "small", "--image", "debian", "--disk", "1", "--no-share"});
+  EXPECT_EQ(small.code, 2);
+  EXPECT_NE(small.err.find("needs"), std::string::npos) << small.err;
+  EXPECT_NE(W().Cli({"inspect", "small"}).code, 0) << "nothing half-made is left";
+  EXPECT_EQ(W().Cli({"destroy", "--force", "imguser"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ws::test
