@@ -1,12 +1,14 @@
 // exec_rtt: round trip of `exec NAME -- true` from a gRPC client that keeps
 // its connection to the daemon (no CLI process start), to separate the
 // CLI's own cost from the daemon -> agent -> fork/exec path.
-// usage: exec_rtt STATE_DIR NAME [RUNS]
+// usage: exec_rtt STATE_DIR NAME [RUNS] [--samples]
+//   --samples also prints "sample TO_EXIT_MS TOTAL_MS" per run (bench/run reads them).
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "workspace/v1/controller.grpc.pb.h"
@@ -15,10 +17,11 @@ namespace v1 = workspace::v1;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: exec_rtt STATE_DIR NAME [RUNS]\n");
+    std::fprintf(stderr, "usage: exec_rtt STATE_DIR NAME [RUNS] [--samples]\n");
     return 2;
   }
   const int runs = argc > 3 ? std::atoi(argv[3]) : 50;
+  const bool samples = argc > 4 && std::string(argv[4]) == "--samples";
   auto channel = grpc::CreateChannel(std::string("unix:") + argv[1] + "/daemon.sock",
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::Controller::NewStub(channel);
@@ -49,7 +52,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "exec failed: %s\n", s.error_message().c_str());
       return 1;
     }
-    if (i >= 3) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());  // 3 warm-ups
+    if (i >= 3) {  // 3 warm-ups
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      if (samples) std::printf("sample %.3f %.3f\n", to_exit.back(), ms.back());
+    }
   }
   std::sort(ms.begin(), ms.end());
   std::sort(to_exit.begin(), to_exit.end());

@@ -437,8 +437,15 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
     return Status(Code::kFailedPrecondition, "the base disk of '" + name + "' (" + ws->meta.base +
                                                  ") is gone; destroy the workspace and create it again");
   }
-  auto stopped = StopLocked(ws.value());
-  if (!stopped.ok()) return stopped.status();
+  // Everything the guest holds is about to be thrown away: no clean
+  // shutdown to wait for (shares are served by the host and lose nothing).
+  StopEgress(name);
+  ClosePorts(name);
+  agents_.Drop(name);
+  if (ws->state != virt::VmState::kStopped && ws->state != virt::VmState::kCrashed) {
+    Status s = hv_.ForceOff(name);
+    if (!s.ok()) return s;
+  }
   ws->state = virt::VmState::kStopped;
   ResetResult r;
   if (!ws->meta.disk.empty()) {
