@@ -101,6 +101,7 @@ struct Shared {
   std::condition_variable input_done_cv;
   unique_fd exit_event;          // eventfd, written by the reaper
   std::atomic<int> wait_status{-1};
+  std::atomic<int64_t> reaped_ns{0};  // steady clock, when the reaper saw the exit
 };
 
 // Owns the command's stdin (the pty master for tty): only this thread
@@ -162,6 +163,7 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
   if (!stream->Read(&first) || !first.has_start()) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must be start"};
   }
+  const auto received = Clock::now();
   const ExecStart& start = first.start();
   if (start.argv().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "empty argv"};
 
@@ -193,19 +195,23 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
 
   auto shared = std::make_shared<Shared>();
   shared->exit_event.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  const auto cgroup_at = Clock::now();
   std::unique_ptr<ExecCgroup> cgroup = ExecCgroup::Create();
   spec.cgroup_procs_fd = cgroup ? cgroup->procs_fd() : -1;
+  const auto spawn_at = Clock::now();
   auto child = Spawn(spec);
   if (!child.ok()) {
     return FailBeforeStart(stream, child.status().message(), ExitCodeForSpawnError(child.status()));
   }
   const pid_t pid = child->pid;
+  const auto spawned = Clock::now();
   // Everything the command started: its cgroup where there is one, else its group.
   auto kill_all = [&] {
     if (cgroup) cgroup->Kill();
     kill(-pid, SIGKILL);
   };
   Reaper::Instance().Watch(pid, [shared](int status) {
+    shared->reaped_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     shared->wait_status = status;
     uint64_t one = 1;
     (void)!write(shared->exit_event.get(), &one, sizeof one);
@@ -292,6 +298,13 @@ grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
       e->set_code(WEXITSTATUS(status));
     }
     e->set_timed_out(timed_out);
+    const Clock::time_point reaped{std::chrono::nanoseconds(shared->reaped_ns.load())};
+    auto us = [](Clock::duration d) { return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
+    e->mutable_timing()->set_setup_us(us(spawned - received));
+    e->mutable_timing()->set_cgroup_us(us(spawn_at - cgroup_at));
+    e->mutable_timing()->set_spawn_us(us(spawned - spawn_at));
+    e->mutable_timing()->set_run_us(us(reaped - spawned));
+    e->mutable_timing()->set_drain_us(us(Clock::now() - reaped));
     stream->Write(exit);
   }
   {

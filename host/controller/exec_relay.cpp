@@ -45,8 +45,16 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
   auto agent = workspaces.Agent(caller, first.start().workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
 
-  grpc::ClientContext actx;
-  auto astream = agent.value()->stub()->Exec(&actx);
+  // Shared with the thread that finishes the agent's call after the exit
+  // status went out (the CLI need not wait for the agent's trailers).
+  struct AgentCall {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<ExecRequest, ExecResponse>> stream;
+  };
+  auto call = std::make_shared<AgentCall>();
+  grpc::ClientContext& actx = call->ctx;
+  call->stream = agent.value()->stub()->Exec(&actx);
+  auto& astream = call->stream;
   ExecRequest start;
   *start.mutable_start() = first.start().exec();
   if (!astream->Write(start)) {
@@ -96,9 +104,14 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
     }
   }
   input.join();
-  if (!saw_exit) actx.TryCancel();
+  if (saw_exit) {
+    // The input side is closed (WritesDone), the exit status relayed: the
+    // agent's trailers carry nothing the CLI needs.
+    std::thread([call] { call->stream->Finish(); }).detach();
+    return grpc::Status::OK;
+  }
+  actx.TryCancel();
   grpc::Status agent_status = astream->Finish();
-  if (saw_exit) return grpc::Status::OK;
   if (!ctx->IsCancelled()) agent.value()->Observe(agent_status);
   if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
   return {grpc::StatusCode::UNAVAILABLE,
