@@ -83,19 +83,15 @@ uint64_t Qcow2VirtualSize(const std::string& path) {
   return size;
 }
 
-// A thin qcow2 overlay on `base`, `gib` GiB large, written next to `path`
-// and renamed into place (an existing disk is replaced only once the new
-// one exists).
-Status MakeOverlay(const std::string& base, const std::string& path, uint32_t gib) {
-  const std::string tmp = path + ".new";
-  auto run = RunCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, tmp,
+// A thin qcow2 overlay on `base`, `gib` GiB large, at `path`.
+Status CreateOverlay(const std::string& base, const std::string& path, uint32_t gib) {
+  auto run = RunCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, path,
                          std::to_string(gib) + "G"});
   if (!run.ok()) {
     std::error_code ec;
-    fs::remove(tmp, ec);
+    fs::remove(path, ec);
     return {Code::kInternal, "creating the workspace's disk: " + run.status().message()};
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("installing " + path, errno);
   return Status::Ok();
 }
 
@@ -289,7 +285,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   Status s = PrepareShares(p.name, meta.shares);
   if (!s.ok()) return s;
   if (!meta.disk.empty()) {
-    s = MakeOverlay(meta.base, meta.disk, meta.disk_gib);
+    s = CreateOverlay(meta.base, meta.disk, meta.disk_gib);
     if (!s.ok()) return s;
   }
   for (auto port : p.publish) {
@@ -437,6 +433,13 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
     return Status(Code::kFailedPrecondition, "the base disk of '" + name + "' (" + ws->meta.base +
                                                  ") is gone; destroy the workspace and create it again");
   }
+  // The fresh disk is made first, next to the old one, which is replaced
+  // only once it exists: a failed reset loses nothing.
+  const std::string fresh = ws->meta.disk + ".new";
+  if (!ws->meta.disk.empty()) {
+    Status s = CreateOverlay(ws->meta.base, fresh, ws->meta.disk_gib);
+    if (!s.ok()) return s;
+  }
   // Everything the guest holds is about to be thrown away: no clean
   // shutdown to wait for (shares are served by the host and lose nothing).
   StopEgress(name);
@@ -450,8 +453,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
   ResetResult r;
   if (!ws->meta.disk.empty()) {
     r.discarded_bytes = Allocated(ws->meta.disk);
-    Status s = MakeOverlay(ws->meta.base, ws->meta.disk, ws->meta.disk_gib);
-    if (!s.ok()) return s;
+    if (rename(fresh.c_str(), ws->meta.disk.c_str()) != 0) return ErrnoStatus("installing " + ws->meta.disk, errno);
   }
   auto started = StartLocked(std::move(ws.value()));
   if (!started.ok()) return started.status();
