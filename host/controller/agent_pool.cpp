@@ -7,14 +7,24 @@ namespace ws::controller {
 Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string& name,
                                                               const std::string& socket,
                                                               std::chrono::milliseconds timeout) {
-  {
+  auto cached = [&]() -> std::shared_ptr<guest::GrpcGuestAgent> {
     std::lock_guard lock(mu_);
     auto it = agents_.find(name);
-    if (it != agents_.end()) {
-      if (it->second->Alive()) return it->second;
-      agents_.erase(it);
-    }
+    if (it == agents_.end()) return nullptr;
+    if (it->second->Alive()) return it->second;
+    agents_.erase(it);
+    return nullptr;
+  };
+  if (auto a = cached()) return a;
+  std::shared_ptr<std::mutex> connect_mu;
+  {
+    std::lock_guard lock(mu_);
+    auto& m = connecting_[name];
+    if (!m) m = std::make_shared<std::mutex>();
+    connect_mu = m;
   }
+  std::lock_guard connecting(*connect_mu);
+  if (auto a = cached()) return a;  // another caller connected meanwhile
   auto agent = Connect(socket, timeout, std::chrono::seconds(2));
   if (!agent.ok()) return agent.status();
   Put(name, agent.value());

@@ -30,6 +30,10 @@ class AgentPool {
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<guest::GrpcGuestAgent>> agents_;  // guarded by mu_
+  // One connect at a time: QEMU's chardev accepts one client; a second
+  // connect() sits in its backlog and must not race the first (after a
+  // daemon restart, the egress watcher and the first exec both connect).
+  std::map<std::string, std::shared_ptr<std::mutex>> connecting_;  // guarded by mu_
 };
 
 }  // namespace ws::controller
