@@ -16,6 +16,9 @@ namespace ws::agent {
 namespace {
 
 constexpr char kHeader[] = "Written by the workspace agent at each boot; edits are lost.";
+// node bundles its own CA list: npm is pointed at the system's, which holds
+// the CA certificates the image took from the host.
+constexpr char kNpmCa[] = "cafile=/etc/ssl/certs/ca-certificates.crt\n";
 
 void Write(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::trunc);
@@ -121,7 +124,7 @@ void ConfigureGuest(const std::string& net_mode) {
     Write(files[0], std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
                         "\";\nAcquire::https::Proxy \"" + proxy + "\";\n");
     Write(files[1], std::string("# ") + kHeader + "\nproxy=" + proxy + "\nhttps-proxy=" + proxy +
-                        "\nnoproxy=localhost,127.0.0.1\n");
+                        "\nnoproxy=localhost,127.0.0.1\n" + kNpmCa);
     Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\n");
     std::string sh = std::string("# ") + kHeader + "\n";
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
@@ -130,6 +133,7 @@ void ConfigureGuest(const std::string& net_mode) {
     Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n");
   } else {
     for (const char* f : files) std::remove(f);
+    Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);
   }
   // sudo and friends look the host name up.
   const std::string host = KernelArg("workspace.name");

@@ -101,6 +101,18 @@ TEST(Debian, ToolsUseTheProxyFromTheirOwnConfigAndSudoKeepsIt) {
   EXPECT_EQ(r.out, "2\nhttp://127.0.0.1:3128\nglobal.proxy='http://127.0.0.1:3128'\nhttp://127.0.0.1:3128\n")
       << r.err;
   EXPECT_EQ(Guest("proxycfg", "sudo sh -c 'echo $https_proxy'").out, "http://127.0.0.1:3128\n");
+  // The CA certificates added to this host are trusted in the guest (TLS
+  // through the same inspecting proxy), npm included.
+  for (const auto& e : std::filesystem::directory_iterator("/usr/local/share/ca-certificates")) {
+    if (e.path().extension() != ".crt") continue;
+    EXPECT_EQ(Guest("proxycfg", "cat /usr/local/share/ca-certificates/" + e.path().filename().string()).out,
+              ReadFile(e.path())) << e.path();
+    auto pem = ReadFile(e.path());
+    auto body = pem.substr(pem.find('\n') + 1, 64);  // a line of the certificate itself
+    EXPECT_EQ(Guest("proxycfg", "grep -c -F '" + body.substr(0, body.find('\n')) + "' /etc/ssl/certs/ca-certificates.crt").out,
+              "1\n") << "in the system bundle: " << e.path();
+  }
+  EXPECT_EQ(Guest("proxycfg", "npm config get cafile").out, "/etc/ssl/certs/ca-certificates.crt\n");
   EXPECT_EQ(Guest("proxycfg", "sudo -n true && hostname").out, "proxycfg\n") << "sudo resolves the host name";
   EXPECT_EQ(W().Cli({"destroy", "--force", "proxycfg"}).code, 0);
 }
