@@ -155,11 +155,8 @@ void ConfigureGuest(const std::string& net_mode) {
   if (proxied) git += "[http]\n\tproxy = " + proxy + "\n";
   Write("/etc/gitconfig", git);
 
-  for (const auto& spec : KernelArgs("workspace.share")) {
-    auto a = spec.find(':'), b = spec.rfind(':');
-    if (a != std::string::npos && a != b && spec.substr(b + 1) == "rw") {
-      SetUpGuestGit(spec.substr(0, a), spec.substr(a + 1, b - a - 1));
-    }
+  for (const auto& sh : ShareArgs()) {
+    if (!sh.read_only) SetUpGuestGit(sh.tag, sh.path);
   }
 }
 

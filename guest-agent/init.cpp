@@ -82,17 +82,11 @@ void MakeDirs(const std::string& path) {
 // Mounts the virtiofs shares the host listed as workspace.share=TAG:PATH:MODE.
 // The host enforces read-only; the guest mount flag only matches it.
 void MountShares() {
-  for (const auto& spec : KernelArgs("workspace.share")) {
-    auto a = spec.find(':'), b = spec.rfind(':');
-    if (a == std::string::npos || a == b) {
-      Log("bad share spec %s%s", spec.c_str());
-      continue;
-    }
-    std::string tag = spec.substr(0, a), path = spec.substr(a + 1, b - a - 1), mode = spec.substr(b + 1);
-    MakeDirs(path);
-    unsigned long flags = MS_NOSUID | MS_NODEV | (mode == "ro" ? MS_RDONLY : 0);
-    if (mount(tag.c_str(), path.c_str(), "virtiofs", flags, nullptr) != 0) {
-      Log("mount share %s: %s", path.c_str(), std::strerror(errno));
+  for (const auto& sh : ShareArgs()) {
+    MakeDirs(sh.path);
+    unsigned long flags = MS_NOSUID | MS_NODEV | (sh.read_only ? MS_RDONLY : 0);
+    if (mount(sh.tag.c_str(), sh.path.c_str(), "virtiofs", flags, nullptr) != 0) {
+      Log("mount share %s: %s", sh.path.c_str(), std::strerror(errno));
     }
   }
 }
@@ -176,6 +170,19 @@ std::vector<std::string> KernelArgs(const std::string& key) {
   std::vector<std::string> out;
   while (f >> word) {
     if (word.rfind(key + "=", 0) == 0) out.push_back(word.substr(key.size() + 1));
+  }
+  return out;
+}
+
+std::vector<ShareArg> ShareArgs() {
+  std::vector<ShareArg> out;
+  for (const auto& spec : KernelArgs("workspace.share")) {
+    auto a = spec.find(':'), b = spec.rfind(':');
+    if (a == std::string::npos || a == b) {
+      Log("bad share spec %s%s", spec.c_str());
+      continue;
+    }
+    out.push_back({spec.substr(0, a), spec.substr(a + 1, b - a - 1), spec.substr(b + 1) == "ro"});
   }
   return out;
 }
@@ -266,10 +273,7 @@ void PowerOff() {
   }
   sync();
   // A disk root is left clean (no journal replay, nothing half-written).
-  for (const auto& spec : KernelArgs("workspace.share")) {
-    auto a = spec.find(':'), b = spec.rfind(':');
-    if (a != std::string::npos && a != b) umount2(spec.substr(a + 1, b - a - 1).c_str(), MNT_DETACH);
-  }
+  for (const auto& sh : ShareArgs()) umount2(sh.path.c_str(), MNT_DETACH);
   if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0 && errno != EINVAL) {
     Log("remount / read-only: %s%s", std::strerror(errno));
   }

@@ -31,4 +31,12 @@ std::string KernelArg(const std::string& key);
 // Every value of `key=` on the kernel command line, in order.
 std::vector<std::string> KernelArgs(const std::string& key);
 
+// A share the host listed as workspace.share=TAG:PATH:MODE.
+struct ShareArg {
+  std::string tag, path;
+  bool read_only = false;
+};
+// Every well-formed one, in order; malformed ones are logged and skipped.
+std::vector<ShareArg> ShareArgs();
+
 }  // namespace ws::agent
