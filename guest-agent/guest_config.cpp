@@ -38,11 +38,6 @@ std::string GitQuote(const std::string& v) {
 
 namespace fs = std::filesystem;
 
-void MakeDirs(const std::string& path) {
-  std::error_code ec;
-  fs::create_directories(path, ec);
-}
-
 void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
   std::error_code ec;
   lchown(dir.c_str(), uid, gid);

@@ -72,13 +72,6 @@ void BringUpLoopback() {
   if (ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) Log("lo up: %s", std::strerror(errno));
 }
 
-void MakeDirs(const std::string& path) {
-  for (size_t at = 1; at != std::string::npos;) {
-    at = path.find('/', at + 1);
-    mkdir(path.substr(0, at).c_str(), 0755);
-  }
-}
-
 // Mounts the virtiofs shares the host listed as workspace.share=TAG:PATH:MODE.
 // The host enforces read-only; the guest mount flag only matches it.
 void MountShares() {
@@ -172,6 +165,13 @@ std::vector<std::string> KernelArgs(const std::string& key) {
     if (word.rfind(key + "=", 0) == 0) out.push_back(word.substr(key.size() + 1));
   }
   return out;
+}
+
+void MakeDirs(const std::string& path) {
+  for (size_t at = 1; at != std::string::npos;) {
+    at = path.find('/', at + 1);
+    mkdir(path.substr(0, at).c_str(), 0755);
+  }
 }
 
 std::vector<ShareArg> ShareArgs() {

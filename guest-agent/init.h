@@ -31,6 +31,9 @@ std::string KernelArg(const std::string& key);
 // Every value of `key=` on the kernel command line, in order.
 std::vector<std::string> KernelArgs(const std::string& key);
 
+// mkdir -p of an absolute path, each missing directory 0755.
+void MakeDirs(const std::string& path);
+
 // A share the host listed as workspace.share=TAG:PATH:MODE.
 struct ShareArg {
   std::string tag, path;

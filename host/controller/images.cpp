@@ -45,9 +45,9 @@ uint32_t Number(const Env& env, const std::string& key, uint32_t fallback) {
   }
 }
 
-uint64_t Allocated(const fs::path& p) {
-  struct stat st{};
-  return stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+// A name that stays one directory under STATE/images and is not a hidden entry (.bases, .build-*).
+bool ValidImageName(const std::string& name) {
+  return !name.empty() && name.find('/') == std::string::npos && name[0] != '.';
 }
 
 Status CopyOrLink(const fs::path& src, const fs::path& dst) {
@@ -60,6 +60,11 @@ Status CopyOrLink(const fs::path& src, const fs::path& dst) {
 }
 
 }  // namespace
+
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
 
 ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs, std::string scripts_dir)
     : images_dir_(std::move(images_dir)),
@@ -117,7 +122,7 @@ Result<Image> ImageStore::Resolve(const std::string& name) {
 }
 
 Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
-  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+  if (!ValidImageName(name)) {
     return Status(Code::kInvalidArgument, "invalid image name '" + name + "'");
   }
   fs::path installed = fs::path(images_dir_) / name;
@@ -156,7 +161,7 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
     img.initrd = boot->initrd;
     img.kernel_release = boot->kernel_release;
     img.base = bases_dir_ + "/" + env["base"];
-    img.size_bytes = Allocated(img.base);
+    img.size_bytes = AllocatedBytes(img.base);
     img.default_disk_gib = Number(env, "disk_gib", 20);
     std::error_code ec;
     if (!fs::exists(img.base, ec)) {
@@ -168,7 +173,7 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
   img.kernel = (installed / "vmlinuz").string();
   img.initrd = (installed / "initrd.img").string();
   img.kernel_release = env["kernel"];
-  img.size_bytes = Allocated(img.kernel) + Allocated(img.initrd);
+  img.size_bytes = AllocatedBytes(img.kernel) + AllocatedBytes(img.initrd);
   return img;
 }
 
@@ -194,8 +199,7 @@ std::vector<Image> ImageStore::List() {
 
 bool ImageStore::Buildable(const std::string& name) const {
   std::error_code ec;
-  return name.find('/') == std::string::npos && !name.empty() && name[0] != '.' &&
-         fs::exists(fs::path(scripts_dir_) / ("build-" + name), ec);
+  return ValidImageName(name) && fs::exists(fs::path(scripts_dir_) / ("build-" + name), ec);
 }
 
 Status ImageStore::Build(const std::string& name, const std::function<void(const std::string&)>& on_line) {
@@ -220,7 +224,7 @@ Status ImageStore::Build(const std::string& name, const std::function<void(const
 
 Status ImageStore::Remove(const std::string& name) {
   std::lock_guard lock(mu_);
-  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+  if (!ValidImageName(name)) {
     return {Code::kInvalidArgument, "invalid image name '" + name + "'"};
   }
   fs::path dir = fs::path(images_dir_) / name;

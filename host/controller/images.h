@@ -35,6 +35,9 @@ struct Image {
   uint32_t default_disk_gib = 0;  // 0 for a diskless image
 };
 
+// Bytes a file takes on disk (allocated blocks: a thin qcow2 counts what it holds).
+uint64_t AllocatedBytes(const std::string& path);
+
 class ImageStore {
  public:
   // images_dir: STATE/images; build_dirs: where freshly built images are

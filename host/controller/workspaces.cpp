@@ -68,11 +68,6 @@ std::string PercentEncode(const std::string& v) {
   return out;
 }
 
-uint64_t Allocated(const std::string& path) {
-  struct stat st{};
-  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
-}
-
 // The guest-visible size of a qcow2 image (big-endian at offset 24).
 uint64_t Qcow2VirtualSize(const std::string& path) {
   unsigned char h[32] = {};
@@ -452,7 +447,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
   ws->state = virt::VmState::kStopped;
   ResetResult r;
   if (!ws->meta.disk.empty()) {
-    r.discarded_bytes = Allocated(ws->meta.disk);
+    r.discarded_bytes = AllocatedBytes(ws->meta.disk);
     if (rename(fresh.c_str(), ws->meta.disk.c_str()) != 0) return ErrnoStatus("installing " + ws->meta.disk, errno);
   }
   auto started = StartLocked(std::move(ws.value()));
