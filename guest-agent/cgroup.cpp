@@ -8,6 +8,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <thread>
 
 namespace ws::agent {
@@ -15,6 +18,36 @@ namespace {
 
 constexpr const char* kRoot = "/sys/fs/cgroup";
 constexpr const char* kParent = "/sys/fs/cgroup/workspace-exec";
+
+// Emptied exec cgroups kept for reuse: making and removing a cgroup costs
+// the one vCPU ~0.3 ms plus RCU work that competed with the next exec's
+// spawn and reply (measured under TCG).
+constexpr size_t kMaxSpare = 8;
+std::mutex spare_mu;
+std::vector<std::string> spare;  // guarded by spare_mu
+
+bool Populated(const std::string& dir) {
+  std::ifstream events(dir + "/cgroup.events");
+  std::string key;
+  int value = 0;
+  while (events >> key >> value) {
+    if (key == "populated") return value != 0;
+  }
+  return false;
+}
+
+// A spare cgroup whose last processes are gone, or "".
+std::string TakeSpare() {
+  std::lock_guard lock(spare_mu);
+  for (auto it = spare.begin(); it != spare.end(); ++it) {
+    if (!Populated(*it)) {
+      std::string dir = std::move(*it);
+      spare.erase(it);
+      return dir;
+    }
+  }
+  return "";
+}
 
 bool Cgroup2Mounted() {
   struct statfs fs;
@@ -26,9 +59,12 @@ bool Cgroup2Mounted() {
 std::unique_ptr<ExecCgroup> ExecCgroup::Create() {
   static const bool available = Cgroup2Mounted() && (mkdir(kParent, 0755) == 0 || errno == EEXIST);
   if (!available) return nullptr;
-  static std::atomic<uint64_t> next{0};
-  std::string dir = std::string(kParent) + "/" + std::to_string(getpid()) + "-" + std::to_string(++next);
-  if (mkdir(dir.c_str(), 0755) != 0) return nullptr;
+  std::string dir = TakeSpare();
+  if (dir.empty()) {
+    static std::atomic<uint64_t> next{0};
+    dir = std::string(kParent) + "/" + std::to_string(getpid()) + "-" + std::to_string(++next);
+    if (mkdir(dir.c_str(), 0755) != 0) return nullptr;
+  }
   unique_fd procs(open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   if (!procs) {
     rmdir(dir.c_str());
@@ -45,21 +81,19 @@ void ExecCgroup::Kill() {
   }
 }
 
-bool ExecCgroup::Populated() const {
-  std::ifstream events(dir_ + "/cgroup.events");
-  std::string key;
-  int value = 0;
-  while (events >> key >> value) {
-    if (key == "populated") return value != 0;
-  }
-  return false;
-}
-
 ExecCgroup::~ExecCgroup() {
   Kill();
-  // The kernel needs a moment to reap what cgroup.kill hit; rmdir fails until then.
-  for (int i = 0; i < 200 && Populated(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   procs_.reset();
+  {
+    // Reused once empty (the kernel reaps what cgroup.kill hit a moment later).
+    std::lock_guard lock(spare_mu);
+    if (spare.size() < kMaxSpare) {
+      spare.push_back(dir_);
+      return;
+    }
+  }
+  // rmdir fails until the group is empty.
+  for (int i = 0; i < 200 && Populated(dir_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   rmdir(dir_.c_str());
 }
 

@@ -15,7 +15,7 @@ namespace ws::agent {
 class ExecCgroup {
  public:
   static std::unique_ptr<ExecCgroup> Create();
-  ~ExecCgroup();  // kills what is left, waits for it, removes the cgroup
+  ~ExecCgroup();  // kills what is left; the cgroup is kept for the next exec (or removed)
 
   // Open cgroup.procs: the spawned child writes "0" here before exec.
   int procs_fd() const { return procs_.get(); }
@@ -25,7 +25,6 @@ class ExecCgroup {
 
  private:
   explicit ExecCgroup(std::string dir, unique_fd procs) : dir_(std::move(dir)), procs_(std::move(procs)) {}
-  bool Populated() const;
 
   std::string dir_;
   unique_fd procs_;

@@ -3,14 +3,18 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,20 +25,21 @@
 #include "guest-agent/reaper.h"
 #include "guest-agent/spawn.h"
 #include "guest-agent/users.h"
-#include <sys/ioctl.h>
-#include <termios.h>
+#include "workspace/v1/agent.pb.h"
 
 namespace ws::agent {
 namespace {
 
+using grpc::ByteBuffer;
 using workspace::v1::ExecRequest;
 using workspace::v1::ExecResponse;
 using workspace::v1::ExecStart;
 using Clock = std::chrono::steady_clock;
 
 // Output is coalesced up to this size per message: large messages are what
-// make gRPC fast over the port (DESIGN: 256 KiB-1 MiB).
-constexpr size_t kMaxChunk = 256 * 1024;
+// make gRPC fast over the port (DESIGN: 256 KiB-1 MiB). The command's pipe
+// holds as much (spawn.cpp).
+constexpr size_t kMaxChunk = 1 << 20;
 // How long leftover output is drained after the command's group is gone.
 constexpr auto kDrainGrace = std::chrono::milliseconds(300);
 
@@ -84,65 +89,21 @@ std::string DefaultCwd(const User& user) {
   return "/";
 }
 
-grpc::Status FailBeforeStart(ExecStream* stream, const std::string& message, int code) {
-  ExecResponse err;
-  err.set_stderr("workspace: " + message + "\n");
-  stream->Write(err);
-  ExecResponse exit;
-  exit.mutable_exit()->set_code(code);
-  stream->Write(exit);
-  return grpc::Status::OK;
+ByteBuffer Serialize(const ExecResponse& msg) {
+  std::string bytes = msg.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return ByteBuffer(&slice, 1);
 }
 
-// State shared by the output loop, the input thread and the reaper callback.
-struct Shared {
-  std::mutex mu;
-  bool input_done = false;       // guarded by mu
-  std::condition_variable input_done_cv;
-  unique_fd exit_event;          // eventfd, written by the reaper
-  std::atomic<int> wait_status{-1};
-  std::atomic<int64_t> reaped_ns{0};  // steady clock, when the reaper saw the exit
-};
-
-// Owns the command's stdin (the pty master for tty): only this thread
-// writes or closes it.
-void InputLoop(ExecStream* stream, pid_t pgid, bool tty, unique_fd stdin_fd, Shared* shared) {
-  ExecRequest req;
-  while (stream->Read(&req)) {
-    if (!req.has_input()) continue;
-    const auto& in = req.input();
-    if (in.has_stdin()) {
-      // Waits while the command does not read: the sender slows down
-      // instead of this agent buffering.
-      if (stdin_fd && !WriteAll(stdin_fd.get(), in.stdin().data(), in.stdin().size())) {
-        stdin_fd.reset();
-      }
-    } else if (in.has_close_stdin()) {
-      // On a terminal, end of input is the EOF character, as typed.
-      if (tty && stdin_fd) WriteAll(stdin_fd.get(), "\x04", 1);
-      if (!tty) stdin_fd.reset();
-    } else if (in.has_signal()) {
-      int sig = in.signal();
-      if (sig > 0 && sig < NSIG) kill(-pgid, sig);
-    } else if (in.has_resize() && tty && stdin_fd) {
-      winsize ws = {static_cast<unsigned short>(in.resize().rows()),
-                    static_cast<unsigned short>(in.resize().cols()), 0, 0};
-      ioctl(stdin_fd.get(), TIOCSWINSZ, &ws);
-    }
-  }
-  stdin_fd.reset();  // the host finished writing: EOF for the command
-  std::lock_guard lock(shared->mu);
-  shared->input_done = true;
-  shared->input_done_cv.notify_all();
-}
-
-// Reads what is available from fd (up to kMaxChunk). Returns false on EOF or error.
-bool ReadChunk(int fd, std::string* out) {
-  out->resize(kMaxChunk);
+// Reads what fd has (up to kMaxChunk) into a new output message appended to
+// `queue`. Returns false on EOF or error.
+bool ReadOutput(int fd, int field, std::deque<ByteBuffer>* queue) {
+  char* buf = static_cast<char*>(malloc(kMaxChunk));
+  if (!buf) return true;  // try again later
   size_t len = 0;
   bool open = true;
   while (len < kMaxChunk) {
-    ssize_t n = read(fd, out->data() + len, kMaxChunk - len);
+    ssize_t n = read(fd, buf + len, kMaxChunk - len);
     if (n > 0) {
       len += static_cast<size_t>(n);
       continue;
@@ -152,171 +113,478 @@ bool ReadChunk(int fd, std::string* out) {
     open = false;  // EOF or a real error
     break;
   }
-  out->resize(len);
+  if (len == 0) {
+    free(buf);
+    return open;
+  }
+  if (len < kMaxChunk / 4) {  // do not hold 1 MiB for a line of output
+    if (char* small = static_cast<char*>(realloc(buf, len))) buf = small;
+  }
+  queue->push_back(OutputMessage(field, buf, len));
   return open;
 }
 
-}  // namespace
+// What the gRPC callbacks and the reaper tell the session thread. Each
+// change is followed by a write to `wake`. Shared by the reactor, the
+// session thread and the reaper callback; outlives all three's use of it.
+struct Mailbox {
+  std::mutex mu;
+  unique_fd wake{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  ByteBuffer read_buf;              // target of the outstanding read
+  std::optional<ByteBuffer> input;  // guarded by mu: a read not yet handled
+  bool reads_ended = false;         // guarded by mu: half-close or cancel
+  bool cancelled = false;           // guarded by mu
+  bool write_done = false;          // guarded by mu
+  bool write_failed = false;        // guarded by mu
+  int wait_status = -1;             // guarded by mu: set by the reaper
+  Clock::time_point reaped;         // guarded by mu
+  ByteBuffer final_message;         // lives until OnDone (StartWriteAndFinish)
 
-grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream) {
-  ExecRequest first;
-  if (!stream->Read(&first) || !first.has_start()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must be start"};
+  void Notify() {
+    uint64_t one = 1;
+    (void)!write(wake.get(), &one, sizeof one);
   }
+};
+
+using Reactor = grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>;
+
+// The work of one call, on its own thread. Only this thread starts reads
+// and writes (one of each at a time) and finishes the call; after Finish it
+// no longer touches the reactor, which may be gone.
+class Session {
+ public:
+  Session(Reactor* reactor, std::shared_ptr<Mailbox> box) : reactor_(reactor), box_(std::move(box)) {}
+  ~Session() {
+    if (notices_) NoticeBoard::Instance().Unregister(cgroup_->id());
+    // cgroup_ goes last, after the reply: its teardown waits for the group.
+  }
+  void Run(ExecRequest first);
+
+ private:
+  // Sets the child's spec up from the start message; false (with an error
+  // message and exit code) when the command cannot run.
+  bool Prepare(const ExecStart& start, SpawnSpec* spec, std::string* error, int* code);
+  void FailBeforeStart(const std::string& message, int code);
+  void KillAll();
+  // Reads the mailbox: input, cancellation, write completion, exit status.
+  void HandleMail();
+  void HandleInput(ByteBuffer buf);
+  void NextRead();
+  void FlushStdin();
+  void Pump();
+  // Waits until everything queued is written (or the client is gone).
+  void Flush();
+  void WaitWake(int timeout_ms);
+  void Finish(ExecResponse exit);
+
+  Reactor* reactor_;
+  std::shared_ptr<Mailbox> box_;
+  std::unique_ptr<ExecCgroup> cgroup_;
+  std::shared_ptr<NoticeBoard::Box> notices_;
+  pid_t pid_ = -1;
+  bool tty_ = false;
+  unique_fd stdin_fd_;
+  std::string pending_stdin_;  // waits for the command to read
+  bool reading_ = false, reads_ended_ = false;
+  std::deque<ByteBuffer> out_queue_;
+  ByteBuffer in_flight_;
+  bool writing_ = false;
+  bool client_gone_ = false;
+  std::optional<int> wait_status_;
+  Clock::time_point reaped_;
+};
+
+bool Session::Prepare(const ExecStart& start, SpawnSpec* spec, std::string* error, int* code) {
+  auto user = LookupUser(start.user());
+  if (!user.ok()) {
+    *error = user.status().message(), *code = 126;
+    return false;
+  }
+  spec->env = BuildEnv(start, user.value());
+  spec->cwd = start.cwd().empty() ? DefaultCwd(user.value()) : start.cwd();
+  spec->pipe_stdin = start.attach_stdin();
+  spec->tty = start.tty();
+  if (start.has_window() && start.window().rows() && start.window().cols()) {
+    spec->window = {start.window().rows(), start.window().cols()};
+  }
+  spec->uid = user->uid;
+  spec->gid = user->gid;
+  spec->groups = user->groups;
+  if (start.login_shell()) {
+    spec->path = user->shell;
+    spec->argv = {"-" + user->shell.substr(user->shell.rfind('/') + 1)};
+  } else {
+    spec->argv.assign(start.argv().begin(), start.argv().end());
+    auto path = ResolveCommand(spec->argv[0], spec->env);
+    if (!path.ok()) {
+      *error = path.status().message(), *code = ExitCodeForSpawnError(path.status());
+      return false;
+    }
+    spec->path = path.value();
+  }
+  if (!IsDir(spec->cwd)) {
+    *error = "working directory " + spec->cwd + " does not exist", *code = 126;
+    return false;
+  }
+  return true;
+}
+
+void Session::FailBeforeStart(const std::string& message, int code) {
+  ExecResponse err;
+  err.set_stderr("workspace: " + message + "\n");
+  out_queue_.push_back(Serialize(err));
+  Flush();
+  ExecResponse exit;
+  exit.mutable_exit()->set_code(code);
+  Finish(std::move(exit));
+}
+
+void Session::KillAll() {
+  if (cgroup_) cgroup_->Kill();
+  if (pid_ > 0) kill(-pid_, SIGKILL);
+}
+
+void Session::WaitWake(int timeout_ms) {
+  pollfd p = {box_->wake.get(), POLLIN, 0};
+  poll(&p, 1, timeout_ms);
+  HandleMail();
+}
+
+void Session::HandleMail() {
+  uint64_t v;
+  (void)!read(box_->wake.get(), &v, sizeof v);
+  std::optional<ByteBuffer> input;
+  bool cancelled, write_done, write_failed, reads_ended;
+  {
+    std::lock_guard lock(box_->mu);
+    input.swap(box_->input);
+    cancelled = box_->cancelled;
+    write_done = std::exchange(box_->write_done, false);
+    write_failed = box_->write_failed;
+    reads_ended = box_->reads_ended;
+    if (!wait_status_ && box_->wait_status >= 0) {
+      wait_status_ = box_->wait_status;
+      reaped_ = box_->reaped;
+    }
+  }
+  if (write_done) writing_ = false;
+  if ((cancelled || write_failed) && !client_gone_) {
+    client_gone_ = true;
+    KillAll();
+  }
+  if (input) {
+    reading_ = false;
+    HandleInput(std::move(*input));
+  }
+  if (reads_ended && !reads_ended_) {
+    reads_ended_ = true;
+    reading_ = false;
+    if (pending_stdin_.empty()) stdin_fd_.reset();  // the host finished writing: EOF for the command
+  }
+  Pump();
+}
+
+void Session::HandleInput(ByteBuffer buf) {
+  ExecRequest req;
+  if (!grpc::SerializationTraits<ExecRequest>::Deserialize(&buf, &req).ok() || !req.has_input()) {
+    return NextRead();
+  }
+  const auto& in = req.input();
+  if (in.has_stdin()) {
+    // Held until the command reads it: the sender slows down instead of
+    // this agent buffering more than one message.
+    if (stdin_fd_) pending_stdin_ = in.stdin();
+    return FlushStdin();
+  }
+  if (in.has_close_stdin()) {
+    // On a terminal, end of input is the EOF character, as typed.
+    if (tty_ && stdin_fd_) (void)!write(stdin_fd_.get(), "\x04", 1);
+    if (!tty_) stdin_fd_.reset();
+  } else if (in.has_signal()) {
+    int sig = in.signal();
+    if (sig > 0 && sig < NSIG) kill(-pid_, sig);
+  } else if (in.has_resize() && tty_ && stdin_fd_) {
+    winsize ws = {static_cast<unsigned short>(in.resize().rows()),
+                  static_cast<unsigned short>(in.resize().cols()), 0, 0};
+    ioctl(stdin_fd_.get(), TIOCSWINSZ, &ws);
+  }
+  NextRead();
+}
+
+// Writes what the command will take of the pending input; the next message
+// is read once all of it is in.
+void Session::FlushStdin() {
+  while (!pending_stdin_.empty() && stdin_fd_) {
+    ssize_t n = write(stdin_fd_.get(), pending_stdin_.data(), pending_stdin_.size());
+    if (n > 0) {
+      pending_stdin_.erase(0, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;  // poll for POLLOUT
+    } else {
+      stdin_fd_.reset();  // the command closed its input
+    }
+  }
+  pending_stdin_.clear();
+  if (reads_ended_) {
+    stdin_fd_.reset();
+  } else {
+    NextRead();
+  }
+}
+
+void Session::NextRead() {
+  if (reading_ || reads_ended_ || client_gone_) return;
+  reading_ = true;
+  reactor_->StartRead(&box_->read_buf);
+}
+
+void Session::Pump() {
+  if (writing_ || out_queue_.empty() || client_gone_) return;
+  in_flight_ = std::move(out_queue_.front());
+  out_queue_.pop_front();
+  writing_ = true;
+  reactor_->StartWrite(&in_flight_);
+}
+
+void Session::Flush() {
+  while (!client_gone_ && (writing_ || !out_queue_.empty())) {
+    Pump();
+    WaitWake(100);
+  }
+}
+
+void Session::Finish(ExecResponse exit) {
+  // A cancelled call still has its last write complete (with ok false).
+  while (writing_) WaitWake(100);
+  if (client_gone_) {
+    reactor_->Finish(grpc::Status::CANCELLED);
+    return;
+  }
+  box_->final_message = Serialize(exit);
+  reactor_->StartWriteAndFinish(&box_->final_message, grpc::WriteOptions(), grpc::Status::OK);
+}
+
+void Session::Run(ExecRequest first) {
   const auto received = Clock::now();
   const ExecStart& start = first.start();
-  if (start.argv().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "empty argv"};
-
-  auto user = LookupUser(start.user());
-  if (!user.ok()) return FailBeforeStart(stream, user.status().message(), 126);
   SpawnSpec spec;
-  spec.env = BuildEnv(start, user.value());
-  spec.cwd = start.cwd().empty() ? DefaultCwd(user.value()) : start.cwd();
-  spec.pipe_stdin = start.attach_stdin();
-  spec.tty = start.tty();
-  if (start.has_window() && start.window().rows() && start.window().cols()) {
-    spec.window = {start.window().rows(), start.window().cols()};
-  }
-  spec.uid = user->uid;
-  spec.gid = user->gid;
-  spec.groups = user->groups;
-  if (start.login_shell()) {
-    spec.path = user->shell;
-    spec.argv = {"-" + user->shell.substr(user->shell.rfind('/') + 1)};
-  } else {
-    spec.argv.assign(start.argv().begin(), start.argv().end());
-    auto path = ResolveCommand(spec.argv[0], spec.env);
-    if (!path.ok()) return FailBeforeStart(stream, path.status().message(), ExitCodeForSpawnError(path.status()));
-    spec.path = path.value();
-  }
-  if (!IsDir(spec.cwd)) {
-    return FailBeforeStart(stream, "working directory " + spec.cwd + " does not exist", 126);
-  }
+  std::string error;
+  int code = 0;
+  if (!Prepare(start, &spec, &error, &code)) return FailBeforeStart(error, code);
 
-  auto shared = std::make_shared<Shared>();
-  shared->exit_event.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   const auto cgroup_at = Clock::now();
-  std::unique_ptr<ExecCgroup> cgroup = ExecCgroup::Create();
-  spec.cgroup_procs_fd = cgroup ? cgroup->procs_fd() : -1;
+  cgroup_ = ExecCgroup::Create();
+  spec.cgroup_procs_fd = cgroup_ ? cgroup_->procs_fd() : -1;
   const auto spawn_at = Clock::now();
   auto child = Spawn(spec);
-  if (!child.ok()) {
-    return FailBeforeStart(stream, child.status().message(), ExitCodeForSpawnError(child.status()));
-  }
-  const pid_t pid = child->pid;
+  if (!child.ok()) return FailBeforeStart(child.status().message(), ExitCodeForSpawnError(child.status()));
+  pid_ = child->pid;
+  tty_ = spec.tty;
   const auto spawned = Clock::now();
-  // Everything the command started: its cgroup where there is one, else its group.
-  auto kill_all = [&] {
-    if (cgroup) cgroup->Kill();
-    kill(-pid, SIGKILL);
-  };
-  Reaper::Instance().Watch(pid, [shared](int status) {
-    shared->reaped_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-    shared->wait_status = status;
-    uint64_t one = 1;
-    (void)!write(shared->exit_event.get(), &one, sizeof one);
+  Reaper::Instance().Watch(pid_, [box = box_](int status) {
+    {
+      std::lock_guard lock(box->mu);
+      box->wait_status = status;
+      box->reaped = Clock::now();
+    }
+    box->Notify();
   });
-  std::thread input([stream, pid, tty = spec.tty, shared, in = std::move(child->stdin_fd)]() mutable {
-    InputLoop(stream, pid, tty, std::move(in), shared.get());
-  });
+  stdin_fd_ = std::move(child->stdin_fd);
+  if (stdin_fd_) SetNonBlocking(stdin_fd_.get());
+  NextRead();
 
   unique_fd out = std::move(child->stdout_fd), err = std::move(child->stderr_fd);
   const auto deadline = start.timeout_seconds() > 0
                             ? Clock::now() + std::chrono::seconds(start.timeout_seconds())
                             : Clock::time_point::max();
   // Refused connections this exec made are reported on its stderr.
-  std::shared_ptr<NoticeBoard::Box> notices;
-  if (cgroup) notices = NoticeBoard::Instance().Register(cgroup->id());
+  if (cgroup_) notices_ = NoticeBoard::Instance().Register(cgroup_->id());
   std::optional<Clock::time_point> exited_at;
-  bool timed_out = false, client_gone = false;
-  std::string buf;
-  ExecResponse msg;
+  bool timed_out = false;
 
-  while (out.valid() || err.valid()) {
+  while ((out.valid() || err.valid()) && !client_gone_) {
     if (exited_at && Clock::now() - *exited_at > kDrainGrace) break;
-    pollfd fds[4] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0},
-                     {shared->exit_event.get(), POLLIN, 0}, {notices ? notices->event.get() : -1, POLLIN, 0}};
-    int n = poll(fds, 4, 100);
+    // One message ready ahead of the one being written, no more: a host that
+    // does not read stops the command at its pipe.
+    const short want_output = out_queue_.empty() ? POLLIN : 0;
+    pollfd fds[5] = {{out.get(), want_output, 0},
+                     {err.get(), want_output, 0},
+                     {box_->wake.get(), POLLIN, 0},
+                     {notices_ ? notices_->event.get() : -1, POLLIN, 0},
+                     {pending_stdin_.empty() ? -1 : stdin_fd_.get(), POLLOUT, 0}};
+    int n = poll(fds, 5, 100);
     if (n < 0 && errno != EINTR) break;
-    if (ctx->IsCancelled()) {
-      client_gone = true;
-      kill_all();
-      break;
-    }
+    if (fds[2].revents & POLLIN) HandleMail();
+    if (client_gone_) break;
     if (!timed_out && Clock::now() >= deadline) {
       timed_out = true;
-      kill_all();
+      KillAll();
     }
-    if (fds[3].revents & POLLIN) {
-      for (const auto& line : NoticeBoard::Take(*notices)) {
-        msg.set_stderr(line);
-        stream->Write(msg);
-      }
-    }
-    if (fds[2].revents & POLLIN) {
-      uint64_t v;
-      (void)!read(shared->exit_event.get(), &v, sizeof v);
-      // The command ended: what it left behind goes too.
-      kill_all();
+    if (wait_status_ && !exited_at) {
+      KillAll();  // the command ended: what it left behind goes too
       exited_at = Clock::now();
+    }
+    if (fds[4].revents & (POLLOUT | POLLERR | POLLHUP)) FlushStdin();
+    if (fds[3].revents & POLLIN) {
+      for (const auto& line : NoticeBoard::Take(*notices_)) {
+        ExecResponse msg;
+        msg.set_stderr(line);
+        out_queue_.push_back(Serialize(msg));
+      }
     }
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       unique_fd& fd = i == 0 ? out : err;
-      bool open = ReadChunk(fd.get(), &buf);
-      if (!buf.empty()) {
-        if (i == 0) {
-          msg.set_stdout(buf);
-        } else {
-          msg.set_stderr(buf);
-        }
-        if (!stream->Write(msg)) {
-          client_gone = true;
-          kill_all();
-          break;
-        }
-      }
-      if (!open) fd.reset();
+      const int field = i == 0 ? ExecResponse::kStdoutFieldNumber : ExecResponse::kStderrFieldNumber;
+      if (!ReadOutput(fd.get(), field, &out_queue_)) fd.reset();
     }
-    if (client_gone) break;
+    Pump();
   }
 
+  Flush();  // the exit message comes after all output
   // Wait for the exit status (the group was killed if we stopped early).
-  while (shared->wait_status.load() < 0) {
-    pollfd p = {shared->exit_event.get(), POLLIN, 0};
-    poll(&p, 1, 100);
-    if (shared->wait_status.load() < 0 && ctx->IsCancelled()) kill_all();
+  while (!wait_status_) {
+    WaitWake(100);
+    if (client_gone_) KillAll();
   }
-  if (cgroup) NoticeBoard::Instance().Unregister(cgroup->id());
-  int status = shared->wait_status.load();
-  if (!client_gone) {
-    ExecResponse exit;
-    auto* e = exit.mutable_exit();
-    if (WIFSIGNALED(status)) {
-      e->set_signal(WTERMSIG(status));
-    } else {
-      e->set_code(WEXITSTATUS(status));
-    }
-    e->set_timed_out(timed_out);
-    const Clock::time_point reaped{std::chrono::nanoseconds(shared->reaped_ns.load())};
-    auto us = [](Clock::duration d) { return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()); };
-    e->mutable_timing()->set_setup_us(us(spawned - received));
-    e->mutable_timing()->set_cgroup_us(us(spawn_at - cgroup_at));
-    e->mutable_timing()->set_spawn_us(us(spawned - spawn_at));
-    e->mutable_timing()->set_run_us(us(reaped - spawned));
-    e->mutable_timing()->set_drain_us(us(Clock::now() - reaped));
-    stream->Write(exit);
+  const int status = *wait_status_;
+  ExecResponse exit;
+  auto* e = exit.mutable_exit();
+  if (WIFSIGNALED(status)) {
+    e->set_signal(WTERMSIG(status));
+  } else {
+    e->set_code(WEXITSTATUS(status));
   }
-  {
-    std::unique_lock lock(shared->mu);
-    // The host half-closes after the exit message; do not wait forever on one that does not.
-    if (!shared->input_done_cv.wait_for(lock, std::chrono::seconds(2),
-                                        [&] { return shared->input_done; })) {
-      ctx->TryCancel();
-    }
-  }
-  input.join();
-  return client_gone ? grpc::Status::CANCELLED : grpc::Status::OK;
+  e->set_timed_out(timed_out);
+  auto us = [](Clock::duration d) {
+    return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  };
+  e->mutable_timing()->set_setup_us(us(spawned - received));
+  e->mutable_timing()->set_cgroup_us(us(spawn_at - cgroup_at));
+  e->mutable_timing()->set_spawn_us(us(spawned - spawn_at));
+  e->mutable_timing()->set_run_us(us(reaped_ - spawned));
+  e->mutable_timing()->set_drain_us(us(Clock::now() - reaped_));
+  Finish(std::move(exit));
 }
+
+// Threads for sessions, kept after a session ends: starting a thread per
+// exec cost the one vCPU more than handing work to one that waits (TCG).
+// Never limits how many sessions run at once.
+class SessionThreads {
+ public:
+  static void Run(std::function<void()> work) {
+    static SessionThreads* pool = new SessionThreads();  // never destroyed: threads outlive main's scope
+    pool->Dispatch(std::move(work));
+  }
+
+ private:
+  static constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+  void Dispatch(std::function<void()> work) {
+    std::unique_lock lock(mu_);
+    queue_.push_back(std::move(work));
+    if (idle_ > static_cast<int>(queue_.size()) - 1) {
+      cv_.notify_one();
+      return;
+    }
+    lock.unlock();
+    std::thread([this] { Worker(); }).detach();
+  }
+  void Worker() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      while (queue_.empty()) {
+        ++idle_;
+        bool woke = cv_.wait_for(lock, kIdleTimeout, [&] { return !queue_.empty(); });
+        --idle_;
+        if (!woke) return;
+      }
+      auto work = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  int idle_ = 0;                             // guarded by mu_: workers waiting
+};
+
+class ExecReactor final : public Reactor {
+ public:
+  ExecReactor() : box_(std::make_shared<Mailbox>()) { StartRead(&box_->read_buf); }
+
+  void OnReadDone(bool ok) override {
+    if (!started_) {
+      started_ = true;
+      ExecRequest first;
+      if (!ok || !grpc::SerializationTraits<ExecRequest>::Deserialize(&box_->read_buf, &first).ok() ||
+          !first.has_start()) {
+        return Finish({grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must be start"});
+      }
+      if (first.start().argv().empty() && !first.start().login_shell()) {
+        return Finish({grpc::StatusCode::INVALID_ARGUMENT, "empty argv"});
+      }
+      SessionThreads::Run([this, box = box_, first = std::make_shared<ExecRequest>(std::move(first))] {
+        Session(this, box).Run(std::move(*first));
+      });
+      return;
+    }
+    {
+      std::lock_guard lock(box_->mu);
+      if (ok) {
+        box_->input.emplace();
+        box_->input->Swap(&box_->read_buf);
+      } else {
+        box_->reads_ended = true;
+      }
+    }
+    box_->Notify();
+  }
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(box_->mu);
+      box_->write_done = true;
+      if (!ok) box_->write_failed = true;
+    }
+    box_->Notify();
+  }
+  void OnCancel() override {
+    {
+      std::lock_guard lock(box_->mu);
+      box_->cancelled = true;
+    }
+    box_->Notify();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<Mailbox> box_;
+  bool started_ = false;  // only the first read's callback reads this
+};
+
+}  // namespace
+
+ByteBuffer OutputMessage(int field, char* data, size_t len) {
+  uint8_t head[16];
+  size_t n = 0;
+  head[n++] = static_cast<uint8_t>(field << 3 | 2);  // length-delimited
+  for (uint64_t v = len;; v >>= 7) {
+    if (v < 0x80) {
+      head[n++] = static_cast<uint8_t>(v);
+      break;
+    }
+    head[n++] = static_cast<uint8_t>(v | 0x80);
+  }
+  grpc::Slice slices[2] = {grpc::Slice(head, n), grpc::Slice(data, len, free)};
+  return ByteBuffer(slices, 2);
+}
+
+Reactor* NewExecSession(grpc::CallbackServerContext*) { return new ExecReactor(); }
 
 }  // namespace ws::agent

@@ -1,20 +1,29 @@
-// ExecSession: one Exec RPC from start to exit. Spawns the command, streams
-// its stdout/stderr in bounded chunks (a blocked Write slows the command, it
-// never buffers), feeds stdin and signals from the stream, enforces the
-// timeout, and ends with one exit message. When the command ends or the call
-// is cancelled, its whole process group is killed.
+// ExecSession: one Exec RPC from start to exit, on gRPC's callback API with
+// raw (ByteBuffer) messages. Spawns the command, streams its stdout/stderr in
+// chunks of up to 1 MiB that go to the transport without being copied (a
+// write in flight stops further reads, so a slow host slows the command; the
+// agent never buffers), feeds stdin and signals from the stream, enforces the
+// timeout, and ends with the exit message and the status in one write. When
+// the command ends or the call is cancelled, its whole process group is
+// killed.
+//
+// Why this shape: under TCG the guest's one vCPU bounds output, so every copy
+// and thread hand-off per message counts (DESIGN: zero-copy ByteBuffer
+// payloads, large messages, the callback API).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
-
-#include "workspace/v1/agent.grpc.pb.h"
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/server_callback.h>
 
 namespace ws::agent {
 
-using ExecStream = grpc::ServerReaderWriter<workspace::v1::ExecResponse, workspace::v1::ExecRequest>;
+// A reactor for one Exec call; it deletes itself when the call is done.
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewExecSession(grpc::CallbackServerContext* ctx);
 
-// Runs the session on the calling (gRPC handler) thread; returns the RPC's
-// status. Uses one extra thread for input.
-grpc::Status RunExecSession(grpc::ServerContext* ctx, ExecStream* stream);
+// The ExecResponse{stdout|stderr: data} wire encoding as two slices: a small
+// header and `data` itself, which the buffer takes ownership of (malloc'd;
+// freed once the transport has sent it). Exposed for tests.
+grpc::ByteBuffer OutputMessage(int field, char* data, size_t len);
 
 }  // namespace ws::agent

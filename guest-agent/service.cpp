@@ -34,10 +34,8 @@ grpc::Status AgentService::Info(grpc::ServerContext*, const workspace::v1::InfoR
   return grpc::Status::OK;
 }
 
-grpc::Status AgentService::Exec(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<workspace::v1::ExecResponse, workspace::v1::ExecRequest>* stream) {
-  return RunExecSession(ctx, stream);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentService::Exec(grpc::CallbackServerContext* ctx) {
+  return NewExecSession(ctx);
 }
 
 grpc::Status AgentService::Shutdown(grpc::ServerContext*, const workspace::v1::ShutdownRequest*,

@@ -9,16 +9,17 @@
 
 namespace ws::agent {
 
-class AgentService final : public workspace::v1::GuestAgent::Service {
+// Exec runs on the callback API with raw messages (exec_session.h); the rest
+// are synchronous.
+class AgentService final
+    : public workspace::v1::GuestAgent::WithRawCallbackMethod_Exec<workspace::v1::GuestAgent::Service> {
  public:
   // power_off is called (on another thread) after Shutdown has answered.
   explicit AgentService(std::function<void()> power_off) : power_off_(std::move(power_off)) {}
 
   grpc::Status Info(grpc::ServerContext*, const workspace::v1::InfoRequest*,
                     workspace::v1::InfoResponse*) override;
-  grpc::Status Exec(grpc::ServerContext*,
-                    grpc::ServerReaderWriter<workspace::v1::ExecResponse,
-                                             workspace::v1::ExecRequest>*) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Exec(grpc::CallbackServerContext*) override;
   grpc::Status Shutdown(grpc::ServerContext*, const workspace::v1::ShutdownRequest*,
                         workspace::v1::ShutdownResponse*) override;
   grpc::Status ReadTree(grpc::ServerContext*, const workspace::v1::ReadTreeRequest*,
