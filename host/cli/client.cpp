@@ -9,10 +9,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
+#include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
+#include "host/common/subprocess.h"
 #include "host/store/layout.h"
 
 namespace ws::cli {
@@ -54,11 +58,24 @@ std::streamoff FileSize(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
-// Starts `workspace daemon` for this state dir, detached from the terminal.
-Result<pid_t> SpawnDaemon(const GlobalOptions& g) {
-  std::vector<std::string> args = {"workspace", "daemon", "--state-dir", g.state_dir};
+// The daemon's command line for these options.
+std::vector<std::string> DaemonArgs(const GlobalOptions& g) {
+  std::vector<std::string> args = {ExeDir() + "/workspace-daemon", "--state-dir", g.state_dir};
   if (!g.connect_uri.empty()) args.insert(args.end(), {"--connect", g.connect_uri});
   if (!g.accel.empty()) args.insert(args.end(), {"--accel", g.accel});
+  return args;
+}
+
+void ExecArgs(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+}
+
+// Starts the daemon for this state dir, detached from the terminal.
+Result<pid_t> SpawnDaemon(const GlobalOptions& g) {
+  std::vector<std::string> args = DaemonArgs(g);
   pid_t pid = fork();
   if (pid < 0) return ErrnoStatus("fork", errno);
   if (pid == 0) {
@@ -68,10 +85,7 @@ Result<pid_t> SpawnDaemon(const GlobalOptions& g) {
     dup2(null, 1);
     dup2(null, 2);
     if (fork() != 0) _exit(0);  // the daemon is re-parented away from us
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
+    ExecArgs(std::move(args));
     _exit(127);
   }
   int st;
@@ -120,6 +134,14 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
   }
   return Status(Code::kUnavailable,
                 "the workspace daemon did not answer within 120 s; see " + layout.DaemonLog());
+}
+
+int ExecDaemon(const GlobalOptions& g) {
+  std::vector<std::string> args = DaemonArgs(g);
+  ExecArgs(args);
+  std::fprintf(stderr, "workspace: cannot run the daemon %s: %s; rebuild with ./scripts/setup\n",
+               args[0].c_str(), std::strerror(errno));
+  return kFailure;
 }
 
 }  // namespace ws::cli

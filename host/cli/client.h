@@ -17,8 +17,10 @@ struct GlobalOptions {
   std::string accel;        // from --accel / WORKSPACE_ACCEL (for a daemon we start)
 };
 
-inline constexpr char kDefaultStateDir[] = "/var/lib/workspace";
-
 Result<std::unique_ptr<workspace::v1::Controller::Stub>> ConnectDaemon(const GlobalOptions& g);
+
+// `workspace daemon`: replaces this process with the daemon's own binary
+// (workspace-daemon, next to this one). Returns an exit code only on failure.
+int ExecDaemon(const GlobalOptions& g);
 
 }  // namespace ws::cli

@@ -11,7 +11,7 @@
 #include "host/cli/net_commands.h"
 #include "host/cli/session_commands.h"
 #include "host/cli/workspace_commands.h"
-#include "host/controller/daemon.h"
+#include "host/store/layout.h"
 
 namespace ws::cli {
 namespace {
@@ -45,7 +45,7 @@ int Run(int argc, char** argv) {
              "with the command's code, 125 when workspace itself fails.");
 
   Context c;
-  c.global.state_dir = kDefaultStateDir;
+  c.global.state_dir = store::kDefaultStateDir;
   app.add_option("--state-dir", c.global.state_dir, "State directory (default /var/lib/workspace)")
       ->envname("WORKSPACE_STATE_DIR");
   app.add_option("--connect", c.global.connect_uri,
@@ -63,10 +63,7 @@ int Run(int argc, char** argv) {
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");
-  daemon_cmd->callback([&] {
-    c.code = controller::RunDaemon({c.global.state_dir, c.global.connect_uri,
-                                  c.global.accel.empty() ? "auto" : c.global.accel});
-  });
+  daemon_cmd->callback([&] { c.code = ExecDaemon(c.global); });
 
   try {
     app.parse(argc, argv);

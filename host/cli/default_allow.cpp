@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/common/subprocess.h"
+
 namespace ws::cli {
 namespace {
 
@@ -30,11 +32,6 @@ void Add(std::vector<net::AllowEntry>* out, const std::string& spec, const std::
     if (x.host == e->host && x.port == e->port) return;
   }
   out->push_back(e.value());
-}
-
-std::string ExeDir() {
-  std::error_code ec;
-  return fs::read_symlink("/proc/self/exe", ec).parent_path().string();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "host/cli/exit_codes.h"
+#include "host/common/subprocess.h"
 #include "host/shares/share_config.h"
 #include "host/store/layout.h"
 #include "host/virt/accel.h"
@@ -37,7 +38,7 @@ bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
 
 int RunDoctor(const GlobalOptions& g) {
   Report r;
-  const std::string exe_dir = fs::read_symlink("/proc/self/exe").parent_path().string();
+  const std::string exe_dir = ExeDir();
   r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)", "run ./scripts/setup");
   r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)", "run ./scripts/setup");
   r.Check(Executable(exe_dir + "/workspace-virtiofsd"), "the share wrapper workspace-virtiofsd",

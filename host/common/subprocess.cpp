@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "host/common/unique_fd.h"
 
@@ -77,6 +78,11 @@ Result<std::string> RunCommand(const std::vector<std::string>& argv,
     if (c == '\n') c = ' ';
   }
   return Status(Code::kInternal, argv[0] + " " + how + (tail.empty() ? "" : ": " + tail));
+}
+
+std::string ExeDir() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
 }
 
 }  // namespace ws

@@ -17,4 +17,8 @@ namespace ws {
 Result<std::string> RunCommand(const std::vector<std::string>& argv,
                                const std::function<void(const std::string&)>& on_line = {});
 
+// The directory of the running binary: where its sibling programs are
+// (build/bin, or a prefix's bin), with data in ../share/workspace.
+std::string ExeDir();
+
 }  // namespace ws

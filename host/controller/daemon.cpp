@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "host/common/log.h"
+#include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/images.h"
 #include "host/controller/peer_listener.h"
@@ -64,11 +65,6 @@ Status PrepareEmbedRoot(const store::Layout& layout) {
     }
   }
   return Status::Ok();
-}
-
-std::string ExeDir() {
-  std::error_code ec;
-  return fs::read_symlink("/proc/self/exe", ec).parent_path().string();
 }
 
 HostLimits ProbeLimits() {

@@ -350,6 +350,11 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
     return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
                                                  ") is gone; make a fresh one with: workspace reset " + name);
   }
+  // A newer build of the image (./scripts/setup) is installed first, so the
+  // agent that boots matches this daemon. When the image cannot be resolved
+  // the VM boots with the files it was defined with, and libvirt names
+  // what is missing.
+  (void)images_.Resolve(ws.meta.image);
   s = hv_.Start(name);
   if (!s.ok()) return s;
   s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout);

@@ -15,6 +15,8 @@
 
 namespace ws::store {
 
+inline constexpr char kDefaultStateDir[] = "/var/lib/workspace";
+
 inline constexpr size_t kMaxSocketPath = 107;
 // The embedded root must stay short: libvirt puts QEMU's monitor at
 // ROOT/lib/qemu/domain-N-<20 chars>/monitor.sock.

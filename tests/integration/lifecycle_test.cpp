@@ -158,6 +158,33 @@ TEST(Lifecycle, StopStartAndLogs) {
   EXPECT_EQ(W().Cli({"destroy", "--force", "cycle"}).code, 0);
 }
 
+// After ./scripts/setup rebuilds the image, a stopped workspace boots the
+// new build (its agent matches the daemon), not the copy installed at create.
+TEST(Lifecycle, StartInstallsANewerBuildOfTheImage) {
+  ASSERT_EQ(W().Cli({"create", "upgrade"}).code, 0);
+  ASSERT_EQ(W().Cli({"stop", "upgrade"}).code, 0);
+  // Make the installed copy an older, broken one: booting it would fail.
+  const fs::path installed = fs::path(W().state_dir()) / "images" / "minimal";
+  std::string env;
+  {
+    std::ifstream f(installed / "image.env");
+    env.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  env = std::regex_replace(env, std::regex("created=[^\n]*"), "created=2000-01-01T00:00:00Z");
+  std::ofstream(installed / "image.env") << env;
+  fs::permissions(installed / "initrd.img", fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(installed / "initrd.img", std::ios::trunc) << "not an initramfs";
+
+  auto start = W().Cli({"start", "upgrade"});
+  ASSERT_EQ(start.code, 0) << start.err;
+  EXPECT_EQ(W().Cli({"exec", "upgrade", "--", "echo", "new"}).out, "new\n");
+  std::ifstream f(installed / "image.env");
+  std::string now((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(now.find("created=2000"), std::string::npos) << now;
+  EXPECT_GT(fs::file_size(installed / "initrd.img"), 1000u);
+  EXPECT_EQ(W().Cli({"destroy", "--force", "upgrade"}).code, 0);
+}
+
 TEST(Lifecycle, DestroyRefusesARunningWorkspaceWithoutForce) {
   ASSERT_EQ(W().Cli({"create", "keep"}).code, 0);
   auto r = W().Cli({"destroy", "keep"});
