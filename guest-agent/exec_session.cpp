@@ -171,6 +171,7 @@ class Session {
   void HandleInput(ByteBuffer buf);
   void NextRead();
   void FlushStdin();
+  bool StdinPending() const { return stdin_written_ < pending_stdin_.size(); }
   void Pump();
   // Waits until everything queued is written (or the client is gone).
   void Flush();
@@ -184,7 +185,8 @@ class Session {
   pid_t pid_ = -1;
   bool tty_ = false;
   unique_fd stdin_fd_;
-  std::string pending_stdin_;  // waits for the command to read
+  std::string pending_stdin_;  // waits for the command to read, from stdin_written_
+  size_t stdin_written_ = 0;
   bool reading_ = false, reads_ended_ = false;
   std::deque<ByteBuffer> out_queue_;
   ByteBuffer in_flight_;
@@ -279,7 +281,7 @@ void Session::HandleMail() {
   if (reads_ended && !reads_ended_) {
     reads_ended_ = true;
     reading_ = false;
-    if (pending_stdin_.empty()) stdin_fd_.reset();  // the host finished writing: EOF for the command
+    if (!StdinPending()) stdin_fd_.reset();  // the host finished writing: EOF for the command
   }
   Pump();
 }
@@ -289,11 +291,14 @@ void Session::HandleInput(ByteBuffer buf) {
   if (!grpc::SerializationTraits<ExecRequest>::Deserialize(&buf, &req).ok() || !req.has_input()) {
     return NextRead();
   }
-  const auto& in = req.input();
+  auto& in = *req.mutable_input();
   if (in.has_stdin()) {
     // Held until the command reads it: the sender slows down instead of
     // this agent buffering more than one message.
-    if (stdin_fd_) pending_stdin_ = in.stdin();
+    if (stdin_fd_) {
+      pending_stdin_.swap(*in.mutable_stdin());
+      stdin_written_ = 0;
+    }
     return FlushStdin();
   }
   if (in.has_close_stdin()) {
@@ -314,10 +319,10 @@ void Session::HandleInput(ByteBuffer buf) {
 // Writes what the command will take of the pending input; the next message
 // is read once all of it is in.
 void Session::FlushStdin() {
-  while (!pending_stdin_.empty() && stdin_fd_) {
-    ssize_t n = write(stdin_fd_.get(), pending_stdin_.data(), pending_stdin_.size());
+  while (StdinPending() && stdin_fd_) {
+    ssize_t n = write(stdin_fd_.get(), pending_stdin_.data() + stdin_written_, pending_stdin_.size() - stdin_written_);
     if (n > 0) {
-      pending_stdin_.erase(0, static_cast<size_t>(n));
+      stdin_written_ += static_cast<size_t>(n);
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && errno == EAGAIN) {
@@ -327,6 +332,7 @@ void Session::FlushStdin() {
     }
   }
   pending_stdin_.clear();
+  stdin_written_ = 0;
   if (reads_ended_) {
     stdin_fd_.reset();
   } else {
@@ -413,7 +419,7 @@ void Session::Run(ExecRequest first) {
                      {err.get(), want_output, 0},
                      {box_->wake.get(), POLLIN, 0},
                      {notices_ ? notices_->event.get() : -1, POLLIN, 0},
-                     {pending_stdin_.empty() ? -1 : stdin_fd_.get(), POLLOUT, 0}};
+                     {StdinPending() ? stdin_fd_.get() : -1, POLLOUT, 0}};
     int n = poll(fds, 5, 100);
     if (n < 0 && errno != EINTR) break;
     if (fds[2].revents & POLLIN) HandleMail();

@@ -30,11 +30,21 @@ struct Pipe {
   bool empty() const { return head == tail; }
   bool full() const { return tail == buf.size(); }
 
-  // false on EOF or a fatal error.
+  // Reads until fd has no more or the buffer is full: a port read returns
+  // at most one 4 KiB receive buffer, and one poll per read cost more than
+  // the read under TCG. false on EOF or a fatal error.
   bool Fill(int fd) {
-    ssize_t n = read(fd, buf.data() + tail, buf.size() - tail);
-    if (n > 0) tail += static_cast<size_t>(n);
-    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+    while (tail < buf.size()) {
+      ssize_t n = read(fd, buf.data() + tail, buf.size() - tail);
+      if (n > 0) {
+        tail += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return n < 0 && errno == EAGAIN;
+      }
+    }
+    return true;
   }
   bool Drain(int fd) {
     ssize_t n = write(fd, buf.data() + head, tail - head);

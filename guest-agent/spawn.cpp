@@ -164,6 +164,8 @@ Result<Child> Spawn(const SpawnSpec& spec) {
     if (spec.pipe_stdin) {
       auto in = MakePipe();
       if (!in.ok()) return in.status();
+      // As large as the host's messages (1 MiB), so one usually fits.
+      fcntl(in->second.get(), F_SETPIPE_SZ, 1 << 20);
       in_r = std::move(in->first);
       child.stdin_fd = std::move(in->second);
     } else {

@@ -25,7 +25,7 @@ namespace {
 namespace v1 = workspace::v1;
 using Stream = grpc::ClientReaderWriter<v1::WorkspaceExecRequest, v1::ExecResponse>;
 
-constexpr size_t kStdinChunk = 256 * 1024;
+constexpr size_t kStdinChunk = 1 << 20;
 
 // One writer at a time on the stream: stdin pump and signal thread share it.
 class Sender {
@@ -93,8 +93,22 @@ void PumpStdin(Sender* sender, int wake) {
     ssize_t n = read(0, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    req.mutable_input()->set_stdin(buf.data(), static_cast<size_t>(n));
+    // Take what else is already there (a pipe hands out 64 KiB per read):
+    // fewer, larger messages are what the guest moves fastest.
+    size_t len = static_cast<size_t>(n);
+    bool eof = false;
+    for (pollfd more = {0, POLLIN, 0}; len < buf.size() && poll(&more, 1, 0) == 1; more.revents = 0) {
+      ssize_t m = read(0, buf.data() + len, buf.size() - len);
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0) {
+        eof = m == 0;
+        break;
+      }
+      len += static_cast<size_t>(m);
+    }
+    req.mutable_input()->set_stdin(buf.data(), len);
     if (!sender->Send(req)) return;
+    if (eof) break;
   }
   req.mutable_input()->set_close_stdin(true);
   sender->Send(req);
