@@ -10,8 +10,8 @@
 #include <fstream>
 #include <mutex>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 namespace ws::agent {
 namespace {

@@ -6,26 +6,22 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <functional>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "guest-agent/cgroup.h"
+#include "guest-agent/exec_spec.h"
 #include "guest-agent/notices.h"
-#include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
+#include "guest-agent/session_threads.h"
 #include "guest-agent/spawn.h"
-#include "guest-agent/users.h"
-#include "workspace/v1/agent.pb.h"
+#include "workspace/v1/agent.grpc.pb.h"
 
 namespace ws::agent {
 namespace {
@@ -43,56 +39,28 @@ constexpr size_t kMaxChunk = 1 << 20;
 // How long leftover output is drained after the command's group is gone.
 constexpr auto kDrainGrace = std::chrono::milliseconds(300);
 
-bool IsDir(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
-  std::vector<std::string> env = {
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      "HOME=" + user.home,
-      "USER=" + user.name,
-      "LOGNAME=" + user.name,
-      "SHELL=" + user.shell,
-      "LANG=C.UTF-8",
-  };
-  if (start.tty()) env.push_back("TERM=" + (start.term().empty() ? std::string("xterm") : start.term()));
-  if (EgressProxy::Instance().running()) {
-    const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
-    for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) {
-      env.push_back(std::string(k) + "=" + proxy);
-    }
-    env.push_back("NO_PROXY=localhost,127.0.0.1");
-    env.push_back("no_proxy=localhost,127.0.0.1");
-  }
-  for (const auto& kv : start.env()) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) continue;
-    std::string key = kv.substr(0, eq + 1);
-    bool replaced = false;
-    for (auto& e : env) {
-      if (e.rfind(key, 0) == 0) {
-        e = kv;
-        replaced = true;
-      }
-    }
-    if (!replaced) env.push_back(kv);
-  }
-  return env;
-}
-
-std::string DefaultCwd(const User& user) {
-  for (const std::string& d : {std::string("/workspace"), user.home}) {
-    if (IsDir(d)) return d;
-  }
-  return "/";
-}
-
 ByteBuffer Serialize(const ExecResponse& msg) {
   std::string bytes = msg.SerializeAsString();
   grpc::Slice slice(bytes);
   return ByteBuffer(&slice, 1);
+}
+
+// The ExecResponse{stdout|stderr: data} wire encoding as two slices: a small
+// header and `data` itself, which the buffer takes ownership of (malloc'd;
+// freed once the transport has sent it).
+ByteBuffer OutputMessage(int field, char* data, size_t len) {
+  uint8_t head[16];
+  size_t n = 0;
+  head[n++] = static_cast<uint8_t>(field << 3 | 2);  // length-delimited
+  for (uint64_t v = len;; v >>= 7) {
+    if (v < 0x80) {
+      head[n++] = static_cast<uint8_t>(v);
+      break;
+    }
+    head[n++] = static_cast<uint8_t>(v | 0x80);
+  }
+  grpc::Slice slices[2] = {grpc::Slice(head, n), grpc::Slice(data, len, free)};
+  return ByteBuffer(slices, 2);
 }
 
 // Reads what fd has (up to kMaxChunk) into a new output message appended to
@@ -161,9 +129,6 @@ class Session {
   void Run(ExecRequest first);
 
  private:
-  // Sets the child's spec up from the start message; false (with an error
-  // message and exit code) when the command cannot run.
-  bool Prepare(const ExecStart& start, SpawnSpec* spec, std::string* error, int* code);
   void FailBeforeStart(const std::string& message, int code);
   void KillAll();
   // Reads the mailbox: input, cancellation, write completion, exit status.
@@ -195,41 +160,6 @@ class Session {
   std::optional<int> wait_status_;
   Clock::time_point reaped_;
 };
-
-bool Session::Prepare(const ExecStart& start, SpawnSpec* spec, std::string* error, int* code) {
-  auto user = LookupUser(start.user());
-  if (!user.ok()) {
-    *error = user.status().message(), *code = 126;
-    return false;
-  }
-  spec->env = BuildEnv(start, user.value());
-  spec->cwd = start.cwd().empty() ? DefaultCwd(user.value()) : start.cwd();
-  spec->pipe_stdin = start.attach_stdin();
-  spec->tty = start.tty();
-  if (start.has_window() && start.window().rows() && start.window().cols()) {
-    spec->window = {start.window().rows(), start.window().cols()};
-  }
-  spec->uid = user->uid;
-  spec->gid = user->gid;
-  spec->groups = user->groups;
-  if (start.login_shell()) {
-    spec->path = user->shell;
-    spec->argv = {"-" + user->shell.substr(user->shell.rfind('/') + 1)};
-  } else {
-    spec->argv.assign(start.argv().begin(), start.argv().end());
-    auto path = ResolveCommand(spec->argv[0], spec->env);
-    if (!path.ok()) {
-      *error = path.status().message(), *code = ExitCodeForSpawnError(path.status());
-      return false;
-    }
-    spec->path = path.value();
-  }
-  if (!IsDir(spec->cwd)) {
-    *error = "working directory " + spec->cwd + " does not exist", *code = 126;
-    return false;
-  }
-  return true;
-}
 
 void Session::FailBeforeStart(const std::string& message, int code) {
   ExecResponse err;
@@ -378,7 +308,7 @@ void Session::Run(ExecRequest first) {
   SpawnSpec spec;
   std::string error;
   int code = 0;
-  if (!Prepare(start, &spec, &error, &code)) return FailBeforeStart(error, code);
+  if (!PrepareSpawn(start, &spec, &error, &code)) return FailBeforeStart(error, code);
 
   const auto cgroup_at = Clock::now();
   cgroup_ = ExecCgroup::Create();
@@ -475,52 +405,6 @@ void Session::Run(ExecRequest first) {
   Finish(std::move(exit));
 }
 
-// Threads for sessions, kept after a session ends: starting a thread per
-// exec cost the one vCPU more than handing work to one that waits (TCG).
-// Never limits how many sessions run at once.
-class SessionThreads {
- public:
-  static void Run(std::function<void()> work) {
-    static SessionThreads* pool = new SessionThreads();  // never destroyed: threads outlive main's scope
-    pool->Dispatch(std::move(work));
-  }
-
- private:
-  static constexpr auto kIdleTimeout = std::chrono::seconds(60);
-
-  void Dispatch(std::function<void()> work) {
-    std::unique_lock lock(mu_);
-    queue_.push_back(std::move(work));
-    if (idle_ > static_cast<int>(queue_.size()) - 1) {
-      cv_.notify_one();
-      return;
-    }
-    lock.unlock();
-    std::thread([this] { Worker(); }).detach();
-  }
-  void Worker() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      while (queue_.empty()) {
-        ++idle_;
-        bool woke = cv_.wait_for(lock, kIdleTimeout, [&] { return !queue_.empty(); });
-        --idle_;
-        if (!woke) return;
-      }
-      auto work = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      work();
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  int idle_ = 0;                             // guarded by mu_: workers waiting
-};
-
 class ExecReactor final : public Reactor {
  public:
   ExecReactor() : box_(std::make_shared<Mailbox>()) { StartRead(&box_->read_buf); }
@@ -575,21 +459,6 @@ class ExecReactor final : public Reactor {
 };
 
 }  // namespace
-
-ByteBuffer OutputMessage(int field, char* data, size_t len) {
-  uint8_t head[16];
-  size_t n = 0;
-  head[n++] = static_cast<uint8_t>(field << 3 | 2);  // length-delimited
-  for (uint64_t v = len;; v >>= 7) {
-    if (v < 0x80) {
-      head[n++] = static_cast<uint8_t>(v);
-      break;
-    }
-    head[n++] = static_cast<uint8_t>(v | 0x80);
-  }
-  grpc::Slice slices[2] = {grpc::Slice(head, n), grpc::Slice(data, len, free)};
-  return ByteBuffer(slices, 2);
-}
 
 Reactor* NewExecSession(grpc::CallbackServerContext*) { return new ExecReactor(); }
 

@@ -21,9 +21,4 @@ namespace ws::agent {
 // A reactor for one Exec call; it deletes itself when the call is done.
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewExecSession(grpc::CallbackServerContext* ctx);
 
-// The ExecResponse{stdout|stderr: data} wire encoding as two slices: a small
-// header and `data` itself, which the buffer takes ownership of (malloc'd;
-// freed once the transport has sent it). Exposed for tests.
-grpc::ByteBuffer OutputMessage(int field, char* data, size_t len);
-
 }  // namespace ws::agent

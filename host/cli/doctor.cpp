@@ -41,6 +41,8 @@ int RunDoctor(const GlobalOptions& g) {
   const std::string exe_dir = ExeDir();
   r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)", "run ./scripts/setup");
   r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)", "run ./scripts/setup");
+  r.Check(Executable(exe_dir + "/workspace-daemon"), "the daemon binary workspace-daemon",
+          "rebuild: cmake --build build");
   r.Check(Executable(exe_dir + "/workspace-virtiofsd"), "the share wrapper workspace-virtiofsd",
           "rebuild: cmake --build build");
   r.Check(getpwnam("libvirt-qemu") != nullptr, "the libvirt-qemu user QEMU runs as",

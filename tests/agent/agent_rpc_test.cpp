@@ -164,6 +164,23 @@ TEST_F(AgentTest, LargeOutputArrivesComplete) {
   EXPECT_EQ(r.exit.code(), 0);
 }
 
+// Output goes out as a protobuf header slice plus the data (no copy): sizes
+// on each side of the length varint's 1-, 2- and 3-byte forms arrive exact,
+// and 3 MiB of stdin (written into a 1 MiB pipe from an offset, partially)
+// comes back through cat byte for byte.
+TEST_F(AgentTest, OutputOfEverySizeAndLargeStdinArriveExact) {
+  for (int n : {1, 127, 128, 200, 16383, 16384, 70000}) {
+    auto r = Exec({"sh", "-c", "head -c " + std::to_string(n) + " /dev/zero | tr '\\0' x"});
+    EXPECT_EQ(r.out, std::string(static_cast<size_t>(n), 'x')) << n;
+  }
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7 + i / 4096) % 251);
+  auto r = Exec({"cat"}, data, true);
+  EXPECT_EQ(r.exit.code(), 0);
+  ASSERT_EQ(r.out.size(), data.size());
+  EXPECT_TRUE(r.out == data);
+}
+
 TEST_F(AgentTest, ManyConcurrentExecsAllComplete) {
   std::vector<std::thread> threads;
   std::vector<ExecResult> results(20);

@@ -251,6 +251,7 @@ TEST(Cli, DoctorFindsThisHostReady) {
   auto r = W().Cli({"doctor"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("accelerator: "), std::string::npos);
+  EXPECT_NE(r.out.find("the daemon binary workspace-daemon"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("PROBLEM"), std::string::npos) << r.out;
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = "/tmp/" + std::string(100, 'z');
