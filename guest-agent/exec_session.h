@@ -1,6 +1,6 @@
 // ExecSession: one Exec RPC from start to exit, on gRPC's callback API with
 // raw (ByteBuffer) messages. Spawns the command, streams its stdout/stderr in
-// chunks of up to 1 MiB that go to the transport without being copied (a
+// chunks of up to 4 MiB that go to the transport without being copied (a
 // write in flight stops further reads, so a slow host slows the command; the
 // agent never buffers), feeds stdin and signals from the stream, enforces the
 // timeout, and ends with the exit message and the status in one write. When

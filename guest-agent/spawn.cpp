@@ -154,9 +154,10 @@ Result<Child> Spawn(const SpawnSpec& spec) {
     auto out = MakePipe();
     auto err = MakePipe();
     if (!out.ok() || !err.ok()) return ErrnoStatus("pipe", errno);
-    // 1 MiB pipes: each read (and so each message to the host) can carry up
-    // to a full 256 KiB chunk instead of the default pipe's 64 KiB.
-    fcntl(out->first.get(), F_SETPIPE_SZ, 1 << 20);
+    // A 4 MiB stdout pipe: each read (and so each message to the host) can
+    // carry a full message instead of the default pipe's 64 KiB (the agent
+    // runs as root, so pipe-max-size does not cap it).
+    fcntl(out->first.get(), F_SETPIPE_SZ, 4 << 20);
     child.stdout_fd = std::move(out->first);
     out_w = std::move(out->second);
     child.stderr_fd = std::move(err->first);
