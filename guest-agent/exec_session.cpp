@@ -42,9 +42,10 @@ constexpr size_t kMaxChunk = (4 << 20) - (64 << 10);
 constexpr auto kDrainGrace = std::chrono::milliseconds(300);
 
 ByteBuffer Serialize(const ExecResponse& msg) {
-  std::string bytes = msg.SerializeAsString();
-  grpc::Slice slice(bytes);
-  return ByteBuffer(&slice, 1);
+  ByteBuffer out;
+  bool own_buffer;
+  (void)grpc::SerializationTraits<ExecResponse>::Serialize(msg, &out, &own_buffer);
+  return out;
 }
 
 // The ExecResponse{stdout|stderr: data} wire encoding as two slices: a small
@@ -103,9 +104,8 @@ struct Mailbox {
   ByteBuffer read_buf;              // target of the outstanding read
   std::optional<ByteBuffer> input;  // guarded by mu: a read not yet handled
   bool reads_ended = false;         // guarded by mu: half-close or cancel
-  bool cancelled = false;           // guarded by mu
+  bool client_gone = false;         // guarded by mu: cancelled, or a write failed
   bool write_done = false;          // guarded by mu
-  bool write_failed = false;        // guarded by mu
   int wait_status = -1;             // guarded by mu: set by the reaper
   Clock::time_point reaped;         // guarded by mu
   ByteBuffer final_message;         // lives until OnDone (StartWriteAndFinish)
@@ -126,7 +126,7 @@ class Session {
   Session(Reactor* reactor, std::shared_ptr<Mailbox> box) : reactor_(reactor), box_(std::move(box)) {}
   ~Session() {
     if (notices_) NoticeBoard::Instance().Unregister(cgroup_->id());
-    // cgroup_ goes last, after the reply: its teardown waits for the group.
+    // cgroup_ goes last, after the reply (back to the spare pool, or removed).
   }
   void Run(ExecRequest first);
 
@@ -188,13 +188,12 @@ void Session::HandleMail() {
   uint64_t v;
   (void)!read(box_->wake.get(), &v, sizeof v);
   std::optional<ByteBuffer> input;
-  bool cancelled, write_done, write_failed, reads_ended;
+  bool gone, write_done, reads_ended;
   {
     std::lock_guard lock(box_->mu);
     input.swap(box_->input);
-    cancelled = box_->cancelled;
+    gone = box_->client_gone;
     write_done = std::exchange(box_->write_done, false);
-    write_failed = box_->write_failed;
     reads_ended = box_->reads_ended;
     if (!wait_status_ && box_->wait_status >= 0) {
       wait_status_ = box_->wait_status;
@@ -202,7 +201,7 @@ void Session::HandleMail() {
     }
   }
   if (write_done) writing_ = false;
-  if ((cancelled || write_failed) && !client_gone_) {
+  if (gone && !client_gone_) {
     client_gone_ = true;
     KillAll();
   }
@@ -442,14 +441,14 @@ class ExecReactor final : public Reactor {
     {
       std::lock_guard lock(box_->mu);
       box_->write_done = true;
-      if (!ok) box_->write_failed = true;
+      if (!ok) box_->client_gone = true;
     }
     box_->Notify();
   }
   void OnCancel() override {
     {
       std::lock_guard lock(box_->mu);
-      box_->cancelled = true;
+      box_->client_gone = true;
     }
     box_->Notify();
   }
