@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel(std::string("unix:") + argv[1] + "/daemon.sock",
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::Controller::NewStub(channel);
-  std::vector<double> ms, to_exit, setup, run, drain, cg, spawn;
+  std::vector<double> ms, to_exit, setup, run, drain, cg, spawn, claim, end;
   for (int i = 0; i < runs + 3; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     grpc::ClientContext ctx;
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
           spawn.push_back(t.spawn_us() / 1e3);
           run.push_back(t.run_us() / 1e3);
           drain.push_back(t.drain_us() / 1e3);
+          claim.push_back(t.bulk_claim_us() / 1e3);
+          end.push_back(t.bulk_end_us() / 1e3);
           to_exit.push_back(std::chrono::duration<double, std::milli>(
                                 std::chrono::steady_clock::now() - t0).count());
         }
@@ -69,10 +71,11 @@ int main(int argc, char** argv) {
   };
   // Where the time goes: the agent's own share (guest clock) and the rest,
   // which is the daemon, the CLI-side gRPC and the channel both ways.
-  const double agent = median(setup) + median(run) + median(drain);
-  std::printf("in the agent (medians): setup %.2f ms (cgroup %.2f, spawn %.2f), command run %.2f ms, drain %.2f ms; "
-              "host + channel to the exit message: %.2f ms\n",
-              median(setup), median(cg), median(spawn), median(run), median(drain), median(to_exit) - agent);
+  const double agent = median(setup) + median(run) + median(drain) + median(end);
+  std::printf("in the agent (medians): setup %.2f ms (cgroup %.2f, bulk port %.2f, spawn %.2f), command run %.2f ms, "
+              "drain %.2f ms, bulk end marker %.2f ms; host + channel to the exit message: %.2f ms\n",
+              median(setup), median(cg), median(claim), median(spawn), median(run), median(drain), median(end),
+              median(to_exit) - agent);
   std::sort(ms.begin(), ms.end());
   std::sort(to_exit.begin(), to_exit.end());
   std::printf("exec true, until the exit message: min %.2f ms, median %.2f ms\n", to_exit.front(),

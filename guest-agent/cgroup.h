@@ -22,6 +22,8 @@ class ExecCgroup {
   // The cgroup's name under workspace-exec/ (what /proc/PID/cgroup shows).
   std::string id() const { return dir_.substr(dir_.rfind('/') + 1); }
   void Kill();
+  // Waits until no process is left in the group (after Kill), at most `limit`.
+  void WaitEmpty(std::chrono::milliseconds limit) const;
 
  private:
   explicit ExecCgroup(std::string dir, unique_fd procs) : dir_(std::move(dir)), procs_(std::move(procs)) {}

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 
+#include "guest-agent/bulk_port.h"
 #include "guest-agent/cgroup.h"
 #include "guest-agent/exec_spec.h"
 #include "guest-agent/notices.h"
@@ -143,11 +144,16 @@ class Session {
   // Waits until everything queued is written (or the client is gone).
   void Flush();
   void WaitWake(int timeout_ms);
+  // Ends the command's bulk output (if it has the port): the end marker goes
+  // after every writer is gone. Says in `exit` whether it was written.
+  void EndBulk(workspace::v1::ExecExit* exit);
   void Finish(ExecResponse exit);
 
   Reactor* reactor_;
   std::shared_ptr<Mailbox> box_;
   std::unique_ptr<ExecCgroup> cgroup_;
+  std::unique_ptr<BulkClaim> bulk_;  // the command's stdout is the bulk port
+  Clock::duration bulk_claim_time_{};
   std::shared_ptr<NoticeBoard::Box> notices_;
   pid_t pid_ = -1;
   bool tty_ = false;
@@ -292,7 +298,29 @@ void Session::Flush() {
   }
 }
 
+void Session::EndBulk(workspace::v1::ExecExit* exit) {
+  if (!bulk_) return;
+  const auto start = Clock::now();
+  // The command's group was killed once it exited; what it left behind
+  // could still write to the port while the kernel reaps it.
+  if (cgroup_) cgroup_->WaitEmpty(std::chrono::seconds(1));
+  const bool written = bulk_->WriteEnd([&] {
+    HandleMail();
+    // A client that is gone no longer waits for the output, but the host's
+    // reader still drains it: the next exec's stream starts clean.
+    return client_gone_ && Clock::now() - start > std::chrono::seconds(2);
+  });
+  exit->set_bulk(written);
+  bulk_.reset();
+  auto us = [](Clock::duration d) {
+    return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  };
+  exit->mutable_timing()->set_bulk_claim_us(us(bulk_claim_time_));
+  exit->mutable_timing()->set_bulk_end_us(us(Clock::now() - start));
+}
+
 void Session::Finish(ExecResponse exit) {
+  EndBulk(exit.mutable_exit());
   // A cancelled call still has its last write complete (with ok false).
   while (writing_) WaitWake(100);
   if (client_gone_) {
@@ -314,6 +342,13 @@ void Session::Run(ExecRequest first) {
   const auto cgroup_at = Clock::now();
   cgroup_ = ExecCgroup::Create();
   spec.cgroup_procs_fd = cgroup_ ? cgroup_->procs_fd() : -1;
+  // Only with a cgroup: the end marker must follow every writer's exit.
+  if (cgroup_ && !spec.tty && !start.bulk_tag().empty()) {
+    const auto claim_at = Clock::now();
+    bulk_ = BulkPort::Claim(start.bulk_tag());
+    bulk_claim_time_ = Clock::now() - claim_at;
+  }
+  if (bulk_) spec.stdout_fd = bulk_->fd();
   const auto spawn_at = Clock::now();
   auto child = Spawn(spec);
   if (!child.ok()) return FailBeforeStart(child.status().message(), ExitCodeForSpawnError(child.status()));

@@ -151,15 +151,18 @@ Result<Child> Spawn(const SpawnSpec& spec) {
                   static_cast<unsigned short>(spec.window.cols), 0, 0};
     ioctl(master.get(), TIOCSWINSZ, &ws);
   } else {
-    auto out = MakePipe();
     auto err = MakePipe();
-    if (!out.ok() || !err.ok()) return ErrnoStatus("pipe", errno);
-    // A 4 MiB stdout pipe: each read (and so each message to the host) can
-    // carry a full message instead of the default pipe's 64 KiB (the agent
-    // runs as root, so pipe-max-size does not cap it).
-    fcntl(out->first.get(), F_SETPIPE_SZ, 4 << 20);
-    child.stdout_fd = std::move(out->first);
-    out_w = std::move(out->second);
+    if (!err.ok()) return ErrnoStatus("pipe", errno);
+    if (spec.stdout_fd < 0) {
+      auto out = MakePipe();
+      if (!out.ok()) return ErrnoStatus("pipe", errno);
+      // A 4 MiB stdout pipe: each read (and so each message to the host) can
+      // carry a full message instead of the default pipe's 64 KiB (the agent
+      // runs as root, so pipe-max-size does not cap it).
+      fcntl(out->first.get(), F_SETPIPE_SZ, 4 << 20);
+      child.stdout_fd = std::move(out->first);
+      out_w = std::move(out->second);
+    }
     child.stderr_fd = std::move(err->first);
     err_w = std::move(err->second);
     if (spec.pipe_stdin) {
@@ -184,7 +187,8 @@ Result<Child> Spawn(const SpawnSpec& spec) {
   envp.push_back(nullptr);
   ChildPlan plan{spec.path.c_str(), argv.data(), envp.data(), spec.cwd.c_str(), spec.uid, spec.gid,
                  spec.groups.data(), spec.groups.size(),
-                 Fds{spec.pipe_stdin ? in_r.get() : devnull.get(), out_w.get(), err_w.get(),
+                 Fds{spec.pipe_stdin ? in_r.get() : devnull.get(),
+                     spec.stdout_fd >= 0 && !spec.tty ? spec.stdout_fd : out_w.get(), err_w.get(),
                      spec.tty ? tty_name : nullptr},
                  spec.cgroup_procs_fd, report->second.get(), NonDefaultSignals().data(),
                  NonDefaultSignals().size()};
@@ -205,7 +209,7 @@ Result<Child> Spawn(const SpawnSpec& spec) {
     child.stdin_fd = std::move(master);
     if (!child.stdout_fd) return ErrnoStatus("dup", errno);
   }
-  SetNonBlocking(child.stdout_fd.get());
+  if (child.stdout_fd) SetNonBlocking(child.stdout_fd.get());
   if (child.stderr_fd) SetNonBlocking(child.stderr_fd.get());
   return child;
 }

@@ -30,12 +30,13 @@ struct SpawnSpec {
   bool tty = false;               // stdin/stdout/stderr on a new pty
   WindowSize window;
   int cgroup_procs_fd = -1;       // the child writes itself here before exec
+  int stdout_fd = -1;             // the command's stdout instead of a pipe (no tty)
 };
 
 struct Child {
   pid_t pid = -1;
   unique_fd stdin_fd;   // write end (pipe), or the pty master for tty
-  unique_fd stdout_fd;  // read end, O_NONBLOCK (pty master for tty)
+  unique_fd stdout_fd;  // read end, O_NONBLOCK (pty master for tty); none with spec.stdout_fd
   unique_fd stderr_fd;  // read end, O_NONBLOCK; invalid for tty
 };
 

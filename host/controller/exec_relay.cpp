@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "host/common/cleanup.h"
 #include "host/common/grpc_status.h"
 
 namespace ws::controller {
@@ -14,6 +15,10 @@ namespace {
 using workspace::v1::ExecRequest;
 using workspace::v1::ExecResponse;
 using workspace::v1::WorkspaceExecRequest;
+
+// After the exit message says the output went through the bulk port, how
+// long the port may stay silent before its end marker arrives.
+constexpr auto kBulkIdle = std::chrono::seconds(10);
 
 // False when the message is not one the agent may send.
 bool Sanitize(ExecResponse* m) {
@@ -57,6 +62,33 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
   auto& astream = call->stream;
   ExecRequest start;
   *start.mutable_start() = first.start().exec();
+
+  // Writes to the CLI come from this thread and, for output through the
+  // bulk port, from the port's reader thread.
+  std::mutex cli_mu;
+  auto write_cli = [&](const ExecResponse& m) {
+    std::lock_guard lock(cli_mu);
+    return cli->Write(m);
+  };
+  guest::BulkReader* bulk = start.start().tty() ? nullptr : agent.value()->bulk();
+  std::shared_ptr<guest::BulkSink> sink;
+  std::string bulk_tag;
+  if (bulk) {
+    sink = std::make_shared<guest::BulkSink>([&](std::string_view data) {
+      ExecResponse m;
+      m.set_stdout(std::string(data));
+      if (write_cli(m)) return true;
+      actx.TryCancel();  // the CLI went away: kill the command
+      return false;
+    });
+    bulk_tag = bulk->Register(sink);
+    start.mutable_start()->set_bulk_tag(bulk_tag);
+  }
+  // Before this function's locals go: no delivery after it.
+  Cleanup unregister([&] {
+    if (bulk) bulk->Unregister(bulk_tag);
+  });
+
   if (!astream->Write(start)) {
     agent.value()->Observe(astream->Finish());
     return {grpc::StatusCode::UNAVAILABLE, "workspace '" + first.start().workspace() +
@@ -83,13 +115,26 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
 
   ExecResponse resp;
   bool saw_exit = false;
+  std::string bulk_error;
   while (astream->Read(&resp)) {
     if (!Sanitize(&resp)) {
       actx.TryCancel();
       break;
     }
+    if (resp.has_exit() && resp.exit().bulk()) {
+      // Everything before the end marker goes out before the exit.
+      auto outcome = sink ? sink->WaitEnd(kBulkIdle, [&] { return ctx->IsCancelled(); })
+                          : guest::BulkSink::Outcome::kLost;
+      if (outcome != guest::BulkSink::Outcome::kEnded) {
+        bulk_error = outcome == guest::BulkSink::Outcome::kLost
+                         ? "lost the command's output stream"
+                         : "the command's output stopped arriving";
+        actx.TryCancel();
+        break;
+      }
+    }
     saw_exit = resp.has_exit();
-    if (!cli->Write(resp)) {
+    if (!write_cli(resp)) {
       actx.TryCancel();
       break;
     }
@@ -114,6 +159,10 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
   grpc::Status agent_status = astream->Finish();
   if (!ctx->IsCancelled()) agent.value()->Observe(agent_status);
   if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+  if (!bulk_error.empty()) {
+    return {grpc::StatusCode::UNAVAILABLE,
+            "workspace '" + first.start().workspace() + "': " + bulk_error + " (did the VM stop?)"};
+  }
   return {grpc::StatusCode::UNAVAILABLE,
           "workspace '" + first.start().workspace() +
               "': lost the guest agent during exec (did the VM stop?): " + agent_status.error_message()};

@@ -269,6 +269,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     spec.filesystems.push_back({sh.tag, ShareSpecDir(p.name, sh.tag)});
   }
   spec.agent_socket = meta.agent_socket;
+  spec.bulk_socket = guest::BulkSocketPath(meta.agent_socket);
   spec.console_log = meta.console_log;
   spec.metadata_xml = virt::RenderMetadata(meta);
 
@@ -527,6 +528,7 @@ void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_s
   std::error_code ec;
   fs::remove_all(layout_.WorkspaceDir(name), ec);
   fs::remove(agent_socket, ec);
+  fs::remove(guest::BulkSocketPath(agent_socket), ec);
   // libvirt keeps its per-domain log after undefine.
   fs::remove(layout_.LibvirtDir() + "/log/qemu/" + name + ".log", ec);
 }

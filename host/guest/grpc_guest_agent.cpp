@@ -74,6 +74,9 @@ Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::strin
                       std::to_string(workspace::v1::PROTOCOL_VERSION_CURRENT) +
                       "; rebuild the image with ./scripts/setup");
   }
+  // After the handshake: QEMU takes one client per socket, and an attempt
+  // that failed must not hold the port.
+  agent->bulk_ = BulkReader::Connect(BulkSocketPath(socket_path));
   return agent;
 }
 
@@ -102,6 +105,8 @@ Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
   Observe(s);
   return FromGrpc(s, "guest shutdown");
 }
+
+BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }
 
 void GrpcGuestAgent::Observe(const grpc::Status& s) {
   // Not DEADLINE_EXCEEDED: a slow guest is not a dead transport.

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "host/common/status.h"
+#include "host/guest/bulk_stream.h"
 #include "workspace/v1/agent.grpc.pb.h"
 
 namespace ws::guest {
@@ -45,12 +46,16 @@ class GrpcGuestAgent {
 
   // For the exec relay: the raw stub (messages pass through unchanged).
   workspace::v1::GuestAgent::Stub* stub() { return stub_.get(); }
+  // The reader of the VM's bulk output port; null when the VM has none (it
+  // was defined before the port existed) or its socket has closed.
+  BulkReader* bulk() const;
 
  private:
   GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel);
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<workspace::v1::GuestAgent::Stub> stub_;
   std::atomic<bool> broken_{false};
+  std::shared_ptr<BulkReader> bulk_;  // set once, by Connect
 };
 
 // Largest message the host accepts from a guest.

@@ -1,5 +1,6 @@
 #include <sstream>
 
+#include "host/common/bulk_marker.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::virt {
@@ -50,7 +51,12 @@ std::string RenderDomainXml(const VmSpec& s) {
     // two, an idle port halves another's throughput (DESIGN).
     << "    <controller type='virtio-serial' index='0' ports='4' vectors='11'/>\n"
     << "    <channel type='unix'>\n      <source mode='bind' path='" << XmlEscape(s.agent_socket)
-    << "'/>\n      <target type='virtio' name='" << kAgentPortName << "'/>\n    </channel>\n"
+    << "'/>\n      <target type='virtio' name='" << kAgentPortName << "'/>\n    </channel>\n";
+  if (!s.bulk_socket.empty()) {
+    x << "    <channel type='unix'>\n      <source mode='bind' path='" << XmlEscape(s.bulk_socket)
+      << "'/>\n      <target type='virtio' name='" << bulk::kPortName << "'/>\n    </channel>\n";
+  }
+  x
     // TCG has no hardware RNG: without this, TLS in the guest waits for entropy.
     << "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n"
     << "    </rng>\n";

@@ -24,6 +24,9 @@ struct VmSpec {
   // agent mounts it as / when the command line says workspace.root=/dev/vda.
   std::string disk;
   std::string agent_socket;  // host end of org.workspace.agent.0 (libvirt binds it)
+  // Host end of org.workspace.bulk.0, the port commands' stdout is written
+  // to directly (host/common/bulk_marker.h); none when empty.
+  std::string bulk_socket;
   std::string console_log;   // the guest's serial console goes here
   std::string metadata_xml;  // our <ws:workspace> element, stored in <metadata>
   // virtiofs shares: libvirt runs `virtiofsd_binary` with `-o source=spec_dir`.

@@ -193,6 +193,76 @@ TEST_F(Exec, TwentyConcurrentExecsAllComplete) {
   }
 }
 
+// A command's stdout is the bulk output port itself (guest-agent/bulk_port.h)
+// when the port is free; a second command at the same time gets a pipe.
+TEST_F(Exec, StdoutIsTheBulkPortAndAConcurrentExecGetsAPipe) {
+  auto alone = W().Cli({"exec", "ex", "--", "readlink", "/proc/self/fd/1"});
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  EXPECT_EQ(alone.out.rfind("/dev/vport", 0), 0u) << alone.out;
+
+  RunResult first;
+  std::thread t([&] {
+    first = W().Cli({"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; sleep 6; echo first-done"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto second = W().Cli({"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; echo second-done"});
+  t.join();
+  ASSERT_EQ(first.code, 0) << first.err;
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(first.out.substr(first.out.find('\n') + 1), "first-done\n");
+  EXPECT_EQ(second.out.substr(second.out.find('\n') + 1), "second-done\n");
+  // Whichever started first holds the port; the other has a pipe.
+  const bool first_port = first.out.rfind("/dev/vport", 0) == 0;
+  const bool second_port = second.out.rfind("/dev/vport", 0) == 0;
+  EXPECT_NE(first_port, second_port) << first.out << second.out;
+  EXPECT_NE((first_port ? second : first).out.find("pipe:"), std::string::npos);
+}
+
+// A writer the command left behind is killed before the stream's end
+// marker: none of its output reaches the next exec.
+TEST_F(Exec, OutputOfALeftoverWriterEndsWithItsCommand) {
+  auto r = W().Cli({"exec", "ex", "--", "sh", "-c", "yes leftover & sleep 0.5; echo last >&2; exit 5"});
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.out.find("leftover\n"), std::string::npos);
+  EXPECT_EQ(r.err, "last\n");
+  for (int i = 0; i < 3; ++i) {
+    auto next = W().Cli({"exec", "ex", "--", "sh", "-c", "echo clean; readlink /proc/self/fd/1"});
+    EXPECT_EQ(next.out.substr(0, 6), "clean\n") << next.out.substr(0, 200);
+    EXPECT_EQ(next.out.find("leftover"), std::string::npos);
+  }
+}
+
+// A client gone mid-stream, and a daemon restarted: the port comes back
+// clean for the next exec.
+TEST_F(Exec, TheBulkPortSurvivesAKilledClientAndARestartedDaemon) {
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
+  int pid = Spawn({W().bin(), "exec", "ex", "--", "sh", "-c", "yes streaming"}, o);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  // The killed exec lets go of the port once its command is gone and its end
+  // marker written; an exec in between gets a pipe.
+  RunResult after_kill;
+  for (int i = 0; i < 50; ++i) {
+    after_kill = W().Cli({"exec", "ex", "--", "sh", "-c", "echo clean; readlink /proc/self/fd/1"});
+    ASSERT_EQ(after_kill.out.substr(0, 6), "clean\n") << after_kill.out.substr(0, 200) << after_kill.err;
+    if (after_kill.out.find("/dev/vport") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(after_kill.out.substr(0, 16), "clean\n/dev/vport");
+
+  StopDaemon(W().state_dir());
+  auto first = W().Cli({"exec", "ex", "--", "readlink", "/proc/self/fd/1"});
+  EXPECT_EQ(first.out.rfind("/dev/vport", 0), 0u) << first.out << first.err;
+  const std::string data = RandomBytes(3 << 20);
+  RunOptions in;
+  in.stdin_data = data;
+  auto after_restart = W().Cli({"exec", "-i", "ex", "--", "cat"}, in);
+  ASSERT_EQ(after_restart.code, 0) << after_restart.err;
+  EXPECT_EQ(Sha256(after_restart.out), Sha256(data));
+}
+
 TEST_F(Exec, CopyOutKeepsGuestSymlinksAsLinksAndWritesNothingOutside) {
   ASSERT_EQ(Sh("rm -rf /tmp/t; mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && chmod 750 /tmp/t/d/f && "
                "touch -d '2021-05-06 07:08:09' /tmp/t/d/f && ln -s /etc /tmp/t/evil && "

@@ -20,6 +20,7 @@ VmSpec MinimalSpec() {
   s.initrd = "/var/lib/workspace/images/minimal/initrd.img";
   s.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=demo";
   s.agent_socket = "/var/lib/workspace/run/0123abcd4567.sock";
+  s.bulk_socket = "/var/lib/workspace/run/0123abcd4567.out";
   s.console_log = "/var/lib/workspace/workspaces/demo/console.log";
   WorkspaceMeta m;
   m.image = "minimal";
