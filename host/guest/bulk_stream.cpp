@@ -73,7 +73,8 @@ BulkSink::Outcome BulkSink::WaitEnd(std::chrono::milliseconds idle, const std::f
     lock.unlock();
     if (cancelled()) return Outcome::kStalled;
     lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(100));
+    // The predicate is checked first: an End() while unlocked is not missed.
+    cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return ended_ || lost_; });
   }
 }
 
