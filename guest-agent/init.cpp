@@ -200,6 +200,16 @@ bool InitSystem() {
   const std::string root = KernelArg("workspace.root");
   if (!root.empty() && !SwitchToDisk(root)) return false;
   Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
+  // What udev or systemd make elsewhere (devtmpfs does not): scripts write
+  // to /dev/stdout and /dev/stderr, and bash's process substitution needs
+  // /dev/fd. Without them, root writing to /dev/stdout made a plain file.
+  const std::pair<const char*, const char*> links[] = {{"/dev/fd", "/proc/self/fd"},
+                                                       {"/dev/stdin", "/proc/self/fd/0"},
+                                                       {"/dev/stdout", "/proc/self/fd/1"},
+                                                       {"/dev/stderr", "/proc/self/fd/2"}};
+  for (const auto& [link, target] : links) {
+    if (symlink(target, link) != 0 && errno != EEXIST) Log("%s: %s", link, std::strerror(errno));
+  }
   Mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   Mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   Mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");

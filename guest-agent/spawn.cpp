@@ -177,6 +177,12 @@ Result<Child> Spawn(const SpawnSpec& spec) {
       if (!devnull) return ErrnoStatus("/dev/null", errno);
     }
   }
+  // The command's own pipes belong to its user, so that it can open them
+  // again by name (/dev/stdout, /dev/stderr, /proc/self/fd/N), as it could
+  // pipes it made itself (a pipe's inode is its creator's, mode 0600).
+  for (int fd : {in_r.get(), out_w.get(), err_w.get()}) {
+    if (fd >= 0) (void)!fchown(fd, spec.uid, spec.gid);
+  }
   auto report = MakePipe();
   if (!report.ok()) return report.status();
 

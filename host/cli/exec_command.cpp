@@ -161,6 +161,7 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   Sender sender(stream.get());
   v1::WorkspaceExecRequest start;
   start.mutable_start()->set_workspace(o.workspace);
+  start.mutable_start()->set_pipe_stdout(o.pipe_stdout);
   auto* e = start.mutable_start()->mutable_exec();
   for (const auto& a : o.argv) e->add_argv(a);
   for (const auto& kv : o.env) e->add_env(kv);

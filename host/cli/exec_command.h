@@ -21,6 +21,7 @@ struct ExecOptions {
   bool interactive = false;  // -i: forward our stdin
   bool tty = false;          // -t: a pty in the guest, raw mode here
   bool login_shell = false;  // run the user's login shell instead of argv
+  bool pipe_stdout = false;  // --pipe-stdout: never the bulk output port
   int stdout_fd = 1;         // where the command's stdout goes
 };
 

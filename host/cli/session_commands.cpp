@@ -30,6 +30,9 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest");
   exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
       ->type_name("SEC");
+  exec_cmd->add_flag("--pipe-stdout", exec.pipe_stdout,
+                     "Give the command a pipe as stdout instead of the bulk output port (slower for large "
+                     "output; for commands that open /dev/stdout again)");
   exec_cmd->add_option("name", exec.workspace, "Workspace name")->required();
   exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
   exec_cmd->callback([&] {

@@ -70,7 +70,8 @@ grpc::Status RelayExec(Workspaces& workspaces, const Caller& caller, grpc::Serve
     std::lock_guard lock(cli_mu);
     return cli->Write(m);
   };
-  guest::BulkReader* bulk = start.start().tty() ? nullptr : agent.value()->bulk();
+  guest::BulkReader* bulk =
+      start.start().tty() || first.start().pipe_stdout() ? nullptr : agent.value()->bulk();
   std::shared_ptr<guest::BulkSink> sink;
   std::string bulk_tag;
   if (bulk) {

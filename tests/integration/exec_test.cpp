@@ -218,6 +218,26 @@ TEST_F(Exec, StdoutIsTheBulkPortAndAConcurrentExecGetsAPipe) {
   EXPECT_NE((first_port ? second : first).out.find("pipe:"), std::string::npos);
 }
 
+// The bulk port cannot be opened again (a virtio port opens once): a command
+// that writes to /dev/stdout by name fails loudly, and --pipe-stdout gives it
+// a pipe. /dev/stdout, /dev/stderr and /dev/fd exist as on any Linux system.
+TEST_F(Exec, PipeStdoutIsForCommandsThatOpenDevStdout) {
+  const std::string script =
+      "echo x > /dev/stdout && echo y | tee /dev/stderr >/dev/null && cat /dev/fd/3 3</proc/sys/kernel/ostype";
+  auto piped = W().Cli({"exec", "--pipe-stdout", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; " + script});
+  ASSERT_EQ(piped.code, 0) << piped.err;
+  EXPECT_EQ(piped.out.substr(0, 5), "pipe:") << piped.out;
+  EXPECT_EQ(piped.out.substr(piped.out.find('\n') + 1), "x\nLinux\n");
+  EXPECT_EQ(piped.err, "y\n");
+
+  auto bulk = W().Cli({"exec", "ex", "--", "sh", "-c", "echo x > /dev/stdout"});
+  EXPECT_NE(bulk.code, 0);
+  EXPECT_NE(bulk.err.find("/dev/stdout"), std::string::npos) << bulk.err;
+  auto root = W().Cli({"exec", "-u", "root", "ex", "--", "sh", "-c", "echo x > /dev/stdout"});
+  EXPECT_NE(root.code, 0) << "root too: the port is busy, and no plain file appears in its place";
+  EXPECT_EQ(W().Cli({"exec", "-u", "root", "ex", "--", "test", "-L", "/dev/stdout"}).code, 0);
+}
+
 // A writer the command left behind is killed before the stream's end
 // marker: none of its output reaches the next exec.
 TEST_F(Exec, OutputOfALeftoverWriterEndsWithItsCommand) {
