@@ -304,15 +304,35 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   defined = true;
   s = hv_.Start(p.name);
   if (!s.ok()) return s;
-  s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout);
+  s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout, meta.console_log, 0);
   if (!s.ok()) return s;
   rollback.Dismiss();
   StartEgress(p.name, meta);
   return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta};
 }
 
-Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket,
-                                std::chrono::seconds timeout) {
+namespace {
+
+// The console's "Kernel panic" line written from byte `from` on, cleaned
+// for a one-line message; "" when there is none.
+std::string PanicLine(const std::string& console_log, uintmax_t from) {
+  std::ifstream f(console_log, std::ios::binary);
+  if (!f || !f.seekg(static_cast<std::streamoff>(from))) return "";
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t at = text.find("Kernel panic");
+  if (at == std::string::npos) return "";
+  std::string line;
+  for (size_t i = at; i < text.size() && text[i] != '\n' && line.size() < 160; ++i) {
+    char c = text[i];
+    if (c >= 0x20 && c < 0x7f) line += c;
+  }
+  return line;
+}
+
+}  // namespace
+
+Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket, std::chrono::seconds timeout,
+                                const std::string& console_log, uintmax_t console_from) {
   const auto deadline = Clock::now() + timeout;
   Status last;
   while (Clock::now() < deadline) {
@@ -331,6 +351,12 @@ Status Workspaces::WaitForAgent(const std::string& name, const std::string& sock
     }
     last = agent.status();
     if (last.code() == Code::kFailedPrecondition) return last;  // version mismatch: final
+    if (std::string panic = PanicLine(console_log, console_from); !panic.empty()) {
+      hv_.ForceOff(name);
+      return {Code::kInternal, "workspace '" + name + "' did not boot: the guest kernel panicked (" + panic +
+                                   "); its image may be damaged: run ./scripts/setup, or see the console "
+                                   "with: workspace logs " + name};
+    }
   }
   return {Code::kDeadlineExceeded, "the guest agent of '" + name + "' did not answer within " +
                                        std::to_string(timeout.count()) + " s (" + last.message() +
@@ -365,9 +391,10 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   // the VM boots with the files it was defined with, and libvirt names
   // what is missing.
   (void)images_.Resolve(ws.meta.image);
+  const uintmax_t console_from = fs::file_size(ws.meta.console_log, ec);
   s = hv_.Start(name);
   if (!s.ok()) return s;
-  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout);
+  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
   if (!s.ok()) return s;
   StartEgress(name, ws.meta);
   for (auto port : ws.meta.ports) OpenPort(name, ws.meta.agent_socket, &port);

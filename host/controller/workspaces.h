@@ -110,8 +110,12 @@ class Workspaces {
   Result<bool> StopLocked(const WorkspaceView& ws);
   // Deletes base disks no image and no workspace's overlay refers to.
   void CollectUnusedBases();
-  Status WaitForAgent(const std::string& name, const std::string& socket,
-                      std::chrono::seconds timeout);
+  // Waits for the agent of a VM just started. A guest kernel panic on the
+  // console (from byte `console_from` of `console_log`: the file keeps every
+  // boot) fails it at once and stops the VM, which would reboot into the
+  // same panic until the timeout.
+  Status WaitForAgent(const std::string& name, const std::string& socket, std::chrono::seconds timeout,
+                      const std::string& console_log, uintmax_t console_from);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).

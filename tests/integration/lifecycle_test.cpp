@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -191,6 +192,32 @@ TEST(Lifecycle, StartInstallsANewerBuildOfTheImage) {
   EXPECT_EQ(now.find("created=2000"), std::string::npos) << now;
   EXPECT_GT(fs::file_size(installed / "initrd.img"), 1000u);
   EXPECT_EQ(W().Cli({"destroy", "--force", "upgrade"}).code, 0);
+}
+
+// A damaged image makes the guest kernel panic and reboot into the same
+// panic: `start` says so as soon as the console shows it (not after the
+// two-minute boot timeout) and leaves the VM stopped.
+TEST(Lifecycle, AGuestKernelPanicFailsTheBootAndStopsTheVm) {
+  ASSERT_EQ(W().Cli({"create", "--image", "minimal", "panics"}).code, 0);
+  ASSERT_EQ(W().Cli({"stop", "panics"}).code, 0);
+  const fs::path initrd = fs::path(W().state_dir()) / "images" / "minimal" / "initrd.img";
+  const fs::path good = fs::path(WS_BUILD_DIR) / "images" / "minimal" / "initrd.img";
+  fs::permissions(initrd, fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(initrd, std::ios::trunc) << "not an initramfs";
+
+  auto start = W().Cli({"start", "panics"});
+  // Put the image right before asserting: the next tests boot it too.
+  fs::copy_file(good, initrd, fs::copy_options::overwrite_existing);
+  EXPECT_EQ(start.code, 1);
+  EXPECT_NE(start.err.find("the guest kernel panicked (Kernel panic"), std::string::npos) << start.err;
+  EXPECT_NE(start.err.find("workspace logs panics"), std::string::npos) << start.err;
+  EXPECT_EQ(std::count(start.err.begin(), start.err.end(), '\n'), 1) << "one line";
+  EXPECT_FALSE(QemuRunningFor("panics")) << "left rebooting into the panic";
+
+  auto again = W().Cli({"start", "panics"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(W().Cli({"exec", "panics", "--", "echo", "booted"}).out, "booted\n");
+  EXPECT_EQ(W().Cli({"destroy", "--force", "panics"}).code, 0);
 }
 
 TEST(Lifecycle, DestroyRefusesARunningWorkspaceWithoutForce) {
