@@ -62,6 +62,13 @@ std::unique_ptr<BulkClaim> BulkPort::Claim(std::string_view tag) {
   if (fd < 0) return nullptr;
   if (claimed.exchange(true)) return nullptr;
   std::unique_ptr<BulkClaim> claim(new BulkClaim(fd, tag));
+  // Every command shares this open file: one that made its stdout
+  // non-blocking (and was killed before undoing it) must not leave later
+  // commands with EAGAIN.
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || ((flags & (O_NONBLOCK | O_APPEND)) && fcntl(fd, F_SETFL, flags & ~(O_NONBLOCK | O_APPEND)) != 0)) {
+    return nullptr;
+  }
   // The host sent a tag, so it reads the port; right after it connected the
   // guest may not know yet (QEMU tells it in a control message). And the
   // previous exec's output may still be draining. Wait a little for both,
@@ -83,6 +90,7 @@ bool BulkClaim::WriteEnd(const std::function<bool()>& give_up) {
   for (;;) {
     if (Writable(fd_, 100)) return WriteAll(fd_, bulk::Marker(bulk::kEnd, tag_));
     if (give_up()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // POLLHUP returns at once
   }
 }
 

@@ -376,7 +376,9 @@ void Session::Run(ExecRequest first) {
   std::optional<Clock::time_point> exited_at;
   bool timed_out = false;
 
-  while ((out.valid() || err.valid()) && !client_gone_) {
+  // With the bulk port there is no stdout pipe to wait for: the command may
+  // close stderr and still run (its timeout and stdin are served here).
+  while ((out.valid() || err.valid() || (bulk_ && !wait_status_)) && !client_gone_) {
     if (exited_at && Clock::now() - *exited_at > kDrainGrace) break;
     // One message ready ahead of the one being written, no more: a host that
     // does not read stops the command at its pipe.

@@ -12,6 +12,7 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string&
     auto it = agents_.find(name);
     if (it == agents_.end()) return nullptr;
     if (it->second->Alive()) return it->second;
+    it->second->ReleaseBulk();
     agents_.erase(it);
     return nullptr;
   };
@@ -48,12 +49,17 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
 
 void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent) {
   std::lock_guard lock(mu_);
-  agents_[name] = std::move(agent);
+  auto& slot = agents_[name];
+  if (slot && slot != agent) slot->ReleaseBulk();
+  slot = std::move(agent);
 }
 
 void AgentPool::Drop(const std::string& name) {
   std::lock_guard lock(mu_);
-  agents_.erase(name);
+  auto it = agents_.find(name);
+  if (it == agents_.end()) return;
+  it->second->ReleaseBulk();
+  agents_.erase(it);
 }
 
 }  // namespace ws::controller

@@ -1,6 +1,7 @@
 #include "host/guest/bulk_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -37,7 +38,9 @@ void BulkSink::Data(std::string_view bytes) {
   std::lock_guard deliver(deliver_mu_);
   {
     std::lock_guard lock(mu_);
-    if (closed_ || refused_) return;
+    // After the end, a tag's begin marker sent again must not reach the
+    // client after the exit.
+    if (closed_ || refused_ || ended_) return;
     delivering_ = true;
   }
   const bool ok = deliver_(bytes);  // blocks while the client is slow
@@ -66,10 +69,13 @@ bool BulkSink::Closed() const {
 
 BulkSink::Outcome BulkSink::WaitEnd(std::chrono::milliseconds idle, const std::function<bool()>& cancelled) {
   std::unique_lock lock(mu_);
+  // The exit message and the end marker come on different ports: a command
+  // silent for longer than `idle` has its marker still on the way.
+  const auto entered = Clock::now();
   for (;;) {
     if (ended_) return Outcome::kEnded;
     if (lost_) return Outcome::kLost;
-    if (!delivering_ && Clock::now() - last_data_ > idle) return Outcome::kStalled;
+    if (!delivering_ && Clock::now() - std::max(last_data_, entered) > idle) return Outcome::kStalled;
     lock.unlock();
     if (cancelled()) return Outcome::kStalled;
     lock.lock();
@@ -132,12 +138,16 @@ void BulkDemux::Lost() {
 }
 
 std::shared_ptr<BulkReader> BulkReader::Connect(const std::string& socket_path) {
-  unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: QEMU takes one client; with the previous one still there a
+  // connect waits in its backlog, or blocks once the backlog is full.
+  unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (!fd || socket_path.size() >= sizeof addr.sun_path) return nullptr;
   memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return nullptr;
+  int flags = fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return nullptr;
   return std::shared_ptr<BulkReader>(new BulkReader(std::move(fd)));
 }
 
@@ -146,9 +156,11 @@ BulkReader::BulkReader(unique_fd fd) : fd_(std::move(fd)) {
 }
 
 BulkReader::~BulkReader() {
-  shutdown(fd_.get(), SHUT_RDWR);
+  Shutdown();
   thread_.join();
 }
+
+void BulkReader::Shutdown() { shutdown(fd_.get(), SHUT_RDWR); }
 
 void BulkReader::Run() {
   BulkDemux demux([this](std::string_view tag) -> std::shared_ptr<BulkSink> {

@@ -92,8 +92,11 @@ class BulkReader {
   std::string Register(std::shared_ptr<BulkSink> sink);
   // Closes the tag's sink and forgets it.
   void Unregister(const std::string& tag);
-  // False once the socket has closed (QEMU went away).
+  // False once the socket has closed (QEMU went away, or Shutdown).
   bool Alive() const { return alive_; }
+  // Lets go of the port (QEMU then takes the next client); execs still
+  // reading from it see their stream lost.
+  void Shutdown();
 
  private:
   explicit BulkReader(unique_fd fd);

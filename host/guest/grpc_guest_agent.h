@@ -49,6 +49,11 @@ class GrpcGuestAgent {
   // The reader of the VM's bulk output port; null when the VM has none (it
   // was defined before the port existed) or its socket has closed.
   BulkReader* bulk() const;
+  // Lets go of the bulk port, for the connection that replaces this one
+  // (this object may live on while a call still holds it).
+  void ReleaseBulk() {
+    if (bulk_) bulk_->Shutdown();
+  }
 
  private:
   GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel);

@@ -125,6 +125,13 @@ TEST_F(Exec, TimeoutKillsEverythingTheCommandStarted) {
   EXPECT_EQ(GuestPs("sleep 21"), "") << "a survivor";
 }
 
+// With stdout on the bulk port, closing stderr leaves the agent no pipe to
+// watch: the timeout must still fire.
+TEST_F(Exec, TimeoutFiresForACommandWithNoOutputPipesLeft) {
+  auto t = W().Cli({"exec", "--timeout", "2", "ex", "--", "sh", "-c", "exec 2>/dev/null; sleep 300"});
+  EXPECT_EQ(t.code, 124) << t.err;
+}
+
 TEST_F(Exec, ChildrenLeftBehindDieWithTheCommand) {
   auto r = Sh("sleep 221 & setsid sleep 222 & (sleep 223 &); echo started");
   EXPECT_EQ(r.out, "started\n");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "host/common/bulk_marker.h"
 
@@ -125,6 +126,33 @@ TEST_F(BulkDemuxTest, AClientThatStopsTakingOutputIsNotCalledAgain) {
   d.Feed(bulk::Marker(bulk::kBegin, Tag('a')) + std::string(100, 'x'));
   d.Feed(std::string(100, 'x'));
   d.Feed(std::string(100, 'x') + bulk::Marker(bulk::kEnd, Tag('a')));
+  EXPECT_EQ(calls, 1);
+}
+
+// The exit message and the end marker travel on different ports: for a
+// command that printed nothing for longer than the idle limit, the marker
+// may come a moment after the exit.
+TEST(BulkSink, TheIdleLimitStartsWhenTheExitIsWaitingNotAtTheLastOutput) {
+  BulkSink sink([](std::string_view) { return true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a silent command
+  std::thread marker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sink.End();
+  });
+  auto outcome = sink.WaitEnd(std::chrono::milliseconds(200), [] { return false; });
+  marker.join();
+  EXPECT_EQ(outcome, BulkSink::Outcome::kEnded);
+}
+
+TEST(BulkSink, NothingIsDeliveredAfterTheEnd) {
+  int calls = 0;
+  BulkSink sink([&](std::string_view) {
+    ++calls;
+    return true;
+  });
+  sink.Data("before");
+  sink.End();
+  sink.Data("after: a begin marker sent again");
   EXPECT_EQ(calls, 1);
 }
 
