@@ -15,6 +15,7 @@
 
 #include "guest-agent/init.h"
 #include "host/common/bulk_marker.h"
+#include "host/common/unique_fd.h"
 
 namespace ws::agent {
 namespace {
@@ -36,22 +37,17 @@ int PortFd() {
   return port_fd;
 }
 
-// Writes all of `data`; the caller has seen POLLOUT (a marker fits in one
-// write to a writable port).
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
+// Writes `marker` once the port takes it (POLLOUT, the host connected; a
+// marker then fits in one write), asking `give_up` between waits.
+bool WriteMarker(int fd, const std::string& marker, int poll_ms, const std::function<bool()>& give_up) {
+  for (;;) {
+    pollfd p = {fd, POLLOUT, 0};
+    if (poll(&p, 1, poll_ms) > 0 && !(p.revents & (POLLHUP | POLLERR)) && (p.revents & POLLOUT)) {
+      return WriteAll(fd, marker.data(), marker.size());
+    }
+    if (give_up()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // POLLHUP returns at once
   }
-  return true;
-}
-
-// POLLOUT within `timeout_ms`, and the host connected.
-bool Writable(int fd, int timeout_ms) {
-  pollfd p = {fd, POLLOUT, 0};
-  return poll(&p, 1, timeout_ms) > 0 && !(p.revents & (POLLHUP | POLLERR)) && (p.revents & POLLOUT);
 }
 
 }  // namespace
@@ -74,11 +70,9 @@ std::unique_ptr<BulkClaim> BulkPort::Claim(std::string_view tag) {
   // previous exec's output may still be draining. Wait a little for both,
   // else this exec uses its pipe.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-  while (!Writable(fd, 10)) {
-    if (std::chrono::steady_clock::now() >= until) return nullptr;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // POLLHUP returns at once
+  if (!WriteMarker(fd, bulk::Marker(bulk::kBegin, tag), 10, [&] { return std::chrono::steady_clock::now() >= until; })) {
+    return nullptr;
   }
-  if (!WriteAll(fd, bulk::Marker(bulk::kBegin, tag))) return nullptr;
   return claim;
 }
 
@@ -87,11 +81,7 @@ BulkClaim::BulkClaim(int fd, std::string_view tag) : fd_(fd), tag_(tag) {}
 BulkClaim::~BulkClaim() { claimed = false; }
 
 bool BulkClaim::WriteEnd(const std::function<bool()>& give_up) {
-  for (;;) {
-    if (Writable(fd_, 100)) return WriteAll(fd_, bulk::Marker(bulk::kEnd, tag_));
-    if (give_up()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // POLLHUP returns at once
-  }
+  return WriteMarker(fd_, bulk::Marker(bulk::kEnd, tag_), 100, give_up);
 }
 
 }  // namespace ws::agent

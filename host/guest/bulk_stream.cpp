@@ -111,11 +111,9 @@ void BulkDemux::Feed(std::string_view bytes) {
       rest.remove_prefix(end + bulk::kMarkerSize);
       continue;
     }
-    std::string begin(bulk::kMagic);
-    begin.push_back(bulk::kBegin);
-    size_t at = Find(rest, begin);
+    size_t at = Find(rest, begin_prefix_);
     if (at == std::string_view::npos) {
-      size_t drop = rest.size() - MarkerStartAtEnd(rest, begin);
+      size_t drop = rest.size() - MarkerStartAtEnd(rest, begin_prefix_);
       dropped_ += drop;
       rest.remove_prefix(drop);
       break;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <thread>
 
+#include "host/common/bulk_marker.h"
 #include "host/common/unique_fd.h"
 
 namespace ws::guest {
@@ -76,6 +77,8 @@ class BulkDemux {
   std::string buf_;  // unprocessed: at most a marker's length between Feeds
   std::shared_ptr<BulkSink> current_;
   std::string end_marker_;  // current_'s
+  // What every begin marker starts with (the tag follows).
+  const std::string begin_prefix_ = bulk::Marker(bulk::kBegin, "").substr(0, bulk::kMagic.size() + 1);
   uint64_t dropped_ = 0;
 };
 
