@@ -1,5 +1,6 @@
 #include "host/controller/agent_pool.h"
 
+#include <filesystem>
 #include <thread>
 
 namespace ws::controller {
@@ -42,6 +43,9 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
     auto agent = guest::GrpcGuestAgent::Connect(socket, std::min(left, attempt));
     if (agent.ok() || agent.status().code() == Code::kFailedPrecondition) return agent;
     last = agent.status();
+    // No socket: the VM is not running (libvirt removes it), nothing to wait for.
+    std::error_code ec;
+    if (!std::filesystem::exists(socket, ec)) return last;
     if (last.code() == Code::kUnavailable) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return last;

@@ -19,6 +19,7 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/images.h"
 #include "host/controller/peer_listener.h"
+#include "host/controller/reaper.h"
 #include "host/controller/service.h"
 #include "host/controller/workspaces.h"
 #include "host/virt/libvirt/libvirt_hypervisor.h"
@@ -84,6 +85,7 @@ int RunDaemon(const DaemonOptions& opts) {
                          "start it with sudo or as a system service\n");
     return 1;
   }
+  RunUnderReaper();
   // Block the stop signals before any thread exists, so sigwait() gets them.
   sigset_t set;
   sigemptyset(&set);

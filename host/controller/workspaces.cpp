@@ -378,6 +378,10 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
     return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
                                                  virt::VmStateName(ws.state) + "; try again or stop it first");
   }
+  // What served the VM before it stopped on its own (crashed, powered off
+  // from inside) goes first: it must not take the new VM's agent socket.
+  StopEgress(name);
+  ClosePorts(name);
   agents_.Drop(name);
   Status s = PrepareShares(name, ws.meta.shares);
   if (!s.ok()) return s;
@@ -578,8 +582,9 @@ void Workspaces::StartEgress(const std::string& name, const virt::WorkspaceMeta&
   auto relay = std::make_unique<net::EgressRelay>(
       name, [this, name, socket] { return agents_.Get(name, socket, 10s); }, meta.allow,
       layout_.WorkspaceDir(name) + "/audit.log");
+  std::unique_ptr<net::EgressRelay> old;
   std::lock_guard lock(egress_mu_);
-  egress_[name] = std::move(relay);
+  old = std::exchange(egress_[name], std::move(relay));
 }
 
 void Workspaces::StopEgress(const std::string& name) {
@@ -719,6 +724,12 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c
   }
   auto agent = agents_.Get(name, ws->meta.agent_socket, 10s);
   if (!agent.ok()) {
+    // The VM may have died since (its QEMU killed, the guest powered off).
+    auto info = hv_.Get(name);
+    if (info.ok() && info->state != virt::VmState::kRunning) {
+      return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(info->state) +
+                                                   "; start it with: workspace start " + name);
+    }
     return Status(agent.status().code(), "workspace '" + name + "': " + agent.status().message());
   }
   return agent;

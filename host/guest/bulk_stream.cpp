@@ -5,13 +5,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "host/common/bulk_marker.h"
+#include "host/common/unix_socket.h"
 
 namespace ws::guest {
 namespace {
@@ -136,14 +136,11 @@ void BulkDemux::Lost() {
 }
 
 std::shared_ptr<BulkReader> BulkReader::Connect(const std::string& socket_path) {
-  // Non-blocking: QEMU takes one client; with the previous one still there a
-  // connect waits in its backlog, or blocks once the backlog is full.
-  unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (!fd || socket_path.size() >= sizeof addr.sun_path) return nullptr;
-  memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return nullptr;
+  // Never waits: QEMU takes one client, and with the previous one still
+  // there a connect would wait in its backlog.
+  auto connected = ConnectUnix(socket_path, std::chrono::milliseconds(0));
+  if (!connected.ok()) return nullptr;
+  unique_fd fd = std::move(connected.value());
   int flags = fcntl(fd.get(), F_GETFL);
   if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return nullptr;
   return std::shared_ptr<BulkReader>(new BulkReader(std::move(fd)));

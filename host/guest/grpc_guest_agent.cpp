@@ -1,14 +1,8 @@
 #include "host/guest/grpc_guest_agent.h"
 
-#include <errno.h>
 #include <grpcpp/create_channel_posix.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <cstring>
-
-#include "host/common/unique_fd.h"
+#include "host/common/unix_socket.h"
 
 namespace ws::guest {
 namespace {
@@ -41,23 +35,13 @@ GrpcGuestAgent::GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel)
 
 Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
                                                                std::chrono::milliseconds timeout) {
-  unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) {
-    return Status(Code::kInvalidArgument, "agent socket path too long: " + socket_path);
-  }
-  std::strcpy(addr.sun_path, socket_path.c_str());
-  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Status(Code::kUnavailable,
-                  "cannot connect to the guest agent socket " + socket_path + ": " + std::strerror(errno));
-  }
-  // Both ends of a gRPC fd transport must be non-blocking, or calls hang.
-  if (!SetNonBlocking(fd.get())) return ErrnoStatus("agent socket", errno);
+  // gRPC's fd transport wants it non-blocking, as ConnectUnix returns it.
+  auto fd = ConnectUnix(socket_path, timeout);
+  if (!fd.ok()) return Status(fd.status().code(), "guest agent: " + fd.status().message());
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxAgentMessage);
   args.SetMaxSendMessageSize(kMaxAgentMessage);
-  auto channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd.release(), args);
+  auto channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd->release(), args);
   std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(channel)));
 
   grpc::ClientContext ctx;

@@ -28,16 +28,42 @@ std::string ImageKernel() {
   return "";
 }
 
-bool QemuRunningFor(const std::string& name) {
+// pid of the QEMU running workspace `name` of this test's state dir (its
+// kernel is under it), or -1.
+int QemuPidFor(const std::string& name) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::ifstream f(e.path() / "cmdline");
     std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (cmd.find("qemu-system") != std::string::npos &&
-        cmd.find(std::string("guest=") + name + ",") != std::string::npos) {
-      return true;
+        cmd.find(std::string("guest=") + name + ",") != std::string::npos &&
+        cmd.find(W().state_dir() + "/") != std::string::npos) {
+      return std::stoi(e.path().filename().string());
     }
   }
-  return false;
+  return -1;
+}
+
+bool QemuRunningFor(const std::string& name) { return QemuPidFor(name) > 0; }
+
+// Parent pid and name of a process, from /proc/PID/stat ("" for a gone one).
+std::pair<int, std::string> ParentAndName(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return {-1, ""};
+  int ppid = -1;
+  char state = 0;
+  sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid);
+  return {ppid, stat.substr(open + 1, close - open - 1)};
+}
+
+bool Gone(int pid, std::chrono::seconds within) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  while (fs::exists("/proc/" + std::to_string(pid))) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 // One workspace, created the way a user would (in a folder, no name given),
@@ -218,6 +244,60 @@ TEST(Lifecycle, AGuestKernelPanicFailsTheBootAndStopsTheVm) {
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(W().Cli({"exec", "panics", "--", "echo", "booted"}).out, "booted\n");
   EXPECT_EQ(W().Cli({"destroy", "--force", "panics"}).code, 0);
+}
+
+// A VM that dies under the daemon (its QEMU killed): exec says so at once
+// and how to go on, and start brings it back; what served the dead VM (the
+// egress watcher, still trying its agent) must not hold the new one up.
+TEST(Lifecycle, AKilledVmIsReportedAndStartsAgain) {
+  ASSERT_EQ(W().Cli({"create", "--image", "minimal", "killed"}).code, 0);
+  ASSERT_EQ(W().Cli({"exec", "killed", "--", "true"}).code, 0);
+  const int qemu = QemuPidFor("killed");
+  ASSERT_GT(qemu, 0);
+  kill(qemu, SIGKILL);
+  std::string state;
+  for (int i = 0; i < 100 && (state = JsonField(W().Cli({"list", "--json"}).out, "killed", "state")) == "running";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(state, "running");
+  RunOptions bounded;
+  bounded.timeout_seconds = 60;
+  auto exec = W().Cli({"exec", "killed", "--", "true"}, bounded);
+  EXPECT_EQ(exec.code, 125);
+  EXPECT_NE(exec.err.find("workspace start killed"), std::string::npos) << exec.err;
+
+  auto start = W().Cli({"start", "killed"}, bounded);
+  ASSERT_EQ(start.code, 0) << start.err;
+  EXPECT_EQ(W().Cli({"exec", "killed", "--", "echo", "again"}, bounded).out, "again\n");
+  auto stop = W().Cli({"stop", "killed"}, bounded);
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "killed"}).code, 0);
+}
+
+// The daemon runs under a reaper, its parent: the QEMU that libvirt starts
+// daemonized is re-parented to it and reaped as soon as it exits (stop and
+// reset wait for that), whatever the host's PID 1 does. A SIGTERM to the
+// reaper stops the daemon, and running workspaces keep running.
+TEST(Lifecycle, TheDaemonRunsUnderAReaperThatReapsItsVms) {
+  ASSERT_EQ(W().Cli({"create", "--image", "minimal", "reaped"}).code, 0);
+  const int daemon = DaemonPid(W().state_dir());
+  const int qemu = QemuPidFor("reaped");
+  ASSERT_GT(daemon, 0);
+  ASSERT_GT(qemu, 0);
+  const int reaper = ParentAndName(daemon).first;
+  ASSERT_EQ(ParentAndName(reaper).second, "workspace-reap");  // before any kill(reaper)
+  EXPECT_EQ(ParentAndName(qemu).first, reaper) << "QEMU is the reaper's child";
+
+  ASSERT_EQ(W().Cli({"stop", "reaped"}).code, 0);
+  EXPECT_TRUE(Gone(qemu, std::chrono::seconds(0))) << "stopped and reaped";
+  ASSERT_EQ(W().Cli({"start", "reaped"}).code, 0);
+
+  kill(reaper, SIGTERM);
+  EXPECT_TRUE(Gone(daemon, std::chrono::seconds(20))) << "the daemon stops with its reaper";
+  EXPECT_TRUE(Gone(reaper, std::chrono::seconds(5)));
+  EXPECT_EQ(W().Cli({"exec", "reaped", "--", "echo", "kept"}).out, "kept\n") << "the VM kept running";
+  EXPECT_EQ(W().Cli({"destroy", "--force", "reaped"}).code, 0);
 }
 
 TEST(Lifecycle, DestroyRefusesARunningWorkspaceWithoutForce) {

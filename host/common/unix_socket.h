@@ -1,0 +1,19 @@
+// Connecting to a unix socket without ever blocking past a deadline.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "host/common/status.h"
+#include "host/common/unique_fd.h"
+
+namespace ws {
+
+// Connects to the stream socket at `path` and returns the fd non-blocking.
+// A listener whose backlog is full (QEMU's chardev serves one client and
+// leaves the next in its backlog) is retried until `timeout`, then
+// kDeadlineExceeded; a blocking connect() would wait there for good.
+// No listener (ENOENT, ECONNREFUSED) is kUnavailable at once.
+Result<unique_fd> ConnectUnix(const std::string& path, std::chrono::milliseconds timeout);
+
+}  // namespace ws
