@@ -10,9 +10,11 @@
 namespace ws {
 
 // Connects to the stream socket at `path` and returns the fd non-blocking.
-// A listener whose backlog is full (QEMU's chardev serves one client and
-// leaves the next in its backlog) is retried until `timeout`, then
-// kDeadlineExceeded; a blocking connect() would wait there for good.
+// A listener whose backlog is full is retried until `timeout`, then
+// kDeadlineExceeded: QEMU's chardev serves one client and stops accepting,
+// so a connect while another client is served queues in the backlog
+// (succeeds; the caller's handshake then waits, and must be bounded), and
+// once the backlog is full a blocking connect() would wait for good.
 // No listener (ENOENT, ECONNREFUSED) is kUnavailable at once.
 Result<unique_fd> ConnectUnix(const std::string& path, std::chrono::milliseconds timeout);
 

@@ -18,13 +18,7 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string&
     return nullptr;
   };
   if (auto a = cached()) return a;
-  std::shared_ptr<std::mutex> connect_mu;
-  {
-    std::lock_guard lock(mu_);
-    auto& m = connecting_[name];
-    if (!m) m = std::make_shared<std::mutex>();
-    connect_mu = m;
-  }
+  auto connect_mu = ConnectLock(name);
   std::lock_guard connecting(*connect_mu);
   if (auto a = cached()) return a;  // another caller connected meanwhile
   auto agent = Connect(socket, timeout, std::chrono::seconds(2));
@@ -49,6 +43,24 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
     if (last.code() == Code::kUnavailable) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return last;
+}
+
+Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Reconnect(const std::string& name,
+                                                                    const std::string& socket,
+                                                                    std::chrono::milliseconds timeout) {
+  auto connect_mu = ConnectLock(name);
+  std::lock_guard connecting(*connect_mu);
+  Drop(name);
+  auto agent = guest::GrpcGuestAgent::Connect(socket, timeout);
+  if (agent.ok()) Put(name, agent.value());
+  return agent;
+}
+
+std::shared_ptr<std::mutex> AgentPool::ConnectLock(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto& m = connecting_[name];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
 }
 
 void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent) {

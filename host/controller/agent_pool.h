@@ -24,10 +24,18 @@ class AgentPool {
   static Result<std::shared_ptr<guest::GrpcGuestAgent>> Connect(const std::string& socket,
                                                                 std::chrono::milliseconds total,
                                                                 std::chrono::milliseconds attempt);
+  // A new connection in place of any cached one (a VM just booted: the
+  // cached one, if any, was to the VM before), made under the same
+  // one-connect-at-a-time lock as Get's; one attempt of at most `timeout`.
+  Result<std::shared_ptr<guest::GrpcGuestAgent>> Reconnect(const std::string& name,
+                                                           const std::string& socket,
+                                                           std::chrono::milliseconds timeout);
   void Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent);
   void Drop(const std::string& name);
 
  private:
+  std::shared_ptr<std::mutex> ConnectLock(const std::string& name);
+
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<guest::GrpcGuestAgent>> agents_;  // guarded by mu_
   // One connect at a time: QEMU's chardev accepts one client; a second

@@ -16,8 +16,8 @@ namespace ws::controller {
 
 // Forks. In the child (the daemon) it returns; the parent becomes the
 // reaper: it passes SIGTERM, SIGINT and SIGHUP on to the daemon, reaps every
-// process re-parented to it, and exits as the daemon exits. If the reaper is
-// killed, the daemon gets SIGTERM (and stops as on any SIGTERM: running
+// process re-parented to it, and exits as the daemon exits (with its code,
+// or by its signal). If the reaper is killed, so is the daemon (running
 // workspaces keep running). Call before any thread exists.
 void RunUnderReaper();
 

@@ -343,12 +343,11 @@ Status Workspaces::WaitForAgent(const std::string& name, const std::string& sock
                                    "); see its console with: workspace logs " + name};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    // One attempt per round, so a VM that died while booting is noticed.
-    auto agent = AgentPool::Connect(socket, std::min<std::chrono::milliseconds>(left, 5s), 5s);
-    if (agent.ok()) {
-      agents_.Put(name, agent.value());
-      return Status::Ok();
-    }
+    // One attempt per round, so a VM that died while booting is noticed;
+    // through the pool, so an exec meanwhile waits for this connection
+    // instead of taking QEMU's one client slot.
+    auto agent = agents_.Reconnect(name, socket, std::min<std::chrono::milliseconds>(left, 5s));
+    if (agent.ok()) return Status::Ok();
     last = agent.status();
     if (last.code() == Code::kFailedPrecondition) return last;  // version mismatch: final
     if (std::string panic = PanicLine(console_log, console_from); !panic.empty()) {
@@ -357,6 +356,7 @@ Status Workspaces::WaitForAgent(const std::string& name, const std::string& sock
                                    "); its image may be damaged: run ./scripts/setup, or see the console "
                                    "with: workspace logs " + name};
     }
+    std::this_thread::sleep_for(50ms);  // a round that failed at once must not spin
   }
   return {Code::kDeadlineExceeded, "the guest agent of '" + name + "' did not answer within " +
                                        std::to_string(timeout.count()) + " s (" + last.message() +
@@ -713,23 +713,28 @@ Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& na
   return Find(c, name);
 }
 
+namespace {
+
+// Why a workspace's guest cannot be reached, and what to do.
+Status NotRunning(const std::string& name, virt::VmState state) {
+  const bool transient = state == virt::VmState::kPaused || state == virt::VmState::kStopping;
+  return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(state) +
+                                         (transient ? "; try again in a moment"
+                                                    : "; start it with: workspace start " + name)};
+}
+
+}  // namespace
+
 Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c,
                                                                  const std::string& name) {
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
-  if (ws->state != virt::VmState::kRunning) {
-    return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
-                                                 virt::VmStateName(ws->state) +
-                                                 "; start it with: workspace start " + name);
-  }
+  if (ws->state != virt::VmState::kRunning) return NotRunning(name, ws->state);
   auto agent = agents_.Get(name, ws->meta.agent_socket, 10s);
   if (!agent.ok()) {
     // The VM may have died since (its QEMU killed, the guest powered off).
     auto info = hv_.Get(name);
-    if (info.ok() && info->state != virt::VmState::kRunning) {
-      return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(info->state) +
-                                                   "; start it with: workspace start " + name);
-    }
+    if (info.ok() && info->state != virt::VmState::kRunning) return NotRunning(name, info->state);
     return Status(agent.status().code(), "workspace '" + name + "': " + agent.status().message());
   }
   return agent;

@@ -35,6 +35,7 @@ GrpcGuestAgent::GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel)
 
 Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
                                                                std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;  // for the connect and the handshake together
   // gRPC's fd transport wants it non-blocking, as ConnectUnix returns it.
   auto fd = ConnectUnix(socket_path, timeout);
   if (!fd.ok()) return Status(fd.status().code(), "guest agent: " + fd.status().message());
@@ -45,7 +46,7 @@ Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::strin
   std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(channel)));
 
   grpc::ClientContext ctx;
-  ctx.set_deadline(Clock::now() + timeout);
+  ctx.set_deadline(deadline);
   ctx.set_wait_for_ready(true);
   workspace::v1::InfoRequest req;
   workspace::v1::InfoResponse resp;

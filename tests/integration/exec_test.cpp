@@ -147,6 +147,7 @@ TEST_F(Exec, SignalsToTheCliReachTheCommand) {
     std::string cmd = W().bin() + " exec -u root ex -- sh -c 'trap \"echo got-" + n +
                       "; exit 3\" " + n + "; echo ready; sleep 60 & wait' > " + out + " 2>&1";
     int pid = Spawn({"sh", "-c", "exec " + cmd}, o);
+    ReapOnExit guard(pid);
     bool ready = false;
     for (int i = 0; i < 200 && !ready; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -170,6 +171,7 @@ TEST_F(Exec, KillingTheCliKillsTheCommand) {
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
   int pid = Spawn({W().bin(), "exec", "ex", "--", "sh", "-c", "sleep 231 & sleep 232"}, o);
+  ReapOnExit guard(pid);
   for (int i = 0; i < 100 && GuestPs("sleep 232").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -265,6 +267,7 @@ TEST_F(Exec, TheBulkPortSurvivesAKilledClientAndARestartedDaemon) {
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
   int pid = Spawn({W().bin(), "exec", "ex", "--", "sh", "-c", "yes streaming"}, o);
+  ReapOnExit guard(pid);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);

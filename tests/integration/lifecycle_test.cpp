@@ -260,7 +260,7 @@ TEST(Lifecycle, AKilledVmIsReportedAndStartsAgain) {
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_NE(state, "running");
+  ASSERT_NE(state, "running") << "libvirt did not see its QEMU die";
   RunOptions bounded;
   bounded.timeout_seconds = 60;
   auto exec = W().Cli({"exec", "killed", "--", "true"}, bounded);

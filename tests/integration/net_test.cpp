@@ -207,6 +207,7 @@ TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
   int server = Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
+  ReapOnExit guard(server);
   int rc = 1;
   for (int i = 0; i < 50 && rc != 0; ++i) {
     rc = HttpGet("127.0.0.1", host_port, &body);

@@ -98,4 +98,12 @@ int Spawn(const std::vector<std::string>& argv, const RunOptions& opts) {
   return pid;
 }
 
+ReapOnExit::~ReapOnExit() {
+  // 0: still our unreaped child. -1 (ECHILD): the test reaped it already.
+  if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
 }  // namespace ws::test

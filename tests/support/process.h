@@ -26,4 +26,18 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& opts = {})
 // Starts a program in the background; returns its pid. stdout/stderr go to /dev/null.
 int Spawn(const std::vector<std::string>& argv, const RunOptions& opts = {});
 
+// Kills (SIGKILL) and reaps a spawned process when it goes out of scope if
+// the test has not reaped it: a failed ASSERT leaves nothing running into
+// the next tests.
+class ReapOnExit {
+ public:
+  explicit ReapOnExit(int pid) : pid_(pid) {}
+  ~ReapOnExit();
+  ReapOnExit(const ReapOnExit&) = delete;
+  ReapOnExit& operator=(const ReapOnExit&) = delete;
+
+ private:
+  int pid_;
+};
+
 }  // namespace ws::test
