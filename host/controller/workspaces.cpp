@@ -727,6 +727,12 @@ Status NotRunning(const std::string& name, virt::VmState state) {
 
 Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c,
                                                                  const std::string& name) {
+  Status valid = ValidateName(name);
+  if (!valid.ok()) return valid;
+  // A create, start, stop or reset of this workspace that is under way ends
+  // first: an exec sent while the VM boots runs once its guest is up, and
+  // one sent while it stops says it is stopped.
+  { std::lock_guard settled(*LockFor(name)); }
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
   if (ws->state != virt::VmState::kRunning) return NotRunning(name, ws->state);

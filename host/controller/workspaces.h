@@ -97,7 +97,8 @@ class Workspaces {
   Result<std::string> AuditLogPath(const Caller& c, const std::string& name);
   // After a daemon restart: takes up the egress of every running workspace.
   void ResumeAll();
-  // A connected agent of a running workspace the caller may use.
+  // A connected agent of a running workspace the caller may use, once any
+  // lifecycle operation on it under way has ended.
   Result<std::shared_ptr<guest::GrpcGuestAgent>> Agent(const Caller& c, const std::string& name);
 
   virt::Accel accel() const { return accel_; }

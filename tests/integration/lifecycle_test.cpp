@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -173,6 +174,35 @@ TEST_F(Demo, DaemonRestartLosesNoRunningWorkspace) {
   EXPECT_EQ(W().Cli({"exec", "demo", "--", "cat", "/workspace/after-restart"}).out, "still shared")
       << "the share's virtiofsd outlives the daemon";
   EXPECT_EQ(JsonField(W().Cli({"list", "--json"}).out, "demo", "state"), "running");
+}
+
+// An exec sent while its workspace is being created waits for the boot
+// instead of failing on the half-made VM ("stopped", then "paused").
+TEST(Lifecycle, AnExecDuringCreateWaitsForTheBoot) {
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
+  bool caught = false;  // the exec went out before the VM was running
+  for (int attempt = 0; attempt < 3 && !caught; ++attempt) {
+    const int create = Spawn({W().bin(), "create", "--image", "minimal", "--no-share", "early"}, o);
+    ReapOnExit guard(create);
+    std::string state;
+    for (int i = 0; i < 3000 && state.empty(); ++i) {
+      state = JsonField(W().Cli({"list", "--json"}).out, "early", "state");
+      if (state.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_FALSE(state.empty()) << "never listed";
+    caught = state == "stopped" || state == "paused";
+    if (caught) {
+      auto exec = W().Cli({"exec", "early", "--", "echo", "up"});
+      EXPECT_EQ(exec.code, 0) << "sent while " << state << ": " << exec.err;
+      EXPECT_EQ(exec.out, "up\n");
+    }
+    int st = 0;
+    waitpid(create, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_EQ(W().Cli({"destroy", "--force", "early"}).code, 0);
+  }
+  EXPECT_TRUE(caught) << "three creates and not one seen before it ran";
 }
 
 TEST(Lifecycle, StopStartAndLogs) {
