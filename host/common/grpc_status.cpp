@@ -43,7 +43,18 @@ Status FromGrpc(const grpc::Status& s) {
     case grpc::StatusCode::DO_NOT_USE: code = Code::kInternal; break;
   }
   if (s.error_message().empty()) return {code, std::string("daemon error: ") + CodeName(code)};
-  return {code, s.error_message()};
+  // gRPC's own words for a call its transport ended, not the daemon's.
+  const std::string& m = s.error_message();
+  if (code == Code::kDeadlineExceeded && m == "Deadline Exceeded") {
+    return {code, "the workspace daemon did not answer in time; what it was doing may still finish: "
+                  "check with workspace list (its log is daemon.log in the state dir)"};
+  }
+  if (code == Code::kUnavailable && (m == "Socket closed" || m == "Connection reset by peer" ||
+                                     m == "Broken pipe" || m.rfind("Stream removed", 0) == 0)) {
+    return {code, "lost the connection to the workspace daemon (" + m +
+                      "; did it stop or restart?); check the workspace with: workspace list"};
+  }
+  return {code, m};
 }
 
 }  // namespace ws

@@ -25,6 +25,18 @@ TEST(Status, EveryCodeSurvivesTheGrpcRoundTrip) {
   }
 }
 
+TEST(Status, TheTransportsOwnWordsBecomeASentenceThatSaysWhatToDo) {
+  Status late = FromGrpc({grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"});
+  EXPECT_EQ(late.code(), Code::kDeadlineExceeded);
+  EXPECT_NE(late.message().find("did not answer in time"), std::string::npos) << late.message();
+  EXPECT_NE(late.message().find("workspace list"), std::string::npos) << late.message();
+  Status cut = FromGrpc({grpc::StatusCode::UNAVAILABLE, "Socket closed"});
+  EXPECT_NE(cut.message().find("lost the connection to the workspace daemon"), std::string::npos);
+  // The daemon's own sentences pass through as they are.
+  EXPECT_EQ(FromGrpc({grpc::StatusCode::UNAVAILABLE, "workspace 'w': guest agent: x"}).message(),
+            "workspace 'w': guest agent: x");
+}
+
 TEST(Status, CliExitCodesAreOneForFailuresAndTwoForUsage) {
   EXPECT_EQ(cli::ExitCodeFor(Status::Ok()), 0);
   EXPECT_EQ(cli::ExitCodeFor({Code::kInvalidArgument, ""}), 2);
