@@ -7,7 +7,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <tuple>
+#include <utility>
 
 namespace ws::agent {
 namespace {

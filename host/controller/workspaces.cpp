@@ -313,6 +313,14 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
 namespace {
 
+// Why a workspace's guest cannot be reached, and what to do.
+Status NotRunning(const std::string& name, virt::VmState state) {
+  const bool transient = state == virt::VmState::kPaused || state == virt::VmState::kStopping;
+  return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(state) +
+                                         (transient ? "; try again in a moment"
+                                                    : "; start it with: workspace start " + name)};
+}
+
 // The console's "Kernel panic" line written from byte `from` on, cleaned
 // for a one-line message; "" when there is none.
 std::string PanicLine(const std::string& console_log, uintmax_t from) {
@@ -380,9 +388,7 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   }
   // What served the VM before it stopped on its own (crashed, powered off
   // from inside) goes first: it must not take the new VM's agent socket.
-  StopEgress(name);
-  ClosePorts(name);
-  agents_.Drop(name);
+  DetachGuest(name);
   Status s = PrepareShares(name, ws.meta.shares);
   if (!s.ok()) return s;
   std::error_code ec;
@@ -448,9 +454,7 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
                                            "; stop it first (workspace stop " + name +
                                            ") or use: workspace destroy --force " + name};
   }
-  StopEgress(name);
-  ClosePorts(name);
-  agents_.Drop(name);
+  DetachGuest(name);
   Status s = hv_.ForceOff(name);
   if (!s.ok()) return s;
   s = hv_.Undefine(name);
@@ -466,8 +470,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
   if (ws->state == virt::VmState::kPaused || ws->state == virt::VmState::kStopping) {
-    return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(ws->state) +
-                                                 "; try again in a moment");
+    return NotRunning(name, ws->state);
   }
   std::error_code ec;
   if (!ws->meta.disk.empty() && !fs::exists(ws->meta.base, ec)) {
@@ -483,9 +486,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) 
   }
   // Everything the guest holds is about to be thrown away: no clean
   // shutdown to wait for (shares are served by the host and lose nothing).
-  StopEgress(name);
-  ClosePorts(name);
-  agents_.Drop(name);
+  DetachGuest(name);
   if (ws->state != virt::VmState::kStopped && ws->state != virt::VmState::kCrashed) {
     Status s = hv_.ForceOff(name);
     if (!s.ok()) return s;
@@ -585,6 +586,12 @@ void Workspaces::StartEgress(const std::string& name, const virt::WorkspaceMeta&
   std::unique_ptr<net::EgressRelay> old;
   std::lock_guard lock(egress_mu_);
   old = std::exchange(egress_[name], std::move(relay));
+}
+
+void Workspaces::DetachGuest(const std::string& name) {
+  StopEgress(name);
+  ClosePorts(name);
+  agents_.Drop(name);
 }
 
 void Workspaces::StopEgress(const std::string& name) {
@@ -712,18 +719,6 @@ Result<std::string> Workspaces::AuditLogPath(const Caller& c, const std::string&
 Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& name) {
   return Find(c, name);
 }
-
-namespace {
-
-// Why a workspace's guest cannot be reached, and what to do.
-Status NotRunning(const std::string& name, virt::VmState state) {
-  const bool transient = state == virt::VmState::kPaused || state == virt::VmState::kStopping;
-  return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(state) +
-                                         (transient ? "; try again in a moment"
-                                                    : "; start it with: workspace start " + name)};
-}
-
-}  // namespace
 
 Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c,
                                                                  const std::string& name) {

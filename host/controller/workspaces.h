@@ -124,6 +124,9 @@ class Workspaces {
   std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
   void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
   void StopEgress(const std::string& name);
+  // Stops the egress relay and port forwards and drops the agent connection:
+  // what the daemon holds of a guest that is going away or went away.
+  void DetachGuest(const std::string& name);
   // Opens one port forward; fills in the port chosen when p.host is 0.
   Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p);
   void ClosePorts(const std::string& name);
