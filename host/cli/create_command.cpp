@@ -56,6 +56,10 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
                          "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
   create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
                          "Guest memory in MiB")->type_name("MIB")->check(CLI::Range(128, 1 << 20));
+  create_cmd->add_option("--cpu-model", *create.mutable_cpu_model(),
+                         "Guest CPU: auto (default: max under TCG, host under KVM), max, host, or a QEMU "
+                         "model such as Haswell")
+      ->type_name("MODEL");
   create_cmd->add_option("--share", share_specs,
                          "Share a host folder: HOST_PATH[:GUEST_PATH][:ro] (repeatable; default: the "
                          "current folder at /workspace)")
@@ -85,6 +89,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       if (!create_cmd->count("--cpus") && f.cpus) create.set_cpus(*f.cpus);
       if (!create_cmd->count("--memory") && f.memory_mib) create.set_memory_mib(*f.memory_mib);
       if (!create_cmd->count("--disk") && f.disk_gib) create.set_disk_gib(*f.disk_gib);
+      if (!create_cmd->count("--cpu-model") && f.cpu_model) create.set_cpu_model(*f.cpu_model);
       if (!create_cmd->count("--net") && f.net) net_mode = *f.net;
       if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
@@ -163,7 +168,9 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     GitIdentity(cwd, create.mutable_git_name(), create.mutable_git_email());
     Stub* stub = c.Connect(false);
     if (!stub) return;
-    if (Status s = EnsureImage(stub, create.image()); !s.ok()) return void(c.code = Fail(s));
+    std::optional<ImageRecipeSpec> recipe;
+    if (project->has_value() && (*project)->images.count(create.image())) recipe = (*project)->images.at(create.image());
+    if (Status s = EnsureImage(stub, create.image(), recipe); !s.ok()) return void(c.code = Fail(s));
     if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
     auto t0 = std::chrono::steady_clock::now();
     grpc::ClientContext ctx;

@@ -4,17 +4,26 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include <optional>
+#include <vector>
+
 #include "host/cli/cli_support.h"
+#include "host/cli/image_recipe.h"
 
 namespace ws::cli {
 
-// Builds `name` through the daemon; on a terminal its progress lines go to
-// stderr. Fills `built` with the installed image when given.
-Status BuildImage(Stub* stub, const std::string& name, v1::Image* built = nullptr);
+// Builds an image through the daemon; on a terminal its progress lines go
+// to stderr. Fills `built` with the installed image when given.
+Status BuildImage(Stub* stub, const v1::ImageBuildRequest& req, v1::Image* built = nullptr);
 
-// When `name` is not installed but buildable (debian), builds it first,
-// saying so; an image that is neither is left for create to report.
-Status EnsureImage(Stub* stub, const std::string& name);
+// The request that derives `name` from a recipe, with the default
+// allowlist this host's configuration gives (unless no_default_allow).
+v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeSpec& r, bool no_default_allow);
+
+// When `name` is not installed but buildable (debian) or has a recipe (the
+// project file's [images.NAME]), builds it first, saying so; an image that
+// is neither is left for create to report.
+Status EnsureImage(Stub* stub, const std::string& name, const std::optional<ImageRecipeSpec>& recipe);
 
 class ImageCommands {
  public:
@@ -25,8 +34,9 @@ class ImageCommands {
  private:
   Context& c;
   CLI::App* image_cmd = nullptr;
-  std::string build_name = "debian", rm_name;
-  bool build_json = false, list_json = false;
+  std::string build_name = "debian", rm_name, build_from, build_file;
+  std::vector<std::string> build_run, build_allow;
+  bool build_json = false, list_json = false, build_no_default_allow = false;
 };
 
 }  // namespace ws::cli

@@ -27,7 +27,7 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": " + e.what());
   }
   static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
-                                "share", "disk"};
+                                "share", "disk", "cpu_model", "images"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -35,11 +35,22 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     }
   }
   ProjectFile f;
-  for (const char* key : {"name", "image", "net"}) {
+  for (const char* key : {"name", "image", "net", "cpu_model"}) {
     if (!t->contains(key)) continue;
     auto v = t->get_as<std::string>(key);
     if (!v) return Bad(key, "a string");
-    (std::string(key) == "name" ? f.name : std::string(key) == "image" ? f.image : f.net) = *v;
+    const std::string k = key;
+    (k == "name" ? f.name : k == "image" ? f.image : k == "net" ? f.net : f.cpu_model) = *v;
+  }
+  if (t->contains("images")) {
+    auto images = t->get_table("images");
+    if (!images) return Bad("images", "[images.NAME] tables (from, run, allow)");
+    for (const auto& [name, value] : *images) {
+      if (!value->is_table()) return Bad("images." + name, "a table (from, run, allow)");
+      auto r = ParseRecipeTable(*value->as_table(), std::string(kProjectFileName) + " [images." + name + "]");
+      if (!r.ok()) return r.status();
+      f.images[name] = r.value();
+    }
   }
   for (const char* key : {"cpus", "memory", "disk"}) {
     if (!t->contains(key)) continue;
@@ -103,6 +114,7 @@ std::string ProjectFileTemplate(const std::string& name) {
          "# cpus = 2\n"
          "# memory = 2048           # MiB\n"
          "# disk = 20               # GiB, thin (debian)\n"
+         "# cpu_model = \"auto\"     # max under TCG, host under KVM, or a QEMU model\n"
          "\n"
          "# Network: \"allowlist\" (default), \"none\", or \"open\" (unfiltered).\n"
          "net = \"allowlist\"\n"
@@ -119,7 +131,14 @@ std::string ProjectFileTemplate(const std::string& name) {
          "[[share]]\n"
          "path = \".\"\n"
          "guest = \"/workspace\"\n"
-         "read_only = false\n";
+         "read_only = false\n"
+         "\n"
+         "# Images derived from another (workspace image build NAME, or create with\n"
+         "# image = NAME builds it first): commands run as root once, kept on every reset.\n"
+         "# [images.agents]\n"
+         "# from = \"debian\"\n"
+         "# run = [\"npm install -g @anthropic-ai/claude-code @openai/codex\"]\n"
+         "# allow = []             # hosts the build may reach besides the defaults\n";
 }
 
 }  // namespace ws::cli

@@ -5,10 +5,12 @@
 // policy for the next create).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "host/cli/image_recipe.h"
 #include "host/common/status.h"
 
 namespace ws::cli {
@@ -27,6 +29,8 @@ struct ProjectFile {
   std::vector<std::string> allow, publish;
   std::optional<bool> default_allow;
   std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables
+  std::optional<std::string> cpu_model;
+  std::map<std::string, ImageRecipeSpec> images;  // [images.NAME] recipe tables
 };
 
 // Parses `text` (the file's content) from folder `dir`. kInvalidArgument

@@ -30,10 +30,10 @@ void PrintTable(const std::vector<const v1::Workspace*>& rows) {
 
 void PrintDetails(const v1::Workspace& w) {
   std::printf("Name:        %s\nState:       %s\nImage:       %s\nCPUs:        %u\n"
-              "Memory:      %u MiB\nAccelerator: %s\nOwner uid:   %u\nCreated:     %s\n"
+              "Memory:      %u MiB\nAccelerator: %s\nCPU model:   %s\nOwner uid:   %u\nCreated:     %s\n"
               "UUID:        %s\nConsole log: %s\n",
               w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
-              w.accel().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
+              w.accel().c_str(), w.cpu_model().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
               w.console_log().c_str());
   if (w.disk_gib()) std::printf("Disk:        %u GiB (thin overlay on the image)\n", w.disk_gib());
   std::printf("Shares:%s\n", w.shares().empty() ? "      none" : "");

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <map>
 
+#include "host/common/names.h"
 #include "host/common/subprocess.h"
+#include "host/common/time_format.h"
 
 namespace ws::controller {
 namespace {
@@ -50,6 +52,42 @@ bool ValidImageName(const std::string& name) {
   return !name.empty() && name.find('/') == std::string::npos && name[0] != '.';
 }
 
+// image.env values are one line: a recipe step's backslashes, newlines and
+// tabs are written as \\, \n and \t.
+std::string EscapeValue(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  return out;
+}
+
+std::string UnescapeValue(const std::string& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '\\' || i + 1 == v.size()) {
+      out += v[i];
+      continue;
+    }
+    char n = v[++i];
+    out += n == 'n' ? '\n' : n == 't' ? '\t' : n;
+  }
+  return out;
+}
+
+// KEY.1, KEY.2, ... until one is missing.
+std::vector<std::string> ReadList(const Env& env, const std::string& key) {
+  std::vector<std::string> out;
+  for (size_t i = 1;; ++i) {
+    auto it = env.find(key + "." + std::to_string(i));
+    if (it == env.end()) return out;
+    out.push_back(UnescapeValue(it->second));
+  }
+}
+
 Status CopyOrLink(const fs::path& src, const fs::path& dst) {
   std::error_code ec;
   fs::remove(dst, ec);
@@ -60,6 +98,32 @@ Status CopyOrLink(const fs::path& src, const fs::path& dst) {
 }
 
 }  // namespace
+
+Status ValidateImageName(const std::string& name) {
+  if (ValidateName(name).ok()) return Status::Ok();
+  std::string shown;
+  for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return {Code::kInvalidArgument, "invalid image name '" + shown +
+                                      "': names are 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a "
+                                      "letter or digit"};
+}
+
+Status ValidateRecipeSteps(const std::vector<std::string>& run) {
+  if (run.empty()) return {Code::kInvalidArgument, "an image recipe needs at least one step (--run 'COMMAND')"};
+  if (run.size() > 64) return {Code::kInvalidArgument, "an image recipe has at most 64 steps; join some with &&"};
+  for (size_t i = 0; i < run.size(); ++i) {
+    const std::string n = "step " + std::to_string(i + 1);
+    if (run[i].empty() || run[i].size() > 4096) {
+      return {Code::kInvalidArgument, n + " is empty or longer than 4096 bytes; put a long script in a file"};
+    }
+    for (unsigned char c : run[i]) {
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+        return {Code::kInvalidArgument, n + " holds a control character; write it with printf or $'...'"};
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 uint64_t AllocatedBytes(const std::string& path) {
   struct stat st{};
@@ -84,18 +148,12 @@ Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
   if (ec) return {Code::kInternal, "creating " + tmp.string() + ": " + ec.message()};
   Env env = ReadEnv(src / "image.env");
   if (!env["disk"].empty()) {
-    std::string id = name + "-";
-    for (char c : env["created"]) {
-      if (isalnum(static_cast<unsigned char>(c))) id += c;
-    }
-    const std::string base = id + ".qcow2";
+    const std::string base = NewBaseName(name, env["created"]);
     fs::create_directories(bases_dir_, ec);
     chmod(bases_dir_.c_str(), 0755);
-    if (!fs::exists(fs::path(bases_dir_) / base, ec)) {
-      Status s = CopyOrLink(src / env["disk"], fs::path(bases_dir_) / base);
-      if (!s.ok()) return s;
-      chmod((fs::path(bases_dir_) / base).c_str(), 0444);  // read-only for everyone, QEMU included
-    }
+    Status s = CopyOrLink(src / env["disk"], fs::path(bases_dir_) / base);
+    if (!s.ok()) return s;
+    chmod((fs::path(bases_dir_) / base).c_str(), 0444);  // read-only for everyone, QEMU included
     std::ofstream f(tmp / "image.env");
     for (const auto& [k, v] : env) {
       if (k != "base") f << k << "=" << v << "\n";
@@ -114,6 +172,47 @@ Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
   fs::rename(tmp, dst, ec);
   if (ec) return {Code::kInternal, "installing image " + dst.string() + ": " + ec.message()};
   return Status::Ok();
+}
+
+// Never the name of a base that exists: a workspace's overlay may refer to
+// it, and a base is never replaced in place.
+std::string ImageStore::NewBaseName(const std::string& name, const std::string& created) {
+  std::string id = name + "-";
+  for (char c : created) {
+    if (isalnum(static_cast<unsigned char>(c))) id += c;
+  }
+  std::error_code ec;
+  std::string base = id + ".qcow2";
+  for (int i = 2; fs::exists(fs::path(bases_dir_) / base, ec); ++i) base = id + "-" + std::to_string(i) + ".qcow2";
+  return base;
+}
+
+Status ImageStore::InstallDerived(const std::string& dir, const ImageRecipe& recipe, const Image& parent,
+                                  uint32_t owner_uid) {
+  std::ofstream f(fs::path(dir) / "image.env", std::ios::trunc);
+  f << "name=" << recipe.name << "\nboot=" << parent.boot << "\n";
+  f << "disk=rootfs.qcow2\nfrom=" << recipe.from << "\nfrom_created=" << parent.created << "\n";
+  for (size_t i = 0; i < recipe.run.size(); ++i) f << "run." << i + 1 << "=" << EscapeValue(recipe.run[i]) << "\n";
+  for (size_t i = 0; i < recipe.allow.size(); ++i) f << "allow." << i + 1 << "=" << EscapeValue(recipe.allow[i]) << "\n";
+  f << "owner=" << owner_uid << "\ncpus=" << parent.default_cpus << "\nmemory_mib=" << parent.default_memory_mib
+    << "\ndisk_gib=" << parent.default_disk_gib << "\ncreated=" << NowRfc3339() << "\n";
+  f.close();
+  if (!f) return {Code::kInternal, "writing " + dir + "/image.env"};
+  std::lock_guard lock(mu_);
+  return Import(dir, recipe.name);
+}
+
+Status ImageStore::BeginBuild(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (!building_.insert(name).second) {
+    return {Code::kAlreadyExists, "image '" + name + "' is being built already; wait for that build to end"};
+  }
+  return Status::Ok();
+}
+
+void ImageStore::EndBuild(const std::string& name) {
+  std::lock_guard lock(mu_);
+  building_.erase(name);
 }
 
 Result<Image> ImageStore::Resolve(const std::string& name) {
@@ -148,6 +247,12 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
   img.created = env["created"];
   img.default_cpus = Number(env, "cpus", 1);
   img.default_memory_mib = Number(env, "memory_mib", 512);
+  img.boot = env["boot"];
+  img.from = env["from"];
+  img.from_created = env["from_created"];
+  img.run = ReadList(env, "run");
+  img.allow = ReadList(env, "allow");
+  img.owner_uid = Number(env, "owner", 0);
   if (!env["base"].empty()) {
     if (depth > 0 || env["boot"].empty()) {
       return Status(Code::kInternal, "image '" + name + "' names no bootable image (boot=)");
@@ -204,7 +309,8 @@ bool ImageStore::Buildable(const std::string& name) const {
 
 Status ImageStore::Build(const std::string& name, const std::function<void(const std::string&)>& on_line) {
   if (!Buildable(name)) {
-    return {Code::kInvalidArgument, "no build recipe for image '" + name + "'; buildable images: debian"};
+    return {Code::kInvalidArgument, "no build recipe for image '" + name + "'; build debian, or derive one: "
+                                   "workspace image build " + name + " --from debian --run 'COMMAND'"};
   }
   std::lock_guard build(build_mu_);
   const std::string out = images_dir_ + "/.build-" + name;

@@ -28,12 +28,35 @@ struct Image {
   std::string initrd;
   std::string kernel_release;
   std::string base;     // the base disk, or empty for a diskless image
+  std::string boot;     // the image whose kernel and initramfs boot it (disk images)
   std::string created;  // RFC 3339 UTC
   uint64_t size_bytes = 0;  // space it takes: base disk, or kernel + initramfs
   uint32_t default_cpus = 1;
   uint32_t default_memory_mib = 512;
   uint32_t default_disk_gib = 0;  // 0 for a diskless image
+  // A derived image (`image build NAME --from PARENT --run CMD`): what it
+  // was made from and with. `from` is empty for images built by a script.
+  std::string from;
+  std::string from_created;  // the parent's build time then
+  std::vector<std::string> run;
+  std::vector<std::string> allow;  // the user's extra allowlist entries of the build
+  uint32_t owner_uid = 0;          // who built it (derived images)
 };
+
+// What a derived image is made of: a parent disk image, commands run in it
+// as root, and the allowlist entries the build may reach beyond the defaults.
+struct ImageRecipe {
+  std::string name;
+  std::string from;
+  std::vector<std::string> run;
+  std::vector<std::string> allow;
+};
+
+// Checks a new image's name: the rule workspace names follow.
+Status ValidateImageName(const std::string& name);
+// Checks a recipe's steps: 1..64 of them, each 1..4096 bytes of printable
+// text (tabs and newlines allowed).
+Status ValidateRecipeSteps(const std::vector<std::string>& run);
 
 // Bytes a file takes on disk (allocated blocks: a thin qcow2 counts what it holds).
 uint64_t AllocatedBytes(const std::string& path);
@@ -53,6 +76,17 @@ class ImageStore {
   // Builds `name` with its script and installs it; progress lines go to
   // on_line. One build at a time.
   Status Build(const std::string& name, const std::function<void(const std::string&)>& on_line);
+  // Installs the derived image staged in `dir` (rootfs.qcow2) as
+  // recipe.name, recording the recipe, the parent and its owner. The
+  // previous image of that name, if any, keeps its base disk while a
+  // workspace uses it.
+  Status InstallDerived(const std::string& dir, const ImageRecipe& recipe, const Image& parent, uint32_t owner_uid);
+  // Where derived images are staged while they are built (on the file
+  // system of the bases, so installing one is a link).
+  std::string StagingDir(const std::string& name) const { return images_dir_ + "/.build-" + name; }
+  // One derived build of a name at a time: kAlreadyExists while one runs.
+  Status BeginBuild(const std::string& name);
+  void EndBuild(const std::string& name);
   // Removes an installed image (the caller checked no workspace uses it).
   Status Remove(const std::string& name);
   // Deletes base disks that no image and no path in `in_use` refers to.
@@ -61,6 +95,8 @@ class ImageStore {
  private:
   Result<Image> ResolveLocked(const std::string& name, int depth);
   Status Import(const std::string& src, const std::string& name);
+  // A file name under .bases no other base has.
+  std::string NewBaseName(const std::string& name, const std::string& created);
 
   std::string images_dir_;
   std::string bases_dir_;
@@ -68,6 +104,7 @@ class ImageStore {
   std::string scripts_dir_;
   std::mutex mu_;        // imports and removals
   std::mutex build_mu_;  // one build at a time
+  std::set<std::string> building_;  // derived builds under way; guarded by mu_
 };
 
 }  // namespace ws::controller

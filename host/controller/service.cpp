@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "host/common/grpc_status.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
+#include "host/controller/image_builder.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
 
@@ -31,6 +33,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
   out->set_memory_mib(w.meta.memory_mib);
   out->set_owner_uid(w.meta.owner_uid);
   out->set_accel(w.meta.accel);
+  out->set_cpu_model(w.meta.cpu_model);
   out->set_created_at(w.meta.created_at);
   out->set_uuid(w.uuid);
   out->set_console_log(w.meta.console_log);
@@ -70,6 +73,18 @@ void ToProto(const ImageView& v, v1::Image* out) {
   out->set_default_memory_mib(v.image.default_memory_mib);
   out->set_default_disk_gib(v.image.default_disk_gib);
   for (const auto& u : v.used_by) out->add_used_by(u);
+  out->set_from(v.image.from);
+  out->set_from_created_at(v.image.from_created);
+  for (const auto& r : v.image.run) out->add_run(r);
+  for (const auto& a : v.image.allow) out->add_allow(a);
+  out->set_owner_uid(v.image.owner_uid);
+}
+
+// An allowlist entry as the CLI sends it, checked as one typed by a user.
+Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
+  std::string spec = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
+  if (a.port()) spec += ":" + std::to_string(a.port());
+  return net::ParseAllowEntry(spec, a.source().empty() ? "user" : a.source());
 }
 
 }  // namespace
@@ -101,6 +116,7 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   p.memory_mib = req->memory_mib();
   p.allow_dangerous_shares = req->allow_dangerous_shares();
   p.disk_gib = req->disk_gib();
+  p.cpu_model = req->cpu_model();
   p.git_name = req->git_name();
   p.git_email = req->git_email();
   for (const auto& sh : req->shares()) {
@@ -114,9 +130,7 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
     p.publish.push_back({static_cast<uint16_t>(f.host_port()), static_cast<uint16_t>(f.guest_port())});
   }
   for (const auto& a : req->allow()) {
-    std::string spec = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
-    if (a.port()) spec += ":" + std::to_string(a.port());
-    auto e = net::ParseAllowEntry(spec, a.source().empty() ? "user" : a.source());
+    auto e = FromProto(a);
     if (!e.ok()) return ToGrpc(e.status());
     p.allow.push_back(e.value());
   }
@@ -248,8 +262,7 @@ grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1:
 
 grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*, v1::ImageListResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  (void)caller;  // images are shared: any member of the workspace group may manage them
-  for (const auto& v : workspaces_.Images()) ToProto(v, resp->add_images());
+  for (const auto& v : workspaces_.Images(caller)) ToProto(v, resp->add_images());
   for (const char* name : {"debian"}) {
     if (workspaces_.image_store().Buildable(name)) resp->add_buildable(name);
   }
@@ -259,16 +272,44 @@ grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*,
 grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest* req,
                                            grpc::ServerWriter<v1::ImageBuildProgress>* writer) {
   WS_IDENTIFY(ctx, caller);
-  (void)caller;  // images are shared: any member of the workspace group may manage them
-  // The build goes on if the caller goes away: the next create needs it anyway.
   bool connected = true;
-  Status s = workspaces_.BuildImage(req->name(), [&](const std::string& line) {
+  auto on_line = [&](const std::string& line) {
     v1::ImageBuildProgress p;
     p.set_line(line);
     if (connected) connected = writer->Write(p);
-  });
+  };
+  // A derived image: from the request, or its recorded recipe again.
+  std::optional<ImageRecipe> recipe;
+  if (!req->from().empty()) {
+    recipe = ImageRecipe{req->name(), req->from(), {req->run().begin(), req->run().end()},
+                         {req->allow().begin(), req->allow().end()}};
+  } else if (!req->run().empty() || !req->allow().empty()) {
+    return ToGrpc(Status(Code::kInvalidArgument, "--run and --allow need --from IMAGE (the image to derive from)"));
+  } else if (auto old = workspaces_.image_store().Resolve(req->name()); old.ok() && !old->from.empty()) {
+    recipe = ImageRecipe{old->name, old->from, old->run, old->allow};
+  }
+  Status s;
+  if (recipe) {
+    DerivedBuild b{*recipe, {}};
+    for (const auto& a : req->default_allow()) {
+      auto e = FromProto(a);
+      if (!e.ok()) return ToGrpc(e.status());
+      b.allow.push_back(e.value());
+    }
+    for (const auto& spec : recipe->allow) {
+      auto e = net::ParseAllowEntry(spec, "user");
+      if (!e.ok()) return ToGrpc(e.status());
+      b.allow.push_back(e.value());
+    }
+    // Ctrl-C in the CLI ends the build (its workspace goes with it).
+    auto built = BuildDerivedImage(workspaces_, caller, b, on_line, [ctx] { return ctx->IsCancelled(); });
+    s = built.status();
+  } else {
+    // A script's build goes on if the caller goes away: the next create needs it anyway.
+    s = workspaces_.BuildImage(req->name(), on_line);
+  }
   if (!s.ok()) return ToGrpc(s);
-  for (const auto& v : workspaces_.Images()) {
+  for (const auto& v : workspaces_.Images(caller)) {
     if (v.image.name != req->name()) continue;
     v1::ImageBuildProgress last;
     ToProto(v, last.mutable_image());
@@ -279,8 +320,7 @@ grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest
 
 grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveRequest* req, v1::ImageRemoveResponse*) {
   WS_IDENTIFY(ctx, caller);
-  (void)caller;  // images are shared: any member of the workspace group may manage them
-  return ToGrpc(workspaces_.RemoveImage(req->name()));
+  return ToGrpc(workspaces_.RemoveImage(caller, req->name()));
 }
 
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,

@@ -14,8 +14,10 @@
 #include "host/common/cleanup.h"
 #include "host/common/names.h"
 #include "host/common/subprocess.h"
+#include "host/common/time_format.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
+#include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::controller {
@@ -49,15 +51,6 @@ std::string NewUuid() {
                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
                 b[15]);
   return s;
-}
-
-std::string NowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // Kernel command line values: anything but [A-Za-z0-9._@+-] as %XX (the
@@ -181,6 +174,9 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   }
   auto image = images_.Resolve(p.image.empty() ? default_image_ : p.image);
   if (!image.ok()) return image.status();
+  if (!MayUseImage(c, image.value())) {
+    return Status(Code::kNotFound, "image '" + image->name + "' is not installed; see them with: workspace image list");
+  }
 
   // An image's defaults shrink to fit a small host; explicit values are checked.
   const uint32_t cpus = p.cpus ? p.cpus : std::min(image->default_cpus, limits_.cpus);
@@ -210,6 +206,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
                                               " MiB (this host's memory)");
   }
 
+  auto cpu_model = virt::ChooseCpuModel(p.cpu_model, accel_);
+  if (!cpu_model.ok()) return cpu_model.status();
   if (Status s = shares::CheckShareSet(p.shares); !s.ok()) return s;
   std::vector<virt::ShareMeta> share_metas;
   for (size_t i = 0; i < p.shares.size(); ++i) {
@@ -234,6 +232,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   meta.accel = virt::AccelName(accel_);
   meta.cpus = cpus;
   meta.memory_mib = memory;
+  meta.cpu_model = cpu_model.value();
   meta.agent_socket = layout_.AgentSocket(uuid);
   meta.console_log = layout_.ConsoleLog(p.name);
   if (disk_gib) {
@@ -248,6 +247,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.accel = accel_;
   spec.cpus = cpus;
   spec.memory_mib = memory;
+  spec.cpu_model = meta.cpu_model;
   spec.kernel = image->kernel;
   spec.initrd = image->initrd;
   spec.cmdline = std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " workspace.name=" + p.name;
@@ -515,15 +515,20 @@ void Workspaces::CollectUnusedBases() {
   images_.CollectBases(used);
 }
 
-std::vector<ImageView> Workspaces::Images() {
+bool MayUseImage(const Caller& c, const Image& img) {
+  return img.from.empty() || img.owner_uid == 0 || c.may_access(img.owner_uid);
+}
+
+std::vector<ImageView> Workspaces::Images(const Caller& c) {
   std::vector<ImageView> out;
   auto vms = hv_.List();
   for (auto& img : images_.List()) {
+    if (!MayUseImage(c, img)) continue;
     ImageView v{img, {}};
     if (vms.ok()) {
       for (const auto& vm : vms.value()) {
         auto meta = virt::ParseMetadata(vm.metadata_xml);
-        if (meta.ok() && meta->image == img.name) v.used_by.push_back(vm.name);
+        if (meta.ok() && meta->image == img.name && c.may_access(meta->owner_uid)) v.used_by.push_back(vm.name);
       }
     }
     std::sort(v.used_by.begin(), v.used_by.end());
@@ -532,17 +537,32 @@ std::vector<ImageView> Workspaces::Images() {
   return out;
 }
 
-Status Workspaces::RemoveImage(const std::string& name) {
+Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
+  auto img = images_.Resolve(name);
+  if (img.ok() && !img->from.empty() && !c.may_access(img->owner_uid)) {
+    // A derived image is its builder's (root's: everyone may use it, only root remove it).
+    return {img->owner_uid == 0 ? Code::kPermissionDenied : Code::kNotFound,
+            img->owner_uid == 0 ? "image '" + name + "' was built by root; only root may remove it"
+                                : "no image named '" + name + "'; see them with: workspace image list"};
+  }
   auto vms = hv_.List();
   if (!vms.ok()) return vms.status();
   std::string users;
+  int others = 0;
   for (const auto& vm : vms.value()) {
     auto meta = virt::ParseMetadata(vm.metadata_xml);
-    if (meta.ok() && meta->image == name) users += (users.empty() ? "" : ", ") + vm.name;
+    if (!meta.ok() || meta->image != name) continue;
+    if (c.may_access(meta->owner_uid)) {
+      users += (users.empty() ? "" : ", ") + vm.name;
+    } else {
+      ++others;  // other users' workspace names are not the caller's to see
+    }
   }
+  if (others) users += (users.empty() ? "" : " and ") + std::to_string(others) + " workspace(s) of other users";
   if (!users.empty()) {
     return {Code::kFailedPrecondition, "image '" + name + "' is used by " + users + "; destroy " +
-                                           (users.find(',') == std::string::npos ? "it" : "them") + " first"};
+                                           (users.find(',') == std::string::npos && others <= 1 ? "it" : "them") +
+                                           " first"};
   }
   Status s = images_.Remove(name);
   if (!s.ok()) return s;

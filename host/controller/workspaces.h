@@ -37,6 +37,7 @@ struct CreateParams {
   std::vector<net::AllowEntry> allow;
   std::vector<virt::WorkspaceMeta::Port> publish;  // host 0: any free port
   uint32_t disk_gib = 0;  // 0: the image's default (disk images only)
+  std::string cpu_model;  // empty: auto (host/virt/cpu_model.h)
   std::string git_name;   // the caller's git identity, for the guest
   std::string git_email;
 };
@@ -59,6 +60,10 @@ struct ImageView {
   std::vector<std::string> used_by;  // workspaces made from it
 };
 
+// Scripted images are everyone's; a derived image is its builder's, or
+// everyone's when root built it.
+bool MayUseImage(const Caller& c, const Image& img);
+
 struct HostLimits {
   uint32_t cpus = 1;
   uint64_t memory_mib = 1024;
@@ -78,8 +83,10 @@ class Workspaces {
   // fresh one on the same base, and boots it. Shares are not touched.
   Result<ResetResult> Reset(const Caller& c, const std::string& name);
   // Images, and which workspaces (of every user) use each.
-  std::vector<ImageView> Images();
-  Status RemoveImage(const std::string& name);
+  // Images the caller may use (derived images are their builder's, and
+  // root's are everyone's), with the caller's workspaces made from each.
+  std::vector<ImageView> Images(const Caller& c);
+  Status RemoveImage(const Caller& c, const std::string& name);
   Status BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line);
   ImageStore& image_store() { return images_; }
   Result<std::vector<WorkspaceView>> List(const Caller& c);

@@ -2,6 +2,9 @@
 
 #include <grpcpp/create_channel_posix.h>
 
+#include <optional>
+#include <thread>
+
 #include "host/common/unix_socket.h"
 
 namespace ws::guest {
@@ -89,6 +92,55 @@ Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
   grpc::Status s = stub_->Shutdown(&ctx, req, &resp);
   Observe(s);
   return FromGrpc(s, "guest shutdown");
+}
+
+Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec, const std::function<void(std::string_view)>& on_output,
+                                    const std::function<bool()>& cancelled) {
+  grpc::ClientContext ctx;
+  std::atomic<bool> done{false};
+  // A command's output may pause for minutes: the watcher, not a deadline,
+  // ends a cancelled call.
+  std::thread watcher([&] {
+    while (!done) {
+      if (cancelled()) {
+        ctx.TryCancel();
+        return;
+      }
+      for (int i = 0; i < 10 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto stream = stub_->Exec(&ctx);
+  workspace::v1::ExecRequest start;
+  for (const auto& a : spec.argv) start.mutable_start()->add_argv(a);
+  start.mutable_start()->set_user(spec.user);
+  start.mutable_start()->set_timeout_seconds(static_cast<uint32_t>(spec.timeout.count()));
+  std::optional<RunExit> exit;
+  if (stream->Write(start)) {
+    stream->WritesDone();
+    workspace::v1::ExecResponse m;
+    while (stream->Read(&m)) {
+      if (m.has_exit()) {
+        const auto& e = m.exit();
+        if (e.status_case() == workspace::v1::ExecExit::kCode && e.code() >= 0 && e.code() <= 255) {
+          exit = RunExit{e.code()};
+        } else if (e.status_case() == workspace::v1::ExecExit::kSignal && e.signal() > 0 && e.signal() < 65) {
+          exit = RunExit{128 + e.signal()};
+        }
+      } else if (m.kind_case() == workspace::v1::ExecResponse::kStdout) {
+        on_output(m.stdout());
+      } else if (m.kind_case() == workspace::v1::ExecResponse::kStderr) {
+        on_output(m.stderr());
+      }
+    }
+  }
+  grpc::Status s = stream->Finish();
+  done = true;
+  watcher.join();
+  Observe(s);
+  if (cancelled()) return Status(Code::kUnavailable, "cancelled");
+  if (!s.ok()) return FromGrpc(s, "running " + (spec.argv.empty() ? "" : Clean(spec.argv[0])));
+  if (!exit) return Status(Code::kInternal, "the guest agent sent no valid exit status");
+  return *exit;
 }
 
 BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }

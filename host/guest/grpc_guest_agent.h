@@ -9,14 +9,29 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "host/common/status.h"
 #include "host/guest/bulk_stream.h"
 #include "workspace/v1/agent.grpc.pb.h"
 
 namespace ws::guest {
+
+// A command the host itself runs in the guest to completion (image builds).
+struct RunSpec {
+  std::vector<std::string> argv;
+  std::string user;  // empty: the image's default user
+  std::chrono::seconds timeout{0};  // 0: none
+};
+
+// How a command ended: its exit code, or 128+N when signal N killed it.
+struct RunExit {
+  int code = 0;
+};
 
 struct AgentInfo {
   std::string agent_version;
@@ -35,6 +50,12 @@ class GrpcGuestAgent {
 
   Result<AgentInfo> Info(std::chrono::milliseconds timeout);
   Status Shutdown(std::chrono::milliseconds timeout);
+  // Runs a command with no stdin; each piece of its stdout and stderr goes
+  // to on_output as it arrives (untrusted guest bytes). Stops the command
+  // (the call is cancelled) once `cancelled` returns true; it is polled
+  // about every second.
+  Result<RunExit> Run(const RunSpec& spec, const std::function<void(std::string_view)>& on_output,
+                      const std::function<bool()>& cancelled);
   // False once a call failed for want of a transport (guest gone, QEMU
   // restarted, agent restarted). gRPC cannot tell for fd channels, so every
   // caller reports what it saw.

@@ -1,6 +1,7 @@
 #include <sstream>
 
 #include "host/common/bulk_marker.h"
+#include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::virt {
@@ -38,7 +39,15 @@ std::string RenderDomainXml(const VmSpec& s) {
     << "    <initrd>" << XmlEscape(s.initrd) << "</initrd>\n"
     << "    <cmdline>" << XmlEscape(s.cmdline) << "</cmdline>\n  </os>\n"
     << "  <features>\n    <acpi/>\n  </features>\n";
-  if (kvm) x << "  <cpu mode='host-passthrough'/>\n";
+  if (s.cpu_model == kCpuMax) {
+    x << "  <cpu mode='maximum' migratable='off'/>\n";
+  } else if (s.cpu_model == kCpuHost) {
+    x << "  <cpu mode='host-passthrough'/>\n";
+  } else if (!s.cpu_model.empty()) {
+    // forbid: a model the accelerator cannot give fails the start, never a quieter CPU.
+    x << "  <cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>"
+      << XmlEscape(s.cpu_model) << "</model>\n  </cpu>\n";
+  }
   x << "  <clock offset='utc'/>\n"
     << "  <on_poweroff>destroy</on_poweroff>\n"
     << "  <on_reboot>restart</on_reboot>\n"

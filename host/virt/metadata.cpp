@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 
+#include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::virt {
@@ -43,6 +44,7 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
     << "' cpus='" << m.cpus << "' memory-mib='" << m.memory_mib << "' agent-socket='"
     << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "' net='"
     << XmlEscape(m.net) << "'";
+  if (!m.cpu_model.empty()) x << " cpu-model='" << XmlEscape(m.cpu_model) << "'";
   if (!m.disk.empty()) {
     x << " disk='" << XmlEscape(m.disk) << "' base='" << XmlEscape(m.base) << "' disk-gib='" << m.disk_gib << "'";
   }
@@ -93,6 +95,8 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   m.image = Prop(root, "image");
   m.created_at = Prop(root, "created");
   m.accel = Prop(root, "accel");
+  m.cpu_model = Prop(root, "cpu-model");
+  if (m.cpu_model.empty()) m.cpu_model = kCpuQemuDefault;
   m.agent_socket = Prop(root, "agent-socket");
   m.console_log = Prop(root, "console-log");
   if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");

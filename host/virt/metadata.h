@@ -32,6 +32,9 @@ struct WorkspaceMeta {
   std::string accel;       // "kvm" or "tcg"
   uint32_t cpus = 0;
   uint32_t memory_mib = 0;
+  // The guest CPU (host/virt/cpu_model.h); kCpuQemuDefault for a workspace
+  // defined before it was chosen.
+  std::string cpu_model;
   std::string agent_socket;
   std::string console_log;
   // Disk images (debian): the workspace's qcow2 overlay, the read-only base

@@ -16,6 +16,8 @@ struct VmSpec {
   Accel accel = Accel::kTcg;
   uint32_t cpus = 1;
   uint32_t memory_mib = 512;
+  // "max", "host" or a model name (host/virt/cpu_model.h); empty: QEMU's default.
+  std::string cpu_model;
   std::string emulator = "/usr/bin/qemu-system-x86_64";
   std::string kernel;
   std::string initrd;

@@ -44,6 +44,40 @@ TEST(Access, GroupMemberManagesOnlyTheirOwnWorkspaces) {
   EXPECT_EQ(W().Cli({"destroy", "--force", "roots"}).code, 0);
 }
 
+TEST(Access, DerivedImagesAreTheirBuildersOwn) {
+  EnsureUser("wstest-member", true);
+  EnsureUser("wstest-other", true);
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  auto build = W().CliAs("wstest-member", {"image", "build", "memberimg", "--from", "debian", "--no-default-allow",
+                                            "--run", "echo member > /etc/built-by"});
+  ASSERT_EQ(build.code, 0) << build.err;
+  EXPECT_NE(W().CliAs("wstest-member", {"image", "list"}).out.find("memberimg"), std::string::npos);
+  passwd* pw = getpwnam("wstest-member");
+  ASSERT_NE(pw, nullptr);
+  EXPECT_EQ(JsonField(W().Cli({"image", "list", "--json"}).out, "memberimg", "owner_uid"), std::to_string(pw->pw_uid));
+
+  // Another member neither sees, uses, replaces nor removes it.
+  EXPECT_EQ(W().CliAs("wstest-other", {"image", "list"}).out.find("memberimg"), std::string::npos);
+  auto use = W().CliAs("wstest-other", {"create", "theirs", "--image", "memberimg", "--no-share"});
+  EXPECT_EQ(use.code, 1);
+  EXPECT_NE(use.err.find("image 'memberimg' is not installed"), std::string::npos) << use.err;
+  auto replace = W().CliAs("wstest-other", {"image", "build", "memberimg", "--from", "debian", "--no-default-allow",
+                                            "--run", "echo other > /etc/built-by"});
+  EXPECT_EQ(replace.code, 1);
+  EXPECT_NE(replace.err.find("belongs to another user"), std::string::npos) << replace.err;
+  auto rm = W().CliAs("wstest-other", {"image", "rm", "memberimg"});
+  EXPECT_EQ(rm.code, 1);
+  // Nor the images everyone uses.
+  auto shadow = W().CliAs("wstest-other", {"image", "build", "debian", "--from", "debian", "--run", "true"});
+  EXPECT_EQ(shadow.code, 2) << shadow.err;
+
+  // The builder's workspace from it runs what the builder's recipe made.
+  ASSERT_EQ(W().CliAs("wstest-member", {"create", "fromimg", "--image", "memberimg", "--no-share"}).code, 0);
+  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "fromimg", "--", "cat", "/etc/built-by"}).out, "member\n");
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "fromimg"}).code, 0);
+  EXPECT_EQ(W().CliAs("wstest-member", {"image", "rm", "memberimg"}).code, 0);
+}
+
 TEST(Access, UserOutsideTheGroupIsToldHowToGetIn) {
   EnsureUser("wstest-outsider", false);
   ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running

@@ -244,5 +244,76 @@ TEST(Debian, ImagesInUseCannotBeRemovedAndListShowsTheirUsers) {
   EXPECT_EQ(W().Cli({"destroy", "--force", "imguser"}).code, 0);
 }
 
+// How many base disks of image `name` the state dir holds.
+int BasesOf(const std::string& name) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(W().state_dir() + "/images/.bases")) {
+    n += e.path().filename().string().rfind(name + "-", 0) == 0;
+  }
+  return n;
+}
+
+TEST(DerivedImage, InstallsOnceAndSurvivesResetAndARebuildNeverReplacesABaseInUse) {
+  LocalRegistry reg;
+  auto build = W().Cli({"image", "build", "withpkg", "--from", "debian", "--allow", reg.allow(), "--run",
+                        "npm i -g " + reg.npm_flags() + " tiny-pkg", "--run", "tiny-pkg > /etc/built-by-step-2"});
+  ASSERT_EQ(build.code, 0) << build.err;
+  EXPECT_EQ(build.out.rfind("built withpkg (", 0), 0u) << build.out;
+  EXPECT_EQ(build.err, "") << "quiet off a terminal";
+  EXPECT_NE(reg.server.received().find("GET /tiny-pkg/-/tiny-pkg-1.0.0.tgz"), std::string::npos)
+      << "the step fetched the package through the build's allowlist";
+  auto list = W().Cli({"image", "list", "--json"});
+  EXPECT_EQ(JsonField(list.out, "withpkg", "from"), "debian") << list.out;
+  EXPECT_NE(list.out.find("\"allow\":[\"" + reg.allow() + "\"]"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("tiny-pkg \\u003e /etc/built-by-step-2"), std::string::npos) << list.out;
+  EXPECT_EQ(W().Cli({"list"}).out.find("build-withpkg"), std::string::npos) << "the build workspace is gone";
+
+  std::string dir = W().NewFolder("derived");
+  ASSERT_EQ(W().Cli({"create", "drv", "--image", "withpkg", "--share", dir + ":/workspace"}).code, 0);
+  EXPECT_EQ(Guest("drv", "tiny-pkg && cat /etc/built-by-step-2").out, "tiny-pkg says hi\ntiny-pkg says hi\n");
+  ASSERT_EQ(Guest("drv", "echo scratch > /home/user/scratch && cat /home/user/scratch").out, "scratch\n");
+  auto reset = W().Cli({"reset", "drv"});
+  ASSERT_EQ(reset.code, 0) << reset.err;
+  auto after = Guest("drv", "tiny-pkg; ls /home/user/scratch 2>&1");
+  EXPECT_NE(after.out.find("tiny-pkg says hi\n"), std::string::npos) << "installed in the image: " << after.out;
+  EXPECT_NE(after.out.find("cannot access '/home/user/scratch'"), std::string::npos) << after.out;
+
+  // Built again from its recorded recipe: a new base; the workspace keeps the one it runs on.
+  ASSERT_EQ(BasesOf("withpkg"), 1);
+  auto again = W().Cli({"image", "build", "withpkg"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(BasesOf("withpkg"), 2) << "the old base stays while drv uses it";
+  EXPECT_EQ(Guest("drv", "tiny-pkg").out, "tiny-pkg says hi\n");
+  ASSERT_EQ(W().Cli({"reset", "drv"}).code, 0);
+  EXPECT_EQ(Guest("drv", "tiny-pkg").out, "tiny-pkg says hi\n");
+  EXPECT_EQ(W().Cli({"destroy", "--force", "drv"}).code, 0);
+  EXPECT_EQ(BasesOf("withpkg"), 1) << "the old base goes with its last workspace";
+  EXPECT_EQ(W().Cli({"image", "rm", "withpkg"}).code, 0);
+  EXPECT_EQ(BasesOf("withpkg"), 0);
+}
+
+TEST(DerivedImage, AFailedStepLeavesNothingAndSaysWhy) {
+  auto fail = W().Cli({"image", "build", "broken", "--from", "debian", "--run", "echo about to fail; exit 3"});
+  EXPECT_EQ(fail.code, 1);
+  EXPECT_NE(fail.err.find("step 1 (echo about to fail; exit 3) exited with 3"), std::string::npos) << fail.err;
+  EXPECT_NE(fail.err.find("    about to fail\n"), std::string::npos) << "the step's last output: " << fail.err;
+  EXPECT_EQ(W().Cli({"image", "list"}).out.find("broken"), std::string::npos);
+  EXPECT_EQ(W().Cli({"list"}).out.find("build-broken"), std::string::npos) << "the build workspace is gone";
+  auto own = W().Cli({"image", "build", "debian", "--from", "debian", "--run", "true"});
+  EXPECT_EQ(own.code, 2);
+  EXPECT_NE(own.err.find("one of workspace's own"), std::string::npos) << own.err;
+  for (const char* bad : {"../x", "Agents", "a\x1b[31m"}) {
+    auto r = W().Cli({"image", "build", bad, "--from", "debian", "--run", "true"});
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.err.find("invalid image name"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "no control characters reach the terminal";
+  }
+  auto nodisk = W().Cli({"image", "build", "x", "--from", "minimal", "--run", "true"});
+  EXPECT_NE(nodisk.err.find("has no disk"), std::string::npos) << nodisk.err;
+  auto ctl = W().Cli({"image", "build", "x", "--from", "debian", "--run", std::string("echo \x1b[2J")});
+  EXPECT_EQ(ctl.code, 2);
+  EXPECT_NE(ctl.err.find("control character"), std::string::npos) << ctl.err;
+}
+
 }  // namespace
 }  // namespace ws::test

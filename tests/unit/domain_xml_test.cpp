@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/virt/cpu_model.h"
 #include "host/virt/metadata.h"
 #include "host/virt/vm_spec.h"
 
@@ -16,6 +17,7 @@ VmSpec MinimalSpec() {
   s.accel = Accel::kTcg;
   s.cpus = 1;
   s.memory_mib = 512;
+  s.cpu_model = "max";
   s.kernel = "/var/lib/workspace/images/minimal/vmlinuz";
   s.initrd = "/var/lib/workspace/images/minimal/initrd.img";
   s.cmdline = "console=ttyS0 panic=-1 quiet workspace.name=demo";
@@ -28,6 +30,7 @@ VmSpec MinimalSpec() {
   m.accel = "tcg";
   m.cpus = 1;
   m.memory_mib = 512;
+  m.cpu_model = "max";
   m.agent_socket = s.agent_socket;
   m.console_log = s.console_log;
   s.metadata_xml = RenderMetadata(m);
@@ -53,10 +56,38 @@ TEST(DomainXml, MinimalTcgMatchesGolden) {
 TEST(DomainXml, KvmUsesKvmTypeAndHostCpu) {
   VmSpec s = MinimalSpec();
   s.accel = Accel::kKvm;
+  s.cpu_model = "host";
   std::string xml = RenderDomainXml(s);
   EXPECT_NE(xml.find("<domain type='kvm'>"), std::string::npos);
-  EXPECT_NE(xml.find("host-passthrough"), std::string::npos);
+  EXPECT_NE(xml.find("<cpu mode='host-passthrough'/>"), std::string::npos);
   EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("host-passthrough"), std::string::npos);
+}
+
+TEST(DomainXml, CpuModels) {
+  VmSpec s = MinimalSpec();
+  EXPECT_NE(RenderDomainXml(s).find("<cpu mode='maximum' migratable='off'/>"), std::string::npos);
+  s.cpu_model = "Haswell";
+  std::string xml = RenderDomainXml(s);
+  EXPECT_NE(xml.find("<model fallback='forbid'>Haswell</model>"), std::string::npos);
+  EXPECT_NE(xml.find("mode='custom'"), std::string::npos);
+  s.cpu_model = "";
+  EXPECT_EQ(RenderDomainXml(s).find("<cpu"), std::string::npos);  // QEMU's default, as before
+}
+
+TEST(CpuModel, AutoIsMaxUnderTcgAndHostUnderKvm) {
+  EXPECT_EQ(ChooseCpuModel("", Accel::kTcg).value(), "max");
+  EXPECT_EQ(ChooseCpuModel("auto", Accel::kTcg).value(), "max");
+  EXPECT_EQ(ChooseCpuModel("", Accel::kKvm).value(), "host");
+  EXPECT_EQ(ChooseCpuModel("Skylake-Client-v4", Accel::kTcg).value(), "Skylake-Client-v4");
+  EXPECT_EQ(ChooseCpuModel("max", Accel::kKvm).value(), "max");
+}
+
+TEST(CpuModel, RejectsHostWithoutKvmAndMalformedNames) {
+  EXPECT_EQ(ChooseCpuModel("host", Accel::kTcg).status().code(), Code::kInvalidArgument);
+  for (const char* bad : {"a b", "x'/><devices", "Haswell\n", "../x", "a,b"}) {
+    EXPECT_EQ(ChooseCpuModel(bad, Accel::kTcg).status().code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(ChooseCpuModel(std::string(65, 'a'), Accel::kTcg).ok());
 }
 
 TEST(DomainXml, EscapesPathsAndHasNoNic) {

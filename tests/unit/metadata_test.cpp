@@ -27,6 +27,14 @@ TEST(Metadata, RoundTripsAsDefined) {
   EXPECT_EQ(back->agent_socket, Sample().agent_socket);
 }
 
+TEST(Metadata, CpuModelRoundTripsAndOldWorkspacesRunQemu64) {
+  WorkspaceMeta m = Sample();
+  m.cpu_model = "max";
+  EXPECT_EQ(ParseMetadata(RenderMetadata(m))->cpu_model, "max");
+  // Defined before the model was chosen: no attribute, QEMU's default CPU.
+  EXPECT_EQ(ParseMetadata(RenderMetadata(Sample()))->cpu_model, "qemu64");
+}
+
 TEST(Metadata, SharesRoundTrip) {
   WorkspaceMeta m = Sample();
   m.shares.push_back({"ws0", "/home/u/p&q", "/workspace", false, 1000, 1000, {".env"}});
