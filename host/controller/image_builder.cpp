@@ -81,19 +81,10 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   ImageStore& images = workspaces.image_store();
   if (Status s = ValidateImageName(r.name); !s.ok()) return s;
   if (Status s = ValidateRecipeSteps(r.run); !s.ok()) return s;
+  if (Status s = ValidateImageName(r.from); !s.ok()) return s;
   if (images.Buildable(r.name) || r.name == "minimal" || r.name == r.from) {
     return Status(Code::kInvalidArgument, "image '" + r.name + "' is one of workspace's own; give the derived "
                                           "image another name");
-  }
-  if (auto old = images.Resolve(r.name); old.ok()) {
-    if (old->from.empty()) {
-      return Status(Code::kInvalidArgument, "image '" + r.name + "' is built by a script, not derived; "
-                                            "give the derived image another name");
-    }
-    if (!c.may_access(old->owner_uid)) {
-      return Status(Code::kPermissionDenied, "image '" + r.name + "' belongs to another user; choose another "
-                                             "name");
-    }
   }
   auto parent = images.Resolve(r.from);
   if (!parent.ok()) return parent.status();
@@ -107,6 +98,17 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   auto claim = images.BeginBuild(r.name);
   if (!claim.ok()) return claim;
   Cleanup release([&] { images.EndBuild(r.name); });
+  // Checked with the name claimed, so no other build installs it meanwhile.
+  if (auto old = images.Resolve(r.name); old.ok()) {
+    if (old->from.empty()) {
+      return Status(Code::kInvalidArgument, "image '" + r.name + "' is built by a script, not derived; "
+                                            "give the derived image another name");
+    }
+    if (!c.may_access(old->owner_uid)) {
+      return Status(Code::kPermissionDenied, "image '" + r.name + "' belongs to another user; choose another "
+                                             "name");
+    }
+  }
 
   const auto started = Clock::now();
   const size_t total = r.run.size() + 2;

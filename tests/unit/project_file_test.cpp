@@ -66,3 +66,49 @@ TEST(ProjectFile, TheTemplateParses) {
 }
 
 }  // namespace ws::cli
+
+namespace ws::cli {
+
+TEST(ProjectFile, ImageRecipesAndCpuModel) {
+  auto f = ParseProjectFile(R"(
+image = "agents"
+cpu_model = "max"
+[images.agents]
+from = "debian"
+run = ["npm i -g a", "pip install b"]
+allow = ["pypi.example"]
+[images.one]
+from = "agents"
+run = "echo single"
+)", "/p");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(*f->cpu_model, "max");
+  ASSERT_EQ(f->images.size(), 2u);
+  EXPECT_EQ(f->images["agents"].from, "debian");
+  EXPECT_EQ(f->images["agents"].run, (std::vector<std::string>{"npm i -g a", "pip install b"}));
+  EXPECT_EQ(f->images["agents"].allow, (std::vector<std::string>{"pypi.example"}));
+  EXPECT_EQ(f->images["one"].run, (std::vector<std::string>{"echo single"}));
+  EXPECT_NE(f->images["one"].source.find("[images.one]"), std::string::npos);
+}
+
+TEST(ProjectFile, BadRecipesNameTheTableAndKey) {
+  for (const char* text : {"[images.a]\nrun = [\"x\"]\n", "[images.a]\nfrom = \"debian\"\n",
+                           "[images.a]\nfrom = \"debian\"\nrun = [1]\n", "[images.a]\nfrom = \"d\"\nrun = \"x\"\nevil = 1\n",
+                           "images = 3\n"}) {
+    auto f = ParseProjectFile(text, "/p");
+    ASSERT_FALSE(f.ok()) << text;
+    EXPECT_EQ(f.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(f.status().message().find("images"), std::string::npos) << f.status().message();
+  }
+}
+
+TEST(RecipeFile, TopLevelKeys) {
+  auto r = ParseRecipeFile("from = \"debian\"\nrun = [\"a\", \"b\"]\n", "r.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->run.size(), 2u);
+  auto bad = ParseRecipeFile("from = \"debian\"\nrun = [\"a\"\n", "r.toml");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("r.toml: ", 0), 0u) << bad.status().message();
+}
+
+}  // namespace ws::cli
