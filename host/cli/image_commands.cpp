@@ -33,6 +33,16 @@ Result<v1::ImageListResponse> ListImages(Stub* stub) {
   return resp;
 }
 
+// The default allowlist this host's configuration gives, as create finds it.
+void AddDefaultAllow(v1::ImageBuildRequest* req) {
+  for (const auto& a : DefaultAllowlist()) {
+    auto* rule = req->add_default_allow();
+    rule->set_host(a.host);
+    rule->set_port(a.port);
+    rule->set_source(a.source);
+  }
+}
+
 }  // namespace
 
 Status BuildImage(Stub* stub, const v1::ImageBuildRequest& req, v1::Image* built) {
@@ -63,14 +73,7 @@ v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeS
   req.set_from(r.from);
   for (const auto& s : r.run) req.add_run(s);
   for (const auto& a : r.allow) req.add_allow(a);
-  if (!no_default_allow) {
-    for (const auto& a : DefaultAllowlist()) {
-      auto* rule = req.add_default_allow();
-      rule->set_host(a.host);
-      rule->set_port(a.port);
-      rule->set_source(a.source);
-    }
-  }
+  if (!no_default_allow) AddDefaultAllow(&req);
   return req;
 }
 
@@ -108,6 +111,7 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       ->type_name("CMD")
       ->allow_extra_args(false);
   build->add_option("--allow", build_allow, "Let the build also reach HOST[:PORT] or *.DOMAIN (repeatable)")
+      ->type_name("HOST[:PORT]")
       ->allow_extra_args(false);
   build->add_flag("--no-default-allow", build_no_default_allow,
                   "The build reaches only --allow hosts (no registries, no AI APIs)");
@@ -151,14 +155,7 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       // The daemon rebuilds from its script or from the recorded recipe.
       if (!build_allow.empty()) return void(c.code = Fail("--allow needs --from IMAGE or a recipe", kUsage));
       req.set_name(build_name);
-      if (!build_no_default_allow) {
-        for (const auto& a : DefaultAllowlist()) {
-          auto* rule = req.add_default_allow();
-          rule->set_host(a.host);
-          rule->set_port(a.port);
-          rule->set_source(a.source);
-        }
-      }
+      if (!build_no_default_allow) AddDefaultAllow(&req);
     }
     Stub* stub = c.Connect(false);
     if (!stub) return;

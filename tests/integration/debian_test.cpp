@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/environment.h"
 #include "tests/support/http_server.h"
@@ -313,6 +315,32 @@ TEST(DerivedImage, AFailedStepLeavesNothingAndSaysWhy) {
   auto ctl = W().Cli({"image", "build", "x", "--from", "debian", "--run", std::string("echo \x1b[2J")});
   EXPECT_EQ(ctl.code, 2);
   EXPECT_NE(ctl.err.find("control character"), std::string::npos) << ctl.err;
+}
+
+TEST(DerivedImage, ACancelledBuildRemovesItsWorkspace) {
+  RunOptions o;
+  o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
+  o.env["HOME"] = W().home();
+  int pid = ws::test::Spawn({W().bin(), "image", "build", "cancelme", "--from", "debian", "--no-default-allow",
+                             "--run", "sleep 600"}, o);
+  ReapOnExit reap(pid);
+  auto listed = [] { return W().Cli({"list"}).out.find("build-cancelme-") != std::string::npos; };
+  bool seen = false;
+  for (int i = 0; i < 600 && !seen; ++i) {
+    seen = listed();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(seen) << "the build workspace appeared";
+  std::this_thread::sleep_for(std::chrono::seconds(8));  // booted, the step running
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  bool gone = false;
+  for (int i = 0; i < 600 && !gone; ++i) {
+    gone = !listed();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "the build stopped and its workspace was destroyed within 60 s";
+  EXPECT_EQ(W().Cli({"image", "list"}).out.find("cancelme"), std::string::npos);
 }
 
 }  // namespace

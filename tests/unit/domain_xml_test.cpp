@@ -65,7 +65,8 @@ TEST(DomainXml, KvmUsesKvmTypeAndHostCpu) {
 
 TEST(DomainXml, CpuModels) {
   VmSpec s = MinimalSpec();
-  EXPECT_NE(RenderDomainXml(s).find("<cpu mode='maximum' migratable='off'/>"), std::string::npos);
+  EXPECT_NE(RenderDomainXml(s).find("<cpu mode='maximum' migratable='off'>\n    <feature policy='disable' name='erms'/>"),
+            std::string::npos);
   s.cpu_model = "Haswell";
   std::string xml = RenderDomainXml(s);
   EXPECT_NE(xml.find("<model fallback='forbid'>Haswell</model>"), std::string::npos);
