@@ -104,7 +104,7 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
 
   auto* build = image_cmd->add_subcommand(
       "build", "Build an image: debian, or one derived from another (--from IMAGE --run CMD), and install it");
-  build->add_option("name", build_name, "Image to build (default debian)");
+  auto* name_opt = build->add_option("name", build_name, "Image to build (default debian)");
   build->add_option("--from", build_from, "Derive the image from this disk image (e.g. debian)")
       ->type_name("IMAGE");
   build->add_option("--run", build_run, "Command to run as root in the build, with sh -c (repeatable, in order)")
@@ -118,7 +118,8 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
   build->add_option("--file", build_file, "Read from, run and allow from this recipe file (TOML)")
       ->type_name("PATH");
   build->add_flag("--json", build_json, "Print the built image as JSON (fields in docs/cli.md)");
-  build->callback([&] {
+  build->callback([&, name_opt] {
+    const bool build_name_given = name_opt->count() > 0;
     std::optional<ImageRecipeSpec> recipe;
     if (!build_file.empty()) {
       if (!build_from.empty() || !build_run.empty()) {
@@ -148,6 +149,10 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       }
     }
     v1::ImageBuildRequest req;
+    if (recipe && build_name == "debian" && !build_name_given) {
+      return void(c.code = Fail("give the new image a name: workspace image build NAME --from " + recipe->from +
+                                    " ...", kUsage));
+    }
     if (recipe) {
       recipe->allow.insert(recipe->allow.end(), build_allow.begin(), build_allow.end());
       req = DerivedRequest(build_name, *recipe, build_no_default_allow);

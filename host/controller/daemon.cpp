@@ -134,6 +134,7 @@ int RunDaemon(const DaemonOptions& opts) {
   // daemon stops, and the process ends right after (main uses _exit).
   auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"},
                                 ExeDir() + "/../share/workspace");
+  images->RemoveLeftovers();
   auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   struct group* g = getgrnam("workspace");

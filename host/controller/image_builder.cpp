@@ -69,6 +69,9 @@ std::string Summary(const std::string& step) {
   std::string s = step.substr(0, step.find('\n'));
   if (s.size() > 100) s = s.substr(0, 97) + "...";
   if (s.size() < step.size()) s += " ...";
+  for (char& ch : s) {
+    if (ch < 0x20 || ch > 0x7e) ch = '?';
+  }
   return s;
 }
 
@@ -99,7 +102,10 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   if (!claim.ok()) return claim;
   Cleanup release([&] { images.EndBuild(r.name); });
   // Checked with the name claimed, so no other build installs it meanwhile.
-  if (auto old = images.Resolve(r.name); old.ok()) {
+  // A rebuild keeps the image's owner (root rebuilding a member's image
+  // does not take it from them).
+  uint32_t owner = c.uid;
+  if (auto old = images.Recorded(r.name); old.ok()) {
     if (old->from.empty()) {
       return Status(Code::kInvalidArgument, "image '" + r.name + "' is built by a script, not derived; "
                                             "give the derived image another name");
@@ -108,6 +114,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
       return Status(Code::kPermissionDenied, "image '" + r.name + "' belongs to another user; choose another "
                                              "name");
     }
+    owner = old->owner_uid;
   }
 
   const auto started = Clock::now();
@@ -126,15 +133,14 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   if (!ws.ok()) return Status(ws.status().code(), "booting the build workspace: " + ws.status().message());
   Cleanup destroy([&] { (void)workspaces.Destroy(c, ws_name, true); });
 
-  auto run = [&](const std::string& cmd) -> Result<int> {
+  auto run = [&](const std::string& cmd) -> Result<guest::RunExit> {
     auto agent = workspaces.Agent(c, ws_name);
     if (!agent.ok()) return agent.status();
     Lines lines(on_line);
     auto exit = agent.value()->Run({{"/bin/sh", "-c", cmd}, "root", kStepTimeout},
                                    [&](std::string_view d) { lines.Add(d); }, cancelled);
     lines.Flush();
-    if (!exit.ok()) return exit.status();
-    return exit->code;
+    return exit;
   };
   for (size_t i = 0; i < r.run.size(); ++i) {
     if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
@@ -142,10 +148,10 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
     auto code = run(r.run[i]);
     if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
     if (!code.ok()) return Status(code.status().code(), "step " + std::to_string(i + 1) + ": " + code.status().message());
-    if (code.value() != 0) {
-      std::string why = code.value() == 124   ? "timed out after " + std::to_string(kStepTimeout.count()) + " s"
-                        : code.value() > 128 ? "was killed by signal " + std::to_string(code.value() - 128)
-                                              : "exited with " + std::to_string(code.value());
+    if (code->code != 0) {
+      std::string why = code->timed_out   ? "timed out after " + std::to_string(kStepTimeout.count()) + " s"
+                        : code->code > 128 ? "was killed by signal " + std::to_string(code->code - 128)
+                                           : "exited with " + std::to_string(code->code);
       return Status(Code::kFailedPrecondition, "step " + std::to_string(i + 1) + " (" + Summary(r.run[i]) + ") " +
                                                    why + "; image '" + r.name + "' was not changed");
     }
@@ -153,6 +159,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
 
   step(total, "powering off and writing the new base disk");
   (void)run(kTidyStep);
+  if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
   auto view = workspaces.Inspect(c, ws_name);
   if (!view.ok()) return view.status();
   auto forced = workspaces.Stop(c, ws_name);
@@ -161,6 +168,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   std::error_code ec;
   fs::remove_all(staging, ec);
   fs::create_directories(staging, ec);
+  if (!ec) fs::permissions(staging, fs::perms::owner_all, ec);
   if (ec) return Status(Code::kInternal, "creating " + staging + ": " + ec.message());
   Cleanup unstage([&] {
     std::error_code e;
@@ -170,8 +178,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   // parent can be rebuilt or removed without touching it.
   auto conv = RunCommand({"qemu-img", "convert", "-O", "qcow2", view->meta.disk, staging + "/rootfs.qcow2"});
   if (!conv.ok()) return Status(Code::kInternal, "writing the new base disk: " + conv.status().message());
-  chmod((staging + "/rootfs.qcow2").c_str(), 0644);
-  if (Status s = images.InstallDerived(staging, r, parent.value(), c.uid); !s.ok()) return s;
+  if (Status s = images.InstallDerived(staging, r, parent.value(), owner); !s.ok()) return s;
   destroy.Dismiss();
   (void)workspaces.Destroy(c, ws_name, true);
   auto built = images.Resolve(r.name);

@@ -49,7 +49,8 @@ uint32_t Number(const Env& env, const std::string& key, uint32_t fallback) {
 
 // A name that stays one directory under STATE/images and is not a hidden entry (.bases, .build-*).
 bool ValidImageName(const std::string& name) {
-  return !name.empty() && name.find('/') == std::string::npos && name[0] != '.';
+  return !name.empty() && name.find('/') == std::string::npos && name[0] != '.' &&
+         !name.ends_with(".importing");
 }
 
 // image.env values are one line: a recipe step's backslashes, newlines and
@@ -100,7 +101,7 @@ Status CopyOrLink(const fs::path& src, const fs::path& dst) {
 }  // namespace
 
 Status ValidateImageName(const std::string& name) {
-  if (ValidateName(name).ok()) return Status::Ok();
+  if (ValidateName(name).ok() && !name.ends_with(".importing")) return Status::Ok();
   std::string shown;
   for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
   return {Code::kInvalidArgument, "invalid image name '" + shown +
@@ -147,13 +148,18 @@ Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
   fs::create_directories(tmp, ec);
   if (ec) return {Code::kInternal, "creating " + tmp.string() + ": " + ec.message()};
   Env env = ReadEnv(src / "image.env");
+  // A derived image is its builder's: its recipe and disk are not for other
+  // local users to read. QEMU still opens the base, as libvirt chowns every
+  // disk in a domain's chain to the user QEMU runs as before it starts.
+  const bool derived = !env["from"].empty();
+  chmod(tmp.c_str(), derived ? 0700 : 0755);
   if (!env["disk"].empty()) {
     const std::string base = NewBaseName(name, env["created"]);
     fs::create_directories(bases_dir_, ec);
     chmod(bases_dir_.c_str(), 0755);
     Status s = CopyOrLink(src / env["disk"], fs::path(bases_dir_) / base);
     if (!s.ok()) return s;
-    chmod((fs::path(bases_dir_) / base).c_str(), 0444);  // read-only for everyone, QEMU included
+    chmod((fs::path(bases_dir_) / base).c_str(), derived ? 0400 : 0444);
     std::ofstream f(tmp / "image.env");
     for (const auto& [k, v] : env) {
       if (k != "base") f << k << "=" << v << "\n";
@@ -166,8 +172,7 @@ Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
       if (ec) return {Code::kInternal, "importing image file " + (src / f).string() + ": " + ec.message()};
     }
   }
-  for (const auto& e : fs::directory_iterator(tmp, ec)) chmod(e.path().c_str(), 0644);
-  chmod(tmp.c_str(), 0755);
+  for (const auto& e : fs::directory_iterator(tmp, ec)) chmod(e.path().c_str(), derived ? 0600 : 0644);
   fs::remove_all(dst, ec);
   fs::rename(tmp, dst, ec);
   if (ec) return {Code::kInternal, "installing image " + dst.string() + ": " + ec.message()};
@@ -213,6 +218,29 @@ Status ImageStore::BeginBuild(const std::string& name) {
 void ImageStore::EndBuild(const std::string& name) {
   std::lock_guard lock(mu_);
   building_.erase(name);
+}
+
+bool ImageStore::Building(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return building_.count(name) > 0;
+}
+
+Result<Image> ImageStore::Recorded(const std::string& name) {
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  const fs::path env_file = fs::path(images_dir_) / name / "image.env";
+  if (!ValidImageName(name) || !fs::exists(env_file, ec)) {
+    return Status(Code::kNotFound, "no image named '" + name + "'; see them with: workspace image list");
+  }
+  Env env = ReadEnv(env_file);
+  Image img;
+  img.name = name;
+  img.boot = env["boot"];
+  img.from = env["from"];
+  img.run = ReadList(env, "run");
+  img.allow = ReadList(env, "allow");
+  img.owner_uid = Number(env, "owner", 0);
+  return img;
 }
 
 Result<Image> ImageStore::Resolve(const std::string& name) {
@@ -347,6 +375,17 @@ Status ImageStore::Remove(const std::string& name) {
   fs::remove_all(dir, ec);
   if (ec) return {Code::kInternal, "removing " + dir.string() + ": " + ec.message()};
   return Status::Ok();
+}
+
+void ImageStore::RemoveLeftovers() {
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.starts_with(".build-") || n.ends_with(".importing")) stale.push_back(e.path());
+  }
+  for (const auto& p : stale) fs::remove_all(p, ec);
 }
 
 void ImageStore::CollectBases(const std::set<std::string>& in_use) {

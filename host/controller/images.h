@@ -52,6 +52,9 @@ struct ImageRecipe {
   std::vector<std::string> allow;
 };
 
+// The extra allowlist entries one recipe may give its build.
+inline constexpr size_t kMaxRecipeAllow = 256;
+
 // Checks a new image's name: the rule workspace names follow.
 Status ValidateImageName(const std::string& name);
 // Checks a recipe's steps: 1..64 of them, each 1..4096 bytes of printable
@@ -69,6 +72,10 @@ class ImageStore {
 
   // kNotFound with what to run when the image exists nowhere.
   Result<Image> Resolve(const std::string& name);
+  // What an installed image's image.env records (name, from, run, allow,
+  // owner, boot), even when its disk is missing: whose it is and how it was
+  // made. kNotFound when no image of that name is installed.
+  Result<Image> Recorded(const std::string& name);
   // Every installed image (after importing newer builds).
   std::vector<Image> List();
   // True when there is a script to build `name` (`workspace image build`).
@@ -87,8 +94,12 @@ class ImageStore {
   // One derived build of a name at a time: kAlreadyExists while one runs.
   Status BeginBuild(const std::string& name);
   void EndBuild(const std::string& name);
+  bool Building(const std::string& name);
   // Removes an installed image (the caller checked no workspace uses it).
   Status Remove(const std::string& name);
+  // Deletes what a build or an import cut short by a daemon that stopped
+  // left behind (.build-NAME, NAME.importing). Call before serving.
+  void RemoveLeftovers();
   // Deletes base disks that no image and no path in `in_use` refers to.
   void CollectBases(const std::set<std::string>& in_use);
 

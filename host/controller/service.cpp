@@ -285,11 +285,20 @@ grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest
                          {req->allow().begin(), req->allow().end()}};
   } else if (!req->run().empty() || !req->allow().empty()) {
     return ToGrpc(Status(Code::kInvalidArgument, "--run and --allow need --from IMAGE (the image to derive from)"));
-  } else if (auto old = workspaces_.image_store().Resolve(req->name()); old.ok() && !old->from.empty()) {
+  } else if (auto old = workspaces_.image_store().Recorded(req->name()); old.ok() && !old->from.empty()) {
+    // Another user's image is not the caller's to see, nor its recipe to run.
+    if (!caller.may_access(old->owner_uid) && old->owner_uid != 0) {
+      return ToGrpc(Status(Code::kNotFound, "image '" + req->name() + "' is not installed; derive one with: "
+                                            "workspace image build " + req->name() + " --from debian --run 'COMMAND'"));
+    }
     recipe = ImageRecipe{old->name, old->from, old->run, old->allow};
   }
   Status s;
   if (recipe) {
+    if (recipe->allow.size() > kMaxRecipeAllow) {
+      return ToGrpc(Status(Code::kInvalidArgument, "an image recipe allows at most " +
+                                                       std::to_string(kMaxRecipeAllow) + " extra hosts"));
+    }
     DerivedBuild b{*recipe, {}};
     for (const auto& a : req->default_allow()) {
       auto e = FromProto(a);

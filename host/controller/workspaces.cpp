@@ -538,12 +538,20 @@ std::vector<ImageView> Workspaces::Images(const Caller& c) {
 }
 
 Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
-  auto img = images_.Resolve(name);
-  if (img.ok() && !img->from.empty() && !c.may_access(img->owner_uid)) {
-    // A derived image is its builder's (root's: everyone may use it, only root remove it).
-    return {img->owner_uid == 0 ? Code::kPermissionDenied : Code::kNotFound,
-            img->owner_uid == 0 ? "image '" + name + "' was built by root; only root may remove it"
-                                : "no image named '" + name + "'; see them with: workspace image list"};
+  // What image.env records, even when the disk is gone: a broken image of
+  // another user's is still theirs.
+  auto img = images_.Recorded(name);
+  if (!img.ok()) return img.status();
+  if (!c.may_access(img->owner_uid)) {
+    // A derived image is its builder's; root's and the scripts' are everyone's
+    // to use and only root's to remove.
+    if (img->owner_uid != 0) return {Code::kNotFound, "no image named '" + name + "'; see them with: workspace image list"};
+    return {Code::kPermissionDenied, "image '" + name + "' was built by " + (img->from.empty() ? "setup" : "root") +
+                                         "; only root may remove it"};
+  }
+  if (images_.Building(name)) {
+    return {Code::kFailedPrecondition, "image '" + name + "' is being built; wait for the build to end, or "
+                                       "cancel it with Ctrl-C"};
   }
   auto vms = hv_.List();
   if (!vms.ok()) return vms.status();

@@ -12,6 +12,13 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
+// Strings from the guest are shown to users: keep them short and printable.
+std::string Clean(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
 Status FromGrpc(const grpc::Status& s, const std::string& what) {
   switch (s.error_code()) {
     case grpc::StatusCode::OK: return Status::Ok();
@@ -22,13 +29,6 @@ Status FromGrpc(const grpc::Status& s, const std::string& what) {
       return {Code::kUnavailable, what + ": the guest agent connection is down"};
     default: return {Code::kInternal, what + ": guest agent error: " + s.error_message()};
   }
-}
-
-// Strings from the guest are shown to users: keep them short and printable.
-std::string Clean(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 256)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
 }
 
 }  // namespace
@@ -122,9 +122,9 @@ Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec, const std::function<voi
       if (m.has_exit()) {
         const auto& e = m.exit();
         if (e.status_case() == workspace::v1::ExecExit::kCode && e.code() >= 0 && e.code() <= 255) {
-          exit = RunExit{e.code()};
+          exit = RunExit{e.code(), e.timed_out()};
         } else if (e.status_case() == workspace::v1::ExecExit::kSignal && e.signal() > 0 && e.signal() < 65) {
-          exit = RunExit{128 + e.signal()};
+          exit = RunExit{128 + e.signal(), e.timed_out()};
         }
       } else if (m.kind_case() == workspace::v1::ExecResponse::kStdout) {
         on_output(m.stdout());

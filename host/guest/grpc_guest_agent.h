@@ -31,6 +31,7 @@ struct RunSpec {
 // How a command ended: its exit code, or 128+N when signal N killed it.
 struct RunExit {
   int code = 0;
+  bool timed_out = false;  // killed because RunSpec::timeout expired
 };
 
 struct AgentInfo {

@@ -48,7 +48,9 @@ std::string RenderDomainXml(const VmSpec& s) {
   } else if (s.cpu_model == kCpuHost) {
     x << "  <cpu mode='host-passthrough'/>\n";
   } else if (!s.cpu_model.empty()) {
-    // forbid: a model the accelerator cannot give fails the start, never a quieter CPU.
+    // forbid: a model QEMU does not know fails the start, never another
+    // model. check='none': under TCG even qemu64 names a feature (svm) TCG
+    // leaves out, and 'full' would refuse it; QEMU drops such features.
     x << "  <cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>"
       << XmlEscape(s.cpu_model) << "</model>\n  </cpu>\n";
   }

@@ -65,8 +65,15 @@ TEST(Access, DerivedImagesAreTheirBuildersOwn) {
                                             "--run", "echo other > /etc/built-by"});
   EXPECT_EQ(replace.code, 1);
   EXPECT_NE(replace.err.find("belongs to another user"), std::string::npos) << replace.err;
+  auto rebuild = W().CliAs("wstest-other", {"image", "build", "memberimg"});
+  EXPECT_EQ(rebuild.code, 1) << "nor runs its recorded recipe";
+  EXPECT_NE(rebuild.err.find("image 'memberimg' is not installed"), std::string::npos) << rebuild.err;
   auto rm = W().CliAs("wstest-other", {"image", "rm", "memberimg"});
   EXPECT_EQ(rm.code, 1);
+  EXPECT_NE(rm.err.find("no image named 'memberimg'"), std::string::npos) << rm.err;
+  auto rm_debian = W().CliAs("wstest-other", {"image", "rm", "debian"});
+  EXPECT_EQ(rm_debian.code, 1);
+  EXPECT_NE(rm_debian.err.find("only root may remove it"), std::string::npos) << rm_debian.err;
   // Nor the images everyone uses.
   auto shadow = W().CliAs("wstest-other", {"image", "build", "debian", "--from", "debian", "--run", "true"});
   EXPECT_EQ(shadow.code, 2) << shadow.err;

@@ -87,8 +87,40 @@ TEST(ImageStore, OneBuildOfANameAtATime) {
   EXPECT_TRUE(st.store->BeginBuild("x").ok());
 }
 
+TEST(ImageStore, ABrokenImageStillSaysWhoseItIs) {
+  Store st;
+  ASSERT_TRUE(st.Install({"agents", "debian", {"true"}, {}}).ok());
+  fs::remove(st.store->Resolve("agents")->base);
+  EXPECT_EQ(st.store->Resolve("agents").status().code(), Code::kNotFound) << "its base disk is gone";
+  auto rec = st.store->Recorded("agents");
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  EXPECT_EQ(rec->owner_uid, 1234u);
+  EXPECT_EQ(rec->from, "debian");
+  EXPECT_EQ(st.store->Recorded("nosuch").status().code(), Code::kNotFound);
+  EXPECT_EQ(st.store->Recorded("debian")->owner_uid, 0u) << "a script's image is root's";
+}
+
+TEST(ImageStore, ADerivedImageIsForItsOwnerToReadOnly) {
+  Store st;
+  ASSERT_TRUE(st.Install({"agents", "debian", {"true"}, {}}).ok());
+  auto mode = [](const std::string& p) { return fs::status(p).permissions() & fs::perms::all; };
+  EXPECT_EQ(mode(st.root + "/images/agents"), fs::perms::owner_all);
+  EXPECT_EQ(mode(st.root + "/images/agents/image.env"), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(st.store->Resolve("agents")->base), fs::perms::owner_read);
+}
+
+TEST(ImageStore, LeftoversOfAStoppedDaemonAreRemoved) {
+  Store st;
+  fs::create_directories(st.store->StagingDir("agents"));
+  fs::create_directories(st.root + "/images/agents.importing");
+  st.store->RemoveLeftovers();
+  EXPECT_FALSE(fs::exists(st.store->StagingDir("agents")));
+  EXPECT_FALSE(fs::exists(st.root + "/images/agents.importing"));
+  EXPECT_TRUE(st.store->Resolve("debian").ok()) << "installed images stay";
+}
+
 TEST(ImageStore, NamesAndStepsAreChecked) {
-  for (const char* bad : {"", "../x", ".hidden", "Up", "a/b", "a\nb", "-x"}) {
+  for (const char* bad : {"", "../x", ".hidden", "Up", "a/b", "a\nb", "-x", "agents.importing"}) {
     EXPECT_EQ(ValidateImageName(bad).code(), Code::kInvalidArgument) << bad;
   }
   EXPECT_TRUE(ValidateImageName("agents-2.x").ok());
