@@ -118,8 +118,12 @@ void ConfigureGuest(const std::string& net_mode) {
   if (proxied) {
     Write(files[0], std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
                         "\";\nAcquire::https::Proxy \"" + proxy + "\";\n");
-    Write(files[1], std::string("# ") + kHeader + "\nproxy=" + proxy + "\nhttps-proxy=" + proxy +
-                        "\nnoproxy=localhost,127.0.0.1\n" + kNpmCa);
+    // The host's npm endpoint (http on the agent channel: no TLS for the
+    // emulated CPU to do); lockfiles naming registry.npmjs.org are fetched
+    // from it too (npm's replace-registry-host).
+    Write(files[1], std::string("# ") + kHeader + "\nregistry=http://127.0.0.1:" + std::to_string(kRegistryPort) +
+                        "/npm/\nproxy=" + proxy + "\nhttps-proxy=" + proxy + "\nnoproxy=localhost,127.0.0.1\n" +
+                        kNpmCa);
     Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\n");
     std::string sh = std::string("# ") + kHeader + "\n";
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     ws::agent::ConfigureGuest(ws::agent::KernelArg("workspace.net"));
   }
   if (pid1 && ws::agent::KernelArg("workspace.net") == "allowlist") {
-    if (auto s = ws::agent::EgressProxy::Instance().Start(ws::agent::kProxyPort); !s.ok()) {
+    if (auto s = ws::agent::EgressProxy::Instance().Start(); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());
     }
   }

@@ -79,8 +79,8 @@ bool SplitHostPort(const std::string& hp, uint16_t default_port, std::string* ho
   return true;
 }
 
-// The process owning the other end of `fd` (a loopback TCP connection).
-void FindOwner(int fd, v1::EgressRequest* req) {
+// The process owning the other end of `fd` (a loopback TCP connection to `port`).
+void FindOwner(int fd, uint16_t port_here, v1::EgressRequest* req) {
   sockaddr_in peer{};
   socklen_t len = sizeof peer;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return;
@@ -93,7 +93,7 @@ void FindOwner(int fd, v1::EgressRequest* req) {
     std::string sl, local, remote, st, queues, tr, retr, uid, timeout, ino;
     in >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> ino;
     if (std::stoul(local.substr(local.find(':') + 1), nullptr, 16) == port &&
-        std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16) == kProxyPort) {
+        std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16) == port_here) {
       inode = ino;
       break;
     }
@@ -140,32 +140,48 @@ EgressProxy& EgressProxy::Instance() {
   return *p;
 }
 
-Status EgressProxy::Start(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 128) != 0) {
-    Status s = ErrnoStatus("proxy on 127.0.0.1:" + std::to_string(port), errno);
-    close(fd);
-    return s;
+Status EgressProxy::Start() {
+  for (uint16_t port : {kProxyPort, kRegistryPort}) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 128) != 0) {
+      Status s = ErrnoStatus("proxy on 127.0.0.1:" + std::to_string(port), errno);
+      close(fd);
+      return s;
+    }
+    std::thread([this, fd, port] { AcceptLoop(fd, port == kRegistryPort); }).detach();
   }
   running_ = true;
-  std::thread([this, fd] { AcceptLoop(fd); }).detach();
   return Status::Ok();
 }
 
-void EgressProxy::AcceptLoop(int listener) {
+void EgressProxy::AcceptLoop(int listener, bool registry) {
   for (;;) {
     int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(100ms);
       continue;
     }
-    std::thread([this, c] { Serve(unique_fd(c)); }).detach();
+    if (!registry) {
+      std::thread([this, c] { Serve(unique_fd(c)); }).detach();
+      continue;
+    }
+    // Bytes as they come: the host speaks HTTP with the client.
+    std::thread([this, c] {
+      v1::EgressRequest req;
+      req.set_host("registry");
+      req.set_port(kRegistryPort);
+      req.set_method("REGISTRY");
+      auto p = std::make_shared<Pending>();
+      p->target = "the registry endpoints";
+      p->client = unique_fd(c);
+      Announce(std::move(req), std::move(p), kRegistryPort);
+    }).detach();
   }
 }
 
@@ -203,10 +219,14 @@ void EgressProxy::Serve(unique_fd client) {
   req.set_host(host);
   req.set_port(port);
   req.set_method(method);
-  FindOwner(client.get(), &req);
-  p->exec_id = req.exec_id();
   p->target = host + ":" + std::to_string(port);
   p->client = std::move(client);
+  Announce(std::move(req), std::move(p), kProxyPort);
+}
+
+void EgressProxy::Announce(v1::EgressRequest req, std::shared_ptr<Pending> p, uint16_t local_port) {
+  FindOwner(p->client.get(), local_port, &req);
+  p->exec_id = req.exec_id();
   const int fd = p->client.get();
   {
     std::unique_lock lock(mu_);

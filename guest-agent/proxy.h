@@ -3,6 +3,9 @@
 // decides nothing: it holds each connection, announces it to the host
 // (WatchEgress), and acts on the host's verdict (Tunnel) — relaying bytes
 // over the agent channel, or answering 403 with the host's reason.
+// On 127.0.0.1:3129 it takes connections to the host's package registry
+// endpoints (http://127.0.0.1:3129/npm/): announced as method REGISTRY and
+// relayed as they are, the host serving them.
 // Thread-safe.
 #pragma once
 
@@ -21,12 +24,14 @@
 namespace ws::agent {
 
 inline constexpr uint16_t kProxyPort = 3128;
+inline constexpr uint16_t kRegistryPort = 3129;
 
 class EgressProxy {
  public:
   static EgressProxy& Instance();
-  // Listens on 127.0.0.1:port and serves clients on background threads.
-  Status Start(uint16_t port);
+  // Listens on 127.0.0.1:kProxyPort and :kRegistryPort and serves clients
+  // on background threads.
+  Status Start();
   bool running() const { return running_; }
 
   grpc::Status Watch(grpc::ServerContext* ctx, grpc::ServerWriter<workspace::v1::EgressRequest>* out);
@@ -42,8 +47,10 @@ class EgressProxy {
     std::string target;        // host:port, for messages
     bool claimed = false;
   };
-  void AcceptLoop(int listener);
+  void AcceptLoop(int listener, bool registry);
   void Serve(unique_fd client);
+  // Holds the client until the host's Tunnel claims it (or answers for it).
+  void Announce(workspace::v1::EgressRequest req, std::shared_ptr<Pending> p, uint16_t local_port);
 
   std::mutex mu_;
   std::condition_variable cv_;

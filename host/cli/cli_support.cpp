@@ -34,6 +34,16 @@ int Fail(const Status& s, bool exec_like) {
   return Fail(s.message(), exec_like ? kExecFailure : ExitCodeFor(s));
 }
 
+std::string Size(uint64_t bytes) {
+  char buf[32];
+  if (bytes >= (1ull << 30)) {
+    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1ull << 30));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f MiB", bytes / double(1ull << 20));
+  }
+  return buf;
+}
+
 std::string ToJson(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;

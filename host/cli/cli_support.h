@@ -32,6 +32,8 @@ struct Context {
 };
 
 std::string ToJson(const google::protobuf::Message& m);
+// "12 MiB", "2.5 GiB".
+std::string Size(uint64_t bytes);
 bool Tty();  // stderr is a terminal: show progress and hints
 grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds);
 // "[HOST_PORT:]GUEST_PORT" -> a PortForward (host 0: the guest's number if free).

@@ -15,16 +15,6 @@
 namespace ws::cli {
 namespace {
 
-std::string Size(uint64_t bytes) {
-  char buf[32];
-  if (bytes >= (1ull << 30)) {
-    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1ull << 30));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f MiB", bytes / double(1ull << 20));
-  }
-  return buf;
-}
-
 Result<v1::ImageListResponse> ListImages(Stub* stub) {
   grpc::ClientContext ctx;
   v1::ImageListResponse resp;

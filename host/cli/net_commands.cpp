@@ -108,13 +108,47 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
           return line.substr(at, line.find_first_of(",}", at) - at);
         };
         std::string target = field("target") + ":" + field("port");
+        std::string address = field("address"), reason = field("reason");
+        if (!field("endpoint").empty()) {
+          // A registry request: what was asked, and how the cache answered.
+          target = field("method") + " " + field("path");
+          address = field("endpoint") + (field("cache").empty() ? "" : " " + field("cache"));
+          reason = field("status") + " " + field("bytes_down") + " B" + (reason.empty() ? "" : " " + reason);
+        }
+        if (target.size() > 40) target = target.substr(0, 37) + "...";
         std::printf("%-24s %-6s %-40s %-16s %s\n", field("time").c_str(), field("decision").c_str(),
-                    target.c_str(), field("address").c_str(), field("reason").c_str());
+                    target.c_str(), address.c_str(), reason.c_str());
         std::fflush(stdout);
       }
     }
     Status s = FromGrpc(reader->Finish());
     if (!s.ok()) c.code = Fail(s);
+  });
+
+  // cache
+  auto* cache_cmd = app.add_subcommand(
+      "cache", "Show the package registry cache workspaces' npm installs go through (yours); 'clear' empties it");
+  cache_cmd->add_flag("--json", cache_json, "JSON output (fields in docs/cli.md)");
+  auto* clear_cmd = cache_cmd->add_subcommand("clear", "Remove every cached package of yours");
+  clear_cmd->add_flag("--json", cache_json, "JSON output (fields in docs/cli.md)");
+  auto run_cache = [&](bool clear) {
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    grpc::ClientContext ctx;
+    v1::CacheRequest req;
+    req.set_clear(clear);
+    v1::CacheResponse resp;
+    Status s = FromGrpc(stub->Cache(Deadline(&ctx, 120), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+    if (cache_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
+    if (clear) std::printf("removed %llu entries (%s)\n", static_cast<unsigned long long>(resp.freed_entries()),
+                           Size(resp.freed_bytes()).c_str());
+    std::printf("cache: %llu entries, %s of %s; npm from %s\n", static_cast<unsigned long long>(resp.entries()),
+                Size(resp.bytes()).c_str(), Size(resp.max_bytes()).c_str(), resp.npm_upstream().c_str());
+  };
+  clear_cmd->callback([=] { run_cache(true); });
+  cache_cmd->callback([=, this] {
+    if (cache_cmd->get_subcommands().empty()) run_cache(false);
   });
 }
 

@@ -1,4 +1,5 @@
-// `allow`, `port`, `audit`: a workspace's network.
+// `allow`, `port`, `audit`: a workspace's network; `cache`: the registry
+// endpoints' cache.
 // Registers its subcommands on construction; owns their option state, which
 // CLI11 binds by address, so it must outlive parsing.
 #pragma once
@@ -32,6 +33,7 @@ class NetCommands {
   std::string audit_name;
   bool audit_json = false, audit_follow = false;
   CLI::App* audit_cmd = nullptr;
+  bool cache_json = false;
 };
 
 }  // namespace ws::cli

@@ -22,6 +22,7 @@
 #include "host/controller/reaper.h"
 #include "host/controller/service.h"
 #include "host/controller/workspaces.h"
+#include "host/registry/registry.h"
 #include "host/virt/libvirt/libvirt_hypervisor.h"
 
 namespace ws::controller {
@@ -137,6 +138,10 @@ int RunDaemon(const DaemonOptions& opts) {
   images->RemoveLeftovers();
   auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
+  const char* reg_config = getenv("WORKSPACE_REGISTRY_CONFIG");
+  workspaces->SetRegistry(new registry::Registry(layout.CacheDir(), reg_config && *reg_config
+                                                                        ? reg_config
+                                                                        : "/etc/workspace/registries.toml"));
   struct group* g = getgrnam("workspace");
   auto listener = PeerListener::Listen(layout.DaemonSocket(), g ? static_cast<int>(g->gr_gid) : -1);
   if (!listener.ok()) return Fail(listener.status().message());

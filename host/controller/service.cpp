@@ -332,6 +332,26 @@ grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveReque
   return ToGrpc(workspaces_.RemoveImage(caller, req->name()));
 }
 
+grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req, v1::CacheResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  registry::Registry* reg = workspaces_.registry();
+  if (!reg) return ToGrpc(Status(Code::kFailedPrecondition, "this daemon serves no registry endpoints"));
+  auto config = reg->CurrentConfig();
+  if (!config.ok()) return ToGrpc(config.status());
+  registry::Cache& cache = reg->CacheOf(caller.uid);
+  if (req->clear()) {
+    auto freed = cache.Clear();
+    resp->set_freed_bytes(freed.bytes);
+    resp->set_freed_entries(freed.entries);
+  }
+  auto now = cache.Usage();
+  resp->set_bytes(now.bytes);
+  resp->set_entries(now.entries);
+  resp->set_max_bytes(config->cache_max_bytes);
+  resp->set_npm_upstream(config->npm_upstream);
+  return grpc::Status::OK;
+}
+
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
                                         grpc::ServerWriter<v1::TreeChunk>* out) {
   WS_IDENTIFY(ctx, caller);

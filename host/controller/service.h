@@ -38,6 +38,7 @@ class ControllerService final : public workspace::v1::Controller::Service {
                           grpc::ServerWriter<workspace::v1::ImageBuildProgress>*) override;
   grpc::Status ImageRemove(Ctx*, const workspace::v1::ImageRemoveRequest*,
                            workspace::v1::ImageRemoveResponse*) override;
+  grpc::Status Cache(Ctx*, const workspace::v1::CacheRequest*, workspace::v1::CacheResponse*) override;
   grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
                      grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
 

@@ -610,7 +610,7 @@ void Workspaces::StartEgress(const std::string& name, const virt::WorkspaceMeta&
   const std::string socket = meta.agent_socket;
   auto relay = std::make_unique<net::EgressRelay>(
       name, [this, name, socket] { return agents_.Get(name, socket, 10s); }, meta.allow,
-      layout_.WorkspaceDir(name) + "/audit.log");
+      layout_.WorkspaceDir(name) + "/audit.log", registry_, meta.owner_uid);
   std::unique_ptr<net::EgressRelay> old;
   std::lock_guard lock(egress_mu_);
   old = std::exchange(egress_[name], std::move(relay));

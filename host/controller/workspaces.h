@@ -89,6 +89,9 @@ class Workspaces {
   Status RemoveImage(const Caller& c, const std::string& name);
   Status BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line);
   ImageStore& image_store() { return images_; }
+  // The registry endpoints workspaces' egress serves (null: none). Set before serving.
+  void SetRegistry(registry::Registry* r) { registry_ = r; }
+  registry::Registry* registry() const { return registry_; }
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
   // Adds and removes allowlist entries; effective for the next connection.
@@ -141,6 +144,7 @@ class Workspaces {
   virt::Hypervisor& hv_;
   store::Layout layout_;
   ImageStore& images_;
+  registry::Registry* registry_ = nullptr;
   virt::Accel accel_;
   HostLimits limits_;
   std::string default_image_;

@@ -50,7 +50,8 @@ std::string ToJsonLine(const AuditRecord& r) {
          ",\"port\":" + std::to_string(r.port) + ",\"method\":" + q(r.method) + ",\"address\":" + q(r.address) +
          ",\"decision\":" + q(r.decision) + ",\"reason\":" + q(r.reason) +
          ",\"bytes_up\":" + std::to_string(r.bytes_up) + ",\"bytes_down\":" + std::to_string(r.bytes_down) +
-         ",\"duration_ms\":" + std::to_string(r.duration_ms) + "}\n";
+         ",\"duration_ms\":" + std::to_string(r.duration_ms) + ",\"endpoint\":" + q(r.endpoint) +
+         ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) + ",\"cache\":" + q(r.cache) + "}\n";
 }
 
 void AuditLog::Append(const AuditRecord& r) {

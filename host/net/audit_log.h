@@ -24,6 +24,13 @@ struct AuditRecord {
   uint64_t bytes_up = 0;  // guest -> remote
   uint64_t bytes_down = 0;
   int64_t duration_ms = 0;
+  // A request to a registry endpoint (target "registry"): which endpoint,
+  // the path asked for, the HTTP status answered, and whether the cache
+  // served it ("hit", "miss", "revalidated", "stale").
+  std::string endpoint;
+  std::string path;
+  int status = 0;
+  std::string cache;
 };
 
 std::string ToJsonLine(const AuditRecord& r);

@@ -59,10 +59,28 @@ IpAddress FromSockaddr(const sockaddr* sa) {
 
 }  // namespace
 
+bool EgressRelay::Shared::AcquireSlot() {
+  std::unique_lock lock(mu);
+  if (!slot_freed.wait_for(lock, std::chrono::seconds(kTunnelWaitSeconds), [&] { return open_tunnels < kMaxTunnels; })) {
+    return false;
+  }
+  ++open_tunnels;
+  return true;
+}
+
+void EgressRelay::Shared::ReleaseSlot() {
+  {
+    std::lock_guard lock(mu);
+    --open_tunnels;
+  }
+  slot_freed.notify_one();
+}
+
 EgressRelay::EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow,
-                         std::string audit_path)
+                         std::string audit_path, registry::Registry* registry, uid_t owner)
     : agent_(std::move(agent)),
-      shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path), std::move(allow))) {
+      shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path), std::move(allow), registry,
+                                       owner)) {
   watcher_ = std::thread([this] { WatchLoop(); });
 }
 
@@ -123,16 +141,21 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   rec.port = req.port();
   rec.method = req.method();
 
+  if (req.method() == "REGISTRY" && shared->registry) return ServeRegistry(shared, *agent, req);
   Decision d;
   {
     std::lock_guard lock(shared->mu);
     d = Decide(shared->allow, req.host(), static_cast<uint16_t>(req.port() > 65535 ? 0 : req.port()));
     d.entry = nullptr;  // points into the list, which may change: not used past here
   }
-  const int open_now = ++shared->open_tunnels;
-  if (d.verdict == Verdict::kAllow && open_now > kMaxTunnels) {
-    d.verdict = Verdict::kDeny;
-    d.reason = "too many open connections (" + std::to_string(kMaxTunnels) + ")";
+  bool slot = false;
+  if (d.verdict == Verdict::kAllow) {
+    slot = shared->AcquireSlot();
+    if (!slot) {
+      d.verdict = Verdict::kDeny;
+      d.reason = "too many open connections (" + std::to_string(kMaxTunnels) + " for " +
+                 std::to_string(kTunnelWaitSeconds) + " s)";
+    }
   }
   unique_fd remote;
   if (d.verdict == Verdict::kAllow) {
@@ -185,13 +208,64 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
     stream->WritesDone();
   }
   agent->Observe(stream->Finish());
-  --shared->open_tunnels;
+  if (slot) shared->ReleaseSlot();
   rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
   rec.reason = d.reason;
   rec.bytes_up = counts.guest_to_socket;
   rec.bytes_down = counts.socket_to_guest;
   rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   shared->audit.Append(rec);
+}
+
+// The guest's registry port: the host's Registry speaks HTTP on one end of
+// a socket pair, the other end relayed over the Tunnel like any connection.
+// One audit line per request, none for the connection.
+void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
+                                const v1::EgressRequest& req) {
+  grpc::ClientContext ctx;
+  auto stream = agent.stub()->Tunnel(&ctx);
+  v1::TunnelMessage open;
+  open.mutable_open()->set_id(req.id());
+  int pair[2];
+  const bool slot = shared->AcquireSlot();
+  const bool ok = slot && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0;
+  open.mutable_open()->set_allow(ok);
+  open.mutable_open()->set_reason(ok ? "" : "the host's registry endpoints are busy; try again");
+  stream->Write(open);
+  if (!ok) {
+    stream->WritesDone();
+    agent.Observe(stream->Finish());
+    if (slot) shared->ReleaseSlot();
+    return;
+  }
+  unique_fd ours(pair[0]);
+  std::thread server([shared, req, theirs = unique_fd(pair[1])]() mutable {
+    shared->registry->Serve(std::move(theirs), shared->owner, [&](const registry::Served& s) {
+      AuditRecord rec;
+      rec.time = NowRfc3339Millis();
+      rec.workspace = shared->workspace;
+      rec.exec_id = req.exec_id();
+      rec.pid = req.pid();
+      rec.command = req.command();
+      rec.target = "registry";
+      rec.port = registry::kGuestPort;
+      rec.method = s.method;
+      rec.decision = s.status == 405 || s.status == 400 ? "deny" : "allow";
+      rec.reason = s.reason;
+      rec.bytes_down = s.bytes;
+      rec.duration_ms = s.duration_ms;
+      rec.endpoint = s.endpoint;
+      rec.path = s.path;
+      rec.status = s.status;
+      rec.cache = s.cache;
+      shared->audit.Append(rec);
+    });
+  });
+  RelaySocketOverStream(ours.get(), stream.get(), &ctx, IdleSeconds());
+  shutdown(ours.get(), SHUT_RDWR);
+  server.join();
+  agent.Observe(stream->Finish());
+  shared->ReleaseSlot();
 }
 
 }  // namespace ws::net

@@ -3,7 +3,11 @@
 // the allowlist — by name before any DNS, then by the resolved address,
 // connecting only to the address it checked (no second lookup) — and relays
 // allowed ones over a Tunnel stream. Every attempt goes to the audit log.
-// Bounded: at most kMaxTunnels open at once, each cut after 10 idle minutes
+// Connections to the guest's registry port (method REGISTRY) are served by
+// the host's Registry over the same Tunnel, never connected anywhere.
+// Bounded: at most kMaxTunnels relays at once; a connection over the bound
+// waits for one to end (up to kTunnelWaitSeconds) rather than failing, as a
+// slow guest's package manager opens many. Each is cut after 10 idle minutes
 // (WORKSPACE_EGRESS_IDLE_SECONDS in the daemon's environment). Thread-safe.
 #pragma once
 
@@ -18,15 +22,19 @@
 #include "host/guest/grpc_guest_agent.h"
 #include "host/net/audit_log.h"
 #include "host/net/policy.h"
+#include "host/registry/registry.h"
 
 namespace ws::net {
 
-inline constexpr int kMaxTunnels = 64;
+inline constexpr int kMaxTunnels = 256;
+inline constexpr int kTunnelWaitSeconds = 20;  // the guest's proxy waits 30 s for a verdict
 
 class EgressRelay {
  public:
   using AgentFn = std::function<Result<std::shared_ptr<guest::GrpcGuestAgent>>()>;
-  EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow, std::string audit_path);
+  // registry may be null (no registry endpoints); owner: whose cache serves them.
+  EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow, std::string audit_path,
+              registry::Registry* registry = nullptr, uid_t owner = 0);
   ~EgressRelay();  // stops taking connections; tunnels in flight finish on their own
 
   void SetAllowlist(std::vector<AllowEntry> allow);
@@ -34,17 +42,25 @@ class EgressRelay {
  private:
   // What connection threads use; shared, so it outlives the relay if they do.
   struct Shared {
-    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a)
-        : workspace(std::move(ws)), audit(std::move(audit_path)), allow(std::move(a)) {}
+    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a, registry::Registry* r, uid_t o)
+        : workspace(std::move(ws)), audit(std::move(audit_path)), allow(std::move(a)), registry(r), owner(o) {}
+    // A relay slot, waited for up to kTunnelWaitSeconds; false when none came.
+    bool AcquireSlot();
+    void ReleaseSlot();
     const std::string workspace;
     AuditLog audit;
     std::mutex mu;
+    std::condition_variable slot_freed;
     std::vector<AllowEntry> allow;  // guarded by mu
-    std::atomic<int> open_tunnels{0};
+    int open_tunnels = 0;           // guarded by mu
+    registry::Registry* const registry;
+    const uid_t owner;
   };
   void WatchLoop();
   static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
                      workspace::v1::EgressRequest req);
+  static void ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
+                            const workspace::v1::EgressRequest& req);
 
   AgentFn agent_;
   std::shared_ptr<Shared> shared_;

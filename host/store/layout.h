@@ -32,6 +32,8 @@ class Layout {
   std::string DaemonLock() const { return state_dir_ + "/daemon.lock"; }
   std::string RunDir() const { return state_dir_ + "/run"; }
   std::string ImagesDir() const { return state_dir_ + "/images"; }
+  // The registry endpoints' caches: CacheDir()/UID, one per user.
+  std::string CacheDir() const { return state_dir_ + "/cache"; }
   // Where libvirt's embedded root really lives.
   std::string LibvirtDir() const { return state_dir_ + "/libvirt"; }
   // The path handed to libvirt: LibvirtDir() itself, or a short symlink to it.

@@ -49,6 +49,7 @@ RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) cons
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
   // For the daemon the first call starts: idle egress tunnels are cut fast.
   opts.env.emplace("WORKSPACE_EGRESS_IDLE_SECONDS", "4");
+  opts.env.emplace("WORKSPACE_REGISTRY_CONFIG", registry_config());
   if (opts.cwd.empty()) opts.cwd = project_;
   return Run(argv, opts);
 }
@@ -61,6 +62,7 @@ RunResult World::CliAs(const std::string& user, const std::vector<std::string>& 
   opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
   opts.env.emplace("HOME", home_);
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
+  opts.env.emplace("WORKSPACE_REGISTRY_CONFIG", registry_config());
   if (opts.cwd.empty()) opts.cwd = "/";  // create needs --share or --no-share here
   return Run(argv, opts);
 }

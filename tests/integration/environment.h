@@ -18,6 +18,9 @@ class World {
   void TearDown();
 
   const std::string& state_dir() const { return state_dir_; }
+  // The registry endpoints' configuration file of the test daemon (absent
+  // until a test writes it: then the public npm registry, never reached).
+  std::string registry_config() const { return state_dir_ + "/registries.toml"; }
   const std::string& home() const { return home_; }
   const std::string& project() const { return project_; }
   std::string bin() const { return std::string(WS_BIN_DIR) + "/workspace"; }

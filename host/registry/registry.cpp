@@ -1,0 +1,363 @@
+#include "host/registry/registry.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <semaphore>
+#include <cpptoml.h>
+#include <fstream>
+#include <sstream>
+
+#include "host/registry/http.h"
+#include "host/registry/npm.h"
+
+namespace ws::registry {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kFreshSeconds = 300;               // a packument younger than this is not revalidated
+constexpr uint64_t kMaxPackument = 128ull << 20;
+// Packuments are held and parsed in memory (several times their size while
+// parsed): at most this many at once, whatever the guests ask.
+std::counting_semaphore<64> packument_slots(4);
+constexpr uint64_t kMaxTarball = 2ull << 30;
+constexpr int kIdleSeconds = 120;                    // a guest connection with no request for this long ends
+constexpr char kCorgi[] = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+
+std::string Trim(std::string s) {
+  s.erase(0, s.find_first_not_of(" \t\r"));
+  s.erase(s.find_last_not_of(" \t\r") + 1);
+  return s;
+}
+
+std::string WithSlash(std::string s) { return s.empty() || s.back() == '/' ? s : s + "/"; }
+
+Result<std::string> CheckUpstream(const std::string& url, const std::string& where) {
+  auto u = ParseUrl(url);
+  if (!u.ok()) return Status(Code::kInvalidArgument, where + ": " + u.status().message());
+  return WithSlash(url);
+}
+
+// Sends a cached entry: the head, then the file.
+bool SendEntry(int fd, const Entry& e, bool keep_alive, bool head_only, uint64_t* sent) {
+  unique_fd f(open(e.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return WriteText(fd, 503, "the cache entry went away; try again", keep_alive, head_only);
+  struct stat st{};
+  fstat(f.get(), &st);
+  Headers h = {{"Content-Type", e.content_type.empty() ? "application/octet-stream" : e.content_type}};
+  if (!e.etag.empty()) h["ETag"] = e.etag;
+  if (!WriteResponse(fd, 200, h, {}, keep_alive, true, static_cast<uint64_t>(st.st_size))) return false;
+  if (head_only) return true;
+  char buf[256 * 1024];
+  for (;;) {
+    ssize_t n = read(f.get(), buf, sizeof buf);
+    if (n <= 0) return n == 0;
+    if (!WriteAll(fd, std::string_view(buf, static_cast<size_t>(n)))) return false;
+    *sent += static_cast<uint64_t>(n);
+  }
+}
+
+// Appends to a file as a body arrives.
+struct FileSink {
+  unique_fd fd;
+  bool Write(std::string_view d) {
+    while (!d.empty()) {
+      ssize_t n = write(fd.get(), d.data(), d.size());
+      if (n <= 0) return false;
+      d.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc) {
+  Config c;
+  bool npm_set = false;
+  struct stat st{};
+  if (stat(path.c_str(), &st) == 0) {
+    std::shared_ptr<cpptoml::table> t;
+    try {
+      t = cpptoml::parse_file(path);
+    } catch (const cpptoml::parse_exception& e) {
+      return Status(Code::kInvalidArgument, path + ": " + e.what());
+    }
+    if (auto npm = t->get_table("npm")) {
+      if (auto v = npm->get_as<std::string>("upstream")) {
+        auto u = CheckUpstream(*v, path + " [npm] upstream");
+        if (!u.ok()) return u.status();
+        c.npm_upstream = u.value();
+        npm_set = true;
+      }
+      if (auto v = npm->get_as<std::string>("ca_file")) c.ca_file = *v;
+    }
+    if (auto cache = t->get_table("cache")) {
+      if (auto v = cache->get_as<int64_t>("max_mib")) {
+        if (*v <= 0) return Status(Code::kInvalidArgument, path + ": [cache] max_mib must be positive");
+        c.cache_max_bytes = static_cast<uint64_t>(*v) << 20;
+      }
+    }
+  }
+  if (!npm_set) {
+    std::ifstream f(host_npmrc);
+    for (std::string line; std::getline(f, line);) {
+      auto eq = line.find('=');
+      if (eq == std::string::npos || Trim(line.substr(0, eq)) != "registry") continue;
+      auto u = CheckUpstream(Trim(line.substr(eq + 1)), host_npmrc + " registry");
+      if (u.ok()) c.npm_upstream = u.value();
+    }
+  }
+  return c;
+}
+
+Registry::Registry(std::string cache_root, std::string config_path)
+    : cache_root_(std::move(cache_root)), config_path_(std::move(config_path)) {}
+
+std::shared_ptr<const Registry::Current> Registry::Settings() {
+  struct stat st{};
+  const int64_t mtime = stat(config_path_.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+  std::lock_guard lock(mu_);
+  if (current_ && mtime == config_mtime_) return current_;
+  auto cur = std::make_shared<Current>();
+  auto c = LoadConfig(config_path_, "/etc/npmrc");
+  if (!c.ok()) {
+    cur->error = c.status().message();
+  } else {
+    cur->config = c.value();
+    auto up = Upstream::Make(cur->config.ca_file);
+    if (up.ok()) cur->upstream = up.value();
+    else cur->error = up.status().message();
+  }
+  config_mtime_ = mtime;
+  current_ = cur;
+  return current_;
+}
+
+Result<Config> Registry::CurrentConfig() {
+  auto cur = Settings();
+  if (!cur->error.empty()) return Status(Code::kFailedPrecondition, cur->error);
+  return cur->config;
+}
+
+Cache& Registry::CacheOf(uid_t owner) {
+  auto cur = Settings();
+  std::lock_guard lock(mu_);
+  auto& c = caches_[owner];
+  if (!c) c = std::make_unique<Cache>(cache_root_ + "/" + std::to_string(owner), cur->config.cache_max_bytes);
+  return *c;
+}
+
+void Registry::Serve(unique_fd conn, uid_t owner, const std::function<void(const Served&)>& on_served) {
+  timeval tv{kIdleSeconds, 0};
+  setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string buffer;
+  for (;;) {
+    auto req = ReadRequest(conn.get(), &buffer);
+    if (!req.ok()) {
+      if (req.status().code() == Code::kInvalidArgument) {
+        WriteText(conn.get(), 400, req.status().message(), false);
+        Served s;
+        s.status = 400;
+        s.reason = req.status().message();
+        on_served(s);
+      }
+      return;
+    }
+    bool keep_alive = req->keep_alive;
+    const auto t0 = Clock::now();
+    Served s = Handle(conn.get(), req.value(), owner, &keep_alive);
+    s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    on_served(s);
+    if (!keep_alive) return;
+  }
+}
+
+Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_alive) {
+  Served s;
+  s.method = req.method;
+  s.path = req.path.substr(0, 512);
+  if (req.path.rfind("/npm/", 0) == 0) s.endpoint = "npm";
+  if (req.method != "GET" && req.method != "HEAD") {
+    // The body is never read: not a byte of an upload goes anywhere.
+    *keep_alive = false;
+    s.status = 405;
+    s.reason = "read-only endpoint";
+    WriteText(fd, 405, req.method + " is refused: the package registry endpoints are read-only (GET and HEAD). "
+                       "Publish from the host, not from a workspace", false);
+    return s;
+  }
+  if (req.has_body) {
+    *keep_alive = false;
+    s.status = 400;
+    s.reason = "a request body";
+    WriteText(fd, 400, "a GET or HEAD with a body is refused", false);
+    return s;
+  }
+  auto cur = Settings();
+  if (!cur->error.empty()) {
+    s.status = 503;
+    s.reason = "configuration: " + cur->error;
+    WriteText(fd, 503, "the host's registry configuration is unusable (" + cur->error + "); ask the host's admin",
+              *keep_alive, req.method == "HEAD");
+    return s;
+  }
+  if (req.path.rfind("/npm/", 0) == 0) {
+    s = ServeNpm(fd, req, req.path.substr(5), CacheOf(owner), *cur, *keep_alive);
+    s.method = req.method;
+    s.path = req.path.substr(0, 512);
+    return s;
+  }
+  // A lockfile's https://registry.npmjs.org/NAME/-/FILE.tgz, as npm's
+  // replace-registry-host sends it (the registry's /npm/ dropped).
+  if (auto p = ParseNpmPath(req.path.substr(1)); p.ok() && !p->file.empty()) {
+    s = ServeNpm(fd, req, req.path.substr(1), CacheOf(owner), *cur, *keep_alive);
+    s.method = req.method;
+    s.path = req.path.substr(0, 512);
+    return s;
+  }
+  s.status = 404;
+  s.reason = "no endpoint";
+  WriteText(fd, 404, "no registry endpoint at " + req.path.substr(0, 200) + "; npm's is " + kGuestNpmUrl,
+            *keep_alive, req.method == "HEAD");
+  return s;
+}
+
+Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
+                          bool keep_alive) {
+  Served s;
+  s.endpoint = "npm";
+  const bool head = req.method == "HEAD";
+  auto fail = [&](int status, const std::string& why) {
+    s.status = status;
+    s.reason = why;
+    WriteText(fd, status, why, keep_alive, head);
+    return s;
+  };
+  auto path = ParseNpmPath(rest);
+  if (!path.ok()) return fail(404, "the npm endpoint serves packages and their tarballs only (" +
+                                       path.status().message() + ")");
+  const std::string& up = cur.config.npm_upstream;
+  Upstream& upstream = *cur.upstream;
+  auto send = [&](const Entry& e, const std::string& how) {
+    s.cache = how;
+    auto inm = req.headers.find("if-none-match");
+    if (inm != req.headers.end() && !e.etag.empty() && inm->second == e.etag) {
+      s.status = 304;
+      WriteResponse(fd, 304, {{"ETag", e.etag}}, {}, keep_alive, true, 0);
+      return s;
+    }
+    s.status = 200;
+    SendEntry(fd, e, keep_alive, head, &s.bytes);
+    return s;
+  };
+
+  // A packument, fetched again when older than kFreshSeconds (a 304 keeps ours).
+  auto packument = [&](const NpmPath& p, bool corgi, std::string* how) -> Result<Entry> {
+    const std::string key = "npm|" + up + "|" + (corgi ? "corgi|" : "full|") + p.name;
+    auto have = cache.Find(key);
+    if (have && time(nullptr) - have->fetched < kFreshSeconds) {
+      *how = "hit";
+      return *have;
+    }
+    bool not_modified = false;
+    auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
+      Headers h = {{"Accept", corgi ? kCorgi : "application/json"}};
+      if (have && !have->etag.empty()) h["If-None-Match"] = have->etag;
+      packument_slots.acquire();
+      struct Release {
+        ~Release() { packument_slots.release(); }
+      } release;
+      std::string body;
+      auto r = upstream.Fetch("GET", NpmUpstreamUrl(up, p), h, kMaxPackument, [&](std::string_view d) {
+        body.append(d);
+        return true;
+      });
+      if (!r.ok()) return r.status();
+      if (r->status == 304 && have) {
+        not_modified = true;
+        return Status(Code::kAlreadyExists, "not modified");
+      }
+      if (r->status == 404) return Status(Code::kNotFound, "no package '" + p.name + "' in " + up);
+      if (r->status != 200) return Status(Code::kUnavailable, up + " answered " + std::to_string(r->status));
+      auto rewritten = RewritePackument(body, up, kLockfileNpmUrl, &e->note);
+      if (!rewritten.ok()) return Status(Code::kUnavailable, up + " sent a packument that is not JSON");
+      FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
+      if (!out.fd || !out.Write(rewritten.value())) return Status(Code::kInternal, "writing the cache");
+      e->content_type = "application/json";
+      auto etag = r->headers.find("etag");
+      if (etag != r->headers.end()) e->etag = etag->second;
+      return Status::Ok();
+    });
+    if (filled.ok()) {
+      *how = "miss";
+      return filled;
+    }
+    if (not_modified || (have && filled.status().code() == Code::kUnavailable)) {
+      cache.Touch(key);
+      *how = not_modified ? "revalidated" : "stale";
+      return *have;
+    }
+    return filled.status();
+  };
+
+  auto status_of = [](const Status& st) {
+    return st.code() == Code::kNotFound ? 404 : 502;
+  };
+  if (path->file.empty()) {
+    const auto accept = req.headers.find("accept");
+    const bool corgi = accept != req.headers.end() && accept->second.find("application/vnd.npm.install-v1+json") !=
+                                                         std::string::npos;
+    std::string how;
+    auto e = packument(path.value(), corgi, &how);
+    if (!e.ok()) return fail(status_of(e.status()), e.status().message());
+    return send(e.value(), how);
+  }
+
+  const std::string key = "npm|" + up + "|tarball|" + path->name + "/-/" + path->file;
+  if (auto e = cache.Find(key)) return send(*e, "hit");
+  // The integrity the packument states; the corgi one first (what npm install asked for).
+  std::string integrity, how;
+  for (bool corgi : {true, false}) {
+    auto meta = cache.Find("npm|" + up + "|" + (corgi ? "corgi|" : "full|") + path->name);
+    if (meta) integrity = IntegrityFor(meta->note, path.value());
+    if (!integrity.empty()) break;
+  }
+  if (integrity.empty()) {
+    NpmPath pkg{path->name, ""};
+    auto meta = packument(pkg, true, &how);
+    if (!meta.ok()) return fail(status_of(meta.status()), meta.status().message());
+    integrity = IntegrityFor(meta->note, path.value());
+  }
+  if (integrity.empty()) {
+    return fail(404, "package '" + path->name + "' lists no tarball " + path->file + " with an integrity");
+  }
+  auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
+    IntegrityCheck check(integrity);
+    if (!check.usable()) return Status(Code::kFailedPrecondition, "the integrity '" + integrity.substr(0, 80) + "' is not one we check");
+    FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
+    if (!out.fd) return Status(Code::kInternal, "writing the cache");
+    auto r = upstream.Fetch("GET", NpmUpstreamUrl(up, path.value()), {}, kMaxTarball, [&](std::string_view d) {
+      check.Update(d);
+      return out.Write(d);
+    });
+    if (!r.ok()) return r.status();
+    if (r->status == 404) return Status(Code::kNotFound, "no tarball " + path->file + " in " + up);
+    if (r->status != 200) return Status(Code::kUnavailable, up + " answered " + std::to_string(r->status));
+    if (!check.Matches()) {
+      return Status(Code::kFailedPrecondition, "the tarball " + path->name + "/-/" + path->file + " from " + up +
+                                         " does not match the integrity its packument states; not served");
+    }
+    e->content_type = "application/octet-stream";
+    return Status::Ok();
+  });
+  if (!filled.ok()) return fail(status_of(filled.status()), filled.status().message());
+  return send(filled.value(), "miss");
+}
+
+}  // namespace ws::registry

@@ -1,0 +1,136 @@
+// The host's package registry endpoints on real VMs: npm in a debian
+// workspace installs 200 packages from an upstream on the host's loopback
+// (HTTPS, its own CA) through http://127.0.0.1:3129/npm/, with no allowlist
+// entry for it; after reset the same install comes from the host's cache; a
+// tarball that does not match its integrity is refused; nothing is
+// published or uploaded through the endpoint. And 20 parallel TLS
+// handshakes through the proxy finish before a 10 s server deadline.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "tests/integration/environment.h"
+#include "tests/support/tls_http_server.h"
+
+namespace ws::test {
+namespace {
+
+World& W() { return World::Get(); }
+
+RunResult Guest(const std::string& ws, const std::string& script) {
+  return W().Cli({"exec", ws, "--", "sh", "-c", script});
+}
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+struct Upstream {
+  TestCa ca{W().NewFolder("registry-ca")};
+  TlsHttpServer server{ca};
+  std::string base = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
+  std::vector<FakeNpmPackage> packages = AddFakeNpmPackages(server, W().NewFolder("registry-pkgs"), 200, base);
+  Upstream() {
+    std::ofstream(W().registry_config()) << "[npm]\nupstream = \"" << base << "\"\nca_file = \"" << ca.ca_pem_path()
+                                         << "\"\n";
+  }
+  ~Upstream() { std::filesystem::remove(W().registry_config()); }
+};
+
+TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
+  Upstream up;
+  const std::string dir = W().NewFolder("regproj");
+  std::ofstream(dir + "/package.json") << FakeNpmProjectJson(up.packages);
+  ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
+  // No allowlist at all: the endpoint needs none, and nothing else is reachable.
+  ASSERT_EQ(W().Cli({"create", "reg", "--image", "debian", "--no-default-allow", "--share", dir + ":/workspace"}).code,
+            0);
+
+  // npm's defaults (15 sockets, audit on): the audit's POST is refused, the install is not.
+  auto install = Guest("reg", "cd /workspace && npm install --no-fund 2>&1");
+  ASSERT_EQ(install.code, 0) << install.out;
+  EXPECT_EQ(Guest("reg", "ls /workspace/node_modules | grep -c '^wspkg-'").out, "200\n");
+  EXPECT_NE(Guest("reg", "cd /workspace && node -e \"console.log(require('wspkg-0200'))\"").out.find("wspkg-0200"),
+            std::string::npos);
+  int fetched = 0;
+  for (const auto& p : up.packages) fetched += up.server.Requests("GET", p.tarball_path);
+  EXPECT_EQ(fetched, 200) << "each tarball fetched by the host once";
+  // The lockfile in the share names the public registry, not the endpoint.
+  std::ifstream lock(dir + "/package-lock.json");
+  std::string lockfile((std::istreambuf_iterator<char>(lock)), std::istreambuf_iterator<char>());
+  EXPECT_NE(lockfile.find("\"resolved\": \"https://registry.npmjs.org/wspkg-0001/-/wspkg-0001-1.0.0.tgz\""),
+            std::string::npos);
+  EXPECT_EQ(lockfile.find("127.0.0.1"), std::string::npos);
+  auto audit = W().Cli({"audit", "reg", "--json"});
+  EXPECT_GE(Count(audit.out, "\"endpoint\":\"npm\""), 400) << "200 packuments and 200 tarballs";
+  EXPECT_GE(Count(audit.out, "\"cache\":\"miss\""), 400);
+  EXPECT_EQ(Count(audit.out, "\"target\":\"127.0.0.1\""), 0) << "no tunnel to the upstream: the host fetched it";
+  EXPECT_NE(W().Cli({"audit", "reg"}).out.find("GET /npm/wspkg-0001 "), std::string::npos) << "the table shows registry requests";
+
+  // After reset (the guest's own npm cache gone with its disk), from the host's cache.
+  ASSERT_EQ(W().Cli({"reset", "reg"}).code, 0);
+  auto again = Guest("reg", "cd /workspace && rm -rf node_modules && npm ci --no-audit --no-fund 2>&1");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(Guest("reg", "ls /workspace/node_modules | grep -c '^wspkg-'").out, "200\n");
+  fetched = 0;
+  for (const auto& p : up.packages) fetched += up.server.Requests("GET", p.tarball_path);
+  EXPECT_EQ(fetched, 200) << "no second download";
+  auto cache = W().Cli({"cache", "--json"});
+  std::smatch entries;
+  ASSERT_TRUE(std::regex_search(cache.out, entries, std::regex("\"entries\":\"([0-9]+)\""))) << cache.out;
+  EXPECT_GE(std::stoi(entries[1].str()), 400) << "200 packuments and 200 tarballs: " << cache.out;
+
+  // A tarball that is not what its packument states is refused (a control
+  // fetched the same way is served).
+  ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
+  up.server.CorruptRoute(up.packages[0].tarball_path);
+  auto curl = [&](const std::string& path) {
+    return Guest("reg", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:3129/npm/" + path).out;
+  };
+  EXPECT_EQ(curl("wspkg-0002/-/wspkg-0002-1.0.0.tgz"), "200");
+  EXPECT_EQ(curl("wspkg-0001/-/wspkg-0001-1.0.0.tgz"), "502");
+  auto why = Guest("reg", "curl -s http://127.0.0.1:3129/npm/wspkg-0001/-/wspkg-0001-1.0.0.tgz");
+  EXPECT_NE(why.out.find("does not match the integrity"), std::string::npos) << why.out;
+  EXPECT_EQ(up.server.Requests("GET", up.packages[0].tarball_path), 3) << "fetched each time, never kept";
+
+  // Nothing goes up: npm publish and a PUT are refused, 0 bytes reach the upstream.
+  up.server.ResetLog();
+  auto publish = Guest("reg", "mkdir -p /tmp/pub && cd /tmp/pub && echo '{\"name\":\"wspkg-0001\",\"version\":\"9.0.0\"}'"
+                              " > package.json && echo secret > index.js && "
+                              "npm publish --//127.0.0.1:3129/npm/:_authToken=t 2>&1");
+  EXPECT_NE(publish.code, 0) << publish.out;
+  EXPECT_NE(publish.out.find("405"), std::string::npos) << publish.out;
+  auto put = Guest("reg", "head -c 100000 /dev/urandom > /tmp/blob && curl -s -X PUT --data-binary @/tmp/blob "
+                          "-w ' %{http_code}' http://127.0.0.1:3129/npm/wspkg-0001");
+  EXPECT_NE(put.out.find("read-only"), std::string::npos) << put.out;
+  EXPECT_NE(put.out.find(" 405"), std::string::npos) << put.out;
+  EXPECT_EQ(curl("wspkg-0003"), "200") << "the endpoint still answers GETs";
+  EXPECT_EQ(up.server.BodyBytesReceived(), 0u);
+  for (const auto& line : up.server.Log()) EXPECT_EQ(line.rfind("GET ", 0), 0u) << line;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "reg"}).code, 0);
+}
+
+// The guest's TLS stays for hosts outside the endpoints: 20 handshakes at
+// once through the proxy all finish within a server's 10 s deadline.
+TEST(Registry, TwentyParallelTlsFetchesThroughTheProxyFinish) {
+  Upstream up;
+  const std::string dir = W().NewFolder("tlspar");
+  std::filesystem::copy_file(up.ca.ca_pem_path(), dir + "/ca.pem");
+  ASSERT_EQ(W().Cli({"create", "tlspar", "--image", "debian", "--share", dir + ":/workspace", "--allow",
+                     "127.0.0.1:" + std::to_string(up.server.port())}).code, 0);
+  up.server.ResetLog();
+  auto r = Guest("tlspar", "for i in $(seq 20); do curl -sS --noproxy '' --proxy http://127.0.0.1:3128 --cacert "
+                           "/workspace/ca.pem -o /dev/null -w '%{http_code}\\n' " + up.base +
+                           "wspkg-0001 & done; wait");
+  EXPECT_EQ(Count(r.out, "200\n"), 20) << r.out << r.err;
+  EXPECT_EQ(up.server.HandshakesCompleted(), 20);
+  EXPECT_EQ(up.server.HandshakesTimedOut(), 0);
+  EXPECT_EQ(W().Cli({"destroy", "--force", "tlspar"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ws::test
