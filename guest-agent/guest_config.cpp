@@ -124,7 +124,11 @@ void ConfigureGuest(const std::string& net_mode) {
     Write(files[1], std::string("# ") + kHeader + "\nregistry=http://127.0.0.1:" + std::to_string(kRegistryPort) +
                         "/npm/\nproxy=" + proxy + "\nhttps-proxy=" + proxy + "\nnoproxy=localhost,127.0.0.1\n" +
                         kNpmCa);
-    Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\n");
+    // pip's index is the host's PyPI endpoint too; pip sends it through the
+    // proxy (its proxy setting wins over no_proxy), which hands it on.
+    Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\nindex-url = http://127.0.0.1:" +
+                        std::to_string(kRegistryPort) + "/pypi/simple/\ntrusted-host = 127.0.0.1:" +
+                        std::to_string(kRegistryPort) + "\n");
     std::string sh = std::string("# ") + kHeader + "\n";
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       sh += std::string("export ") + k + "=" + proxy + "\n";

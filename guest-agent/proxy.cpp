@@ -216,9 +216,16 @@ void EgressProxy::Serve(unique_fd client) {
     return Reply(client.get(), "400 Bad Request",
                  "workspace: this is an HTTP proxy; use CONNECT or an absolute http:// URL\n");
   }
-  req.set_host(host);
+  if (!p->connect && port == kRegistryPort && (host == "127.0.0.1" || host == "localhost")) {
+    // The registry endpoints asked for through the proxy (pip does): the
+    // host serves them, the request head goes first as for any plain http.
+    req.set_host("registry");
+    req.set_method("REGISTRY");
+  } else {
+    req.set_host(host);
+    req.set_method(method);
+  }
   req.set_port(port);
-  req.set_method(method);
   p->target = host + ":" + std::to_string(port);
   p->client = std::move(client);
   Announce(std::move(req), std::move(p), kProxyPort);

@@ -178,6 +178,8 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   // parent can be rebuilt or removed without touching it.
   auto conv = RunCommand({"qemu-img", "convert", "-O", "qcow2", view->meta.disk, staging + "/rootfs.qcow2"});
   if (!conv.ok()) return Status(Code::kInternal, "writing the new base disk: " + conv.status().message());
+  // Its owner's only before it is linked where others can see it (.bases).
+  chmod((staging + "/rootfs.qcow2").c_str(), 0400);
   if (Status s = images.InstallDerived(staging, r, parent.value(), owner); !s.ok()) return s;
   destroy.Dismiss();
   (void)workspaces.Destroy(c, ws_name, true);

@@ -1,6 +1,7 @@
 #include "host/net/audit_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -59,6 +60,15 @@ void AuditLog::Append(const AuditRecord& r) {
   std::lock_guard lock(mu_);
   int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return;
+  // Bounded: past kMaxAuditBytes the log moves to PATH.1 (the one before
+  // that goes) and starts again.
+  struct stat st{};
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxAuditBytes) {
+    close(fd);
+    rename(path_.c_str(), (path_ + ".1").c_str());
+    fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) return;
+  }
   (void)!write(fd, line.data(), line.size());
   close(fd);
 }

@@ -37,6 +37,9 @@ std::string ToJsonLine(const AuditRecord& r);
 std::string JsonEscape(const std::string& s);
 std::string NowRfc3339Millis();
 
+// One log's bound; past it the log is rotated to PATH.1.
+inline constexpr uint64_t kMaxAuditBytes = 64ull << 20;
+
 class AuditLog {
  public:
   explicit AuditLog(std::string path) : path_(std::move(path)) {}

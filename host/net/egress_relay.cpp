@@ -116,7 +116,15 @@ void EgressRelay::WatchLoop() {
       auto reader = agent.value()->stub()->WatchEgress(&ctx, v1::WatchEgressRequest());
       v1::EgressRequest req;
       while (reader->Read(&req)) {
-        std::thread([shared = shared_, a = agent.value(), req] { Handle(shared, a, req); }).detach();
+        // A thread per announcement, bounded: past twice the relay bound an
+        // announcement is dropped, and the guest's proxy answers its client
+        // 504 when it hears nothing (a flooding guest gets no host threads).
+        if (shared_->handlers.load() >= 2 * kMaxTunnels) continue;
+        ++shared_->handlers;
+        std::thread([shared = shared_, a = agent.value(), req] {
+          Handle(shared, a, req);
+          --shared->handlers;
+        }).detach();
       }
       grpc::Status s = reader->Finish();
       agent.value()->Observe(s);

@@ -53,6 +53,7 @@ class EgressRelay {
     std::condition_variable slot_freed;
     std::vector<AllowEntry> allow;  // guarded by mu
     int open_tunnels = 0;           // guarded by mu
+    std::atomic<int> handlers{0};   // announcements being handled (a thread each)
     registry::Registry* const registry;
     const uid_t owner;
   };

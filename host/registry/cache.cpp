@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,7 +55,7 @@ bool WriteMeta(const std::string& path, const std::string& key, const Entry& e) 
   json j = {{"key", key}, {"content_type", e.content_type}, {"etag", e.etag}, {"fetched", e.fetched},
             {"note", e.note}};
   std::ofstream f(path, std::ios::trunc);
-  f << j.dump();
+  f << j.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on bytes from an upstream
   return static_cast<bool>(f);
 }
 
@@ -64,6 +65,12 @@ Cache::Cache(std::string dir, uint64_t max_bytes) : dir_(std::move(dir)), max_by
   std::error_code ec;
   fs::create_directories(dir_, ec);
   chmod(dir_.c_str(), 0700);
+  // What fills cut short by a stopped daemon left.
+  std::vector<fs::path> stale;
+  for (const auto& f : fs::directory_iterator(dir_, ec)) {
+    if (f.path().extension() == ".part" || f.path().extension() == ".mpart") stale.push_back(f.path());
+  }
+  for (const auto& p : stale) fs::remove(p, ec);
 }
 
 std::string Cache::FileFor(const std::string& key) const { return dir_ + "/" + Sha256Hex(key); }
@@ -90,6 +97,13 @@ Result<Entry> Cache::Fill(const std::string& key, const std::function<Status(con
   std::string tmp;
   {
     std::unique_lock lock(mu_);
+    // In-flight downloads are not counted by the bound: a few at a time,
+    // the others waiting their turn (or for the fetch of their key).
+    if (!cv_.wait_for(lock, std::chrono::seconds(60),
+                      [&] { return filling_.count(key) || filling_.size() < kMaxFills; })) {
+      return Status(Code::kUnavailable, "the cache is filling " + std::to_string(kMaxFills) +
+                                            " entries already; try again");
+    }
     if (filling_.count(key)) {
       cv_.wait(lock, [&] { return !filling_.count(key); });
       lock.unlock();
@@ -101,7 +115,12 @@ Result<Entry> Cache::Fill(const std::string& key, const std::function<Status(con
   }
   Entry e;
   e.fetched = time(nullptr);
-  Status s = fetch(tmp + ".part", &e);
+  Status s;
+  try {
+    s = fetch(tmp + ".part", &e);
+  } catch (const std::exception& ex) {
+    s = Status(Code::kInternal, std::string("filling a cache entry: ") + ex.what());  // waiters must not hang
+  }
   if (s.ok() && (!WriteMeta(tmp + ".mpart", key, e) || rename((tmp + ".part").c_str(), (base + ".body").c_str()) != 0 ||
                  rename((tmp + ".mpart").c_str(), (base + ".meta").c_str()) != 0)) {
     s = Status(Code::kInternal, "storing a cache entry in " + dir_);

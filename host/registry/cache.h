@@ -38,6 +38,10 @@ struct CacheUsage {
 
 // The default bound of one user's cache (WORKSPACE_CACHE_MAX_MIB overrides).
 inline constexpr uint64_t kDefaultCacheBytes = 10ull << 30;
+// Fetches one user's cache runs at once (each up to a tarball's 1 GiB,
+// outside the bound until stored); more wait up to 60 s, then get
+// kUnavailable.
+inline constexpr size_t kMaxFills = 16;
 
 class Cache {
  public:

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
@@ -87,6 +88,25 @@ Result<NpmPath> ParseNpmPath(std::string_view rest) {
   return out;
 }
 
+bool JsonTooDeep(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p) {
   if (!p.file.empty()) return upstream + p.name + "/-/" + p.file;
   std::string name = p.name;
@@ -96,6 +116,7 @@ std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p) {
 
 Result<std::string> RewritePackument(std::string_view text, const std::string& upstream, const std::string& local,
                                      std::string* index) {
+  if (JsonTooDeep(text, 64)) return Status(Code::kInvalidArgument, "the packument nests deeper than 64 levels");
   json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return Status(Code::kInvalidArgument, "the packument is not a JSON object");
   index->clear();
@@ -126,12 +147,19 @@ Result<std::string> RewritePackument(std::string_view text, const std::string& u
           integrity = "sha1hex-" + it->get<std::string>();
         }
       }
-      if (integrity.empty() || integrity.find_first_of("\n\r") != std::string::npos) continue;
+      if (integrity.empty() || integrity.size() > 1024 ||
+          std::any_of(integrity.begin(), integrity.end(), [](unsigned char c) { return c < 0x20 || c > 0x7e; })) {
+        continue;
+      }
       *tarball = local + p->name + "/-/" + p->file;
       *index += p->name + "/-/" + p->file + " " + integrity + "\n";
     }
   }
-  return j.dump();
+  try {
+    return j.dump();
+  } catch (const json::exception&) {
+    return Status(Code::kInvalidArgument, "the packument holds text that is not UTF-8");
+  }
 }
 
 std::string IntegrityFor(const std::string& index, const NpmPath& p) {
@@ -153,9 +181,18 @@ IntegrityCheck::IntegrityCheck(const std::string& integrity) {
   std::stringstream in(integrity);
   for (std::string e; in >> e;) entries.push_back(e);
   const EVP_MD* md = nullptr;
-  if (integrity.rfind("sha1hex-", 0) == 0) {
-    want_ = DecodeHex(integrity.substr(8));
-    md = want_.size() == 20 ? EVP_sha1() : nullptr;
+  // "sha1hex-HEX" (npm's shasum), "sha256hex-HEX" (PyPI's sha256).
+  struct HexForm {
+    const char* prefix;
+    const EVP_MD* (*algo)();
+  };
+  for (const HexForm& h : {HexForm{"sha1hex-", EVP_sha1}, HexForm{"sha256hex-", EVP_sha256}}) {
+    const char* prefix = h.prefix;
+    auto algo = h.algo;
+    if (integrity.rfind(prefix, 0) != 0) continue;
+    want_ = DecodeHex(integrity.substr(strlen(prefix)));
+    if (want_.size() == static_cast<size_t>(EVP_MD_get_size(algo()))) md = algo();
+    else want_ = "malformed";
   }
   for (const auto& [prefix, algo] : kAlgos) {
     if (md || !want_.empty()) break;

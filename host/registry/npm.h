@@ -22,6 +22,11 @@ struct NpmPath {
 // segments, characters a package name cannot hold.
 Result<NpmPath> ParseNpmPath(std::string_view rest);
 
+// True when JSON text nests arrays and objects deeper than `max` (the
+// writer recurses once a level: an upstream's deep document must not
+// overflow the daemon's stack).
+bool JsonTooDeep(std::string_view text, int max);
+
 // The upstream URL of a path: `upstream` ends with '/'.
 std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p);
 
@@ -35,7 +40,8 @@ Result<std::string> RewritePackument(std::string_view json, const std::string& u
 std::string IntegrityFor(const std::string& index, const NpmPath& p);
 
 // Hashes a body as it is written and says whether it matches an integrity
-// string (the strongest algorithm it names: sha512, sha384, sha256, sha1).
+// string (the strongest algorithm it names: sha512, sha384, sha256, sha1),
+// or a hex digest written "sha1hex-HEX" or "sha256hex-HEX".
 class IntegrityCheck {
  public:
   explicit IntegrityCheck(const std::string& integrity);

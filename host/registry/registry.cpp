@@ -14,6 +14,7 @@
 
 #include "host/registry/http.h"
 #include "host/registry/npm.h"
+#include "host/registry/pypi.h"
 
 namespace ws::registry {
 namespace {
@@ -25,7 +26,7 @@ constexpr uint64_t kMaxPackument = 128ull << 20;
 // Packuments are held and parsed in memory (several times their size while
 // parsed): at most this many at once, whatever the guests ask.
 std::counting_semaphore<64> packument_slots(4);
-constexpr uint64_t kMaxTarball = 2ull << 30;
+constexpr uint64_t kMaxTarball = 1ull << 30;
 constexpr int kIdleSeconds = 120;                    // a guest connection with no request for this long ends
 constexpr char kCorgi[] = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
 
@@ -35,11 +36,21 @@ std::string Trim(std::string s) {
   return s;
 }
 
+bool PrintableAscii(const std::string& s, size_t max) {
+  if (s.size() > max) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 std::string WithSlash(std::string s) { return s.empty() || s.back() == '/' ? s : s + "/"; }
 
+// HTTPS only: over plain http the integrity the index states proves nothing.
 Result<std::string> CheckUpstream(const std::string& url, const std::string& where) {
   auto u = ParseUrl(url);
   if (!u.ok()) return Status(Code::kInvalidArgument, where + ": " + u.status().message());
+  if (!u->tls) return Status(Code::kInvalidArgument, where + ": '" + url + "' is not https://");
   return WithSlash(url);
 }
 
@@ -77,9 +88,9 @@ struct FileSink {
 
 }  // namespace
 
-Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc) {
+Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc, const std::string& host_pip_conf) {
   Config c;
-  bool npm_set = false;
+  bool npm_set = false, pypi_set = false;
   struct stat st{};
   if (stat(path.c_str(), &st) == 0) {
     std::shared_ptr<cpptoml::table> t;
@@ -97,6 +108,15 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
       }
       if (auto v = npm->get_as<std::string>("ca_file")) c.ca_file = *v;
     }
+    if (auto pypi = t->get_table("pypi")) {
+      if (auto v = pypi->get_as<std::string>("upstream")) {
+        auto u = CheckUpstream(*v, path + " [pypi] upstream");
+        if (!u.ok()) return u.status();
+        c.pypi_upstream = u.value();
+        pypi_set = true;
+      }
+    }
+    if (auto v = t->get_as<std::string>("ca_file")) c.ca_file = *v;
     if (auto cache = t->get_table("cache")) {
       if (auto v = cache->get_as<int64_t>("max_mib")) {
         if (*v <= 0) return Status(Code::kInvalidArgument, path + ": [cache] max_mib must be positive");
@@ -113,6 +133,15 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
       if (u.ok()) c.npm_upstream = u.value();
     }
   }
+  if (!pypi_set) {
+    std::ifstream f(host_pip_conf);
+    for (std::string line; std::getline(f, line);) {
+      auto eq = line.find('=');
+      if (eq == std::string::npos || Trim(line.substr(0, eq)) != "index-url") continue;
+      auto u = CheckUpstream(Trim(line.substr(eq + 1)), host_pip_conf + " index-url");
+      if (u.ok()) c.pypi_upstream = u.value();
+    }
+  }
   return c;
 }
 
@@ -125,7 +154,7 @@ std::shared_ptr<const Registry::Current> Registry::Settings() {
   std::lock_guard lock(mu_);
   if (current_ && mtime == config_mtime_) return current_;
   auto cur = std::make_shared<Current>();
-  auto c = LoadConfig(config_path_, "/etc/npmrc");
+  auto c = LoadConfig(config_path_, "/etc/npmrc", "/etc/pip.conf");
   if (!c.ok()) {
     cur->error = c.status().message();
   } else {
@@ -171,10 +200,22 @@ void Registry::Serve(unique_fd conn, uid_t owner, const std::function<void(const
     }
     bool keep_alive = req->keep_alive;
     const auto t0 = Clock::now();
-    Served s = Handle(conn.get(), req.value(), owner, &keep_alive);
+    Served s;
+    try {
+      s = Handle(conn.get(), req.value(), owner, &keep_alive);
+    } catch (const std::exception& e) {
+      // What an upstream sent broke a parser or a writer: this request fails, not the daemon.
+      s.method = req->method;
+      s.path = req->path.substr(0, 512);
+      s.status = 502;
+      s.reason = std::string("internal error: ") + e.what();
+      WriteText(conn.get(), 502, "the endpoint could not handle the upstream's answer", false);
+    }
     s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     on_served(s);
-    if (!keep_alive) return;
+    // A refused or failed request ends the connection: a guest cannot pipe
+    // an endless run of cheap errors (each an audit line) through one.
+    if (!keep_alive || s.status >= 400) return;
   }
 }
 
@@ -183,6 +224,7 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
   s.method = req.method;
   s.path = req.path.substr(0, 512);
   if (req.path.rfind("/npm/", 0) == 0) s.endpoint = "npm";
+  if (req.path.rfind("/pypi/", 0) == 0) s.endpoint = "pypi";
   if (req.method != "GET" && req.method != "HEAD") {
     // The body is never read: not a byte of an upload goes anywhere.
     *keep_alive = false;
@@ -207,6 +249,12 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
               *keep_alive, req.method == "HEAD");
     return s;
   }
+  if (req.path.rfind("/pypi/", 0) == 0) {
+    s = ServePypi(fd, req, req.path.substr(6), CacheOf(owner), *cur, *keep_alive);
+    s.method = req.method;
+    s.path = req.path.substr(0, 512);
+    return s;
+  }
   if (req.path.rfind("/npm/", 0) == 0) {
     s = ServeNpm(fd, req, req.path.substr(5), CacheOf(owner), *cur, *keep_alive);
     s.method = req.method;
@@ -223,28 +271,28 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
   }
   s.status = 404;
   s.reason = "no endpoint";
-  WriteText(fd, 404, "no registry endpoint at " + req.path.substr(0, 200) + "; npm's is " + kGuestNpmUrl,
+  WriteText(fd, 404, "no registry endpoint at " + req.path.substr(0, 200) + "; npm's is " + kGuestNpmUrl +
+                         ", PyPI's " + kGuestPypiUrl,
             *keep_alive, req.method == "HEAD");
   return s;
 }
 
-Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
-                          bool keep_alive) {
-  Served s;
-  s.endpoint = "npm";
-  const bool head = req.method == "HEAD";
-  auto fail = [&](int status, const std::string& why) {
+namespace {
+
+// What ServeNpm and ServePypi share: answering from an entry, and the two
+// ways an entry is filled.
+struct Reply {
+  int fd;
+  const Request& req;
+  bool keep_alive;
+  Served& s;
+  Served Fail(int status, const std::string& why) {
     s.status = status;
     s.reason = why;
-    WriteText(fd, status, why, keep_alive, head);
+    WriteText(fd, status, why, keep_alive, req.method == "HEAD");
     return s;
-  };
-  auto path = ParseNpmPath(rest);
-  if (!path.ok()) return fail(404, "the npm endpoint serves packages and their tarballs only (" +
-                                       path.status().message() + ")");
-  const std::string& up = cur.config.npm_upstream;
-  Upstream& upstream = *cur.upstream;
-  auto send = [&](const Entry& e, const std::string& how) {
+  }
+  Served Send(const Entry& e, const std::string& how) {
     s.cache = how;
     auto inm = req.headers.find("if-none-match");
     if (inm != req.headers.end() && !e.etag.empty() && inm->second == e.etag) {
@@ -253,111 +301,217 @@ Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, C
       return s;
     }
     s.status = 200;
-    SendEntry(fd, e, keep_alive, head, &s.bytes);
+    SendEntry(fd, e, keep_alive, req.method == "HEAD", &s.bytes);
     return s;
-  };
+  }
+  // A body made here rather than read from the cache (PyPI's HTML page).
+  Served SendBody(const std::string& body, const std::string& content_type, const std::string& how) {
+    s.cache = how;
+    s.status = 200;
+    WriteResponse(fd, 200, {{"Content-Type", content_type}}, body, keep_alive, req.method == "HEAD", body.size());
+    if (req.method != "HEAD") s.bytes = body.size();
+    return s;
+  }
+};
 
-  // A packument, fetched again when older than kFreshSeconds (a 304 keeps ours).
-  auto packument = [&](const NpmPath& p, bool corgi, std::string* how) -> Result<Entry> {
-    const std::string key = "npm|" + up + "|" + (corgi ? "corgi|" : "full|") + p.name;
-    auto have = cache.Find(key);
-    if (have && time(nullptr) - have->fetched < kFreshSeconds) {
-      *how = "hit";
-      return *have;
+int HttpStatusOf(const Status& st) { return st.code() == Code::kNotFound ? 404 : 502; }
+
+// A metadata document (an npm packument, a PyPI project page): served from
+// the cache while younger than kFreshSeconds, then fetched again with its
+// ETag (a 304 keeps the cached one; an upstream that cannot be reached
+// leaves the cached one served, "stale"). `rewrite` turns the upstream's
+// body into what is stored, filling the entry's note.
+Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
+                       const std::string& accept, const std::string& what,
+                       const std::function<Result<std::string>(const std::string&, Entry*)>& rewrite,
+                       std::string* how) {
+  auto have = cache.Find(key);
+  if (have && time(nullptr) - have->fetched < kFreshSeconds) {
+    *how = "hit";
+    return *have;
+  }
+  bool not_modified = false;
+  auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
+    Headers h = {{"Accept", accept}};
+    if (have && !have->etag.empty()) h["If-None-Match"] = have->etag;
+    if (!packument_slots.try_acquire_for(std::chrono::seconds(30))) {
+      return Status(Code::kUnavailable, "the host is busy fetching other indexes; try again");
     }
-    bool not_modified = false;
-    auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
-      Headers h = {{"Accept", corgi ? kCorgi : "application/json"}};
-      if (have && !have->etag.empty()) h["If-None-Match"] = have->etag;
-      packument_slots.acquire();
-      struct Release {
-        ~Release() { packument_slots.release(); }
-      } release;
-      std::string body;
-      auto r = upstream.Fetch("GET", NpmUpstreamUrl(up, p), h, kMaxPackument, [&](std::string_view d) {
-        body.append(d);
-        return true;
-      });
-      if (!r.ok()) return r.status();
-      if (r->status == 304 && have) {
-        not_modified = true;
-        return Status(Code::kAlreadyExists, "not modified");
-      }
-      if (r->status == 404) return Status(Code::kNotFound, "no package '" + p.name + "' in " + up);
-      if (r->status != 200) return Status(Code::kUnavailable, up + " answered " + std::to_string(r->status));
-      auto rewritten = RewritePackument(body, up, kLockfileNpmUrl, &e->note);
-      if (!rewritten.ok()) return Status(Code::kUnavailable, up + " sent a packument that is not JSON");
-      FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
-      if (!out.fd || !out.Write(rewritten.value())) return Status(Code::kInternal, "writing the cache");
-      e->content_type = "application/json";
-      auto etag = r->headers.find("etag");
-      if (etag != r->headers.end()) e->etag = etag->second;
-      return Status::Ok();
+    struct Release {
+      ~Release() { packument_slots.release(); }
+    } release;
+    std::string body;
+    auto r = upstream.Fetch("GET", url, h, kMaxPackument, [&](std::string_view d) {
+      body.append(d);
+      return true;
     });
-    if (filled.ok()) {
-      *how = "miss";
-      return filled;
+    if (!r.ok()) return r.status();
+    if (r->status == 304 && have) {
+      not_modified = true;
+      return Status(Code::kAlreadyExists, "not modified");
     }
-    if (not_modified || (have && filled.status().code() == Code::kUnavailable)) {
-      cache.Touch(key);
-      *how = not_modified ? "revalidated" : "stale";
-      return *have;
+    if (r->status == 404) return Status(Code::kNotFound, "no " + what + " at " + url);
+    if (r->status != 200) return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
+    auto stored = rewrite(body, e);
+    if (!stored.ok()) return Status(Code::kUnavailable, url + ": " + stored.status().message());
+    FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
+    if (!out.fd || !out.Write(stored.value())) return Status(Code::kInternal, "writing the cache");
+    if (auto etag = r->headers.find("etag"); etag != r->headers.end() && PrintableAscii(etag->second, 256)) {
+      e->etag = etag->second;
     }
-    return filled.status();
-  };
+    return Status::Ok();
+  });
+  if (filled.ok()) {
+    *how = "miss";
+    return filled;
+  }
+  if (not_modified || (have && filled.status().code() == Code::kUnavailable)) {
+    cache.Touch(key);
+    *how = not_modified ? "revalidated" : "stale";
+    return *have;
+  }
+  return filled.status();
+}
 
-  auto status_of = [](const Status& st) {
-    return st.code() == Code::kNotFound ? 404 : 502;
+// A file checked against `integrity` as it is written; kept only when it
+// matches. Files never change under one name: a cached one is served as is.
+Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
+                           const std::string& integrity, const std::string& what, std::string* how) {
+  if (auto e = cache.Find(key)) {
+    *how = "hit";
+    return *e;
+  }
+  *how = "miss";
+  return cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
+    IntegrityCheck check(integrity);
+    if (!check.usable()) {
+      return Status(Code::kFailedPrecondition, "the hash '" + integrity.substr(0, 80) + "' stated for " + what +
+                                                   " is not one the endpoint checks");
+    }
+    FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
+    if (!out.fd) return Status(Code::kInternal, "writing the cache");
+    auto r = upstream.Fetch("GET", url, {}, kMaxTarball, [&](std::string_view d) {
+      check.Update(d);
+      return out.Write(d);
+    });
+    if (!r.ok()) return r.status();
+    if (r->status == 404) return Status(Code::kNotFound, "no " + what + " at " + url);
+    if (r->status != 200) return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
+    if (!check.Matches()) {
+      return Status(Code::kFailedPrecondition, what + " from " + url +
+                                                   " does not match the integrity its index states; not served");
+    }
+    e->content_type = "application/octet-stream";
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
+                          bool keep_alive) {
+  Served s;
+  s.endpoint = "npm";
+  Reply reply{fd, req, keep_alive, s};
+  auto path = ParseNpmPath(rest);
+  if (!path.ok()) {
+    return reply.Fail(404, "the npm endpoint serves packages and their tarballs only (" + path.status().message() + ")");
+  }
+  const std::string& up = cur.config.npm_upstream;
+  Upstream& upstream = *cur.upstream;
+  auto packument = [&](const NpmPath& p, bool corgi, std::string* how) {
+    return Document(cache, upstream, "npm|" + up + "|" + (corgi ? "corgi|" : "full|") + p.name,
+                    NpmUpstreamUrl(up, p), corgi ? kCorgi : "application/json", "package '" + p.name + "'",
+                    [&](const std::string& body, Entry* e) {
+                      e->content_type = "application/json";
+                      return RewritePackument(body, up, kLockfileNpmUrl, &e->note);
+                    },
+                    how);
   };
+  std::string how;
   if (path->file.empty()) {
     const auto accept = req.headers.find("accept");
-    const bool corgi = accept != req.headers.end() && accept->second.find("application/vnd.npm.install-v1+json") !=
-                                                         std::string::npos;
-    std::string how;
+    const bool corgi = accept != req.headers.end() &&
+                       accept->second.find("application/vnd.npm.install-v1+json") != std::string::npos;
     auto e = packument(path.value(), corgi, &how);
-    if (!e.ok()) return fail(status_of(e.status()), e.status().message());
-    return send(e.value(), how);
+    if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+    return reply.Send(e.value(), how);
   }
-
   const std::string key = "npm|" + up + "|tarball|" + path->name + "/-/" + path->file;
-  if (auto e = cache.Find(key)) return send(*e, "hit");
+  if (auto e = cache.Find(key)) return reply.Send(*e, "hit");
   // The integrity the packument states; the corgi one first (what npm install asked for).
-  std::string integrity, how;
+  std::string integrity;
   for (bool corgi : {true, false}) {
     auto meta = cache.Find("npm|" + up + "|" + (corgi ? "corgi|" : "full|") + path->name);
     if (meta) integrity = IntegrityFor(meta->note, path.value());
     if (!integrity.empty()) break;
   }
   if (integrity.empty()) {
-    NpmPath pkg{path->name, ""};
-    auto meta = packument(pkg, true, &how);
-    if (!meta.ok()) return fail(status_of(meta.status()), meta.status().message());
+    auto meta = packument(NpmPath{path->name, ""}, true, &how);
+    if (!meta.ok()) return reply.Fail(HttpStatusOf(meta.status()), meta.status().message());
     integrity = IntegrityFor(meta->note, path.value());
   }
   if (integrity.empty()) {
-    return fail(404, "package '" + path->name + "' lists no tarball " + path->file + " with an integrity");
+    return reply.Fail(404, "package '" + path->name + "' lists no tarball " + path->file + " with an integrity");
   }
-  auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
-    IntegrityCheck check(integrity);
-    if (!check.usable()) return Status(Code::kFailedPrecondition, "the integrity '" + integrity.substr(0, 80) + "' is not one we check");
-    FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
-    if (!out.fd) return Status(Code::kInternal, "writing the cache");
-    auto r = upstream.Fetch("GET", NpmUpstreamUrl(up, path.value()), {}, kMaxTarball, [&](std::string_view d) {
-      check.Update(d);
-      return out.Write(d);
-    });
-    if (!r.ok()) return r.status();
-    if (r->status == 404) return Status(Code::kNotFound, "no tarball " + path->file + " in " + up);
-    if (r->status != 200) return Status(Code::kUnavailable, up + " answered " + std::to_string(r->status));
-    if (!check.Matches()) {
-      return Status(Code::kFailedPrecondition, "the tarball " + path->name + "/-/" + path->file + " from " + up +
-                                         " does not match the integrity its packument states; not served");
+  auto e = VerifiedFile(cache, upstream, key, NpmUpstreamUrl(up, path.value()), integrity,
+                        "the tarball " + path->name + "/-/" + path->file, &how);
+  if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+  return reply.Send(e.value(), how);
+}
+
+Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
+                           bool keep_alive) {
+  Served s;
+  s.endpoint = "pypi";
+  Reply reply{fd, req, keep_alive, s};
+  const std::string& up = cur.config.pypi_upstream;
+  Upstream& upstream = *cur.upstream;
+  // simple/PROJECT/ or files/PROJECT/PATH...
+  std::string kind = rest.substr(0, rest.find('/'));
+  std::string after = rest.size() > kind.size() ? rest.substr(kind.size() + 1) : "";
+  std::string name = after.substr(0, after.find('/'));
+  auto project = NormalizePypiName(name);
+  if ((kind != "simple" && kind != "files") || !project.ok()) {
+    return reply.Fail(404, "the PyPI endpoint serves project pages (simple/PROJECT/) and their files only");
+  }
+  auto index = [&](std::string* how) {
+    const std::string url = up + project.value() + "/";
+    return Document(cache, upstream, "pypi|" + up + "|index|" + project.value(), url,
+                    "application/vnd.pypi.simple.v1+json", "project '" + project.value() + "'",
+                    [&](const std::string& body, Entry* e) -> Result<std::string> {
+                      e->content_type = "application/vnd.pypi.simple.v1+json";
+                      auto page = RewritePypiIndex(body, project.value(), url, kGuestPypiFilesUrl);
+                      if (!page.ok()) return page.status();
+                      e->note = page->files;
+                      return page->json;
+                    },
+                    how);
+  };
+  std::string how;
+  if (kind == "simple") {
+    if (after != name && after != name + "/") return reply.Fail(404, "not a project page");
+    auto e = index(&how);
+    if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+    const auto accept = req.headers.find("accept");
+    if (accept != req.headers.end() && accept->second.find("application/vnd.pypi.simple.v1+json") != std::string::npos) {
+      return reply.Send(e.value(), how);
     }
-    e->content_type = "application/octet-stream";
-    return Status::Ok();
-  });
-  if (!filled.ok()) return fail(status_of(filled.status()), filled.status().message());
-  return send(filled.value(), "miss");
+    std::ifstream f(e->path);
+    std::stringstream page;
+    page << f.rdbuf();
+    return reply.SendBody(PypiHtml(page.str(), project.value()), "text/html; charset=utf-8", how);
+  }
+  const std::string local = project.value() + after.substr(name.size());
+  const std::string key = "pypi|" + up + "|file|" + local;
+  if (auto e = cache.Find(key)) return reply.Send(*e, "hit");
+  auto page = index(&how);
+  if (!page.ok()) return reply.Fail(HttpStatusOf(page.status()), page.status().message());
+  PypiFile file = PypiFileFor(page->note, local);
+  if (file.sha256.empty()) return reply.Fail(404, "project '" + project.value() + "' lists no such file");
+  auto e = VerifiedFile(cache, upstream, key, file.upstream, "sha256hex-" + file.sha256, "the file " + local, &how);
+  if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+  return reply.Send(e.value(), how);
 }
 
 }  // namespace ws::registry

@@ -1,5 +1,6 @@
 // Registry: the package registry endpoints the host serves its guests
-// (http://127.0.0.1:3129/npm/ in the guest, carried on the agent channel).
+// (http://127.0.0.1:3129/npm/ and /pypi/simple/ in the guest, carried on
+// the agent channel).
 // It answers GET and HEAD only, from one cache per user, fetching from the
 // upstream registry the host's configuration names — never from anything
 // in a share or the guest. Nothing the guest sends reaches an upstream:
@@ -8,10 +9,12 @@
 //
 // Configuration: WORKSPACE_REGISTRY_CONFIG (default
 // /etc/workspace/registries.toml), read again when it changes:
-//   [npm]   upstream = "https://registry.npmjs.org/"   ca_file = "PEM"
+//   ca_file = "PEM"                                    (extra trust anchors)
+//   [npm]   upstream = "https://registry.npmjs.org/"
+//   [pypi]  upstream = "https://pypi.org/simple/"
 //   [cache] max_mib = 10240
-// Without an npm upstream there, the host's /etc/npmrc `registry=`, else
-// the public registry. Thread-safe.
+// Without an upstream there, the host's /etc/npmrc `registry=` or
+// /etc/pip.conf `index-url`, else the public registry. Thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -36,6 +39,9 @@ inline constexpr char kGuestNpmUrl[] = "http://127.0.0.1:3129/npm/";
 // replace-registry-host (default "npmjs") turns https://registry.npmjs.org/P
 // into http://127.0.0.1:3129/P, which the endpoint serves as /npm/P.
 inline constexpr char kLockfileNpmUrl[] = "https://registry.npmjs.org/";
+inline constexpr char kGuestPypiUrl[] = "http://127.0.0.1:3129/pypi/simple/";
+// Where the PyPI endpoint offers a project's files: PROJECT/PATH-OF-THE-UPSTREAM-URL.
+inline constexpr char kGuestPypiFilesUrl[] = "http://127.0.0.1:3129/pypi/files/";
 
 // One request served, for the audit log.
 struct Served {
@@ -51,12 +57,14 @@ struct Served {
 
 struct Config {
   std::string npm_upstream = "https://registry.npmjs.org/";
+  std::string pypi_upstream = "https://pypi.org/simple/";  // a PEP 691 (JSON) simple index
   std::string ca_file;
   uint64_t cache_max_bytes = kDefaultCacheBytes;
 };
-// Reads the configuration file (absent: the defaults); host_npmrc is the
-// host's npm configuration consulted for `registry=`.
-Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc);
+// Reads the configuration file (absent: the defaults); host_npmrc and
+// host_pip_conf are the host's own, consulted for `registry=` and
+// `index-url` when the file names no upstream.
+Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc, const std::string& host_pip_conf);
 
 class Registry {
  public:
@@ -81,6 +89,8 @@ class Registry {
   Served Handle(int fd, const struct Request& req, uid_t owner, bool* keep_alive);
   Served ServeNpm(int fd, const struct Request& req, const std::string& rest, Cache& cache,
                   const Current& cur, bool keep_alive);
+  Served ServePypi(int fd, const struct Request& req, const std::string& rest, Cache& cache,
+                   const Current& cur, bool keep_alive);
 
   const std::string cache_root_;
   const std::string config_path_;

@@ -29,20 +29,23 @@ int Count(const std::string& text, const std::string& what) {
   return n;
 }
 
+// An HTTPS npm registry and PyPI index on the host's loopback, with a CA
+// of its own, named in the daemon's registry configuration.
 struct Upstream {
   TestCa ca{W().NewFolder("registry-ca")};
   TlsHttpServer server{ca};
   std::string base = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
-  std::vector<FakeNpmPackage> packages = AddFakeNpmPackages(server, W().NewFolder("registry-pkgs"), 200, base);
-  Upstream() {
-    std::ofstream(W().registry_config()) << "[npm]\nupstream = \"" << base << "\"\nca_file = \"" << ca.ca_pem_path()
-                                         << "\"\n";
+  std::vector<FakeNpmPackage> packages;
+  explicit Upstream(int npm_packages) {
+    packages = AddFakeNpmPackages(server, W().NewFolder("registry-pkgs"), npm_packages, base);
+    std::ofstream(W().registry_config()) << "ca_file = \"" << ca.ca_pem_path() << "\"\n[npm]\nupstream = \"" << base
+                                         << "\"\n[pypi]\nupstream = \"" << base << "simple/\"\n";
   }
   ~Upstream() { std::filesystem::remove(W().registry_config()); }
 };
 
 TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
-  Upstream up;
+  Upstream up(200);
   const std::string dir = W().NewFolder("regproj");
   std::ofstream(dir + "/package.json") << FakeNpmProjectJson(up.packages);
   ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
@@ -117,7 +120,7 @@ TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
 // The guest's TLS stays for hosts outside the endpoints: 20 handshakes at
 // once through the proxy all finish within a server's 10 s deadline.
 TEST(Registry, TwentyParallelTlsFetchesThroughTheProxyFinish) {
-  Upstream up;
+  Upstream up(1);
   const std::string dir = W().NewFolder("tlspar");
   std::filesystem::copy_file(up.ca.ca_pem_path(), dir + "/ca.pem");
   ASSERT_EQ(W().Cli({"create", "tlspar", "--image", "debian", "--share", dir + ":/workspace", "--allow",
@@ -130,6 +133,62 @@ TEST(Registry, TwentyParallelTlsFetchesThroughTheProxyFinish) {
   EXPECT_EQ(up.server.HandshakesCompleted(), 20);
   EXPECT_EQ(up.server.HandshakesTimedOut(), 0);
   EXPECT_EQ(W().Cli({"destroy", "--force", "tlspar"}).code, 0);
+}
+
+// pip in a venv installs a wheel from the PyPI endpoint (its project page
+// fetched by the host as PEP 691 JSON, the wheel checked against its
+// sha256); again from the host's cache; a wheel that does not match is refused.
+TEST(Registry, PipInstallsThroughThePypiEndpoint) {
+  Upstream up(0);
+  const std::string dir = W().NewFolder("pypi-src");
+  // A pure wheel, made with python3's zipfile; RECORD as pip expects it.
+  auto made = ws::test::Run({"python3", "-c", R"(
+import base64, hashlib, sys, zipfile
+files = {"wsdemo/__init__.py": "NAME = 'wsdemo says hi'\n",
+         "wsdemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: wsdemo\nVersion: 1.0\n",
+         "wsdemo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+rec = "".join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(b.encode()).digest()).rstrip(b'=').decode()},{len(b)}\n"
+              for n, b in files.items()) + "wsdemo-1.0.dist-info/RECORD,,\n"
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for n, b in files.items(): z.writestr(n, b)
+    z.writestr("wsdemo-1.0.dist-info/RECORD", rec)
+print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())
+)", dir + "/wsdemo-1.0-py3-none-any.whl"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  std::string sha = made.out.substr(0, 64);
+  std::ifstream whl(dir + "/wsdemo-1.0-py3-none-any.whl", std::ios::binary);
+  up.server.Route("/packages/wsdemo-1.0-py3-none-any.whl",
+                  std::string((std::istreambuf_iterator<char>(whl)), std::istreambuf_iterator<char>()),
+                  "application/octet-stream");
+  up.server.Route("/simple/wsdemo/", R"({"meta":{"api-version":"1.0"},"name":"wsdemo","files":[{"filename":)"
+                                     R"("wsdemo-1.0-py3-none-any.whl","url":"../../packages/wsdemo-1.0-py3-none-any.whl",)"
+                                     R"("hashes":{"sha256":")" + sha + R"("}}]})",
+                  "application/vnd.pypi.simple.v1+json");
+  ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
+  ASSERT_EQ(W().Cli({"create", "pypi", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
+  ASSERT_EQ(Guest("pypi", "python3 -m venv /tmp/v").code, 0);
+  const std::string install =
+      "/tmp/v/bin/pip install -q --no-cache-dir --force-reinstall wsdemo 2>&1 && "
+      "/tmp/v/bin/python -c 'import wsdemo; print(wsdemo.NAME)'";
+  auto first = Guest("pypi", install);
+  EXPECT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("wsdemo says hi"), std::string::npos) << first.out;
+  EXPECT_EQ(up.server.Requests("GET", "/packages/wsdemo-1.0-py3-none-any.whl"), 1);
+  auto again = Guest("pypi", install);
+  EXPECT_NE(again.out.find("wsdemo says hi"), std::string::npos) << again.out;
+  EXPECT_EQ(up.server.Requests("GET", "/packages/wsdemo-1.0-py3-none-any.whl"), 1) << "served from the cache";
+  auto audit = W().Cli({"audit", "pypi", "--json"});
+  EXPECT_NE(audit.out.find("\"endpoint\":\"pypi\""), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("\"cache\":\"hit\""), std::string::npos);
+
+  ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
+  up.server.CorruptRoute("/packages/wsdemo-1.0-py3-none-any.whl");
+  auto bad = Guest("pypi", install);
+  EXPECT_NE(bad.code, 0) << bad.out;
+  EXPECT_EQ(Guest("pypi", "curl -s -o /dev/null -w '%{http_code}' "
+                          "http://127.0.0.1:3129/pypi/files/wsdemo/packages/wsdemo-1.0-py3-none-any.whl").out,
+            "502");
+  EXPECT_EQ(W().Cli({"destroy", "--force", "pypi"}).code, 0);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "host/registry/cache.h"
 #include "host/registry/http.h"
 #include "host/registry/npm.h"
+#include "host/registry/pypi.h"
 #include "host/registry/registry.h"
 #include "host/registry/upstream.h"
 
@@ -59,6 +60,17 @@ TEST(NpmPackument, TarballsUnderTheUpstreamPointAtTheEndpointWithTheirIntegrity)
   EXPECT_FALSE(RewritePackument("<html>", up, kLockfileNpmUrl, &index).ok());
 }
 
+TEST(NpmPackument, AnUpstreamCannotNestItDeepEnoughToBreakTheDaemon) {
+  std::string deep = R"({"versions":{"1.0.0":{"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}}}";
+  std::string index;
+  EXPECT_FALSE(RewritePackument(deep, "https://r.example/", kLockfileNpmUrl, &index).ok());
+  EXPECT_FALSE(JsonTooDeep(R"({"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"["})", 64))
+      << "brackets in strings do not count";
+  const std::string bad_integrity = R"({"versions":{"1":{"dist":{"tarball":"https://r.example/a/-/a-1.tgz","integrity":"sha512-\u0001x"}}}})";
+  ASSERT_TRUE(RewritePackument(bad_integrity, "https://r.example/", kLockfileNpmUrl, &index).ok());
+  EXPECT_EQ(index, "") << "an integrity with control characters is not listed";
+}
+
 TEST(NpmIntegrity, TheStrongestHashDecides) {
   // printf hello | openssl dgst -sha512 -binary | base64; sha1 hex likewise.
   const std::string sha512 = "sha512-m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw==";
@@ -78,6 +90,36 @@ TEST(NpmIntegrity, TheStrongestHashDecides) {
   mixed.Update("hello");
   EXPECT_FALSE(mixed.Matches());
   EXPECT_FALSE(IntegrityCheck("md5-XUFAKrxLKna5cZ2REBfFkg==").usable());
+}
+
+TEST(Pypi, NamesAreNormalizedAndFilesGoThroughTheEndpointWithTheirHash) {
+  EXPECT_EQ(NormalizePypiName("Foo.Bar__baz").value(), "foo-bar-baz");
+  for (const char* bad : {"", "..", "a/b", "-a", "a b", "a%2fb"}) EXPECT_FALSE(NormalizePypiName(bad).ok()) << bad;
+  const std::string sha = std::string(64, 'a');
+  const std::string page = R"({"meta":{"api-version":"1.0"},"name":"requests","files":[
+    {"filename":"requests-2.0-py3-none-any.whl","url":"https://files.example/packages/ab/cd/requests-2.0-py3-none-any.whl",
+     "hashes":{"sha256":")" + sha + R"("},"requires-python":">=3.7","core-metadata":{"sha256":"x"}},
+    {"filename":"requests-1.0.tar.gz","url":"../../packages/requests-1.0.tar.gz#sha256=x","hashes":{"sha256":")" + sha + R"("}},
+    {"filename":"nohash.tar.gz","url":"https://files.example/packages/nohash.tar.gz","hashes":{}},
+    {"filename":"evil.tar.gz","url":"https://files.example/packages/../../etc/passwd","hashes":{"sha256":")" + sha + R"("}}]})";
+  auto r = RewritePypiIndex(page, "requests", "https://pypi.example/simple/requests/", kGuestPypiFilesUrl);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_NE(r->json.find("\"http://127.0.0.1:3129/pypi/files/requests/packages/ab/cd/requests-2.0-py3-none-any.whl\""),
+            std::string::npos) << r->json;
+  EXPECT_EQ(r->json.find("core-metadata"), std::string::npos) << "pip reads metadata from the wheel";
+  EXPECT_EQ(r->json.find("nohash"), std::string::npos) << "a file without a sha256 is left out";
+  EXPECT_EQ(r->json.find("evil"), std::string::npos);
+  auto f = PypiFileFor(r->files, "requests/packages/ab/cd/requests-2.0-py3-none-any.whl");
+  EXPECT_EQ(f.sha256, sha);
+  EXPECT_EQ(f.upstream, "https://files.example/packages/ab/cd/requests-2.0-py3-none-any.whl");
+  EXPECT_EQ(PypiFileFor(r->files, "requests/packages/requests-1.0.tar.gz").upstream,
+            "https://pypi.example/packages/requests-1.0.tar.gz") << "relative URLs resolve against the page";
+  EXPECT_TRUE(PypiFileFor(r->files, "other/packages/ab/cd/requests-2.0-py3-none-any.whl").sha256.empty());
+  const std::string html = PypiHtml(r->json, "requests");
+  EXPECT_NE(html.find("<a href=\"http://127.0.0.1:3129/pypi/files/requests/packages/ab/cd/requests-2.0-py3-none-any.whl#sha256=" +
+                      sha + "\" data-requires-python=\"&gt;=3.7\">"),
+            std::string::npos) << html;
+  EXPECT_FALSE(RewritePypiIndex("<html></html>", "requests", "https://x/", kGuestPypiFilesUrl).ok());
 }
 
 // A request sent down one end of a socket pair, read from the other.
@@ -192,18 +234,23 @@ TEST(RegistryCache, OneFetchForConcurrentMissesAndNothingKeptOfAFailedOne) {
 
 TEST(RegistryConfig, TheFileThenTheHostsNpmrcThenThePublicRegistry) {
   TempDir d;
-  const std::string conf = d.path + "/registries.toml", npmrc = d.path + "/npmrc";
-  EXPECT_EQ(LoadConfig(conf, npmrc)->npm_upstream, "https://registry.npmjs.org/");
+  const std::string conf = d.path + "/registries.toml", npmrc = d.path + "/npmrc", pipconf = d.path + "/pip.conf";
+  EXPECT_EQ(LoadConfig(conf, npmrc, pipconf)->npm_upstream, "https://registry.npmjs.org/");
   std::ofstream(npmrc) << "; a comment\nregistry = https://mirror.example/npm\n";
-  EXPECT_EQ(LoadConfig(conf, npmrc)->npm_upstream, "https://mirror.example/npm/");
+  EXPECT_EQ(LoadConfig(conf, npmrc, pipconf)->npm_upstream, "https://mirror.example/npm/");
+  EXPECT_EQ(LoadConfig(conf, npmrc, pipconf)->pypi_upstream, "https://pypi.org/simple/");
+  std::ofstream(pipconf) << "[global]\nindex-url = https://mirror.example/pypi/simple\n";
+  EXPECT_EQ(LoadConfig(conf, npmrc, pipconf)->pypi_upstream, "https://mirror.example/pypi/simple/");
   std::ofstream(conf) << "[npm]\nupstream = \"https://127.0.0.1:8443\"\nca_file = \"/x.pem\"\n[cache]\nmax_mib = 5\n";
-  auto c = LoadConfig(conf, npmrc);
+  auto c = LoadConfig(conf, npmrc, pipconf);
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->npm_upstream, "https://127.0.0.1:8443/");
   EXPECT_EQ(c->ca_file, "/x.pem");
   EXPECT_EQ(c->cache_max_bytes, 5u << 20);
   std::ofstream(conf) << "[npm]\nupstream = \"file:///etc\"\n";
-  EXPECT_FALSE(LoadConfig(conf, npmrc).ok());
+  EXPECT_FALSE(LoadConfig(conf, npmrc, pipconf).ok());
+  std::ofstream(conf) << "[npm]\nupstream = \"http://mirror.example/\"\n";
+  EXPECT_FALSE(LoadConfig(conf, npmrc, pipconf).ok()) << "over plain http an integrity proves nothing";
 }
 
 }  // namespace
