@@ -59,6 +59,17 @@ IpAddress FromSockaddr(const sockaddr* sa) {
 
 }  // namespace
 
+// An audit record begun with what the guest said of the connection.
+AuditRecord EgressRelay::RecordFor(const Shared& shared, const v1::EgressRequest& req) {
+  AuditRecord rec;
+  rec.time = NowRfc3339Millis();
+  rec.workspace = shared.workspace;
+  rec.exec_id = req.exec_id();
+  rec.pid = req.pid();
+  rec.command = req.command();
+  return rec;
+}
+
 bool EgressRelay::Shared::AcquireSlot() {
   std::unique_lock lock(mu);
   if (!slot_freed.wait_for(lock, std::chrono::seconds(kTunnelWaitSeconds), [&] { return open_tunnels < kMaxTunnels; })) {
@@ -139,12 +150,7 @@ void EgressRelay::WatchLoop() {
 void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
                          v1::EgressRequest req) {
   const auto t0 = Clock::now();
-  AuditRecord rec;
-  rec.time = NowRfc3339Millis();
-  rec.workspace = shared->workspace;
-  rec.exec_id = req.exec_id();
-  rec.pid = req.pid();
-  rec.command = req.command();
+  AuditRecord rec = RecordFor(*shared, req);
   rec.target = req.host();
   rec.port = req.port();
   rec.method = req.method();
@@ -249,12 +255,7 @@ void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::Gr
   unique_fd ours(pair[0]);
   std::thread server([shared, req, theirs = unique_fd(pair[1])]() mutable {
     shared->registry->Serve(std::move(theirs), shared->owner, [&](const registry::Served& s) {
-      AuditRecord rec;
-      rec.time = NowRfc3339Millis();
-      rec.workspace = shared->workspace;
-      rec.exec_id = req.exec_id();
-      rec.pid = req.pid();
-      rec.command = req.command();
+      AuditRecord rec = RecordFor(*shared, req);
       rec.target = "registry";
       rec.port = registry::kGuestPort;
       rec.method = s.method;

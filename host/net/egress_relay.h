@@ -60,6 +60,7 @@ class EgressRelay {
   void WatchLoop();
   static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
                      workspace::v1::EgressRequest req);
+  static AuditRecord RecordFor(const Shared& shared, const workspace::v1::EgressRequest& req);
   static void ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
                             const workspace::v1::EgressRequest& req);
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <condition_variable>
+#include <semaphore>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -56,6 +57,9 @@ class Cache {
   // Marks a cached entry fresh again (a 304 from upstream).
   void Touch(const std::string& key);
   CacheUsage Usage();
+  // Index fetches of this user at once (2 of the daemon's 4): one user's
+  // guests cannot take every slot.
+  std::counting_semaphore<2> index_slots{2};
   // Removes every entry; returns what was freed.
   CacheUsage Clear();
 

@@ -99,23 +99,21 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
     } catch (const cpptoml::parse_exception& e) {
       return Status(Code::kInvalidArgument, path + ": " + e.what());
     }
-    if (auto npm = t->get_table("npm")) {
-      if (auto v = npm->get_as<std::string>("upstream")) {
-        auto u = CheckUpstream(*v, path + " [npm] upstream");
+    // [TABLE] upstream = "URL", checked.
+    auto upstream = [&](const char* table, std::string* out, bool* set) -> Status {
+      auto tab = t->get_table(table);
+      if (!tab) return Status::Ok();
+      if (auto v = tab->get_as<std::string>("upstream")) {
+        auto u = CheckUpstream(*v, path + " [" + table + "] upstream");
         if (!u.ok()) return u.status();
-        c.npm_upstream = u.value();
-        npm_set = true;
+        *out = u.value();
+        *set = true;
       }
-      if (auto v = npm->get_as<std::string>("ca_file")) c.ca_file = *v;
-    }
-    if (auto pypi = t->get_table("pypi")) {
-      if (auto v = pypi->get_as<std::string>("upstream")) {
-        auto u = CheckUpstream(*v, path + " [pypi] upstream");
-        if (!u.ok()) return u.status();
-        c.pypi_upstream = u.value();
-        pypi_set = true;
-      }
-    }
+      if (auto v = tab->get_as<std::string>("ca_file")) c.ca_file = *v;
+      return Status::Ok();
+    };
+    if (Status s = upstream("npm", &c.npm_upstream, &npm_set); !s.ok()) return s;
+    if (Status s = upstream("pypi", &c.pypi_upstream, &pypi_set); !s.ok()) return s;
     if (auto v = t->get_as<std::string>("ca_file")) c.ca_file = *v;
     if (auto cache = t->get_table("cache")) {
       if (auto v = cache->get_as<int64_t>("max_mib")) {
@@ -124,24 +122,18 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
       }
     }
   }
-  if (!npm_set) {
-    std::ifstream f(host_npmrc);
+  // The host's own tool configuration: KEY=URL lines (an http:// one ignored).
+  auto host_setting = [](const std::string& file, const std::string& key, std::string* out) {
+    std::ifstream f(file);
     for (std::string line; std::getline(f, line);) {
       auto eq = line.find('=');
-      if (eq == std::string::npos || Trim(line.substr(0, eq)) != "registry") continue;
-      auto u = CheckUpstream(Trim(line.substr(eq + 1)), host_npmrc + " registry");
-      if (u.ok()) c.npm_upstream = u.value();
+      if (eq == std::string::npos || Trim(line.substr(0, eq)) != key) continue;
+      auto u = CheckUpstream(Trim(line.substr(eq + 1)), file + " " + key);
+      if (u.ok()) *out = u.value();
     }
-  }
-  if (!pypi_set) {
-    std::ifstream f(host_pip_conf);
-    for (std::string line; std::getline(f, line);) {
-      auto eq = line.find('=');
-      if (eq == std::string::npos || Trim(line.substr(0, eq)) != "index-url") continue;
-      auto u = CheckUpstream(Trim(line.substr(eq + 1)), host_pip_conf + " index-url");
-      if (u.ok()) c.pypi_upstream = u.value();
-    }
-  }
+  };
+  if (!npm_set) host_setting(host_npmrc, "registry", &c.npm_upstream);
+  if (!pypi_set) host_setting(host_pip_conf, "index-url", &c.pypi_upstream);
   return c;
 }
 
@@ -334,6 +326,13 @@ Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key,
   auto filled = cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
     Headers h = {{"Accept", accept}};
     if (have && !have->etag.empty()) h["If-None-Match"] = have->etag;
+    if (!cache.index_slots.try_acquire_for(std::chrono::seconds(30))) {
+      return Status(Code::kUnavailable, "your workspaces are fetching other indexes; try again");
+    }
+    struct ReleaseMine {
+      Cache& c;
+      ~ReleaseMine() { c.index_slots.release(); }
+    } mine{cache};
     if (!packument_slots.try_acquire_for(std::chrono::seconds(30))) {
       return Status(Code::kUnavailable, "the host is busy fetching other indexes; try again");
     }
