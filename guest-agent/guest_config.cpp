@@ -11,6 +11,7 @@
 
 #include "guest-agent/init.h"
 #include "guest-agent/proxy.h"
+#include "host/registry/apt_sources.h"
 
 namespace ws::agent {
 namespace {
@@ -116,8 +117,15 @@ void ConfigureGuest(const std::string& net_mode) {
   const char* files[] = {"/etc/apt/apt.conf.d/80workspace-proxy", "/etc/npmrc", "/etc/pip.conf",
                          "/etc/profile.d/workspace-proxy.sh"};
   if (proxied) {
-    Write(files[0], std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
-                        "\";\nAcquire::https::Proxy \"" + proxy + "\";\n");
+    // The mirrors the image's sources name go to the host's apt endpoint
+    // (cached on the host); any other http source through the proxy.
+    std::string apt = std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
+                      "\";\nAcquire::https::Proxy \"" + proxy + "\";\n";
+    for (const auto& host : registry::AptSourceHosts(registry::AptSourceFiles())) {
+      apt += "Acquire::http::Proxy::" + host.substr(0, host.find(':')) + " \"http://127.0.0.1:" +
+             std::to_string(kRegistryPort) + "/\";\n";
+    }
+    Write(files[0], apt);
     // The host's npm endpoint (http on the agent channel: no TLS for the
     // emulated CPU to do); lockfiles naming registry.npmjs.org are fetched
     // from it too (npm's replace-registry-host).

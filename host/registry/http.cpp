@@ -103,6 +103,8 @@ Result<Request> ReadRequest(int fd, std::string* buffer) {
   std::string target = st.url;
   if (target.rfind("http://", 0) == 0) {
     auto slash = target.find('/', 7);
+    req.authority = target.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+    for (auto& c : req.authority) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
     target = slash == std::string::npos ? "/" : target.substr(slash);
   }
   auto q = target.find('?');

@@ -22,6 +22,9 @@ struct Request {
   Headers headers;
   bool keep_alive = true;
   bool has_body = false;  // a Content-Length above 0 or a chunked body
+  // The host[:port] of an absolute-form target (apt sends its requests to
+  // the endpoint as to a proxy), lower-cased; empty for origin form.
+  std::string authority;
 };
 
 inline constexpr size_t kMaxRequestHead = 16 * 1024;

@@ -41,9 +41,11 @@ std::string PathOf(const std::string& url) {
   return p.substr(0, p.find_first_of("?#"));
 }
 
+}  // namespace
+
 // A path whose segments are all plain names: no dot segments, nothing a
 // guest could turn into another file.
-bool SafePath(const std::string& p) {
+bool SafeUrlPath(const std::string& p) {
   if (p.empty() || p[0] != '/' || p.size() > 1024) return false;
   size_t start = 1;
   while (start <= p.size()) {
@@ -58,8 +60,6 @@ bool SafePath(const std::string& p) {
   }
   return true;
 }
-
-}  // namespace
 
 Result<std::string> NormalizePypiName(std::string_view name) {
   if (name.empty() || name.size() > 200) return Status(Code::kInvalidArgument, "not a project name");
@@ -135,7 +135,7 @@ Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& pro
     std::string upstream = ResolveUrl(index_url, f["url"].get<std::string>());
     upstream = upstream.substr(0, upstream.find('#'));  // a fragment is never sent
     const std::string path = PathOf(upstream);
-    if (!Hex64(sha) || !SafePath(path) || upstream.find_first_of(" \n\r") != std::string::npos) continue;
+    if (!Hex64(sha) || !SafeUrlPath(path) || upstream.find_first_of(" \n\r") != std::string::npos) continue;
     for (auto& c : sha) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
     const std::string local = project + path;
     // Metadata files (PEP 658) are not offered: pip reads the wheel itself.

@@ -38,6 +38,10 @@ struct PypiFile {
 // The file `local_path` (under the project) in an index's `files`; empty when absent.
 PypiFile PypiFileFor(const std::string& files, const std::string& local_path);
 
+// A URL path of plain segments: no dot segments, no characters beyond
+// [A-Za-z0-9-_.+~%!] in a segment, at most 1024 bytes.
+bool SafeUrlPath(const std::string& p);
+
 // Resolves a URL found in a page at `base` (absolute, /rooted or relative).
 std::string ResolveUrl(const std::string& base, const std::string& ref);
 

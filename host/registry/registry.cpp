@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "host/registry/http.h"
+#include "host/registry/apt_sources.h"
 #include "host/registry/npm.h"
 #include "host/registry/pypi.h"
 
@@ -90,7 +91,7 @@ struct FileSink {
 
 Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc, const std::string& host_pip_conf) {
   Config c;
-  bool npm_set = false, pypi_set = false;
+  bool npm_set = false, pypi_set = false, apt_set = false;
   struct stat st{};
   if (stat(path.c_str(), &st) == 0) {
     std::shared_ptr<cpptoml::table> t;
@@ -115,6 +116,19 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
     if (Status s = upstream("npm", &c.npm_upstream, &npm_set); !s.ok()) return s;
     if (Status s = upstream("pypi", &c.pypi_upstream, &pypi_set); !s.ok()) return s;
     if (auto v = t->get_as<std::string>("ca_file")) c.ca_file = *v;
+    if (auto apt = t->get_table("apt")) {
+      auto hosts = apt->get_array_of<std::string>("hosts");
+      if (!hosts) return Status(Code::kInvalidArgument, path + ": [apt] hosts must be a list of host names");
+      for (const auto& h : *hosts) {
+        std::string lower;
+        for (unsigned char ch : h) lower += static_cast<char>(tolower(ch));
+        if (lower.empty() || lower.find_first_of("/@ ") != std::string::npos) {
+          return Status(Code::kInvalidArgument, path + ": [apt] hosts: '" + h + "' is not host[:port]");
+        }
+        c.apt_hosts.insert(lower);
+      }
+      apt_set = true;
+    }
     if (auto cache = t->get_table("cache")) {
       if (auto v = cache->get_as<int64_t>("max_mib")) {
         if (*v <= 0) return Status(Code::kInvalidArgument, path + ": [cache] max_mib must be positive");
@@ -134,6 +148,7 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
   };
   if (!npm_set) host_setting(host_npmrc, "registry", &c.npm_upstream);
   if (!pypi_set) host_setting(host_pip_conf, "index-url", &c.pypi_upstream);
+  if (!apt_set) c.apt_hosts = AptSourceHosts(AptSourceFiles());
   return c;
 }
 
@@ -207,7 +222,7 @@ void Registry::Serve(unique_fd conn, uid_t owner, const std::function<void(const
     on_served(s);
     // A refused or failed request ends the connection: a guest cannot pipe
     // an endless run of cheap errors (each an audit line) through one.
-    if (!keep_alive || s.status >= 400) return;
+    if (!keep_alive || (s.status >= 400 && !s.keep_open)) return;
   }
 }
 
@@ -239,6 +254,12 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
     s.reason = "configuration: " + cur->error;
     WriteText(fd, 503, "the host's registry configuration is unusable (" + cur->error + "); ask the host's admin",
               *keep_alive, req.method == "HEAD");
+    return s;
+  }
+  if (!req.authority.empty()) {
+    s = ServeApt(fd, req, CacheOf(owner), *cur, *keep_alive);
+    s.method = req.method;
+    s.path = ("http://" + req.authority + req.path).substr(0, 512);
     return s;
   }
   if (req.path.rfind("/pypi/", 0) == 0) {
@@ -373,7 +394,8 @@ Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key,
 }
 
 // A file checked against `integrity` as it is written; kept only when it
-// matches. Files never change under one name: a cached one is served as is.
+// matches (an empty integrity: the client checks, as apt does). Files never
+// change under one name: a cached one is served as is.
 Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
                            const std::string& integrity, const std::string& what, std::string* how) {
   if (auto e = cache.Find(key)) {
@@ -383,7 +405,7 @@ Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& 
   *how = "miss";
   return cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
     IntegrityCheck check(integrity);
-    if (!check.usable()) {
+    if (!integrity.empty() && !check.usable()) {
       return Status(Code::kFailedPrecondition, "the hash '" + integrity.substr(0, 80) + "' stated for " + what +
                                                    " is not one the endpoint checks");
     }
@@ -396,7 +418,7 @@ Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& 
     if (!r.ok()) return r.status();
     if (r->status == 404) return Status(Code::kNotFound, "no " + what + " at " + url);
     if (r->status != 200) return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
-    if (!check.Matches()) {
+    if (!integrity.empty() && !check.Matches()) {
       return Status(Code::kFailedPrecondition, what + " from " + url +
                                                    " does not match the integrity its index states; not served");
     }
@@ -509,6 +531,44 @@ Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, 
   PypiFile file = PypiFileFor(page->note, local);
   if (file.sha256.empty()) return reply.Fail(404, "project '" + project.value() + "' lists no such file");
   auto e = VerifiedFile(cache, upstream, key, file.upstream, "sha256hex-" + file.sha256, "the file " + local, &how);
+  if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+  return reply.Send(e.value(), how);
+}
+
+// apt, asking the endpoint as a proxy (GET http://MIRROR/PATH): only the
+// mirrors the host's configuration names, fetched over https. apt checks
+// every file against its signed Release itself; the host checks what the
+// path states (by-hash/SHA256/HEX) and keeps pool files, which never change
+// under one name, and indexes for kFreshSeconds.
+Served Registry::ServeApt(int fd, const Request& req, Cache& cache, const Current& cur, bool keep_alive) {
+  Served s;
+  s.endpoint = "apt";
+  Reply reply{fd, req, keep_alive, s};
+  if (!cur.config.apt_hosts.count(req.authority)) {
+    return reply.Fail(404, "the apt endpoint serves the host's apt mirrors only, not " + req.authority.substr(0, 100));
+  }
+  if (!SafeUrlPath(req.path) || !req.query.empty()) return reply.Fail(404, "not an apt repository path");
+  const std::string url = "https://" + req.authority + req.path;
+  const std::string key = "apt|" + url;
+  std::string how;
+  std::string integrity;
+  if (auto at = req.path.find("/by-hash/SHA256/"); at != std::string::npos) {
+    integrity = "sha256hex-" + req.path.substr(at + 16);
+  }
+  const bool immutable = !integrity.empty() || req.path.find("/pool/") != std::string::npos;
+  if (immutable) {
+    auto e = VerifiedFile(cache, *cur.upstream, key, url, integrity, "the file " + req.path.substr(0, 200), &how);
+    s.keep_open = !e.ok() && e.status().code() == Code::kNotFound;
+    if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
+    return reply.Send(e.value(), how);
+  }
+  auto e = Document(cache, *cur.upstream, key, url, "*/*", "file",
+                    [](const std::string& body, Entry* entry) -> Result<std::string> {
+                      entry->content_type = "application/octet-stream";
+                      return body;
+                    },
+                    &how);
+  s.keep_open = !e.ok() && e.status().code() == Code::kNotFound;
   if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
   return reply.Send(e.value(), how);
 }

@@ -12,6 +12,7 @@
 //   ca_file = "PEM"                                    (extra trust anchors)
 //   [npm]   upstream = "https://registry.npmjs.org/"
 //   [pypi]  upstream = "https://pypi.org/simple/"
+//   [apt]   hosts = ["deb.debian.org"]   (default: the host's apt sources)
 //   [cache] max_mib = 10240
 // Without an upstream there, the host's /etc/npmrc `registry=` or
 // /etc/pip.conf `index-url`, else the public registry. Thread-safe.
@@ -23,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "host/common/unique_fd.h"
@@ -53,11 +55,17 @@ struct Served {
   std::string reason;  // why it was refused or failed
   uint64_t bytes = 0;  // body bytes sent to the guest
   int64_t duration_ms = 0;
+  // An upstream's 404 that leaves the connection open (apt pipelines its
+  // requests and expects some to be missing); other failures close it.
+  bool keep_open = false;
 };
 
 struct Config {
   std::string npm_upstream = "https://registry.npmjs.org/";
   std::string pypi_upstream = "https://pypi.org/simple/";  // a PEP 691 (JSON) simple index
+  // The apt mirrors ("host[:port]") the apt endpoint serves, over https;
+  // default: those the host's own apt sources name.
+  std::set<std::string> apt_hosts;
   std::string ca_file;
   uint64_t cache_max_bytes = kDefaultCacheBytes;
 };
@@ -91,6 +99,7 @@ class Registry {
                   const Current& cur, bool keep_alive);
   Served ServePypi(int fd, const struct Request& req, const std::string& rest, Cache& cache,
                    const Current& cur, bool keep_alive);
+  Served ServeApt(int fd, const struct Request& req, Cache& cache, const Current& cur, bool keep_alive);
 
   const std::string cache_root_;
   const std::string config_path_;

@@ -6,6 +6,7 @@
 // published or uploaded through the endpoint. And 20 parallel TLS
 // handshakes through the proxy finish before a 10 s server deadline.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -39,7 +40,8 @@ struct Upstream {
   explicit Upstream(int npm_packages) {
     packages = AddFakeNpmPackages(server, W().NewFolder("registry-pkgs"), npm_packages, base);
     std::ofstream(W().registry_config()) << "ca_file = \"" << ca.ca_pem_path() << "\"\n[npm]\nupstream = \"" << base
-                                         << "\"\n[pypi]\nupstream = \"" << base << "simple/\"\n";
+                                         << "\"\n[pypi]\nupstream = \"" << base << "simple/\"\n[apt]\nhosts = [\"127.0.0.1:"
+                                         << server.port() << "\"]\n";
   }
   ~Upstream() { std::filesystem::remove(W().registry_config()); }
 };
@@ -189,6 +191,66 @@ print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())
                           "http://127.0.0.1:3129/pypi/files/wsdemo/packages/wsdemo-1.0-py3-none-any.whl").out,
             "502");
   EXPECT_EQ(W().Cli({"destroy", "--force", "pypi"}).code, 0);
+}
+
+std::string Sha256Of(const std::string& path) {
+  auto r = ws::test::Run({"sha256sum", path});
+  return r.out.substr(0, 64);
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// apt sends its mirrors' requests to the endpoint as to a proxy: a package
+// from a repository on the host's loopback installs, and after reset comes
+// from the host's cache; a mirror the host does not name is refused.
+TEST(Registry, AptInstallsThroughTheAptEndpoint) {
+  Upstream up(0);
+  const std::string dir = W().NewFolder("apt-src");
+  std::filesystem::create_directories(dir + "/pkg/DEBIAN");
+  std::filesystem::create_directories(dir + "/pkg/usr/bin");
+  std::ofstream(dir + "/pkg/DEBIAN/control")
+      << "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\nDescription: test\n";
+  std::ofstream(dir + "/pkg/usr/bin/wsaptdemo") << "#!/bin/sh\necho wsaptdemo says hi\n";
+  chmod((dir + "/pkg/usr/bin/wsaptdemo").c_str(), 0755);
+  ASSERT_EQ(ws::test::Run({"dpkg-deb", "--root-owner-group", "--build", dir + "/pkg", dir + "/demo.deb"}).code, 0);
+  const std::string deb = FileText(dir + "/demo.deb");
+  const std::string packages = "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\n"
+                               "Filename: pool/wsaptdemo_1.0_all.deb\nSize: " + std::to_string(deb.size()) +
+                               "\nSHA256: " + Sha256Of(dir + "/demo.deb") + "\nDescription: test\n\n";
+  std::ofstream(dir + "/Packages") << packages;
+  const std::string release = "Suite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSHA256:\n " +
+                              Sha256Of(dir + "/Packages") + " " + std::to_string(packages.size()) +
+                              " main/binary-amd64/Packages\n";
+  up.server.Route("/repo/dists/stable/Release", release);
+  up.server.Route("/repo/dists/stable/main/binary-amd64/Packages", packages);
+  up.server.Route("/repo/pool/wsaptdemo_1.0_all.deb", deb, "application/vnd.debian.binary-package");
+  ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
+  ASSERT_EQ(W().Cli({"create", "apt", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
+  // Only this source (no packet to Debian's mirrors), sent to the endpoint as apt's proxy.
+  const std::string src = "deb [trusted=yes] http://127.0.0.1:" + std::to_string(up.server.port()) + "/repo stable main";
+  const std::string opts = "-o Dir::Etc::sourcelist=/etc/apt/sources.list.d/t.list -o Dir::Etc::sourceparts=/nonexistent "
+                           "-o Acquire::http::Proxy::127.0.0.1=http://127.0.0.1:3129/ -q";
+  // no_proxy names 127.0.0.1 (the guest's own loopback); this mirror is the host's.
+  const std::string apt = "sudo env -u no_proxy -u NO_PROXY apt-get " + opts;
+  const std::string install = "echo '" + src + "' | sudo tee /etc/apt/sources.list.d/t.list >/dev/null && " +
+                              apt + " update 2>&1 && " + apt + " install -y wsaptdemo 2>&1 && wsaptdemo";
+  auto first = Guest("apt", install);
+  EXPECT_NE(first.out.find("wsaptdemo says hi"), std::string::npos) << first.out;
+  EXPECT_EQ(up.server.Requests("GET", "/repo/pool/wsaptdemo_1.0_all.deb"), 1);
+  ASSERT_EQ(W().Cli({"reset", "apt"}).code, 0);
+  auto again = Guest("apt", install);
+  EXPECT_NE(again.out.find("wsaptdemo says hi"), std::string::npos) << again.out;
+  EXPECT_EQ(up.server.Requests("GET", "/repo/pool/wsaptdemo_1.0_all.deb"), 1) << "served from the host's cache";
+  auto audit = W().Cli({"audit", "apt", "--json"});
+  EXPECT_NE(audit.out.find("\"endpoint\":\"apt\""), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("\"cache\":\"hit\""), std::string::npos);
+  // A mirror the host does not name: refused before any lookup.
+  auto other = Guest("apt", "curl -s -x http://127.0.0.1:3129 http://mirror.example.invalid/debian/dists/x/Release");
+  EXPECT_NE(other.out.find("serves the host's apt mirrors only"), std::string::npos) << other.out;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "apt"}).code, 0);
 }
 
 }  // namespace

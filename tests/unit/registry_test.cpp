@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "host/registry/apt_sources.h"
 #include "host/registry/cache.h"
 #include "host/registry/http.h"
 #include "host/registry/npm.h"
@@ -182,6 +183,21 @@ struct TempDir {
 Status WriteBody(const std::string& path, const std::string& body) {
   std::ofstream(path) << body;
   return Status::Ok();
+}
+
+TEST(AptSources, TheHostsOfOneLineAndDeb822Files) {
+  TempDir d;
+  std::ofstream(d.path + "/a.list") << "# deb http://commented.example/ x\n"
+                                       "deb [arch=amd64 signed-by=/k.gpg] http://Deb.Debian.org/debian bookworm main\n"
+                                       "deb-src https://src.example:8443/d x y\ndeb file:/local x y\n";
+  std::ofstream(d.path + "/b.sources") << "Types: deb\nURIs: http://deb.debian.org/debian-security https://m.example/\n";
+  auto hosts = AptSourceHosts({d.path + "/a.list", d.path + "/b.sources", d.path + "/missing"});
+  EXPECT_EQ(hosts, (std::set<std::string>{"deb.debian.org", "src.example:8443", "m.example"}));
+  auto req = Read("GET http://Deb.Debian.org/debian/dists/x/Release HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->authority, "deb.debian.org");
+  EXPECT_EQ(req->path, "/debian/dists/x/Release");
+  EXPECT_EQ(Read("GET /npm/a HTTP/1.1\r\n\r\n")->authority, "");
 }
 
 TEST(RegistryCache, BoundedLeastRecentlyUsedFirst) {
