@@ -256,7 +256,10 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
               *keep_alive, req.method == "HEAD");
     return s;
   }
-  if (!req.authority.empty()) {
+  // A client that sends the endpoint its own address in absolute form (pip,
+  // through the guest's proxy, on a kept connection) asks the endpoint.
+  const bool self = req.authority.empty() || req.authority == "127.0.0.1:3129" || req.authority == "localhost:3129";
+  if (!self) {
     s = ServeApt(fd, req, CacheOf(owner), *cur, *keep_alive);
     s.method = req.method;
     s.path = ("http://" + req.authority + req.path).substr(0, 512);
