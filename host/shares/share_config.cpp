@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <sstream>
 
 #include "host/shares/share_spec.h"
@@ -29,7 +30,7 @@ std::string RenderShareConfig(const ShareConfig& c) {
     << "owner_uid=" << c.owner_uid << "\nowner_gid=" << c.owner_gid << "\n"
     << "root_uid=" << c.root_uid << "\nroot_gid=" << c.root_gid << "\n";
   for (const auto& s : c.shown) o << "show=" << s << "\n";
-  return o.str();
+  return o.str();  // values checked by CheckShareSet: none holds a newline
 }
 
 Result<ShareConfig> ParseShareConfig(const std::string& text) {
@@ -39,11 +40,16 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
   bool have_host = false, have_mode = false;
   unsigned ou = 0, og = 0, ru = 0, rg = 0;
   bool ids = true;
+  std::set<std::string> seen;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto eq = line.find('=');
     if (eq == std::string::npos) return Status(Code::kInvalidArgument, "share.conf: bad line '" + line + "'");
     std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+    // Strict: a key given twice is an error, never "the last one wins".
+    if (k != "show" && !seen.insert(k).second) {
+      return Status(Code::kInvalidArgument, "share.conf: " + k + " given twice");
+    }
     if (k == "host") {
       c.host_path = v;
       have_host = true;

@@ -72,8 +72,30 @@ Result<ShareSpec> ParseShareSpec(std::string_view spec_in) {
   return s;
 }
 
+namespace {
+
+bool HasControl(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Status CheckShareSet(const std::vector<ShareSpec>& shares) {
   for (size_t i = 0; i < shares.size(); ++i) {
+    // What goes into share.conf, one value a line: nothing that could start another.
+    if (HasControl(shares[i].host_path) || HasControl(shares[i].guest_path)) {
+      return {Code::kInvalidArgument, "a share path holds a control character (a newline?); rename the folder"};
+    }
+    for (const auto& name : shares[i].shown) {
+      if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
+          name.find('/') != std::string::npos || HasControl(name)) {
+        return {Code::kInvalidArgument, "--show takes a file name in the shared folder (no '/', no control "
+                                        "characters), e.g. --show .env"};
+      }
+    }
     if (Status g = CheckGuestPath(shares[i].guest_path); !g.ok()) return g;
     for (size_t j = 0; j < i; ++j) {
       const auto& a = shares[i].guest_path;

@@ -2,6 +2,9 @@
 // managing only their own workspaces; root sees all.
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 #include "tests/integration/environment.h"
 
@@ -83,6 +86,34 @@ TEST(Access, DerivedImagesAreTheirBuildersOwn) {
   EXPECT_EQ(W().CliAs("wstest-member", {"exec", "fromimg", "--", "cat", "/etc/built-by"}).out, "member\n");
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "fromimg"}).code, 0);
   EXPECT_EQ(W().CliAs("wstest-member", {"image", "rm", "memberimg"}).code, 0);
+}
+
+// Issue #17's first repro: a --show name with newlines once added
+// host=/owner_uid= lines to share.conf (the last one won) and gave guest
+// reads and writes as host root in a root-only folder.
+TEST(Access, AShowNameCannotInjectShareConfigLines) {
+  EnsureUser("wstest-member", true);
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  const std::string dir = "/tmp/wstest-inj";
+  const std::string secret_dir = "/tmp/wstest-rootonly";
+  ws::test::Run({"rm", "-rf", dir, secret_dir});
+  ws::test::Run({"mkdir", "-p", dir, secret_dir});
+  ws::test::Run({"chown", "wstest-member", dir});
+  ws::test::Run({"chmod", "700", secret_dir});
+  std::ofstream(secret_dir + "/secret") << "root only\n";
+  auto inj = W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show",
+                                          "x\nhost=" + secret_dir + "\nowner_uid=0\nowner_gid=0"});
+  EXPECT_EQ(inj.code, 2) << inj.err;
+  EXPECT_NE(inj.err.find("--show takes a file name"), std::string::npos) << inj.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("inj"), std::string::npos) << "nothing half-made";
+  // The same share with a real name works, and reaches only the member's folder.
+  ASSERT_EQ(W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show", ".env"}).code, 0);
+  std::ofstream(dir + "/visible") << "the member's file\n";
+  auto r = W().CliAs("wstest-member", {"exec", "inj", "--", "sh", "-c", "cat /p/visible; cat /p/secret 2>&1"});
+  EXPECT_NE(r.out.find("the member's file"), std::string::npos) << "the share is the member's folder: " << r.out;
+  EXPECT_EQ(r.out.find("root only"), std::string::npos) << r.out;
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "inj"}).code, 0);
+  ws::test::Run({"rm", "-rf", dir, secret_dir});
 }
 
 TEST(Access, UserOutsideTheGroupIsToldHowToGetIn) {

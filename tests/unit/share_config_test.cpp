@@ -30,6 +30,9 @@ TEST(ShareConfig, RefusesGuestRootAsHostRootAndGarbage) {
   EXPECT_FALSE(ParseShareConfig("host=rel\nmode=ro\n").ok());
   EXPECT_FALSE(ParseShareConfig("mode=ro\n").ok());
   EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nbogus=1\n").ok());
+  // Issue #17's injection: a repeated key is an error, not the last one winning.
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nowner_uid=1000\nshow=x\nhost=/root\nowner_uid=0\n").ok());
+  EXPECT_TRUE(ParseShareConfig("host=/p\nmode=ro\nshow=.env\nshow=.npmrc\n").ok()) << "show repeats";
 }
 
 class ShareFiles : public ::testing::Test {

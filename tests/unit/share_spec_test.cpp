@@ -38,6 +38,15 @@ TEST(ShareSpec, SetRefusesDuplicateAndNestedGuestPaths) {
   EXPECT_TRUE(CheckShareSet({}).ok());
 }
 
+TEST(ShareSpec, SetRefusesShowNamesAndPathsThatCouldInjectLines) {
+  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {".env", ".env.local"}}}).ok());
+  for (const std::string& bad : {std::string("x\nhost=/root\nowner_uid=0"), std::string("a/b"), std::string(".."),
+                                 std::string(""), std::string("a\rb"), std::string(300, 'a')}) {
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {bad}}}).code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(CheckShareSet({{"/h\nowner_uid=0", "/w", false, {}}}).ok());
+}
+
 TEST(ShareSpec, SecretNamesAreTheOnesWormsHarvest) {
   for (const char* s : {".npmrc", ".pypirc", ".git-credentials", ".netrc", ".env", ".env.local",
                         ".env.production"}) {
