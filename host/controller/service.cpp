@@ -338,7 +338,7 @@ grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req, v1:
   if (!reg) return ToGrpc(Status(Code::kFailedPrecondition, "this daemon serves no registry endpoints"));
   auto config = reg->CurrentConfig();
   if (!config.ok()) return ToGrpc(config.status());
-  registry::Cache& cache = reg->CacheOf(caller.uid);
+  registry::Cache& cache = reg->CacheOf(caller.uid, config.value());
   if (req->clear()) {
     auto freed = cache.Clear();
     resp->set_freed_bytes(freed.bytes);

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "host/common/tcp_connect.h"
 #include "host/common/unique_fd.h"
 #include "host/net/stream_relay.h"
 
@@ -19,22 +20,6 @@ namespace {
 
 namespace v1 = workspace::v1;
 using Clock = std::chrono::steady_clock;
-
-// Connects to exactly `addr` within 10 s.
-Result<unique_fd> ConnectTo(const sockaddr* addr, socklen_t len) {
-  unique_fd fd(socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return ErrnoStatus("socket", errno);
-  if (connect(fd.get(), addr, len) != 0 && errno != EINPROGRESS) return ErrnoStatus("connect", errno);
-  pollfd p = {fd.get(), POLLOUT, 0};
-  if (poll(&p, 1, 10000) != 1) return Status(Code::kDeadlineExceeded, "connect timed out");
-  int err = 0;
-  socklen_t elen = sizeof err;
-  getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
-  if (err != 0) return ErrnoStatus("connect", err);
-  int flags = fcntl(fd.get(), F_GETFL);
-  fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
-  return fd;
-}
 
 // Tunnels idle this long are cut (WORKSPACE_EGRESS_IDLE_SECONDS, default 10 min).
 int IdleSeconds() {
@@ -193,7 +178,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
           last = check;
           continue;
         }
-        auto fd = ConnectTo(ai->ai_addr, ai->ai_addrlen);  // the address just checked
+        auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, 10000);  // the address just checked
         if (fd.ok()) {
           remote = std::move(fd.value());
           rec.address = addr.ToString();

@@ -13,18 +13,9 @@ namespace {
 
 struct HeadState {
   Request* req = nullptr;
+  HeaderCollector headers;
   std::string url;
-  std::string field;
-  std::string value;
-  bool in_value = false;
   bool done = false;
-  void FlushHeader() {
-    if (field.empty()) return;
-    std::transform(field.begin(), field.end(), field.begin(), [](unsigned char c) { return std::tolower(c); });
-    req->headers[field] = value;
-    field.clear();
-    value.clear();
-  }
 };
 
 int OnUrl(http_parser* p, const char* at, size_t n) {
@@ -32,23 +23,16 @@ int OnUrl(http_parser* p, const char* at, size_t n) {
   return 0;
 }
 int OnField(http_parser* p, const char* at, size_t n) {
-  auto* s = static_cast<HeadState*>(p->data);
-  if (s->in_value) {
-    s->FlushHeader();
-    s->in_value = false;
-  }
-  s->field.append(at, n);
+  static_cast<HeadState*>(p->data)->headers.Field(at, n);
   return 0;
 }
 int OnValue(http_parser* p, const char* at, size_t n) {
-  auto* s = static_cast<HeadState*>(p->data);
-  s->in_value = true;
-  s->value.append(at, n);
+  static_cast<HeadState*>(p->data)->headers.Value(at, n);
   return 0;
 }
 int OnHeadersComplete(http_parser* p) {
   auto* s = static_cast<HeadState*>(p->data);
-  s->FlushHeader();
+  s->headers.Flush();
   s->done = true;
   s->req->method = http_method_str(static_cast<http_method>(p->method));
   s->req->keep_alive = http_should_keep_alive(p) != 0;
@@ -59,10 +43,32 @@ int OnHeadersComplete(http_parser* p) {
 
 }  // namespace
 
+void HeaderCollector::Field(const char* at, size_t n) {
+  if (in_value) {
+    Flush();
+    in_value = false;
+  }
+  field.append(at, n);
+}
+
+void HeaderCollector::Value(const char* at, size_t n) {
+  in_value = true;
+  value.append(at, n);
+}
+
+void HeaderCollector::Flush() {
+  if (field.empty()) return;
+  std::transform(field.begin(), field.end(), field.begin(), [](unsigned char c) { return std::tolower(c); });
+  (*out)[field] = value;
+  field.clear();
+  value.clear();
+}
+
 Result<Request> ReadRequest(int fd, std::string* buffer) {
   Request req;
   HeadState st;
   st.req = &req;
+  st.headers.out = &req.headers;
   http_parser parser;
   http_parser_init(&parser, HTTP_REQUEST);
   parser.data = &st;

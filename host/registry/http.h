@@ -29,6 +29,17 @@ struct Request {
 
 inline constexpr size_t kMaxRequestHead = 16 * 1024;
 
+// http_parser's header callbacks gathered into `out`: names lower-cased,
+// a repeated name keeps its last value. Requests and responses share it.
+struct HeaderCollector {
+  Headers* out = nullptr;
+  std::string field, value;
+  bool in_value = false;
+  void Field(const char* at, size_t n);
+  void Value(const char* at, size_t n);
+  void Flush();  // at the end of the head: the last header
+};
+
 // Reads one request head from `fd`. `buffer` holds bytes read past the
 // previous request. kNotFound when the peer closed before a new request;
 // kInvalidArgument for a malformed or oversized head.

@@ -10,6 +10,7 @@
 #include <semaphore>
 #include <cpptoml.h>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "host/registry/http.h"
@@ -181,11 +182,10 @@ Result<Config> Registry::CurrentConfig() {
   return cur->config;
 }
 
-Cache& Registry::CacheOf(uid_t owner) {
-  auto cur = Settings();
+Cache& Registry::CacheOf(uid_t owner, const Config& config) {
   std::lock_guard lock(mu_);
   auto& c = caches_[owner];
-  if (!c) c = std::make_unique<Cache>(cache_root_ + "/" + std::to_string(owner), cur->config.cache_max_bytes);
+  if (!c) c = std::make_unique<Cache>(cache_root_ + "/" + std::to_string(owner), config.cache_max_bytes);
   return *c;
 }
 
@@ -258,32 +258,26 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
   }
   // A client that sends the endpoint its own address in absolute form (pip,
   // through the guest's proxy, on a kept connection) asks the endpoint.
-  const bool self = req.authority.empty() || req.authority == "127.0.0.1:3129" || req.authority == "localhost:3129";
+  const std::string self_port = ":" + std::to_string(kGuestPort);
+  const bool self = req.authority.empty() || req.authority == "127.0.0.1" + self_port ||
+                    req.authority == "localhost" + self_port;
+  Cache& cache = CacheOf(owner, cur->config);
+  std::optional<Served> served;
   if (!self) {
-    s = ServeApt(fd, req, CacheOf(owner), *cur, *keep_alive);
-    s.method = req.method;
-    s.path = ("http://" + req.authority + req.path).substr(0, 512);
-    return s;
+    served = ServeApt(fd, req, cache, *cur, *keep_alive);
+  } else if (req.path.rfind("/pypi/", 0) == 0) {
+    served = ServePypi(fd, req, req.path.substr(6), cache, *cur, *keep_alive);
+  } else if (req.path.rfind("/npm/", 0) == 0) {
+    served = ServeNpm(fd, req, req.path.substr(5), cache, *cur, *keep_alive);
+  } else if (auto p = ParseNpmPath(req.path.substr(1)); p.ok() && !p->file.empty()) {
+    // A lockfile's https://registry.npmjs.org/NAME/-/FILE.tgz, as npm's
+    // replace-registry-host sends it (the registry's /npm/ dropped).
+    served = ServeNpm(fd, req, req.path.substr(1), cache, *cur, *keep_alive);
   }
-  if (req.path.rfind("/pypi/", 0) == 0) {
-    s = ServePypi(fd, req, req.path.substr(6), CacheOf(owner), *cur, *keep_alive);
-    s.method = req.method;
-    s.path = req.path.substr(0, 512);
-    return s;
-  }
-  if (req.path.rfind("/npm/", 0) == 0) {
-    s = ServeNpm(fd, req, req.path.substr(5), CacheOf(owner), *cur, *keep_alive);
-    s.method = req.method;
-    s.path = req.path.substr(0, 512);
-    return s;
-  }
-  // A lockfile's https://registry.npmjs.org/NAME/-/FILE.tgz, as npm's
-  // replace-registry-host sends it (the registry's /npm/ dropped).
-  if (auto p = ParseNpmPath(req.path.substr(1)); p.ok() && !p->file.empty()) {
-    s = ServeNpm(fd, req, req.path.substr(1), CacheOf(owner), *cur, *keep_alive);
-    s.method = req.method;
-    s.path = req.path.substr(0, 512);
-    return s;
+  if (served) {
+    served->method = req.method;
+    served->path = ((self ? "" : "http://" + req.authority) + req.path).substr(0, 512);
+    return *served;
   }
   s.status = 404;
   s.reason = "no endpoint";

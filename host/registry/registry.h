@@ -83,7 +83,8 @@ class Registry {
   // caller's thread.
   void Serve(unique_fd conn, uid_t owner, const std::function<void(const Served&)>& on_served);
 
-  Cache& CacheOf(uid_t owner);
+  // The user's cache, made on first use with the bound `config` gives.
+  Cache& CacheOf(uid_t owner, const Config& config);
   // The configuration in force (re-read when its file changed), or why it is unusable.
   Result<Config> CurrentConfig();
 

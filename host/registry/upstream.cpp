@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "host/common/tcp_connect.h"
 #include "host/common/unique_fd.h"
 
 namespace ws::registry {
@@ -40,25 +41,14 @@ Result<unique_fd> Connect(const Url& u) {
   }
   Status last(Code::kUnavailable, "no address for " + u.host);
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    unique_fd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) continue;
-    if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last = ErrnoStatus("connecting to " + u.host, errno);
+    auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, kConnectSeconds * 1000);
+    if (!fd.ok()) {
+      last = Status(Code::kUnavailable, "connecting to " + u.host + ":" + port + ": " + fd.status().message());
       continue;
     }
-    pollfd p = {fd.get(), POLLOUT, 0};
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (poll(&p, 1, kConnectSeconds * 1000) != 1 || getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
-        err != 0) {
-      last = Status(Code::kUnavailable, "connecting to " + u.host + ":" + port + ": " +
-                                            (err ? strerror(err) : "timed out"));
-      continue;
-    }
-    fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     timeval tv{kReadSeconds, 0};
-    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     freeaddrinfo(res);
     return fd;
   }
@@ -94,8 +84,7 @@ struct Conn {
 
 struct ParseState {
   Response* resp = nullptr;
-  std::string field, value;
-  bool in_value = false;
+  HeaderCollector headers;
   bool headers_done = false;
   bool complete = false;
   uint64_t body = 0;
@@ -103,13 +92,6 @@ struct ParseState {
   bool too_big = false;
   bool sink_failed = false;
   const std::function<bool(std::string_view)>* on_body = nullptr;
-  void Flush() {
-    if (field.empty()) return;
-    std::transform(field.begin(), field.end(), field.begin(), [](unsigned char c) { return std::tolower(c); });
-    resp->headers[field] = value;
-    field.clear();
-    value.clear();
-  }
 };
 
 }  // namespace
@@ -219,6 +201,7 @@ Result<Response> Upstream::Fetch(const std::string& method, const std::string& u
   Response resp;
   ParseState st;
   st.resp = &resp;
+  st.headers.out = &resp.headers;
   st.max_body = max_body;
   st.on_body = &on_body;
   http_parser parser;
@@ -227,23 +210,16 @@ Result<Response> Upstream::Fetch(const std::string& method, const std::string& u
   http_parser_settings s;
   http_parser_settings_init(&s);
   s.on_header_field = [](http_parser* p, const char* at, size_t n) {
-    auto* st = static_cast<ParseState*>(p->data);
-    if (st->in_value) {
-      st->Flush();
-      st->in_value = false;
-    }
-    st->field.append(at, n);
+    static_cast<ParseState*>(p->data)->headers.Field(at, n);
     return 0;
   };
   s.on_header_value = [](http_parser* p, const char* at, size_t n) {
-    auto* st = static_cast<ParseState*>(p->data);
-    st->in_value = true;
-    st->value.append(at, n);
+    static_cast<ParseState*>(p->data)->headers.Value(at, n);
     return 0;
   };
   s.on_headers_complete = [](http_parser* p) {
     auto* st = static_cast<ParseState*>(p->data);
-    st->Flush();
+    st->headers.Flush();
     st->headers_done = true;
     st->resp->status = p->status_code;
     return 0;
