@@ -12,6 +12,7 @@
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 #include "host/controller/image_builder.h"
+#include "host/controller/member_policy.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
 
@@ -84,7 +85,13 @@ void ToProto(const ImageView& v, v1::Image* out) {
 Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
   std::string spec = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
   if (a.port()) spec += ":" + std::to_string(a.port());
-  return net::ParseAllowEntry(spec, a.source().empty() ? "user" : a.source());
+  // The label is checked, not trusted: one of the daemon's own.
+  const std::string source = a.source().empty() ? "user" : a.source();
+  if (!IsKnownAllowSource(source)) {
+    return Status(Code::kInvalidArgument, "allowlist source '" + source.substr(0, 32) +
+                                              "' is not one the daemon knows (user, apt, npm, pip, ai-apis)");
+  }
+  return net::ParseAllowEntry(spec, source);
 }
 
 }  // namespace

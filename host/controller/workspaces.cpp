@@ -1,6 +1,7 @@
 #include "host/controller/workspaces.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include "host/common/names.h"
 #include "host/common/subprocess.h"
 #include "host/common/time_format.h"
+#include "host/common/unique_fd.h"
+#include "host/controller/member_policy.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
 #include "host/virt/cpu_model.h"
@@ -89,6 +92,29 @@ Status CreateOverlay(const std::string& base, const std::string& path, uint32_t 
     fs::remove(path, ec);
     return {Code::kInternal, "creating the workspace's disk: " + run.status().message()};
   }
+  std::error_code ec;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
+  return Status::Ok();
+}
+
+// May an unnumbered publish take the guest's own port number on the host?
+bool LowPortOk(const Caller& c, const MemberPolicy& p, uint16_t guest) {
+  return CheckHostPort(p, c.uid, guest).ok();
+}
+
+gid_t PrimaryGroupOf(uid_t uid) {
+  passwd pw{}, *res = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return static_cast<gid_t>(uid);
+  return pw.pw_gid;
+}
+
+// The workspace's own files are its owner's business: 0600 in a 0700 dir.
+Status WritePrivateFile(const std::string& path, const std::string& text) {
+  unique_fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd || fchmod(fd.get(), 0600) != 0 || !WriteAll(fd.get(), text.data(), text.size())) {
+    return ErrnoStatus("writing " + path, errno);
+  }
   return Status::Ok();
 }
 
@@ -114,13 +140,29 @@ std::string Workspaces::ShareSpecDir(const std::string& name, const std::string&
   return layout_.WorkspaceDir(name) + "/shares/" + tag;
 }
 
-Status Workspaces::PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& list) {
+Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta) {
   shares::ShareOwner root_ids;
-  for (const auto& sh : list) {
-    std::error_code missing;
-    if (!fs::is_directory(sh.host_path, missing)) {
+  for (const auto& sh : meta.shares) {
+    // With the owner's rights and no symlink on the way, it must still be the
+    // directory create recorded: a part of the path swapped since (for a
+    // symlink to a folder the owner cannot read) is refused here, and again
+    // by the wrapper that binds it.
+    const int need = R_OK | X_OK | (sh.read_only ? 0 : W_OK);
+    const gid_t owner_gid = meta.owner_uid == sh.owner_uid ? sh.owner_gid : PrimaryGroupOf(meta.owner_uid);
+    auto id = shares::IdentifyDirectoryAs(meta.owner_uid, owner_gid, sh.host_path, need);
+    if (!id.ok() && id.status().code() == Code::kNotFound) {
       return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
                                              "' is gone; recreate it, or destroy the workspace"};
+    }
+    if (!id.ok()) {
+      return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
+                                             "' cannot be shared now: " + id.status().message() +
+                                             "; put it back, or destroy the workspace"};
+    }
+    if (sh.ino != 0 && (id->dev != sh.dev || id->ino != sh.ino)) {
+      return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
+                                             "' is not the folder it was at create (a part of its path was "
+                                             "replaced or moved); put it back, or destroy the workspace"};
     }
     if (!sh.read_only && root_ids.uid == 0) {
       auto ids = shares::GuestRootIds();
@@ -133,9 +175,11 @@ Status Workspaces::PrepareShares(const std::string& name, const std::vector<virt
     if (ec) return {Code::kInternal, "creating " + dir + ": " + ec.message()};
     shares::ShareConfig conf{sh.host_path, sh.read_only, sh.owner_uid, sh.owner_gid,
                              root_ids.uid, root_ids.gid, sh.shown};
-    std::ofstream f(dir + "/" + shares::kConfigFile, std::ios::trunc);
-    f << shares::RenderShareConfig(conf);
-    if (!f) return {Code::kInternal, "writing " + dir + "/" + shares::kConfigFile};
+    conf.dev = sh.dev;
+    conf.ino = sh.ino;
+    conf.owner_rights = meta.owner_uid != 0;
+    Status written = WritePrivateFile(dir + "/" + shares::kConfigFile, shares::RenderShareConfig(conf));
+    if (!written.ok()) return written;
   }
   return Status::Ok();
 }
@@ -168,6 +212,11 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   auto existing = hv_.Get(p.name);
   if (existing.ok()) {
+    // Names are one namespace on the host; whose it is stays unsaid.
+    auto other = virt::ParseMetadata(existing->metadata_xml);
+    if (!other.ok() || !c.may_access(other->owner_uid)) {
+      return Status(Code::kAlreadyExists, "the name '" + p.name + "' is taken on this host; choose another name");
+    }
     return Status(Code::kAlreadyExists, "a workspace named '" + p.name +
                                             "' already exists; choose another name or remove it "
                                             "with: workspace destroy " + p.name);
@@ -208,6 +257,13 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   auto cpu_model = virt::ChooseCpuModel(p.cpu_model, accel_);
   if (!cpu_model.ok()) return cpu_model.status();
+  const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
+  for (const auto& port : p.publish) {
+    if (Status s = CheckHostPort(policy, c.uid, port.host); !s.ok()) return s;
+  }
+  for (const auto& e : p.allow) {
+    if (Status s = CheckAllowEntry(policy, c.uid, e); !s.ok()) return s;
+  }
   if (Status s = shares::CheckShareSet(p.shares); !s.ok()) return s;
   std::vector<virt::ShareMeta> share_metas;
   for (size_t i = 0; i < p.shares.size(); ++i) {
@@ -215,7 +271,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     auto owner = shares::CheckShareForCaller(spec, c.uid, c.gid, layout_.state_dir(), p.allow_dangerous_shares);
     if (!owner.ok()) return owner.status();
     share_metas.push_back({"ws" + std::to_string(i), spec.host_path, spec.guest_path, spec.read_only,
-                           owner->uid, owner->gid, spec.shown});
+                           owner->uid, owner->gid, spec.shown, owner->dev, owner->ino});
   }
 
   const std::string uuid = NewUuid();
@@ -276,6 +332,10 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   std::error_code ec;
   fs::create_directories(layout_.WorkspaceDir(p.name), ec);
   if (ec) return Status(Code::kInternal, "creating " + layout_.WorkspaceDir(p.name) + ": " + ec.message());
+  // Its disk, console and share configs are root's (QEMU runs as
+  // libvirt-qemu and needs to pass through: 0711, not listable; files 0600).
+  fs::permissions(layout_.WorkspaceDir(p.name),
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
   bool defined = false;
   Cleanup rollback([&] {
     if (defined) {
@@ -287,14 +347,16 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     RemoveFiles(p.name, meta.agent_socket);
   });
 
-  Status s = PrepareShares(p.name, meta.shares);
+  Status s = PrepareShares(p.name, meta);
+  if (!s.ok()) return s;
+  s = WritePrivateFile(meta.console_log, "");  // QEMU appends to it
   if (!s.ok()) return s;
   if (!meta.disk.empty()) {
     s = CreateOverlay(meta.base, meta.disk, meta.disk_gib);
     if (!s.ok()) return s;
   }
   for (auto port : p.publish) {
-    s = OpenPort(p.name, meta.agent_socket, &port);
+    s = OpenPort(p.name, meta.agent_socket, &port, LowPortOk(c, policy, port.guest));
     if (!s.ok()) return s;
     meta.ports.push_back(port);
   }
@@ -389,7 +451,7 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   // What served the VM before it stopped on its own (crashed, powered off
   // from inside) goes first: it must not take the new VM's agent socket.
   DetachGuest(name);
-  Status s = PrepareShares(name, ws.meta.shares);
+  Status s = PrepareShares(name, ws.meta);
   if (!s.ok()) return s;
   std::error_code ec;
   if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
@@ -610,7 +672,8 @@ void Workspaces::StartEgress(const std::string& name, const virt::WorkspaceMeta&
   const std::string socket = meta.agent_socket;
   auto relay = std::make_unique<net::EgressRelay>(
       name, [this, name, socket] { return agents_.Get(name, socket, 10s); }, meta.allow,
-      layout_.WorkspaceDir(name) + "/audit.log", registry_, meta.owner_uid);
+      layout_.WorkspaceDir(name) + "/audit.log", registry_, meta.owner_uid,
+      meta.owner_uid == 0 || LoadMemberPolicy(DaemonConfigPath()).allow_private_hosts);
   std::unique_ptr<net::EgressRelay> old;
   std::lock_guard lock(egress_mu_);
   old = std::exchange(egress_[name], std::move(relay));
@@ -665,9 +728,11 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c
     if (it == list.end()) return Status(Code::kNotFound, spec + " is not on the allowlist of '" + name + "'");
     list.erase(it, list.end());
   }
+  const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
   for (const auto& spec : add) {
     auto e = net::ParseAllowEntry(spec, "user");
     if (!e.ok()) return e.status();
+    if (Status s = CheckAllowEntry(policy, c.uid, e.value()); !s.ok()) return s;
     bool dup = false;
     for (auto& x : list) {
       if (x.host == e->host && x.port == e->port) {
@@ -681,15 +746,16 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c
   if (!s.ok()) return s;
   std::lock_guard elock(egress_mu_);
   auto it = egress_.find(name);
-  if (it != egress_.end()) it->second->SetAllowlist(list);
+  if (it != egress_.end()) it->second->SetAllowlist(list, ws->meta.owner_uid == 0 || policy.allow_private_hosts);
   return list;
 }
 
-Status Workspaces::OpenPort(const std::string& name, const std::string& socket, virt::WorkspaceMeta::Port* p) {
+Status Workspaces::OpenPort(const std::string& name, const std::string& socket, virt::WorkspaceMeta::Port* p,
+                            bool guest_number_ok) {
   auto agent = [this, name, socket] { return agents_.Get(name, socket, 10s); };
   // No host port given: the guest's own number when free (localhost:3000 is
-  // the dev server on 3000), else any free port.
-  auto fwd = net::PortForward::Open(p->host ? p->host : p->guest, p->guest, agent);
+  // the dev server on 3000) and the caller may have it, else any free port.
+  auto fwd = net::PortForward::Open(p->host ? p->host : guest_number_ok ? p->guest : 0, p->guest, agent);
   if (!fwd.ok() && p->host == 0) fwd = net::PortForward::Open(0, p->guest, agent);
   if (!fwd.ok()) return fwd.status();
   p->host = fwd.value()->host_port();
@@ -722,10 +788,12 @@ Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
     std::lock_guard elock(egress_mu_);
     ports_[name].erase(hp);
   }
+  const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
   for (auto p : add) {
     if (p.guest == 0) return Status(Code::kInvalidArgument, "guest port must be 1-65535");
+    if (Status s = CheckHostPort(policy, c.uid, p.host); !s.ok()) return s;
     if (ws->state == virt::VmState::kRunning) {
-      Status s = OpenPort(name, ws->meta.agent_socket, &p);
+      Status s = OpenPort(name, ws->meta.agent_socket, &p, LowPortOk(c, policy, p.guest));
       if (!s.ok()) return s;
     } else if (p.host == 0) {
       return Status(Code::kFailedPrecondition, "workspace '" + name + "' is stopped; give HOST_PORT:GUEST_PORT, "

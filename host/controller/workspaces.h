@@ -130,7 +130,7 @@ class Workspaces {
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).
-  Status PrepareShares(const std::string& name, const std::vector<virt::ShareMeta>& shares);
+  Status PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta);
   std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
   void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
   void StopEgress(const std::string& name);
@@ -138,7 +138,8 @@ class Workspaces {
   // what the daemon holds of a guest that is going away or went away.
   void DetachGuest(const std::string& name);
   // Opens one port forward; fills in the port chosen when p.host is 0.
-  Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p);
+  Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p,
+                  bool guest_number_ok = true);
   void ClosePorts(const std::string& name);
 
   virt::Hypervisor& hv_;

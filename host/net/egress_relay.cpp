@@ -73,10 +73,10 @@ void EgressRelay::Shared::ReleaseSlot() {
 }
 
 EgressRelay::EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow,
-                         std::string audit_path, registry::Registry* registry, uid_t owner)
+                         std::string audit_path, registry::Registry* registry, uid_t owner, bool private_ok)
     : agent_(std::move(agent)),
       shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path), std::move(allow), registry,
-                                       owner)) {
+                                       owner, private_ok)) {
   watcher_ = std::thread([this] { WatchLoop(); });
 }
 
@@ -90,9 +90,10 @@ EgressRelay::~EgressRelay() {
   watcher_.join();
 }
 
-void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow) {
+void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow, bool private_ok) {
   std::lock_guard lock(shared_->mu);
   shared_->allow = std::move(allow);
+  shared_->private_ok = private_ok;
 }
 
 void EgressRelay::WatchLoop() {
@@ -146,6 +147,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
     std::lock_guard lock(shared->mu);
     d = Decide(shared->allow, req.host(), static_cast<uint16_t>(req.port() > 65535 ? 0 : req.port()));
     d.entry = nullptr;  // points into the list, which may change: not used past here
+    if (!shared->private_ok) d.explicit_entry = false;
   }
   bool slot = false;
   if (d.verdict == Verdict::kAllow) {

@@ -34,16 +34,18 @@ class EgressRelay {
   using AgentFn = std::function<Result<std::shared_ptr<guest::GrpcGuestAgent>>()>;
   // registry may be null (no registry endpoints); owner: whose cache serves them.
   EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow, std::string audit_path,
-              registry::Registry* registry = nullptr, uid_t owner = 0);
+              registry::Registry* registry = nullptr, uid_t owner = 0, bool private_ok = true);
   ~EgressRelay();  // stops taking connections; tunnels in flight finish on their own
 
-  void SetAllowlist(std::vector<AllowEntry> allow);
+  void SetAllowlist(std::vector<AllowEntry> allow, bool private_ok);
 
  private:
   // What connection threads use; shared, so it outlives the relay if they do.
   struct Shared {
-    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a, registry::Registry* r, uid_t o)
-        : workspace(std::move(ws)), audit(std::move(audit_path)), allow(std::move(a)), registry(r), owner(o) {}
+    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a, registry::Registry* r, uid_t o,
+           bool p)
+        : workspace(std::move(ws)), audit(std::move(audit_path)), allow(std::move(a)), registry(r), owner(o),
+          private_ok(p) {}
     // A relay slot, waited for up to kTunnelWaitSeconds; false when none came.
     bool AcquireSlot();
     void ReleaseSlot();
@@ -56,6 +58,9 @@ class EgressRelay {
     std::atomic<int> handlers{0};   // announcements being handled (a thread each)
     registry::Registry* const registry;
     const uid_t owner;
+    // May an entry the user typed reach a non-public address? Not for a
+    // member's workspace unless the daemon's policy says so. Guarded by mu.
+    bool private_ok;
   };
   void WatchLoop();
   static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,

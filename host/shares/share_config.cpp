@@ -15,7 +15,8 @@
 namespace ws::shares {
 namespace {
 
-bool ParseId(const std::string& s, unsigned* out) {
+template <typename T>
+bool ParseId(const std::string& s, T* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size() && !s.empty();
 }
@@ -29,6 +30,8 @@ std::string RenderShareConfig(const ShareConfig& c) {
     << "mode=" << (c.read_only ? "ro" : "rw") << "\n"
     << "owner_uid=" << c.owner_uid << "\nowner_gid=" << c.owner_gid << "\n"
     << "root_uid=" << c.root_uid << "\nroot_gid=" << c.root_gid << "\n";
+  o << "dev=" << c.dev << "\nino=" << c.ino << "\n"
+    << "rights=" << (c.owner_rights ? "owner" : "root") << "\n";
   for (const auto& s : c.shown) o << "show=" << s << "\n";
   return o.str();  // values checked by CheckShareSet: none holds a newline
 }
@@ -65,7 +68,17 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
       ids &= ParseId(v, &ru);
     } else if (k == "root_gid") {
       ids &= ParseId(v, &rg);
+    } else if (k == "dev") {
+      ids &= ParseId(v, &c.dev);
+    } else if (k == "ino") {
+      ids &= ParseId(v, &c.ino);
+    } else if (k == "rights") {
+      if (v != "owner" && v != "root") return Status(Code::kInvalidArgument, "share.conf: bad rights " + v);
+      c.owner_rights = v == "owner";
     } else if (k == "show") {
+      if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..") {
+        return Status(Code::kInvalidArgument, "share.conf: bad show name");
+      }
       c.shown.push_back(v);
     } else {
       return Status(Code::kInvalidArgument, "share.conf: unknown key " + k);

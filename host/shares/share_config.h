@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 #include <vector>
 
@@ -20,6 +22,14 @@ struct ShareConfig {
   uid_t root_uid = 0;   // host uid the guest's root becomes: dedicated, never 0
   gid_t root_gid = 0;
   std::vector<std::string> shown;  // secret files not to hide
+  // The directory `create` recorded (0 for a workspace made before this was
+  // recorded): the wrapper refuses a host_path that is another directory now.
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  // A member's share: guest root may override file modes only on the owner's
+  // files (an idmapped view, read-only ones too). A root caller's read-only
+  // share is a plain bind, as root can read everything anyway.
+  bool owner_rights = true;
 };
 
 inline constexpr uid_t kGuestUserId = 1000;

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "host/common/unique_fd.h"
+#include "host/shares/share_check.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::shares {
@@ -64,8 +65,12 @@ Result<unique_fd> IdmapUserns(const ShareConfig& c) {
   if (s.ok()) {
     std::string proc = "/proc/" + std::to_string(pid);
     std::ostringstream uid_map, gid_map;
-    uid_map << c.owner_uid << " " << kGuestUserId << " 1\n" << c.root_uid << " 0 1\n";
-    gid_map << c.owner_gid << " " << kGuestUserId << " 1\n" << c.root_gid << " 0 1\n";
+    uid_map << c.owner_uid << " " << kGuestUserId << " 1\n";
+    gid_map << c.owner_gid << " " << kGuestUserId << " 1\n";
+    if (!c.read_only) {  // read-only: nothing is created, guest root owns nothing
+      uid_map << c.root_uid << " 0 1\n";
+      gid_map << c.root_gid << " 0 1\n";
+    }
     s = WriteFile(proc + "/uid_map", uid_map.str());
     if (s.ok()) s = WriteFile(proc + "/gid_map", gid_map.str());
     if (s.ok()) {
@@ -79,15 +84,18 @@ Result<unique_fd> IdmapUserns(const ShareConfig& c) {
   return ns;
 }
 
-// Clones the tree at `source`, applies `attr` to all of it, mounts it on `target`.
-Status BindWith(const std::string& source, const std::string& target, mount_attr attr) {
-  unique_fd tree(OpenTree(AT_FDCWD, source.c_str(),
-                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW));
+// Clones the tree at `source` (relative to `dfd`; "" for dfd itself),
+// applies `attr` to all of it, mounts it on `target`.
+Status BindWith(int dfd, const std::string& source, const std::string& target, mount_attr attr) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW;
+  if (source.empty()) flags |= AT_EMPTY_PATH;
+  unique_fd tree(OpenTree(dfd, source.c_str(), flags));
   if (!tree) return ErrnoStatus("open_tree " + source, errno);
   if (MountSetattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0) {
     if (errno == EINVAL && (attr.attr_set & MOUNT_ATTR_IDMAP)) {
       return {Code::kFailedPrecondition,
-              "the filesystem of " + source + " does not support idmapped mounts; share it read-only (:ro)"};
+              "its filesystem does not support idmapped mounts, which a read-write share and a member's "
+              "read-only share need" };
     }
     return ErrnoStatus("mount_setattr " + source, errno);
   }
@@ -143,28 +151,44 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
   }
   const std::string view = spec_dir + "/" + kViewDir;
   mkdir(view.c_str(), 0755);
+  // The directory create recorded, reached without a symlink: a path whose
+  // part was swapped since (for a symlink to somewhere else) is refused.
+  auto opened = OpenDirectoryNoSymlinks(c.host_path);
+  if (!opened.ok()) return Status(Code::kFailedPrecondition, opened.status().message());
+  unique_fd dir(opened.value());
+  struct stat st;
+  if (fstat(dir.get(), &st) != 0) return ErrnoStatus("stat " + c.host_path, errno);
+  if (c.ino != 0 && (st.st_dev != c.dev || st.st_ino != c.ino)) {
+    return Status(Code::kFailedPrecondition, c.host_path + " is no longer the directory that was shared");
+  }
   ViewReport report;
-  if (c.read_only) {
-    if (Status s = BindWith(c.host_path, view, ReadOnly()); !s.ok()) return s;
+  if (c.read_only && !c.owner_rights) {
+    if (Status s = BindWith(dir.get(), "", view, ReadOnly()); !s.ok()) return s;
   } else {
+    // virtiofsd runs as root; the kernel lets root's capabilities override a
+    // file's mode only when its owner and group are mapped into the mount:
+    // the owner's (and, read-write, guest root's). Every other file is
+    // reached with its "other" bits, as by a stranger.
     auto userns = IdmapUserns(c);
     if (!userns.ok()) return userns.status();
     mount_attr a{};
-    a.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    a.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (c.read_only ? MOUNT_ATTR_RDONLY : 0);
     a.userns_fd = static_cast<uint64_t>(userns->get());
-    if (Status s = BindWith(c.host_path, view, a); !s.ok()) return s;
+    if (Status s = BindWith(dir.get(), "", view, a); !s.ok()) return s;
     // Bound from the view, so they stay idmapped; read-only on top.
-    for (const auto& rel : GitPathsToProtect(c.host_path)) {
-      if (Status s = BindWith(view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok()) return s;
-      report.protected_.push_back(rel);
+    if (!c.read_only) {
+      for (const auto& rel : GitPathsToProtect(c.host_path)) {
+        if (Status s = BindWith(AT_FDCWD, view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok()) return s;
+        report.protected_.push_back(rel);
+      }
     }
   }
   const std::string empty = spec_dir + "/empty";
   unique_fd e(open(empty.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444));
   if (!e) return ErrnoStatus("creating " + empty, errno);
   e.reset();
-  for (const auto& name : FindSecretFiles(c.host_path, c.shown)) {
-    if (Status s = BindWith(empty, view + "/" + name, ReadOnly()); !s.ok()) return s;
+  for (const auto& name : FindSecretFiles(view, c.shown)) {
+    if (Status s = BindWith(AT_FDCWD, empty, view + "/" + name, ReadOnly()); !s.ok()) return s;
     report.hidden.push_back(name);
   }
   return report;

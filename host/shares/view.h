@@ -2,11 +2,17 @@
 // private) mount namespace right before virtiofsd starts, so it can neither
 // leak onto the user's real files nor be undone from the host, and it
 // vanishes with virtiofsd:
-//  - read-only shares: a recursive read-only, nosuid, nodev bind;
+//  - the shared directory is opened without following a symlink in any
+//    component and must be the one create recorded (device and inode);
 //  - read-write shares: a recursive idmapped, nosuid, nodev bind (guest uid
 //    1000 <-> the owner, guest root <-> a dedicated unprivileged uid, every
 //    other uid unmapped), with the git directory (and a worktree hooks
 //    folder that git's config names) bound read-only inside it;
+//  - a member's read-only shares: the same idmapped bind with only the
+//    owner mapped, read-only; root's: a plain read-only, nosuid, nodev bind.
+//    The kernel grants virtiofsd's root capabilities over a file's mode only
+//    when the file's owner and group are mapped in the mount, so guest root
+//    reaches another user's files with their "other" bits alone;
 //  - secret files (.npmrc, .env, ...) covered by an empty read-only file.
 #pragma once
 

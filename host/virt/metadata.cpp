@@ -25,10 +25,12 @@ std::string Prop(xmlNode* node, const char* name) {
   return s;
 }
 
-bool ParseU32(const std::string& s, uint32_t* out) {
+template <typename T>
+bool ParseNumber(const std::string& s, T* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
 }
+bool ParseU32(const std::string& s, uint32_t* out) { return ParseNumber(s, out); }
 
 }  // namespace
 
@@ -59,7 +61,9 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   for (const auto& sh : m.shares) {
     x << "<" << prefix << "share tag='" << XmlEscape(sh.tag) << "' host='"
       << XmlEscape(sh.host_path) << "' guest='" << XmlEscape(sh.guest_path) << "' mode='"
-      << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid << "'>";
+      << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid << "'";
+    if (sh.ino) x << " dev='" << sh.dev << "' ino='" << sh.ino << "'";
+    x << ">";
     for (const auto& name : sh.shown) {
       x << "<" << prefix << "show name='" << XmlEscape(name) << "'/>";
     }
@@ -143,6 +147,10 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
       return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
     }
     sh.read_only = mode == "ro";
+    const std::string dev = Prop(n, "dev"), ino = Prop(n, "ino");
+    if ((!dev.empty() || !ino.empty()) && (!ParseNumber(dev, &sh.dev) || !ParseNumber(ino, &sh.ino))) {
+      return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
+    }
     for (xmlNode* c = n->children; c; c = c->next) {
       if (c->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(c->name)) == "show") {
         sh.shown.push_back(Prop(c, "name"));

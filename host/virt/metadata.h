@@ -23,6 +23,9 @@ struct ShareMeta {
   uint32_t owner_uid = 0;  // host ids the guest user's files get (rw)
   uint32_t owner_gid = 0;
   std::vector<std::string> shown;
+  // The shared directory as create found it (0: made before it was recorded).
+  uint64_t dev = 0;
+  uint64_t ino = 0;
 };
 
 struct WorkspaceMeta {

@@ -13,13 +13,6 @@ namespace {
 
 World& W() { return World::Get(); }
 
-void EnsureUser(const std::string& user, bool in_group) {
-  if (getpwnam(user.c_str()) == nullptr) {
-    Run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user});
-  }
-  Run({in_group ? "gpasswd" : "gpasswd", in_group ? "-a" : "-d", user, "workspace"});
-}
-
 TEST(Access, GroupMemberManagesOnlyTheirOwnWorkspaces) {
   EnsureUser("wstest-member", true);
   ASSERT_EQ(W().Cli({"create", "roots"}).code, 0);
@@ -114,6 +107,90 @@ TEST(Access, AShowNameCannotInjectShareConfigLines) {
   EXPECT_EQ(r.out.find("root only"), std::string::npos) << r.out;
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "inj"}).code, 0);
   ws::test::Run({"rm", "-rf", dir, secret_dir});
+}
+
+// Issue #17's second repro: a member's read-only share of /etc once read
+// /etc/shadow (virtiofsd reads as root). Guest root now reaches exactly what
+// the member could: their own files, and others' by their "other" bits.
+TEST(Access, AMemberShareReadsOnlyWhatTheMemberCould) {
+  EnsureUser("wstest-member", true);
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  const std::string mine = "/tmp/wstest-mine";
+  ws::test::Run({"rm", "-rf", mine});
+  ws::test::Run({"mkdir", "-p", mine});
+  std::ofstream(mine + "/own-private") << "the member's own\n";
+  std::ofstream(mine + "/roots-private") << "root's only\n";
+  ws::test::Run({"chown", "wstest-member:", mine, mine + "/own-private"});
+  ws::test::Run({"chmod", "600", mine + "/own-private", mine + "/roots-private"});
+  auto create = W().CliAs("wstest-member", {"create", "ro", "--share", "/etc:/h:ro",
+                                             "--share", mine + ":/m:ro"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto shadow = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "head", "-1", "/h/shadow"});
+  EXPECT_NE(shadow.code, 0) << "guest root read /etc/shadow: " << shadow.out;
+  EXPECT_EQ(shadow.out.find("root:"), std::string::npos) << shadow.out;
+  EXPECT_NE(shadow.err.find("Permission denied"), std::string::npos) << shadow.err;
+  // Positive controls: the same guest root reads what the member can.
+  auto hostname = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/h/hostname"});
+  EXPECT_EQ(hostname.code, 0) << hostname.err;
+  EXPECT_FALSE(hostname.out.empty());
+  auto own = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/own-private"});
+  EXPECT_EQ(own.out, "the member's own\n") << own.err;
+  auto roots = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/roots-private"});
+  EXPECT_NE(roots.code, 0) << roots.out;
+  EXPECT_EQ(roots.out.find("root's only"), std::string::npos);
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "ro"}).code, 0);
+
+  // Root's own read-only share keeps reading as root.
+  ASSERT_EQ(W().Cli({"create", "rootro", "--share", mine + ":/m:ro"}).code, 0);
+  EXPECT_EQ(W().Cli({"exec", "-u", "root", "rootro", "--", "cat", "/m/roots-private"}).out, "root's only\n");
+  EXPECT_EQ(W().Cli({"destroy", "--force", "rootro"}).code, 0);
+
+  // --share-dangerous is root's: a member cannot share / with it.
+  auto dangerous = W().CliAs("wstest-member", {"create", "dz", "--share-dangerous", "--share", "/:/r:ro"});
+  EXPECT_EQ(dangerous.code, 2) << dangerous.err;
+  EXPECT_NE(dangerous.err.find("only root may"), std::string::npos) << dangerous.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("dz"), std::string::npos) << "nothing half-made";
+  ws::test::Run({"rm", "-rf", mine});
+}
+
+// Issue #17's third repro: a part of a share's path replaced by a symlink
+// between create and start once shared the symlink's target.
+TEST(Access, StartRefusesASharePathSwappedSinceCreate) {
+  EnsureUser("wstest-member", true);
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  const std::string top = "/tmp/wstest-swap", target = "/tmp/wstest-swap-target";
+  ws::test::Run({"rm", "-rf", top, target});
+  ws::test::Run({"mkdir", "-p", top + "/x/victim", target + "/victim"});
+  ws::test::Run({"chown", "-R", "wstest-member", top});
+  std::ofstream(top + "/x/victim/mine") << "member\n";
+  std::ofstream(target + "/victim/secret") << "root only\n";
+  ws::test::Run({"chmod", "700", target});
+  ASSERT_EQ(W().CliAs("wstest-member", {"create", "sw", "--share", top + "/x/victim:/v"}).code, 0);
+  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "sw", "--", "cat", "/v/mine"}).out, "member\n");
+  ASSERT_EQ(W().CliAs("wstest-member", {"stop", "sw"}).code, 0);
+  // What the member can do from their shell: swap x for a symlink.
+  ASSERT_EQ(ws::test::Run({"runuser", "-u", "wstest-member", "--", "sh", "-c",
+                           "mv " + top + "/x " + top + "/x.real && ln -s " + target + " " + top + "/x"}).code, 0);
+  auto start = W().CliAs("wstest-member", {"start", "sw"});
+  EXPECT_EQ(start.code, 1) << start.out;
+  EXPECT_NE(start.err.find(top + "/x/victim"), std::string::npos) << start.err;
+  EXPECT_NE(start.err.find("symlink"), std::string::npos) << start.err;
+  // Root's own start of it is refused the same way (the wrapper checks too).
+  EXPECT_EQ(W().Cli({"start", "sw"}).code, 1);
+  // A directory moved into the old place is not the one created with.
+  ws::test::Run({"rm", top + "/x"});
+  ws::test::Run({"runuser", "-u", "wstest-member", "--", "mkdir", "-p", top + "/x/victim"});
+  auto other_dir = W().CliAs("wstest-member", {"start", "sw"});
+  EXPECT_EQ(other_dir.code, 1);
+  EXPECT_NE(other_dir.err.find("not the folder it was at create"), std::string::npos) << other_dir.err;
+  // Positive control: the real folder put back, start works.
+  ws::test::Run({"rm", "-rf", top + "/x"});
+  ws::test::Run({"mv", top + "/x.real", top + "/x"});
+  auto again = W().CliAs("wstest-member", {"start", "sw"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "sw", "--", "cat", "/v/mine"}).out, "member\n");
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "sw"}).code, 0);
+  ws::test::Run({"rm", "-rf", top, target});
 }
 
 TEST(Access, UserOutsideTheGroupIsToldHowToGetIn) {

@@ -1,5 +1,7 @@
 #include "tests/integration/environment.h"
 
+#include <pwd.h>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) cons
   // For the daemon the first call starts: idle egress tunnels are cut fast.
   opts.env.emplace("WORKSPACE_EGRESS_IDLE_SECONDS", "4");
   opts.env.emplace("WORKSPACE_REGISTRY_CONFIG", registry_config());
+  opts.env.emplace("WORKSPACE_DAEMON_CONFIG", daemon_config());
   if (opts.cwd.empty()) opts.cwd = project_;
   return Run(argv, opts);
 }
@@ -63,6 +66,7 @@ RunResult World::CliAs(const std::string& user, const std::vector<std::string>& 
   opts.env.emplace("HOME", home_);
   opts.env.emplace("WORKSPACE_IMAGE", "minimal");
   opts.env.emplace("WORKSPACE_REGISTRY_CONFIG", registry_config());
+  opts.env.emplace("WORKSPACE_DAEMON_CONFIG", daemon_config());
   if (opts.cwd.empty()) opts.cwd = "/";  // create needs --share or --no-share here
   return Run(argv, opts);
 }
@@ -90,6 +94,13 @@ int DaemonPid(const std::string& state_dir) {
   int pid = -1;
   if (!(f >> pid) || kill(pid, 0) != 0) return -1;
   return pid;
+}
+
+void EnsureUser(const std::string& user, bool in_group) {
+  if (getpwnam(user.c_str()) == nullptr) {
+    Run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user});
+  }
+  Run({"gpasswd", in_group ? "-a" : "-d", user, "workspace"});
 }
 
 void StopDaemon(const std::string& state_dir) {

@@ -21,6 +21,8 @@ class World {
   // The registry endpoints' configuration file of the test daemon (absent
   // until a test writes it: then the public npm registry, never reached).
   std::string registry_config() const { return state_dir_ + "/registries.toml"; }
+  // The daemon's own config (its policy for members), absent until written.
+  std::string daemon_config() const { return state_dir_ + "/daemon.toml"; }
   const std::string& home() const { return home_; }
   const std::string& project() const { return project_; }
   std::string bin() const { return std::string(WS_BIN_DIR) + "/workspace"; }
@@ -44,6 +46,9 @@ std::string JsonField(const std::string& json, const std::string& name, const st
 int DaemonPid(const std::string& state_dir);
 // Stops that daemon and waits for it to exit.
 void StopDaemon(const std::string& state_dir);
+
+// A system user for tests as another caller, in the `workspace` group or not.
+void EnsureUser(const std::string& user, bool in_group);
 // Destroys every workspace of a state dir, stops its daemon, removes the dir.
 void CleanUpStateDir(const std::string& state_dir, const World& w);
 

@@ -236,3 +236,62 @@ TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
 
 }  // namespace
 }  // namespace ws::test
+
+namespace ws::test {
+namespace {
+
+// The daemon's policy for members (issue #17): a member's loopback entries
+// and host ports below 1024 are refused, naming the policy, until root's
+// daemon config allows them; the daemon's own network position (loopback)
+// is not a member's to reach through a name that resolves there either.
+TEST(Net, AMembersLoopbackEntriesAndLowPortsFollowTheDaemonsPolicy) {
+  EnsureUser("wstest-member", true);
+  TestServer server("member-body");
+  const std::string p = std::to_string(server.port());
+  std::remove(W().daemon_config().c_str());
+  const std::string m = "wstest-member";
+  ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
+  auto made = W().CliAs(m, {"create", "pol", "--no-share", "--no-default-allow"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  auto literal = W().CliAs(m, {"allow", "pol", "127.0.0.1:" + p});
+  EXPECT_EQ(literal.code, 1);
+  EXPECT_NE(literal.err.find("not for members"), std::string::npos) << literal.err;
+  EXPECT_NE(literal.err.find(W().daemon_config()), std::string::npos) << literal.err;
+  EXPECT_EQ(W().CliAs(m, {"allow", "pol", "169.254.169.254"}).code, 1);
+  EXPECT_EQ(W().CliAs(m, {"allow", "pol", "localhost:" + p}).code, 1);
+  auto at_create = W().CliAs(m, {"create", "pol2", "--no-share", "--no-default-allow", "--allow", "10.1.2.3"});
+  EXPECT_EQ(at_create.code, 1) << at_create.err;
+  EXPECT_EQ(W().CliAs(m, {"list"}).out.find("pol2"), std::string::npos) << "nothing half-made";
+
+  // A name that resolves to loopback: allowed as a name, refused at connect.
+  {
+    std::ofstream hosts("/etc/hosts", std::ios::app);
+    hosts << "127.0.0.1 wstest-loopback.test\n";
+  }
+  ASSERT_EQ(W().CliAs(m, {"allow", "pol", "wstest-loopback.test:" + p}).code, 0);
+  std::string via_name = Fetch("pol", "http://wstest-loopback.test:" + p + "/");
+  ws::test::Run({"sed", "-i", "/wstest-loopback.test/d", "/etc/hosts"});
+  EXPECT_EQ(via_name.find("member-body"), std::string::npos) << via_name;
+  EXPECT_NE(W().Cli({"audit", "pol"}).out.find("resolves to 127.0.0.1"), std::string::npos);
+
+  auto low = W().CliAs(m, {"port", "pol", "80:8000"});
+  EXPECT_EQ(low.code, 1);
+  EXPECT_NE(low.err.find("below 1024"), std::string::npos) << low.err;
+  // An unnumbered publish of a low guest port takes a high host port.
+  auto auto_port = W().CliAs(m, {"port", "pol", "80"});
+  ASSERT_EQ(auto_port.code, 0) << auto_port.err;
+  EXPECT_NE(auto_port.out.find(" -> pol:80"), std::string::npos) << auto_port.out;
+  EXPECT_EQ(auto_port.out.find("127.0.0.1:80 "), std::string::npos) << auto_port.out;
+
+  // Positive control: root's config allows both, the same requests work.
+  std::ofstream(W().daemon_config()) << "[members]\nallow_private_hosts = true\nallow_low_ports = true\n";
+  ASSERT_EQ(W().CliAs(m, {"allow", "pol", "127.0.0.1:" + p}).code, 0);
+  EXPECT_NE(Fetch("pol", "http://127.0.0.1:" + p + "/").find("member-body rc=0"), std::string::npos);
+  auto low_ok = W().CliAs(m, {"port", "pol", "1023:8000"});
+  EXPECT_EQ(low_ok.code, 0) << low_ok.err;
+  std::remove(W().daemon_config().c_str());
+  EXPECT_EQ(W().CliAs(m, {"destroy", "-f", "pol"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ws::test

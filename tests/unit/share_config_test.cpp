@@ -19,6 +19,24 @@ TEST(ShareConfig, RoundTrips) {
   EXPECT_EQ(back->owner_gid, 1001u);
   EXPECT_EQ(back->root_uid, 990u);
   EXPECT_EQ(back->shown, std::vector<std::string>{".env.local"});
+  EXPECT_TRUE(back->owner_rights) << "a member's by default";
+}
+
+TEST(ShareConfig, CarriesTheDirectoryIdentityAndWhoseRights) {
+  ShareConfig c{"/p", true, 1000, 1000, 0, 0, {}};
+  c.dev = 2049;
+  c.ino = 1ull << 40;
+  c.owner_rights = false;
+  auto back = ParseShareConfig(RenderShareConfig(c));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->dev, 2049u);
+  EXPECT_EQ(back->ino, 1ull << 40);
+  EXPECT_FALSE(back->owner_rights);
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nrights=all\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nino=-1\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nino=1\nino=2\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nshow=../x\n").ok());
+  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nshow=\n").ok());
 }
 
 TEST(ShareConfig, RefusesGuestRootAsHostRootAndGarbage) {
