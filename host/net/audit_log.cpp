@@ -45,7 +45,12 @@ std::string NowRfc3339Millis() {
 }
 
 std::string ToJsonLine(const AuditRecord& r) {
-  auto q = [](const std::string& s) { return "\"" + JsonEscape(s) + "\""; };
+  // Guest-supplied fields (a host name, a command line, a path) are cut to
+  // kMaxAuditField bytes, so one record stays small whatever the guest sends.
+  auto q = [](const std::string& s) {
+    if (s.size() <= kMaxAuditField) return "\"" + JsonEscape(s) + "\"";
+    return "\"" + JsonEscape(s.substr(0, kMaxAuditField)) + "...(" + std::to_string(s.size()) + " bytes)\"";
+  };
   return "{\"time\":" + q(r.time) + ",\"workspace\":" + q(r.workspace) + ",\"exec_id\":" + q(r.exec_id) +
          ",\"pid\":" + std::to_string(r.pid) + ",\"command\":" + q(r.command) + ",\"target\":" + q(r.target) +
          ",\"port\":" + std::to_string(r.port) + ",\"method\":" + q(r.method) + ",\"address\":" + q(r.address) +
@@ -58,7 +63,7 @@ std::string ToJsonLine(const AuditRecord& r) {
 void AuditLog::Append(const AuditRecord& r) {
   std::string line = ToJsonLine(r);
   std::lock_guard lock(mu_);
-  int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return;
   // Bounded: past kMaxAuditBytes the log moves to PATH.1 (the one before
   // that goes) and starts again.
@@ -66,7 +71,7 @@ void AuditLog::Append(const AuditRecord& r) {
   if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxAuditBytes) {
     close(fd);
     rename(path_.c_str(), (path_ + ".1").c_str());
-    fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) return;
   }
   (void)!write(fd, line.data(), line.size());

@@ -37,6 +37,10 @@ std::string ToJsonLine(const AuditRecord& r);
 std::string JsonEscape(const std::string& s);
 std::string NowRfc3339Millis();
 
+// Each string field of a record is cut to this many bytes (then
+// "...(N bytes)").
+inline constexpr size_t kMaxAuditField = 1024;
+
 // One log's bound; past it the log is rotated to PATH.1.
 inline constexpr uint64_t kMaxAuditBytes = 64ull << 20;
 

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <system_error>
+
 #include "host/net/stream_relay.h"
 
 namespace ws::net {
@@ -48,8 +50,20 @@ void PortForward::AcceptLoop() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // shut down
     }
-    std::thread([c, port = guest_port_, agent_fn = agent_] {
+    // Bounded before any thread starts: past the cap a connection is closed
+    // at once (a local client's flood costs no thread, nor the daemon).
+    if (open_->fetch_add(1) >= kMaxForwardConnections) {
+      open_->fetch_sub(1);
+      close(c);
+      continue;
+    }
+    try {
+      std::thread([c, port = guest_port_, agent_fn = agent_, open = open_] {
       unique_fd client(c);
+      struct Release {
+        std::shared_ptr<std::atomic<int>> n;
+        ~Release() { n->fetch_sub(1); }
+      } release{open};
       auto agent = agent_fn();
       if (!agent.ok()) return;
       grpc::ClientContext ctx;
@@ -58,7 +72,11 @@ void PortForward::AcceptLoop() {
       open.mutable_forward()->set_port(port);
       if (stream->Write(open)) RelaySocketOverStream(client.get(), stream.get(), &ctx, 0);
       agent.value()->Observe(stream->Finish());
-    }).detach();
+      }).detach();
+    } catch (const std::system_error&) {  // no thread to be had: this connection goes
+      open_->fetch_sub(1);
+      close(c);
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 // PortForward: one guest port published on the host's loopback only
 // (127.0.0.1:host_port), carried over the agent channel (no NIC needed).
-// Each accepted connection becomes a GuestAgent.Forward stream.
+// Each accepted connection becomes a GuestAgent.Forward stream; at most
+// kMaxForwardConnections at once per published port (more are closed).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -12,6 +14,8 @@
 #include "host/guest/grpc_guest_agent.h"
 
 namespace ws::net {
+
+inline constexpr int kMaxForwardConnections = 128;
 
 class PortForward {
  public:
@@ -30,6 +34,9 @@ class PortForward {
   unique_fd listener_;
   uint16_t host_port_, guest_port_;
   AgentFn agent_;
+  // Connections being relayed; shared with their threads, which may
+  // outlive this object.
+  std::shared_ptr<std::atomic<int>> open_ = std::make_shared<std::atomic<int>>(0);
   std::thread thread_;
 };
 
