@@ -1,5 +1,7 @@
 #include "host/cli/image_recipe.h"
 
+#include "host/common/toml.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -34,14 +36,9 @@ Result<ImageRecipeSpec> ParseRecipeTable(const cpptoml::table& t, const std::str
 }
 
 Result<ImageRecipeSpec> ParseRecipeFile(const std::string& text, const std::string& where) {
-  try {
-    std::istringstream in(text);
-    cpptoml::parser p(in);
-    auto t = p.parse();
-    return ParseRecipeTable(*t, where);
-  } catch (const cpptoml::parse_exception& e) {
-    return Status(Code::kInvalidArgument, where + ": " + e.what());
-  }
+  auto t = ParseToml(text, where);
+  if (!t.ok()) return t.status();
+  return ParseRecipeTable(*t.value(), where);
 }
 
 Result<std::optional<ImageRecipeSpec>> LoadUserRecipe(const std::string& name) {

@@ -1,5 +1,7 @@
 #include "host/cli/project_file.h"
 
+#include "host/common/toml.h"
+
 #include <cpptoml.h>
 
 #include <filesystem>
@@ -18,14 +20,9 @@ Status Bad(const std::string& key, const std::string& want) {
 }  // namespace
 
 Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string& dir) {
-  std::shared_ptr<cpptoml::table> t;
-  try {
-    std::istringstream in(text);
-    cpptoml::parser p(in);
-    t = p.parse();
-  } catch (const cpptoml::parse_exception& e) {
-    return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": " + e.what());
-  }
+  auto parsed = ParseToml(text, kProjectFileName);
+  if (!parsed.ok()) return parsed.status();
+  const auto& t = parsed.value();
   static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
                                 "share", "disk", "cpu_model", "images"};
   for (const auto& [key, value] : *t) {

@@ -1,11 +1,11 @@
 #include "host/controller/member_policy.h"
 
-#include <cpptoml.h>
 #include <stdlib.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "host/common/toml.h"
 #include "host/net/address.h"
 
 namespace ws::controller {
@@ -16,14 +16,9 @@ std::string Where() { return " (the daemon's policy for members; root may change
 }  // namespace
 
 Result<MemberPolicy> ParseMemberPolicy(const std::string& text) {
-  std::shared_ptr<cpptoml::table> t;
-  try {
-    std::istringstream in(text);
-    cpptoml::parser p(in);
-    t = p.parse();
-  } catch (const cpptoml::parse_exception& e) {
-    return Status(Code::kInvalidArgument, std::string("daemon config: ") + e.what());
-  }
+  auto parsed = ParseToml(text, "daemon config");
+  if (!parsed.ok()) return parsed.status();
+  const auto& t = parsed.value();
   MemberPolicy p;
   for (const auto& [key, value] : *t) {
     if (key != "members" || !value->is_table()) {
