@@ -1,7 +1,6 @@
 #include "host/controller/workspaces.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,14 +101,7 @@ bool LowPortOk(const Caller& c, const MemberPolicy& p, uint16_t guest) {
   return CheckHostPort(p, c.uid, guest).ok();
 }
 
-gid_t PrimaryGroupOf(uid_t uid) {
-  passwd pw{}, *res = nullptr;
-  std::vector<char> buf(16384);
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return static_cast<gid_t>(uid);
-  return pw.pw_gid;
-}
-
-// The workspace's own files are its owner's business: 0600 in a 0700 dir.
+// The workspace's own files: 0600, root's, in its 0711 dir.
 Status WritePrivateFile(const std::string& path, const std::string& text) {
   unique_fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd || fchmod(fd.get(), 0600) != 0 || !WriteAll(fd.get(), text.data(), text.size())) {
@@ -148,8 +140,9 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
     // symlink to a folder the owner cannot read) is refused here, and again
     // by the wrapper that binds it.
     const int need = R_OK | X_OK | (sh.read_only ? 0 : W_OK);
-    const gid_t owner_gid = meta.owner_uid == sh.owner_uid ? sh.owner_gid : PrimaryGroupOf(meta.owner_uid);
-    auto id = shares::IdentifyDirectoryAs(meta.owner_uid, owner_gid, sh.host_path, need);
+    // A member's shares are theirs (sh.owner_* are the member's ids); root's
+    // probe keeps root's ids, whoever owns the folder.
+    auto id = shares::IdentifyDirectoryAs(meta.owner_uid, meta.owner_uid == 0 ? 0 : sh.owner_gid, sh.host_path, need);
     if (!id.ok() && id.status().code() == Code::kNotFound) {
       return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
                                              "' is gone; recreate it, or destroy the workspace"};

@@ -118,7 +118,6 @@ Result<DirIdentity> IdentifyDirectoryAs(uid_t uid, gid_t gid, const std::string&
     case ENOENT:
       return Status(Code::kNotFound, path + " does not exist");
     case ELOOP:
-    case EXDEV:
       return Status(Code::kFailedPrecondition, "a part of " + path + " is a symlink");
     case ENOTDIR:
       return Status(Code::kFailedPrecondition, path + " is not a directory (or a part of it is a symlink)");
@@ -132,9 +131,9 @@ Result<DirIdentity> IdentifyDirectoryAs(uid_t uid, gid_t gid, const std::string&
   return DirIdentity{r->dev, r->ino};
 }
 
-Result<int> OpenDirectoryNoSymlinks(const std::string& path) {
-  int fd = OpenDirectory(path, false);
-  if (fd < 0) return ErrnoStatus("opening " + path + " (no symlinks)", errno);
+Result<unique_fd> OpenDirectoryNoSymlinks(const std::string& path) {
+  unique_fd fd(OpenDirectory(path, false));
+  if (!fd) return ErrnoStatus("opening " + path + " (no symlinks)", errno);
   return fd;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "host/common/status.h"
+#include "host/common/unique_fd.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::shares {
@@ -41,7 +42,7 @@ Result<DirIdentity> IdentifyDirectoryAs(uid_t uid, gid_t gid, const std::string&
 
 // The directory at `path` reached without following a symlink (an O_PATH
 // fd), for the wrapper that binds it.
-Result<int> OpenDirectoryNoSymlinks(const std::string& path);
+Result<unique_fd> OpenDirectoryNoSymlinks(const std::string& path);
 
 // The host ids guest root maps to (the system user kGuestRootUser).
 Result<ShareOwner> GuestRootIds();

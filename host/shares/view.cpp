@@ -155,7 +155,7 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
   // part was swapped since (for a symlink to somewhere else) is refused.
   auto opened = OpenDirectoryNoSymlinks(c.host_path);
   if (!opened.ok()) return Status(Code::kFailedPrecondition, opened.status().message());
-  unique_fd dir(opened.value());
+  unique_fd dir = std::move(opened.value());
   struct stat st;
   if (fstat(dir.get(), &st) != 0) return ErrnoStatus("stat " + c.host_path, errno);
   if (c.ino != 0 && (st.st_dev != c.dev || st.st_ino != c.ino)) {
