@@ -194,8 +194,16 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   v1::ExecResponse resp;
   std::optional<v1::ExecExit> exit;
   bool out_ok = true;
+  uint64_t out_bytes = 0;
+  bool too_large = false;
   while (stream->Read(&resp)) {
     if (resp.has_stdout()) {
+      out_bytes += resp.stdout().size();
+      if (o.max_stdout && out_bytes > o.max_stdout) {
+        too_large = true;
+        ctx.TryCancel();  // the daemon's call ends, and with it the command
+        break;
+      }
       if (out_ok && !WriteAll(o.stdout_fd, resp.stdout().data(), resp.stdout().size())) out_ok = false;
     } else if (resp.has_stderr()) {
       WriteAll(2, resp.stderr().data(), resp.stderr().size());
@@ -214,6 +222,7 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   sender.Close();
   Status s = FromGrpc(stream->Finish());
   raw.reset();  // restore the terminal before printing anything
+  if (too_large) return kOutputTooLarge;
   if (!exit) {
     std::fprintf(stderr, "workspace: exec in '%s' failed: %s\n", o.workspace.c_str(),
                  s.ok() ? "the command's exit status was lost" : s.message().c_str());

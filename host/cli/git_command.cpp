@@ -38,6 +38,8 @@ GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
       "fetch", "Fetch the commits made in a workspace into the host repository as refs/workspace/NAME/*");
   fetch->add_option("name", name, "Workspace name")->required();
   fetch->add_option("guest_path", guest_path, "The shared repository's guest path (when it has several)");
+  fetch->add_option("--max-size", max_mib, "Largest bundle taken, in MiB (default 2048)")
+      ->check(CLI::Range(1u, 1u << 20));
   fetch->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub) return;
@@ -74,7 +76,13 @@ GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
     o.argv = {"sh", "-c", kBundleScript, "sh", share->guest_path()};
     o.user = "root";
     o.stdout_fd = fd.get();
+    o.max_stdout = static_cast<uint64_t>(max_mib) << 20;
     int rc = RunExec(stub, o);
+    if (rc == kOutputTooLarge) {
+      return void(c.code = Fail("the bundle from '" + name + "' passed " + std::to_string(max_mib) +
+                                    " MiB and was not taken; fetch a larger one with --max-size MIB",
+                                1));
+    }
     if (rc != 0) return void(c.code = Fail("making the bundle in '" + name + "' failed (exit " + std::to_string(rc) + ")", 1));
     if (lseek(fd.get(), 0, SEEK_END) == 0) {
       std::printf("nothing to fetch: '%s' has no commits that %s lacks\n", name.c_str(), share->host_path().c_str());

@@ -20,6 +20,7 @@ class GitCommand {
  private:
   Context& c;
   std::string name, guest_path;
+  unsigned max_mib = 2048;
 };
 
 }  // namespace ws::cli

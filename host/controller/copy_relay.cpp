@@ -10,7 +10,10 @@ grpc::Status RelayCopyOut(Workspaces& workspaces, const Caller& caller, grpc::Se
                           const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
   auto agent = workspaces.Agent(caller, req.workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
-  grpc::ClientContext actx;
+  // The guest's call ends with the CLI's: a guest that stalls holds no
+  // daemon thread past the caller's patience.
+  auto call = grpc::ClientContext::FromServerContext(*ctx);
+  grpc::ClientContext& actx = *call;
   v1::ReadTreeRequest areq;
   areq.set_path(req.path());
   auto reader = agent.value()->stub()->ReadTree(&actx, areq);
@@ -34,7 +37,8 @@ grpc::Status RelayCopyIn(Workspaces& workspaces, const Caller& caller, grpc::Ser
   }
   auto agent = workspaces.Agent(caller, req.start().workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
-  grpc::ClientContext actx;
+  auto call = grpc::ClientContext::FromServerContext(*ctx);
+  grpc::ClientContext& actx = *call;
   auto writer = agent.value()->stub()->WriteTree(&actx, resp);
   v1::TreeChunk chunk;
   *chunk.mutable_start() = req.start().target();

@@ -17,6 +17,7 @@
 #include "host/common/log.h"
 #include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
+#include "host/controller/console_cap.h"
 #include "host/controller/images.h"
 #include "host/controller/peer_listener.h"
 #include "host/controller/reaper.h"
@@ -153,6 +154,7 @@ int RunDaemon(const DaemonOptions& opts) {
   grpc::Server* server = builder.BuildAndStart().release();
   if (!server) return Fail("cannot start the gRPC server");
   peers->Serve(server);
+  StartConsoleCap(layout.state_dir() + "/workspaces");
   // Running workspaces found again: their egress is taken up (agents connect lazily).
   std::thread([workspaces] { workspaces->ResumeAll(); }).detach();
 

@@ -1,6 +1,7 @@
 #include "host/controller/service.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -199,6 +200,9 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
   int idle_polls = 0;
   for (;;) {
     if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
+    // Cut short since (the console cap, a rotation): on from its new start.
+    struct stat st{};
+    if (fd && fstat(fd.get(), &st) == 0 && lseek(fd.get(), 0, SEEK_CUR) > st.st_size) lseek(fd.get(), 0, SEEK_SET);
     ssize_t n = fd ? read(fd.get(), buf.data(), buf.size()) : 0;
     if (n > 0) {
       chunk.set_data(buf.data(), static_cast<size_t>(n));
@@ -217,6 +221,9 @@ grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
+  // What the console cap kept of the earlier output first.
+  grpc::Status s = StreamFile(ctx, caller, req->name(), ws->meta.console_log + ".1", false, writer);
+  if (!s.ok()) return s;
   return StreamFile(ctx, caller, req->name(), ws->meta.console_log, req->follow(), writer);
 }
 

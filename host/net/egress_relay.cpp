@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "host/common/tcp_connect.h"
 #include "host/common/unique_fd.h"
@@ -53,6 +54,18 @@ AuditRecord EgressRelay::RecordFor(const Shared& shared, const v1::EgressRequest
   rec.pid = req.pid();
   rec.command = req.command();
   return rec;
+}
+
+// An announcement not answered at all (the guest's proxy times its client
+// out): audited, with what it named cut to the audit's bound.
+void EgressRelay::Drop(Shared& shared, const v1::EgressRequest& req, const std::string& why) {
+  AuditRecord rec = RecordFor(shared, req);
+  rec.target = req.host().substr(0, kMaxAuditField);
+  rec.port = req.port();
+  rec.method = req.method().substr(0, kMaxAuditField);
+  rec.decision = "deny";
+  rec.reason = "dropped: " + why;
+  shared.audit.Append(rec);
 }
 
 bool EgressRelay::Shared::AcquireSlot() {
@@ -113,15 +126,30 @@ void EgressRelay::WatchLoop() {
       auto reader = agent.value()->stub()->WatchEgress(&ctx, v1::WatchEgressRequest());
       v1::EgressRequest req;
       while (reader->Read(&req)) {
-        // A thread per announcement, bounded: past twice the relay bound an
+        // A thread per announcement, bounded: past kMaxHandlers an
         // announcement is dropped, and the guest's proxy answers its client
         // 504 when it hears nothing (a flooding guest gets no host threads).
-        if (shared_->handlers.load() >= 2 * kMaxTunnels) continue;
-        ++shared_->handlers;
-        std::thread([shared = shared_, a = agent.value(), req] {
-          Handle(shared, a, req);
-          --shared->handlers;
-        }).detach();
+        // No host name is longer than 255 bytes: a longer one is dropped
+        // before anything copies it; the command is cut as the audit would.
+        if (req.command().size() > kMaxAuditField) req.mutable_command()->resize(kMaxAuditField);
+        if (req.host().size() > kMaxHostName) {
+          Drop(*shared_, req, "a host name longer than " + std::to_string(kMaxHostName) + " bytes");
+          continue;
+        }
+        if (shared_->handlers.fetch_add(1) >= kMaxHandlers) {
+          --shared_->handlers;
+          Drop(*shared_, req, "more than " + std::to_string(kMaxHandlers) + " connections waiting at once");
+          continue;
+        }
+        try {
+          std::thread([shared = shared_, a = agent.value(), req] {
+            Handle(shared, a, req);
+            --shared->handlers;
+          }).detach();
+        } catch (const std::system_error&) {  // no thread to be had: this one is dropped
+          --shared_->handlers;
+          Drop(*shared_, req, "the host has no thread for it");
+        }
       }
       grpc::Status s = reader->Finish();
       agent.value()->Observe(s);
@@ -196,6 +224,11 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   }
 
   grpc::ClientContext ctx;
+  // A refusal is one message each way: a guest that never closes the call
+  // gets it closed for it.
+  if (d.verdict != Verdict::kAllow) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kTunnelWaitSeconds));
+  }
   auto stream = agent->stub()->Tunnel(&ctx);
   v1::TunnelMessage open;
   open.mutable_open()->set_id(req.id());

@@ -7,8 +7,11 @@
 // the host's Registry over the same Tunnel, never connected anywhere.
 // Bounded: at most kMaxTunnels relays at once; a connection over the bound
 // waits for one to end (up to kTunnelWaitSeconds) rather than failing, as a
-// slow guest's package manager opens many. Each is cut after 10 idle minutes
-// (WORKSPACE_EGRESS_IDLE_SECONDS in the daemon's environment). Thread-safe.
+// slow guest's package manager opens many; at most kMaxHandlers
+// announcements are handled (a thread each) at once, more are dropped and
+// audited; a refusal's call has a deadline. Each tunnel is cut after 10 idle
+// minutes (WORKSPACE_EGRESS_IDLE_SECONDS in the daemon's environment).
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,11 @@ namespace ws::net {
 
 inline constexpr int kMaxTunnels = 256;
 inline constexpr int kTunnelWaitSeconds = 20;  // the guest's proxy waits 30 s for a verdict
+// Announcements handled at once (a host thread each, most waiting for a
+// slot); more are dropped unheard, and the guest's proxy times them out.
+inline constexpr int kMaxHandlers = 2 * kMaxTunnels;
+// Longer names are no DNS names: dropped as they come.
+inline constexpr size_t kMaxHostName = 255;
 
 class EgressRelay {
  public:
@@ -65,6 +73,7 @@ class EgressRelay {
   void WatchLoop();
   static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
                      workspace::v1::EgressRequest req);
+  static void Drop(Shared& shared, const workspace::v1::EgressRequest& req, const std::string& why);
   static AuditRecord RecordFor(const Shared& shared, const workspace::v1::EgressRequest& req);
   static void ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
                             const workspace::v1::EgressRequest& req);

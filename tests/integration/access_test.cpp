@@ -4,8 +4,15 @@
 #include <pwd.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
 
+#include "host/controller/console_cap.h"
+#include "host/net/egress_relay.h"
 #include "tests/integration/environment.h"
 
 namespace ws::test {
@@ -191,6 +198,172 @@ TEST(Access, StartRefusesASharePathSwappedSinceCreate) {
   EXPECT_EQ(W().CliAs("wstest-member", {"exec", "sw", "--", "cat", "/v/mine"}).out, "member\n");
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "sw"}).code, 0);
   ws::test::Run({"rm", "-rf", top, target});
+}
+
+// Issue #17, done-when 1: member A reaches nothing of member B's or root's
+// workspaces through any command, and learns no name from the answers: each
+// is word for word what a name nobody has gets.
+TEST(Access, AMemberReachesNoOtherUsersWorkspaceNorLearnsItsName) {
+  EnsureUser("wstest-member", true);
+  EnsureUser("wstest-other", true);
+  ASSERT_EQ(W().Cli({"create", "rootsws", "--no-share"}).code, 0);
+  ASSERT_EQ(W().CliAs("wstest-other", {"create", "otherws", "--no-share"}).code, 0);
+  ASSERT_EQ(W().CliAs("wstest-member", {"create", "memberws", "--no-share"}).code, 0);
+  const std::string out = "/tmp/wstest-a-cp";
+  ws::test::Run({"rm", "-rf", out});
+
+  auto as_a = [&](const std::string& name, std::vector<std::string> args) {
+    for (auto& a : args) a = std::regex_replace(a, std::regex("NAME"), name);
+    auto r = W().CliAs("wstest-member", args);
+    r.err = std::regex_replace(r.err, std::regex(name), "NAME");
+    return r;
+  };
+  const std::vector<std::vector<std::string>> commands = {
+      {"inspect", "NAME"},
+      {"inspect", "--json", "NAME"},
+      {"exec", "NAME", "--", "true"},
+      {"cp", "NAME:/etc/hostname", out},
+      {"cp", "/etc/hostname", "NAME:/tmp/x"},
+      {"audit", "NAME"},
+      {"logs", "NAME"},
+      {"allow", "NAME", "example.org"},
+      {"port", "NAME", "18123:80"},
+      {"port", "NAME", "--list"},
+      {"git", "fetch", "NAME"},
+      {"stop", "NAME"},
+      {"start", "NAME"},
+      {"reset", "NAME"},
+      {"destroy", "--force", "NAME"},
+  };
+  for (const auto& cmd : commands) {
+    const std::string what = cmd[0] + " " + cmd[1];
+    auto nobody = as_a("nosuchws", cmd);
+    ASSERT_NE(nobody.code, 0) << what;
+    EXPECT_NE(nobody.err.find("no workspace named 'NAME'"), std::string::npos) << what << ": " << nobody.err;
+    for (std::string theirs : {"otherws", "rootsws"}) {
+      auto r = as_a(theirs, cmd);
+      EXPECT_EQ(r.code, nobody.code) << what << " " << theirs;
+      EXPECT_EQ(r.err, nobody.err) << what << " " << theirs << " answers unlike a name nobody has";
+      EXPECT_EQ(r.out, nobody.out) << what << " " << theirs;
+    }
+    // Positive control: the same command reaches A's own workspace (those
+    // that would end it are left for last).
+    if (cmd[0] == "inspect" || cmd[0] == "exec" || cmd[0] == "audit" || cmd[0] == "logs" ||
+        (cmd[0] == "port" && cmd[2] == "--list")) {
+      auto own = as_a("memberws", cmd);
+      EXPECT_EQ(own.code, 0) << what << " on A's own: " << own.err;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(out)) << "nothing copied out of another's workspace";
+  auto list = W().CliAs("wstest-member", {"list", "--json"});
+  ASSERT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("memberws"), std::string::npos);
+  auto images = W().CliAs("wstest-member", {"image", "list", "--json"});
+  for (std::string theirs : {"otherws", "rootsws"}) {
+    EXPECT_EQ(list.out.find(theirs), std::string::npos) << list.out;
+    EXPECT_EQ(images.out.find(theirs), std::string::npos) << "image list's used-by: " << images.out;
+  }
+  EXPECT_NE(images.out.find("memberws"), std::string::npos) << "A's own use is shown: " << images.out;
+  // A name clash says the name is taken, not whose it is.
+  auto clash = W().CliAs("wstest-member", {"create", "otherws", "--no-share"});
+  EXPECT_EQ(clash.code, 1);
+  EXPECT_NE(clash.err.find("the name 'otherws' is taken on this host; choose another name"), std::string::npos)
+      << clash.err;
+  EXPECT_EQ(clash.err.find("wstest-other"), std::string::npos) << clash.err;
+
+  // B's and root's workspaces ran on untouched.
+  EXPECT_EQ(W().CliAs("wstest-other", {"exec", "otherws", "--", "echo", "ok"}).out, "ok\n");
+  EXPECT_EQ(W().Cli({"exec", "rootsws", "--", "echo", "ok"}).out, "ok\n");
+  EXPECT_EQ(W().CliAs("wstest-other", {"port", "otherws", "--list"}).out.find("18123"), std::string::npos);
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "memberws"}).code, 0);
+  EXPECT_EQ(W().CliAs("wstest-other", {"destroy", "--force", "otherws"}).code, 0);
+  EXPECT_EQ(W().Cli({"destroy", "--force", "rootsws"}).code, 0);
+}
+
+int Threads(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+uintmax_t DirBytes(const std::string& dir) {
+  uintmax_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const auto f = e.path().filename();
+    if (e.is_regular_file(ec) && f != "disk.qcow2" && f != "audit.log") total += e.file_size(ec);
+  }
+  return total;
+}
+
+// Issue #17, done-when 2: member A's guest floods its console and its
+// egress at once; the daemon's threads and the workspace's files stay under
+// their bounds, every connection still gets its verdict, and member B's
+// workspace answers exec throughout. (Under TCG a serial console takes
+// ~330 KB/s and the guest's proxy ~50 connections/s, so the flood is sized
+// to take about a minute; by hand: 10,000 connections, the same bounds.)
+TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
+  EnsureUser("wstest-member", true);
+  EnsureUser("wstest-other", true);
+  ASSERT_EQ(W().CliAs("wstest-other", {"create", "calm", "--no-share"}).code, 0);
+  ASSERT_EQ(W().CliAs("wstest-member", {"create", "flood", "--no-share"}).code, 0);
+  ASSERT_EQ(W().CliAs("wstest-member", {"cp", std::string(WS_BIN_DIR) + "/guest_flood", "flood:/tmp/flood"}).code, 0);
+  const int daemon = DaemonPid(W().state_dir());
+  ASSERT_GT(daemon, 0);
+  const int threads_before = Threads(daemon);
+  ASSERT_GT(threads_before, 0);
+
+  constexpr int kConnections = 1500;
+  constexpr long kConsoleBytes = 10'000'000;  // more than twice the console's bound
+  auto egress = std::async(std::launch::async, [&] {
+    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "/tmp/flood",
+                                       std::to_string(kConnections), "300"});
+  });
+  auto console = std::async(std::launch::async, [&] {
+    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "sh", "-c",
+                                       "head -c " + std::to_string(kConsoleBytes) + " /dev/zero > /dev/ttyS0"});
+  });
+  const std::string dir = W().state_dir() + "/workspaces/flood";
+  int max_threads = threads_before, answered = 0;
+  uintmax_t max_dir = 0;
+  double slowest = 0;
+  while (egress.wait_for(std::chrono::seconds(0)) != std::future_status::ready ||
+         console.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto calm = W().CliAs("wstest-other", {"exec", "calm", "--", "echo", "ok"});
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(calm.out, "ok\n") << "B's workspace stopped answering: " << calm.err;
+    if (calm.out == "ok\n") ++answered;
+    slowest = std::max(slowest, took);
+    max_threads = std::max(max_threads, Threads(daemon));
+    max_dir = std::max(max_dir, DirBytes(dir));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  auto e = egress.get();
+  auto c = console.get();
+  ASSERT_EQ(c.code, 0) << c.err;
+  ASSERT_EQ(e.code, 0) << e.err;
+  // Positive controls: the flood ran, and each connection got a verdict.
+  EXPECT_NE(e.out.find("sent=" + std::to_string(kConnections) + " failed=0 403=" + std::to_string(kConnections)),
+            std::string::npos) << e.out;
+  EXPECT_GE(answered, 3) << "B was asked throughout";
+  EXPECT_TRUE(std::filesystem::exists(dir + "/console.log.1")) << "the console was cut";
+  std::printf("[ flood    ] daemon threads %d -> max %d; flood dir max %ju bytes; B's slowest exec %.2f s of %d\n",
+              threads_before, max_threads, max_dir, slowest, answered);
+  EXPECT_LE(max_threads - threads_before, net::kMaxHandlers + 16);
+  // The console's bound plus a few seconds of a TCG serial port: less than
+  // the guest wrote. (The audit log has its own bound, kMaxAuditBytes.)
+  static_assert(2 * controller::kMaxConsoleBytes + (1u << 20) < kConsoleBytes);
+  EXPECT_LE(max_dir, 2 * controller::kMaxConsoleBytes + (1u << 20));
+  auto logs = W().CliAs("wstest-member", {"logs", "flood"});
+  EXPECT_EQ(logs.code, 0);
+  EXPECT_GT(logs.out.size(), controller::kMaxConsoleBytes / 2) << "logs shows what the cut kept";
+  EXPECT_LE(logs.out.size(), 2 * controller::kMaxConsoleBytes + (1u << 20));
+  EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "flood"}).code, 0);
+  EXPECT_EQ(W().CliAs("wstest-other", {"destroy", "--force", "calm"}).code, 0);
 }
 
 TEST(Access, UserOutsideTheGroupIsToldHowToGetIn) {

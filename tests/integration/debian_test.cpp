@@ -219,6 +219,17 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   EXPECT_EQ(host_git("show refs/workspace/gitws/main:a.txt").out, "one\ntwo\n");
   EXPECT_NE(W().Cli({"git", "fetch", "gitws"}).out.find("nothing to fetch"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(marker));
+
+  // The bundle is bounded: one past --max-size is stopped and not taken.
+  ASSERT_EQ(Guest("gitws", "cd /workspace && head -c 3000000 /dev/urandom > big.bin && git add big.bin && "
+                           "git commit -qm big").code, 0);
+  auto capped = W().Cli({"git", "fetch", "gitws", "--max-size", "1"});
+  EXPECT_EQ(capped.code, 1);
+  EXPECT_NE(capped.err.find("passed 1 MiB and was not taken"), std::string::npos) << capped.err;
+  EXPECT_EQ(host_git("log -1 --format=%s refs/workspace/gitws/main").out, "from guest\n") << "nothing fetched";
+  auto whole = W().Cli({"git", "fetch", "gitws"});
+  EXPECT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(host_git("log -1 --format=%s refs/workspace/gitws/main").out, "big\n");
   EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
 }
 
