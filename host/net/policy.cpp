@@ -26,7 +26,8 @@ std::optional<std::string> NormalizeHostName(std::string_view in) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
     if (!ok) return std::nullopt;
   }
-  if (s.front() == '.' || s.find("..") != std::string::npos) return std::nullopt;
+  // One trailing dot is the root label; any other empty label is refused.
+  if (s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos) return std::nullopt;
   return s;
 }
 

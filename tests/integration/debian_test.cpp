@@ -203,11 +203,9 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
                               "git log --format=%s,%an | tr '\n' ' '");
   EXPECT_EQ(guest.out, " M a.txt\nfrom guest,Guest Dev from host,Guest Dev ") << guest.err;
   // The guest's hooks and config land in its own git directory, not the host's.
-  Guest("gitws", "cd /workspace/.git && printf '#!/bin/sh\\ntouch " + marker + "\\n' > hooks/pre-commit && "
-                 "chmod +x hooks/pre-commit && git config core.fsmonitor 'touch " + marker + "'");
-  EXPECT_EQ(Guest("gitws", "umount /workspace/.git && ls /workspace/.git/hooks >/dev/null && "
-                           "! touch /workspace/.git/hooks/post-checkout 2>/dev/null && echo refused", "root").out,
-            "refused\n") << "guest root uncovers the host's .git: read-only";
+  auto hooks = Guest("gitws", "cd /workspace/.git && mkdir -p hooks && printf '#!/bin/sh\\ntouch " + marker + "\\n' > hooks/pre-commit && "
+                              "chmod +x hooks/pre-commit && git config core.fsmonitor 'touch " + marker + "'");
+  ASSERT_EQ(hooks.code, 0) << hooks.err << " (the guest's own git directory takes hooks)";
   EXPECT_EQ(host_git("log --format=%s").out, "from host\n") << "the host's branch is untouched";
   ASSERT_EQ(host_git("status --short && git commit -qam 'host again' --allow-empty").code, 0);
   EXPECT_FALSE(std::filesystem::exists(marker)) << "the host's git ran something the guest wrote";
@@ -221,8 +219,9 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   EXPECT_FALSE(std::filesystem::exists(marker));
 
   // The bundle is bounded: one past --max-size is stopped and not taken.
-  ASSERT_EQ(Guest("gitws", "cd /workspace && head -c 3000000 /dev/urandom > big.bin && git add big.bin && "
-                           "git commit -qm big").code, 0);
+  auto big = Guest("gitws", "cd /workspace && rm .git/hooks/pre-commit && git config --unset core.fsmonitor && "
+                            "head -c 3000000 /dev/urandom > big.bin && git add big.bin && git commit -qm big");
+  ASSERT_EQ(big.code, 0) << big.err;
   auto capped = W().Cli({"git", "fetch", "gitws", "--max-size", "1"});
   EXPECT_EQ(capped.code, 1);
   EXPECT_NE(capped.err.find("passed 1 MiB and was not taken"), std::string::npos) << capped.err;
@@ -230,6 +229,10 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   auto whole = W().Cli({"git", "fetch", "gitws"});
   EXPECT_EQ(whole.code, 0) << whole.err;
   EXPECT_EQ(host_git("log -1 --format=%s refs/workspace/gitws/main").out, "big\n");
+  // Last, as it takes the guest's git away: guest root uncovers the host's .git.
+  EXPECT_EQ(Guest("gitws", "umount /workspace/.git && ls /workspace/.git/hooks >/dev/null && "
+                           "! touch /workspace/.git/hooks/post-checkout 2>/dev/null && echo refused", "root").out,
+            "refused\n") << "guest root uncovers the host's .git: read-only";
   EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
 }
 

@@ -1,0 +1,69 @@
+// Writes one well-formed input per target into DIR/TARGET/seed, so each run
+// starts from something the parser accepts: fuzz_seeds DIR
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "host/shares/share_config.h"
+#include "host/virt/metadata.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::string dir = argv[1];
+  auto put = [&](const std::string& target, const std::string& text) {
+    std::filesystem::create_directories(dir + "/" + target);
+    std::ofstream(dir + "/" + target + "/seed") << text;
+  };
+  ws::shares::ShareConfig c;
+  c.host_path = "/home/user/project";
+  c.owner_uid = c.owner_gid = 1000;
+  c.root_uid = c.root_gid = 998;
+  c.shown = {".env"};
+  c.dev = 2049;
+  c.ino = 1234;
+  put("share_config", ws::shares::RenderShareConfig(c));
+
+  ws::virt::WorkspaceMeta m;
+  m.owner_uid = 1000;
+  m.image = "debian";
+  m.created_at = "2026-12-03T00:00:00Z";
+  m.accel = "tcg";
+  m.cpus = 2;
+  m.memory_mib = 2048;
+  m.cpu_model = "max";
+  m.agent_socket = "/var/lib/workspace/run/0123abcd4567.sock";
+  m.console_log = "/var/lib/workspace/workspaces/p/console.log";
+  m.disk = "/var/lib/workspace/workspaces/p/disk.qcow2";
+  m.base = "/var/lib/workspace/images/debian/disk.qcow2";
+  m.disk_gib = 8;
+  m.shares.push_back({"ws0", "/home/u/p", "/workspace", false, 1000, 1000, {".env"}, 2049, 1234});
+  m.allow.push_back({"registry.npmjs.org", 443, "npm"});
+  m.allow.push_back({"*.debian.org", 0, "apt"});
+  m.ports.push_back({8080, 80});
+  put("metadata", ws::virt::RenderMetadata(m));
+
+  put("allow_entry", "*.Example.org:8443");
+  put("names", "My Project_2");
+  put("share_spec", "/home/u/p:/workspace:ro");
+  put("member_policy", "[members]\nallow_low_ports = true\nallow_private_hosts = false\n");
+  put("project_file", R"(name = "demo"
+image = "minimal"
+cpus = 2
+memory = 768
+net = "allowlist"
+allow = ["api.example.com", "*.corp.example:8443"]
+default_allow = false
+publish = ["3000", "8080:80"]
+[[share]]
+path = "."
+guest = "/workspace"
+[[share]]
+path = "../data/"
+guest = "/data"
+read_only = true
+[images.tools]
+from = "debian"
+run = ["apt-get install -y jq"]
+)");
+  return 0;
+}
