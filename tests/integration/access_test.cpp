@@ -327,6 +327,15 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
     return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "sh", "-c",
                                        "head -c " + std::to_string(kConsoleBytes) + " /dev/zero > /dev/ttyS0"});
   });
+  // Host names past the host's bound (255 bytes): dropped before any thread
+  // (the guest's proxy answers 504); of 10 MiB: refused by the guest's proxy.
+  auto long_names = std::async(std::launch::async, [&] {
+    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "/tmp/flood", "50", "50", "1000"});
+  });
+  auto huge_name = std::async(std::launch::async, [&] {
+    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "/tmp/flood", "2", "2",
+                                       std::to_string(10u << 20)});
+  });
   const std::string dir = W().state_dir() + "/workspaces/flood";
   int max_threads = threads_before, answered = 0;
   uintmax_t max_dir = 0;
@@ -345,6 +354,13 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
   }
   auto e = egress.get();
   auto c = console.get();
+  auto l = long_names.get();
+  auto h = huge_name.get();
+  ASSERT_EQ(l.code, 0) << l.err;
+  ASSERT_EQ(h.code, 0) << h.err;
+  EXPECT_NE(l.out.find("sent=50 failed=0 403=0 504=50 "), std::string::npos) << l.out;
+  EXPECT_NE(h.out.find("sent=2 failed=0 403=0 504=0 other=2 closed=0 unanswered=0"), std::string::npos)
+      << h.out << " (the guest's proxy answers 400)";
   ASSERT_EQ(c.code, 0) << c.err;
   ASSERT_EQ(e.code, 0) << e.err;
   // Positive controls: the flood ran, and each connection got a verdict.
@@ -352,6 +368,13 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
             std::string::npos) << e.out;
   EXPECT_GE(answered, 3) << "B was asked throughout";
   EXPECT_TRUE(std::filesystem::exists(dir + "/console.log.1")) << "the console was cut";
+  auto audit = W().CliAs("wstest-member", {"audit", "--json", "flood"});
+  ASSERT_EQ(audit.code, 0) << audit.err;
+  size_t dropped = 0;
+  for (size_t at = 0; (at = audit.out.find("dropped: a host name longer than 255 bytes", at)) != std::string::npos; ++at) {
+    ++dropped;
+  }
+  EXPECT_EQ(dropped, 50u) << "each long name is audited";
   std::printf("[ flood    ] daemon threads %d -> max %d; flood dir max %ju bytes; B's slowest exec %.2f s of %d\n",
               threads_before, max_threads, max_dir, slowest, answered);
   EXPECT_LE(max_threads - threads_before, net::kMaxHandlers + 16);

@@ -2,12 +2,14 @@
 // TOTAL connections to the guest's egress proxy, at most AT_ONCE at a time,
 // each a CONNECT to a name no allowlist has, and counts the answers by
 // their status code. Prints "sent=N 403=N 504=N other=N closed=N".
-// Static, so it runs in any image.
+// With NAME_BYTES, each name is that long (a guest sending host names of
+// megabytes). Static, so it runs in any image.
 //
-//   guest_flood TOTAL AT_ONCE
+//   guest_flood TOTAL AT_ONCE [NAME_BYTES]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,7 +23,7 @@
 
 namespace {
 
-int Open(int i) {
+int Open(int i, size_t name_bytes) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in a{};
@@ -32,10 +34,15 @@ int Open(int i) {
     close(fd);
     return -1;
   }
-  std::string req = "CONNECT flood-" + std::to_string(i) + ".invalid:443 HTTP/1.1\r\n\r\n";
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return -1;
+  std::string name = "flood-" + std::to_string(i) + ".invalid";
+  if (name_bytes > name.size()) name.insert(0, name_bytes - name.size(), 'x');
+  std::string req = "CONNECT " + name + ":443 HTTP/1.1\r\n\r\n";
+  // The proxy may answer and close before a long request is written: what
+  // it answered is read all the same.
+  for (size_t off = 0; off < req.size();) {
+    ssize_t n = write(fd, req.data() + off, req.size() - off);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
   }
   return fd;
 }
@@ -43,11 +50,13 @@ int Open(int i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: guest_flood TOTAL AT_ONCE\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: guest_flood TOTAL AT_ONCE [NAME_BYTES]\n");
     return 2;
   }
   const int total = std::atoi(argv[1]), at_once = std::atoi(argv[2]);
+  const size_t name_bytes = argc == 4 ? std::strtoul(argv[3], nullptr, 10) : 0;
+  signal(SIGPIPE, SIG_IGN);
   rlimit rl{static_cast<rlim_t>(at_once + 64), static_cast<rlim_t>(at_once + 64)};
   setrlimit(RLIMIT_NOFILE, &rl);
   std::vector<pollfd> open;
@@ -55,7 +64,7 @@ int main(int argc, char** argv) {
   int sent = 0, failed = 0;
   while (sent < total || !open.empty()) {
     while (sent < total && static_cast<int>(open.size()) < at_once) {
-      int fd = Open(sent++);
+      int fd = Open(sent++, name_bytes);
       if (fd < 0) {
         ++failed;
         continue;
