@@ -14,6 +14,7 @@
 #include "host/cli/image_commands.h"
 #include "host/common/subprocess.h"
 #include "host/cli/project_file.h"
+#include "host/cli/project_trust.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/unique_fd.h"
@@ -77,10 +78,17 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-default-allow", no_default_allow,
                        "Start from an empty allowlist (no registries, no AI APIs)");
+  create_cmd->add_flag("--trust", trust_project,
+                       "Trust this folder's .workspace.toml as it is now (see workspace trust)");
+  create_cmd->add_flag("--no-project-file", no_project_file, "Ignore this folder's .workspace.toml");
   create_cmd->callback([&] {
     const std::string cwd = std::filesystem::current_path().string();
-    // The project file gives what flags do not.
-    auto project = LoadProjectFile(cwd);
+    // The project file gives what flags do not, once the user trusted it.
+    if (trust_project && no_project_file) {
+      return void(c.code = Fail("--trust and --no-project-file exclude each other", kUsage));
+    }
+    Result<std::optional<ProjectFile>> project = std::optional<ProjectFile>();
+    if (!no_project_file) project = LoadTrustedProjectFile(cwd, trust_project, CanAsk());
     if (!project.ok()) return void(c.code = Fail(project.status()));
     if (project->has_value()) {
       const ProjectFile& f = **project;

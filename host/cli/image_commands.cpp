@@ -9,6 +9,7 @@
 #include "host/cli/default_allow.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
+#include "host/cli/project_trust.h"
 
 #include "host/common/grpc_status.h"
 
@@ -128,7 +129,7 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       recipe = ImageRecipeSpec{build_from, build_run, {}, "the command line"};
     } else {
       // A recipe written down: the project's, then the user's.
-      auto project = LoadProjectFile(std::filesystem::current_path().string());
+      auto project = LoadTrustedProjectFile(std::filesystem::current_path().string(), false, CanAsk());
       if (!project.ok()) return void(c.code = Fail(project.status()));
       if (project->has_value() && (*project)->images.count(build_name)) {
         recipe = (*project)->images.at(build_name);

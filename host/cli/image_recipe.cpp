@@ -1,5 +1,6 @@
 #include "host/cli/image_recipe.h"
 
+#include "host/cli/project_trust.h"
 #include "host/common/toml.h"
 
 #include <cstdlib>
@@ -42,18 +43,12 @@ Result<ImageRecipeSpec> ParseRecipeFile(const std::string& text, const std::stri
 }
 
 Result<std::optional<ImageRecipeSpec>> LoadUserRecipe(const std::string& name) {
-  std::string dir;
-  if (const char* x = getenv("XDG_CONFIG_HOME"); x && *x == '/') {
-    dir = x;
-  } else if (const char* h = getenv("HOME"); h && *h) {
-    dir = std::string(h) + "/.config";
-  } else {
-    return std::optional<ImageRecipeSpec>();
-  }
+  auto dir = UserConfigDir();
+  if (!dir) return std::optional<ImageRecipeSpec>();
   // Image names hold no '/' (checked by the daemon; checked here so a name
   // cannot pick a file elsewhere).
   if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') return std::optional<ImageRecipeSpec>();
-  const std::string path = dir + "/workspace/images/" + name + ".toml";
+  const std::string path = *dir + "/images/" + name + ".toml";
   std::ifstream f(path);
   if (!f) return std::optional<ImageRecipeSpec>();
   std::stringstream text;

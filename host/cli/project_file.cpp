@@ -91,16 +91,6 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
   return f;
 }
 
-Result<std::optional<ProjectFile>> LoadProjectFile(const std::string& dir) {
-  std::ifstream in(dir + "/" + kProjectFileName);
-  if (!in) return std::optional<ProjectFile>();
-  std::stringstream text;
-  text << in.rdbuf();
-  auto f = ParseProjectFile(text.str(), dir);
-  if (!f.ok()) return f.status();
-  return std::optional<ProjectFile>(std::move(f.value()));
-}
-
 std::string ProjectFileTemplate(const std::string& name) {
   return "# workspace project file: `workspace create` in this folder uses it, and flags\n"
          "# override it. Anyone who clones the project gets the same workspace. The guest\n"

@@ -1,8 +1,8 @@
 // The project file, `.workspace.toml` in a project's folder: what `workspace
 // create` there uses (flags override it), so anyone who clones the project
-// gets the same workspace. Parsed with cpptoml. The file sits in a shared
-// folder, so the guest sees it read-only (it could otherwise widen its own
-// policy for the next create).
+// gets the same workspace, once they have trusted it (project_trust.h).
+// Parsed with cpptoml. The file sits in a shared folder, so the guest sees
+// it read-only (it could otherwise widen its own policy for the next create).
 #pragma once
 
 #include <map>
@@ -37,8 +37,8 @@ struct ProjectFile {
 // names the file, the key and what it should be.
 Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string& dir);
 
-// Reads dir/.workspace.toml; nullopt when there is none.
-Result<std::optional<ProjectFile>> LoadProjectFile(const std::string& dir);
+// (Reading one is LoadTrustedProjectFile, project_trust.h: a project file
+// is honoured only when its user trusted it.)
 
 // The commented file `workspace init` writes.
 std::string ProjectFileTemplate(const std::string& name);

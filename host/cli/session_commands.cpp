@@ -8,10 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include <google/protobuf/struct.pb.h>
+
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
+#include "host/cli/project_trust.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/unique_fd.h"
@@ -78,9 +81,57 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
     if (std::filesystem::exists(path)) {
       return void(c.code = Fail(path + " already exists; edit it, or remove it first", kFailure));
     }
+    const std::string text = ProjectFileTemplate(NameFromFolder(cwd.filename().string()));
     std::ofstream out(path);
-    out << ProjectFileTemplate(NameFromFolder(cwd.filename().string()));
+    out << text;
+    out.close();
     if (!out) return void(c.code = Fail("cannot write " + path, kFailure));
+    // Written by the user's own command: trusted as written.
+    if (Status s = RecordTrust({path, text}); !s.ok()) return void(c.code = Fail(s));
+    std::printf("%s\n", path.c_str());
+  });
+
+  // trust
+  trust_cmd = app.add_subcommand("trust", "Trust a folder's .workspace.toml as it is now (create honours only "
+                                          "trusted project files)");
+  trust_cmd->add_option("dir", trust_dir, "The project folder (default: the current one)");
+  trust_cmd->add_flag("--list", trust_list, "List the project files you trusted and whether they changed");
+  trust_cmd->add_flag("--remove", trust_remove, "Stop trusting the folder's project file");
+  trust_cmd->add_flag("--json", trust_json, "With --list: JSON output (fields in docs/cli.md)");
+  trust_cmd->callback([&] {
+    if (trust_list) {
+      if (trust_remove || !trust_dir.empty()) return void(c.code = Fail("--list takes no folder and no --remove", kUsage));
+      const auto all = ListTrusted();
+      if (trust_json) {
+        google::protobuf::ListValue list;
+        for (const auto& t : all) {
+          auto* o = list.add_values()->mutable_struct_value()->mutable_fields();
+          (*o)["path"].set_string_value(t.path);
+          (*o)["state"].set_string_value(t.state);
+        }
+        std::printf("%s\n", ToJson(list).c_str());
+        return;
+      }
+      for (const auto& t : all) std::printf("%-8s %s\n", t.state.c_str(), Printable(t.path).c_str());
+      return;
+    }
+    if (trust_json) return void(c.code = Fail("--json goes with --list", kUsage));
+    std::error_code ec;
+    const auto dir = std::filesystem::canonical(trust_dir.empty() ? "." : trust_dir, ec);
+    if (ec) return void(c.code = Fail("no folder " + Printable(trust_dir) + ": " + ec.message(), kUsage));
+    const std::string path = (dir / kProjectFileName).string();
+    if (trust_remove) {
+      if (Status s = ForgetTrust(path); !s.ok()) return void(c.code = Fail(s));
+      if (Tty()) std::fprintf(stderr, "No longer trusted: %s\n", Printable(path).c_str());
+      return;
+    }
+    auto text = ReadProjectText(dir.string());
+    if (!text.ok()) return void(c.code = Fail(text.status()));
+    if (!text->has_value()) return void(c.code = Fail("no " + Printable(path) + " to trust", kFailure));
+    // Trust what parses: a broken file says what is wrong first.
+    if (auto f = ParseProjectFile((*text)->text, dir.string()); !f.ok()) return void(c.code = Fail(f.status()));
+    if (Status s = RecordTrust(**text); !s.ok()) return void(c.code = Fail(s));
+    if (Tty()) std::fprintf(stderr, "Trusted: %s (create there uses it until it changes)\n", Printable(path).c_str());
     std::printf("%s\n", path.c_str());
   });
 

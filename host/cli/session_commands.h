@@ -1,4 +1,4 @@
-// `exec`, `shell`, `cp`, `init`, `doctor`.
+// `exec`, `shell`, `cp`, `init`, `trust`, `doctor`.
 // Registers its subcommands on construction; owns their option state, which
 // CLI11 binds by address, so it must outlive parsing.
 #pragma once
@@ -30,6 +30,9 @@ class SessionCommands {
   CLI::App* cp_cmd = nullptr;
   CLI::App* init_cmd = nullptr;
   CLI::App* doctor_cmd = nullptr;
+  CLI::App* trust_cmd = nullptr;
+  std::string trust_dir;
+  bool trust_list = false, trust_remove = false, trust_json = false;
 };
 
 }  // namespace ws::cli

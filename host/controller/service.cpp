@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -197,13 +198,35 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
   unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::string buf(64 * 1024, '\0');
   v1::LogsResponse chunk;
+  // Without follow: what the file held when asked, however fast the guest
+  // writes on.
+  off_t limit = 0;
+  if (struct stat st{}; !follow && fd && fstat(fd.get(), &st) == 0) limit = st.st_size;
   int idle_polls = 0;
   for (;;) {
     if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
-    // Cut short since (the console cap, a rotation): on from its new start.
-    struct stat st{};
-    if (fd && fstat(fd.get(), &st) == 0 && lseek(fd.get(), 0, SEEK_CUR) > st.st_size) lseek(fd.get(), 0, SEEK_SET);
-    ssize_t n = fd ? read(fd.get(), buf.data(), buf.size()) : 0;
+    size_t want = buf.size();
+    if (!follow) {
+      const off_t at = fd ? lseek(fd.get(), 0, SEEK_CUR) : limit;
+      if (at >= limit) return grpc::Status::OK;
+      want = static_cast<size_t>(std::min<off_t>(want, limit - at));
+    } else if (struct stat st{}; fd && fstat(fd.get(), &st) == 0) {
+      struct stat now{};
+      if (stat(path.c_str(), &now) == 0 && (now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
+        // Rotated (audit.log moved to .1): the rest of the old one, then the new.
+        ssize_t n = read(fd.get(), buf.data(), buf.size());
+        if (n > 0) {
+          chunk.set_data(buf.data(), static_cast<size_t>(n));
+          if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+          continue;
+        }
+        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        continue;
+      }
+      // Cut short since (the console cap): on from its new start.
+      if (lseek(fd.get(), 0, SEEK_CUR) > st.st_size) lseek(fd.get(), 0, SEEK_SET);
+    }
+    ssize_t n = fd ? read(fd.get(), buf.data(), want) : 0;
     if (n > 0) {
       chunk.set_data(buf.data(), static_cast<size_t>(n));
       if (!writer->Write(chunk)) return grpc::Status::CANCELLED;

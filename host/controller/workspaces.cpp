@@ -344,6 +344,9 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   if (!s.ok()) return s;
   s = WritePrivateFile(meta.console_log, "");  // QEMU appends to it
   if (!s.ok()) return s;
+  // A console kept by the cap of a workspace of the same name before is
+  // not this one's (the cap may have renamed it in while destroy removed).
+  unlink((meta.console_log + ".1").c_str());
   if (!meta.disk.empty()) {
     s = CreateOverlay(meta.base, meta.disk, meta.disk_gib);
     if (!s.ok()) return s;
@@ -380,6 +383,8 @@ Status NotRunning(const std::string& name, virt::VmState state) {
 // for a one-line message; "" when there is none.
 std::string PanicLine(const std::string& console_log, uintmax_t from) {
   std::ifstream f(console_log, std::ios::binary);
+  std::error_code ec;
+  if (fs::file_size(console_log, ec) < from) from = 0;  // cut by the console cap since
   if (!f || !f.seekg(static_cast<std::streamoff>(from))) return "";
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   size_t at = text.find("Kernel panic");

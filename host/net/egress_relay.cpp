@@ -131,7 +131,12 @@ void EgressRelay::WatchLoop() {
         // 504 when it hears nothing (a flooding guest gets no host threads).
         // No host name is longer than 255 bytes: a longer one is dropped
         // before anything copies it; the command is cut as the audit would.
+        // What the guest sends is kept only to the audit's bound, unknown
+        // fields not at all: a handler holds a few KiB, whatever it sent.
+        req.DiscardUnknownFields();
         if (req.command().size() > kMaxAuditField) req.mutable_command()->resize(kMaxAuditField);
+        if (req.method().size() > kMaxAuditField) req.mutable_method()->resize(kMaxAuditField);
+        if (req.exec_id().size() > kMaxAuditField) req.mutable_exec_id()->resize(kMaxAuditField);
         if (req.host().size() > kMaxHostName) {
           Drop(*shared_, req, "a host name longer than " + std::to_string(kMaxHostName) + " bytes");
           continue;
@@ -256,13 +261,16 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
 // One audit line per request, none for the connection.
 void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
                                 const v1::EgressRequest& req) {
-  grpc::ClientContext ctx;
-  auto stream = agent.stub()->Tunnel(&ctx);
-  v1::TunnelMessage open;
-  open.mutable_open()->set_id(req.id());
   int pair[2];
   const bool slot = shared->AcquireSlot();
   const bool ok = slot && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0;
+  grpc::ClientContext ctx;
+  // A refusal is one message each way: a guest that never closes the call
+  // gets it closed for it.
+  if (!ok) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kTunnelWaitSeconds));
+  auto stream = agent.stub()->Tunnel(&ctx);
+  v1::TunnelMessage open;
+  open.mutable_open()->set_id(req.id());
   open.mutable_open()->set_allow(ok);
   open.mutable_open()->set_reason(ok ? "" : "the host's registry endpoints are busy; try again");
   stream->Write(open);
@@ -273,7 +281,10 @@ void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::Gr
     return;
   }
   unique_fd ours(pair[0]);
-  std::thread server([shared, req, theirs = unique_fd(pair[1])]() mutable {
+  unique_fd theirs_fd(pair[1]);
+  std::thread server;
+  try {
+    server = std::thread([shared, req, theirs = std::move(theirs_fd)]() mutable {
     shared->registry->Serve(std::move(theirs), shared->owner, [&](const registry::Served& s) {
       AuditRecord rec = RecordFor(*shared, req);
       rec.target = "registry";
@@ -289,7 +300,13 @@ void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::Gr
       rec.cache = s.cache;
       shared->audit.Append(rec);
     });
-  });
+    });
+  } catch (const std::system_error&) {  // no thread to be had: this connection ends
+    ctx.TryCancel();
+    agent.Observe(stream->Finish());
+    shared->ReleaseSlot();
+    return;
+  }
   RelaySocketOverStream(ours.get(), stream.get(), &ctx, IdleSeconds());
   shutdown(ours.get(), SHUT_RDWR);
   server.join();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "host/common/unique_fd.h"
@@ -23,8 +24,25 @@ RelayCounts RelaySocketOverStream(
   std::condition_variable cv;
   bool finished = false;
   std::thread watchdog;
+  auto stop_watchdog = [&] {
+    {
+      std::lock_guard lock(mu);
+      finished = true;
+    }
+    cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  };
+  // A thread the host cannot start ends this connection (the guest sees it
+  // closed), never the daemon: a flooding guest is what makes threads short.
+  auto give_up = [&] {
+    ctx->TryCancel();
+    shutdown(fd, SHUT_RDWR);
+    stop_watchdog();
+    return RelayCounts{0, 0};
+  };
   if (idle_seconds > 0) {
-    watchdog = std::thread([&] {
+    try {
+      watchdog = std::thread([&] {
       std::unique_lock lock(mu);
       while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
         auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
@@ -34,10 +52,15 @@ RelayCounts RelaySocketOverStream(
           return;
         }
       }
-    });
+      });
+    } catch (const std::system_error&) {
+      return give_up();
+    }
   }
   std::atomic<uint64_t> to_guest{0};
-  std::thread from_socket([&] {
+  std::thread from_socket;
+  try {
+    from_socket = std::thread([&] {
     std::string buf(256 * 1024, '\0');
     workspace::v1::TunnelMessage m;
     for (;;) {
@@ -50,7 +73,10 @@ RelayCounts RelaySocketOverStream(
       if (!stream->Write(m)) break;
     }
     stream->WritesDone();
-  });
+    });
+  } catch (const std::system_error&) {
+    return give_up();
+  }
   uint64_t to_socket = 0;
   workspace::v1::TunnelMessage m;
   while (stream->Read(&m)) {
@@ -61,12 +87,7 @@ RelayCounts RelaySocketOverStream(
   }
   shutdown(fd, SHUT_RDWR);  // wakes the reader
   from_socket.join();
-  {
-    std::lock_guard lock(mu);
-    finished = true;
-  }
-  cv.notify_all();
-  if (watchdog.joinable()) watchdog.join();
+  stop_watchdog();
   return {to_guest.load(), to_socket};
 }
 

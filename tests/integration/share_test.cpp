@@ -221,6 +221,10 @@ TEST(Shares, TheProjectFileDecidesAndTheGuestCannotChangeIt) {
   ws::test::Run({"chown", std::to_string(kOwner) + ":", dir + "/.workspace.toml"});
   RunOptions o;
   o.cwd = dir;
+  EXPECT_EQ(W().Cli({"create"}, o).code, 1) << "edited since init wrote it: trusted again first";
+  auto trust = W().Cli({"trust"}, o);
+  ASSERT_EQ(trust.code, 0) << trust.err;
+  EXPECT_EQ(trust.out, dir + "/.workspace.toml\n");
   auto create = W().Cli({"create"}, o);
   ASSERT_EQ(create.code, 0) << create.err;
   EXPECT_EQ(create.out, "fromfile\n");
@@ -245,6 +249,60 @@ TEST(Shares, TheProjectFileDecidesAndTheGuestCannotChangeIt) {
   EXPECT_NE(W().Cli({"inspect", "flagged", "--json"}).out.find("\"memory_mib\":256"), std::string::npos);
   EXPECT_EQ(W().Cli({"destroy", "-f", "fromfile"}).code, 0);
   EXPECT_EQ(W().Cli({"destroy", "-f", "flagged"}).code, 0);
+}
+
+// The guest writes a project file where there was none (as a cloned
+// repository brings one): the documented recovery, destroy and create, does
+// not honour it until the user trusts it, and trusts only those bytes.
+TEST(Shares, AProjectFileIsHonouredOnlyOnceItsUserTrustedIt) {
+  std::string dir = MakeProject("cloned");
+  std::string dotssh = W().NewFolder("cloned-dotssh");
+  std::ofstream(dotssh + "/id_ed25519") << "CANARY-KEY-3c1d\n";
+  RunOptions o;
+  o.cwd = dir;
+  ASSERT_EQ(W().Cli({"create", "cloned"}, o).code, 0);
+  auto wrote = Guest("cloned", "printf 'name = \"pwned\"\\nnet = \"open\"\\n[[share]]\\npath = \".\"\\n"
+                               "[[share]]\\npath = \"../cloned-dotssh\"\\nguest = \"/ssh\"\\n' "
+                               "> /workspace/.workspace.toml && echo wrote", "user");
+  ASSERT_EQ(wrote.out, "wrote\n") << wrote.err;
+  ASSERT_TRUE(fs::exists(dir + "/.workspace.toml")) << "the guest's file is on the host";
+  ASSERT_EQ(W().Cli({"destroy", "-f", "cloned"}).code, 0);
+
+  auto again = W().Cli({"create"}, o);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find(dir + "/.workspace.toml is not trusted"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("workspace trust"), std::string::npos) << again.err;
+  auto list = W().Cli({"list"});
+  ASSERT_EQ(list.code, 0);
+  EXPECT_EQ(list.out.find("pwned"), std::string::npos) << "nothing made: " << list.out;
+  // Without the file: the folder alone, the allowlist network.
+  ASSERT_EQ(W().Cli({"create", "cloned", "--no-project-file"}, o).code, 0);
+  auto inspect = W().Cli({"inspect", "--json", "cloned"}).out;
+  EXPECT_NE(inspect.find("\"net\":\"allowlist\""), std::string::npos) << inspect;
+  EXPECT_EQ(inspect.find("/ssh"), std::string::npos) << inspect;
+  auto look = Guest("cloned", "cat /workspace/readme.txt; cat /ssh/id_ed25519 2>/dev/null; true");
+  EXPECT_EQ(look.out, "project file\n") << "the share works, the key is not there";
+  ASSERT_EQ(W().Cli({"destroy", "-f", "cloned"}).code, 0);
+
+  // The user's own file, trusted: used; one byte changed: asked again.
+  std::ofstream(dir + "/.workspace.toml") << "name = \"mine\"\ndefault_allow = false\ncpus = 1\n";
+  EXPECT_EQ(W().Cli({"create"}, o).code, 1) << "not trusted yet";
+  ASSERT_EQ(W().Cli({"trust"}, o).code, 0);
+  auto mine = W().Cli({"create"}, o);
+  ASSERT_EQ(mine.code, 0) << mine.err;
+  EXPECT_EQ(mine.out, "mine\n");
+  ASSERT_EQ(W().Cli({"destroy", "-f", "mine"}).code, 0);
+  std::ofstream(dir + "/.workspace.toml", std::ios::app) << "net = \"open\"\n";
+  auto changed = W().Cli({"create"}, o);
+  EXPECT_EQ(changed.code, 1);
+  EXPECT_NE(changed.err.find("has changed since you trusted it"), std::string::npos) << changed.err;
+  auto trusted = W().Cli({"trust", "--list", "--json"});
+  ASSERT_EQ(trusted.code, 0) << trusted.err;
+  EXPECT_NE(trusted.out.find("\"path\":\"" + dir + "/.workspace.toml\""), std::string::npos) << trusted.out;
+  EXPECT_NE(trusted.out.find("\"state\":\"changed\""), std::string::npos) << trusted.out;
+  EXPECT_EQ(W().Cli({"trust", "--remove"}, o).code, 0);
+  EXPECT_EQ(W().Cli({"trust", "--remove"}, o).code, 1) << "no longer trusted";
+  EXPECT_EQ(W().Cli({"list"}).out.find("mine"), std::string::npos);
 }
 
 TEST(Shares, BadShareSpecsAreRefusedAndLeaveNothing) {

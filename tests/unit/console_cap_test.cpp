@@ -66,5 +66,16 @@ TEST(ConsoleCap, NeverFollowsASymlink) {
   EXPECT_TRUE(CapFile(dir.path + "/absent.log", 10).ok()) << "an absent console is no error";
 }
 
+TEST(ConsoleCap, CutsEvenWhenNoCopyCanBeMade) {
+  TempDir dir;
+  const std::string log = dir.path + "/console.log";
+  std::ofstream(log) << std::string(1000, 'x');
+  fs::create_directory(log + ".1.tmp");  // the copy cannot be created (as on a full disk)
+  auto s = CapFile(log, 100);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cut without a copy"), std::string::npos) << s.message();
+  EXPECT_EQ(fs::file_size(log), 0u) << "the bound holds first";
+}
+
 }  // namespace
 }  // namespace ws::controller
