@@ -13,8 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Runs a host tool from "/", never from the folder create runs in: that
+// folder is shared, and npm reads a project's .npmrc from it (the guest's
+// `registry=` would become the default allowlist and the host npm's).
 std::string Run(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
+  FILE* p = popen(("cd / && " + cmd + " 2>/dev/null").c_str(), "r");
   if (!p) return "";
   std::string out;
   char buf[512];
