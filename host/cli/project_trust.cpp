@@ -1,6 +1,5 @@
 #include "host/cli/project_trust.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,8 +193,6 @@ Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir
     if (!trust_now && !Ask(p, t)) {
       return Status(Code::kFailedPrecondition, Printable(p.path) + " was not trusted; nothing was made");
     }
-  }
-  if (t != Trust::kTrusted) {
     if (Status s = RecordTrust(p); !s.ok()) return s;
   }
   return std::optional<ProjectFile>(std::move(f.value()));

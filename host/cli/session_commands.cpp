@@ -125,12 +125,11 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
       if (Tty()) std::fprintf(stderr, "No longer trusted: %s\n", Printable(path).c_str());
       return;
     }
-    auto text = ReadProjectText(dir.string());
-    if (!text.ok()) return void(c.code = Fail(text.status()));
-    if (!text->has_value()) return void(c.code = Fail("no " + Printable(path) + " to trust", kFailure));
-    // Trust what parses: a broken file says what is wrong first.
-    if (auto f = ParseProjectFile((*text)->text, dir.string()); !f.ok()) return void(c.code = Fail(f.status()));
-    if (Status s = RecordTrust(**text); !s.ok()) return void(c.code = Fail(s));
+    // Read, parsed (a broken file says what is wrong, and is not trusted)
+    // and trusted as create --trust does.
+    auto f = LoadTrustedProjectFile(dir.string(), /*trust_now=*/true, /*ask=*/false);
+    if (!f.ok()) return void(c.code = Fail(f.status()));
+    if (!f->has_value()) return void(c.code = Fail("no " + Printable(path) + " to trust", kFailure));
     if (Tty()) std::fprintf(stderr, "Trusted: %s (create there uses it until it changes)\n", Printable(path).c_str());
     std::printf("%s\n", path.c_str());
   });

@@ -200,39 +200,33 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
   v1::LogsResponse chunk;
   // Without follow: what the file held when asked, however fast the guest
   // writes on.
-  off_t limit = 0;
-  if (struct stat st{}; !follow && fd && fstat(fd.get(), &st) == 0) limit = st.st_size;
+  off_t left = 0;
+  if (struct stat st{}; !follow && fd && fstat(fd.get(), &st) == 0) left = st.st_size;
   int idle_polls = 0;
   for (;;) {
     if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
-    size_t want = buf.size();
-    if (!follow) {
-      const off_t at = fd ? lseek(fd.get(), 0, SEEK_CUR) : limit;
-      if (at >= limit) return grpc::Status::OK;
-      want = static_cast<size_t>(std::min<off_t>(want, limit - at));
-    } else if (struct stat st{}; fd && fstat(fd.get(), &st) == 0) {
-      struct stat now{};
-      if (stat(path.c_str(), &now) == 0 && (now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
-        // Rotated (audit.log moved to .1): the rest of the old one, then the new.
-        ssize_t n = read(fd.get(), buf.data(), buf.size());
-        if (n > 0) {
-          chunk.set_data(buf.data(), static_cast<size_t>(n));
-          if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
-          continue;
-        }
-        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        continue;
-      }
-      // Cut short since (the console cap): on from its new start.
-      if (lseek(fd.get(), 0, SEEK_CUR) > st.st_size) lseek(fd.get(), 0, SEEK_SET);
-    }
-    ssize_t n = fd ? read(fd.get(), buf.data(), want) : 0;
+    const size_t want = follow ? buf.size() : static_cast<size_t>(std::min<off_t>(buf.size(), left));
+    ssize_t n = fd && want ? read(fd.get(), buf.data(), want) : 0;
     if (n > 0) {
+      left -= n;
       chunk.set_data(buf.data(), static_cast<size_t>(n));
       if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
       continue;
     }
     if (!follow || ctx->IsCancelled()) return grpc::Status::OK;
+    // At the end: the file may have been rotated since (audit.log moved to
+    // .1: on with the new one) or cut short (the console cap: on from its
+    // new start).
+    if (struct stat st{}, now{}; fd && fstat(fd.get(), &st) == 0) {
+      if (stat(path.c_str(), &now) == 0 && (now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
+        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        continue;
+      }
+      if (lseek(fd.get(), 0, SEEK_CUR) > st.st_size) {
+        lseek(fd.get(), 0, SEEK_SET);
+        continue;
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     // Every few seconds, check the workspace still exists.
     if (++idle_polls % 25 == 0 && !workspaces_.Inspect(caller, name).ok()) return grpc::Status::OK;

@@ -130,9 +130,9 @@ void EgressRelay::WatchLoop() {
         // announcement is dropped, and the guest's proxy answers its client
         // 504 when it hears nothing (a flooding guest gets no host threads).
         // No host name is longer than 255 bytes: a longer one is dropped
-        // before anything copies it; the command is cut as the audit would.
-        // What the guest sends is kept only to the audit's bound, unknown
-        // fields not at all: a handler holds a few KiB, whatever it sent.
+        // before anything copies it. The other strings are cut as the audit
+        // would and unknown fields dropped: a handler holds a few KiB,
+        // whatever the guest sent.
         req.DiscardUnknownFields();
         if (req.command().size() > kMaxAuditField) req.mutable_command()->resize(kMaxAuditField);
         if (req.method().size() > kMaxAuditField) req.mutable_method()->resize(kMaxAuditField);
@@ -285,21 +285,21 @@ void EgressRelay::ServeRegistry(const std::shared_ptr<Shared>& shared, guest::Gr
   std::thread server;
   try {
     server = std::thread([shared, req, theirs = std::move(theirs_fd)]() mutable {
-    shared->registry->Serve(std::move(theirs), shared->owner, [&](const registry::Served& s) {
-      AuditRecord rec = RecordFor(*shared, req);
-      rec.target = "registry";
-      rec.port = registry::kGuestPort;
-      rec.method = s.method;
-      rec.decision = s.status == 405 || s.status == 400 ? "deny" : "allow";
-      rec.reason = s.reason;
-      rec.bytes_down = s.bytes;
-      rec.duration_ms = s.duration_ms;
-      rec.endpoint = s.endpoint;
-      rec.path = s.path;
-      rec.status = s.status;
-      rec.cache = s.cache;
-      shared->audit.Append(rec);
-    });
+      shared->registry->Serve(std::move(theirs), shared->owner, [&](const registry::Served& s) {
+        AuditRecord rec = RecordFor(*shared, req);
+        rec.target = "registry";
+        rec.port = registry::kGuestPort;
+        rec.method = s.method;
+        rec.decision = s.status == 405 || s.status == 400 ? "deny" : "allow";
+        rec.reason = s.reason;
+        rec.bytes_down = s.bytes;
+        rec.duration_ms = s.duration_ms;
+        rec.endpoint = s.endpoint;
+        rec.path = s.path;
+        rec.status = s.status;
+        rec.cache = s.cache;
+        shared->audit.Append(rec);
+      });
     });
   } catch (const std::system_error&) {  // no thread to be had: this connection ends
     ctx.TryCancel();

@@ -43,15 +43,15 @@ RelayCounts RelaySocketOverStream(
   if (idle_seconds > 0) {
     try {
       watchdog = std::thread([&] {
-      std::unique_lock lock(mu);
-      while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
-        auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
-        if (idle > std::chrono::seconds(idle_seconds)) {
-          ctx->TryCancel();
-          shutdown(fd, SHUT_RDWR);
-          return;
+        std::unique_lock lock(mu);
+        while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+          auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
+          if (idle > std::chrono::seconds(idle_seconds)) {
+            ctx->TryCancel();
+            shutdown(fd, SHUT_RDWR);
+            return;
+          }
         }
-      }
       });
     } catch (const std::system_error&) {
       return give_up();
@@ -61,18 +61,18 @@ RelayCounts RelaySocketOverStream(
   std::thread from_socket;
   try {
     from_socket = std::thread([&] {
-    std::string buf(256 * 1024, '\0');
-    workspace::v1::TunnelMessage m;
-    for (;;) {
-      ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      to_guest += static_cast<uint64_t>(n);
-      touch();
-      m.set_data(buf.data(), static_cast<size_t>(n));
-      if (!stream->Write(m)) break;
-    }
-    stream->WritesDone();
+      std::string buf(256 * 1024, '\0');
+      workspace::v1::TunnelMessage m;
+      for (;;) {
+        ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        to_guest += static_cast<uint64_t>(n);
+        touch();
+        m.set_data(buf.data(), static_cast<size_t>(n));
+        if (!stream->Write(m)) break;
+      }
+      stream->WritesDone();
     });
   } catch (const std::system_error&) {
     return give_up();
