@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "host/cli/changes_command.h"
 #include "host/cli/cli_support.h"
 #include "host/cli/create_command.h"
 #include "host/cli/exit_codes.h"
@@ -60,6 +61,7 @@ int Run(int argc, char** argv) {
   NetCommands net(app, c);
   ImageCommands images(app, c);
   GitCommand git(app, c);
+  ChangesCommand changes(app, c);
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");

@@ -1,5 +1,6 @@
 #include "host/cli/create_command.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
@@ -18,6 +20,7 @@
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/unique_fd.h"
+#include "host/shares/protected_paths.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::cli {
@@ -25,21 +28,65 @@ namespace {
 
 constexpr char kDefaultImage[] = "debian";
 
-// `git config --get KEY` as the calling user, in `dir` (so a repository's
-// own identity wins over the global one); empty when git or the key is missing.
-std::string GitConfig(const std::string& dir, const std::string& key) {
-  auto out = RunCommand({"git", "-C", dir, "config", "--get", key});
-  if (!out.ok()) return "";
-  std::string v = out.value();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-  return v.find('\n') == std::string::npos ? v : "";
+// The nearest folder at or above `dir` holding a .git: the top of the
+// repository whose worktree holds it, or "" for none.
+std::string RepoTop(std::string dir) {
+  for (;;) {
+    struct stat st;
+    if (lstat((dir + "/.git").c_str(), &st) == 0) return dir;
+    auto slash = dir.find_last_of('/');
+    if (slash == std::string::npos || dir.size() <= 1) return "";
+    dir = slash == 0 ? "/" : dir.substr(0, slash);
+    if (dir == "/") return lstat("/.git", &st) == 0 ? "/" : "";
+  }
+}
+
+// `git config ARGS` as the calling user for the repository holding `dir`
+// (its own config wins over the user's), run from / (never from a shared
+// folder) with the git dir named; its lines, none when git or the key is missing.
+std::vector<std::string> GitConfig(const std::string& dir, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"git", "-C", "/"};
+  if (const std::string top = RepoTop(dir); !top.empty()) argv.push_back("--git-dir=" + top + "/.git");
+  argv.push_back("config");
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = RunCommand(argv);
+  std::vector<std::string> lines;
+  if (!out.ok()) return lines;
+  std::istringstream in(out.value());
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
 }
 
 // The user's git name and email, and nothing else of git's config (no
 // credentials, no helpers, no URLs).
 void GitIdentity(const std::string& dir, std::string* name, std::string* email) {
-  *name = GitConfig(dir, "user.name");
-  *email = GitConfig(dir, "user.email");
+  auto one = [&](const char* key) {
+    auto lines = GitConfig(dir, {"--get", key});
+    return lines.size() == 1 ? lines[0] : "";
+  };
+  *name = one("user.name");
+  *email = one("user.email");
+}
+
+// The folders inside `dir` that git's core.hooksPath names (in any config
+// git reads, includes and the user's own too), relative to `dir`: the guest
+// must not fill them. A relative value is taken from the repository's top
+// (from `dir` when it is in none: it would be, once one is made there).
+std::vector<std::string> HooksFoldersIn(const std::string& dir) {
+  std::vector<std::string> out;
+  std::string top = RepoTop(dir);
+  if (top.empty()) top = dir;
+  for (const auto& v : GitConfig(dir, {"--path", "--get-all", "core.hooksPath"})) {
+    const std::string abs = shares::NormalizeAbsolute(v[0] == '/' ? v : top + "/" + v);
+    if (abs != dir && shares::PathWithin(abs, dir)) {
+      const std::string rel = abs.substr(dir.size() + (dir == "/" ? 0 : 1));
+      if (shares::ValidateWritablePath(rel).ok()) out.push_back(rel);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -67,6 +114,11 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-share", no_share, "Share no host folder");
   create_cmd->add_option("--show", show_files, "Do not hide this secret file (.env, .npmrc, ...) in shares")
+      ->allow_extra_args(false);
+  create_cmd->add_option("--writable", writable_paths,
+                         "Let the guest write this protected path of read-write shares all the same (.vscode, "
+                         ".claude, ...; relative to the share's top): your tools then read what the guest wrote")
+      ->type_name("PATH")
       ->allow_extra_args(false);
   create_cmd->add_flag("--share-dangerous", share_dangerous, "Allow sharing / or your home folder");
   create_cmd->add_option("--net", net_mode, "Network: allowlist (default), none, or open (unfiltered)")
@@ -102,6 +154,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
       publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
+      writable_paths.insert(writable_paths.begin(), f.writable.begin(), f.writable.end());
       if (share_specs.empty() && !no_share && f.shares) {
         if (f.shares->empty()) no_share = true;
         for (const auto& sh : *f.shares) {
@@ -136,6 +189,13 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       sh->set_guest_path(parsed->guest_path);
       sh->set_read_only(parsed->read_only);
       for (const auto& f : show_files) sh->add_show(f);
+      if (!parsed->read_only) {
+        for (const auto& w : writable_paths) {
+          if (Status v = shares::ValidateWritablePath(w); !v.ok()) return void(c.code = Fail(v.message(), kUsage));
+          sh->add_writable(w);
+        }
+        for (const auto& rel : HooksFoldersIn(parsed->host_path)) sh->add_protect(rel);
+      }
     }
     create.set_allow_dangerous_shares(share_dangerous);
     create.set_net(net_mode);

@@ -25,7 +25,7 @@ class CreateCommand {
   v1::CreateRequest create;
   std::string create_name;
   CLI::App* create_cmd = nullptr;
-  std::vector<std::string> share_specs, show_files;
+  std::vector<std::string> share_specs, show_files, writable_paths;
   bool no_share = false, share_dangerous = false;
   std::string net_mode = "allowlist";
   std::vector<std::string> allow_specs;

@@ -52,8 +52,7 @@ GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
     const v1::Share* share = nullptr;
     int repos = 0;
     for (const auto& sh : resp.workspace().shares()) {
-      bool is_repo = sh.mode() == "rw" && std::find(sh.protected_paths().begin(), sh.protected_paths().end(),
-                                                    ".git") != sh.protected_paths().end();
+      bool is_repo = sh.mode() == "rw" && !sh.git().empty();
       if (!is_repo || (!guest_path.empty() && sh.guest_path() != guest_path)) continue;
       share = &sh;
       ++repos;

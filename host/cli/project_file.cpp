@@ -24,7 +24,7 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
   if (!parsed.ok()) return parsed.status();
   const auto& t = parsed.value();
   static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
-                                "share", "disk", "cpu_model", "images"};
+                                "share", "disk", "cpu_model", "images", "writable"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -61,11 +61,12 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     if (!v) return Bad("default_allow", "true or false");
     f.default_allow = *v;
   }
-  for (const char* key : {"allow", "publish"}) {
+  for (const char* key : {"allow", "publish", "writable"}) {
     if (!t->contains(key)) continue;
     auto arr = t->get_array_of<std::string>(key);
     if (!arr) return Bad(key, "a list of strings");
-    (std::string(key) == "allow" ? f.allow : f.publish) = *arr;
+    const std::string k = key;
+    (k == "allow" ? f.allow : k == "publish" ? f.publish : f.writable) = *arr;
   }
   if (t->contains("share")) {
     auto tables = t->get_table_array("share");
@@ -94,7 +95,7 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
 std::string ProjectFileTemplate(const std::string& name) {
   return "# workspace project file: `workspace create` in this folder uses it, and flags\n"
          "# override it. Anyone who clones the project gets the same workspace. The guest\n"
-         "# sees this file read-only. Reference: docs/cli.md (Project file).\n"
+         "# cannot change this file. Reference: docs/cli.md (Project file).\n"
          "\n"
          "name = \"" + name + "\"\n"
          "# image = \"debian\"        # or \"minimal\" (busybox, boots from memory)\n"
@@ -112,6 +113,10 @@ std::string ProjectFileTemplate(const std::string& name) {
          "\n"
          "# Guest ports published on the host's 127.0.0.1: \"[HOST_PORT:]GUEST_PORT\".\n"
          "publish = []             # e.g. [\"3000\"]\n"
+         "\n"
+         "# Paths host tools read or run that the guest may write all the same (it may\n"
+         "# not by default: .git, .claude, .vscode, .envrc, .npmrc, ...; docs/cli.md).\n"
+         "# writable = []          # e.g. [\".vscode\"]: its tasks then run what the guest wrote\n"
          "\n"
          "# Shared folders (paths relative to this file). Without [[share]] tables, the\n"
          "# folder of this file is shared read-write at /workspace.\n"

@@ -27,6 +27,7 @@ struct ProjectFile {
   std::optional<std::string> name, image, net;
   std::optional<uint32_t> cpus, memory_mib, disk_gib;
   std::vector<std::string> allow, publish;
+  std::vector<std::string> writable;  // protected paths opened to the guest
   std::optional<bool> default_allow;
   std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables
   std::optional<std::string> cpu_model;

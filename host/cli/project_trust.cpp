@@ -198,27 +198,4 @@ Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir
   return std::optional<ProjectFile>(std::move(f.value()));
 }
 
-std::string Printable(const std::string& text, bool lines) {
-  std::string out;
-  auto hex = [&](unsigned char c) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\x%02x", c);
-    out += buf;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const bool kept = lines && (c == '\n' || c == '\t');
-    if ((c < 0x20 && !kept) || c == 0x7f) {
-      hex(c);
-    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {  // C1 controls (CSI...) in UTF-8
-      hex(c);
-      hex(static_cast<unsigned char>(text[++i]));
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 }  // namespace ws::cli

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "host/cli/project_file.h"
+#include "host/common/printable.h"
 #include "host/common/status.h"
 
 namespace ws::cli {
@@ -48,11 +49,6 @@ std::vector<TrustedFile> ListTrusted();
 Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir, bool trust_now, bool ask);
 // stdin and stderr are a terminal: a user is there to ask.
 bool CanAsk();
-
-// `text` with every control character (C0, DEL, C1) shown as \xNN, but
-// newline and tab when `lines`: what the guest wrote reaches the terminal as
-// text, never as escape sequences.
-std::string Printable(const std::string& text, bool lines = false);
 
 // The user's config folder: $XDG_CONFIG_HOME/workspace, else
 // ~/.config/workspace; nullopt when neither is set.

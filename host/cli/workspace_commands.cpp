@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "host/cli/changes_command.h"
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/share_spec.h"
 
@@ -43,9 +45,17 @@ void PrintDetails(const v1::Workspace& w) {
     return s.empty() ? std::string("none") : s;
   };
   for (const auto& sh : w.shares()) {
-    std::printf("  %s -> %s (%s)\n    hidden: %s\n    shown: %s\n    read-only git paths: %s\n",
-                sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(),
-                join(sh.shown()).c_str(), join(sh.protected_paths()).c_str());
+    std::printf("  %s -> %s (%s)\n    hidden: %s\n    shown: %s\n", sh.host_path().c_str(),
+                sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(), join(sh.shown()).c_str());
+    if (sh.mode() == "rw") {
+      std::printf("    protected (the guest cannot create, change or delete them): %s, and .git at every depth\n"
+                  "    writable all the same (--writable): %s\n",
+                  join(sh.protected_paths()).c_str(), join(sh.writable()).c_str());
+      std::printf("    refused writes: %llu\n", static_cast<unsigned long long>(sh.refused()));
+      for (const auto& r : sh.recent_refusals()) {
+        std::printf("      %s %s %s\n", r.time().c_str(), r.op().c_str(), Printable(r.path()).c_str());
+      }
+    }
     if (sh.git() == "guest-git-dir") {
       std::printf("    git: the guest commits to a git directory of its own (host .git read-only); "
                   "take its commits with: workspace git fetch %s\n", w.name().c_str());
@@ -134,6 +144,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     v1::StopResponse resp;
     Status s = FromGrpc(stub->Stop(Deadline(&ctx, 120), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
+    PrintChangesSummary(stop_name, FetchChanges(stub, stop_name));
     if (resp.forced()) {
       std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n",
                    stop_name.c_str());
@@ -147,6 +158,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
   // Destroys `names`, printing each one gone; the first failure decides the exit code.
   destroy_each = [this](Stub* stub, const std::vector<std::string>& names, bool force, bool verbose) {
     for (const auto& n : names) {
+      auto changes = FetchChanges(stub, n);  // before its records go with it
       grpc::ClientContext ctx;
       v1::DestroyRequest req;
       req.set_name(n);
@@ -156,9 +168,10 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
       if (!s.ok()) {
         int rc = Fail(s);
         if (c.code == kOk) c.code = rc;
-      } else if (verbose) {
-        std::printf("destroyed %s\n", n.c_str());
+        continue;
       }
+      if (verbose) std::printf("destroyed %s\n", n.c_str());
+      PrintChangesSummary(n, changes);
     }
   };
   // Names of the caller's workspaces, optionally only stopped or crashed ones.
@@ -202,6 +215,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     Stub* stub = c.Connect(false);
     if (!stub) return;
     if (Tty()) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
+    auto changes = FetchChanges(stub, reset_name);  // a fresh boot starts them anew
     grpc::ClientContext ctx;
     v1::ResetRequest req;
     req.set_name(reset_name);
@@ -217,6 +231,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
       std::printf("reset %s: rebooted fresh from image %s (it keeps nothing between boots); shared folders "
                   "untouched\n", reset_name.c_str(), w.image().c_str());
     }
+    PrintChangesSummary(reset_name, changes);
   });
 
   // logs

@@ -1,4 +1,4 @@
-// Connecting to a unix socket without ever blocking past a deadline.
+// Unix sockets: connecting without ever blocking past a deadline; passing fds.
 #pragma once
 
 #include <chrono>
@@ -17,5 +17,9 @@ namespace ws {
 // once the backlog is full a blocking connect() would wait for good.
 // No listener (ENOENT, ECONNREFUSED) is kUnavailable at once.
 Result<unique_fd> ConnectUnix(const std::string& path, std::chrono::milliseconds timeout);
+
+// Passes one fd over a connected unix socket (SCM_RIGHTS), and takes it.
+Status SendFd(int socket, int fd);
+Result<unique_fd> RecvFd(int socket);
 
 }  // namespace ws

@@ -15,6 +15,8 @@
 #include "host/controller/exec_relay.h"
 #include "host/controller/image_builder.h"
 #include "host/controller/member_policy.h"
+#include "host/controller/share_changes.h"
+#include "host/shares/guard_log.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
 
@@ -28,7 +30,7 @@ void ToProto(const net::AllowEntry& a, v1::AllowRule* out) {
   out->set_source(a.source);
 }
 
-void ToProto(const WorkspaceView& w, v1::Workspace* out) {
+void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) {
   out->set_name(w.name);
   out->set_state(virt::VmStateName(w.state));
   out->set_image(w.meta.image);
@@ -48,7 +50,18 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out) {
     for (const auto& h : shares::FindSecretFiles(sh.host_path, sh.shown)) s->add_hidden(h);
     for (const auto& h : sh.shown) s->add_shown(h);
     if (!sh.read_only) {
-      for (const auto& p : shares::GitPathsToProtect(sh.host_path)) s->add_protected_paths(p);
+      shares::ProtectionRules rules{sh.protect, sh.writable};
+      for (const auto& rel : shares::GitHooksFolders(sh.host_path)) rules.extra.push_back(rel);
+      for (const auto& p : shares::ProtectedPaths(rules)) s->add_protected_paths(p);
+      for (const auto& p : sh.writable) s->add_writable(p);
+      const auto guard = shares::ReadGuardState(all.ShareSpecDir(w.name, sh.tag));
+      s->set_refused(guard.refused);
+      for (const auto& e : guard.recent) {
+        auto* r = s->add_recent_refusals();
+        r->set_time(e.time);
+        r->set_op(e.op);
+        r->set_path(e.path);
+      }
     }
     std::error_code ec;
     if (std::filesystem::is_directory(sh.host_path + "/.git", ec)) {
@@ -129,7 +142,8 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   p.git_name = req->git_name();
   p.git_email = req->git_email();
   for (const auto& sh : req->shares()) {
-    p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()}});
+    p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()},
+                        {sh.writable().begin(), sh.writable().end()}, {sh.protect().begin(), sh.protect().end()}});
   }
   if (!req->net().empty()) p.net = req->net();
   for (const auto& f : req->publish()) {
@@ -145,7 +159,7 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   }
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
-  ToProto(ws.value(), resp->mutable_workspace());
+  ToProto(ws.value(), resp->mutable_workspace(), workspaces_);
   return grpc::Status::OK;
 }
 
@@ -153,7 +167,7 @@ grpc::Status ControllerService::Start(Ctx* ctx, const v1::StartRequest* req, v1:
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Start(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
-  ToProto(ws.value(), resp->mutable_workspace());
+  ToProto(ws.value(), resp->mutable_workspace(), workspaces_);
   return grpc::Status::OK;
 }
 
@@ -174,7 +188,7 @@ grpc::Status ControllerService::List(Ctx* ctx, const v1::ListRequest*, v1::ListR
   WS_IDENTIFY(ctx, caller);
   auto list = workspaces_.List(caller);
   if (!list.ok()) return ToGrpc(list.status());
-  for (const auto& w : list.value()) ToProto(w, resp->add_workspaces());
+  for (const auto& w : list.value()) ToProto(w, resp->add_workspaces(), workspaces_);
   return grpc::Status::OK;
 }
 
@@ -182,7 +196,7 @@ grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req,
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
-  ToProto(ws.value(), resp->mutable_workspace());
+  ToProto(ws.value(), resp->mutable_workspace(), workspaces_);
   return grpc::Status::OK;
 }
 
@@ -286,7 +300,7 @@ grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1:
   WS_IDENTIFY(ctx, caller);
   auto r = workspaces_.Reset(caller, req->name());
   if (!r.ok()) return ToGrpc(r.status());
-  ToProto(r->workspace, resp->mutable_workspace());
+  ToProto(r->workspace, resp->mutable_workspace(), workspaces_);
   resp->set_discarded_bytes(r->discarded_bytes);
   return grpc::Status::OK;
 }
@@ -380,6 +394,25 @@ grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req, v1:
   resp->set_entries(now.entries);
   resp->set_max_bytes(config->cache_max_bytes);
   resp->set_npm_upstream(config->npm_upstream);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req, v1::ChangesResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  const std::string name = ws->name;
+  auto found = ReadShareChanges(ws->meta, [&](const std::string& tag) { return workspaces_.ShareSpecDir(name, tag); });
+  for (const auto& c : found.changes) {
+    auto* out = resp->add_changes();
+    out->set_host_path(c.host_path);
+    out->set_path(c.path);
+    out->set_kind(c.kind);
+    out->set_time(c.time);
+    out->set_exists(c.exists);
+    out->set_executable(c.executable);
+  }
+  resp->set_truncated(found.truncated);
   return grpc::Status::OK;
 }
 

@@ -39,6 +39,7 @@ class ControllerService final : public workspace::v1::Controller::Service {
   grpc::Status ImageRemove(Ctx*, const workspace::v1::ImageRemoveRequest*,
                            workspace::v1::ImageRemoveResponse*) override;
   grpc::Status Cache(Ctx*, const workspace::v1::CacheRequest*, workspace::v1::CacheResponse*) override;
+  grpc::Status Changes(Ctx*, const workspace::v1::ChangesRequest*, workspace::v1::ChangesResponse*) override;
   grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
                      grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
 

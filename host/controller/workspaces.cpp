@@ -166,11 +166,21 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
     std::error_code ec;
     fs::create_directories(dir + "/" + shares::kViewDir, ec);
     if (ec) return {Code::kInternal, "creating " + dir + ": " + ec.message()};
-    shares::ShareConfig conf{sh.host_path, sh.read_only, sh.owner_uid, sh.owner_gid,
-                             root_ids.uid, root_ids.gid, sh.shown};
+    shares::ShareConfig conf;
+    conf.host_path = sh.host_path;
+    conf.read_only = sh.read_only;
+    conf.owner_uid = sh.owner_uid;
+    conf.owner_gid = sh.owner_gid;
+    conf.root_uid = root_ids.uid;
+    conf.root_gid = root_ids.gid;
+    conf.shown = sh.shown;
     conf.dev = sh.dev;
     conf.ino = sh.ino;
     conf.owner_rights = meta.owner_uid != 0;
+    conf.writable = sh.writable;
+    conf.protect = sh.protect;
+    conf.workspace = name;
+    conf.audit_log = layout_.WorkspaceDir(name) + "/audit.log";
     Status written = WritePrivateFile(dir + "/" + shares::kConfigFile, shares::RenderShareConfig(conf));
     if (!written.ok()) return written;
   }
@@ -264,7 +274,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     auto owner = shares::CheckShareForCaller(spec, c.uid, c.gid, layout_.state_dir(), p.allow_dangerous_shares);
     if (!owner.ok()) return owner.status();
     share_metas.push_back({"ws" + std::to_string(i), spec.host_path, spec.guest_path, spec.read_only,
-                           owner->uid, owner->gid, spec.shown, owner->dev, owner->ino});
+                           owner->uid, owner->gid, spec.shown, owner->dev, owner->ino, spec.writable,
+                           spec.protect});
   }
 
   const std::string uuid = NewUuid();

@@ -111,6 +111,10 @@ class Workspaces {
   // lifecycle operation on it under way has ended.
   Result<std::shared_ptr<guest::GrpcGuestAgent>> Agent(const Caller& c, const std::string& name);
 
+  // STATE/workspaces/NAME/shares/TAG: a share's share.conf and what its
+  // guard wrote (guard_log.h).
+  std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
+
   virt::Accel accel() const { return accel_; }
   const store::Layout& layout() const { return layout_; }
 
@@ -131,7 +135,6 @@ class Workspaces {
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).
   Status PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta);
-  std::string ShareSpecDir(const std::string& name, const std::string& tag) const;
   void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
   void StopEgress(const std::string& name);
   // Stops the egress relay and port forwards and drops the agent connection:

@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "host/common/names.h"
+#include "host/shares/protected_paths.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::shares {
@@ -33,6 +35,10 @@ std::string RenderShareConfig(const ShareConfig& c) {
   o << "dev=" << c.dev << "\nino=" << c.ino << "\n"
     << "rights=" << (c.owner_rights ? "owner" : "root") << "\n";
   for (const auto& s : c.shown) o << "show=" << s << "\n";
+  for (const auto& p : c.protect) o << "protect=" << p << "\n";
+  for (const auto& w : c.writable) o << "writable=" << w << "\n";
+  if (!c.workspace.empty()) o << "workspace=" << c.workspace << "\n";
+  if (!c.audit_log.empty()) o << "audit=" << c.audit_log << "\n";
   return o.str();  // values checked by CheckShareSet: none holds a newline
 }
 
@@ -50,7 +56,8 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
     if (eq == std::string::npos) return Status(Code::kInvalidArgument, "share.conf: bad line '" + line + "'");
     std::string k = line.substr(0, eq), v = line.substr(eq + 1);
     // Strict: a key given twice is an error, never "the last one wins".
-    if (k != "show" && !seen.insert(k).second) {
+    const bool repeated = k == "show" || k == "protect" || k == "writable";
+    if (!repeated && !seen.insert(k).second) {
       return Status(Code::kInvalidArgument, "share.conf: " + k + " given twice");
     }
     if (k == "host") {
@@ -80,6 +87,15 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
         return Status(Code::kInvalidArgument, "share.conf: bad show name");
       }
       c.shown.push_back(v);
+    } else if (k == "protect" || k == "writable") {
+      if (!ValidateWritablePath(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad " + k + " path");
+      (k == "protect" ? c.protect : c.writable).push_back(v);
+    } else if (k == "workspace") {
+      if (!ValidateName(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad workspace name");
+      c.workspace = v;
+    } else if (k == "audit") {
+      if (v.empty() || v[0] != '/') return Status(Code::kInvalidArgument, "share.conf: bad audit path");
+      c.audit_log = v;
     } else {
       return Status(Code::kInvalidArgument, "share.conf: unknown key " + k);
     }

@@ -30,6 +30,13 @@ struct ShareConfig {
   // files (an idmapped view, read-only ones too). A root caller's read-only
   // share is a plain bind, as root can read everything anyway.
   bool owner_rights = true;
+  // Read-write shares: what the guard protects beyond its fixed list (git's
+  // hooks folder, found at start) and what the user opened (--writable),
+  // relative to the share's top; the workspace's name and audit log.
+  std::vector<std::string> protect;
+  std::vector<std::string> writable;
+  std::string workspace;
+  std::string audit_log;
 };
 
 inline constexpr uid_t kGuestUserId = 1000;

@@ -1,5 +1,7 @@
 #include "host/shares/share_spec.h"
 
+#include "host/shares/protected_paths.h"
+
 #include <filesystem>
 
 namespace ws::shares {
@@ -94,6 +96,14 @@ Status CheckShareSet(const std::vector<ShareSpec>& shares) {
           name.find('/') != std::string::npos || HasControl(name)) {
         return {Code::kInvalidArgument, "--show takes a file name in the shared folder (no '/', no control "
                                         "characters), e.g. --show .env"};
+      }
+    }
+    if (shares[i].writable.size() > kMaxSharePaths || shares[i].protect.size() > kMaxSharePaths) {
+      return {Code::kInvalidArgument, "at most " + std::to_string(kMaxSharePaths) + " --writable paths"};
+    }
+    for (const auto* list : {&shares[i].writable, &shares[i].protect}) {
+      for (const auto& rel : *list) {
+        if (Status s = ValidateWritablePath(rel); !s.ok()) return s;
       }
     }
     if (Status g = CheckGuestPath(shares[i].guest_path); !g.ok()) return g;

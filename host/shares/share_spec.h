@@ -15,7 +15,14 @@ struct ShareSpec {
   std::string guest_path;  // absolute, normalized
   bool read_only = false;
   std::vector<std::string> shown;  // secret files the user chose to show (--show)
+  // Read-write shares: protected paths opened to the guest (--writable), and
+  // folders protected beyond the fixed list (git's hooks folder), relative.
+  std::vector<std::string> writable;
+  std::vector<std::string> protect;
 };
+
+// At most this many --writable or protect paths per share.
+inline constexpr size_t kMaxSharePaths = 64;
 
 // Where a share goes when no GUEST_PATH is given for the current directory.
 inline constexpr char kDefaultGuestPath[] = "/workspace";

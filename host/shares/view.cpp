@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -113,6 +115,30 @@ mount_attr ReadOnly() {
 
 }  // namespace
 
+std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from) {
+  std::vector<std::string> out;
+  struct stat st;
+  const std::string git = (read_from.empty() ? host_path : read_from) + "/.git";
+  if (lstat(git.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out;
+  // core.hooksPath, in any case (git's keys are case-insensitive), pointing
+  // into the worktree: a folder the guest could fill.
+  std::ifstream config(git + "/config");
+  std::string line;
+  while (std::getline(config, line)) {
+    std::string lower = line;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto at = lower.find("hookspath");
+    auto eq = line.find('=');
+    if (at == std::string::npos || eq == std::string::npos || eq < at) continue;
+    std::string v = line.substr(eq + 1);
+    v.erase(0, v.find_first_not_of(" \t\""));
+    v.erase(v.find_last_not_of(" \t\"\r") + 1);
+    std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? host_path + "/" + v : v);
+    if (PathWithin(abs, host_path) && abs != host_path) out.push_back(abs.substr(host_path.size() + 1));
+  }
+  return out;
+}
+
 std::vector<std::string> GitPathsToProtect(const std::string& host_path) {
   std::vector<std::string> out;
   struct stat st;
@@ -122,23 +148,19 @@ std::vector<std::string> GitPathsToProtect(const std::string& host_path) {
   const std::string git = host_path + "/.git";
   if (lstat(git.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) return out;
   out.push_back(".git");
-  if (!S_ISDIR(st.st_mode)) return out;
-  // core.hooksPath pointing into the worktree: a folder the guest could fill.
-  std::ifstream config(git + "/config");
-  std::string line;
-  while (std::getline(config, line)) {
-    auto at = line.find("hooksPath");
-    auto eq = line.find('=');
-    if (at == std::string::npos || eq == std::string::npos || eq < at) continue;
-    std::string v = line.substr(eq + 1);
-    v.erase(0, v.find_first_not_of(" \t\""));
-    v.erase(v.find_last_not_of(" \t\"\r") + 1);
-    std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? host_path + "/" + v : v);
-    if (PathWithin(abs, host_path) && abs != host_path && stat(abs.c_str(), &st) == 0 &&
-        S_ISDIR(st.st_mode)) {
-      out.push_back(abs.substr(host_path.size() + 1));
-    }
+  for (const auto& rel : GitHooksFolders(host_path)) {
+    if (stat((host_path + "/" + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) out.push_back(rel);
   }
+  return out;
+}
+
+std::vector<std::string> ProtectedPaths(const ProtectionRules& rules) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& p) {
+    if (!ProtectedPrefix(p, rules).empty() && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  };
+  for (const auto& p : TopLevelProtectedPaths()) add(p);
+  for (const auto& p : rules.extra) add(p);
   return out;
 }
 
@@ -177,7 +199,9 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
     if (Status s = BindWith(dir.get(), "", view, a); !s.ok()) return s;
     // Bound from the view, so they stay idmapped; read-only on top.
     if (!c.read_only) {
+      const ProtectionRules rules{c.protect, c.writable};
       for (const auto& rel : GitPathsToProtect(c.host_path)) {
+        if (ProtectedPrefix(rel, rules).empty()) continue;  // opened with --writable
         if (Status s = BindWith(AT_FDCWD, view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok()) return s;
         report.protected_.push_back(rel);
       }

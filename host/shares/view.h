@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "host/common/status.h"
+#include "host/shares/protected_paths.h"
 #include "host/shares/share_config.h"
 
 namespace ws::shares {
@@ -33,9 +34,18 @@ struct ViewReport {
 // `spec_dir/view`. Needs CAP_SYS_ADMIN.
 Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir);
 
-// What a read-write share shows read-only: ".git" when present, the worktree
-// folder core.hooksPath names in .git/config (if inside the share), and the
-// project file .workspace.toml (the guest must not widen its own policy).
+// What a read-write share's view binds read-only, beside the guard: ".git"
+// when present, the worktree folders core.hooksPath names in .git/config
+// that exist, and the project file .workspace.toml.
 std::vector<std::string> GitPathsToProtect(const std::string& host_path);
+
+// The worktree folders core.hooksPath names in the share's .git/config
+// (whether they exist or not), relative to the share; the config is read
+// from `read_from` (the view) when given.
+std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from = "");
+
+// Every path the guard protects under `rules` (less the writable ones), for
+// inspect: the fixed list, then the extra.
+std::vector<std::string> ProtectedPaths(const ProtectionRules& rules);
 
 }  // namespace ws::shares

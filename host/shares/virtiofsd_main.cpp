@@ -2,8 +2,12 @@
 // share (<binary path=.../>), so it lives and dies with the domain. libvirt
 // passes `--fd=N -o source=SPEC_DIR[,...]`; SPEC_DIR holds share.conf from
 // the daemon. The wrapper builds the share's view in a private mount
-// namespace, installs the seccomp filter, and execs the real virtiofsd on
-// the view with the namespace sandbox, mknod and setfcap dropped, no xattrs.
+// namespace, starts the share guard beside it (read-write shares), installs
+// the seccomp filters, and execs the real virtiofsd on the view with the
+// namespace sandbox, mknod and setfcap dropped, no xattrs.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "host/common/unix_socket.h"
+#include "host/shares/guard.h"
 #include "host/shares/seccomp_filter.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
@@ -23,6 +29,38 @@ constexpr const char* kVirtiofsd = "/usr/lib/qemu/virtiofsd";
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "workspace-virtiofsd: %s\n", msg.c_str());
   return 1;
+}
+
+// Forks the guard, loads its filter here (virtiofsd inherits it) and hands
+// the guard the listener. The guard is forked first, so it runs unfiltered.
+ws::Status StartGuard(const ws::shares::ShareConfig& c, const std::string& spec_dir) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) return ws::ErrnoStatus("socketpair", errno);
+  ws::unique_fd mine(sp[0]), theirs(sp[1]);
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return ws::ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    mine.reset();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    auto fd = ws::RecvFd(theirs.get());
+    if (!fd.ok()) _exit(1);
+    ws::shares::ProtectionRules rules{c.protect, c.writable};
+    // A hooks folder git's config names now (it may have changed since create).
+    for (const auto& rel : ws::shares::GitHooksFolders(c.host_path, spec_dir + "/" + ws::shares::kViewDir)) rules.extra.push_back(rel);
+    ws::shares::GuardConfig g{spec_dir + "/" + ws::shares::kViewDir,
+                              rules,
+                              spec_dir,
+                              c.audit_log,
+                              c.workspace};
+    ws::shares::RunGuard(std::move(fd.value()), g);
+    _exit(0);
+  }
+  theirs.reset();
+  auto listener = ws::shares::InstallGuardFilter();
+  if (!listener.ok()) return listener.status();
+  return ws::SendFd(mine.get(), listener->get());
 }
 
 // Splits "-o a,b,c" values; returns the options without the ones we decide.
@@ -77,6 +115,9 @@ int main(int argc, char** argv) {
   for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", h.c_str());
   for (const auto& p : view->protected_) std::fprintf(stderr, "workspace-virtiofsd: read-only %s\n", p.c_str());
 
+  if (!config->read_only) {
+    if (auto s = StartGuard(config.value(), spec_dir); !s.ok()) return Fail("starting the share guard: " + s.message());
+  }
   if (auto s = ws::shares::InstallShareFilter(); !s.ok()) return Fail(s.message());
 
   std::string opts = "source=" + spec_dir + "/" + ws::shares::kViewDir +

@@ -67,6 +67,12 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
     for (const auto& name : sh.shown) {
       x << "<" << prefix << "show name='" << XmlEscape(name) << "'/>";
     }
+    for (const auto& rel : sh.writable) {
+      x << "<" << prefix << "writable path='" << XmlEscape(rel) << "'/>";
+    }
+    for (const auto& rel : sh.protect) {
+      x << "<" << prefix << "protect path='" << XmlEscape(rel) << "'/>";
+    }
     x << "</" << prefix << "share>";
   }
   x << "</" << prefix << "workspace>";
@@ -152,9 +158,11 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
       return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
     }
     for (xmlNode* c = n->children; c; c = c->next) {
-      if (c->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(c->name)) == "show") {
-        sh.shown.push_back(Prop(c, "name"));
-      }
+      if (c->type != XML_ELEMENT_NODE) continue;
+      const std::string kind = reinterpret_cast<const char*>(c->name);
+      if (kind == "show") sh.shown.push_back(Prop(c, "name"));
+      if (kind == "writable") sh.writable.push_back(Prop(c, "path"));
+      if (kind == "protect") sh.protect.push_back(Prop(c, "path"));
     }
     m.shares.push_back(std::move(sh));
   }

@@ -26,6 +26,8 @@ struct ShareMeta {
   // The shared directory as create found it (0: made before it was recorded).
   uint64_t dev = 0;
   uint64_t ino = 0;
+  std::vector<std::string> writable;  // protected paths opened (--writable)
+  std::vector<std::string> protect;   // protected beyond the fixed list
 };
 
 struct WorkspaceMeta {

@@ -193,8 +193,137 @@ TEST(Shares, TheHostsGitNeverRunsWhatTheGuestWrote) {
   EXPECT_FALSE(fs::exists(marker)) << "the host's git ran code the guest wrote";
   EXPECT_TRUE(fs::is_directory(dir + "/.git/objects"));
   auto inspect = W().Cli({"inspect", "repo", "--json"});
-  EXPECT_NE(inspect.out.find("\"protected_paths\":[\".git\",\".husky\"]"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\".git\""), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\".husky\""), std::string::npos) << inspect.out;
   EXPECT_EQ(W().Cli({"destroy", "-f", "repo"}).code, 0);
+}
+
+// What the host's own tools read as configuration or run: the guest can
+// neither make it where it is absent, nor change, move or remove it where it
+// is there, by any route (mkdir, create, rename, hard or soft link, case
+// variants, a subfolder's .git, a folder git's hooksPath names).
+TEST(Shares, TheGuestCannotWriteWhatHostToolsReadOrRunEvenWhereAbsent) {
+  std::string dir = MakeProject("guarded");
+  fs::remove(dir + "/.npmrc");  // absent: the guest must not make it
+  std::string markers = W().NewFolder("guarded-markers");
+  chmod(markers.c_str(), 01777);
+  const std::string marker = markers + "/HOOK-RAN";
+  auto git = [&](const std::string& args) {
+    RunOptions o;
+    o.env["HOME"] = markers;
+    for (const char* k : {"GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"}) o.env[k] = "t";
+    for (const char* k : {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"}) o.env[k] = "t@t";
+    return ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
+                          "--clear-groups", "sh", "-c", "cd " + dir + " && git " + args},
+                         o);
+  };
+  // A subfolder that is not a repository yet, and one that is (a nested
+  // repository, as a monorepo's package or a submodule).
+  fs::create_directories(dir + "/packages/app");
+  fs::create_directories(dir + "/vendor/lib");
+  ws::test::Run({"chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), dir});
+  ASSERT_EQ(git("init -q vendor/lib && git -C vendor/lib commit -q --allow-empty -m v").code, 0);
+  ASSERT_EQ(git("init -q && git config core.hooksPath tools/hooks && git add -A && git commit -qm init").code, 0);
+  ASSERT_EQ(W().Cli({"create", "guarded", "--share", dir + ":/workspace"}).code, 0);
+
+  const std::string hook = "#!/bin/sh\\ntouch " + marker + "\\n";
+  for (const std::string user : {"root", "user"}) {
+    const std::string t1 = "t1-" + user, t2 = "t2-" + user;
+    auto attack = Guest("guarded",
+                        "cd /workspace; "
+                        "mkdir -p .claude; printf '{\"hooks\":{\"SessionStart\":[]}}' > .claude/settings.json; "
+                        "mkdir " + t1 + "; printf x > " + t1 + "/settings.json; mv " + t1 + " .claude; mv " + t1 +
+                            " .CLAUDE; "
+                        "mkdir -p .vscode; printf '{\"tasks\":[]}' > .vscode/tasks.json; ln -s " + t1 + " .vscode; "
+                        "printf 'registry=http://evil.test/\\n' > .npmrc; ln readme.txt .npmrc; "
+                        "printf 'net = \"open\"\\n' > .workspace.toml; printf 'x' > .envrc; "
+                        "mkdir packages/app/.git; printf 'gitdir: /tmp/evil\\n' > packages/app/.git; "
+                        "mkdir packages/app/.Git; printf 'gitdir: /tmp/evil\\n' > vendor/lib/.git/x; "
+                        "printf '" + hook + "' > vendor/lib/.git/hooks/post-commit; "
+                        "mv vendor/lib/.git vendor/lib/old-git; "
+                        "mkdir -p tools/hooks; printf '" + hook + "' > tools/hooks/pre-commit; "
+                        "mkdir -p " + t2 + "/hooks; printf '" + hook + "' > " + t2 + "/hooks/pre-commit; "
+                        "mv " + t2 + " tools/hooks; ln -s " + t2 + " tools/hooks; "
+                        "mkdir -p .cargo; printf '[alias]\\n' > .cargo/config.toml; "
+                        // Positive controls: ordinary work goes on beside them.
+                        "echo ok > ok-" + user + ".txt && mkdir -p src-" + user + "/lib && echo x > src-" + user +
+                            "/lib/a.js && echo new > .readme.tmp && mv .readme.tmp readme.txt && echo controls-ok",
+                        user);
+    EXPECT_NE(attack.out.find("controls-ok"), std::string::npos) << user << ": " << attack.out << attack.err;
+    EXPECT_NE(attack.err.find("Permission denied"), std::string::npos) << attack.err;
+  }
+  for (const char* absent : {".claude", ".CLAUDE", ".vscode", ".npmrc", ".workspace.toml", ".envrc",
+                             "packages/app/.git", "packages/app/.Git", "vendor/lib/.git/x",
+                             "vendor/lib/.git/hooks/post-commit", "vendor/lib/old-git", "tools/hooks",
+                             ".cargo/config.toml"}) {
+    struct stat st;
+    EXPECT_NE(lstat((dir + "/" + absent).c_str(), &st), 0) << absent << " reached the host";
+  }
+  EXPECT_TRUE(fs::is_directory(dir + "/vendor/lib/.git")) << "the nested repository's git dir stayed";
+  EXPECT_TRUE(fs::exists(dir + "/ok-user.txt"));
+  EXPECT_TRUE(fs::is_directory(dir + "/.cargo")) << "a folder on the way to a protected file may be made";
+  std::ifstream readme(dir + "/readme.txt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(readme), {}), "new\n") << "an editor's write-and-rename works";
+  // The host's tools run nothing the guest wrote.
+  EXPECT_EQ(git("status --short").code, 0);
+  EXPECT_EQ(git("add -A && git commit -qm host-commit").code, 0);
+  EXPECT_EQ(git("-C vendor/lib commit -q --allow-empty -m host").code, 0);
+  EXPECT_EQ(git("-C packages/app status").code, 0) << "packages/app is still the outer repository's folder";
+  EXPECT_FALSE(fs::exists(marker)) << "the host's git ran code the guest wrote";
+  // Each refusal is seen: inspect counts them, the audit log has them.
+  auto inspect = W().Cli({"inspect", "guarded", "--json"});
+  EXPECT_NE(inspect.out.find("\"recent_refusals\":[{"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"tools/hooks\""), std::string::npos) << "git's hooks folder is protected: " << inspect.out;
+  auto audit = W().Cli({"audit", "guarded", "--json"});
+  EXPECT_NE(audit.out.find("\"target\":\"share\",\"port\":0,\"method\":\"mkdir\""), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("\"path\":\".claude\""), std::string::npos) << audit.out;
+  EXPECT_EQ(W().Cli({"destroy", "-f", "guarded"}).code, 0);
+}
+
+// --writable opens one protected path, and only that one.
+TEST(Shares, WritableOpensOneProtectedPath) {
+  std::string dir = MakeProject("opened");
+  ASSERT_EQ(W().Cli({"create", "opened", "--share", dir + ":/workspace", "--writable", ".vscode"}).code, 0);
+  auto r = Guest("opened", "cd /workspace; mkdir .vscode && echo '{}' > .vscode/tasks.json && echo vscode-ok; "
+                           "mkdir .claude 2>&1; true", "user");
+  EXPECT_NE(r.out.find("vscode-ok"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("Permission denied"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/.vscode/tasks.json"));
+  EXPECT_FALSE(fs::exists(dir + "/.claude"));
+  auto inspect = W().Cli({"inspect", "opened", "--json"}).out;
+  EXPECT_NE(inspect.find("\"writable\":[\".vscode\"]"), std::string::npos) << inspect;
+  EXPECT_EQ(W().Cli({"create", "bad", "--share", dir + ":/workspace", "--writable", "../x"}).code, 2);
+  EXPECT_EQ(W().Cli({"destroy", "-f", "opened"}).code, 0);
+}
+
+// What the guest changed that the host runs: listed, and said on destroy.
+TEST(Shares, ChangesListsTheFilesHostToolsRunThatTheGuestEdited) {
+  std::string dir = MakeProject("changed");
+  std::ofstream(dir + "/package.json") << "{\"scripts\":{\"test\":\"node t.js\"}}\n";
+  ws::test::Run({"chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), dir});
+  ASSERT_EQ(W().Cli({"create", "changed", "--share", dir + ":/workspace"}).code, 0);
+  auto none = W().Cli({"changes", "changed"});
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.out, "") << "nothing changed yet";
+  ASSERT_EQ(Guest("changed", "cd /workspace; "
+                             "printf '{\"scripts\":{\"test\":\"node t.js\",\"postinstall\":\"sh x\"}}' > package.json && "
+                             "printf '#!/bin/sh\\n' > build.sh && chmod +x build.sh && echo notes > notes.txt && "
+                             "mkdir -p node_modules/x && echo '{}' > node_modules/x/package.json",
+                "user")
+                .code,
+            0);
+  auto changes = W().Cli({"changes", "changed"});
+  ASSERT_EQ(changes.code, 0) << changes.err;
+  EXPECT_NE(changes.out.find("modified " + dir + "/package.json"), std::string::npos) << changes.out;
+  EXPECT_NE(changes.out.find("created  " + dir + "/build.sh (executable)"), std::string::npos) << changes.out;
+  EXPECT_EQ(changes.out.find("notes.txt"), std::string::npos) << changes.out;
+  EXPECT_EQ(changes.out.find("node_modules"), std::string::npos) << changes.out;
+  auto json = W().Cli({"changes", "changed", "--json"});
+  EXPECT_NE(json.out.find("\"path\":\"build.sh\",\"kind\":\"created\""), std::string::npos) << json.out;
+  auto destroy = W().Cli({"destroy", "-f", "changed"});
+  EXPECT_EQ(destroy.code, 0);
+  EXPECT_NE(destroy.err.find("created or changed 2 files your tools run: package.json, build.sh"), std::string::npos)
+      << destroy.err;
 }
 
 TEST(Shares, StartingWithAVanishedShareSaysSo) {
@@ -251,8 +380,8 @@ TEST(Shares, TheProjectFileDecidesAndTheGuestCannotChangeIt) {
   EXPECT_EQ(W().Cli({"destroy", "-f", "flagged"}).code, 0);
 }
 
-// The guest writes a project file where there was none (as a cloned
-// repository brings one): the documented recovery, destroy and create, does
+// The guest cannot write a project file where there was none; a cloned
+// repository brings one: the documented recovery, destroy and create, does
 // not honour it until the user trusts it, and trusts only those bytes.
 TEST(Shares, AProjectFileIsHonouredOnlyOnceItsUserTrustedIt) {
   std::string dir = MakeProject("cloned");
@@ -261,11 +390,14 @@ TEST(Shares, AProjectFileIsHonouredOnlyOnceItsUserTrustedIt) {
   RunOptions o;
   o.cwd = dir;
   ASSERT_EQ(W().Cli({"create", "cloned"}, o).code, 0);
-  auto wrote = Guest("cloned", "printf 'name = \"pwned\"\\nnet = \"open\"\\n[[share]]\\npath = \".\"\\n"
-                               "[[share]]\\npath = \"../cloned-dotssh\"\\nguest = \"/ssh\"\\n' "
-                               "> /workspace/.workspace.toml && echo wrote", "user");
-  ASSERT_EQ(wrote.out, "wrote\n") << wrote.err;
-  ASSERT_TRUE(fs::exists(dir + "/.workspace.toml")) << "the guest's file is on the host";
+  const std::string hostile = "name = \"pwned\"\nnet = \"open\"\n[[share]]\npath = \".\"\n"
+                              "[[share]]\npath = \"../cloned-dotssh\"\nguest = \"/ssh\"\n";
+  auto wrote = Guest("cloned", "printf '" + hostile + "' > /workspace/.workspace.toml && echo wrote", "user");
+  EXPECT_EQ(wrote.out, "") << "the guard refuses it";
+  EXPECT_NE(wrote.err.find("Permission denied"), std::string::npos) << wrote.err;
+  ASSERT_FALSE(fs::exists(dir + "/.workspace.toml")) << "the guest's file is not on the host";
+  // A cloned repository brings one all the same.
+  std::ofstream(dir + "/.workspace.toml") << hostile;
   ASSERT_EQ(W().Cli({"destroy", "-f", "cloned"}).code, 0);
 
   auto again = W().Cli({"create"}, o);

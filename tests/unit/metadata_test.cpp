@@ -37,14 +37,17 @@ TEST(Metadata, CpuModelRoundTripsAndOldWorkspacesRunQemu64) {
 
 TEST(Metadata, SharesRoundTrip) {
   WorkspaceMeta m = Sample();
-  m.shares.push_back({"ws0", "/home/u/p&q", "/workspace", false, 1000, 1000, {".env"}});
-  m.shares.push_back({"ws1", "/data", "/data", true, 0, 0, {}});
+  m.shares.push_back({"ws0", "/home/u/p&q", "/workspace", false, 1000, 1000, {".env"}, 0, 0, {".vscode"},
+                      {"tools/hooks"}});
+  m.shares.push_back({"ws1", "/data", "/data", true, 0, 0, {}, 0, 0, {}, {}});
   auto back = ParseMetadata(RenderMetadata(m));
   ASSERT_TRUE(back.ok()) << back.status().message();
   ASSERT_EQ(back->shares.size(), 2u);
   EXPECT_EQ(back->shares[0].host_path, "/home/u/p&q");
   EXPECT_FALSE(back->shares[0].read_only);
   EXPECT_EQ(back->shares[0].shown, std::vector<std::string>{".env"});
+  EXPECT_EQ(back->shares[0].writable, std::vector<std::string>{".vscode"});
+  EXPECT_EQ(back->shares[0].protect, std::vector<std::string>{"tools/hooks"});
   EXPECT_TRUE(back->shares[1].read_only);
   EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a'>"
                              "<share tag='ws0' host='/x' guest='/y' mode='rx' uid='1' gid='1'/></workspace>")

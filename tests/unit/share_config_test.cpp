@@ -10,8 +10,25 @@
 
 namespace ws::shares {
 
+ShareConfig Conf(const std::string& host, bool ro, uid_t ou, gid_t og, uid_t ru, gid_t rg,
+                 std::vector<std::string> shown = {}) {
+  ShareConfig c;
+  c.host_path = host;
+  c.read_only = ro;
+  c.owner_uid = ou;
+  c.owner_gid = og;
+  c.root_uid = ru;
+  c.root_gid = rg;
+  c.shown = std::move(shown);
+  return c;
+}
+
 TEST(ShareConfig, RoundTrips) {
-  ShareConfig c{"/home/u/p", false, 1000, 1001, 990, 991, {".env.local"}};
+  ShareConfig c = Conf("/home/u/p", false, 1000, 1001, 990, 991, {".env.local"});
+  c.protect = {"tools/hooks"};
+  c.writable = {".vscode", ".claude"};
+  c.workspace = "w1";
+  c.audit_log = "/var/lib/workspace/workspaces/w1/audit.log";
   auto back = ParseShareConfig(RenderShareConfig(c));
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->host_path, "/home/u/p");
@@ -20,10 +37,17 @@ TEST(ShareConfig, RoundTrips) {
   EXPECT_EQ(back->root_uid, 990u);
   EXPECT_EQ(back->shown, std::vector<std::string>{".env.local"});
   EXPECT_TRUE(back->owner_rights) << "a member's by default";
+  EXPECT_EQ(back->protect, c.protect);
+  EXPECT_EQ(back->writable, c.writable);
+  EXPECT_EQ(back->workspace, "w1");
+  EXPECT_EQ(back->audit_log, c.audit_log);
+  for (const char* bad : {"protect=/etc\n", "writable=../x\n", "workspace=a/b\n", "audit=rel\n", "writable=\n"}) {
+    EXPECT_FALSE(ParseShareConfig(std::string("host=/p\nmode=ro\n") + bad).ok()) << bad;
+  }
 }
 
 TEST(ShareConfig, CarriesTheDirectoryIdentityAndWhoseRights) {
-  ShareConfig c{"/p", true, 1000, 1000, 0, 0, {}};
+  ShareConfig c = Conf("/p", true, 1000, 1000, 0, 0);
   c.dev = 2049;
   c.ino = 1ull << 40;
   c.owner_rights = false;
@@ -40,7 +64,7 @@ TEST(ShareConfig, CarriesTheDirectoryIdentityAndWhoseRights) {
 }
 
 TEST(ShareConfig, RefusesGuestRootAsHostRootAndGarbage) {
-  ShareConfig c{"/p", false, 1000, 1000, 0, 0, {}};
+  ShareConfig c = Conf("/p", false, 1000, 1000, 0, 0);
   EXPECT_FALSE(ParseShareConfig(RenderShareConfig(c)).ok());
   c.read_only = true;  // nothing is written through a read-only view
   EXPECT_TRUE(ParseShareConfig(RenderShareConfig(c)).ok());

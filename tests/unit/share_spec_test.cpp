@@ -30,8 +30,8 @@ TEST(ShareSpec, RefusesMalformedSpecs) {
 }
 
 TEST(ShareSpec, SetRefusesDuplicateAndNestedGuestPaths) {
-  ShareSpec a{"/h1", "/workspace", false, {}}, b{"/h2", "/workspace", true, {}},
-      c{"/h3", "/workspace/sub", false, {}}, d{"/h4", "/data", false, {}};
+  ShareSpec a{"/h1", "/workspace", false, {}, {}, {}}, b{"/h2", "/workspace", true, {}, {}, {}},
+      c{"/h3", "/workspace/sub", false, {}, {}, {}}, d{"/h4", "/data", false, {}, {}, {}};
   EXPECT_TRUE(CheckShareSet({a, d}).ok());
   EXPECT_FALSE(CheckShareSet({a, b}).ok());
   EXPECT_FALSE(CheckShareSet({a, c}).ok());
@@ -39,12 +39,18 @@ TEST(ShareSpec, SetRefusesDuplicateAndNestedGuestPaths) {
 }
 
 TEST(ShareSpec, SetRefusesShowNamesAndPathsThatCouldInjectLines) {
-  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {".env", ".env.local"}}}).ok());
+  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {".env", ".env.local"}, {}, {}}}).ok());
   for (const std::string& bad : {std::string("x\nhost=/root\nowner_uid=0"), std::string("a/b"), std::string(".."),
                                  std::string(""), std::string("a\rb"), std::string(300, 'a')}) {
-    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {bad}}}).code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {bad}, {}, {}}}).code(), Code::kInvalidArgument) << bad;
   }
-  EXPECT_FALSE(CheckShareSet({{"/h\nowner_uid=0", "/w", false, {}}}).ok());
+  EXPECT_FALSE(CheckShareSet({{"/h\nowner_uid=0", "/w", false, {}, {}, {}}}).ok());
+  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {}, {".vscode", "tools/hooks"}, {}}}).ok());
+  for (const std::string& bad : {std::string("/abs"), std::string("a/../b"), std::string("a//b"), std::string("a/"),
+                                 std::string("x\nprotect=.git"), std::string("")}) {
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {bad}, {}}}).code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {}, {bad}}}).code(), Code::kInvalidArgument) << bad;
+  }
 }
 
 TEST(ShareSpec, SecretNamesAreTheOnesWormsHarvest) {

@@ -1,0 +1,16 @@
+// Printable: text that came from the guest (or from a file it could write),
+// made safe for a terminal, a log and a protobuf string.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ws {
+
+// `text` with every control character (C0, DEL, C1) and every byte that is
+// not part of valid UTF-8 shown as \xNN, but newline and tab kept when
+// `lines`: what the guest wrote reaches a terminal as text, never as escape
+// sequences, and is always valid UTF-8.
+std::string Printable(std::string_view text, bool lines = false);
+
+}  // namespace ws

@@ -1,0 +1,51 @@
+#include "host/controller/share_changes.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "host/common/unique_fd.h"
+#include "host/shares/guard_log.h"
+#include "host/shares/share_check.h"
+
+namespace ws::controller {
+namespace {
+
+// The file at `rel` beneath `dir`, reached without a symlink or "..".
+bool StatBeneath(int dir, const std::string& rel, struct stat* st) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  unique_fd fd(static_cast<int>(syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how)));
+  return fd && fstat(fd.get(), st) == 0;
+}
+
+}  // namespace
+
+ShareChanges ReadShareChanges(const virt::WorkspaceMeta& meta,
+                              const std::function<std::string(const std::string&)>& spec_dir_of) {
+  ShareChanges out;
+  for (const auto& sh : meta.shares) {
+    if (sh.read_only) continue;
+    auto dir = shares::OpenDirectoryNoSymlinks(sh.host_path);
+    for (const auto& e : shares::ReadGuardChanges(spec_dir_of(sh.tag))) {
+      if (e.op == "more") {
+        out.truncated = true;
+        continue;
+      }
+      ShareChange c{sh.host_path, e.path, e.op, e.time};
+      struct stat st;
+      // A path holding an escaped byte (\xNN) is not looked up: it is not the name on disk.
+      if (dir.ok() && e.path.find('\\') == std::string::npos && StatBeneath(dir->get(), e.path, &st)) {
+        c.exists = true;
+        c.executable = S_ISREG(st.st_mode) && (st.st_mode & S_IXUSR);
+      }
+      out.changes.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace ws::controller

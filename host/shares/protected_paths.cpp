@@ -1,0 +1,135 @@
+#include "host/shares/protected_paths.h"
+
+#include <algorithm>
+
+namespace ws::shares {
+namespace {
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return Lower(x) == Lower(y);
+         });
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && SameName(s.substr(s.size() - suffix.size()), suffix);
+}
+
+// Whether the components of `prefix` start those of `path`.
+bool StartsWithPath(const std::vector<std::string_view>& path, const std::vector<std::string_view>& prefix) {
+  if (prefix.size() > path.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (!SameName(path[i], prefix[i])) return false;
+  }
+  return true;
+}
+
+bool IsWritable(const std::vector<std::string_view>& c, const ProtectionRules& rules) {
+  return std::any_of(rules.writable.begin(), rules.writable.end(),
+                     [&](const std::string& w) { return StartsWithPath(c, PathComponents(w)); });
+}
+
+// Every protected path, fixed and found, that the user did not open.
+template <typename F>
+void ForEachProtected(const ProtectionRules& rules, F f) {
+  for (const auto& p : TopLevelProtectedPaths()) f(p);
+  for (const auto& p : rules.extra) f(p);
+}
+
+std::string Join(const std::vector<std::string_view>& c, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) out += '/';
+    out += c[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& TopLevelProtectedPaths() {
+  static const std::vector<std::string> kPaths = {
+      ".git",          ".gitmodules",  ".workspace.toml", ".claude",       ".mcp.json",
+      ".cursor",       ".gemini",      ".codex",          ".vscode",       ".idea",
+      ".devcontainer", ".envrc",       ".husky",          ".githooks",     ".pre-commit-config.yaml",
+      ".npmrc",        ".yarnrc",      ".yarnrc.yml",     ".pypirc",       "pip.conf",
+      ".cargo/config", ".cargo/config.toml", ".bundle/config",
+  };
+  return kPaths;
+}
+
+std::vector<std::string_view> PathComponents(std::string_view rel) {
+  std::vector<std::string_view> out;
+  size_t at = 0;
+  while (at < rel.size()) {
+    size_t end = rel.find('/', at);
+    if (end == std::string_view::npos) end = rel.size();
+    if (end > at) out.push_back(rel.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) {
+  const auto c = PathComponents(rel);
+  if (IsWritable(c, rules)) return "";
+  // git's directory (or gitfile) at any depth: a repository, a submodule or
+  // a worktree the host's git would enter.
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (SameName(c[i], ".git")) return Join(c, i + 1);
+  }
+  std::string hit;
+  ForEachProtected(rules, [&](const std::string& p) {
+    const auto pc = PathComponents(p);
+    if (hit.empty() && !pc.empty() && StartsWithPath(c, pc)) hit = Join(c, pc.size());
+  });
+  return hit;
+}
+
+bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules) {
+  const auto c = PathComponents(rel);
+  if (c.empty() || IsWritable(c, rules)) return false;
+  bool leads = false;
+  ForEachProtected(rules, [&](const std::string& p) {
+    const auto pc = PathComponents(p);
+    if (pc.size() > c.size() && StartsWithPath(pc, c) && !IsWritable(pc, rules)) leads = true;
+  });
+  return leads;
+}
+
+Status ValidateWritablePath(const std::string& rel) {
+  auto bad = [&](const std::string& why) {
+    return Status(Code::kInvalidArgument, "--writable " + rel + ": " + why);
+  };
+  if (rel.empty()) return bad("empty");
+  if (rel.size() > 1024) return bad("longer than 1024 bytes");
+  if (rel.front() == '/') return bad("give a path relative to the shared folder's top, like .vscode");
+  for (unsigned char ch : rel) {
+    if (ch < 0x20 || ch == 0x7f) return bad("holds a control character");
+  }
+  const auto c = PathComponents(rel);
+  if (Join(c, c.size()) != rel) return bad("not a plain path (doubled or trailing '/')");
+  for (auto part : c) {
+    if (part == "." || part == "..") return bad("'.' and '..' are not allowed");
+  }
+  return Status::Ok();
+}
+
+bool IsHostRunFile(std::string_view rel) {
+  const auto c = PathComponents(rel);
+  if (c.empty()) return false;
+  for (auto part : c) {
+    if (SameName(part, "node_modules")) return false;
+  }
+  const std::string_view name = c.back();
+  for (std::string_view n : {"package.json", "Makefile", "GNUmakefile", "justfile", "pyproject.toml", "setup.py",
+                             "CLAUDE.md", "AGENTS.md", "GEMINI.md"}) {
+    if (SameName(name, n)) return true;
+  }
+  if (EndsWith(name, ".sh") && name.size() > 3) return true;
+  return c.size() >= 3 && SameName(c[0], ".github") && SameName(c[1], "workflows");
+}
+
+}  // namespace ws::shares
