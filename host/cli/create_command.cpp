@@ -19,6 +19,7 @@
 #include "host/cli/project_trust.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/protected_paths.h"
 #include "host/shares/share_spec.h"
@@ -113,7 +114,8 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
                          "current folder at /workspace)")
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-share", no_share, "Share no host folder");
-  create_cmd->add_option("--show", show_files, "Do not hide this secret file (.env, .npmrc, ...) in shares")
+  create_cmd->add_option("--show", show_files,
+                         "Do not hide this secret (.env, packages/app/.env, ...; relative to the share's top)")
       ->allow_extra_args(false);
   create_cmd->add_option("--writable", writable_paths,
                          "Let the guest write this protected path of read-write shares all the same (.vscode, "
@@ -249,7 +251,11 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     for (const auto& sh : resp.workspace().shares()) {
       for (const auto& h : sh.hidden()) {
         std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n", sh.host_path().c_str(),
-                     h.c_str(), h.c_str());
+                     Printable(h).c_str(), Printable(h).c_str());
+      }
+      for (const auto& h : sh.stripped()) {
+        std::fprintf(stderr, "Given to the guest without its credentials: %s/%s\n", sh.host_path().c_str(),
+                     Printable(h).c_str());
       }
     }
     if (Tty()) {

@@ -45,8 +45,9 @@ void PrintDetails(const v1::Workspace& w) {
     return s.empty() ? std::string("none") : s;
   };
   for (const auto& sh : w.shares()) {
-    std::printf("  %s -> %s (%s)\n    hidden: %s\n    shown: %s\n", sh.host_path().c_str(),
-                sh.guest_path().c_str(), sh.mode().c_str(), join(sh.hidden()).c_str(), join(sh.shown()).c_str());
+    std::printf("  %s -> %s (%s)\n    hidden: %s\n    without credentials: %s\n    shown: %s\n",
+                sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), Printable(join(sh.hidden())).c_str(),
+                Printable(join(sh.stripped())).c_str(), join(sh.shown()).c_str());
     if (sh.mode() == "rw") {
       std::printf("    protected (the guest cannot create, change or delete them): %s, and .git at every depth\n"
                   "    writable all the same (--writable): %s\n",

@@ -47,7 +47,10 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
     s->set_host_path(sh.host_path);
     s->set_guest_path(sh.guest_path);
     s->set_mode(sh.read_only ? "ro" : "rw");
-    for (const auto& h : shares::FindSecretFiles(sh.host_path, sh.shown)) s->add_hidden(h);
+    // What the share's last view covered (written by its wrapper at start).
+    const auto view = shares::ReadViewReport(all.ShareSpecDir(w.name, sh.tag));
+    for (const auto& h : view.hidden) s->add_hidden(h);
+    for (const auto& h : view.stripped) s->add_stripped(h);
     for (const auto& h : sh.shown) s->add_shown(h);
     if (!sh.read_only) {
       shares::ProtectionRules rules{sh.protect, sh.writable};

@@ -83,9 +83,7 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
       if (v != "owner" && v != "root") return Status(Code::kInvalidArgument, "share.conf: bad rights " + v);
       c.owner_rights = v == "owner";
     } else if (k == "show") {
-      if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..") {
-        return Status(Code::kInvalidArgument, "share.conf: bad show name");
-      }
+      if (!ValidateWritablePath(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad show path");
       c.shown.push_back(v);
     } else if (k == "protect" || k == "writable") {
       if (!ValidateWritablePath(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad " + k + " path");
@@ -111,29 +109,6 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
     return Status(Code::kInvalidArgument, "share.conf: guest root must not map to host root");
   }
   return c;
-}
-
-std::vector<std::string> FindSecretFiles(const std::string& dir, const std::vector<std::string>& shown) {
-  std::vector<std::string> out;
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return out;
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return out;
-  }
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (!IsSecretFileName(name)) continue;
-    if (std::find(shown.begin(), shown.end(), name) != shown.end()) continue;
-    struct stat st;
-    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-      out.push_back(name);
-    }
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace ws::shares

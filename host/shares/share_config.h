@@ -48,8 +48,4 @@ inline constexpr char kGuestRootUser[] = "workspace-guest";
 std::string RenderShareConfig(const ShareConfig& c);
 Result<ShareConfig> ParseShareConfig(const std::string& text);
 
-// Names in `dir` (not below) that IsSecretFileName() marks, are regular
-// files, and are not in `shown`: what the view hides. Sorted.
-std::vector<std::string> FindSecretFiles(const std::string& dir, const std::vector<std::string>& shown);
-
 }  // namespace ws::shares

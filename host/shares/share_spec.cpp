@@ -92,10 +92,9 @@ Status CheckShareSet(const std::vector<ShareSpec>& shares) {
       return {Code::kInvalidArgument, "a share path holds a control character (a newline?); rename the folder"};
     }
     for (const auto& name : shares[i].shown) {
-      if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
-          name.find('/') != std::string::npos || HasControl(name)) {
-        return {Code::kInvalidArgument, "--show takes a file name in the shared folder (no '/', no control "
-                                        "characters), e.g. --show .env"};
+      if (!ValidateWritablePath(name).ok()) {
+        return {Code::kInvalidArgument, "--show takes a path relative to the shared folder (no '..', no control "
+                                        "characters), e.g. --show .env or --show packages/app/.env"};
       }
     }
     if (shares[i].writable.size() > kMaxSharePaths || shares[i].protect.size() > kMaxSharePaths) {
@@ -117,16 +116,6 @@ Status CheckShareSet(const std::vector<ShareSpec>& shares) {
     }
   }
   return Status::Ok();
-}
-
-bool IsSecretFileName(std::string_view n) {
-  for (std::string_view s : {".npmrc", ".pypirc", ".git-credentials", ".netrc", ".env"}) {
-    if (n == s) return true;
-  }
-  if (n.rfind(".env.", 0) == 0) {
-    return n != ".env.example" && n != ".env.sample" && n != ".env.template";
-  }
-  return false;
 }
 
 }  // namespace ws::shares

@@ -1,5 +1,5 @@
 // Share specs: what `--share HOST_PATH[:GUEST_PATH][:ro]` means, checked
-// without touching the filesystem, and which project files count as secrets.
+// without touching the filesystem.
 #pragma once
 
 #include <string>
@@ -36,10 +36,6 @@ Status CheckGuestPath(const std::string& guest_path);
 
 // The whole set: no guest path twice, none inside another.
 Status CheckShareSet(const std::vector<ShareSpec>& shares);
-
-// Files worms harvest: .npmrc, .pypirc, .git-credentials, .netrc, .env and
-// .env.* except .env.example, .env.sample and .env.template.
-bool IsSecretFileName(std::string_view name);
 
 // Lexically normalized absolute path ("/a/./b/../c/" -> "/a/c").
 std::string NormalizeAbsolute(const std::string& path);

@@ -12,10 +12,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
+#include "host/shares/secrets.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_spec.h"
 
@@ -113,7 +116,80 @@ mount_attr ReadOnly() {
   return a;
 }
 
+// A root-owned read-only file holding `text`, to bind over a secret.
+Status WriteMask(const std::string& path, const std::string& text) {
+  unlink(path.c_str());
+  unique_fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444));
+  if (!fd || !WriteAll(fd.get(), text.data(), text.size())) return ErrnoStatus("writing " + path, errno);
+  return Status::Ok();
+}
+
+// Covers what ScanSecrets finds in the view: an empty file or folder, or a
+// copy without credentials; and the git config's URL credentials.
+Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std::string& view, ViewReport* report) {
+  const std::string empty = spec_dir + "/empty", empty_dir = spec_dir + "/empty.d", masks = spec_dir + "/masks";
+  if (Status s = WriteMask(empty, ""); !s.ok()) return s;
+  mkdir(empty_dir.c_str(), 0555);
+  std::error_code ec;
+  std::filesystem::remove_all(masks, ec);
+  if (mkdir(masks.c_str(), 0700) != 0) return ErrnoStatus("creating " + masks, errno);
+  unique_fd top(open(view.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!top) return ErrnoStatus("opening " + view, errno);
+  auto scan = ScanSecrets(top.get(), c.shown);
+  report->scan_cut = scan.cut;
+  int n = 0;
+  for (const auto& f : scan.found) {
+    std::string source = f.directory ? empty_dir : empty;
+    if (f.action == SecretAction::kStrip) {
+      source = masks + "/" + std::to_string(n++);
+      if (Status s = WriteMask(source, f.stripped); !s.ok()) return s;
+    }
+    if (Status s = BindWith(AT_FDCWD, source, view + "/" + f.path, ReadOnly()); !s.ok()) return s;
+    (f.action == SecretAction::kStrip ? report->stripped : report->hidden).push_back(f.path);
+  }
+  // Tokens in the repository's (and its submodules') remote URLs stay on the host.
+  std::vector<std::string> configs = {".git/config"};
+  std::error_code none;
+  for (const auto& m : std::filesystem::directory_iterator(view + "/.git/modules", none)) {
+    configs.push_back(".git/modules/" + m.path().filename().string() + "/config");
+  }
+  for (const auto& rel : configs) {
+    std::ifstream in(view + "/" + rel);
+    if (!in) continue;
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::string stripped = StripGitConfig(text);
+    if (stripped == text) continue;
+    const std::string source = masks + "/" + std::to_string(n++);
+    if (Status s = WriteMask(source, stripped); !s.ok()) return s;
+    if (Status s = BindWith(AT_FDCWD, source, view + "/" + rel, ReadOnly()); !s.ok()) return s;
+    report->stripped.push_back(rel);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+void WriteViewReport(const std::string& spec_dir, const ViewReport& r) {
+  std::string text;
+  for (const auto& p : r.hidden) text += "hidden " + Printable(p) + "\n";
+  for (const auto& p : r.stripped) text += "stripped " + Printable(p) + "\n";
+  if (r.scan_cut) text += "cut\n";
+  const std::string path = spec_dir + "/" + kViewReportFile;
+  WriteMask(path + ".tmp", text);
+  rename((path + ".tmp").c_str(), path.c_str());
+}
+
+ViewReport ReadViewReport(const std::string& spec_dir) {
+  ViewReport r;
+  std::ifstream in(spec_dir + "/" + kViewReportFile);
+  std::string line;
+  for (int lines = 0; lines < 100000 && std::getline(in, line); ++lines) {
+    if (line.rfind("hidden ", 0) == 0) r.hidden.push_back(line.substr(7));
+    if (line.rfind("stripped ", 0) == 0) r.stripped.push_back(line.substr(9));
+    if (line == "cut") r.scan_cut = true;
+  }
+  return r;
+}
 
 std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from) {
   std::vector<std::string> out;
@@ -207,14 +283,8 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
       }
     }
   }
-  const std::string empty = spec_dir + "/empty";
-  unique_fd e(open(empty.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444));
-  if (!e) return ErrnoStatus("creating " + empty, errno);
-  e.reset();
-  for (const auto& name : FindSecretFiles(view, c.shown)) {
-    if (Status s = BindWith(AT_FDCWD, empty, view + "/" + name, ReadOnly()); !s.ok()) return s;
-    report.hidden.push_back(name);
-  }
+  if (Status s = MaskSecrets(c, spec_dir, view, &report); !s.ok()) return s;
+  WriteViewReport(spec_dir, report);
   return report;
 }
 

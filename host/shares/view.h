@@ -13,7 +13,9 @@
 //    The kernel grants virtiofsd's root capabilities over a file's mode only
 //    when the file's owner and group are mapped in the mount, so guest root
 //    reaches another user's files with their "other" bits alone;
-//  - secret files (.npmrc, .env, ...) covered by an empty read-only file.
+//  - secrets at every depth (secrets.h) covered by an empty read-only file
+//    or folder, or by a copy without their credentials; the git config
+//    without the credentials in its URLs.
 #pragma once
 
 #include <string>
@@ -26,9 +28,17 @@
 namespace ws::shares {
 
 struct ViewReport {
-  std::vector<std::string> hidden;     // secret files masked
+  std::vector<std::string> hidden;     // secrets covered by an empty file or folder
+  std::vector<std::string> stripped;   // config files given without their credentials
   std::vector<std::string> protected_; // paths bound read-only (git)
+  bool scan_cut = false;               // the secret scan stopped at its bound
 };
+
+// What the last view of a share covered, in its spec dir for inspect
+// (Printable paths; written by the wrapper, read by the daemon).
+inline constexpr char kViewReportFile[] = "view.report";
+void WriteViewReport(const std::string& spec_dir, const ViewReport& r);
+ViewReport ReadViewReport(const std::string& spec_dir);
 
 // Enters a new private mount namespace and builds the view of `c` at
 // `spec_dir/view`. Needs CAP_SYS_ADMIN.

@@ -146,13 +146,67 @@ TEST(Shares, SecretFilesAreHiddenUnlessShown) {
   EXPECT_NE(r.out.find("API_TOKEN="), std::string::npos) << ".env.example is visible";
   EXPECT_NE(Guest("secrets", "echo x > /workspace/.env").code, 0);
   auto inspect = W().Cli({"inspect", "secrets", "--json"});
-  EXPECT_NE(inspect.out.find("\"hidden\":[\".env\",\".npmrc\"]"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"hidden\":[\".env\"]"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"stripped\":[\".npmrc\"]"), std::string::npos) << inspect.out;
   EXPECT_EQ(W().Cli({"destroy", "-f", "secrets"}).code, 0);
 
   ASSERT_EQ(W().Cli({"create", "shown", "--share", dir + ":/workspace", "--show", ".env"}).code, 0);
   EXPECT_NE(Guest("shown", "cat /workspace/.env").out.find("canary-env"), std::string::npos);
   EXPECT_EQ(Guest("shown", "cat /workspace/.npmrc").out.find("canary"), std::string::npos);
   EXPECT_EQ(W().Cli({"destroy", "-f", "shown"}).code, 0);
+}
+
+// Secrets below the top, behind a symlink, in a git remote's URL; config
+// files that hold settings besides their credentials keep the settings.
+TEST(Shares, SecretsAreHiddenAtEveryDepthAndConfigsLoseOnlyTheirCredentials) {
+  std::string dir = MakeProject("deep");
+  auto put = [&](const std::string& rel, const std::string& text) {
+    fs::create_directories(fs::path(dir + "/" + rel).parent_path());
+    std::ofstream(dir + "/" + rel) << text;
+  };
+  put("packages/app/.env", "API_TOKEN=canary-deep-1\n");
+  put("packages/app/.envrc", "export GITHUB_TOKEN=canary-deep-2\n");
+  put("config/prod.secrets", "DB_PASSWORD=canary-deep-3\n");
+  fs::create_symlink("../config/prod.secrets", dir + "/packages/.env");
+  put("ops/.ssh/id_ed25519", "canary-deep-4\n");
+  put("ops/deploy.pem", "-----BEGIN PRIVATE KEY-----\ncanary-deep-5\n");
+  put(".npmrc", "package-lock=false\nignore-scripts=true\n//registry.npmjs.org/:_authToken=canary-deep-6\n");
+  put("lib/readme.md", "visible-control\n");
+  ws::test::Run({"chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), dir});
+  ASSERT_EQ(ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
+                           "--clear-groups", "sh", "-c",
+                           "cd " + dir + " && git init -q && git remote add origin "
+                           "https://x-access-token:canary-deep-7@github.com/o/r.git"}).code, 0);
+  auto create = W().Cli({"create", "deep", "--share", dir + ":/workspace"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  EXPECT_NE(create.err.find("Hidden from the guest: " + dir + "/packages/app/.env"), std::string::npos) << create.err;
+  auto look = Guest("deep", "cd /workspace; cat lib/readme.md .env.example .npmrc; "
+                            "grep -rs canary . ; cat packages/.env packages/app/.env packages/app/.envrc; "
+                            "ls ops/.ssh; cat .git/config; true");
+  EXPECT_EQ(look.out.find("canary"), std::string::npos) << look.out;
+  EXPECT_NE(look.out.find("visible-control"), std::string::npos) << "the share is readable: " << look.out;
+  EXPECT_NE(look.out.find("ignore-scripts=true"), std::string::npos) << ".npmrc keeps its settings: " << look.out;
+  EXPECT_NE(look.out.find("url = https://github.com/o/r.git"), std::string::npos) << look.out;
+  auto inspect = W().Cli({"inspect", "deep", "--json"}).out;
+  for (const char* p : {"packages/app/.env", "packages/app/.envrc", "config/prod.secrets", "ops/.ssh",
+                        "ops/deploy.pem"}) {
+    EXPECT_NE(inspect.find("\"" + std::string(p) + "\""), std::string::npos) << p << ": " << inspect;
+  }
+  EXPECT_NE(inspect.find("\"stripped\":[\".npmrc\",\".git/config\"]"), std::string::npos) << inspect;
+  // A secret that appears on the host after start is seen until the next start.
+  fs::create_directories(dir + "/late");
+  std::ofstream(dir + "/late/.env.local") << "canary-late-8\n";
+  EXPECT_NE(Guest("deep", "cat /workspace/late/.env.local").out.find("canary-late"), std::string::npos)
+      << "the positive control: not masked while running";
+  ASSERT_EQ(W().Cli({"stop", "deep"}).code, 0);
+  ASSERT_EQ(W().Cli({"start", "deep"}).code, 0);
+  EXPECT_EQ(Guest("deep", "cat /workspace/late/.env.local; cat /workspace/lib/readme.md").out, "visible-control\n");
+  EXPECT_EQ(W().Cli({"destroy", "-f", "deep"}).code, 0);
+  // --show takes a path below the top.
+  ASSERT_EQ(W().Cli({"create", "deep", "--share", dir + ":/workspace", "--show", "packages/app/.env"}).code, 0);
+  EXPECT_NE(Guest("deep", "cat /workspace/packages/app/.env").out.find("canary-deep-1"), std::string::npos);
+  EXPECT_EQ(Guest("deep", "cat /workspace/packages/app/.envrc").out, "");
+  EXPECT_EQ(W().Cli({"destroy", "-f", "deep"}).code, 0);
 }
 
 TEST(Shares, TheHostsGitNeverRunsWhatTheGuestWrote) {

@@ -88,14 +88,6 @@ class ShareFiles : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(ShareFiles, FindsSecretFilesExceptShownOnesAndNonFiles) {
-  for (const char* f : {".npmrc", ".env", ".env.local", ".env.example", "README", ".netrc"}) Touch(f);
-  std::filesystem::create_directory(dir_ + "/.pypirc");  // a directory: nothing to mask
-  std::filesystem::create_symlink("/etc/passwd", dir_ + "/.git-credentials");
-  EXPECT_EQ(FindSecretFiles(dir_, {".netrc"}),
-            (std::vector<std::string>{".env", ".env.local", ".npmrc"}));
-}
-
 TEST_F(ShareFiles, GitPathsIncludeAHooksPathInsideTheShare) {
   EXPECT_TRUE(GitPathsToProtect(dir_).empty());
   std::filesystem::create_directories(dir_ + "/.git");
@@ -104,6 +96,9 @@ TEST_F(ShareFiles, GitPathsIncludeAHooksPathInsideTheShare) {
   EXPECT_EQ(GitPathsToProtect(dir_), (std::vector<std::string>{".git", ".husky"}));
   std::ofstream(dir_ + "/.git/config") << "[core]\n\thooksPath = /etc/outside\n";
   EXPECT_EQ(GitPathsToProtect(dir_), std::vector<std::string>{".git"});
+  // git's keys are case-insensitive; the folder need not exist yet.
+  std::ofstream(dir_ + "/.git/config") << "[core]\n\tHOOKSPATH = tools/hooks\n";
+  EXPECT_EQ(GitHooksFolders(dir_), std::vector<std::string>{"tools/hooks"});
 }
 
 }  // namespace ws::shares

@@ -1,0 +1,126 @@
+// Secrets at every depth of a share, and config files given without their
+// credentials.
+#include "host/shares/secrets.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace ws::shares {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SecretScanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ws-secrets-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Write(const std::string& rel, const std::string& text) {
+    fs::create_directories(fs::path(dir_ + "/" + rel).parent_path());
+    std::ofstream(dir_ + "/" + rel) << text;
+  }
+  SecretScan Scan(const std::vector<std::string>& shown = {}) {
+    int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    auto s = ScanSecrets(fd, shown);
+    close(fd);
+    return s;
+  }
+  static std::vector<std::string> Paths(const SecretScan& s) {
+    std::vector<std::string> out;
+    for (const auto& f : s.found) out.push_back(f.path);
+    return out;
+  }
+  std::string dir_;
+};
+
+TEST_F(SecretScanTest, FindsSecretsAtEveryDepthButNotInNodeModulesOrExamples) {
+  Write(".env", "TOKEN=1\n");
+  Write("packages/app/.env", "TOKEN=2\n");
+  Write("packages/app/.envrc", "export GITHUB_TOKEN=3\n");
+  Write("packages/app/.env.example", "TOKEN=\n");
+  Write("deploy/terraform.tfvars", "key = 4\n");
+  Write("worker/.dev.vars", "K=5\n");
+  Write("home/.docker/config.json", "{\"auths\":{}}\n");
+  Write("home/.kube/config", "users: []\n");
+  Write("home/.ssh/id_ed25519", "x");
+  Write("certs/server.pem", "-----BEGIN CERTIFICATE-----\n");  // a certificate: public
+  Write("certs/server.key.pem", "-----BEGIN CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n");
+  Write("keys/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+  Write("keys/id_rsa.pub", "ssh-rsa AAAA\n");
+  Write("src/id_utils.py", "def f(): pass\n");
+  Write("node_modules/pkg/.env", "TOKEN=6\n");
+  Write(".git/x/.env", "TOKEN=7\n");
+  auto scan = Scan();
+  EXPECT_EQ(Paths(scan), (std::vector<std::string>{".env", "certs/server.key.pem", "deploy/terraform.tfvars",
+                                                    "home/.docker/config.json", "home/.kube/config", "home/.ssh",
+                                                    "keys/id_rsa", "packages/app/.env", "packages/app/.envrc",
+                                                    "worker/.dev.vars"}));
+  EXPECT_FALSE(scan.cut);
+  for (const auto& f : scan.found) EXPECT_EQ(f.directory, f.path == "home/.ssh") << f.path;
+}
+
+TEST_F(SecretScanTest, ShownPathsStayAndSymlinkedSecretsCoverTheirTarget) {
+  Write(".env", "TOKEN=1\n");
+  Write("packages/app/.env", "TOKEN=2\n");
+  Write("config/prod.secrets", "TOKEN=3\n");
+  fs::create_symlink("config/prod.secrets", dir_ + "/packages/.env");
+  fs::create_symlink("../../outside", dir_ + "/config/.env");  // leaves the share: the guest's own path
+  fs::create_symlink("/etc/passwd", dir_ + "/config/.env.local");
+  auto scan = Scan({"packages/app/.env"});
+  EXPECT_EQ(Paths(scan), std::vector<std::string>{".env"})
+      << "a relative link resolves from its own folder (packages/config/prod.secrets: none)";
+  fs::remove(dir_ + "/packages/.env");
+  fs::create_symlink("../config/prod.secrets", dir_ + "/packages/.env");
+  scan = Scan({".env", "packages/app/.env"});
+  ASSERT_EQ(Paths(scan), std::vector<std::string>{"config/prod.secrets"});
+  EXPECT_EQ(scan.found[0].via, "packages/.env");
+}
+
+TEST_F(SecretScanTest, ConfigFilesLoseOnlyTheirCredentials) {
+  Write(".npmrc", "package-lock=false\nignore-scripts=true\n//registry.npmjs.org/:_authToken=npm_SECRET\n"
+                  "_auth=U0VDUkVU\nregistry=https://user:pass@registry.example/\n");
+  Write("lib/.npmrc", "ignore-scripts=true\n");  // no credential: left as it is
+  Write(".git-credentials", "https://u:ghp_SECRET@github.com\n");
+  auto scan = Scan();
+  ASSERT_EQ(Paths(scan), (std::vector<std::string>{".git-credentials", ".npmrc"}));
+  EXPECT_EQ(scan.found[0].action, SecretAction::kHide) << "nothing in it but credentials";
+  ASSERT_EQ(scan.found[1].action, SecretAction::kStrip);
+  EXPECT_EQ(scan.found[1].stripped, "package-lock=false\nignore-scripts=true\nregistry=https://registry.example/\n");
+}
+
+TEST(Secrets, StrippingKeepsSettingsAndDropsCredentials) {
+  EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\nusername = __token__\npassword = pypi-SECRET\n"),
+            "[pypi]\nusername = __token__\n");
+  EXPECT_EQ(StripCredentials(".netrc", "machine a.example login u password SECRET\nmachine b login v\npassword S2\n"),
+            "machine a.example login u\nmachine b login v\n");
+  EXPECT_EQ(StripCredentials(".yarnrc.yml", "nodeLinker: node-modules\nnpmScopes:\n  corp:\n    npmAuthToken: SECRET\n"),
+            "nodeLinker: node-modules\nnpmScopes:\n  corp:\n");
+  EXPECT_EQ(StripCredentials("pip.conf", "[global]\nindex-url = https://u:SECRET@pypi.corp/simple\n"),
+            "[global]\nindex-url = https://pypi.corp/simple\n");
+  EXPECT_EQ(StripCredentials(".npmrc", "ignore-scripts=true"), "ignore-scripts=true") << "no newline at the end";
+}
+
+TEST(Secrets, GitConfigLosesUrlCredentialsAndExtraHeaders) {
+  const std::string config =
+      "[remote \"origin\"]\n\turl = https://x-access-token:ghp_SECRET@github.com/o/r.git\n"
+      "[remote \"other\"]\n\turl = https://ghp_SECRET2@github.com/o/r.git\n"
+      "[remote \"ssh\"]\n\turl = ssh://git@github.com/o/r.git\n"
+      "[http \"https://github.com/\"]\n\textraHeader = AUTHORIZATION: basic SECRET3\n"
+      "[http]\n\textraheader = Authorization: Bearer SECRET4\n[core]\n\tbare = false\n";
+  const std::string s = StripGitConfig(config);
+  EXPECT_EQ(s.find("SECRET"), std::string::npos) << s;
+  EXPECT_NE(s.find("url = https://github.com/o/r.git"), std::string::npos) << s;
+  EXPECT_NE(s.find("url = ssh://git@github.com/o/r.git"), std::string::npos) << "an ssh user is no secret: " << s;
+  EXPECT_NE(s.find("bare = false"), std::string::npos) << s;
+  EXPECT_EQ(StripGitConfig("[core]\n\tbare = false\n"), "[core]\n\tbare = false\n");
+}
+
+}  // namespace
+}  // namespace ws::shares
