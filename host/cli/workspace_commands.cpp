@@ -48,11 +48,15 @@ void PrintDetails(const v1::Workspace& w) {
     std::printf("  %s -> %s (%s)\n    hidden: %s\n    without credentials: %s\n    shown: %s\n",
                 sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), Printable(join(sh.hidden())).c_str(),
                 Printable(join(sh.stripped())).c_str(), join(sh.shown()).c_str());
+    if (sh.secret_scan_cut()) {
+      std::printf("    the secret scan stopped at its bound (1,000,000 entries or 64 levels): files past it "
+                  "were not looked at\n");
+    }
     if (sh.mode() == "rw") {
       std::printf("    protected (the guest cannot create, change or delete them): %s, and .git at every depth\n"
                   "    writable all the same (--writable): %s\n",
                   join(sh.protected_paths()).c_str(), join(sh.writable()).c_str());
-      std::printf("    refused writes: %llu\n", static_cast<unsigned long long>(sh.refused()));
+      std::printf("    refused writes: %u\n", sh.refused());
       for (const auto& r : sh.recent_refusals()) {
         std::printf("      %s %s %s\n", r.time().c_str(), r.op().c_str(), Printable(r.path()).c_str());
       }

@@ -143,6 +143,11 @@ int RunDaemon(const DaemonOptions& opts) {
   workspaces->SetRegistry(new registry::Registry(layout.CacheDir(), reg_config && *reg_config
                                                                         ? reg_config
                                                                         : "/etc/workspace/registries.toml"));
+  if (const char* guard = getenv("WORKSPACE_SHARE_GUARD"); guard && std::string(guard) == "off") {
+    workspaces->SetShareGuard(false);
+    Log("WARNING: WORKSPACE_SHARE_GUARD=off: read-write shares have no guard (for benchmarks only): the guest "
+        "can write .git, .claude, .vscode and the other protected paths");
+  }
   struct group* g = getgrnam("workspace");
   auto listener = PeerListener::Listen(layout.DaemonSocket(), g ? static_cast<int>(g->gr_gid) : -1);
   if (!listener.ok()) return Fail(listener.status().message());

@@ -51,6 +51,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
     const auto view = shares::ReadViewReport(all.ShareSpecDir(w.name, sh.tag));
     for (const auto& h : view.hidden) s->add_hidden(h);
     for (const auto& h : view.stripped) s->add_stripped(h);
+    s->set_secret_scan_cut(view.scan_cut);
     for (const auto& h : sh.shown) s->add_shown(h);
     if (!sh.read_only) {
       shares::ProtectionRules rules{sh.protect, sh.writable};
@@ -58,7 +59,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
       for (const auto& p : shares::ProtectedPaths(rules)) s->add_protected_paths(p);
       for (const auto& p : sh.writable) s->add_writable(p);
       const auto guard = shares::ReadGuardState(all.ShareSpecDir(w.name, sh.tag));
-      s->set_refused(guard.refused);
+      s->set_refused(static_cast<uint32_t>(std::min<uint64_t>(guard.refused, UINT32_MAX)));
       for (const auto& e : guard.recent) {
         auto* r = s->add_recent_refusals();
         r->set_time(e.time);

@@ -180,6 +180,7 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
     conf.writable = sh.writable;
     conf.protect = sh.protect;
     conf.workspace = name;
+    conf.guard = share_guard_;
     conf.audit_log = layout_.WorkspaceDir(name) + "/audit.log";
     Status written = WritePrivateFile(dir + "/" + shares::kConfigFile, shares::RenderShareConfig(conf));
     if (!written.ok()) return written;

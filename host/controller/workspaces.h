@@ -91,6 +91,9 @@ class Workspaces {
   ImageStore& image_store() { return images_; }
   // The registry endpoints workspaces' egress serves (null: none). Set before serving.
   void SetRegistry(registry::Registry* r) { registry_ = r; }
+  // Off only for benchmarks (WORKSPACE_SHARE_GUARD=off in the daemon's
+  // environment): read-write shares then have no guard (guard.h).
+  void SetShareGuard(bool on) { share_guard_ = on; }
   registry::Registry* registry() const { return registry_; }
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
@@ -149,6 +152,7 @@ class Workspaces {
   store::Layout layout_;
   ImageStore& images_;
   registry::Registry* registry_ = nullptr;
+  bool share_guard_ = true;
   virt::Accel accel_;
   HostLimits limits_;
   std::string default_image_;

@@ -76,6 +76,9 @@ std::vector<Target> TargetsOf(const seccomp_data& d) {
   if (nr == SYS_chmod) return {{cwd, at(0), Intent::kWrite, "chmod"}};
   if (nr == SYS_fchmod) return {{fd(0), 0, Intent::kWrite, "chmod"}};
   if (nr == SYS_truncate) return {{cwd, at(0), Intent::kWrite, "write"}};
+  if (nr == SYS_fchownat) return {{fd(0), at(1), Intent::kWrite, "chown"}};
+  if (nr == SYS_fchown) return {{fd(0), 0, Intent::kWrite, "chown"}};
+  if (nr == SYS_chown || nr == SYS_lchown) return {{cwd, at(0), Intent::kWrite, "chown"}};
   return {};
 }
 
@@ -135,7 +138,7 @@ class Guard {
     for (size_t i = 0; i < targets.size(); ++i) {
       const Target& t = targets[i];
       if (!rels[i]) {
-        log_.Refused(t.op, "(a path the guard could not place)", "?");
+        log_.Refused(t.op, "(unknown)", "a path the guard could not place in the share");
         return EACCES;
       }
       if (*rels[i] == kOutside) continue;
@@ -143,8 +146,17 @@ class Guard {
       std::string rule = ProtectedPrefix(rel, c_.rules);
       const bool brings = t.intent == Intent::kAppear || t.intent == Intent::kRemove;
       if (rule.empty() && brings && LeadsToProtected(rel, c_.rules)) rule = rel;
+      // The shared folder's own owner: the host's git refuses a repository
+      // whose top another user owns, and its user could not take it back.
+      if (rule.empty() && rel.empty() && std::string(t.op) == "chown") rule = ".";
+      if (rule.empty() && (t.intent == Intent::kWrite || t.intent == Intent::kCreate) && HasOtherLinks(rel)) {
+        // Another name of the same file may be protected, or outside the
+        // share (a pnpm or uv store's copy): the write would reach it.
+        log_.Refused(t.op, Printable(rel), "a file with other hard links: the write would reach its other names");
+        return EACCES;
+      }
       if (!rule.empty()) {
-        log_.Refused(t.op, Printable(rel), Printable(rule));
+        log_.Refused(t.op, Printable(rel), GuardLog::ProtectedReason(Printable(rule)));
         return EACCES;
       }
     }
@@ -154,6 +166,14 @@ class Guard {
       }
     }
     return 0;
+  }
+
+  // A regular file with more than one name.
+  bool HasOtherLinks(const std::string& rel) {
+    struct stat st;
+    const bool found = rel.empty() ? fstat(view_.get(), &st) == 0
+                                   : fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    return found && S_ISREG(st.st_mode) && st.st_nlink > 1;
   }
 
   const char* ChangeOf(const Target& t, const std::string& rel) {
@@ -278,7 +298,8 @@ Result<unique_fd> InstallGuardFilter() {
   for (int nr : {SCMP_SYS(creat), SCMP_SYS(mkdirat), SCMP_SYS(mkdir), SCMP_SYS(mknodat), SCMP_SYS(mknod),
                  SCMP_SYS(symlinkat), SCMP_SYS(symlink), SCMP_SYS(linkat), SCMP_SYS(link), SCMP_SYS(renameat),
                  SCMP_SYS(renameat2), SCMP_SYS(rename), SCMP_SYS(unlinkat), SCMP_SYS(unlink), SCMP_SYS(rmdir),
-                 SCMP_SYS(fchmodat), SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(truncate)}) {
+                 SCMP_SYS(fchmodat), SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(truncate), SCMP_SYS(fchownat),
+                 SCMP_SYS(fchown), SCMP_SYS(chown), SCMP_SYS(lchown)}) {
     notify(nr);
   }
   // Opening by handle names no path the guard could check.

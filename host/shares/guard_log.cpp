@@ -53,7 +53,11 @@ void GuardLog::Reset() {
                     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
 }
 
-void GuardLog::Refused(const std::string& op, const std::string& path, const std::string& rule) {
+std::string GuardLog::ProtectedReason(const std::string& rule) {
+  return "protected: " + rule + " (host tools read or run it; --writable " + rule + " opens it)";
+}
+
+void GuardLog::Refused(const std::string& op, const std::string& path, const std::string& reason) {
   GuardEvent e{net::NowRfc3339Millis(), op, path};
   ++state_.refused;
   recent_.push_back(e);
@@ -73,7 +77,7 @@ void GuardLog::Refused(const std::string& op, const std::string& path, const std
   r.method = op;
   r.path = path;
   r.decision = "deny";
-  r.reason = "protected: " + rule + " (host tools read or run it; --writable " + rule + " opens it)";
+  r.reason = reason;
   audit_.Append(r);
 }
 

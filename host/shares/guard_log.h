@@ -42,9 +42,12 @@ class GuardLog {
   GuardLog(std::string spec_dir, std::string audit_log, std::string workspace);
   // Starts both files afresh.
   void Reset();
-  // A refused call: counted, kept among the recent, and audited (at most
-  // kAuditPerSecond a second; the rest only counted).
-  void Refused(const std::string& op, const std::string& path, const std::string& rule);
+  // A refused call: counted, kept among the recent, and audited with
+  // `reason` (at most kAuditPerSecond a second; the rest only counted).
+  void Refused(const std::string& op, const std::string& path, const std::string& reason);
+
+  // The audit reason for a protected path `rule`.
+  static std::string ProtectedReason(const std::string& rule);
   // A host-run file the guest created or changed (op as in GuardEvent).
   void Changed(const std::string& op, const std::string& path);
 

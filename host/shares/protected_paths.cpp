@@ -31,13 +31,6 @@ bool IsWritable(const std::vector<std::string_view>& c, const ProtectionRules& r
                      [&](const std::string& w) { return StartsWithPath(c, PathComponents(w)); });
 }
 
-// Every protected path, fixed and found, that the user did not open.
-template <typename F>
-void ForEachProtected(const ProtectionRules& rules, F f) {
-  for (const auto& p : TopLevelProtectedPaths()) f(p);
-  for (const auto& p : rules.extra) f(p);
-}
-
 std::string Join(const std::vector<std::string_view>& c, size_t n) {
   std::string out;
   for (size_t i = 0; i < n; ++i) {
@@ -49,13 +42,14 @@ std::string Join(const std::vector<std::string_view>& c, size_t n) {
 
 }  // namespace
 
-const std::vector<std::string>& TopLevelProtectedPaths() {
+const std::vector<std::string>& ToolConfigPaths() {
   static const std::vector<std::string> kPaths = {
       ".git",          ".gitmodules",  ".workspace.toml", ".claude",       ".mcp.json",
       ".cursor",       ".gemini",      ".codex",          ".vscode",       ".idea",
       ".devcontainer", ".envrc",       ".husky",          ".githooks",     ".pre-commit-config.yaml",
       ".npmrc",        ".yarnrc",      ".yarnrc.yml",     ".pypirc",       "pip.conf",
-      ".cargo/config", ".cargo/config.toml", ".bundle/config",
+      ".pnpmfile.cjs", "mise.toml",    ".mise.toml",      ".mvn",          ".cargo/config",
+      ".cargo/config.toml", ".bundle/config", ".yarn/releases", ".yarn/plugins", "gradle/wrapper",
   };
   return kPaths;
 }
@@ -76,27 +70,59 @@ std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) 
   const auto c = PathComponents(rel);
   if (IsWritable(c, rules)) return "";
   // git's directory (or gitfile) at any depth: a repository, a submodule or
-  // a worktree the host's git would enter.
+  // a worktree the host's git would enter; and HEAD, without which no folder
+  // is a bare repository to git (one the guest made, with a config of its
+  // own, would be used by the host's git in that folder). HEAD is matched
+  // exactly: "head" is a common folder name, and shares are case-sensitive
+  // but for rare exceptions.
   for (size_t i = 0; i < c.size(); ++i) {
-    if (SameName(c[i], ".git")) return Join(c, i + 1);
+    if (SameName(c[i], ".git") || c[i] == "HEAD") return Join(c, i + 1);
   }
-  std::string hit;
-  ForEachProtected(rules, [&](const std::string& p) {
+  // The folders git's hooksPath names: from the top.
+  for (const auto& p : rules.extra) {
     const auto pc = PathComponents(p);
-    if (hit.empty() && !pc.empty() && StartsWithPath(c, pc)) hit = Join(c, pc.size());
-  });
-  return hit;
+    if (!pc.empty() && StartsWithPath(c, pc)) return Join(c, pc.size());
+  }
+  // Tools' config: in every folder (cargo, npm, direnv, Claude Code, ... read
+  // it from the folder they run in), but not inside node_modules, where no
+  // host tool looks for it and packages ship such files.
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (SameName(c[i], "node_modules")) break;
+    const std::vector<std::string_view> rest(c.begin() + static_cast<long>(i), c.end());
+    for (const auto& p : ToolConfigPaths()) {
+      const auto pc = PathComponents(p);
+      if (StartsWithPath(rest, pc)) {
+        // A path opened with --writable below the top is opened there only.
+        const std::string hit = Join(c, i + pc.size());
+        return IsWritable(PathComponents(hit), rules) ? "" : hit;
+      }
+    }
+  }
+  return "";
 }
 
 bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules) {
   const auto c = PathComponents(rel);
   if (c.empty() || IsWritable(c, rules)) return false;
-  bool leads = false;
-  ForEachProtected(rules, [&](const std::string& p) {
+  for (const auto& p : rules.extra) {
     const auto pc = PathComponents(p);
-    if (pc.size() > c.size() && StartsWithPath(pc, c) && !IsWritable(pc, rules)) leads = true;
-  });
-  return leads;
+    if (pc.size() > c.size() && StartsWithPath(pc, c) && !IsWritable(pc, rules)) return true;
+  }
+  // The last components of `rel` start a multi-component protected path
+  // (".cargo" of ".cargo/config.toml", in any folder outside node_modules).
+  for (auto part : c) {
+    if (SameName(part, "node_modules")) return false;
+  }
+  for (const auto& p : ToolConfigPaths()) {
+    const auto pc = PathComponents(p);
+    if (pc.size() < 2) continue;
+    for (size_t k = 1; k < pc.size() && k <= c.size(); ++k) {
+      const std::vector<std::string_view> tail(c.end() - static_cast<long>(k), c.end());
+      const std::vector<std::string_view> head(pc.begin(), pc.begin() + static_cast<long>(k));
+      if (StartsWithPath(tail, head) && tail.size() == head.size()) return true;
+    }
+  }
+  return false;
 }
 
 Status ValidateWritablePath(const std::string& rel) {
@@ -125,7 +151,7 @@ bool IsHostRunFile(std::string_view rel) {
   }
   const std::string_view name = c.back();
   for (std::string_view n : {"package.json", "Makefile", "GNUmakefile", "justfile", "pyproject.toml", "setup.py",
-                             "CLAUDE.md", "AGENTS.md", "GEMINI.md"}) {
+                             "conftest.py", "gradlew", "mvnw", "CLAUDE.md", "AGENTS.md", "GEMINI.md"}) {
     if (SameName(name, n)) return true;
   }
   if (EndsWith(name, ".sh") && name.size() > 3) return true;

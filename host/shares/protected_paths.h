@@ -25,17 +25,19 @@ struct ProtectionRules {
   std::vector<std::string> writable;
 };
 
-// The names protected at the top of every read-write share (".git" is
-// protected at every depth as well).
-const std::vector<std::string>& TopLevelProtectedPaths();
+// The config paths host tools read, protected in every folder of a
+// read-write share outside node_modules (".git" and "HEAD" are protected
+// everywhere, node_modules included).
+const std::vector<std::string>& ToolConfigPaths();
 
 // The protected path `rel` is or falls under (".git", "pkg/.git",
-// ".claude", ".cargo/config.toml"), or "" when the guest may write it.
+// ".claude", "crates/x/.cargo/config.toml"), or "" when the guest may write it.
 std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules);
 
-// Whether `rel` is a proper ancestor of a protected path (".cargo" of
-// ".cargo/config.toml"): it may be made as a directory, but not appear by a
-// rename or as a symlink, which would bring the protected path with it.
+// Whether `rel` ends in a proper ancestor of a protected path (".cargo" of
+// ".cargo/config.toml", "tools" of a hooks folder "tools/hooks"): it may be
+// made as a directory, but not appear by a rename or as a symlink, which
+// would bring the protected path with it.
 bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules);
 
 // A path a user may open with --writable: relative, normalised, no "..".

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <sstream>
 
 #include "host/common/unique_fd.h"
@@ -37,21 +38,39 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(a, b - a + 1));
 }
 
-// Up to `max` bytes of a regular file, or false (not regular, unreadable).
-bool ReadHead(int dir, const std::string& name, size_t max, std::string* out, bool* whole) {
+enum class Read { kOk, kNotRegular, kFailed };
+
+// Up to `max` bytes of a regular file; kFailed when it is one that cannot
+// be read (the caller covers it: closed, not open).
+Read ReadHead(int dir, const std::string& name, size_t max, std::string* out, bool* whole) {
   unique_fd fd(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   struct stat st;
-  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (!fd) {
+    if (errno == ENOENT) return Read::kNotRegular;  // nothing there
+    return fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) ? Read::kNotRegular
+                                                                                            : Read::kFailed;
+  }
+  if (fstat(fd.get(), &st) != 0) return Read::kFailed;
+  if (!S_ISREG(st.st_mode)) return Read::kNotRegular;
   out->clear();
   char buf[8192];
   while (out->size() < max) {
     ssize_t n = read(fd.get(), buf, std::min(sizeof buf, max - out->size()));
-    if (n < 0) return false;
+    if (n < 0) return Read::kFailed;
     if (n == 0) break;
     out->append(buf, static_cast<size_t>(n));
   }
   *whole = static_cast<size_t>(st.st_size) <= out->size();
-  return true;
+  return Read::kOk;
+}
+
+// `rel` beneath `root`, without a symlink or "..": an fd, or -1.
+int OpenBeneath(int root, const std::string& rel, uint64_t flags) {
+  if (rel.empty()) return dup(root);
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
 }
 
 // URL userinfo removed: every one of http(s) URLs (a token as the user
@@ -105,14 +124,19 @@ std::string DropLines(std::string_view text, F drop) {
   return out;
 }
 
-// The key of an "key = value" or "key: value" line, lower-case.
-std::string KeyOf(const std::string& line, char sep) {
-  return Lower(Trim(std::string_view(line).substr(0, line.find(sep))));
+// The key of a "key = value" or "key: value" line, lower-case, quotes off.
+std::string KeyOf(const std::string& line, const char* seps) {
+  std::string key = Lower(Trim(std::string_view(line).substr(0, line.find_first_of(seps))));
+  if (key.size() >= 2 && (key.front() == '"' || key.front() == '\'') && key.back() == key.front()) {
+    key = key.substr(1, key.size() - 2);
+  }
+  return key;
 }
 
 bool NpmAuthLine(const std::string& line) {
-  if (line.rfind("//", 0) == 0) return true;  // //registry.example/:_authToken=...
-  const std::string key = KeyOf(line, '=');
+  // //registry.example/:_authToken=..., and yarn 1's "//registry.example/:_authToken" TOKEN
+  if (line.rfind("//", 0) == 0 || line.rfind("\"//", 0) == 0 || line.rfind("'//", 0) == 0) return true;
+  const std::string key = KeyOf(line, "= \t");
   for (const char* k : {"_authtoken", "_auth", "_password", "password", "npmauthtoken", "npmauthident",
                         "npmpassword"}) {
     if (key == k || EndsWith(key, std::string(":") + k)) return true;
@@ -121,7 +145,7 @@ bool NpmAuthLine(const std::string& line) {
 }
 
 bool YarnAuthLine(const std::string& line) {
-  const std::string key = KeyOf(line, ':');
+  const std::string key = KeyOf(line, ":");
   return key == "npmauthtoken" || key == "npmauthident" || key == "npmpassword" || NpmAuthLine(line);
 }
 
@@ -173,28 +197,35 @@ bool LooksLikePrivateKey(std::string_view head) {
 
 bool StripsCredentials(std::string_view n) {
   return n == ".npmrc" || n == ".yarnrc" || n == ".yarnrc.yml" || n == ".pypirc" || n == ".netrc" ||
-         n == "pip.conf";
+         n == "pip.conf" || n == "gitconfig";
 }
 
 std::string StripCredentials(std::string_view n, std::string_view text) {
   if (n == ".npmrc" || n == ".yarnrc") return DropLines(text, NpmAuthLine);
   if (n == ".yarnrc.yml") return DropLines(text, YarnAuthLine);
-  if (n == ".pypirc") return DropLines(text, [](const std::string& l) { return KeyOf(l, '=') == "password"; });
+  if (n == ".pypirc") return DropLines(text, [](const std::string& l) { return KeyOf(l, "=:") == "password"; });
+  if (n == "gitconfig") return StripGitConfig(text);
   if (n == ".netrc") return StripNetrc(text);
   return DropLines(text, [](const std::string&) { return false; });  // pip.conf: URLs only
 }
 
 std::string StripGitConfig(std::string_view text) {
   return DropLines(text, [](const std::string& l) {
-    const std::string key = KeyOf(l, '=');
-    return key == "extraheader" || EndsWith(key, ".extraheader");
+    const std::string key = KeyOf(l, "=");
+    if (key == "extraheader" || EndsWith(key, ".extraheader") || key == "smtppass") return true;
+    // An inline helper is a script that may hold the password itself.
+    const size_t eq = l.find('=');
+    return key == "helper" && eq != std::string::npos && Trim(l.substr(eq + 1)).rfind("!", 0) == 0;
   });
 }
 
-SecretScan ScanSecrets(int root, const std::vector<std::string>& shown) {
+SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector<std::string>& shown) {
   SecretScan scan;
   auto is_shown = [&](const std::string& rel) { return std::find(shown.begin(), shown.end(), rel) != shown.end(); };
   auto join = [](const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; };
+  auto cover_dir = [&](const std::string& rel, const std::string& via = "") {
+    if (!is_shown(rel) && !(!via.empty() && is_shown(via))) scan.found.push_back({rel, SecretAction::kHide, true, "", via});
+  };
   // A file found by its name `kind` (or a symlink's): hidden or stripped.
   // `dir` and `file` reach it; `rel` is its path.
   auto add_file = [&](int dir, const std::string& file, const std::string& rel, const std::string& kind,
@@ -204,8 +235,9 @@ SecretScan ScanSecrets(int root, const std::vector<std::string>& shown) {
     if (StripsCredentials(kind)) {
       std::string text;
       bool whole = false;
-      if (!ReadHead(dir, file, kMaxConfigBytes, &text, &whole)) return;
-      if (whole) {
+      const Read r = ReadHead(dir, file, kMaxConfigBytes, &text, &whole);
+      if (r == Read::kNotRegular) return;
+      if (r == Read::kOk && whole) {
         std::string stripped = StripCredentials(kind, text);
         if (stripped == text) return;  // no credential in it: the guest reads it as it is
         f.action = SecretAction::kStrip;
@@ -214,90 +246,161 @@ SecretScan ScanSecrets(int root, const std::vector<std::string>& shown) {
     }
     scan.found.push_back(std::move(f));
   };
+  // A symlink named like a secret: what it leads to inside the share.
+  auto follow = [&](int dir, const std::string& dir_rel, const std::string& name, const std::string& rel) {
+    char buf[4096];
+    ssize_t n = readlinkat(dir, name.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return;
+    std::string target(buf, static_cast<size_t>(n));
+    if (target[0] == '/') {
+      // The host's absolute path of a file in this share: the guest sees it
+      // too, by the share-relative path.
+      if (target.compare(0, host_path.size() + 1, host_path + "/") != 0) return;
+      target = target.substr(host_path.size() + 1);
+    } else {
+      target = join(dir_rel, target);
+    }
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;  // symlinks inside the share may be followed
+    unique_fd t(static_cast<int>(syscall(SYS_openat2, root, target.c_str(), &how, sizeof how)));
+    struct stat st;
+    if (!t || fstat(t.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
+    // Where it really is: its path beneath the share's top.
+    char real[4096], top[4096];
+    ssize_t rn = readlink(("/proc/self/fd/" + std::to_string(t.get())).c_str(), real, sizeof real - 1);
+    ssize_t tn = readlink(("/proc/self/fd/" + std::to_string(root)).c_str(), top, sizeof top - 1);
+    if (rn <= 0 || tn <= 0) return;
+    const std::string real_s(real, static_cast<size_t>(rn)), top_s(top, static_cast<size_t>(tn));
+    if (real_s.size() <= top_s.size() + 1 || real_s.compare(0, top_s.size() + 1, top_s + "/") != 0) return;
+    const std::string real_rel = real_s.substr(top_s.size() + 1);
+    if (S_ISDIR(st.st_mode)) {
+      if (IsSecretFolderName(name)) cover_dir(real_rel, rel);
+      return;
+    }
+    if (!IsSecretName(name)) return;
+    const std::string parent = real_rel.find('/') == std::string::npos ? "" : real_rel.substr(0, real_rel.rfind('/'));
+    unique_fd pfd(OpenBeneath(root, parent, O_PATH | O_DIRECTORY));
+    if (pfd) add_file(pfd.get(), real_rel.substr(real_rel.find_last_of('/') + 1), real_rel, name, rel);
+  };
   struct Dir {
-    unique_fd fd;
     std::string rel;
     int depth;
+    bool in_node_modules;
+    bool git_modules;  // under a .git folder's modules/: only git configs
   };
-  std::vector<Dir> stack;
-  stack.push_back({unique_fd(dup(root)), "", 0});
+  std::vector<Dir> stack = {{"", 0, false, false}};
   while (!stack.empty()) {
-    Dir d = std::move(stack.back());
+    const Dir d = stack.back();
     stack.pop_back();
-    if (!d.fd) continue;
-    DIR* dp = fdopendir(dup(d.fd.get()));
-    if (!dp) continue;
+    // Opened when its turn comes (no fd held per waiting folder), beneath
+    // the top without a symlink; one that cannot be read is covered.
+    unique_fd fd(OpenBeneath(root, d.rel, O_RDONLY | O_DIRECTORY));
+    DIR* dp = fd ? fdopendir(dup(fd.get())) : nullptr;
+    if (!dp) {
+      cover_dir(d.rel);
+      continue;
+    }
     const std::string dir_name = d.rel.substr(d.rel.find_last_of('/') + 1);
-    while (dirent* e = readdir(dp)) {
+    bool failed = false;
+    for (;;) {
+      errno = 0;
+      dirent* e = readdir(dp);
+      if (!e) {
+        failed = errno != 0;  // a read that failed part way
+        break;
+      }
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
+      if (scan.found.size() > kMaxSecretMasks) {  // the share will not start: no need to look further
+        stack.clear();
+        break;
+      }
       if (++scan.entries > kMaxScanEntries) {
+        // The rest is not looked at: covered whole.
         scan.cut = true;
+        cover_dir(d.rel);
+        for (const auto& left : stack) cover_dir(left.rel);
+        stack.clear();
         break;
       }
       const std::string rel = join(d.rel, name);
       unsigned type = e->d_type;
       if (type == DT_UNKNOWN) {
         struct stat st;
-        if (fstatat(d.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
       }
+      if (d.git_modules) {
+        if (type == DT_DIR && d.depth + 1 < kMaxScanDepth) stack.push_back({rel, d.depth + 1, false, true});
+        if (type == DT_DIR && d.depth + 1 >= kMaxScanDepth) cover_dir(rel);
+        if (type == DT_REG && name == "config") add_file(fd.get(), name, rel, "gitconfig", "");
+        continue;
+      }
       if (type == DT_DIR) {
-        if (name == "node_modules" || name == ".git") continue;
+        if (name == ".git") {
+          // Not walked (objects are no secret files), but its configs are
+          // stripped of their credentials: its own and its submodules'.
+          unique_fd git(OpenBeneath(root, rel, O_PATH | O_DIRECTORY));
+          if (git) add_file(git.get(), "config", rel + "/config", "gitconfig", "");
+          struct stat st;
+          if (git && fstatat(git.get(), "modules", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+            stack.push_back({rel + "/modules", d.depth + 1, false, true});
+          }
+          continue;
+        }
         if (IsSecretFolderName(name)) {
-          if (!is_shown(rel)) scan.found.push_back({rel, SecretAction::kHide, true, "", ""});
+          cover_dir(rel);
           continue;
         }
         if (d.depth + 1 >= kMaxScanDepth) {
           scan.cut = true;
+          cover_dir(rel);
           continue;
         }
-        unique_fd sub(openat(d.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub) stack.push_back({std::move(sub), rel, d.depth + 1});
+        stack.push_back({rel, d.depth + 1, d.in_node_modules || name == "node_modules", false});
       } else if (type == DT_REG) {
         const bool by_folder = (dir_name == ".docker" && name == "config.json") || (dir_name == ".kube" && name == "config");
         if (IsSecretName(name) || by_folder) {
-          add_file(d.fd.get(), name, rel, name, "");
-        } else if (MayBePrivateKey(name)) {
+          add_file(fd.get(), name, rel, name, "");
+        } else if (MayBePrivateKey(name) && !d.in_node_modules) {
           std::string head;
           bool whole = false;
-          if (ReadHead(d.fd.get(), name, kKeyHeadBytes, &head, &whole) && LooksLikePrivateKey(head) && !is_shown(rel)) {
+          const Read r = ReadHead(fd.get(), name, kKeyHeadBytes, &head, &whole);
+          if ((r == Read::kFailed || (r == Read::kOk && LooksLikePrivateKey(head))) && !is_shown(rel)) {
             scan.found.push_back({rel, SecretAction::kHide, false, "", ""});
           }
         }
-      } else if (type == DT_LNK && IsSecretName(name)) {
-        // .env -> config/prod.env: the guest follows it to a file in the share.
-        char buf[4096];
-        ssize_t n = readlinkat(d.fd.get(), name.c_str(), buf, sizeof buf - 1);
-        if (n <= 0 || buf[0] == '/') continue;  // absolute: a guest path, not this share's file
-        const std::string target = join(d.rel, std::string(buf, static_cast<size_t>(n)));
-        open_how how{};
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        unique_fd t(static_cast<int>(syscall(SYS_openat2, root, target.c_str(), &how, sizeof how)));
-        struct stat st;
-        if (!t || fstat(t.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        // Where it really is, for the mask: its path beneath the share's top.
-        char real[4096], top[4096];
-        ssize_t rn = readlink(("/proc/self/fd/" + std::to_string(t.get())).c_str(), real, sizeof real - 1);
-        ssize_t tn = readlink(("/proc/self/fd/" + std::to_string(root)).c_str(), top, sizeof top - 1);
-        if (rn <= 0 || tn <= 0) continue;
-        const std::string real_s(real, static_cast<size_t>(rn)), top_s(top, static_cast<size_t>(tn));
-        if (real_s.size() <= top_s.size() + 1 || real_s.compare(0, top_s.size() + 1, top_s + "/") != 0) continue;
-        const std::string real_rel = real_s.substr(top_s.size() + 1);
-        const std::string parent = real_rel.find('/') == std::string::npos ? "" : real_rel.substr(0, real_rel.rfind('/'));
-        unique_fd pfd(parent.empty() ? dup(root)
-                                     : static_cast<int>(syscall(SYS_openat2, root, parent.c_str(), &how, sizeof how)));
-        if (pfd) add_file(pfd.get(), real_rel.substr(real_rel.find_last_of('/') + 1), real_rel, name, rel);
+      } else if (type == DT_LNK && (IsSecretName(name) || IsSecretFolderName(name))) {
+        follow(fd.get(), d.rel, name, rel);
       }
     }
+    if (failed) cover_dir(d.rel);
     closedir(dp);
   }
   std::sort(scan.found.begin(), scan.found.end(),
             [](const SecretFile& a, const SecretFile& b) { return a.path < b.path; });
-  scan.found.erase(std::unique(scan.found.begin(), scan.found.end(),
-                               [](const SecretFile& a, const SecretFile& b) { return a.path == b.path; }),
-                   scan.found.end());
+  // One entry a path, and nothing below a covered folder (its cover hides it).
+  std::vector<SecretFile> kept;
+  std::set<std::string> covers;
+  auto under_cover = [&](const std::string& path) {
+    if (covers.count("")) return true;
+    for (size_t at = path.find('/'); at != std::string::npos; at = path.find('/', at + 1)) {
+      if (covers.count(path.substr(0, at))) return true;
+    }
+    return false;
+  };
+  for (auto& f : scan.found) {
+    if (!kept.empty() && kept.back().path == f.path) {
+      kept.back().directory |= f.directory;
+      if (f.directory) covers.insert(f.path);
+      continue;
+    }
+    if (under_cover(f.path)) continue;
+    if (f.directory) covers.insert(f.path);
+    kept.push_back(std::move(f));
+  }
+  scan.found = std::move(kept);
   return scan;
 }
 

@@ -20,26 +20,32 @@ enum class SecretAction {
 struct SecretFile {
   std::string path;     // relative to the share's top: what is covered
   SecretAction action = SecretAction::kHide;
-  bool directory = false;     // .ssh/, .aws/: covered whole
+  bool directory = false;     // .ssh/, .aws/, or a folder that could not be looked into: covered whole
   std::string stripped;       // kStrip: what the guest reads instead
   std::string via;            // a symlink that leads to it, when found that way
 };
 
 struct SecretScan {
-  std::vector<SecretFile> found;
+  std::vector<SecretFile> found;  // sorted; nothing below a covered folder
   size_t entries = 0;     // directory entries looked at
-  bool cut = false;       // the walk stopped at its bound; the rest was not looked at
+  bool cut = false;       // the walk reached a bound: the folders past it are covered whole
 };
 
-// Bounds of one walk: past them it stops and says so (SecretScan::cut).
+// Bounds of one walk. A folder past them, or one that cannot be opened or
+// read, is covered whole (an empty folder instead): never left unscanned.
 inline constexpr size_t kMaxScanEntries = 1000000;
 inline constexpr int kMaxScanDepth = 64;
+// At most this many secrets covered in one share (each is a mount): the
+// scan stops past it, and a share with more does not start, and says so.
+inline constexpr size_t kMaxSecretMasks = 10000;
 
-// Walks the tree at `root` (an fd of the share's top) without following
-// symlinks, skipping node_modules and .git folders, and lists the secrets
-// in it (with `shown` paths left out). A symlink named like a secret that
-// leads to a file inside the share covers that file.
-SecretScan ScanSecrets(int root, const std::vector<std::string>& shown);
+// Walks the tree at `root` (an fd of the share's top, whose host path is
+// `host_path`) without following symlinks, and lists the secrets in it
+// (with `shown` paths left out): names at every depth (node_modules
+// included, by name only), private keys by content (outside node_modules),
+// every git config under a .git folder (its modules too). A symlink named
+// like a secret that leads inside the share covers what it leads to.
+SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector<std::string>& shown);
 
 // Whether `name` (one path component) is a secret file's or folder's name
 // (private keys need their content as well: LooksLikePrivateKey).
@@ -50,12 +56,13 @@ bool LooksLikePrivateKey(std::string_view head);
 
 // `text` of the file named `name` with its credentials removed, or the
 // text unchanged when it holds none. Which names are stripped rather than
-// hidden: StripsCredentials.
+// hidden: StripsCredentials ("gitconfig" for a git config).
 bool StripsCredentials(std::string_view name);
 std::string StripCredentials(std::string_view name, std::string_view text);
 
-// A git config without credentials in its URLs (https://user:token@host)
-// and without http.extraHeader lines.
+// A git config without credentials in its URLs (https://user:token@host),
+// http.extraHeader lines, inline credential helpers (helper = !...) and
+// sendemail.smtpPass.
 std::string StripGitConfig(std::string_view text);
 
 }  // namespace ws::shares

@@ -39,6 +39,7 @@ std::string RenderShareConfig(const ShareConfig& c) {
   for (const auto& w : c.writable) o << "writable=" << w << "\n";
   if (!c.workspace.empty()) o << "workspace=" << c.workspace << "\n";
   if (!c.audit_log.empty()) o << "audit=" << c.audit_log << "\n";
+  if (!c.guard) o << "guard=off\n";
   return o.str();  // values checked by CheckShareSet: none holds a newline
 }
 
@@ -91,6 +92,9 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
     } else if (k == "workspace") {
       if (!ValidateName(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad workspace name");
       c.workspace = v;
+    } else if (k == "guard") {
+      if (v != "off") return Status(Code::kInvalidArgument, "share.conf: bad guard value");
+      c.guard = false;
     } else if (k == "audit") {
       if (v.empty() || v[0] != '/') return Status(Code::kInvalidArgument, "share.conf: bad audit path");
       c.audit_log = v;

@@ -37,6 +37,7 @@ struct ShareConfig {
   std::vector<std::string> writable;
   std::string workspace;
   std::string audit_log;
+  bool guard = true;  // false only for benchmarks (the daemon's WORKSPACE_SHARE_GUARD=off)
 };
 
 inline constexpr uid_t kGuestUserId = 1000;

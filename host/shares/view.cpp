@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -124,8 +125,26 @@ Status WriteMask(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// Binds `source` over `rel` beneath the view `top`, reached without a
+// symlink (a folder swapped for one meanwhile is refused, not followed).
+Status BindOver(const std::string& source, int top, const std::string& rel) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  unique_fd target(static_cast<int>(syscall(SYS_openat2, top, rel.c_str(), &how, sizeof how)));
+  if (!target) return ErrnoStatus("covering " + rel, errno);
+  unique_fd tree(OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
+  if (!tree) return ErrnoStatus("open_tree " + source, errno);
+  mount_attr attr = ReadOnly();
+  if (MountSetattr(tree.get(), "", AT_EMPTY_PATH, &attr) != 0) return ErrnoStatus("mount_setattr " + source, errno);
+  if (MoveMount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    return ErrnoStatus("covering " + rel, errno);
+  }
+  return Status::Ok();
+}
+
 // Covers what ScanSecrets finds in the view: an empty file or folder, or a
-// copy without credentials; and the git config's URL credentials.
+// copy without credentials.
 Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std::string& view, ViewReport* report) {
   const std::string empty = spec_dir + "/empty", empty_dir = spec_dir + "/empty.d", masks = spec_dir + "/masks";
   if (Status s = WriteMask(empty, ""); !s.ok()) return s;
@@ -135,8 +154,16 @@ Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std:
   if (mkdir(masks.c_str(), 0700) != 0) return ErrnoStatus("creating " + masks, errno);
   unique_fd top(open(view.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!top) return ErrnoStatus("opening " + view, errno);
-  auto scan = ScanSecrets(top.get(), c.shown);
+  auto scan = ScanSecrets(top.get(), c.host_path, c.shown);
   report->scan_cut = scan.cut;
+  if (!scan.found.empty() && scan.found.front().path.empty()) {
+    return {Code::kFailedPrecondition, "its top folder cannot be read to look for secrets"};
+  }
+  if (scan.found.size() > kMaxSecretMasks) {
+    return {Code::kFailedPrecondition,
+            std::to_string(scan.found.size()) + " secrets to cover (.env files, keys, ...), more than " +
+                std::to_string(kMaxSecretMasks) + "; remove some, or share a smaller folder"};
+  }
   int n = 0;
   for (const auto& f : scan.found) {
     std::string source = f.directory ? empty_dir : empty;
@@ -144,25 +171,8 @@ Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std:
       source = masks + "/" + std::to_string(n++);
       if (Status s = WriteMask(source, f.stripped); !s.ok()) return s;
     }
-    if (Status s = BindWith(AT_FDCWD, source, view + "/" + f.path, ReadOnly()); !s.ok()) return s;
+    if (Status s = BindOver(source, top.get(), f.path); !s.ok()) return s;
     (f.action == SecretAction::kStrip ? report->stripped : report->hidden).push_back(f.path);
-  }
-  // Tokens in the repository's (and its submodules') remote URLs stay on the host.
-  std::vector<std::string> configs = {".git/config"};
-  std::error_code none;
-  for (const auto& m : std::filesystem::directory_iterator(view + "/.git/modules", none)) {
-    configs.push_back(".git/modules/" + m.path().filename().string() + "/config");
-  }
-  for (const auto& rel : configs) {
-    std::ifstream in(view + "/" + rel);
-    if (!in) continue;
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    std::string stripped = StripGitConfig(text);
-    if (stripped == text) continue;
-    const std::string source = masks + "/" + std::to_string(n++);
-    if (Status s = WriteMask(source, stripped); !s.ok()) return s;
-    if (Status s = BindWith(AT_FDCWD, source, view + "/" + rel, ReadOnly()); !s.ok()) return s;
-    report->stripped.push_back(rel);
   }
   return Status::Ok();
 }
@@ -235,7 +245,7 @@ std::vector<std::string> ProtectedPaths(const ProtectionRules& rules) {
   auto add = [&](const std::string& p) {
     if (!ProtectedPrefix(p, rules).empty() && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   };
-  for (const auto& p : TopLevelProtectedPaths()) add(p);
+  for (const auto& p : ToolConfigPaths()) add(p);
   for (const auto& p : rules.extra) add(p);
   return out;
 }

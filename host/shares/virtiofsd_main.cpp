@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", h.c_str());
   for (const auto& p : view->protected_) std::fprintf(stderr, "workspace-virtiofsd: read-only %s\n", p.c_str());
 
-  if (!config->read_only) {
+  if (!config->read_only && config->guard) {
     if (auto s = StartGuard(config.value(), spec_dir); !s.ok()) return Fail("starting the share guard: " + s.message());
   }
   if (auto s = ws::shares::InstallShareFilter(); !s.ok()) return Fail(s.message());

@@ -236,6 +236,52 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
 }
 
+// In a guarded share the guest's own work goes on (git, an editable pip
+// install, an editor's temp-file-and-rename), while a repository it tries
+// to make where there was none is refused: the host's git, run there
+// afterwards, finds nothing of the guest's and runs nothing.
+TEST(Debian, ProjectWorkGoesOnInAGuardedShareAndNoRepositoryCanBeMade) {
+  std::string dir = W().NewFolder("guardedpy");
+  std::ofstream(dir + "/pyproject.toml") << "[build-system]\nrequires = [\"setuptools\"]\n"
+                                            "build-backend = \"setuptools.build_meta\"\n"
+                                            "[project]\nname = \"wsmod\"\nversion = \"0.1\"\n";
+  std::filesystem::create_directories(dir + "/wsmod");
+  std::ofstream(dir + "/wsmod/__init__.py") << "X = 1\n";
+  std::filesystem::create_directories(dir + "/notes");
+  auto host_git = [&](const std::string& where, const std::string& args) {
+    return ws::test::Run({"sh", "-c", "cd " + where + " && git " + args});
+  };
+  ASSERT_EQ(host_git(dir, "init -q -b main && git config user.name H && git config user.email h@x && "
+                          "git add -A && git commit -qm host").code, 0);
+  std::string plain = W().NewFolder("guardedplain");  // no repository at all
+  std::ofstream(plain + "/a.txt") << "a\n";
+  const std::string marker = W().home() + "/fsmonitor-ran";
+  ASSERT_EQ(CreateDebian("guardpy", dir, {"--share", plain + ":/plain"}), "");
+  auto work = Guest("guardpy",
+                    "cd /workspace && git status --short && echo 'X = 2' > wsmod/.__init__.py.swp && "
+                    "mv wsmod/.__init__.py.swp wsmod/__init__.py && git commit -qam guest && "
+                    "python3 -m venv --system-site-packages /tmp/v && "
+                    "/tmp/v/bin/pip install -q --no-build-isolation --no-index -e . 2>&1 && "
+                    "cd / && /tmp/v/bin/python -c 'import wsmod; print(wsmod.X)'");
+  EXPECT_EQ(work.code, 0) << work.out << work.err;
+  EXPECT_NE(work.out.find("2\n"), std::string::npos) << work.out << work.err;
+  EXPECT_EQ(ReadFile(dir + "/wsmod/__init__.py"), "X = 2\n");
+  // A repository where there is none: in the plain share and in a subfolder.
+  auto init = Guest("guardpy", "cd /plain && git init -q 2>&1; git config core.fsmonitor 'touch " + marker +
+                                   "' 2>&1; cd /workspace/notes && git init -q 2>&1; echo done");
+  EXPECT_NE(init.out.find("Permission denied"), std::string::npos) << init.out;
+  EXPECT_NE(init.out.find("done"), std::string::npos) << init.out;
+  EXPECT_FALSE(std::filesystem::exists(plain + "/.git"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/notes/.git"));
+  EXPECT_NE(host_git(plain, "status 2>&1").out.find("not a git repository"), std::string::npos);
+  EXPECT_EQ(host_git(dir + "/notes", "rev-parse --show-toplevel").out, dir + "\n") << "still the outer repository";
+  EXPECT_EQ(host_git(dir, "status --short").code, 0);
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "the host's git ran something the guest wrote";
+  auto fetch = W().Cli({"git", "fetch", "guardpy", "/plain"});
+  EXPECT_EQ(fetch.code, 1) << "no repository there to fetch into: " << fetch.out;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "guardpy"}).code, 0);
+}
+
 TEST(Debian, ImagesInUseCannotBeRemovedAndListShowsTheirUsers) {
   std::string dir = W().NewFolder("imgs");
   ASSERT_EQ(CreateDebian("imguser", dir), "");

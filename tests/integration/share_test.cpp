@@ -192,7 +192,7 @@ TEST(Shares, SecretsAreHiddenAtEveryDepthAndConfigsLoseOnlyTheirCredentials) {
                         "ops/deploy.pem"}) {
     EXPECT_NE(inspect.find("\"" + std::string(p) + "\""), std::string::npos) << p << ": " << inspect;
   }
-  EXPECT_NE(inspect.find("\"stripped\":[\".npmrc\",\".git/config\"]"), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("\"stripped\":[\".git/config\",\".npmrc\"]"), std::string::npos) << inspect;
   // A secret that appears on the host after start is seen until the next start.
   fs::create_directories(dir + "/late");
   std::ofstream(dir + "/late/.env.local") << "canary-late-8\n";
@@ -332,6 +332,36 @@ TEST(Shares, TheGuestCannotWriteWhatHostToolsReadOrRunEvenWhereAbsent) {
   EXPECT_NE(audit.out.find("\"target\":\"share\",\"port\":0,\"method\":\"mkdir\""), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("\"path\":\".claude\""), std::string::npos) << audit.out;
   EXPECT_EQ(W().Cli({"destroy", "-f", "guarded"}).code, 0);
+}
+
+// A file with another name (a package store's copy outside the share, a
+// protected name) is not written through this one; the shared folder keeps
+// its owner; tools' config is protected in every folder but node_modules.
+TEST(Shares, TheGuestWritesNoFileThroughAnotherNameNorTakesTheFolder) {
+  std::string dir = MakeProject("linked");
+  std::string store = W().NewFolder("linked-store");
+  std::ofstream(store + "/pkg.js") << "module.exports = 'store copy';\n";
+  fs::create_directories(dir + "/node_modules/pkg");
+  fs::create_hard_link(store + "/pkg.js", dir + "/node_modules/pkg/index.js");
+  ws::test::Run({"chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), dir, store});
+  ASSERT_EQ(W().Cli({"create", "linked", "--share", dir + ":/workspace"}).code, 0);
+  auto r = Guest("linked", "cd /workspace; echo 'pwned' >> node_modules/pkg/index.js; echo append=$?; "
+                           "chown 0:0 /workspace; echo chown=$?; mkdir -p packages/app; "
+                           "mkdir packages/app/.claude; echo nested=$?; "
+                           "mkdir -p node_modules/other/.vscode && echo '{}' > node_modules/other/.vscode/s.json; "
+                           "echo nm=$?; echo more >> readme.txt; echo control=$?");
+  EXPECT_NE(r.out.find("append=1"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("chown=1"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("nested=1"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("nm=0"), std::string::npos) << "packages ship such files: " << r.out << r.err;
+  EXPECT_NE(r.out.find("control=0"), std::string::npos) << "an ordinary write works: " << r.out << r.err;
+  std::ifstream copy(store + "/pkg.js");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copy), {}), "module.exports = 'store copy';\n");
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kOwner) << "the folder is still its owner's";
+  EXPECT_FALSE(fs::exists(dir + "/packages/app/.claude"));
+  EXPECT_EQ(W().Cli({"destroy", "-f", "linked"}).code, 0);
 }
 
 // --writable opens one protected path, and only that one.

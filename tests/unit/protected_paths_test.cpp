@@ -24,8 +24,14 @@ TEST(ProtectedPaths, HostToolsConfigIsProtectedAtTheTopWhetherItExistsOrNot) {
   EXPECT_EQ(ProtectedPrefix(".cargo/config.toml", r), ".cargo/config.toml");
   EXPECT_EQ(ProtectedPrefix(".CLAUDE/x", r), ".CLAUDE") << "case variants are the same name";
   EXPECT_EQ(ProtectedPrefix(".VsCode", r), ".VsCode");
-  // Only at the top: a package's own .vscode is no host tool's config.
-  EXPECT_EQ(ProtectedPrefix("packages/app/.vscode/tasks.json", r), "");
+  // In every folder (tools read their config where they run), but not in
+  // node_modules, where packages ship such files and no host tool looks.
+  EXPECT_EQ(ProtectedPrefix("packages/app/.vscode/tasks.json", r), "packages/app/.vscode");
+  EXPECT_EQ(ProtectedPrefix("crates/x/.cargo/config.toml", r), "crates/x/.cargo/config.toml");
+  EXPECT_EQ(ProtectedPrefix("node_modules/pkg/.vscode/settings.json", r), "");
+  EXPECT_EQ(ProtectedPrefix("node_modules/pkg/.git", r), "node_modules/pkg/.git") << "git everywhere";
+  EXPECT_EQ(ProtectedPrefix(".yarn/releases/yarn-4.cjs", r), ".yarn/releases");
+  EXPECT_EQ(ProtectedPrefix(".yarn/cache/x.zip", r), "");
   EXPECT_EQ(ProtectedPrefix(".cargo", r), "") << "the folder itself may be made";
   EXPECT_EQ(ProtectedPrefix(".cargo/registry", r), "");
   EXPECT_EQ(ProtectedPrefix("", r), "");
@@ -41,6 +47,9 @@ TEST(ProtectedPaths, GitIsProtectedAtEveryDepth) {
   EXPECT_EQ(ProtectedPrefix("vendor/lib/.GIT/config", r), "vendor/lib/.GIT");
   EXPECT_EQ(ProtectedPrefix("a/.gitignore", r), "");
   EXPECT_EQ(ProtectedPrefix("a/.git-old", r), "");
+  EXPECT_EQ(ProtectedPrefix("evil/HEAD", r), "evil/HEAD") << "no bare repository without it";
+  EXPECT_EQ(ProtectedPrefix("components/head/index.js", r), "") << "a common folder name";
+  EXPECT_EQ(ProtectedPrefix("a/HEADER.md", r), "");
 }
 
 TEST(ProtectedPaths, HooksFoldersAndWritableOnesFollowTheRules) {
@@ -50,6 +59,7 @@ TEST(ProtectedPaths, HooksFoldersAndWritableOnesFollowTheRules) {
   EXPECT_EQ(ProtectedPrefix(".vscode/tasks.json", r), "") << "opened with --writable";
   EXPECT_EQ(ProtectedPrefix(".git/config", r), "");
   EXPECT_EQ(ProtectedPrefix("sub/.git", r), "sub/.git") << "--writable .git opens the top one only";
+  EXPECT_EQ(ProtectedPrefix("sub/.vscode", r), "sub/.vscode") << "--writable .vscode opens the top one only";
   EXPECT_EQ(ProtectedPrefix(".claude", r), ".claude");
 }
 
@@ -58,6 +68,10 @@ TEST(ProtectedPaths, AFolderOnTheWayToAProtectedPathMayNotAppearWhole) {
   EXPECT_TRUE(LeadsToProtected(".cargo", r)) << "a renamed folder would bring config.toml";
   EXPECT_TRUE(LeadsToProtected(".Bundle", r));
   EXPECT_TRUE(LeadsToProtected("tools", r));
+  EXPECT_TRUE(LeadsToProtected("crates/x/.cargo", r));
+  EXPECT_TRUE(LeadsToProtected(".yarn", r));
+  EXPECT_FALSE(LeadsToProtected("node_modules/x/.cargo", r));
+  EXPECT_FALSE(LeadsToProtected(".cargo/registry", r));
   EXPECT_FALSE(LeadsToProtected("src", r));
   EXPECT_FALSE(LeadsToProtected("", r));
   EXPECT_FALSE(LeadsToProtected(".claude", r)) << "protected itself, not on the way";
@@ -76,7 +90,7 @@ TEST(ProtectedPaths, WritablePathsAreRelativeAndPlain) {
 TEST(ProtectedPaths, HostRunFilesAreWhatToolsRunOrAgentsRead) {
   for (const char* run : {"package.json", "packages/app/package.json", "Makefile", "build.sh", "scripts/x.SH",
                           "pyproject.toml", "setup.py", ".github/workflows/ci.yml", "CLAUDE.md", "AGENTS.md",
-                          "docs/CLAUDE.md"}) {
+                          "docs/CLAUDE.md", "gradlew", "tests/conftest.py"}) {
     EXPECT_TRUE(IsHostRunFile(run)) << run;
   }
   for (const char* not_run : {"readme.txt", "src/a.js", ".github/CODEOWNERS", "node_modules/x/package.json",
@@ -92,7 +106,7 @@ TEST(GuardLog, RecordsRefusalsAndChangesBoundedAndReadsThemBack) {
   GuardLog log(dir, dir + "/audit.log", "w1");
   log.Reset();
   EXPECT_EQ(ReadGuardState(dir).refused, 0u);
-  for (int i = 0; i < 15; ++i) log.Refused("mkdir", ".claude" + std::to_string(i), ".claude");
+  for (int i = 0; i < 15; ++i) log.Refused("mkdir", ".claude" + std::to_string(i), GuardLog::ProtectedReason(".claude"));
   auto state = ReadGuardState(dir);
   EXPECT_EQ(state.refused, 15u);
   ASSERT_EQ(state.recent.size(), kMaxGuardRecent);

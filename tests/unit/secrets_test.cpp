@@ -28,7 +28,7 @@ class SecretScanTest : public ::testing::Test {
   }
   SecretScan Scan(const std::vector<std::string>& shown = {}) {
     int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    auto s = ScanSecrets(fd, shown);
+    auto s = ScanSecrets(fd, dir_, shown);
     close(fd);
     return s;
   }
@@ -40,7 +40,7 @@ class SecretScanTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(SecretScanTest, FindsSecretsAtEveryDepthButNotInNodeModulesOrExamples) {
+TEST_F(SecretScanTest, FindsSecretsAtEveryDepthNodeModulesIncludedButNotExamples) {
   Write(".env", "TOKEN=1\n");
   Write("packages/app/.env", "TOKEN=2\n");
   Write("packages/app/.envrc", "export GITHUB_TOKEN=3\n");
@@ -55,13 +55,14 @@ TEST_F(SecretScanTest, FindsSecretsAtEveryDepthButNotInNodeModulesOrExamples) {
   Write("keys/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n");
   Write("keys/id_rsa.pub", "ssh-rsa AAAA\n");
   Write("src/id_utils.py", "def f(): pass\n");
-  Write("node_modules/pkg/.env", "TOKEN=6\n");
+  Write("node_modules/pkg/.env", "TOKEN=6\n");  // moved there by the guest, say
+  Write("node_modules/pkg/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n");  // by name only there: not read
   Write(".git/x/.env", "TOKEN=7\n");
   auto scan = Scan();
   EXPECT_EQ(Paths(scan), (std::vector<std::string>{".env", "certs/server.key.pem", "deploy/terraform.tfvars",
                                                     "home/.docker/config.json", "home/.kube/config", "home/.ssh",
-                                                    "keys/id_rsa", "packages/app/.env", "packages/app/.envrc",
-                                                    "worker/.dev.vars"}));
+                                                    "keys/id_rsa", "node_modules/pkg/.env", "packages/app/.env",
+                                                    "packages/app/.envrc", "worker/.dev.vars"}));
   EXPECT_FALSE(scan.cut);
   for (const auto& f : scan.found) EXPECT_EQ(f.directory, f.path == "home/.ssh") << f.path;
 }
@@ -72,7 +73,7 @@ TEST_F(SecretScanTest, ShownPathsStayAndSymlinkedSecretsCoverTheirTarget) {
   Write("config/prod.secrets", "TOKEN=3\n");
   fs::create_symlink("config/prod.secrets", dir_ + "/packages/.env");
   fs::create_symlink("../../outside", dir_ + "/config/.env");  // leaves the share: the guest's own path
-  fs::create_symlink("/etc/passwd", dir_ + "/config/.env.local");
+  fs::create_symlink("/etc/passwd", dir_ + "/config/.env.local");  // not this share's
   auto scan = Scan({"packages/app/.env"});
   EXPECT_EQ(Paths(scan), std::vector<std::string>{".env"})
       << "a relative link resolves from its own folder (packages/config/prod.secrets: none)";
@@ -81,6 +82,56 @@ TEST_F(SecretScanTest, ShownPathsStayAndSymlinkedSecretsCoverTheirTarget) {
   scan = Scan({".env", "packages/app/.env"});
   ASSERT_EQ(Paths(scan), std::vector<std::string>{"config/prod.secrets"});
   EXPECT_EQ(scan.found[0].via, "packages/.env");
+}
+
+TEST_F(SecretScanTest, AbsoluteLinksIntoTheShareAndSecretFoldersBehindLinksAreCovered) {
+  Write("secrets/prod.env", "TOKEN=1\n");
+  Write("config/aws/credentials", "[default]\n");
+  fs::create_symlink(dir_ + "/secrets/prod.env", dir_ + "/.env");
+  fs::create_symlink("config/aws", dir_ + "/.aws");
+  auto scan = Scan();
+  ASSERT_EQ(Paths(scan), (std::vector<std::string>{"config/aws", "secrets/prod.env"}));
+  EXPECT_TRUE(scan.found[0].directory);
+  EXPECT_EQ(scan.found[1].via, ".env");
+}
+
+TEST_F(SecretScanTest, EveryGitConfigLosesItsCredentialsNestedRepositoriesAndModulesToo) {
+  const std::string token = "[remote \"o\"]\n\turl = https://u:TOKEN@host/r.git\n";
+  Write(".git/config", token);
+  Write("clones/other/.git/config", token);
+  Write(".git/modules/vendor/lib/config", token);
+  Write(".git/modules/vendor/lib/modules/deep/config", token);
+  Write(".git/modules/plain/config", "[core]\n\tbare = false\n");
+  auto scan = Scan();
+  EXPECT_EQ(Paths(scan), (std::vector<std::string>{".git/config", ".git/modules/vendor/lib/config",
+                                                    ".git/modules/vendor/lib/modules/deep/config",
+                                                    "clones/other/.git/config"}));
+  for (const auto& f : scan.found) {
+    EXPECT_EQ(f.action, SecretAction::kStrip) << f.path;
+    EXPECT_EQ(f.stripped.find("TOKEN"), std::string::npos) << f.path;
+  }
+}
+
+TEST_F(SecretScanTest, WhatCannotBeLookedIntoIsCoveredNotLeft) {
+  Write("ok/.env", "TOKEN=1\n");
+  Write("locked/.env", "TOKEN=2\n");
+  Write("locked/sub/.env", "TOKEN=3\n");
+  chmod((dir_ + "/locked").c_str(), 0);
+  // As root the folder is read all the same; as another user it is not.
+  if (geteuid() == 0) {
+    std::string deep;
+    for (int i = 0; i < kMaxScanDepth + 2; ++i) deep += "d/";
+    Write(deep + ".env", "TOKEN=4\n");
+    auto scan = Scan();
+    bool covered_deep = false;
+    for (const auto& f : scan.found) {
+      covered_deep |= f.directory && f.path.size() / 2 == static_cast<size_t>(kMaxScanDepth) - 1;
+      EXPECT_NE(f.path, deep + ".env") << "below a cover: not listed";
+    }
+    EXPECT_TRUE(covered_deep) << "the folder past the depth bound is covered";
+    EXPECT_TRUE(scan.cut);
+  }
+  chmod((dir_ + "/locked").c_str(), 0755);
 }
 
 TEST_F(SecretScanTest, ConfigFilesLoseOnlyTheirCredentials) {
@@ -98,6 +149,9 @@ TEST_F(SecretScanTest, ConfigFilesLoseOnlyTheirCredentials) {
 TEST(Secrets, StrippingKeepsSettingsAndDropsCredentials) {
   EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\nusername = __token__\npassword = pypi-SECRET\n"),
             "[pypi]\nusername = __token__\n");
+  EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\npassword: pypi-SECRET\n"), "[pypi]\n") << "configparser's ':'";
+  EXPECT_EQ(StripCredentials(".yarnrc", "\"//registry.example/:_authToken\" SECRET\nnetwork-timeout 60000\n"),
+            "network-timeout 60000\n") << "yarn 1's quoted keys";
   EXPECT_EQ(StripCredentials(".netrc", "machine a.example login u password SECRET\nmachine b login v\npassword S2\n"),
             "machine a.example login u\nmachine b login v\n");
   EXPECT_EQ(StripCredentials(".yarnrc.yml", "nodeLinker: node-modules\nnpmScopes:\n  corp:\n    npmAuthToken: SECRET\n"),
@@ -113,12 +167,15 @@ TEST(Secrets, GitConfigLosesUrlCredentialsAndExtraHeaders) {
       "[remote \"other\"]\n\turl = https://ghp_SECRET2@github.com/o/r.git\n"
       "[remote \"ssh\"]\n\turl = ssh://git@github.com/o/r.git\n"
       "[http \"https://github.com/\"]\n\textraHeader = AUTHORIZATION: basic SECRET3\n"
-      "[http]\n\textraheader = Authorization: Bearer SECRET4\n[core]\n\tbare = false\n";
+      "[http]\n\textraheader = Authorization: Bearer SECRET4\n[core]\n\tbare = false\n"
+      "[credential]\n\thelper = !f() { echo password=SECRET5; }; f\n\thelper = store\n"
+      "[sendemail]\n\tsmtpPass = SECRET6\n";
   const std::string s = StripGitConfig(config);
   EXPECT_EQ(s.find("SECRET"), std::string::npos) << s;
   EXPECT_NE(s.find("url = https://github.com/o/r.git"), std::string::npos) << s;
   EXPECT_NE(s.find("url = ssh://git@github.com/o/r.git"), std::string::npos) << "an ssh user is no secret: " << s;
   EXPECT_NE(s.find("bare = false"), std::string::npos) << s;
+  EXPECT_NE(s.find("helper = store"), std::string::npos) << "a named helper holds no secret: " << s;
   EXPECT_EQ(StripGitConfig("[core]\n\tbare = false\n"), "[core]\n\tbare = false\n");
 }
 
