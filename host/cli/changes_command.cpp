@@ -7,20 +7,21 @@
 
 namespace ws::cli {
 
-std::optional<v1::ChangesResponse> FetchChanges(Stub* stub, const std::string& name) {
+Result<v1::ChangesResponse> FetchChanges(Stub* stub, const std::string& name) {
   grpc::ClientContext ctx;
   v1::ChangesRequest req;
   req.set_name(name);
   v1::ChangesResponse resp;
-  if (!stub->Changes(Deadline(&ctx, 30), req, &resp).ok()) return std::nullopt;
+  Status s = FromGrpc(stub->Changes(Deadline(&ctx, 30), req, &resp));
+  if (!s.ok()) return s;
   return resp;
 }
 
-void PrintChangesSummary(const std::string& name, const std::optional<v1::ChangesResponse>& changes) {
-  if (!changes || changes->changes().empty()) return;
+void PrintChangesSummary(const std::string& name, const Result<v1::ChangesResponse>& changes) {
+  if (!changes.ok() || changes->changes().empty()) return;
   std::string list;
   int shown = 0;
-  for (const auto& ch : changes->changes()) {
+  for (const auto& ch : changes.value().changes()) {
     if (shown++ == 5) {
       list += ", ...";
       break;
@@ -30,8 +31,8 @@ void PrintChangesSummary(const std::string& name, const std::optional<v1::Change
   std::fprintf(stderr,
                "workspace: the guest of '%s' created or changed %d file%s your tools run: %s "
                "(read %s before you run %s; workspace changes %s)\n",
-               name.c_str(), changes->changes_size(), changes->changes_size() == 1 ? "" : "s", list.c_str(),
-               changes->changes_size() == 1 ? "it" : "them", changes->changes_size() == 1 ? "it" : "them",
+               name.c_str(), changes.value().changes_size(), changes.value().changes_size() == 1 ? "" : "s", list.c_str(),
+               changes.value().changes_size() == 1 ? "it" : "them", changes.value().changes_size() == 1 ? "it" : "them",
                name.c_str());
 }
 
@@ -45,12 +46,9 @@ ChangesCommand::ChangesCommand(CLI::App& app, Context& context) : c(context) {
   cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub) return;
-    grpc::ClientContext ctx;
-    v1::ChangesRequest req;
-    req.set_name(name);
-    v1::ChangesResponse resp;
-    Status s = FromGrpc(stub->Changes(Deadline(&ctx, 30), req, &resp));
-    if (!s.ok()) return void(c.code = Fail(s));
+    auto fetched = FetchChanges(stub, name);
+    if (!fetched.ok()) return void(c.code = Fail(fetched.status()));
+    const v1::ChangesResponse& resp = fetched.value();
     if (json) return void(std::printf("%s\n", ToJson(resp).c_str()));
     for (const auto& ch : resp.changes()) {
       std::string note = !ch.exists() ? " (gone now)" : ch.executable() ? " (executable)" : "";

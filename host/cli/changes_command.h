@@ -23,12 +23,12 @@ class ChangesCommand {
   bool json = false;
 };
 
-// The changes of `name` now, or nullopt when they cannot be had (the
-// summary is then left out; the command it belongs to goes on).
-std::optional<v1::ChangesResponse> FetchChanges(Stub* stub, const std::string& name);
+// The changes of `name` now.
+Result<v1::ChangesResponse> FetchChanges(Stub* stub, const std::string& name);
 
 // One line on stderr naming what the guest changed that the host runs, with
-// the command to see more; nothing when it changed nothing.
-void PrintChangesSummary(const std::string& name, const std::optional<v1::ChangesResponse>& changes);
+// the command to see more; nothing when it changed nothing or the changes
+// could not be had (the command the summary belongs to goes on).
+void PrintChangesSummary(const std::string& name, const Result<v1::ChangesResponse>& changes);
 
 }  // namespace ws::cli

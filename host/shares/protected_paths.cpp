@@ -26,9 +26,28 @@ bool StartsWithPath(const std::vector<std::string_view>& path, const std::vector
   return true;
 }
 
+// Whether `prefix` matches `path` from its component `at` on.
+bool MatchesAt(const std::vector<std::string_view>& path, size_t at, const std::vector<std::string_view>& prefix) {
+  if (prefix.size() > path.size() - at) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (!SameName(path[at + i], prefix[i])) return false;
+  }
+  return true;
+}
+
 bool IsWritable(const std::vector<std::string_view>& c, const ProtectionRules& rules) {
   return std::any_of(rules.writable.begin(), rules.writable.end(),
                      [&](const std::string& w) { return StartsWithPath(c, PathComponents(w)); });
+}
+
+// ToolConfigPaths() split into components, once.
+const std::vector<std::vector<std::string_view>>& ToolConfigComponents() {
+  static const auto* kSplit = [] {
+    auto* out = new std::vector<std::vector<std::string_view>>;
+    for (const auto& p : ToolConfigPaths()) out->push_back(PathComponents(p));
+    return out;
+  }();
+  return *kSplit;
 }
 
 std::string Join(const std::vector<std::string_view>& c, size_t n) {
@@ -88,10 +107,8 @@ std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) 
   // host tool looks for it and packages ship such files.
   for (size_t i = 0; i < c.size(); ++i) {
     if (SameName(c[i], "node_modules")) break;
-    const std::vector<std::string_view> rest(c.begin() + static_cast<long>(i), c.end());
-    for (const auto& p : ToolConfigPaths()) {
-      const auto pc = PathComponents(p);
-      if (StartsWithPath(rest, pc)) {
+    for (const auto& pc : ToolConfigComponents()) {
+      if (MatchesAt(c, i, pc)) {
         // A path opened with --writable below the top is opened there only.
         const std::string hit = Join(c, i + pc.size());
         return IsWritable(PathComponents(hit), rules) ? "" : hit;
@@ -113,8 +130,7 @@ bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules) {
   for (auto part : c) {
     if (SameName(part, "node_modules")) return false;
   }
-  for (const auto& p : ToolConfigPaths()) {
-    const auto pc = PathComponents(p);
+  for (const auto& pc : ToolConfigComponents()) {
     if (pc.size() < 2) continue;
     for (size_t k = 1; k < pc.size() && k <= c.size(); ++k) {
       const std::vector<std::string_view> tail(c.end() - static_cast<long>(k), c.end());

@@ -244,7 +244,8 @@ TEST(Debian, ProjectWorkGoesOnInAGuardedShareAndNoRepositoryCanBeMade) {
   std::string dir = W().NewFolder("guardedpy");
   std::ofstream(dir + "/pyproject.toml") << "[build-system]\nrequires = [\"setuptools\"]\n"
                                             "build-backend = \"setuptools.build_meta\"\n"
-                                            "[project]\nname = \"wsmod\"\nversion = \"0.1\"\n";
+                                            "[project]\nname = \"wsmod\"\nversion = \"0.1\"\n"
+                                            "[tool.setuptools]\npackages = [\"wsmod\"]\n";
   std::filesystem::create_directories(dir + "/wsmod");
   std::ofstream(dir + "/wsmod/__init__.py") << "X = 1\n";
   std::filesystem::create_directories(dir + "/notes");

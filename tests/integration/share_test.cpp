@@ -45,6 +45,18 @@ std::string TreeState(const std::string& dir) {
   return out.str();
 }
 
+// git in `dir` as the folder's owner, with HOME `home` (where a hook the
+// guest planted would leave its marker).
+RunResult OwnersGit(const std::string& dir, const std::string& home, const std::string& args) {
+  RunOptions o;
+  o.env["HOME"] = home;
+  for (const char* k : {"GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"}) o.env[k] = "t";
+  for (const char* k : {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"}) o.env[k] = "t@t";
+  return ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
+                        "--clear-groups", "sh", "-c", "cd " + dir + " && git " + args},
+                       o);
+}
+
 RunResult Guest(const std::string& ws, const std::string& script, const std::string& user = "root") {
   return W().Cli({"exec", "-u", user, ws, "--", "sh", "-c", script});
 }
@@ -215,16 +227,7 @@ TEST(Shares, TheHostsGitNeverRunsWhatTheGuestWrote) {
   std::string markers = W().NewFolder("markers");
   chmod(markers.c_str(), 01777);
   std::string marker = markers + "/HOOK-RAN";
-  auto git = [&](const std::string& args) {
-    RunOptions o;
-    o.env["HOME"] = markers;
-    for (const char* k : {"GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"}) o.env[k] = "t";
-    for (const char* k : {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"}) o.env[k] = "t@t";
-    return ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
-                          "--clear-groups", "sh", "-c",
-                          "cd " + dir + " && git " + args},
-                         o);
-  };
+  auto git = [&](const std::string& args) { return OwnersGit(dir, markers, args); };
   auto init = git("init -q && mkdir -p .husky && git config core.hooksPath .husky && git add -A && "
                   "git commit -qm init");
   ASSERT_EQ(init.code, 0) << init.err;
@@ -262,15 +265,7 @@ TEST(Shares, TheGuestCannotWriteWhatHostToolsReadOrRunEvenWhereAbsent) {
   std::string markers = W().NewFolder("guarded-markers");
   chmod(markers.c_str(), 01777);
   const std::string marker = markers + "/HOOK-RAN";
-  auto git = [&](const std::string& args) {
-    RunOptions o;
-    o.env["HOME"] = markers;
-    for (const char* k : {"GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"}) o.env[k] = "t";
-    for (const char* k : {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"}) o.env[k] = "t@t";
-    return ws::test::Run({"setpriv", "--reuid=" + std::to_string(kOwner), "--regid=" + std::to_string(kOwner),
-                          "--clear-groups", "sh", "-c", "cd " + dir + " && git " + args},
-                         o);
-  };
+  auto git = [&](const std::string& args) { return OwnersGit(dir, markers, args); };
   // A subfolder that is not a repository yet, and one that is (a nested
   // repository, as a monorepo's package or a submodule).
   fs::create_directories(dir + "/packages/app");
