@@ -1,6 +1,8 @@
 #include "host/common/printable.h"
 
+#include <cctype>
 #include <cstdio>
+#include <string>
 
 namespace ws {
 namespace {
@@ -20,9 +22,14 @@ size_t Utf8Length(std::string_view text, size_t i) {
   return n;
 }
 
-}  // namespace
+// U+200B-U+200F, U+202A-U+202E, U+2066-U+2069 in UTF-8 at text[i].
+bool InvisibleFormat(std::string_view text, size_t i) {
+  if (i + 2 >= text.size() || static_cast<unsigned char>(text[i]) != 0xe2) return false;
+  const unsigned char b = static_cast<unsigned char>(text[i + 1]), c = static_cast<unsigned char>(text[i + 2]);
+  return (b == 0x80 && ((c >= 0x8b && c <= 0x8f) || (c >= 0xaa && c <= 0xae))) || (b == 0x81 && c >= 0xa6 && c <= 0xa9);
+}
 
-std::string Printable(std::string_view text, bool lines) {
+std::string Shown(std::string_view text, bool lines, bool exact) {
   std::string out;
   out.reserve(text.size());
   auto hex = [&](unsigned char c) {
@@ -34,7 +41,7 @@ std::string Printable(std::string_view text, bool lines) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       const bool kept = lines && (c == '\n' || c == '\t');
-      if ((c < 0x20 && !kept) || c == 0x7f) {
+      if ((c < 0x20 && !kept) || c == 0x7f || (exact && c == '\\')) {
         hex(c);
       } else {
         out += static_cast<char>(c);
@@ -44,12 +51,33 @@ std::string Printable(std::string_view text, bool lines) {
     const size_t n = Utf8Length(text, i);
     if (n == 0) {
       hex(c);
-    } else if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {  // C1 controls (CSI...)
-      hex(c);
-      hex(static_cast<unsigned char>(text[++i]));
+    } else if ((c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) ||  // C1 controls (CSI...)
+               InvisibleFormat(text, i)) {
+      for (size_t k = 0; k < n; ++k) hex(static_cast<unsigned char>(text[i + k]));
+      i += n - 1;
     } else {
       out.append(text.substr(i, n));
       i += n - 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Printable(std::string_view text, bool lines) { return Shown(text, lines, false); }
+std::string PrintableExact(std::string_view text) { return Shown(text, false, true); }
+
+std::string FromPrintableExact(std::string_view shown) {
+  std::string out;
+  for (size_t i = 0; i < shown.size(); ++i) {
+    if (shown[i] == '\\' && i + 3 < shown.size() && shown[i + 1] == 'x' &&
+        std::isxdigit(static_cast<unsigned char>(shown[i + 2])) &&
+        std::isxdigit(static_cast<unsigned char>(shown[i + 3]))) {
+      out += static_cast<char>(std::stoi(std::string(shown.substr(i + 2, 2)), nullptr, 16));
+      i += 3;
+    } else {
+      out += shown[i];
     }
   }
   return out;

@@ -7,10 +7,17 @@
 
 namespace ws {
 
-// `text` with every control character (C0, DEL, C1) and every byte that is
-// not part of valid UTF-8 shown as \xNN, but newline and tab kept when
-// `lines`: what the guest wrote reaches a terminal as text, never as escape
-// sequences, and is always valid UTF-8.
+// `text` with every control character (C0, DEL, C1), every invisible
+// format character that can make a name look like another (zero-width,
+// bidi overrides and isolates) and every byte that is not part of valid
+// UTF-8 shown as \xNN, but newline and tab kept when `lines`: what the
+// guest wrote reaches a terminal as text, never as escape sequences, and
+// is always valid UTF-8.
 std::string Printable(std::string_view text, bool lines = false);
+
+// Printable with '\' shown as \x5c as well, so that it can be undone
+// exactly (a file name kept in a record and looked up again later).
+std::string PrintableExact(std::string_view text);
+std::string FromPrintableExact(std::string_view shown);
 
 }  // namespace ws

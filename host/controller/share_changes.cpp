@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/guard_log.h"
 #include "host/shares/share_check.h"
@@ -37,8 +38,7 @@ ShareChanges ReadShareChanges(const virt::WorkspaceMeta& meta,
       }
       ShareChange c{sh.host_path, e.path, e.op, e.time};
       struct stat st;
-      // A path holding an escaped byte (\xNN) is not looked up: it is not the name on disk.
-      if (dir.ok() && e.path.find('\\') == std::string::npos && StatBeneath(dir->get(), e.path, &st)) {
+      if (dir.ok() && StatBeneath(dir->get(), FromPrintableExact(e.path), &st)) {
         c.exists = true;
         c.executable = S_ISREG(st.st_mode) && (st.st_mode & S_IXUSR);
       }

@@ -136,6 +136,10 @@ class Guard {
       // Read from the caller's memory: only good while the call still waits.
       if (seccomp_notify_id_valid(listener_, req.id) != 0) return EACCES;
     }
+    if (const char* why = MovesAcrossNodeModules(req, rels)) {
+      log_.Refused(targets[0].op, PrintableExact(rels.back().value_or("")), why);
+      return EACCES;
+    }
     for (size_t i = 0; i < targets.size(); ++i) {
       const Target& t = targets[i];
       if (!rels[i]) {
@@ -144,6 +148,11 @@ class Guard {
       }
       if (*rels[i] == kOutside) continue;
       const std::string& rel = *rels[i];
+      if (rel.size() > kMaxSharePath && t.intent != Intent::kWrite && t.intent != Intent::kRemove) {
+        log_.Refused(t.op, PrintableExact(rel.substr(0, 256)) + "...",
+                     "a path longer than " + std::to_string(kMaxSharePath) + " bytes");
+        return EACCES;
+      }
       std::string rule = ProtectedPrefix(rel, c_.rules);
       const bool brings = t.intent == Intent::kAppear || t.intent == Intent::kRemove;
       if (rule.empty() && brings && LeadsToProtected(rel, c_.rules)) rule = rel;
@@ -153,20 +162,51 @@ class Guard {
       if (rule.empty() && (t.intent == Intent::kWrite || t.intent == Intent::kCreate) && HasOtherLinks(rel)) {
         // Another name of the same file may be protected, or outside the
         // share (a pnpm or uv store's copy): the write would reach it.
-        log_.Refused(t.op, Printable(rel), "a file with other hard links: the write would reach its other names");
+        log_.Refused(t.op, PrintableExact(rel), "a file with other hard links: the write would reach its other names");
         return EACCES;
       }
       if (!rule.empty()) {
-        log_.Refused(t.op, Printable(rel), GuardLog::ProtectedReason(Printable(rule)));
+        log_.Refused(t.op, PrintableExact(rel), GuardLog::ProtectedReason(PrintableExact(rule)));
         return EACCES;
       }
     }
     for (size_t i = 0; i < targets.size(); ++i) {
       if (targets[i].intent != Intent::kRemove && *rels[i] != kOutside && IsHostRunFile(*rels[i])) {
-        log_.Changed(ChangeOf(targets[i], *rels[i]), Printable(*rels[i]));
+        log_.Changed(ChangeOf(targets[i], *rels[i]), PrintableExact(*rels[i]));
       }
     }
     return 0;
+  }
+
+  // Tools' config is protected outside node_modules only: a folder moved in
+  // whole, changed there and moved back would carry guest-written config
+  // out; a symlink from outside into it would show it there. Returns why
+  // the call is refused, or nullptr.
+  const char* MovesAcrossNodeModules(const seccomp_notif& req, const std::vector<std::optional<std::string>>& rels) {
+    const long nr = req.data.nr;
+    const bool rename = nr == SYS_renameat || nr == SYS_renameat2 || nr == SYS_rename;
+    const bool symlink = nr == SYS_symlinkat || nr == SYS_symlink;
+    if (!rename && !symlink) return nullptr;
+    for (const auto& r : rels) {
+      if (!r || *r == kOutside) return nullptr;  // refused or let through below
+    }
+    if (rename) {
+      // Either side may be a folder that moves (RENAME_EXCHANGE moves both).
+      auto is_dir = [&](const std::string& rel) {
+        struct stat st;
+        return fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      };
+      if (UnderNodeModules(*rels[0]) != UnderNodeModules(*rels[1]) && (is_dir(*rels[0]) || is_dir(*rels[1]))) {
+        return "a folder moved into or out of node_modules (where tools' config is not protected)";
+      }
+      return nullptr;
+    }
+    if (UnderNodeModules(*rels[0])) return nullptr;
+    auto target = ReadString(req.pid, req.data.args[0]);
+    if (!target || seccomp_notify_id_valid(listener_, req.id) != 0 || UnderNodeModules(*target)) {
+      return "a symlink from outside node_modules into it (where tools' config is not protected)";
+    }
+    return nullptr;
   }
 
   // A regular file with more than one name.

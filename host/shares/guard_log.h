@@ -4,7 +4,8 @@
 //  - guard.state: how many calls were refused, and the last few;
 //  - guard.changes: each file host tools run (IsHostRunFile) that the guest
 //    created or changed, once, in the order first seen.
-// Paths are Printable() (no control characters, valid UTF-8); both files are
+// Paths are PrintableExact() (no control characters, valid UTF-8, undone
+// by FromPrintableExact); both files are
 // bounded (kMaxGuardChanges lines, kMaxGuardRecent refusals kept).
 #pragma once
 

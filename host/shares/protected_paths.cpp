@@ -67,7 +67,8 @@ const std::vector<std::string>& ToolConfigPaths() {
       ".cursor",       ".gemini",      ".codex",          ".vscode",       ".idea",
       ".devcontainer", ".envrc",       ".husky",          ".githooks",     ".pre-commit-config.yaml",
       ".npmrc",        ".yarnrc",      ".yarnrc.yml",     ".pypirc",       "pip.conf",
-      ".pnpmfile.cjs", "mise.toml",    ".mise.toml",      ".mvn",          ".cargo/config",
+      ".pnpmfile.cjs", "mise.toml",    ".mise.toml",      ".mvn",          ".gitconfig",
+      ".hg",           ".zed",         "rust-toolchain",  "rust-toolchain.toml", ".bazeliskrc", ".cargo/config",
       ".cargo/config.toml", ".bundle/config", ".yarn/releases", ".yarn/plugins", "gradle/wrapper",
   };
   return kPaths;
@@ -87,7 +88,6 @@ std::vector<std::string_view> PathComponents(std::string_view rel) {
 
 std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) {
   const auto c = PathComponents(rel);
-  if (IsWritable(c, rules)) return "";
   // git's directory (or gitfile) at any depth: a repository, a submodule or
   // a worktree the host's git would enter; and HEAD, without which no folder
   // is a bare repository to git (one the guest made, with a config of its
@@ -95,8 +95,18 @@ std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) 
   // exactly: "head" is a common folder name, and shares are case-sensitive
   // but for rare exceptions.
   for (size_t i = 0; i < c.size(); ++i) {
-    if (SameName(c[i], ".git") || c[i] == "HEAD") return Join(c, i + 1);
+    if (!SameName(c[i], ".git") && c[i] != "HEAD") continue;
+    // Opened only by a --writable that names this very one (.git), not by
+    // one above it (--writable .vscode opens no repository inside .vscode).
+    const std::vector<std::string_view> hit(c.begin(), c.begin() + static_cast<long>(i) + 1);
+    const bool opened = std::any_of(rules.writable.begin(), rules.writable.end(), [&](const std::string& w) {
+      const auto wc = PathComponents(w);
+      return wc.size() == hit.size() && StartsWithPath(hit, wc);
+    });
+    if (!opened) return Join(c, i + 1);
+    break;
   }
+  if (IsWritable(c, rules)) return "";
   // The folders git's hooksPath names: from the top.
   for (const auto& p : rules.extra) {
     const auto pc = PathComponents(p);
@@ -137,6 +147,13 @@ bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules) {
       const std::vector<std::string_view> head(pc.begin(), pc.begin() + static_cast<long>(k));
       if (StartsWithPath(tail, head) && tail.size() == head.size()) return true;
     }
+  }
+  return false;
+}
+
+bool UnderNodeModules(std::string_view rel) {
+  for (auto part : PathComponents(rel)) {
+    if (SameName(part, "node_modules")) return true;
   }
   return false;
 }

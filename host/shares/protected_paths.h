@@ -40,6 +40,14 @@ std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules);
 // would bring the protected path with it.
 bool LeadsToProtected(std::string_view rel, const ProtectionRules& rules);
 
+// Whether a component of `rel` is node_modules (any case): where tools'
+// config is not protected, so nothing may move in or out of it whole.
+bool UnderNodeModules(std::string_view rel);
+
+// The longest path the guest may make in a share (a mask over it must fit
+// PATH_MAX); the secret scan covers folders past it.
+inline constexpr size_t kMaxSharePath = 3072;
+
 // A path a user may open with --writable: relative, normalised, no "..".
 Status ValidateWritablePath(const std::string& rel);
 

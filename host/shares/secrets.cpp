@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -196,8 +197,9 @@ bool LooksLikePrivateKey(std::string_view head) {
 }
 
 bool StripsCredentials(std::string_view n) {
-  return n == ".npmrc" || n == ".yarnrc" || n == ".yarnrc.yml" || n == ".pypirc" || n == ".netrc" ||
-         n == "pip.conf" || n == "gitconfig";
+  // Not .netrc: hidden whole (GitHub's tokens go in as a `login`).
+  return n == ".npmrc" || n == ".yarnrc" || n == ".yarnrc.yml" || n == ".pypirc" || n == "pip.conf" ||
+         n == "gitconfig";
 }
 
 std::string StripCredentials(std::string_view n, std::string_view text) {
@@ -205,7 +207,7 @@ std::string StripCredentials(std::string_view n, std::string_view text) {
   if (n == ".yarnrc.yml") return DropLines(text, YarnAuthLine);
   if (n == ".pypirc") return DropLines(text, [](const std::string& l) { return KeyOf(l, "=:") == "password"; });
   if (n == "gitconfig") return StripGitConfig(text);
-  if (n == ".netrc") return StripNetrc(text);
+  if (n == ".netrc") return StripNetrc(text);  // (unused: a .netrc is hidden whole)
   return DropLines(text, [](const std::string&) { return false; });  // pip.conf: URLs only
 }
 
@@ -223,8 +225,25 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
   SecretScan scan;
   auto is_shown = [&](const std::string& rel) { return std::find(shown.begin(), shown.end(), rel) != shown.end(); };
   auto join = [](const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; };
+  // Each path once (symlinks may lead many names to one file): what counts
+  // against kMaxSecretMasks is what would be covered.
+  std::map<std::string, size_t> paths;  // path -> its index in scan.found
+  size_t strip_bytes = 0;
+  auto record = [&](SecretFile f) {
+    auto [at, fresh] = paths.emplace(f.path, scan.found.size());
+    if (!fresh) {
+      SecretFile& e = scan.found[at->second];
+      if (f.directory || f.action == SecretAction::kHide) {  // hiding wins over stripping
+        e.action = SecretAction::kHide;
+        e.stripped.clear();
+        e.directory |= f.directory;
+      }
+      return;
+    }
+    scan.found.push_back(std::move(f));
+  };
   auto cover_dir = [&](const std::string& rel, const std::string& via = "") {
-    if (!is_shown(rel) && !(!via.empty() && is_shown(via))) scan.found.push_back({rel, SecretAction::kHide, true, "", via});
+    if (!is_shown(rel) && !(!via.empty() && is_shown(via))) record({rel, SecretAction::kHide, true, "", via});
   };
   // A file found by its name `kind` (or a symlink's): hidden or stripped.
   // `dir` and `file` reach it; `rel` is its path.
@@ -232,19 +251,22 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
                       const std::string& via) {
     if (is_shown(rel) || (!via.empty() && is_shown(via))) return;
     SecretFile f{rel, SecretAction::kHide, false, "", via};
-    if (StripsCredentials(kind)) {
+    if (StripsCredentials(kind) && !paths.count(rel)) {
       std::string text;
       bool whole = false;
-      const Read r = ReadHead(dir, file, kMaxConfigBytes, &text, &whole);
+      const size_t room = strip_bytes < kMaxStripBytes ? std::min(kMaxConfigBytes, kMaxStripBytes - strip_bytes) : 0;
+      const Read r = room ? ReadHead(dir, file, room, &text, &whole) : Read::kFailed;  // past the budget: hidden
       if (r == Read::kNotRegular) return;
+      strip_bytes += text.size();
       if (r == Read::kOk && whole) {
         std::string stripped = StripCredentials(kind, text);
         if (stripped == text) return;  // no credential in it: the guest reads it as it is
         f.action = SecretAction::kStrip;
+        strip_bytes += stripped.size();
         f.stripped = std::move(stripped);
       }
     }
-    scan.found.push_back(std::move(f));
+    record(std::move(f));
   };
   // A symlink named like a secret: what it leads to inside the share.
   auto follow = [&](int dir, const std::string& dir_rel, const std::string& name, const std::string& rel) {
@@ -313,6 +335,8 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
       if (scan.found.size() > kMaxSecretMasks) {  // the share will not start: no need to look further
+        scan.refusal = "more than " + std::to_string(kMaxSecretMasks) +
+                       " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
         stack.clear();
         break;
       }
@@ -353,7 +377,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
           cover_dir(rel);
           continue;
         }
-        if (d.depth + 1 >= kMaxScanDepth) {
+        if (d.depth + 1 >= kMaxScanDepth || rel.size() > kMaxSharePath) {
           scan.cut = true;
           cover_dir(rel);
           continue;
@@ -368,7 +392,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
           bool whole = false;
           const Read r = ReadHead(fd.get(), name, kKeyHeadBytes, &head, &whole);
           if ((r == Read::kFailed || (r == Read::kOk && LooksLikePrivateKey(head))) && !is_shown(rel)) {
-            scan.found.push_back({rel, SecretAction::kHide, false, "", ""});
+            record({rel, SecretAction::kHide, false, "", ""});
           }
         }
       } else if (type == DT_LNK && (IsSecretName(name) || IsSecretFolderName(name))) {
@@ -381,6 +405,15 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
   std::sort(scan.found.begin(), scan.found.end(),
             [](const SecretFile& a, const SecretFile& b) { return a.path < b.path; });
   // One entry a path, and nothing below a covered folder (its cover hides it).
+  if (scan.found.size() > kMaxSecretMasks && scan.refusal.empty()) {
+    scan.refusal = "more than " + std::to_string(kMaxSecretMasks) +
+                   " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
+  }
+  if (!scan.found.empty() && scan.found.front().path.empty() && scan.refusal.empty()) {
+    scan.refusal = scan.cut ? "its top folder holds more than " + std::to_string(kMaxScanEntries) +
+                                  " entries to look through for secrets; share a smaller folder"
+                            : "its top folder cannot be read to look for secrets";
+  }
   std::vector<SecretFile> kept;
   std::set<std::string> covers;
   auto under_cover = [&](const std::string& path) {

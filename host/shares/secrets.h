@@ -29,6 +29,9 @@ struct SecretScan {
   std::vector<SecretFile> found;  // sorted; nothing below a covered folder
   size_t entries = 0;     // directory entries looked at
   bool cut = false;       // the walk reached a bound: the folders past it are covered whole
+  // Set when the share must not start: what the scan could not cover (more
+  // than kMaxSecretMasks secrets; the top folder itself unreadable).
+  std::string refusal;
 };
 
 // Bounds of one walk. A folder past them, or one that cannot be opened or
@@ -38,6 +41,9 @@ inline constexpr int kMaxScanDepth = 64;
 // At most this many secrets covered in one share (each is a mount): the
 // scan stops past it, and a share with more does not start, and says so.
 inline constexpr size_t kMaxSecretMasks = 10000;
+// Config files read for stripping, and stripped copies kept, in all: past
+// it a config file is hidden whole instead.
+inline constexpr size_t kMaxStripBytes = 32 << 20;
 
 // Walks the tree at `root` (an fd of the share's top, whose host path is
 // `host_path`) without following symlinks, and lists the secrets in it

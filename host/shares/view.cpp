@@ -156,14 +156,7 @@ Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std:
   if (!top) return ErrnoStatus("opening " + view, errno);
   auto scan = ScanSecrets(top.get(), c.host_path, c.shown);
   report->scan_cut = scan.cut;
-  if (!scan.found.empty() && scan.found.front().path.empty()) {
-    return {Code::kFailedPrecondition, "its top folder cannot be read to look for secrets"};
-  }
-  if (scan.found.size() > kMaxSecretMasks) {
-    return {Code::kFailedPrecondition,
-            std::to_string(scan.found.size()) + " secrets to cover (.env files, keys, ...), more than " +
-                std::to_string(kMaxSecretMasks) + "; remove some, or share a smaller folder"};
-  }
+  if (!scan.refusal.empty()) return {Code::kFailedPrecondition, scan.refusal};
   int n = 0;
   for (const auto& f : scan.found) {
     std::string source = f.directory ? empty_dir : empty;
@@ -206,20 +199,31 @@ std::vector<std::string> GitHooksFolders(const std::string& host_path, const std
   struct stat st;
   const std::string git = (read_from.empty() ? host_path : read_from) + "/.git";
   if (lstat(git.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out;
-  // core.hooksPath, in any case (git's keys are case-insensitive), pointing
-  // into the worktree: a folder the guest could fill.
+  // core.hooksPath (a folder the guest could fill) and include.path /
+  // includeIf.*.path (a file git would read as config), in any case (git's
+  // keys are case-insensitive), pointing into the worktree.
   std::ifstream config(git + "/config");
-  std::string line;
+  std::string line, section;
   while (std::getline(config, line)) {
     std::string lower = line;
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    auto at = lower.find("hookspath");
-    auto eq = line.find('=');
-    if (at == std::string::npos || eq == std::string::npos || eq < at) continue;
+    const size_t first = lower.find_first_not_of(" \t");
+    if (first != std::string::npos && lower[first] == '[') section = lower.substr(first);
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = lower.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const bool hooks = key == "hookspath";
+    const bool include = key == "path" && (section.rfind("[include]", 0) == 0 || section.rfind("[includeif", 0) == 0);
+    if (!hooks && !include) continue;
     std::string v = line.substr(eq + 1);
     v.erase(0, v.find_first_not_of(" \t\""));
     v.erase(v.find_last_not_of(" \t\"\r") + 1);
-    std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? host_path + "/" + v : v);
+    // A relative hooksPath is from the worktree's top; an include's from
+    // the config file's folder (.git).
+    const std::string from = hooks ? host_path : host_path + "/.git";
+    std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? from + "/" + v : v);
     if (PathWithin(abs, host_path) && abs != host_path) out.push_back(abs.substr(host_path.size() + 1));
   }
   return out;

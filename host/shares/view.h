@@ -49,9 +49,10 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir);
 // that exist, and the project file .workspace.toml.
 std::vector<std::string> GitPathsToProtect(const std::string& host_path);
 
-// The worktree folders core.hooksPath names in the share's .git/config
-// (whether they exist or not), relative to the share; the config is read
-// from `read_from` (the view) when given.
+// The worktree folders core.hooksPath names in the share's .git/config,
+// and the worktree files its include.path / includeIf.*.path name (whether
+// they exist or not), relative to the share; the config is read from
+// `read_from` (the view) when given.
 std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from = "");
 
 // Every path the guard protects under `rules` (less the writable ones), for

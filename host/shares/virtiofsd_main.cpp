@@ -87,7 +87,11 @@ int main(int argc, char** argv) {
     } else if (a.rfind("-o", 0) == 0 && a.size() > 2) {
       value = a.substr(2);
     } else {
-      passthrough.push_back(a);
+      // One request at a time (virtiofsd's default): the guard looks at a
+      // call before the kernel runs it, and no other guest request may
+      // rename a name in between.
+      if (a.rfind("--thread-pool-size", 0) != 0) passthrough.push_back(a);
+      if (a == "--thread-pool-size" && i + 1 < argc) ++i;
       continue;
     }
     for (const auto& opt : SplitOptions(value)) {
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
   for (const auto& o : options) opts += "," + o;
   std::vector<std::string> args = {kVirtiofsd};
   args.insert(args.end(), passthrough.begin(), passthrough.end());
+  args.push_back("--thread-pool-size=0");
   args.push_back("-o");
   args.push_back(opts);
   std::vector<char*> cargs;

@@ -104,7 +104,7 @@ TEST(Access, AShowNameCannotInjectShareConfigLines) {
   auto inj = W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show",
                                           "x\nhost=" + secret_dir + "\nowner_uid=0\nowner_gid=0"});
   EXPECT_EQ(inj.code, 2) << inj.err;
-  EXPECT_NE(inj.err.find("--show takes a file name"), std::string::npos) << inj.err;
+  EXPECT_NE(inj.err.find("--show takes a path relative to the shared folder"), std::string::npos) << inj.err;
   EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("inj"), std::string::npos) << "nothing half-made";
   // The same share with a real name works, and reaches only the member's folder.
   ASSERT_EQ(W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show", ".env"}).code, 0);

@@ -344,11 +344,17 @@ TEST(Shares, TheGuestWritesNoFileThroughAnotherNameNorTakesTheFolder) {
                            "chown 0:0 /workspace; echo chown=$?; mkdir -p packages/app; "
                            "mkdir packages/app/.claude; echo nested=$?; "
                            "mkdir -p node_modules/other/.vscode && echo '{}' > node_modules/other/.vscode/s.json; "
-                           "echo nm=$?; echo more >> readme.txt; echo control=$?");
+                           "echo nm=$?; mkdir -p app/src && mv app node_modules/app; echo movein=$?; "
+                           "mv node_modules/other other; echo moveout=$?; ln -s node_modules/other other2; echo link=$?; "
+                           "echo more >> readme.txt; echo control=$?");
   EXPECT_NE(r.out.find("append=1"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("chown=1"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("nested=1"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("nm=0"), std::string::npos) << "packages ship such files: " << r.out << r.err;
+  EXPECT_NE(r.out.find("movein=1"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("moveout=1"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("link=1"), std::string::npos) << r.out << r.err;
+  EXPECT_TRUE(fs::is_directory(dir + "/app/src")) << "refused, not half-made";
   EXPECT_NE(r.out.find("control=0"), std::string::npos) << "an ordinary write works: " << r.out << r.err;
   std::ifstream copy(store + "/pkg.js");
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copy), {}), "module.exports = 'store copy';\n");

@@ -63,6 +63,18 @@ TEST(ProtectedPaths, HooksFoldersAndWritableOnesFollowTheRules) {
   EXPECT_EQ(ProtectedPrefix(".claude", r), ".claude");
 }
 
+TEST(ProtectedPaths, AWritableFolderOpensNoRepositoryInsideIt) {
+  ProtectionRules r{{}, {".vscode"}};
+  EXPECT_EQ(ProtectedPrefix(".vscode/x/.git", r), ".vscode/x/.git");
+  EXPECT_EQ(ProtectedPrefix(".vscode/HEAD", r), ".vscode/HEAD");
+  EXPECT_EQ(ProtectedPrefix(".vscode/tasks.json", r), "");
+  for (const char* more : {".gitconfig", "crates/a/rust-toolchain.toml", ".hg/hgrc", ".zed/settings.json"}) {
+    EXPECT_FALSE(ProtectedPrefix(more, r).empty()) << more;
+  }
+  EXPECT_TRUE(UnderNodeModules("a/Node_Modules/b"));
+  EXPECT_FALSE(UnderNodeModules("a/node_modules_x/b"));
+}
+
 TEST(ProtectedPaths, AFolderOnTheWayToAProtectedPathMayNotAppearWhole) {
   ProtectionRules r{{"tools/hooks"}, {}};
   EXPECT_TRUE(LeadsToProtected(".cargo", r)) << "a renamed folder would bring config.toml";
@@ -133,6 +145,16 @@ TEST(GuardLog, RecordsRefusalsAndChangesBoundedAndReadsThemBack) {
   log.Reset();
   EXPECT_TRUE(ReadGuardChanges(dir).empty()) << "a new start starts afresh";
   std::filesystem::remove_all(dir);
+}
+
+TEST(Printable, InvisibleFormatCharactersAreShownAndExactFormsComeBack) {
+  EXPECT_EQ(Printable("a\xe2\x80\xae" "b"), "a\\xe2\\x80\\xae" "b") << "a right-to-left override";
+  EXPECT_EQ(Printable("a\xe2\x80\x8b" "b"), "a\\xe2\\x80\\x8b" "b") << "a zero-width space";
+  EXPECT_EQ(Printable("\xe2\x80\x94"), "\xe2\x80\x94") << "an em dash is text";
+  for (const std::string& raw : {std::string("a\\x41b"), std::string("x\ny\xff"), std::string("\\\\")}) {
+    EXPECT_EQ(FromPrintableExact(PrintableExact(raw)), raw);
+  }
+  EXPECT_NE(PrintableExact("a\\x41"), PrintableExact("aA")) << "a backslash is not taken for an escape";
 }
 
 TEST(Printable, GuestTextBecomesValidUtf8WithoutControls) {

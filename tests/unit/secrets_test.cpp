@@ -134,6 +134,33 @@ TEST_F(SecretScanTest, WhatCannotBeLookedIntoIsCoveredNotLeft) {
   chmod((dir_ + "/locked").c_str(), 0755);
 }
 
+TEST_F(SecretScanTest, ManyNamesForOneFileCountOnceAndTooManySecretsRefuseTheStart) {
+  Write("x", "TOKEN=1\n");
+  Write("backend/.env", "TOKEN=2\n");
+  for (int i = 0; i <= static_cast<int>(kMaxSecretMasks); ++i) {
+    fs::create_symlink("x", dir_ + "/.env." + std::to_string(i));
+  }
+  auto scan = Scan();
+  EXPECT_EQ(scan.refusal, "");
+  EXPECT_EQ(Paths(scan), (std::vector<std::string>{"backend/.env", "x"})) << "the rest of the tree is still scanned";
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  for (int i = 0; i <= static_cast<int>(kMaxSecretMasks); ++i) Write(".env." + std::to_string(i), "T\n");
+  scan = Scan();
+  EXPECT_NE(scan.refusal.find("more than 10000 secrets"), std::string::npos) << scan.refusal;
+}
+
+TEST_F(SecretScanTest, ANetrcIsHiddenWholeAndHidingWinsOverStripping) {
+  Write(".netrc", "machine github.com login ghp_TOKEN\n");
+  Write("conf/npmrc", "ignore-scripts=true\n_authToken=SECRET\n");
+  fs::create_symlink("conf/npmrc", dir_ + "/.npmrc");
+  fs::create_symlink("conf/npmrc", dir_ + "/.env");  // the same file by a name that hides it
+  auto scan = Scan();
+  ASSERT_EQ(Paths(scan), (std::vector<std::string>{".netrc", "conf/npmrc"}));
+  EXPECT_EQ(scan.found[0].action, SecretAction::kHide);
+  EXPECT_EQ(scan.found[1].action, SecretAction::kHide);
+}
+
 TEST_F(SecretScanTest, ConfigFilesLoseOnlyTheirCredentials) {
   Write(".npmrc", "package-lock=false\nignore-scripts=true\n//registry.npmjs.org/:_authToken=npm_SECRET\n"
                   "_auth=U0VDUkVU\nregistry=https://user:pass@registry.example/\n");
@@ -152,8 +179,7 @@ TEST(Secrets, StrippingKeepsSettingsAndDropsCredentials) {
   EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\npassword: pypi-SECRET\n"), "[pypi]\n") << "configparser's ':'";
   EXPECT_EQ(StripCredentials(".yarnrc", "\"//registry.example/:_authToken\" SECRET\nnetwork-timeout 60000\n"),
             "network-timeout 60000\n") << "yarn 1's quoted keys";
-  EXPECT_EQ(StripCredentials(".netrc", "machine a.example login u password SECRET\nmachine b login v\npassword S2\n"),
-            "machine a.example login u\nmachine b login v\n");
+  EXPECT_FALSE(StripsCredentials(".netrc")) << "hidden whole: a token may be its login";
   EXPECT_EQ(StripCredentials(".yarnrc.yml", "nodeLinker: node-modules\nnpmScopes:\n  corp:\n    npmAuthToken: SECRET\n"),
             "nodeLinker: node-modules\nnpmScopes:\n  corp:\n");
   EXPECT_EQ(StripCredentials("pip.conf", "[global]\nindex-url = https://u:SECRET@pypi.corp/simple\n"),

@@ -97,8 +97,10 @@ TEST_F(ShareFiles, GitPathsIncludeAHooksPathInsideTheShare) {
   std::ofstream(dir_ + "/.git/config") << "[core]\n\thooksPath = /etc/outside\n";
   EXPECT_EQ(GitPathsToProtect(dir_), std::vector<std::string>{".git"});
   // git's keys are case-insensitive; the folder need not exist yet.
-  std::ofstream(dir_ + "/.git/config") << "[core]\n\tHOOKSPATH = tools/hooks\n";
-  EXPECT_EQ(GitHooksFolders(dir_), std::vector<std::string>{"tools/hooks"});
+  std::ofstream(dir_ + "/.git/config") << "[core]\n\tHOOKSPATH = tools/hooks\n[include]\n\tpath = ../.gitconfig\n"
+                                          "[includeIf \"onbranch:main\"]\n\tpath = cfg/main.inc\n[other]\n\tpath = x\n";
+  EXPECT_EQ(GitHooksFolders(dir_), (std::vector<std::string>{"tools/hooks", ".gitconfig", ".git/cfg/main.inc"}))
+      << "an include is relative to .git";
 }
 
 }  // namespace ws::shares
