@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -154,7 +155,10 @@ Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std:
   if (mkdir(masks.c_str(), 0700) != 0) return ErrnoStatus("creating " + masks, errno);
   unique_fd top(open(view.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!top) return ErrnoStatus("opening " + view, errno);
+  const auto t0 = std::chrono::steady_clock::now();
   auto scan = ScanSecrets(top.get(), c.host_path, c.shown);
+  report->scan_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  report->scan_entries = scan.entries;
   report->scan_cut = scan.cut;
   if (!scan.refusal.empty()) return {Code::kFailedPrecondition, scan.refusal};
   int n = 0;

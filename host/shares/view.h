@@ -32,6 +32,8 @@ struct ViewReport {
   std::vector<std::string> stripped;   // config files given without their credentials
   std::vector<std::string> protected_; // paths bound read-only (git)
   bool scan_cut = false;               // the secret scan stopped at its bound
+  size_t scan_entries = 0;             // entries the scan looked at (not in view.report)
+  double scan_ms = 0;                  // and how long it took
 };
 
 // What the last view of a share covered, in its spec dir for inspect

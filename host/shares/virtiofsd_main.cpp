@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "host/common/printable.h"
 #include "host/common/unix_socket.h"
 #include "host/shares/guard.h"
 #include "host/shares/seccomp_filter.h"
@@ -116,8 +117,16 @@ int main(int argc, char** argv) {
 
   auto view = ws::shares::BuildView(config.value(), spec_dir);
   if (!view.ok()) return Fail("building the view of " + config->host_path + ": " + view.status().message());
-  for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", h.c_str());
-  for (const auto& p : view->protected_) std::fprintf(stderr, "workspace-virtiofsd: read-only %s\n", p.c_str());
+  std::fprintf(stderr, "workspace-virtiofsd: secret scan: %zu entries in %.0f ms; %zu hidden, %zu without credentials%s\n",
+               view->scan_entries, view->scan_ms, view->hidden.size(), view->stripped.size(),
+               view->scan_cut ? " (a bound was reached: folders past it covered)" : "");
+  for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", ws::Printable(h).c_str());
+  for (const auto& h : view->stripped) {
+    std::fprintf(stderr, "workspace-virtiofsd: without credentials %s\n", ws::Printable(h).c_str());
+  }
+  for (const auto& p : view->protected_) {
+    std::fprintf(stderr, "workspace-virtiofsd: read-only %s\n", ws::Printable(p).c_str());
+  }
 
   if (!config->read_only && config->guard) {
     if (auto s = StartGuard(config.value(), spec_dir); !s.ok()) return Fail("starting the share guard: " + s.message());
