@@ -53,7 +53,8 @@ void PrintDetails(const v1::Workspace& w) {
                   "were not looked at\n");
     }
     if (sh.mode() == "rw") {
-      std::printf("    protected (the guest cannot create, change or delete them): %s, and .git at every depth\n"
+      std::printf("    protected (the guest cannot create, change or delete them; in every folder outside "
+                  "node_modules, hooks folders from the top): %s; .git and HEAD everywhere\n"
                   "    writable all the same (--writable): %s\n",
                   join(sh.protected_paths()).c_str(), join(sh.writable()).c_str());
       std::printf("    refused writes: %u\n", sh.refused());
