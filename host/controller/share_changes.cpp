@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "host/common/open_beneath.h"
 #include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/guard_log.h"
@@ -16,10 +17,7 @@ namespace {
 
 // The file at `rel` beneath `dir`, reached without a symlink or "..".
 bool StatBeneath(int dir, const std::string& rel, struct stat* st) {
-  open_how how{};
-  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  unique_fd fd(static_cast<int>(syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how)));
+  unique_fd fd = OpenBeneath(dir, rel, O_PATH | O_NOFOLLOW);
   return fd && fstat(fd.get(), st) == 0;
 }
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "host/common/open_beneath.h"
 #include "host/common/printable.h"
 #include "host/shares/guard_log.h"
 
@@ -284,10 +285,7 @@ class Guard {
         struct stat top;
         if (fstat(view_.get(), &top) == 0 && top.st_dev == want.st_dev && top.st_ino == want.st_ino) return rel;
       } else {
-        open_how how{};
-        how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-        unique_fd again(static_cast<int>(syscall(SYS_openat2, view_.get(), rel.c_str(), &how, sizeof how)));
+        unique_fd again = OpenBeneath(view_.get(), rel, O_PATH | O_NOFOLLOW);
         struct stat got;
         if (again && fstat(again.get(), &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
           return rel;

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "host/common/open_beneath.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/protected_paths.h"
 
@@ -63,15 +64,6 @@ Read ReadHead(int dir, const std::string& name, size_t max, std::string* out, bo
   }
   *whole = static_cast<size_t>(st.st_size) <= out->size();
   return Read::kOk;
-}
-
-// `rel` beneath `root`, without a symlink or "..": an fd, or -1.
-int OpenBeneath(int root, const std::string& rel, uint64_t flags) {
-  if (rel.empty()) return dup(root);
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
 }
 
 // URL userinfo removed: every one of http(s) URLs (a token as the user
@@ -282,10 +274,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     } else {
       target = join(dir_rel, target);
     }
-    open_how how{};
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;  // symlinks inside the share may be followed
-    unique_fd t(static_cast<int>(syscall(SYS_openat2, root, target.c_str(), &how, sizeof how)));
+    unique_fd t = OpenBeneath(root, target, O_PATH, /*follow_inside=*/true);  // symlinks inside the share may be followed
     struct stat st;
     if (!t || fstat(t.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
     // Where it really is: its path beneath the share's top.
@@ -302,7 +291,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     }
     if (!IsSecretName(name)) return;
     const std::string parent = real_rel.find('/') == std::string::npos ? "" : real_rel.substr(0, real_rel.rfind('/'));
-    unique_fd pfd(OpenBeneath(root, parent, O_PATH | O_DIRECTORY));
+    unique_fd pfd = OpenBeneath(root, parent, O_PATH | O_DIRECTORY);
     if (pfd) add_file(pfd.get(), real_rel.substr(real_rel.find_last_of('/') + 1), real_rel, name, rel);
   };
   struct Dir {
@@ -317,7 +306,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     stack.pop_back();
     // Opened when its turn comes (no fd held per waiting folder), beneath
     // the top without a symlink; one that cannot be read is covered.
-    unique_fd fd(OpenBeneath(root, d.rel, O_RDONLY | O_DIRECTORY));
+    unique_fd fd = OpenBeneath(root, d.rel, O_RDONLY | O_DIRECTORY);
     DIR* dp = fd ? fdopendir(dup(fd.get())) : nullptr;
     if (!dp) {
       cover_dir(d.rel);
@@ -365,7 +354,7 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
         if (name == ".git") {
           // Not walked (objects are no secret files), but its configs are
           // stripped of their credentials: its own and its submodules'.
-          unique_fd git(OpenBeneath(root, rel, O_PATH | O_DIRECTORY));
+          unique_fd git = OpenBeneath(root, rel, O_PATH | O_DIRECTORY);
           if (git) add_file(git.get(), "config", rel + "/config", "gitconfig", "");
           struct stat st;
           if (git && fstatat(git.get(), "modules", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {

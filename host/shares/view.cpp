@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/common/open_beneath.h"
 #include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/secrets.h"
@@ -129,10 +130,7 @@ Status WriteMask(const std::string& path, const std::string& text) {
 // Binds `source` over `rel` beneath the view `top`, reached without a
 // symlink (a folder swapped for one meanwhile is refused, not followed).
 Status BindOver(const std::string& source, int top, const std::string& rel) {
-  open_how how{};
-  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  unique_fd target(static_cast<int>(syscall(SYS_openat2, top, rel.c_str(), &how, sizeof how)));
+  unique_fd target = OpenBeneath(top, rel, O_PATH | O_NOFOLLOW);
   if (!target) return ErrnoStatus("covering " + rel, errno);
   unique_fd tree(OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
   if (!tree) return ErrnoStatus("open_tree " + source, errno);
