@@ -41,6 +41,8 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxChunk = (4 << 20) - (64 << 10);
 // How long leftover output is drained after the command's group is gone.
 constexpr auto kDrainGrace = std::chrono::milliseconds(300);
+// Notices held back from a -t session, given with its exit.
+constexpr size_t kHeldNotices = 20;
 
 ByteBuffer Serialize(const ExecResponse& msg) {
   ByteBuffer out;
@@ -375,6 +377,8 @@ void Session::Run(ExecRequest first) {
   if (cgroup_) notices_ = NoticeBoard::Instance().Register(cgroup_->id());
   std::optional<Clock::time_point> exited_at;
   bool timed_out = false;
+  std::vector<std::string> held_notices;  // -t: given with the exit
+  uint32_t dropped_notices = 0;
 
   // With the bulk port there is no stdout pipe to wait for: the command may
   // close stderr and still run (its timeout and stdin are served here).
@@ -402,7 +406,17 @@ void Session::Run(ExecRequest first) {
     }
     if (fds[4].revents & (POLLOUT | POLLERR | POLLHUP)) FlushStdin();
     if (fds[3].revents & POLLIN) {
-      for (const auto& line : NoticeBoard::Take(*notices_)) {
+      for (auto& line : NoticeBoard::Take(*notices_)) {
+        // On a terminal a line in the middle would garble the program's
+        // screen: they are held (bounded) and given with the exit.
+        if (start.tty()) {
+          if (held_notices.size() < kHeldNotices) {
+            held_notices.push_back(std::move(line));
+          } else {
+            ++dropped_notices;
+          }
+          continue;
+        }
         ExecResponse msg;
         msg.set_stderr(line);
         out_queue_.push_back(Serialize(msg));
@@ -432,6 +446,8 @@ void Session::Run(ExecRequest first) {
     e->set_code(WEXITSTATUS(status));
   }
   e->set_timed_out(timed_out);
+  for (auto& n : held_notices) e->add_notices(std::move(n));
+  e->set_notices_dropped(dropped_notices);
   auto us = [](Clock::duration d) {
     return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
   };

@@ -41,11 +41,11 @@ ChangesCommand::ChangesCommand(CLI::App& app, Context& context) : c(context) {
                                  "List files in the shares that host tools run (package.json, Makefile, *.sh, "
                                  "CI workflows, CLAUDE.md, ...) which the guest created or changed since the "
                                  "workspace started");
-  cmd->add_option("name", name, "Workspace name")->required();
+  cmd->add_option("name", name, kNameHelp);
   cmd->add_flag("--json", json, "JSON output (fields in docs/cli.md)");
   cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &name)) return;
     auto fetched = FetchChanges(stub, name);
     if (!fetched.ok()) return void(c.code = Fail(fetched.status()));
     const v1::ChangesResponse& resp = fetched.value();

@@ -3,8 +3,14 @@
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+
+#include "host/common/grpc_status.h"
+#include "host/common/names.h"
+#include "host/common/printable.h"
 
 namespace ws::cli {
 
@@ -69,6 +75,98 @@ Stub* Context::Connect(bool exec_like) {
 grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
+}
+
+}  // namespace ws::cli
+
+namespace ws::cli {
+
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, std::string* why) {
+  namespace fs = std::filesystem;
+  // Nearest first: the folder itself, then each one above it.
+  for (fs::path dir = folder; !dir.empty(); dir = dir.parent_path()) {
+    std::vector<std::string> found;
+    for (const auto& w : list.workspaces()) {
+      for (const auto& sh : w.shares()) {
+        if (fs::path(sh.host_path()).lexically_normal() == dir.lexically_normal()) {
+          if (std::find(found.begin(), found.end(), w.name()) == found.end()) found.push_back(w.name());
+        }
+      }
+    }
+    if (found.size() > 1) {
+      std::string names;
+      for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;
+      return Status(Code::kInvalidArgument, "several workspaces share " + Printable(dir.string()) + " (" + names +
+                                                "); name one: workspace COMMAND NAME");
+    }
+    if (found.size() == 1) {
+      if (dir != fs::path(folder) || found[0] != NameFromFolder(dir.filename().string())) {
+        *why = "'" + found[0] + "' (it shares " + Printable(dir.string()) + ")";
+      }
+      return found[0];
+    }
+    if (dir == dir.parent_path()) break;
+  }
+  const std::string by_name = NameFromFolder(fs::path(folder).filename().string());
+  for (const auto& w : list.workspaces()) {
+    if (w.name() == by_name) return by_name;
+  }
+  return Status(Code::kNotFound, "no workspace of yours shares " + Printable(folder) + " or a folder above it; "
+                                     "make one here with: workspace create (or name one: workspace COMMAND NAME; "
+                                     "see workspace list)");
+}
+
+Result<std::string> ResolveName(Stub* stub, const std::string& given) {
+  if (!given.empty()) return given;
+  std::error_code ec;
+  const auto cwd = std::filesystem::current_path(ec);
+  if (ec) return Status(Code::kInvalidArgument, "no NAME given and the current folder is gone; name a workspace");
+  grpc::ClientContext ctx;
+  v1::ListResponse list;
+  Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &list));
+  if (!s.ok()) return s;
+  std::string why;
+  auto name = WorkspaceForFolder(list, cwd.string(), &why);
+  if (name.ok() && !why.empty() && Tty()) std::fprintf(stderr, "workspace: using %s\n", why.c_str());
+  return name;
+}
+
+}  // namespace ws::cli
+
+namespace ws::cli {
+
+bool Context::Resolve(Stub* stub, std::string* name, bool exec_like) {
+  auto n = ResolveName(stub, *name);
+  if (!n.ok()) {
+    code = Fail(n.status(), exec_like);
+    return false;
+  }
+  *name = n.value();
+  return true;
+}
+
+}  // namespace ws::cli
+
+namespace ws::cli {
+
+bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name) {
+  if (!args->empty()) {
+    grpc::ClientContext ctx;
+    v1::ListResponse list;
+    Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &list));
+    if (!s.ok()) {
+      code = Fail(s);
+      return false;
+    }
+    for (const auto& w : list.workspaces()) {
+      if (w.name() == args->front()) {
+        *name = args->front();
+        args->erase(args->begin());
+        return true;
+      }
+    }
+  }
+  return Resolve(stub, name);
 }
 
 }  // namespace ws::cli

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "host/cli/client.h"
 #include "host/cli/exit_codes.h"
@@ -17,6 +18,10 @@ namespace ws::cli {
 
 namespace v1 = workspace::v1;
 using Stub = v1::Controller::Stub;
+
+// Help text of a command's NAME (optional) and NAMEs.
+inline constexpr char kNameHelp[] = "Workspace name (default: the current folder's workspace)";
+inline constexpr char kNamesHelp[] = "Workspace names (default: the current folder's workspace)";
 
 // Prints "workspace: MSG" on stderr; returns `code`.
 int Fail(const std::string& msg, int code);
@@ -29,6 +34,13 @@ struct Context {
   int code = kOk;  // the process exit code
   // Connects on first use; on failure prints, sets `code`, returns null.
   Stub* Connect(bool exec_like);
+  // Fills an empty *name with the current folder's workspace (ResolveName);
+  // on failure prints, sets `code`, returns false.
+  bool Resolve(Stub* stub, std::string* name, bool exec_like = false);
+  // For `allow [NAME] HOST...` and `port [NAME] SPEC`: the first of *args
+  // is NAME when it names one of the caller's workspaces (it is taken out
+  // of *args); else NAME is the current folder's workspace.
+  bool SplitName(Stub* stub, std::vector<std::string>* args, std::string* name);
 };
 
 std::string ToJson(const google::protobuf::Message& m);
@@ -38,5 +50,20 @@ bool Tty();  // stderr is a terminal: show progress and hints
 grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds);
 // "[HOST_PORT:]GUEST_PORT" -> a PortForward (host 0: the guest's number if free).
 Result<v1::PortForward> ParsePortSpec(const std::string& spec);
+
+}  // namespace ws::cli
+
+namespace ws::cli {
+
+// The workspace a command without NAME means: the one whose share holds
+// `folder` (the nearest, searching upward as git does), else one named
+// after `folder` (as create names it). Ambiguity, or none, is an error that
+// says what to type. `why` is set when the pick is not obvious (it shares a
+// folder above this one, or is not named after it).
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, std::string* why);
+
+// `given` when set; else WorkspaceForFolder of the current folder, saying
+// on a terminal which it picked when that is not obvious.
+Result<std::string> ResolveName(Stub* stub, const std::string& given);
 
 }  // namespace ws::cli

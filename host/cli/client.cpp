@@ -103,7 +103,18 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
   auto channel = grpc::CreateCustomChannel("unix:" + sock, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Controller::NewStub(channel);
   Status s = Hello(stub.get(), 3s);
-  if (s.ok()) return stub;
+  if (s.ok()) {
+    // They choose how a daemon starts; this one has started already.
+    for (const auto& [flag, value] : {std::pair{"--libvirt-uri (WORKSPACE_LIBVIRT_URI)", g.connect_uri},
+                                  std::pair{"--accel (WORKSPACE_ACCEL)", g.accel}}) {
+      if (value.empty()) continue;
+      std::fprintf(stderr,
+                   "workspace: %s has no effect: the daemon for %s is already running (give it where the daemon "
+                   "starts: workspace daemon, or its systemd unit)\n",
+                   flag, layout.state_dir().c_str());
+    }
+    return stub;
+  }
   if (s.code() == Code::kFailedPrecondition) return s;
 
   if (geteuid() != 0) {

@@ -102,9 +102,11 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
   create_cmd->add_option("--disk", [&](const CLI::results_t& r) { create.set_disk_gib(std::stoul(r[0])); return true; },
                          "Root disk size in GiB, thin (debian; default 20)")->type_name("GIB")->check(CLI::Range(1, 4096));
   create_cmd->add_option("--cpus", [&](const CLI::results_t& r) { create.set_cpus(std::stoul(r[0])); return true; },
-                         "Virtual CPUs")->type_name("N")->check(CLI::Range(1, 512));
+                         "Virtual CPUs (default: the image's, 2 for debian, 1 for minimal)")
+      ->type_name("N")->check(CLI::Range(1, 512));
   create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
-                         "Guest memory in MiB")->type_name("MIB")->check(CLI::Range(128, 1 << 20));
+                         "Guest memory in MiB (default: the image's, 2048 for debian, 512 for minimal)")
+      ->type_name("MIB")->check(CLI::Range(128, 1 << 20));
   create_cmd->add_option("--cpu-model", *create.mutable_cpu_model(),
                          "Guest CPU: auto (default: max under TCG, host under KVM), max, host, or a QEMU "
                          "model such as Haswell")
@@ -226,13 +228,6 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       r->set_host(a.host);
       r->set_port(a.port);
       r->set_source(a.source);
-    }
-    if (net_mode == "allowlist" && !no_default_allow &&
-        std::none_of(allow.begin(), allow.end(), [](const net::AllowEntry& a) {
-          return a.source == "apt" || a.source == "npm" || a.source == "pip";
-        })) {
-      std::fprintf(stderr, "workspace: warning: no package registry found in this host's apt, npm or pip "
-                           "configuration; add them with --allow\n");
     }
     if (create.image().empty()) create.set_image(kDefaultImage);
     GitIdentity(cwd, create.mutable_git_name(), create.mutable_git_email());

@@ -1,8 +1,11 @@
-// The default egress allowlist, gathered by the CLI (with its user's own
-// configuration) at create: the package registries this host uses — apt's
-// sources, npm's effective registry, pip's index when configured — and the
-// AI model APIs listed in the installed data file. No registry host is
-// written into the code. Code-hosting sites are not added.
+// The default egress allowlist a workspace gets at create: the AI model APIs
+// listed in the installed data file, and nothing that depends on this
+// host's tools. Package installs need no entry: npm, pip and apt in the
+// guest go to the host's registry endpoints (docs/cli.md "Registry
+// endpoints"), which serve reads only and fetch from the upstreams the
+// host's configuration names. A registry host allowed directly would be a
+// way out (npm publish, twine upload); code-hosting sites are not added
+// either.
 #pragma once
 
 #include <string>
@@ -13,11 +16,5 @@
 namespace ws::cli {
 
 std::vector<net::AllowEntry> DefaultAllowlist();
-
-// The host of an URL ("https://a.b:8443/x" -> "a.b:8443"), or "".
-std::string HostOfUrl(const std::string& url);
-
-// Hosts in apt sources text (one-line .list or deb822 .sources format).
-std::vector<std::string> AptSourceHosts(const std::string& text);
 
 }  // namespace ws::cli

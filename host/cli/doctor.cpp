@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <string>
 
+#include <google/protobuf/struct.pb.h>
+
+#include "host/cli/cli_support.h"
 #include "host/cli/exit_codes.h"
 #include "host/common/subprocess.h"
 #include "host/shares/share_config.h"
@@ -20,12 +23,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Printed as it goes, or (--json) once at the end.
 struct Report {
+  bool json = false;
   int problems = 0;
-  void Ok(const std::string& what) { std::printf("ok       %s\n", what.c_str()); }
+  google::protobuf::ListValue checks;
+  void Add(const char* status, const std::string& what, const std::string& fix) {
+    if (json) {
+      auto* o = checks.add_values()->mutable_struct_value()->mutable_fields();
+      (*o)["status"].set_string_value(status);
+      (*o)["check"].set_string_value(what);
+      (*o)["fix"].set_string_value(fix);
+      return;
+    }
+    std::printf("%-8s %s\n", std::string(status) == "problem" ? "PROBLEM" : status, what.c_str());
+    if (!fix.empty()) std::printf("         fix: %s\n", fix.c_str());
+  }
+  void Ok(const std::string& what) { Add("ok", what, ""); }
   void Problem(const std::string& what, const std::string& fix) {
     ++problems;
-    std::printf("PROBLEM  %s\n         fix: %s\n", what.c_str(), fix.c_str());
+    Add("problem", what, fix);
   }
   void Check(bool good, const std::string& what, const std::string& fix) {
     good ? Ok(what) : Problem(what, fix);
@@ -33,7 +50,7 @@ struct Report {
   // Not a problem of workspace's own: said, not counted.
   void Advise(bool good, const std::string& what, const std::string& fix) {
     if (good) return Ok(what);
-    std::printf("advice   %s\n         fix: %s\n", what.c_str(), fix.c_str());
+    Add("advice", what, fix);
   }
 };
 
@@ -41,8 +58,9 @@ bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
 
 }  // namespace
 
-int RunDoctor(const GlobalOptions& g) {
+int RunDoctor(const GlobalOptions& g, bool json) {
   Report r;
+  r.json = json;
   const std::string exe_dir = ExeDir();
   r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)", "run ./scripts/setup");
   r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)", "run ./scripts/setup");
@@ -86,6 +104,7 @@ int RunDoctor(const GlobalOptions& g) {
   r.Advise(bare.ok() && bare.value().rfind("explicit", 0) == 0,
            "your git uses only the bare repositories you name (safe.bareRepository=explicit)",
            "git config --global safe.bareRepository explicit");
+  if (json) std::printf("%s\n", ToJson(r.checks).c_str());
   return r.problems == 0 ? kOk : kFailure;
 }
 

@@ -6,6 +6,7 @@
 
 namespace ws::cli {
 
-int RunDoctor(const GlobalOptions& g);
+// json: one JSON array of {status: ok/problem/advice, check, fix} instead of lines.
+int RunDoctor(const GlobalOptions& g, bool json);
 
 }  // namespace ws::cli

@@ -17,6 +17,7 @@
 
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 
 namespace ws::cli {
@@ -222,6 +223,18 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   sender.Close();
   Status s = FromGrpc(stream->Finish());
   raw.reset();  // restore the terminal before printing anything
+  if (exit) {
+    // Held back during a -t session (guest text: cleaned, one line each).
+    for (const auto& n : exit->notices()) {
+      std::string line = n;
+      while (!line.empty() && line.back() == '\n') line.pop_back();
+      std::fprintf(stderr, "%s\n", Printable(line.substr(0, 1024)).c_str());
+    }
+    if (exit->notices_dropped()) {
+      std::fprintf(stderr, "workspace: and %u more denials (workspace audit %s --denied)\n", exit->notices_dropped(),
+                   o.workspace.c_str());
+    }
+  }
   if (too_large) return kOutputTooLarge;
   if (!exit) {
     std::fprintf(stderr, "workspace: exec in '%s' failed: %s\n", o.workspace.c_str(),

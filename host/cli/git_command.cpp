@@ -8,7 +8,10 @@
 
 #include "host/cli/exec_command.h"
 #include "host/common/cleanup.h"
+#include <google/protobuf/struct.pb.h>
+
 #include "host/common/grpc_status.h"
+#include "host/common/printable.h"
 #include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
 
@@ -29,6 +32,41 @@ not=$(git --git-dir="$host" for-each-ref --format='^%(objectname)')
 { git for-each-ref --format='%(refname)' refs/heads; printf '%s\n' $not; } | git bundle create - --stdin 2>/dev/null
 )SH";
 
+// --checkout: the shared folder already holds the workspace's files, so a
+// merge would find them "local changes"; the host's branch is moved to the
+// workspace's commit instead (only forward) and its index refreshed from
+// it, the files left as they are. Returns what was done, for the user.
+Result<std::string> FastForward(const std::string& repo, const std::string& name) {
+  auto branch = RunCommand({"git", "-C", repo, "symbolic-ref", "--quiet", "--short", "HEAD"});
+  if (!branch.ok() || branch->empty()) {
+    return Status(Code::kFailedPrecondition, "--checkout: " + repo + " has no branch checked out (detached HEAD)");
+  }
+  std::string b = branch.value();
+  while (!b.empty() && b.back() == '\n') b.pop_back();
+  const std::string theirs_ref = "refs/workspace/" + name + "/" + b;
+  auto theirs = RunCommand({"git", "-C", repo, "rev-parse", "--verify", "--quiet", theirs_ref + "^{commit}"});
+  if (!theirs.ok()) {
+    return Status(Code::kFailedPrecondition, "--checkout: '" + name + "' has no branch " + b +
+                                                 "; see: git branch -a --list 'workspace/" + name + "/*'");
+  }
+  auto ours = RunCommand({"git", "-C", repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"});
+  std::string t = theirs.value(), o = ours.ok() ? ours.value() : "";
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  while (!o.empty() && o.back() == '\n') o.pop_back();
+  if (t == o) return "your " + b + " is at the workspace's already";
+  if (!o.empty() && !RunCommand({"git", "-C", repo, "merge-base", "--is-ancestor", o, t}).ok()) {
+    return Status(Code::kFailedPrecondition,
+                  "--checkout: your " + b + " has commits the workspace's lacks; merge by hand: git stash && "
+                  "git merge workspace/" + name + "/" + b + " (the shared folder holds the workspace's files)");
+  }
+  auto moved = RunCommand({"git", "-C", repo, "update-ref", "-m", "workspace git fetch --checkout",
+                           "refs/heads/" + b, t, o});
+  if (!moved.ok()) return Status(Code::kInternal, "--checkout: moving " + b + " failed: " + moved.status().message());
+  auto index = RunCommand({"git", "-C", repo, "reset", "--quiet", "--mixed"});
+  if (!index.ok()) return Status(Code::kInternal, "--checkout: refreshing the index failed: " + index.status().message());
+  return b + " fast-forwarded to " + t.substr(0, 12) + " (files untouched; git status shows what differs)";
+}
+
 }  // namespace
 
 GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
@@ -36,13 +74,19 @@ GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
   git->require_subcommand(1);
   auto* fetch = git->add_subcommand(
       "fetch", "Fetch the commits made in a workspace into the host repository as refs/workspace/NAME/*");
-  fetch->add_option("name", name, "Workspace name")->required();
+  fetch->add_option("name", name, kNameHelp);
   fetch->add_option("guest_path", guest_path, "The shared repository's guest path (when it has several)");
+  fetch->add_flag("--checkout", checkout,
+                  "Then fast-forward your checked-out branch to the workspace's branch of that name (the "
+                  "shared folder holds its files already; your index is refreshed, your files are untouched)");
+  fetch->add_flag("--json", json, "JSON output (fields in docs/cli.md)");
   fetch->add_option("--max-size", max_mib, "Largest bundle taken, in MiB (default 2048)")
       ->check(CLI::Range(1u, 1u << 20));
   fetch->callback([&] {
+    // `git fetch /workspace`: a guest path alone (names never start with '/').
+    if (!name.empty() && name[0] == '/' && guest_path.empty()) std::swap(name, guest_path);
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &name)) return;
     grpc::ClientContext ctx;
     v1::InspectRequest req;
     req.set_name(name);
@@ -83,25 +127,49 @@ GitCommand::GitCommand(CLI::App& app, Context& context) : c(context) {
                                 1));
     }
     if (rc != 0) return void(c.code = Fail("making the bundle in '" + name + "' failed (exit " + std::to_string(rc) + ")", 1));
-    if (lseek(fd.get(), 0, SEEK_END) == 0) {
-      std::printf("nothing to fetch: '%s' has no commits that %s lacks\n", name.c_str(), share->host_path().c_str());
-      return;
-    }
-    // The bundle is untrusted data: verified against this repository, and
-    // every object checked as it is fetched.
     const std::string repo = share->host_path();
-    auto verify = RunCommand({"git", "-C", repo, "bundle", "verify", "-q", bundle});
-    if (!verify.ok()) return void(c.code = Fail("the workspace's bundle does not apply here: " + verify.status().message(), 1));
-    auto fetched = RunCommand({"git", "-C", repo, "-c", "fetch.fsckObjects=true", "fetch", "--no-tags", "--quiet",
-                               bundle, "+refs/heads/*:refs/workspace/" + name + "/*"});
-    if (!fetched.ok()) return void(c.code = Fail("git fetch from the bundle failed: " + fetched.status().message(), 1));
-    auto refs = RunCommand({"git", "-C", repo, "for-each-ref", "--format=%(refname) %(objectname:short) %(subject)",
-                            "refs/workspace/" + name + "/"});
-    std::printf("fetched from '%s' into %s:\n%s", name.c_str(), repo.c_str(), refs.ok() ? refs->c_str() : "");
-    if (Tty()) {
-      std::fprintf(stderr, "Look with: git log refs/workspace/%s/<branch>; take with: git merge workspace/%s/<branch>\n",
-                   name.c_str(), name.c_str());
+    google::protobuf::Struct out;
+    auto& fields = *out.mutable_fields();
+    fields["repo"].set_string_value(repo);
+    auto* refs_json = fields["refs"].mutable_list_value();
+    const bool empty = lseek(fd.get(), 0, SEEK_END) == 0;
+    if (empty && !json) {
+      std::printf("nothing to fetch: '%s' has no commits that %s lacks\n", name.c_str(), repo.c_str());
     }
+    if (!empty) {
+      // The bundle is untrusted data: verified against this repository, and
+      // every object checked as it is fetched.
+      auto verify = RunCommand({"git", "-C", repo, "bundle", "verify", "-q", bundle});
+      if (!verify.ok()) return void(c.code = Fail("the workspace's bundle does not apply here: " + verify.status().message(), 1));
+      auto fetched = RunCommand({"git", "-C", repo, "-c", "fetch.fsckObjects=true", "fetch", "--no-tags", "--quiet",
+                                 bundle, "+refs/heads/*:refs/workspace/" + name + "/*"});
+      if (!fetched.ok()) return void(c.code = Fail("git fetch from the bundle failed: " + fetched.status().message(), 1));
+      auto refs = RunCommand({"git", "-C", repo, "for-each-ref", "--format=%(refname) %(objectname:short) %(subject)",
+                              "refs/workspace/" + name + "/"});
+      if (json) {
+        std::istringstream lines(refs.ok() ? refs.value() : "");
+        for (std::string line; std::getline(lines, line);) {
+          auto* r = refs_json->add_values()->mutable_struct_value()->mutable_fields();
+          const auto a = line.find(' '), b = line.find(' ', a + 1);
+          (*r)["ref"].set_string_value(line.substr(0, a));
+          (*r)["id"].set_string_value(line.substr(a + 1, b - a - 1));
+          (*r)["subject"].set_string_value(b == std::string::npos ? "" : line.substr(b + 1));
+        }
+      } else {
+        std::printf("fetched from '%s' into %s:\n%s", name.c_str(), repo.c_str(),
+                    refs.ok() ? Printable(refs.value(), true).c_str() : "");
+      }
+    }
+    if (checkout) {
+      auto moved = FastForward(repo, name);
+      if (!moved.ok()) return void(c.code = Fail(moved.status()));
+      fields["checked_out"].set_string_value(moved.value());
+      if (!json && !moved->empty()) std::printf("%s\n", moved->c_str());
+    } else if (!empty && !json && Tty()) {
+      std::fprintf(stderr, "Look with: git log workspace/%s/<branch>; take them into your checked-out branch "
+                           "with: workspace git fetch --checkout %s\n", name.c_str(), name.c_str());
+    }
+    if (json) std::printf("%s\n", ToJson(out).c_str());
   });
 }
 

@@ -21,6 +21,7 @@ class GitCommand {
   Context& c;
   std::string name, guest_path;
   unsigned max_mib = 2048;
+  bool checkout = false, json = false;
 };
 
 }  // namespace ws::cli

@@ -21,68 +21,87 @@ namespace ws::cli {
 
 NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   // allow
-  allow_cmd = app.add_subcommand("allow", "Change a workspace's egress allowlist (at once, and kept)");
-  allow_cmd->add_option("name", allow_name, "Workspace name")->required();
-  allow_cmd->add_option("hosts", allow_add, "HOST[:PORT] or *.DOMAIN to allow");
+  allow_cmd = app.add_subcommand("allow", "Change or list a workspace's egress allowlist (changes apply at once, "
+                                          "and are kept): allow [NAME] HOST[:PORT]...");
+  allow_cmd->add_option("args", allow_args, "[NAME] then HOST[:PORT] or *.DOMAIN to allow (NAME: default the "
+                                            "current folder's workspace)");
   allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")->allow_extra_args(false);
+  allow_cmd->add_flag("--list", allow_list, "List the allowlist (with where each entry came from)");
+  allow_cmd->add_flag("--json", allow_json, "JSON output: the allowlist after the change (fields in docs/cli.md)");
   allow_cmd->callback([&] {
-    if (allow_add.empty() && allow_remove.empty()) {
-      return void(c.code = Fail("give HOST[:PORT] to allow, or --remove HOST[:PORT]", kUsage));
-    }
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.SplitName(stub, &allow_args, &allow_name)) return;
+    if (allow_args.empty() && allow_remove.empty() && !allow_list) {
+      return void(c.code = Fail("give HOST[:PORT] to allow, --remove HOST[:PORT], or --list", kUsage));
+    }
+    if (allow_list && (!allow_args.empty() || !allow_remove.empty())) {
+      return void(c.code = Fail("--list takes no HOST and no --remove", kUsage));
+    }
     grpc::ClientContext ctx;
     v1::AllowRequest req;
     req.set_name(allow_name);
-    for (const auto& a : allow_add) req.add_add(a);
+    for (const auto& a : allow_args) req.add_add(a);
     for (const auto& r : allow_remove) req.add_remove(r);
     v1::AllowResponse resp;
     Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
+    if (allow_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
+    if (!allow_list) return;
+    for (const auto& a : resp.allow()) {
+      std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
+      std::string port = a.port() ? ":" + std::to_string(a.port()) : "";
+      std::printf("%-40s %s\n", (h + port).c_str(), a.source().c_str());
+    }
   });
 
   // port
-  port_cmd = app.add_subcommand("port", "Publish a guest port on the host's 127.0.0.1, or list/remove them");
-  port_cmd->add_option("name", port_name, "Workspace name")->required();
-  port_cmd->add_option("spec", port_spec, "[HOST_PORT:]GUEST_PORT to publish");
+  port_cmd = app.add_subcommand("port", "Publish a guest port on the host's 127.0.0.1, or list/remove them: "
+                                        "port [NAME] [HOST_PORT:]GUEST_PORT");
+  port_cmd->add_option("args", port_args, "[NAME] then [HOST_PORT:]GUEST_PORT to publish (NAME: default the "
+                                          "current folder's workspace)");
   port_cmd->add_flag("--list", port_list, "List the published ports");
   port_cmd->add_option("--remove", port_remove, "Stop publishing this host port")->allow_extra_args(false);
+  port_cmd->add_flag("--json", port_json, "JSON output: the published ports (fields in docs/cli.md)");
   port_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub || !c.SplitName(stub, &port_args, &port_name)) return;
+    if (port_args.size() > 1) return void(c.code = Fail("give one [HOST_PORT:]GUEST_PORT at a time", kUsage));
     v1::PortRequest req;
     req.set_name(port_name);
-    if (!port_spec.empty()) {
-      auto f = ParsePortSpec(port_spec);
+    const std::string spec = port_args.empty() ? "" : port_args[0];
+    if (!spec.empty()) {
+      auto f = ParsePortSpec(spec);
       if (!f.ok()) return void(c.code = Fail(f.status()));
       *req.add_add() = f.value();
     }
     for (auto r : port_remove) req.add_remove(r);
-    if (port_spec.empty() && port_remove.empty() && !port_list) {
+    if (spec.empty() && port_remove.empty() && !port_list) {
       return void(c.code = Fail("give [HOST_PORT:]GUEST_PORT, --list or --remove HOST_PORT", kUsage));
     }
-    Stub* stub = c.Connect(false);
-    if (!stub) return;
     grpc::ClientContext ctx;
     v1::PortResponse resp;
     Status s = FromGrpc(stub->Port(Deadline(&ctx, 30), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
+    if (port_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
     auto print = [&](const v1::PortForward& f) {
       std::printf("127.0.0.1:%u -> %s:%u\n", f.host_port(), port_name.c_str(), f.guest_port());
     };
     if (port_list) {
       for (const auto& f : resp.ports()) print(f);
-    } else if (!port_spec.empty() && resp.ports_size() > 0) {
+    } else if (!spec.empty() && resp.ports_size() > 0) {
       print(resp.ports(resp.ports_size() - 1));  // the one just added
     }
   });
 
   // audit
   audit_cmd = app.add_subcommand("audit", "Show every egress attempt of a workspace");
-  audit_cmd->add_option("name", audit_name, "Workspace name")->required();
+  audit_cmd->add_option("name", audit_name, kNameHelp);
   audit_cmd->add_flag("--json", audit_json, "JSON lines (fields in docs/cli.md)");
   audit_cmd->add_flag("-f,--follow", audit_follow, "Keep printing new attempts");
+  audit_cmd->add_flag("--denied", audit_denied, "Only what was denied");
   audit_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &audit_name)) return;
     grpc::ClientContext ctx;
     v1::AuditRequest req;
     req.set_name(audit_name);
@@ -92,10 +111,6 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     std::string pending;
     if (!audit_json) std::printf("%-24s %-6s %-40s %-16s %s\n", "TIME", "VERDICT", "TARGET", "ADDRESS", "REASON");
     while (reader->Read(&chunk)) {
-      if (audit_json) {
-        if (!WriteAll(1, chunk.data().data(), chunk.data().size())) ctx.TryCancel();
-        continue;
-      }
       pending += chunk.data();
       for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
         std::string line = pending.substr(0, nl);
@@ -107,6 +122,12 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
           if (line[at] == '"') return line.substr(at + 1, line.find('"', at + 1) - at - 1);
           return line.substr(at, line.find_first_of(",}", at) - at);
         };
+        if (audit_denied && field("decision") == "allow") continue;
+        if (audit_json) {
+          line += '\n';
+          if (!WriteAll(1, line.data(), line.size())) ctx.TryCancel();
+          continue;
+        }
         std::string target = field("target") + ":" + field("port");
         std::string address = field("address"), reason = field("reason");
         if (!field("endpoint").empty()) {

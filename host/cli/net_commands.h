@@ -24,14 +24,17 @@ class NetCommands {
  private:
   Context& c;
   std::string allow_name;
-  std::vector<std::string> allow_add, allow_remove;
+  std::vector<std::string> allow_args, allow_remove;
+  bool allow_list = false, allow_json = false;
   CLI::App* allow_cmd = nullptr;
-  std::string port_name, port_spec;
+  std::string port_name;
+  std::vector<std::string> port_args;
+  bool port_json = false;
   std::vector<uint32_t> port_remove;
   bool port_list = false;
   CLI::App* port_cmd = nullptr;
   std::string audit_name;
-  bool audit_json = false, audit_follow = false;
+  bool audit_json = false, audit_follow = false, audit_denied = false;
   CLI::App* audit_cmd = nullptr;
   bool cache_json = false;
 };

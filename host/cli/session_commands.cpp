@@ -12,53 +12,75 @@
 
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
+#include "host/cli/env_options.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
 #include "host/cli/project_trust.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::cli {
 
+void SessionCommands::AddEnvOptions(CLI::App* cmd, EnvFlags* flags) {
+  cmd->add_option("-e,--env", flags->env,
+                  "Set a variable in the command's environment: KEY=VALUE, or KEY for this shell's value "
+                  "(left out when unset); repeatable. The value enters the VM")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", flags->files, "Read KEY=VALUE (or KEY) lines from FILE; repeatable, -e wins")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+}
+
+bool SessionCommands::TakeEnv(const EnvFlags& flags, ExecOptions* o) {
+  auto env = ResolveEnv(flags.files, flags.env, [](const std::string& k) { return getenv(k.c_str()); });
+  if (!env.ok()) {
+    c.code = Fail(env.status().message(), kExecFailure);
+    return false;
+  }
+  for (const auto& k : env->unset) {
+    std::fprintf(stderr, "workspace: %s is not set here; left out of the command's environment\n", Printable(k).c_str());
+  }
+  o->env = std::move(env->env);
+  return true;
+}
+
 SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   // exec
-  exec_cmd = app.add_subcommand("exec", "Run a command in a workspace: exec NAME -- CMD [ARG...]");
+  exec_cmd = app.add_subcommand("exec", "Run a command in a workspace: exec [NAME] -- CMD [ARG...]");
   exec_cmd->add_flag("-i,--interactive", exec.interactive, "Forward stdin to the command");
   exec_cmd->add_flag("-t,--tty", exec.tty, "Run on a pseudo-terminal (raw mode here, window size follows)");
   exec_cmd->add_option("-u,--user", exec.user, "Guest user name or uid (default: user, else root)");
-  exec_cmd->add_option("-e,--env", exec.env, "Set an environment variable (KEY=VALUE), repeatable")
-      ->allow_extra_args(false);
-  exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest");
+  AddEnvOptions(exec_cmd, &exec_env);
+  exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest (default: /workspace when it exists, else the user's home, else /)");
   exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
       ->type_name("SEC");
   exec_cmd->add_flag("--pipe-stdout", exec.pipe_stdout,
                      "Give the command a pipe as stdout instead of the bulk output port (slower for large "
                      "output; for commands that open /dev/stdout again)");
-  exec_cmd->add_option("name", exec.workspace, "Workspace name")->required();
+  exec_cmd->add_option("name", exec.workspace, "Workspace name (default: the current folder's workspace)");
   exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
   exec_cmd->callback([&] {
-    for (const auto& kv : exec.env) {
-      if (kv.find('=') == std::string::npos || kv[0] == '=') {
-        return void(c.code = Fail("--env wants KEY=VALUE, got '" + kv + "'", kExecFailure));
-      }
-    }
+    if (!TakeEnv(exec_env, &exec)) return;
     Stub* stub = c.Connect(true);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &exec.workspace, true)) return;
     c.code = RunExec(stub, exec);
   });
 
   // shell
   shell_cmd = app.add_subcommand("shell", "Open an interactive login shell in a workspace");
   shell_cmd->add_option("-u,--user", shell.user, "Guest user name or uid (default: user, else root)");
-  shell_cmd->add_option("-w,--cwd", shell.cwd, "Working directory in the guest");
-  shell_cmd->add_option("name", shell.workspace, "Workspace name")->required();
+  shell_cmd->add_option("-w,--cwd", shell.cwd, "Working directory in the guest (default: /workspace when it exists, else the user's home, else /)");
+  AddEnvOptions(shell_cmd, &shell_env);
+  shell_cmd->add_option("name", shell.workspace, "Workspace name (default: the current folder's workspace)");
   shell_cmd->callback([&] {
     shell.interactive = shell.tty = shell.login_shell = true;
     shell.argv = {"shell"};
+    if (!TakeEnv(shell_env, &shell)) return;
     Stub* stub = c.Connect(true);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &shell.workspace, true)) return;
     c.code = RunExec(stub, shell);
   });
 
@@ -136,7 +158,8 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
 
   // doctor
   doctor_cmd = app.add_subcommand("doctor", "Check this host and say what to fix");
-  doctor_cmd->callback([&] { c.code = RunDoctor(c.global); });
+  doctor_cmd->add_flag("--json", doctor_json, "JSON output (fields in docs/cli.md)");
+  doctor_cmd->callback([&] { c.code = RunDoctor(c.global, doctor_json); });
 }
 
 }  // namespace ws::cli

@@ -21,7 +21,16 @@ class SessionCommands {
   SessionCommands& operator=(const SessionCommands&) = delete;
 
  private:
+  struct EnvFlags {
+    std::vector<std::string> env, files;
+  };
+  // -e/--env and --env-file on `cmd`.
+  static void AddEnvOptions(CLI::App* cmd, EnvFlags* flags);
+  // Resolves them into o->env; on a bad entry prints, sets c.code, false.
+  bool TakeEnv(const EnvFlags& flags, ExecOptions* o);
+
   Context& c;
+  EnvFlags exec_env, shell_env;
   ExecOptions exec;
   CLI::App* exec_cmd = nullptr;
   ExecOptions shell;
@@ -33,6 +42,7 @@ class SessionCommands {
   CLI::App* trust_cmd = nullptr;
   std::string trust_dir;
   bool trust_list = false, trust_remove = false, trust_json = false;
+  bool doctor_json = false;
 };
 
 }  // namespace ws::cli

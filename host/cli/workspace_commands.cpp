@@ -80,11 +80,24 @@ void PrintDetails(const v1::Workspace& w) {
 
 }  // namespace
 
+bool WorkspaceCommands::ResolveNames(Stub* stub, std::vector<std::string>* names) {
+  if (!names->empty()) return true;
+  std::string one;
+  if (!c.Resolve(stub, &one)) return false;
+  names->push_back(one);
+  return true;
+}
+
+void WorkspaceCommands::Note(int rc) {
+  if (c.code == kOk) c.code = rc;
+}
+
 WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(context) {
   // list
   list_cmd = app.add_subcommand("list", "List your workspaces");
   list_cmd->alias("ls");
   list_cmd->add_flag("--json", list_json, "JSON output (fields in docs/cli.md)");
+  list_cmd->add_flag("-q,--quiet", list_quiet, "Names only, one per line");
   list_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub) return;
@@ -92,6 +105,10 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     v1::ListResponse resp;
     Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &resp));
     if (!s.ok()) return void(c.code = Fail(s));
+    if (list_quiet) {
+      for (const auto& w : resp.workspaces()) std::printf("%s\n", w.name().c_str());
+      return;
+    }
     if (list_json) {
       std::string out = "[";
       for (int i = 0; i < resp.workspaces_size(); ++i) {
@@ -107,11 +124,11 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
 
   // inspect
   inspect_cmd = app.add_subcommand("inspect", "Show one workspace in detail");
-  inspect_cmd->add_option("name", inspect_name, "Workspace name")->required();
+  inspect_cmd->add_option("name", inspect_name, kNameHelp);
   inspect_cmd->add_flag("--json", inspect_json, "JSON output (fields in docs/cli.md)");
   inspect_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &inspect_name)) return;
     grpc::ClientContext ctx;
     v1::InspectRequest req;
     req.set_name(inspect_name);
@@ -125,41 +142,51 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     }
   });
 
-  // start / stop / destroy
-  start_cmd = app.add_subcommand("start", "Boot a stopped workspace");
-  start_cmd->add_option("name", start_name, "Workspace name")->required();
+  // start / stop / destroy: each takes several names; none means the current folder's workspace.
+  start_cmd = app.add_subcommand("start", "Boot stopped workspaces");
+  start_cmd->add_option("name", start_names, kNamesHelp);
   start_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
-    grpc::ClientContext ctx;
-    v1::StartRequest req;
-    req.set_name(start_name);
-    v1::StartResponse resp;
-    Status s = FromGrpc(stub->Start(Deadline(&ctx, 300), req, &resp));
-    if (!s.ok()) return void(c.code = Fail(s));
-    if (Tty()) std::fprintf(stderr, "Workspace '%s' is running.\n", start_name.c_str());
-  });
-  stop_cmd = app.add_subcommand("stop", "Power a workspace off (forced after 10 s)");
-  stop_cmd->add_option("name", stop_name, "Workspace name")->required();
-  stop_cmd->callback([&] {
-    Stub* stub = c.Connect(false);
-    if (!stub) return;
-    grpc::ClientContext ctx;
-    v1::StopRequest req;
-    req.set_name(stop_name);
-    v1::StopResponse resp;
-    Status s = FromGrpc(stub->Stop(Deadline(&ctx, 120), req, &resp));
-    if (!s.ok()) return void(c.code = Fail(s));
-    PrintChangesSummary(stop_name, FetchChanges(stub, stop_name));
-    if (resp.forced()) {
-      std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n",
-                   stop_name.c_str());
+    if (!stub || !ResolveNames(stub, &start_names)) return;
+    for (const auto& n : start_names) {
+      grpc::ClientContext ctx;
+      v1::StartRequest req;
+      req.set_name(n);
+      v1::StartResponse resp;
+      Status s = FromGrpc(stub->Start(Deadline(&ctx, 300), req, &resp));
+      if (!s.ok()) {
+        Note(Fail(s));
+        continue;
+      }
+      if (Tty()) std::fprintf(stderr, "Workspace '%s' is running.\n", n.c_str());
     }
   });
-  destroy_cmd = app.add_subcommand("destroy", "Delete a workspace (or --all of yours): its VM and every file of it");
+  stop_cmd = app.add_subcommand("stop", "Power workspaces off (forced after 10 s)");
+  stop_cmd->add_option("name", stop_names, kNamesHelp);
+  stop_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub || !ResolveNames(stub, &stop_names)) return;
+    for (const auto& n : stop_names) {
+      grpc::ClientContext ctx;
+      v1::StopRequest req;
+      req.set_name(n);
+      v1::StopResponse resp;
+      Status s = FromGrpc(stub->Stop(Deadline(&ctx, 120), req, &resp));
+      if (!s.ok()) {
+        Note(Fail(s));
+        continue;
+      }
+      PrintChangesSummary(n, FetchChanges(stub, n));
+      if (resp.forced()) {
+        std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n", n.c_str());
+      }
+    }
+  });
+  destroy_cmd = app.add_subcommand("destroy", "Delete workspaces (or --all: yours; root: everyone's): "
+                                              "each VM and every file of it");
   destroy_cmd->alias("rm");
-  destroy_cmd->add_option("name", destroy_name, "Workspace name");
-  destroy_cmd->add_flag("-f,--force", destroy_force, "Destroy even when running");
+  destroy_cmd->add_option("name", destroy_names, kNamesHelp);
+  destroy_cmd->add_flag("-f,--force", destroy_force, "Destroy even when running, or holding commits not fetched");
   destroy_cmd->add_flag("--all", destroy_all, "Destroy every workspace you can see (running ones need --force)");
   // Destroys `names`, printing each one gone; the first failure decides the exit code.
   destroy_each = [this](Stub* stub, const std::vector<std::string>& names, bool force, bool verbose) {
@@ -172,8 +199,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
       v1::DestroyResponse resp;
       Status s = FromGrpc(stub->Destroy(Deadline(&ctx, 120), req, &resp));
       if (!s.ok()) {
-        int rc = Fail(s);
-        if (c.code == kOk) c.code = rc;
+        Note(Fail(s));
         continue;
       }
       if (verbose) std::printf("destroyed %s\n", n.c_str());
@@ -192,42 +218,57 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     return Status::Ok();
   };
   destroy_cmd->callback([&] {
-    if (destroy_all == !destroy_name.empty()) {
-      return void(c.code = Fail("give a workspace NAME, or --all", kUsage));
-    }
+    if (destroy_all && !destroy_names.empty()) return void(c.code = Fail("give NAMEs or --all, not both", kUsage));
     Stub* stub = c.Connect(false);
     if (!stub) return;
-    std::vector<std::string> names = {destroy_name};
     if (destroy_all) {
-      names.clear();
-      if (Status s = names_of(stub, false, &names); !s.ok()) return void(c.code = Fail(s));
+      if (Status s = names_of(stub, false, &destroy_names); !s.ok()) return void(c.code = Fail(s));
+    } else if (!ResolveNames(stub, &destroy_names)) {
+      return;
     }
-    destroy_each(stub, names, destroy_force, destroy_all);
+    destroy_each(stub, destroy_names, destroy_force, destroy_all || destroy_names.size() > 1);
   });
 
-  prune_cmd = app.add_subcommand("prune", "Destroy your stopped and crashed workspaces");
+  prune_cmd = app.add_subcommand("prune", "Destroy your stopped and crashed workspaces (asks first on a terminal)");
+  prune_cmd->add_flag("-f,--force", prune_force, "Do not ask");
   prune_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub) return;
     std::vector<std::string> names;
     if (Status s = names_of(stub, true, &names); !s.ok()) return void(c.code = Fail(s));
+    if (names.empty()) return;
+    if (!prune_force && isatty(0) && isatty(2)) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "Destroy %zu stopped workspace%s (%s), with every file of %s? [y/N] ", names.size(),
+                   names.size() == 1 ? "" : "s", list.c_str(), names.size() == 1 ? "it" : "them");
+      char answer[16] = {};
+      if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+        std::fprintf(stderr, "Nothing destroyed.\n");
+        return void(c.code = kFailure);
+      }
+    }
     destroy_each(stub, names, false, true);
   });
 
   reset_cmd = app.add_subcommand("reset", "Throw a workspace's root disk away and boot a fresh one "
                                           "(same name, shares, network policy, resources)");
-  reset_cmd->add_option("name", reset_name, "Workspace name")->required();
+  reset_cmd->add_option("name", reset_name, kNameHelp);
+  reset_cmd->add_flag("-f,--force", reset_force, "Reset even when the guest has commits not fetched yet");
+  reset_cmd->add_flag("--json", reset_json, "JSON output (fields in docs/cli.md)");
   reset_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
-    if (Tty()) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
+    if (!stub || !c.Resolve(stub, &reset_name)) return;
+    if (Tty() && !reset_json) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
     auto changes = FetchChanges(stub, reset_name);  // a fresh boot starts them anew
     grpc::ClientContext ctx;
     v1::ResetRequest req;
     req.set_name(reset_name);
+    req.set_force(reset_force);
     v1::ResetResponse resp;
     Status s = FromGrpc(stub->Reset(Deadline(&ctx, 300), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
+    if (reset_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
     const auto& w = resp.workspace();
     if (w.disk_gib()) {
       std::printf("reset %s: discarded %.1f MiB of changes to its root disk; booted fresh from image %s; "
@@ -242,11 +283,11 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
 
   // logs
   logs_cmd = app.add_subcommand("logs", "Print the guest console log");
-  logs_cmd->add_option("name", logs_name, "Workspace name")->required();
+  logs_cmd->add_option("name", logs_name, kNameHelp);
   logs_cmd->add_flag("-f,--follow", logs_follow, "Keep printing new output");
   logs_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub) return;
+    if (!stub || !c.Resolve(stub, &logs_name)) return;
     grpc::ClientContext ctx;
     v1::LogsRequest req;
     req.set_name(logs_name);

@@ -21,20 +21,26 @@ class WorkspaceCommands {
   WorkspaceCommands& operator=(const WorkspaceCommands&) = delete;
 
  private:
+  // Fills an empty list with the current folder's workspace; false (c.code set) when there is none.
+  bool ResolveNames(Stub* stub, std::vector<std::string>* names);
+  // Keeps the first failure's exit code.
+  void Note(int rc);
+
   Context& c;
-  bool list_json = false;
+  bool list_json = false, list_quiet = false;
   CLI::App* list_cmd = nullptr;
   std::string inspect_name;
   bool inspect_json = false;
   CLI::App* inspect_cmd = nullptr;
-  std::string start_name, stop_name, destroy_name;
-  bool destroy_force = false;
+  std::vector<std::string> start_names, stop_names, destroy_names;
+  bool destroy_force = false, prune_force = false;
   CLI::App* start_cmd = nullptr;
   CLI::App* stop_cmd = nullptr;
   bool destroy_all = false;
   CLI::App* destroy_cmd = nullptr;
   CLI::App* prune_cmd = nullptr;
   std::string reset_name;
+  bool reset_force = false, reset_json = false;
   CLI::App* reset_cmd = nullptr;
   std::string logs_name;
   bool logs_follow = false;

@@ -1,5 +1,7 @@
 #include "host/controller/exec_relay.h"
 
+#include <algorithm>
+
 #include <signal.h>
 
 #include <condition_variable>
@@ -26,6 +28,10 @@ bool Sanitize(ExecResponse* m) {
     case ExecResponse::kStdout:
     case ExecResponse::kStderr: return true;
     case ExecResponse::kExit: {
+      // Notices held from a -t session: bounded as the agent promises.
+      auto* held = m->mutable_exit()->mutable_notices();
+      while (held->size() > 20) held->RemoveLast();
+      for (auto& n : *held) n.resize(std::min<size_t>(n.size(), 1024));
       const auto& e = m->exit();
       if (e.status_case() == workspace::v1::ExecExit::kCode) return e.code() >= 0 && e.code() <= 255;
       if (e.status_case() == workspace::v1::ExecExit::kSignal) return e.signal() > 0 && e.signal() < 65;

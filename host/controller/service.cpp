@@ -302,7 +302,7 @@ grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req, v1:
 
 grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1::ResetResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  auto r = workspaces_.Reset(caller, req->name());
+  auto r = workspaces_.Reset(caller, req->name(), req->force());
   if (!r.ok()) return ToGrpc(r.status());
   ToProto(r->workspace, resp->mutable_workspace(), workspaces_);
   resp->set_discarded_bytes(r->discarded_bytes);

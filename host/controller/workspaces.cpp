@@ -17,6 +17,7 @@
 #include "host/common/time_format.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
+#include "host/controller/unfetched_commits.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
 #include "host/virt/cpu_model.h"
@@ -451,6 +452,10 @@ Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name
   return StartLocked(std::move(ws.value()));
 }
 
+std::string Workspaces::UnfetchedRecord(const std::string& name) const {
+  return layout_.WorkspaceDir(name) + "/unfetched";
+}
+
 Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   const std::string& name = ws.name;
   if (ws.state == virt::VmState::kRunning) return ws;
@@ -464,6 +469,8 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   Status s = PrepareShares(name, ws.meta);
   if (!s.ok()) return s;
   std::error_code ec;
+  // Asked of the guest while it runs; a record is only for while it is off.
+  fs::remove(UnfetchedRecord(name), ec);
   if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
     return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
                                                  ") is gone; make a fresh one with: workspace reset " + name);
@@ -499,7 +506,14 @@ Result<bool> Workspaces::StopLocked(const WorkspaceView& ws) {
   StopEgress(name);
   ClosePorts(name);
   auto agent = agents_.Get(name, ws.meta.agent_socket, 2s);
-  if (agent.ok()) agent.value()->Shutdown(2s);
+  if (agent.ok()) {
+    // What reset and destroy check while it is off.
+    if (auto git = GuestGitPaths(ws.meta); !git.empty()) {
+      auto u = AskGuest(*agent.value(), git);
+      if (u.ok()) (void)Record(UnfetchedRecord(name), u.value());
+    }
+    agent.value()->Shutdown(2s);
+  }
   agents_.Drop(name);
   const auto deadline = Clock::now() + kStopGrace;
   while (Clock::now() < deadline) {
@@ -526,6 +540,9 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
                                            "; stop it first (workspace stop " + name +
                                            ") or use: workspace destroy --force " + name};
   }
+  if (!force) {
+    if (auto u = ReadRecord(UnfetchedRecord(name)); u.count > 0) return RefuseLosing(name, "destroy", u);
+  }
   DetachGuest(name);
   Status s = hv_.ForceOff(name);
   if (!s.ok()) return s;
@@ -536,13 +553,29 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
   return Status::Ok();
 }
 
-Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name) {
+Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, bool force) {
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
   if (ws->state == virt::VmState::kPaused || ws->state == virt::VmState::kStopping) {
     return NotRunning(name, ws->state);
+  }
+  if (!force) {
+    Unfetched u;
+    if (ws->state != virt::VmState::kRunning) {
+      u = ReadRecord(UnfetchedRecord(name));
+    } else if (auto git = GuestGitPaths(ws->meta); !git.empty()) {
+      auto agent = agents_.Get(name, ws->meta.agent_socket, 5s);
+      auto asked = agent.ok() ? AskGuest(*agent.value(), git) : Result<Unfetched>(agent.status());
+      if (!asked.ok()) {
+        return Status(Code::kFailedPrecondition,
+                      "cannot ask '" + name + "' for commits the host has not fetched (" + asked.status().message() +
+                          "); workspace reset --force " + name + " throws away whatever its disk holds");
+      }
+      u = asked.value();
+    }
+    if (u.count > 0) return RefuseLosing(name, "reset", u);
   }
   std::error_code ec;
   if (!ws->meta.disk.empty() && !fs::exists(ws->meta.base, ec)) {

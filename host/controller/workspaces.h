@@ -81,7 +81,9 @@ class Workspaces {
   Status Destroy(const Caller& c, const std::string& name, bool force);
   // Stops the workspace if it runs, replaces its root disk overlay with a
   // fresh one on the same base, and boots it. Shares are not touched.
-  Result<ResetResult> Reset(const Caller& c, const std::string& name);
+  // Unless forced, refuses when the guest's git directories hold commits
+  // the host has not fetched (unfetched_commits.h); so does Destroy.
+  Result<ResetResult> Reset(const Caller& c, const std::string& name, bool force);
   // Images, and which workspaces (of every user) use each.
   // Images the caller may use (derived images are their builder's, and
   // root's are everyone's), with the caller's workspaces made from each.
@@ -126,6 +128,8 @@ class Workspaces {
   // Start and Stop with the workspace's lock held.
   Result<WorkspaceView> StartLocked(WorkspaceView ws);
   Result<bool> StopLocked(const WorkspaceView& ws);
+  // Where stop records the guest's unfetched commits.
+  std::string UnfetchedRecord(const std::string& name) const;
   // Deletes base disks no image and no workspace's overlay refers to.
   void CollectUnusedBases();
   // Waits for the agent of a VM just started. A guest kernel panic on the

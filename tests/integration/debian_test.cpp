@@ -229,10 +229,42 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   auto whole = W().Cli({"git", "fetch", "gitws"});
   EXPECT_EQ(whole.code, 0) << whole.err;
   EXPECT_EQ(host_git("log -1 --format=%s refs/workspace/gitws/main").out, "big\n");
-  // Last, as it takes the guest's git away: guest root uncovers the host's .git.
+  // Commits are not lost: one not fetched stops reset (asked of the running guest).
+  ASSERT_EQ(Guest("gitws", "cd /workspace && echo three >> a.txt && git commit -qam 'late work'").code, 0);
+  auto refused = W().Cli({"reset", "gitws"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("1 commit the host has not fetched"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("late work"), std::string::npos) << refused.err;
+  EXPECT_EQ(Guest("gitws", "cd /workspace && git log -1 --format=%s").out, "late work\n") << "nothing was reset";
+  // Taking them into the shared work tree: a merge would call the guest's
+  // files local changes; --checkout moves the branch forward, only forward.
+  auto diverged = W().Cli({"git", "fetch", "--checkout", "gitws"});
+  EXPECT_EQ(diverged.code, 1);
+  EXPECT_NE(diverged.err.find("has commits the workspace's lacks"), std::string::npos) << diverged.err;
+  ASSERT_EQ(host_git("reset -q --soft HEAD~1 && git log -1 --format=%s").out, "from host\n");
+  auto taken = W().Cli({"git", "fetch", "--checkout", "gitws"}, [&] { RunOptions o; o.cwd = dir; return o; }());
+  EXPECT_EQ(taken.code, 0) << taken.err;
+  EXPECT_NE(taken.out.find("main fast-forwarded to"), std::string::npos) << taken.out;
+  EXPECT_EQ(host_git("log -1 --format=%s").out, "late work\n");
+  EXPECT_EQ(host_git("status --short").out, "") << "the index follows the shared files";
+  // Positive control: with everything fetched, reset goes on.
+  auto reset = W().Cli({"reset", "gitws"});
+  EXPECT_EQ(reset.code, 0) << reset.err;
+  ASSERT_EQ(Guest("gitws", "cd /workspace && git commit -q --allow-empty -m unsaved").code, 0);
+  EXPECT_EQ(W().Cli({"reset", "gitws"}).code, 1);
+  EXPECT_EQ(W().Cli({"reset", "--force", "gitws"}).code, 0) << "--force throws it away";
+  EXPECT_EQ(Guest("gitws", "cd /workspace && git log -1 --format=%s").out, "late work\n");
+  // Guest root uncovers the host's .git.
   EXPECT_EQ(Guest("gitws", "umount /workspace/.git && ls /workspace/.git/hooks >/dev/null && "
                            "! touch /workspace/.git/hooks/post-checkout 2>/dev/null && echo refused", "root").out,
             "refused\n") << "guest root uncovers the host's .git: read-only";
+  // Stop records what is not fetched; destroy of the stopped workspace refuses.
+  ASSERT_EQ(Guest("gitws", "cd /workspace && GIT_DIR=/run/workspace/guest-git/workspace git commit -q --allow-empty "
+                           "-m 'kept on its disk'").code, 0);
+  ASSERT_EQ(W().Cli({"stop", "gitws"}).code, 0);
+  auto kept = W().Cli({"destroy", "gitws"});
+  EXPECT_EQ(kept.code, 1);
+  EXPECT_NE(kept.err.find("kept on its disk"), std::string::npos) << kept.err;
   EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
 }
 

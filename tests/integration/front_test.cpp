@@ -1,0 +1,81 @@
+// The front door as a new user meets it: plain `workspace` commands in the
+// project folder with no NAME after create, env the docker way, names for
+// scripts, several names at once, and help that says what to type.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/integration/environment.h"
+
+namespace ws::test {
+namespace {
+
+World& W() { return World::Get(); }
+
+TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
+  const std::string dir = W().NewFolder("Front Proj");  // named "front-proj" from it
+  std::filesystem::create_directories(dir + "/src/deep");
+  RunOptions here;
+  here.cwd = dir;
+  ASSERT_EQ(W().Cli({"create"}, here).out, "front-proj\n");
+  RunOptions deep = here;
+  deep.cwd = dir + "/src/deep";  // upward, as git searches
+  auto ran = W().Cli({"exec", "--", "sh", "-c", "hostname; pwd"}, deep);
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out, "front-proj\n/workspace\n") << ran.err;
+  EXPECT_NE(W().Cli({"inspect", "--json"}, here).out.find("\"name\":\"front-proj\""), std::string::npos);
+
+  // Env the docker way: -e KEY from the caller (set and unset), --env-file, -e wins.
+  std::ofstream(dir + "/../front.env") << "# a comment\nFROM_FILE=file value\nOVERRIDE=file\nFROM_CALLER\n";
+  RunOptions env = here;
+  env.env = {{"FROM_CALLER", "caller-value"}, {"PASSED", "p-1"}};
+  auto e = W().Cli({"exec", "-e", "PASSED", "-e", "NOT_SET_HERE", "-e", "OVERRIDE=flag", "--env-file",
+                    dir + "/../front.env", "--", "sh", "-c",
+                    "echo \"$PASSED|$FROM_FILE|$OVERRIDE|$FROM_CALLER|${NOT_SET_HERE-unset}\""}, env);
+  EXPECT_EQ(e.out, "p-1|file value|flag|caller-value|unset\n") << e.err;
+  EXPECT_NE(e.err.find("NOT_SET_HERE is not set here"), std::string::npos) << e.err;
+  auto bad = W().Cli({"exec", "-e", "=x", "--", "true"}, here);
+  EXPECT_EQ(bad.code, 125) << "a bad -e is the CLI's failure";
+
+  // Scripting: names only, allowlist and ports as JSON, NAME taken only when it is a workspace.
+  EXPECT_NE(("\n" + W().Cli({"list", "-q"}).out).find("\nfront-proj\n"), std::string::npos);
+  ASSERT_EQ(W().Cli({"allow", "api.example.com"}, here).code, 0);
+  auto allow = W().Cli({"allow", "front-proj", "--list", "--json"});
+  EXPECT_NE(allow.out.find("\"host\":\"api.example.com\""), std::string::npos) << allow.out << allow.err;
+  EXPECT_EQ(allow.out.find("registry.npmjs.org"), std::string::npos) << "no registry host allowed directly";
+  EXPECT_NE(W().Cli({"allow", "--list"}, here).out.find("api.example.com"), std::string::npos);
+  auto port = W().Cli({"port", "--json", "--list"}, here);
+  EXPECT_EQ(port.code, 0) << port.err;
+  EXPECT_NE(port.out.find("{"), std::string::npos) << port.out;
+
+  // Several names at once; another folder's workspace by name.
+  ASSERT_EQ(W().Cli({"create", "front-two", "--no-share"}).code, 0);
+  auto stop = W().Cli({"stop", "front-two", "front-proj"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_NE(W().Cli({"inspect", "--json"}, here).out.find("\"state\":\"stopped\""), std::string::npos);
+  EXPECT_EQ(W().Cli({"start"}, here).code, 0);
+  EXPECT_EQ(W().Cli({"exec", "--", "true"}, here).code, 0) << "started by its folder";
+
+  // Help that says what to type.
+  auto help = W().Cli({"help", "exec"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--env-file"), std::string::npos);
+  auto ps = W().Cli({"ps"});
+  EXPECT_EQ(ps.code, 2);
+  EXPECT_NE(ps.err.find("did you mean list?"), std::string::npos) << ps.err;
+  auto stray = W().Cli({"exec", "front-proj", "ls", "-la"});
+  EXPECT_EQ(stray.code, 125);
+  EXPECT_NE(stray.err.find("the command goes after --"), std::string::npos) << stray.err;
+  RunOptions elsewhere;
+  elsewhere.cwd = W().NewFolder("front-none");
+  auto none = W().Cli({"exec", "--", "true"}, elsewhere);
+  EXPECT_EQ(none.code, 125);
+  EXPECT_NE(none.err.find("workspace create"), std::string::npos) << none.err;
+
+  EXPECT_EQ(W().Cli({"destroy", "--force", "front-proj", "front-two"}).code, 0);
+  EXPECT_EQ(W().Cli({"list", "-q"}).out.find("front-"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ws::test
