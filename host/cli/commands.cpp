@@ -126,7 +126,7 @@ size_t Distance(const std::string& a, const std::string& b) {
 std::string SuggestCommand(const CLI::App& app, const std::string& typed) {
   // What users of docker, Lima, Multipass and Vagrant type.
   static const std::map<std::string, std::string> kSynonyms = {
-      {"ps", "list"},        {"run", "create"},       {"up", "start"},   {"down", "stop"},
+      {"run", "create"},       {"up", "start"},   {"down", "stop"},
       {"halt", "stop"},      {"delete", "destroy"},   {"remove", "destroy"}, {"ssh", "shell"},
       {"images", "image list"}, {"rmi", "image rm"}, {"launch", "create"}, {"new", "create"},
       {"info", "inspect"},   {"show", "inspect"},     {"cd", "shell"},   {"attach", "shell"},

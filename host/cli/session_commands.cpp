@@ -60,13 +60,84 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   exec_cmd->add_flag("--pipe-stdout", exec.pipe_stdout,
                      "Give the command a pipe as stdout instead of the bulk output port (slower for large "
                      "output; for commands that open /dev/stdout again)");
+  exec_cmd->add_flag("-d,--detach", exec_detach,
+                     "Run in the background, kept after this command returns (until it exits, workspace kill, "
+                     "or the workspace stops); prints its ID (see workspace ps, logs NAME ID)");
   exec_cmd->add_option("name", exec.workspace, "Workspace name (default: the current folder's workspace)");
   exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
   exec_cmd->callback([&] {
     if (!TakeEnv(exec_env, &exec)) return;
+    if (exec_detach && (exec.interactive || exec.tty || exec.pipe_stdout)) {
+      return void(c.code = Fail("-d runs without a terminal or stdin: it takes no -i, -t or --pipe-stdout",
+                                kExecFailure));
+    }
     Stub* stub = c.Connect(true);
     if (!stub || !c.Resolve(stub, &exec.workspace, true)) return;
-    c.code = RunExec(stub, exec);
+    if (!exec_detach) return void(c.code = RunExec(stub, exec));
+    grpc::ClientContext ctx;
+    v1::ExecDetachedRequest req;
+    req.set_name(exec.workspace);
+    for (const auto& a : exec.argv) req.add_argv(a);
+    for (const auto& kv : exec.env) req.add_env(kv);
+    req.set_cwd(exec.cwd);
+    req.set_user(exec.user);
+    v1::ExecDetachedResponse resp;
+    Status s = FromGrpc(stub->ExecDetached(Deadline(&ctx, 300), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s, true));
+    std::printf("%s\n", resp.id().c_str());
+    if (Tty()) {
+      std::fprintf(stderr, "Running in '%s' as %s: workspace logs %s %s; workspace kill %s %s\n",
+                   exec.workspace.c_str(), resp.id().c_str(), exec.workspace.c_str(), resp.id().c_str(),
+                   exec.workspace.c_str(), resp.id().c_str());
+    }
+  });
+
+  // ps
+  auto* ps_cmd = app.add_subcommand("ps", "List a workspace's detached commands (exec -d): ID, state, uptime, command");
+  ps_cmd->add_option("name", ps_name, kNameHelp);
+  ps_cmd->add_flag("--json", ps_json, "JSON output (fields in docs/cli.md)");
+  ps_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub || !c.Resolve(stub, &ps_name)) return;
+    grpc::ClientContext ctx;
+    v1::ProcessesRequest req;
+    req.set_name(ps_name);
+    v1::ProcessesResponse resp;
+    Status s = FromGrpc(stub->Processes(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
+    if (ps_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
+    std::printf("%-12s  %-10s %8s  %s\n", "ID", "STATE", "UPTIME", "COMMAND");
+    for (const auto& p : resp.processes()) {
+      std::string cmd;
+      for (const auto& a : p.argv()) cmd += (cmd.empty() ? "" : " ") + a;
+      std::string state = p.state() == "exited" ? "exited(" + std::to_string(p.exit_code()) + ")" : p.state();
+      std::string up = p.state() == "running" ? std::to_string(p.uptime_seconds()) + "s" : "-";
+      std::printf("%-12s  %-10s %8s  %s\n", p.id().c_str(), state.c_str(), up.c_str(), Printable(cmd).c_str());
+    }
+  });
+
+  // kill
+  auto* kill_cmd = app.add_subcommand("kill", "End a detached command (exec -d) and everything it started: "
+                                              "kill [NAME] ID");
+  kill_cmd->add_option("args", kill_args, "[NAME] ID (NAME: default the current folder's workspace)")->required();
+  kill_cmd->callback([&] {
+    Stub* stub = c.Connect(false);
+    if (!stub) return;
+    std::string name;
+    if (kill_args.size() == 2) {
+      name = kill_args[0];
+      kill_args.erase(kill_args.begin());
+    } else if (kill_args.size() != 1) {
+      return void(c.code = Fail("give [NAME] ID", kUsage));
+    }
+    if (!c.Resolve(stub, &name)) return;
+    grpc::ClientContext ctx;
+    v1::KillRequest req;
+    req.set_name(name);
+    req.set_id(kill_args[0]);
+    v1::KillResponse resp;
+    Status s = FromGrpc(stub->Kill(Deadline(&ctx, 30), req, &resp));
+    if (!s.ok()) return void(c.code = Fail(s));
   });
 
   // shell

@@ -1,4 +1,4 @@
-// `exec`, `shell`, `cp`, `init`, `trust`, `doctor`.
+// `exec` (and -d), `ps`, `kill`, `shell`, `cp`, `init`, `trust`, `doctor`.
 // Registers its subcommands on construction; owns their option state, which
 // CLI11 binds by address, so it must outlive parsing.
 #pragma once
@@ -32,6 +32,10 @@ class SessionCommands {
   Context& c;
   EnvFlags exec_env, shell_env;
   ExecOptions exec;
+  bool exec_detach = false;
+  std::string ps_name;
+  bool ps_json = false;
+  std::vector<std::string> kill_args;
   CLI::App* exec_cmd = nullptr;
   ExecOptions shell;
   CLI::App* shell_cmd = nullptr;

@@ -282,15 +282,18 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
   });
 
   // logs
-  logs_cmd = app.add_subcommand("logs", "Print the guest console log");
-  logs_cmd->add_option("name", logs_name, kNameHelp);
+  logs_cmd = app.add_subcommand("logs", "Print the guest console log, or a detached command's output: logs [NAME] [ID]");
+  logs_cmd->add_option("args", logs_args, "[NAME] [ID]: the console of NAME (default: the current folder's "
+                                          "workspace), or the output of its detached command ID (exec -d)");
   logs_cmd->add_flag("-f,--follow", logs_follow, "Keep printing new output");
   logs_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub || !c.Resolve(stub, &logs_name)) return;
+    if (!stub || !c.SplitName(stub, &logs_args, &logs_name)) return;
+    if (logs_args.size() > 1) return void(c.code = Fail("give [NAME] [ID]", kUsage));
     grpc::ClientContext ctx;
     v1::LogsRequest req;
     req.set_name(logs_name);
+    if (!logs_args.empty()) req.set_exec_id(logs_args[0]);
     req.set_follow(logs_follow);
     auto reader = stub->Logs(&ctx, req);
     v1::LogsResponse chunk;

@@ -43,6 +43,7 @@ class WorkspaceCommands {
   bool reset_force = false, reset_json = false;
   CLI::App* reset_cmd = nullptr;
   std::string logs_name;
+  std::vector<std::string> logs_args;
   bool logs_follow = false;
   CLI::App* logs_cmd = nullptr;
   std::function<void(Stub*, const std::vector<std::string>&, bool, bool)> destroy_each;

@@ -137,7 +137,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
     auto agent = workspaces.Agent(c, ws_name);
     if (!agent.ok()) return agent.status();
     Lines lines(on_line);
-    auto exit = agent.value()->Run({{"/bin/sh", "-c", cmd}, "root", kStepTimeout},
+    auto exit = agent.value()->Run({{"/bin/sh", "-c", cmd}, "root", kStepTimeout, {}, ""},
                                    [&](std::string_view d) { lines.Add(d); }, cancelled);
     lines.Flush();
     return exit;

@@ -185,7 +185,9 @@ grpc::Status ControllerService::Stop(Ctx* ctx, const v1::StopRequest* req, v1::S
 
 grpc::Status ControllerService::Destroy(Ctx* ctx, const v1::DestroyRequest* req, v1::DestroyResponse*) {
   WS_IDENTIFY(ctx, caller);
-  return ToGrpc(workspaces_.Destroy(caller, req->name(), req->force()));
+  Status s = workspaces_.Destroy(caller, req->name(), req->force());
+  if (s.ok()) detached_.Forget(req->name());
+  return ToGrpc(s);
 }
 
 grpc::Status ControllerService::List(Ctx* ctx, const v1::ListRequest*, v1::ListResponse* resp) {
@@ -212,7 +214,8 @@ grpc::Status ControllerService::Exec(
 
 grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const std::string& name,
                                            const std::string& path, bool follow,
-                                           grpc::ServerWriter<v1::LogsResponse>* writer) {
+                                           grpc::ServerWriter<v1::LogsResponse>* writer,
+                                           const std::function<bool()>& going) {
   unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::string buf(64 * 1024, '\0');
   v1::LogsResponse chunk;
@@ -221,6 +224,7 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
   off_t left = 0;
   if (struct stat st{}; !follow && fd && fstat(fd.get(), &st) == 0) left = st.st_size;
   int idle_polls = 0;
+  bool ended_seen = false;
   for (;;) {
     if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
     const size_t want = follow ? buf.size() : static_cast<size_t>(std::min<off_t>(buf.size(), left));
@@ -232,6 +236,12 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
       continue;
     }
     if (!follow || ctx->IsCancelled()) return grpc::Status::OK;
+    // Ended, and read to its end (a last look after it ended).
+    if (going && !going()) {
+      if (ended_seen) return grpc::Status::OK;
+      ended_seen = true;
+      continue;
+    }
     // At the end: the file may have been rotated since (audit.log moved to
     // .1: on with the new one) or cut short (the console cap: on from its
     // new start).
@@ -256,6 +266,15 @@ grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
+  if (!req->exec_id().empty()) {
+    auto log = detached_.LogPath(req->name(), req->exec_id());
+    if (!log.ok()) return ToGrpc(log.status());
+    grpc::Status s = StreamFile(ctx, caller, req->name(), log.value() + ".1", false, writer);
+    if (!s.ok()) return s;
+    const std::string name = req->name(), id = req->exec_id();
+    return StreamFile(ctx, caller, name, log.value(), req->follow(), writer,
+                      [&] { return detached_.Running(name, id); });
+  }
   // What the console cap kept of the earlier output first.
   grpc::Status s = StreamFile(ctx, caller, req->name(), ws->meta.console_log + ".1", false, writer);
   if (!s.ok()) return s;
@@ -430,6 +449,59 @@ grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRe
                                        v1::WriteTreeResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   return RelayCopyIn(workspaces_, caller, ctx, in, resp);
+}
+
+}  // namespace ws::controller
+
+namespace ws::controller {
+
+grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedRequest* req,
+                                             v1::ExecDetachedResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  size_t bytes = 0;
+  for (const auto& a : req->argv()) bytes += a.size() + 1;
+  for (const auto& e : req->env()) bytes += e.size() + 1;
+  if (req->argv().empty() || req->argv_size() + req->env_size() > 4096 || bytes > (256 << 10)) {
+    return ToGrpc(Status(Code::kInvalidArgument, "a detached command needs a command, and at most 256 KiB of "
+                                                 "arguments and environment"));
+  }
+  auto agent = workspaces_.Agent(caller, req->name());
+  if (!agent.ok()) return ToGrpc(agent.status());
+  guest::RunSpec spec;
+  spec.argv = {req->argv().begin(), req->argv().end()};
+  spec.env = {req->env().begin(), req->env().end()};
+  spec.cwd = req->cwd();
+  spec.user = req->user();
+  auto id = detached_.Start(req->name(), agent.value(), std::move(spec),
+                            workspaces_.layout().WorkspaceDir(req->name()) + "/detached");
+  if (!id.ok()) return ToGrpc(id.status());
+  resp->set_id(id.value());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* req, v1::ProcessesResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  const int64_t now = std::time(nullptr);
+  for (const auto& d : detached_.List(req->name())) {
+    auto* p = resp->add_processes();
+    p->set_id(d.id);
+    for (const auto& a : d.argv) p->add_argv(a);
+    p->set_started_at(d.started_at);
+    p->set_uptime_seconds(d.running && now > d.started_unix ? static_cast<uint64_t>(now - d.started_unix) : 0);
+    p->set_state(d.running ? "running" : d.killed ? "killed" : d.error.empty() ? "exited" : "lost");
+    p->set_exit_code(d.exit_code);
+    p->set_error(d.error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Kill(Ctx* ctx, const v1::KillRequest* req, v1::KillResponse*) {
+  WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
+  return ToGrpc(detached_.Kill(req->name(), req->id()));
 }
 
 }  // namespace ws::controller

@@ -2,6 +2,9 @@
 // caller, translate messages, call Workspaces and map the Status.
 #pragma once
 
+#include <functional>
+
+#include "host/controller/detached_execs.h"
 #include "host/controller/peer_listener.h"
 #include "host/controller/workspaces.h"
 #include "workspace/v1/controller.grpc.pb.h"
@@ -42,15 +45,21 @@ class ControllerService final : public workspace::v1::Controller::Service {
   grpc::Status Changes(Ctx*, const workspace::v1::ChangesRequest*, workspace::v1::ChangesResponse*) override;
   grpc::Status Audit(Ctx*, const workspace::v1::AuditRequest*,
                      grpc::ServerWriter<workspace::v1::LogsResponse>*) override;
+  grpc::Status ExecDetached(Ctx*, const workspace::v1::ExecDetachedRequest*,
+                            workspace::v1::ExecDetachedResponse*) override;
+  grpc::Status Processes(Ctx*, const workspace::v1::ProcessesRequest*, workspace::v1::ProcessesResponse*) override;
+  grpc::Status Kill(Ctx*, const workspace::v1::KillRequest*, workspace::v1::KillResponse*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;
   // Streams a file (then, with follow, what is appended) while the
-  // workspace exists.
+  // workspace exists (and, when given, while `going` says so).
   grpc::Status StreamFile(Ctx* ctx, const Caller& c, const std::string& name, const std::string& path,
-                          bool follow, grpc::ServerWriter<workspace::v1::LogsResponse>* writer);
+                          bool follow, grpc::ServerWriter<workspace::v1::LogsResponse>* writer,
+                          const std::function<bool()>& going = nullptr);
 
   Workspaces& workspaces_;
+  DetachedExecs detached_;
   const PeerListener& peers_;
 };
 

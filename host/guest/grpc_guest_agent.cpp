@@ -112,6 +112,8 @@ Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec, const std::function<voi
   auto stream = stub_->Exec(&ctx);
   workspace::v1::ExecRequest start;
   for (const auto& a : spec.argv) start.mutable_start()->add_argv(a);
+  for (const auto& kv : spec.env) start.mutable_start()->add_env(kv);
+  start.mutable_start()->set_cwd(spec.cwd);
   start.mutable_start()->set_user(spec.user);
   start.mutable_start()->set_timeout_seconds(static_cast<uint32_t>(spec.timeout.count()));
   std::optional<RunExit> exit;

@@ -26,6 +26,8 @@ struct RunSpec {
   std::vector<std::string> argv;
   std::string user;  // empty: the image's default user
   std::chrono::seconds timeout{0};  // 0: none
+  std::vector<std::string> env;  // "KEY=VALUE", added
+  std::string cwd;               // empty: the agent's default
 };
 
 // How a command ended: its exit code, or 128+N when signal N killed it.

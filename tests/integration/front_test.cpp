@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/environment.h"
 
@@ -49,6 +50,50 @@ TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
   EXPECT_EQ(port.code, 0) << port.err;
   EXPECT_NE(port.out.find("{"), std::string::npos) << port.out;
 
+  // A server left running: exec -d, published with port, listed by ps, ended by kill.
+  ASSERT_EQ(W().Cli({"exec", "--", "sh", "-c", "mkdir -p /tmp/www && echo detached-served > /tmp/www/index.html"},
+                    here).code, 0);
+  auto started = W().Cli({"exec", "-d", "--", "sh", "-c", "echo server-starting; exec httpd -f -p 8080 -h /tmp/www"},
+                         here);
+  ASSERT_EQ(started.code, 0) << started.err;
+  const std::string id = started.out.substr(0, started.out.find('\n'));
+  ASSERT_EQ(id.size(), 12u) << started.out;
+  auto published = W().Cli({"port", "8080"}, here);
+  ASSERT_EQ(published.code, 0) << published.err;
+  const std::string host_port = published.out.substr(10, published.out.find(' ') - 10);  // "127.0.0.1:N -> ..."
+  std::string body;
+  for (int i = 0; i < 50 && body.empty(); ++i) {
+    body = ws::test::Run({"curl", "-s", "--max-time", "5", "http://127.0.0.1:" + host_port + "/"}).out;
+    if (body.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(body, "detached-served\n") << "served after exec -d returned (port " << host_port << ")";
+  auto ps = W().Cli({"ps"}, here);
+  EXPECT_NE(ps.out.find(id + "  running"), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("httpd -f -p 8080"), std::string::npos) << ps.out;
+  EXPECT_EQ(W().Cli({"logs", id}, here).out, "server-starting\n");
+  ASSERT_EQ(W().Cli({"kill", id}, here).code, 0);
+  std::string after = "x";
+  for (int i = 0; i < 50 && !after.empty(); ++i) {
+    after = ws::test::Run({"curl", "-s", "--max-time", "2", "http://127.0.0.1:" + host_port + "/"}).out;
+    if (!after.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(after, "") << "still served after kill";
+  EXPECT_NE(W().Cli({"ps", "--json"}, here).out.find("\"state\":\"killed\""), std::string::npos);
+  EXPECT_EQ(W().Cli({"kill", "front-proj", "000000000000"}).code, 1) << "no such detached command";
+
+  // Completion: parses in bash, and completes commands, flags and names.
+  const std::string script = W().Cli({"completion", "bash"}).out;
+  auto complete = [&](const std::string& words, int cword) {
+    return ws::test::Run({"bash", "-c", script + "\nCOMP_WORDS=(" + words + "); COMP_CWORD=" + std::to_string(cword) +
+                                  "; _workspace; echo \"${COMPREPLY[*]}\""},
+               [&] { RunOptions o = here; o.env["PATH"] = std::string(WS_BIN_DIR) + ":" + getenv("PATH");
+                     o.env["WORKSPACE_STATE_DIR"] = W().state_dir(); return o; }());
+  };
+  EXPECT_EQ(ws::test::Run({"bash", "-n", "-c", script}).code, 0);
+  EXPECT_EQ(complete("workspace ex", 1).out, "exec\n");
+  EXPECT_EQ(complete("workspace exec --env-f", 2).out, "--env-file\n");
+  EXPECT_EQ(complete("workspace shell front-p", 2).out, "front-proj\n") << "names from workspace list -q";
+
   // Several names at once; another folder's workspace by name.
   ASSERT_EQ(W().Cli({"create", "front-two", "--no-share"}).code, 0);
   auto stop = W().Cli({"stop", "front-two", "front-proj"});
@@ -61,9 +106,9 @@ TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
   auto help = W().Cli({"help", "exec"});
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("--env-file"), std::string::npos);
-  auto ps = W().Cli({"ps"});
-  EXPECT_EQ(ps.code, 2);
-  EXPECT_NE(ps.err.find("did you mean list?"), std::string::npos) << ps.err;
+  auto typo = W().Cli({"lsit"});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.err.find("did you mean list?"), std::string::npos) << typo.err;
   auto stray = W().Cli({"exec", "front-proj", "ls", "-la"});
   EXPECT_EQ(stray.code, 125);
   EXPECT_NE(stray.err.find("the command goes after --"), std::string::npos) << stray.err;

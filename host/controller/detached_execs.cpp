@@ -1,0 +1,167 @@
+#include "host/controller/detached_execs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "host/common/time_format.h"
+#include "host/common/unique_fd.h"
+
+namespace ws::controller {
+namespace {
+
+std::string NewId() {
+  unsigned char b[6] = {};
+  unique_fd fd(open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (fd) (void)!read(fd.get(), b, sizeof b);
+  char out[13];
+  for (int i = 0; i < 6; ++i) std::snprintf(out + 2 * i, 3, "%02x", b[i]);
+  return out;
+}
+
+// Appends to the log, moving it to .1 once it passes the cap.
+class Log {
+ public:
+  explicit Log(std::string path) : path_(std::move(path)) { Open(); }
+  void Write(std::string_view d) {
+    if (!fd_) return;
+    if (written_ + d.size() > kDetachedLogCap) {
+      std::rename(path_.c_str(), (path_ + ".1").c_str());
+      Open();
+      if (!fd_) return;
+    }
+    if (WriteAll(fd_.get(), d.data(), d.size())) written_ += d.size();
+  }
+
+ private:
+  void Open() {
+    fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    written_ = 0;
+  }
+  std::string path_;
+  unique_fd fd_;
+  size_t written_ = 0;
+};
+
+}  // namespace
+
+Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shared_ptr<guest::GrpcGuestAgent> agent,
+                                         guest::RunSpec spec, const std::string& log_dir) {
+  auto e = std::make_shared<Entry>();
+  {
+    std::lock_guard lock(mu_);
+    auto& list = execs_[workspace];
+    size_t running = std::count_if(list.begin(), list.end(), [](const auto& x) { return x->info.running; });
+    if (running >= kMaxDetachedRunning) {
+      return Status(Code::kResourceExhausted, "'" + workspace + "' runs " + std::to_string(running) +
+                                                  " detached commands already (the most there may be); end one "
+                                                  "with: workspace kill " + workspace + " ID");
+    }
+    // Forget the oldest ended ones past the bound (and their logs).
+    for (size_t ended = list.size() - running; ended >= kMaxDetachedKept;) {
+      auto it = std::find_if(list.begin(), list.end(), [](const auto& x) { return !x->info.running; });
+      if (it == list.end()) break;
+      std::error_code ec;
+      std::filesystem::remove((*it)->log_path, ec);
+      std::filesystem::remove((*it)->log_path + ".1", ec);
+      list.erase(it);
+      --ended;
+    }
+    e->info.id = NewId();
+    e->info.argv = spec.argv;
+    e->info.started_unix = std::time(nullptr);
+    e->info.started_at = NowRfc3339();
+    e->info.running = true;
+    e->log_path = log_dir + "/" + e->info.id + ".log";
+    list.push_back(e);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir, ec);
+  std::thread t;
+  try {
+    t = std::thread([this, e, agent, spec = std::move(spec)]() mutable { Run(e, agent, std::move(spec)); });
+  } catch (const std::system_error&) {
+    std::lock_guard lock(mu_);
+    e->info.running = false;
+    e->info.error = "no thread to run it";
+    return Status(Code::kResourceExhausted, "the daemon cannot start another thread now; try again");
+  }
+  t.detach();
+  return e->info.id;
+}
+
+void DetachedExecs::Run(std::shared_ptr<Entry> e, std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec) {
+  Log log(e->log_path);
+  auto r = agent->Run(spec, [&](std::string_view d) { log.Write(d); }, [&] { return e->cancel.load(); });
+  std::lock_guard lock(mu_);
+  e->info.running = false;
+  if (e->cancel) {
+    e->info.killed = true;
+  } else if (r.ok()) {
+    e->info.exit_code = r->code;
+  } else {
+    e->info.error = r.status().message();
+  }
+}
+
+std::vector<DetachedInfo> DetachedExecs::List(const std::string& workspace) {
+  std::lock_guard lock(mu_);
+  std::vector<DetachedInfo> out;
+  auto it = execs_.find(workspace);
+  if (it == execs_.end()) return out;
+  for (const auto& e : it->second) out.push_back(e->info);
+  return out;
+}
+
+Status DetachedExecs::Kill(const std::string& workspace, const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = execs_.find(workspace);
+  if (it != execs_.end()) {
+    for (const auto& e : it->second) {
+      if (e->info.id == id) {
+        e->cancel = true;
+        return Status::Ok();
+      }
+    }
+  }
+  return {Code::kNotFound, "'" + workspace + "' has no detached command " + id + " (see: workspace ps " +
+                               workspace + ")"};
+}
+
+Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = execs_.find(workspace);
+  if (it != execs_.end()) {
+    for (const auto& e : it->second) {
+      if (e->info.id == id) return e->log_path;
+    }
+  }
+  return Status(Code::kNotFound, "'" + workspace + "' has no detached command " + id + " (see: workspace ps " +
+                                     workspace + ")");
+}
+
+bool DetachedExecs::Running(const std::string& workspace, const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = execs_.find(workspace);
+  if (it == execs_.end()) return false;
+  for (const auto& e : it->second) {
+    if (e->info.id == id) return e->info.running;
+  }
+  return false;
+}
+
+void DetachedExecs::Forget(const std::string& workspace) {
+  std::lock_guard lock(mu_);
+  auto it = execs_.find(workspace);
+  if (it == execs_.end()) return;
+  for (const auto& e : it->second) e->cancel = true;
+  execs_.erase(it);
+}
+
+}  // namespace ws::controller
