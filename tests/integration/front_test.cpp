@@ -112,6 +112,13 @@ TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
   auto stray = W().Cli({"exec", "front-proj", "ls", "-la"});
   EXPECT_EQ(stray.code, 125);
   EXPECT_NE(stray.err.find("the command goes after --"), std::string::npos) << stray.err;
+  auto ignored = W().Cli({"--accel", "tcg", "list", "-q"});
+  EXPECT_EQ(ignored.code, 0);
+  EXPECT_NE(ignored.err.find("--accel (WORKSPACE_ACCEL) has no effect: the daemon for"), std::string::npos)
+      << "a flag that cannot take effect says so: " << ignored.err;
+  std::ifstream man(std::string(WS_BUILD_DIR) + "/man/workspace.1");
+  std::string page((std::istreambuf_iterator<char>(man)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("workspace exec"), std::string::npos) << "the man page is built with every command";
   RunOptions elsewhere;
   elsewhere.cwd = W().NewFolder("front-none");
   auto none = W().Cli({"exec", "--", "true"}, elsewhere);
