@@ -26,6 +26,7 @@ done
 )SH";
 
 constexpr size_t kMaxAnswer = 64 << 10;
+constexpr auto kAskTimeout = 10s;
 constexpr size_t kMaxSubject = 72;
 
 std::string Cut(std::string s, size_t n) {
@@ -71,11 +72,14 @@ Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::
   spec.argv = {"sh", "-c", kScript, "sh"};
   spec.argv.insert(spec.argv.end(), guest_paths.begin(), guest_paths.end());
   spec.user = "root";
-  spec.timeout = 30s;
+  spec.timeout = kAskTimeout;
   std::string out;
+  // The guest keeps the timeout, if it will: the host's own deadline ends
+  // the call whatever the guest does (stop and reset wait on it).
+  const auto deadline = std::chrono::steady_clock::now() + kAskTimeout + 2s;
   auto r = agent.Run(spec, [&](std::string_view d) {
     if (out.size() < kMaxAnswer) out.append(d.substr(0, kMaxAnswer - out.size()));
-  }, [] { return false; });
+  }, [&] { return std::chrono::steady_clock::now() > deadline; });
   if (!r.ok()) return r.status();
   return ParseAnswer(out);
 }

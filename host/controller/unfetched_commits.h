@@ -26,7 +26,8 @@ inline constexpr size_t kShownCommits = 5;
 // of its own).
 std::vector<std::string> GuestGitPaths(const virt::WorkspaceMeta& meta);
 
-// Asks the running guest. Ok with nothing when there are no such shares.
+// Asks the running guest (at most about 12 s, whatever the guest does). Ok
+// with nothing when there are no such shares.
 Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::string>& guest_paths);
 
 // The guest's answer (lines "C GUEST_PATH COUNT" and "L GUEST_PATH ID
