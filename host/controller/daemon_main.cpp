@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   ws::controller::DaemonOptions opts{ws::store::kDefaultStateDir, "", "auto"};
   app.add_option("--state-dir", opts.state_dir, "State directory (default /var/lib/workspace)")
       ->envname("WORKSPACE_STATE_DIR");
-  app.add_option("--connect", opts.connect_uri, "libvirt URI (default: embedded, no libvirtd)")
-      ->envname("WORKSPACE_CONNECT");
+  app.add_option("--libvirt-uri,--connect", opts.connect_uri, "libvirt URI (default: embedded, no libvirtd)")
+      ->envname("WORKSPACE_LIBVIRT_URI");
   app.add_option("--accel", opts.accel, "auto, kvm or tcg")->envname("WORKSPACE_ACCEL");
   CLI11_PARSE(app, argc, argv);
   if (opts.accel.empty()) opts.accel = "auto";

@@ -55,8 +55,8 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shar
                                          guest::RunSpec spec, const std::string& log_dir) {
   auto e = std::make_shared<Entry>();
   {
-    std::lock_guard lock(mu_);
-    auto& list = execs_[workspace];
+    std::lock_guard lock(s_->mu);
+    auto& list = s_->execs[workspace];
     size_t running = std::count_if(list.begin(), list.end(), [](const auto& x) { return x->info.running; });
     if (running >= kMaxDetachedRunning) {
       return Status(Code::kResourceExhausted, "'" + workspace + "' runs " + std::to_string(running) +
@@ -85,9 +85,11 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shar
   std::filesystem::create_directories(log_dir, ec);
   std::thread t;
   try {
-    t = std::thread([this, e, agent, spec = std::move(spec)]() mutable { Run(e, agent, std::move(spec)); });
+    t = std::thread([shared = s_, e, agent, spec = std::move(spec)]() mutable {
+      Run(shared, e, agent, std::move(spec));
+    });
   } catch (const std::system_error&) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(s_->mu);
     e->info.running = false;
     e->info.error = "no thread to run it";
     return Status(Code::kResourceExhausted, "the daemon cannot start another thread now; try again");
@@ -96,10 +98,11 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shar
   return e->info.id;
 }
 
-void DetachedExecs::Run(std::shared_ptr<Entry> e, std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec) {
+void DetachedExecs::Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
+                        std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec) {
   Log log(e->log_path);
   auto r = agent->Run(spec, [&](std::string_view d) { log.Write(d); }, [&] { return e->cancel.load(); });
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(shared->mu);
   e->info.running = false;
   if (e->cancel) {
     e->info.killed = true;
@@ -111,18 +114,18 @@ void DetachedExecs::Run(std::shared_ptr<Entry> e, std::shared_ptr<guest::GrpcGue
 }
 
 std::vector<DetachedInfo> DetachedExecs::List(const std::string& workspace) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(s_->mu);
   std::vector<DetachedInfo> out;
-  auto it = execs_.find(workspace);
-  if (it == execs_.end()) return out;
+  auto it = s_->execs.find(workspace);
+  if (it == s_->execs.end()) return out;
   for (const auto& e : it->second) out.push_back(e->info);
   return out;
 }
 
 Status DetachedExecs::Kill(const std::string& workspace, const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = execs_.find(workspace);
-  if (it != execs_.end()) {
+  std::lock_guard lock(s_->mu);
+  auto it = s_->execs.find(workspace);
+  if (it != s_->execs.end()) {
     for (const auto& e : it->second) {
       if (e->info.id == id) {
         e->cancel = true;
@@ -135,9 +138,9 @@ Status DetachedExecs::Kill(const std::string& workspace, const std::string& id) 
 }
 
 Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = execs_.find(workspace);
-  if (it != execs_.end()) {
+  std::lock_guard lock(s_->mu);
+  auto it = s_->execs.find(workspace);
+  if (it != s_->execs.end()) {
     for (const auto& e : it->second) {
       if (e->info.id == id) return e->log_path;
     }
@@ -147,9 +150,9 @@ Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const s
 }
 
 bool DetachedExecs::Running(const std::string& workspace, const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = execs_.find(workspace);
-  if (it == execs_.end()) return false;
+  std::lock_guard lock(s_->mu);
+  auto it = s_->execs.find(workspace);
+  if (it == s_->execs.end()) return false;
   for (const auto& e : it->second) {
     if (e->info.id == id) return e->info.running;
   }
@@ -157,11 +160,11 @@ bool DetachedExecs::Running(const std::string& workspace, const std::string& id)
 }
 
 void DetachedExecs::Forget(const std::string& workspace) {
-  std::lock_guard lock(mu_);
-  auto it = execs_.find(workspace);
-  if (it == execs_.end()) return;
+  std::lock_guard lock(s_->mu);
+  auto it = s_->execs.find(workspace);
+  if (it == s_->execs.end()) return;
   for (const auto& e : it->second) e->cancel = true;
-  execs_.erase(it);
+  s_->execs.erase(it);
 }
 
 }  // namespace ws::controller

@@ -58,11 +58,17 @@ class DetachedExecs {
     std::string log_path;
     std::atomic<bool> cancel{false};
   };
-  void Run(std::shared_ptr<Entry> e, std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec);
+  // Shared with the threads running the execs, which may outlive this
+  // object (the daemon ends with _exit, not with them).
+  struct Shared {
+    std::mutex mu;
+    // workspace -> its execs, oldest first. Guarded by mu.
+    std::map<std::string, std::vector<std::shared_ptr<Entry>>> execs;
+  };
+  static void Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
+                  std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec);
 
-  std::mutex mu_;
-  // workspace -> its execs, oldest first. Guarded by mu_.
-  std::map<std::string, std::vector<std::shared_ptr<Entry>>> execs_;
+  std::shared_ptr<Shared> s_ = std::make_shared<Shared>();
 };
 
 }  // namespace ws::controller
