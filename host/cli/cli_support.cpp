@@ -81,12 +81,14 @@ grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds) {
 
 namespace ws::cli {
 
-Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, std::string* why) {
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, uint32_t uid,
+                                       std::string* why) {
   namespace fs = std::filesystem;
   // Nearest first: the folder itself, then each one above it.
   for (fs::path dir = folder; !dir.empty(); dir = dir.parent_path()) {
     std::vector<std::string> found;
     for (const auto& w : list.workspaces()) {
+      if (w.owner_uid() != uid) continue;
       for (const auto& sh : w.shares()) {
         if (fs::path(sh.host_path()).lexically_normal() == dir.lexically_normal()) {
           if (std::find(found.begin(), found.end(), w.name()) == found.end()) found.push_back(w.name());
@@ -109,14 +111,14 @@ Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::
   }
   const std::string by_name = NameFromFolder(fs::path(folder).filename().string());
   for (const auto& w : list.workspaces()) {
-    if (w.name() == by_name) return by_name;
+    if (w.name() == by_name && w.owner_uid() == uid) return by_name;
   }
   return Status(Code::kNotFound, "no workspace of yours shares " + Printable(folder) + " or a folder above it; "
                                      "make one here with: workspace create (or name one: workspace COMMAND NAME; "
                                      "see workspace list)");
 }
 
-Result<std::string> ResolveName(Stub* stub, const std::string& given) {
+Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvious_only) {
   if (!given.empty()) return given;
   std::error_code ec;
   const auto cwd = std::filesystem::current_path(ec);
@@ -126,8 +128,14 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given) {
   Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &list));
   if (!s.ok()) return s;
   std::string why;
-  auto name = WorkspaceForFolder(list, cwd.string(), &why);
-  if (name.ok() && !why.empty() && Tty()) std::fprintf(stderr, "workspace: using %s\n", why.c_str());
+  auto name = WorkspaceForFolder(list, cwd.string(), static_cast<uint32_t>(geteuid()), &why);
+  if (name.ok() && !why.empty()) {
+    if (obvious_only) {
+      return Status(Code::kInvalidArgument, "this folder is not the one " + why + " was made from; name it: "
+                                            "workspace COMMAND " + name.value());
+    }
+    if (Tty()) std::fprintf(stderr, "workspace: using %s\n", why.c_str());
+  }
   return name;
 }
 
@@ -135,8 +143,8 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given) {
 
 namespace ws::cli {
 
-bool Context::Resolve(Stub* stub, std::string* name, bool exec_like) {
-  auto n = ResolveName(stub, *name);
+bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, bool obvious_only) {
+  auto n = ResolveName(stub, *name, obvious_only);
   if (!n.ok()) {
     code = Fail(n.status(), exec_like);
     return false;
@@ -162,6 +170,16 @@ bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string*
       if (w.name() == args->front()) {
         *name = args->front();
         args->erase(args->begin());
+        // A word that names a workspace may also be meant as what follows
+        // NAME (a host, a port, an ID): say which it was taken as.
+        std::error_code ec;
+        std::string why;
+        auto here = WorkspaceForFolder(list, std::filesystem::current_path(ec).string(),
+                                       static_cast<uint32_t>(geteuid()), &why);
+        if (here.ok() && here.value() != *name) {
+          std::fprintf(stderr, "workspace: '%s' names one of your workspaces: taken as NAME (this folder's is "
+                               "'%s')\n", name->c_str(), here.value().c_str());
+        }
         return true;
       }
     }

@@ -36,7 +36,7 @@ struct Context {
   Stub* Connect(bool exec_like);
   // Fills an empty *name with the current folder's workspace (ResolveName);
   // on failure prints, sets `code`, returns false.
-  bool Resolve(Stub* stub, std::string* name, bool exec_like = false);
+  bool Resolve(Stub* stub, std::string* name, bool exec_like = false, bool obvious_only = false);
   // For `allow [NAME] HOST...` and `port [NAME] SPEC`: the first of *args
   // is NAME when it names one of the caller's workspaces (it is taken out
   // of *args); else NAME is the current folder's workspace.
@@ -60,10 +60,14 @@ namespace ws::cli {
 // after `folder` (as create names it). Ambiguity, or none, is an error that
 // says what to type. `why` is set when the pick is not obvious (it shares a
 // folder above this one, or is not named after it).
-Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, std::string* why);
+// Only workspaces owned by `uid` are candidates (root's list holds
+// everyone's: a member's workspace sharing /srv must not be root's pick).
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, uint32_t uid,
+                                       std::string* why);
 
 // `given` when set; else WorkspaceForFolder of the current folder, saying
-// on a terminal which it picked when that is not obvious.
-Result<std::string> ResolveName(Stub* stub, const std::string& given);
+// on a terminal which it picked when that is not obvious. `obvious_only`
+// (destroy, reset): a pick that is not obvious is refused, asking for NAME.
+Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvious_only = false);
 
 }  // namespace ws::cli

@@ -72,11 +72,17 @@ Status ParseEnvFile(const std::string& text, const std::string& where, const Env
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] == '#') continue;
     line.erase(0, first);
+    const std::string at = where + " line " + std::to_string(line_no);
     if (line.find('=') == std::string::npos) {
+      // Unlike docker: a file may have been written by the guest (it can
+      // write the shared folder), and a bare KEY would copy this shell's
+      // value of any name it likes into the VM. Only -e KEY does that.
       const auto last = line.find_last_not_of(" \t");
       line.erase(last + 1);
+      return {Code::kInvalidArgument, at + ": '" + Printable(line) + "' has no value; a file gives KEY=VALUE "
+                                      "(take a value from this shell with -e " + Printable(line) + ")"};
     }
-    if (Status s = Add(line, where + " line " + std::to_string(line_no), lookup, out); !s.ok()) return s;
+    if (Status s = Add(line, at, lookup, out); !s.ok()) return s;
   }
   return Status::Ok();
 }

@@ -1,7 +1,8 @@
 // The environment an exec or shell is given, docker's way: `-e KEY=VALUE`,
 // `-e KEY` (the caller's value; left out when the caller has none) and
-// `--env-file FILE` (KEY=VALUE per line, `#` comments, blank lines, a bare
-// KEY as with -e). Values go into the VM as they are; nothing here is
+// `--env-file FILE` (KEY=VALUE per line, `#` comments, blank lines; a bare
+// KEY is refused there: the file may be the guest's, and would pick which
+// of the caller's variables enter the VM). Values go into the VM as they are; nothing here is
 // hidden from the guest.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "host/cli/exec_command.h"
@@ -14,6 +15,7 @@
 #include "host/common/printable.h"
 #include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
+#include "host/shares/protected_paths.h"
 
 namespace ws::cli {
 namespace {
@@ -54,6 +56,22 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
   while (!t.empty() && t.back() == '\n') t.pop_back();
   while (!o.empty() && o.back() == '\n') o.pop_back();
   if (t == o) return "your " + b + " is at the workspace's already";
+  // The index is refreshed from the new commit: nothing staged of the
+  // user's may be lost, and no merge or the like be under way.
+  if (!RunCommand({"git", "-C", repo, "diff", "--cached", "--quiet"}).ok()) {
+    return Status(Code::kFailedPrecondition, "--checkout: you have staged changes in " + repo +
+                                                 "; commit them or unstage them (git restore --staged .) first");
+  }
+  auto git_dir = RunCommand({"git", "-C", repo, "rev-parse", "--absolute-git-dir"});
+  std::string gd = git_dir.ok() ? git_dir.value() : "";
+  while (!gd.empty() && gd.back() == '\n') gd.pop_back();
+  for (const char* busy : {"MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply"}) {
+    std::error_code ec;
+    if (!gd.empty() && std::filesystem::exists(gd + "/" + busy, ec)) {
+      return Status(Code::kFailedPrecondition, std::string("--checkout: a ") + busy + " is under way in " + repo +
+                                                   "; finish or abort it first");
+    }
+  }
   if (!o.empty() && !RunCommand({"git", "-C", repo, "merge-base", "--is-ancestor", o, t}).ok()) {
     return Status(Code::kFailedPrecondition,
                   "--checkout: your " + b + " has commits the workspace's lacks; merge by hand: git stash && "
@@ -64,7 +82,31 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
   if (!moved.ok()) return Status(Code::kInternal, "--checkout: moving " + b + " failed: " + moved.status().message());
   auto index = RunCommand({"git", "-C", repo, "reset", "--quiet", "--mixed"});
   if (!index.ok()) return Status(Code::kInternal, "--checkout: refreshing the index failed: " + index.status().message());
-  return b + " fast-forwarded to " + t.substr(0, 12) + " (files untouched; git status shows what differs)";
+  std::string said = b + " fast-forwarded to " + t.substr(0, 12) + " (files untouched; git status shows what differs)";
+  // The guest cannot write the files your tools read or run in the share,
+  // but it can commit changes to them: a later checkout, stash or restore
+  // would write them. Say which.
+  auto changed = RunCommand({"git", "-C", repo, "diff", "--name-only", "-z", o.empty() ? t : o, t});
+  std::string risky;
+  size_t listed = 0;
+  if (changed.ok()) {
+    const std::string& names = changed.value();
+    for (size_t at = 0; at < names.size();) {
+      size_t end = names.find('\0', at);
+      if (end == std::string::npos) end = names.size();
+      const std::string rel = names.substr(at, end - at);
+      at = end + 1;
+      if (shares::ProtectedPrefix(rel, {}).empty() && !shares::IsHostRunFile(rel)) continue;
+      if (++listed <= 10) risky += (risky.empty() ? "" : ", ") + Printable(rel);
+    }
+  }
+  if (listed) {
+    std::fprintf(stderr, "workspace: the workspace's commits change %zu file%s your tools read or run: %s%s (read "
+                         "them before you check them out: git diff %s %s)\n",
+                 listed, listed == 1 ? "" : "s", risky.c_str(), listed > 10 ? ", ..." : "", o.substr(0, 12).c_str(),
+                 t.substr(0, 12).c_str());
+  }
+  return said;
 }
 
 }  // namespace

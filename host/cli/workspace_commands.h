@@ -22,7 +22,8 @@ class WorkspaceCommands {
 
  private:
   // Fills an empty list with the current folder's workspace; false (c.code set) when there is none.
-  bool ResolveNames(Stub* stub, std::vector<std::string>* names);
+  // obvious_only: as ResolveName (destroy).
+  bool ResolveNames(Stub* stub, std::vector<std::string>* names, bool obvious_only = false);
   // Keeps the first failure's exit code.
   void Note(int rc);
 

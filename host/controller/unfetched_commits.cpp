@@ -52,7 +52,9 @@ Unfetched ParseAnswer(const std::string& out) {
   std::istringstream in(out.substr(0, kMaxAnswer));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("C ", 0) == 0) {
+    if (line == "U") {
+      u.unknown = true;
+    } else if (line.rfind("C ", 0) == 0) {
       const auto sp = line.rfind(' ');
       const std::string n = line.substr(sp + 1);
       if (sp >= 1 && !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos) {
@@ -88,6 +90,7 @@ Status Record(const std::string& path, const Unfetched& u) {
   const std::string tmp = path + ".new";
   {
     std::ofstream f(tmp, std::ios::trunc);
+    if (u.unknown) f << "U\n";
     f << "C " << u.count << "\n";
     for (const auto& c : u.commits) f << "L " << c << "\n";
     if (!f) return ErrnoStatus("writing " + tmp, errno);
@@ -104,6 +107,13 @@ Unfetched ReadRecord(const std::string& path) {
 }
 
 Status RefuseLosing(const std::string& name, const std::string& verb, const Unfetched& u) {
+  if (u.unknown) {
+    return {Code::kFailedPrecondition,
+            "'" + name + "' stopped without `workspace stop`, so whether its git directory holds commits the host "
+            "has not fetched is not known; start it and take them (workspace start " + name +
+                "; workspace git fetch " + name + "), or throw whatever it holds away: workspace " + verb +
+                " --force " + name};
+  }
   std::string list;
   for (const auto& c : u.commits) list += (list.empty() ? "" : "; ") + c;
   if (u.count > u.commits.size()) list += "; and " + std::to_string(u.count - u.commits.size()) + " more";

@@ -15,6 +15,9 @@
 namespace ws::controller {
 
 struct Unfetched {
+  // Not known: it ran, and stopped without `workspace stop` asking it (it
+  // powered itself off, crashed, the host went down) or did not answer.
+  bool unknown = false;
   uint64_t count = 0;                // commits in all
   std::vector<std::string> commits;  // "GUEST_PATH SHORT_ID SUBJECT", at most kShownCommits
 };
@@ -34,13 +37,15 @@ Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::
 // SUBJECT"), cleaned and bounded.
 Unfetched ParseAnswer(const std::string& out);
 
-// The record kept at stop: WORKSPACE_DIR/unfetched. Read gives nothing when
-// there is none.
+// The record: WORKSPACE_DIR/unfetched, "unknown" from each start of a
+// workspace with such shares until stop replaces it with the guest's
+// answer. Read gives nothing (known, none) when there is none.
 Status Record(const std::string& path, const Unfetched& u);
 Unfetched ReadRecord(const std::string& path);
 
-// FAILED_PRECONDITION naming the commits and what to type, for `verb`
-// ("reset", "destroy").
+// FAILED_PRECONDITION naming the commits (or saying they are not known)
+// and what to type, for `verb` ("reset", "destroy"). Only when u.unknown or
+// u.count > 0.
 Status RefuseLosing(const std::string& name, const std::string& verb, const Unfetched& u);
 
 }  // namespace ws::controller

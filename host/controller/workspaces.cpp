@@ -469,8 +469,14 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   Status s = PrepareShares(name, ws.meta);
   if (!s.ok()) return s;
   std::error_code ec;
-  // Asked of the guest while it runs; a record is only for while it is off.
-  fs::remove(UnfetchedRecord(name), ec);
+  // Not known until stop asks the guest (it may stop any other way).
+  if (GuestGitPaths(ws.meta).empty()) {
+    fs::remove(UnfetchedRecord(name), ec);
+  } else {
+    Unfetched unknown;
+    unknown.unknown = true;
+    (void)Record(UnfetchedRecord(name), unknown);
+  }
   if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
     return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
                                                  ") is gone; make a fresh one with: workspace reset " + name);
@@ -541,7 +547,7 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
                                            ") or use: workspace destroy --force " + name};
   }
   if (!force) {
-    if (auto u = ReadRecord(UnfetchedRecord(name)); u.count > 0) return RefuseLosing(name, "destroy", u);
+    if (auto u = ReadRecord(UnfetchedRecord(name)); u.unknown || u.count > 0) return RefuseLosing(name, "destroy", u);
   }
   DetachGuest(name);
   Status s = hv_.ForceOff(name);
@@ -575,7 +581,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
       }
       u = asked.value();
     }
-    if (u.count > 0) return RefuseLosing(name, "reset", u);
+    if (u.unknown || u.count > 0) return RefuseLosing(name, "reset", u);
   }
   std::error_code ec;
   if (!ws->meta.disk.empty() && !fs::exists(ws->meta.base, ec)) {

@@ -27,7 +27,7 @@ Status FromGrpc(const grpc::Status& s, const std::string& what) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::CANCELLED:
       return {Code::kUnavailable, what + ": the guest agent connection is down"};
-    default: return {Code::kInternal, what + ": guest agent error: " + s.error_message()};
+    default: return {Code::kInternal, what + ": guest agent error: " + Clean(s.error_message())};
   }
 }
 

@@ -241,7 +241,12 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   auto diverged = W().Cli({"git", "fetch", "--checkout", "gitws"});
   EXPECT_EQ(diverged.code, 1);
   EXPECT_NE(diverged.err.find("has commits the workspace's lacks"), std::string::npos) << diverged.err;
+  // Staged changes of the user are not thrown away: refused until unstaged.
   ASSERT_EQ(host_git("reset -q --soft HEAD~1 && git log -1 --format=%s").out, "from host\n");
+  auto staged = W().Cli({"git", "fetch", "--checkout", "gitws"});
+  EXPECT_EQ(staged.code, 1);
+  EXPECT_NE(staged.err.find("you have staged changes"), std::string::npos) << staged.err;
+  ASSERT_EQ(host_git("restore --staged .").code, 0);
   auto taken = W().Cli({"git", "fetch", "--checkout", "gitws"}, [&] { RunOptions o; o.cwd = dir; return o; }());
   EXPECT_EQ(taken.code, 0) << taken.err;
   EXPECT_NE(taken.out.find("main fast-forwarded to"), std::string::npos) << taken.out;
@@ -265,6 +270,16 @@ TEST(Debian, GitCommitsStayInTheWorkspaceUntilFetched) {
   auto kept = W().Cli({"destroy", "gitws"});
   EXPECT_EQ(kept.code, 1);
   EXPECT_NE(kept.err.find("kept on its disk"), std::string::npos) << kept.err;
+  // A guest that powers itself off was not asked: not known, so refused too.
+  ASSERT_EQ(W().Cli({"start", "gitws"}).code, 0);
+  Guest("gitws", "echo o > /proc/sysrq-trigger", "root");
+  for (int i = 0; i < 100 && W().Cli({"inspect", "--json", "gitws"}).out.find("\"state\":\"running\"") !=
+                                 std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto unknown = W().Cli({"destroy", "gitws"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("stopped without `workspace stop`"), std::string::npos) << unknown.err;
   EXPECT_EQ(W().Cli({"destroy", "--force", "gitws"}).code, 0);
 }
 

@@ -28,10 +28,10 @@ TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
   EXPECT_NE(W().Cli({"inspect", "--json"}, here).out.find("\"name\":\"front-proj\""), std::string::npos);
 
   // Env the docker way: -e KEY from the caller (set and unset), --env-file, -e wins.
-  std::ofstream(dir + "/../front.env") << "# a comment\nFROM_FILE=file value\nOVERRIDE=file\nFROM_CALLER\n";
+  std::ofstream(dir + "/../front.env") << "# a comment\nFROM_FILE=file value\nOVERRIDE=file\n";
   RunOptions env = here;
   env.env = {{"FROM_CALLER", "caller-value"}, {"PASSED", "p-1"}};
-  auto e = W().Cli({"exec", "-e", "PASSED", "-e", "NOT_SET_HERE", "-e", "OVERRIDE=flag", "--env-file",
+  auto e = W().Cli({"exec", "-e", "PASSED", "-e", "NOT_SET_HERE", "-e", "OVERRIDE=flag", "-e", "FROM_CALLER", "--env-file",
                     dir + "/../front.env", "--", "sh", "-c",
                     "echo \"$PASSED|$FROM_FILE|$OVERRIDE|$FROM_CALLER|${NOT_SET_HERE-unset}\""}, env);
   EXPECT_EQ(e.out, "p-1|file value|flag|caller-value|unset\n") << e.err;

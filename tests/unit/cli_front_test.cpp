@@ -30,9 +30,14 @@ TEST(EnvOptions, KeyTakesTheCallersValueAndAnUnsetKeyIsLeftOut) {
 
 TEST(EnvOptions, EnvFileLinesAsDockerReadsThem) {
   EnvResult r;
-  ASSERT_TRUE(ParseEnvFile("# comment\n\n  A=1 \nSET\r\nQ=\"quoted\"\n  NOPE  \n", "f", Lookup, &r).ok());
-  EXPECT_EQ(r.env, (std::vector<std::string>{"A=1 ", "SET=from-here", "Q=\"quoted\""}));
-  EXPECT_EQ(r.unset, std::vector<std::string>{"NOPE"});
+  ASSERT_TRUE(ParseEnvFile("# comment\n\n  A=1 \nB=2\r\nQ=\"quoted\"\n", "f", Lookup, &r).ok());
+  EXPECT_EQ(r.env, (std::vector<std::string>{"A=1 ", "B=2", "Q=\"quoted\""}));
+  // A bare KEY in a file (which the guest may have written) would copy this
+  // shell's value into the VM: refused, naming -e.
+  EnvResult taken;
+  Status bare = ParseEnvFile("A=1\nSET\n", "f", Lookup, &taken);
+  EXPECT_FALSE(bare.ok());
+  EXPECT_NE(bare.message().find("-e SET"), std::string::npos) << bare.message();
   EnvResult bad;
   Status s = ParseEnvFile("A=1\n=2\n", "f", Lookup, &bad);
   EXPECT_NE(s.message().find("f line 2"), std::string::npos) << s.message();
@@ -45,6 +50,7 @@ v1::ListResponse List(std::initializer_list<std::pair<const char*, const char*>>
   for (const auto& [n, sh] : name_and_share) {
     auto* w = l.add_workspaces();
     w->set_name(n);
+    w->set_owner_uid(std::string(n).rfind("member-", 0) == 0 ? 1001 : 0);
     if (*sh) w->add_shares()->set_host_path(sh);
   }
   return l;
@@ -53,17 +59,22 @@ v1::ListResponse List(std::initializer_list<std::pair<const char*, const char*>>
 TEST(NameFromFolder, TheNearestSharedFolderUpwardsElseTheFoldersName) {
   std::string why;
   auto l = List({{"app", "/src/app"}, {"other", "/src/other"}, {"lib", "/src/app/lib"}, {"plain", ""}});
-  EXPECT_EQ(WorkspaceForFolder(l, "/src/app", &why).value(), "app");
+  EXPECT_EQ(WorkspaceForFolder(l, "/src/app", 0, &why).value(), "app");
   EXPECT_EQ(why, "") << "obvious: it shares this folder and is named after it";
-  EXPECT_EQ(WorkspaceForFolder(l, "/src/app/lib/x/y", &why).value(), "lib");
+  EXPECT_EQ(WorkspaceForFolder(l, "/src/app/lib/x/y", 0, &why).value(), "lib");
   EXPECT_NE(why.find("/src/app/lib"), std::string::npos) << "said which, and why";
-  EXPECT_EQ(WorkspaceForFolder(l, "/src/app/src", &why).value(), "app");
-  EXPECT_EQ(WorkspaceForFolder(l, "/home/u/plain", &why).value(), "plain") << "named after the folder";
-  auto none = WorkspaceForFolder(l, "/srv/x", &why);
+  EXPECT_EQ(WorkspaceForFolder(l, "/src/app/src", 0, &why).value(), "app");
+  EXPECT_EQ(WorkspaceForFolder(l, "/home/u/plain", 0, &why).value(), "plain") << "named after the folder";
+  auto none = WorkspaceForFolder(l, "/srv/x", 0, &why);
   EXPECT_EQ(none.status().code(), Code::kNotFound);
   EXPECT_NE(none.status().message().find("workspace create"), std::string::npos);
+  // Root sees a member's workspaces in its list; never picks one.
+  auto members = List({{"member-x", "/srv/app"}, {"app", ""}});
+  EXPECT_EQ(WorkspaceForFolder(members, "/srv/app", 0, &why).value(), "app") << "root's own, by the folder's name";
+  EXPECT_FALSE(WorkspaceForFolder(List({{"member-x", "/srv/app"}}), "/srv/app", 0, &why).ok());
+  EXPECT_EQ(WorkspaceForFolder(members, "/srv/app", 1001, &why).value(), "member-x");
   auto two = List({{"a", "/p"}, {"b", "/p"}});
-  auto amb = WorkspaceForFolder(two, "/p/q", &why);
+  auto amb = WorkspaceForFolder(two, "/p/q", 0, &why);
   ASSERT_FALSE(amb.ok());
   EXPECT_NE(amb.status().message().find("a, b"), std::string::npos) << amb.status().message();
 }
@@ -87,6 +98,12 @@ TEST(UnfetchedCommits, TheGuestsAnswerIsCleanedBoundedAndRoundTrips) {
   EXPECT_EQ(back.count, 7u);
   EXPECT_EQ(back.commits, u.commits);
   EXPECT_EQ(ReadRecord(dir + "/none").count, 0u);
+  EXPECT_FALSE(ReadRecord(dir + "/none").unknown);
+  Unfetched unknown;
+  unknown.unknown = true;
+  ASSERT_TRUE(Record(dir + "/unknown", unknown).ok());
+  EXPECT_TRUE(ReadRecord(dir + "/unknown").unknown) << "stopped without being asked: not known";
+  EXPECT_NE(RefuseLosing("ws1", "destroy", unknown).message().find("destroy --force ws1"), std::string::npos);
   std::string many;
   for (int i = 0; i < 50; ++i) many += "L /w id" + std::to_string(i) + " s\n";
   EXPECT_EQ(ParseAnswer(many).commits.size(), kShownCommits);
