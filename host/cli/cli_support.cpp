@@ -157,32 +157,11 @@ bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, bool obviou
 
 namespace ws::cli {
 
-bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name) {
-  if (!args->empty()) {
-    grpc::ClientContext ctx;
-    v1::ListResponse list;
-    Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &list));
-    if (!s.ok()) {
-      code = Fail(s);
-      return false;
-    }
-    for (const auto& w : list.workspaces()) {
-      if (w.name() == args->front()) {
-        *name = args->front();
-        args->erase(args->begin());
-        // A word that names a workspace may also be meant as what follows
-        // NAME (a host, a port, an ID): say which it was taken as.
-        std::error_code ec;
-        std::string why;
-        auto here = WorkspaceForFolder(list, std::filesystem::current_path(ec).string(),
-                                       static_cast<uint32_t>(geteuid()), &why);
-        if (here.ok() && here.value() != *name) {
-          std::fprintf(stderr, "workspace: '%s' names one of your workspaces: taken as NAME (this folder's is "
-                               "'%s')\n", name->c_str(), here.value().c_str());
-        }
-        return true;
-      }
-    }
+bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name, bool first_is_name) {
+  if (first_is_name && !args->empty()) {
+    *name = args->front();
+    args->erase(args->begin());
+    return true;
   }
   return Resolve(stub, name);
 }

@@ -37,10 +37,11 @@ struct Context {
   // Fills an empty *name with the current folder's workspace (ResolveName);
   // on failure prints, sets `code`, returns false.
   bool Resolve(Stub* stub, std::string* name, bool exec_like = false, bool obvious_only = false);
-  // For `allow [NAME] HOST...` and `port [NAME] SPEC`: the first of *args
-  // is NAME when it names one of the caller's workspaces (it is taken out
-  // of *args); else NAME is the current folder's workspace.
-  bool SplitName(Stub* stub, std::vector<std::string>* args, std::string* name);
+  // For `allow [NAME] HOST...`, `port [NAME] SPEC`, `logs [NAME] [ID]`:
+  // the first of *args is NAME (taken out of *args) when `first_is_name`
+  // says so, a rule on the words alone (never on whether another user has
+  // such a workspace); else NAME is the current folder's workspace.
+  bool SplitName(Stub* stub, std::vector<std::string>* args, std::string* name, bool first_is_name);
 };
 
 std::string ToJson(const google::protobuf::Message& m);

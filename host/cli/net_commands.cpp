@@ -24,13 +24,15 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   allow_cmd = app.add_subcommand("allow", "Change or list a workspace's egress allowlist (changes apply at once, "
                                           "and are kept): allow [NAME] HOST[:PORT]...");
   allow_cmd->add_option("args", allow_args, "[NAME] then HOST[:PORT] or *.DOMAIN to allow (NAME: default the "
-                                            "current folder's workspace)");
+                                            "current folder's workspace; name it to allow several hosts at once)");
   allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")->allow_extra_args(false);
   allow_cmd->add_flag("--list", allow_list, "List the allowlist (with where each entry came from)");
   allow_cmd->add_flag("--json", allow_json, "JSON output: the allowlist after the change (fields in docs/cli.md)");
   allow_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub || !c.SplitName(stub, &allow_args, &allow_name)) return;
+    // Two words or more: NAME first. One: NAME with --list or --remove, else a host.
+    const bool named = allow_args.size() >= 2 || (allow_args.size() == 1 && (allow_list || !allow_remove.empty()));
+    if (!stub || !c.SplitName(stub, &allow_args, &allow_name, named)) return;
     if (allow_args.empty() && allow_remove.empty() && !allow_list) {
       return void(c.code = Fail("give HOST[:PORT] to allow, --remove HOST[:PORT], or --list", kUsage));
     }
@@ -64,7 +66,9 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   port_cmd->add_flag("--json", port_json, "JSON output: the published ports (fields in docs/cli.md)");
   port_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub || !c.SplitName(stub, &port_args, &port_name)) return;
+    // Two words: NAME SPEC. One: SPEC when it reads as one, else NAME.
+    const bool named = port_args.size() >= 2 || (port_args.size() == 1 && !ParsePortSpec(port_args[0]).ok());
+    if (!stub || !c.SplitName(stub, &port_args, &port_name, named)) return;
     if (port_args.size() > 1) return void(c.code = Fail("give one [HOST_PORT:]GUEST_PORT at a time", kUsage));
     v1::PortRequest req;
     req.set_name(port_name);

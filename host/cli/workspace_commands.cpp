@@ -288,7 +288,21 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
   logs_cmd->add_flag("-f,--follow", logs_follow, "Keep printing new output");
   logs_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub || !c.SplitName(stub, &logs_args, &logs_name)) return;
+    if (!stub) return;
+    // Two words: NAME ID. One: an ID (12 hex digits) unless it names one of your workspaces.
+    bool named = logs_args.size() >= 2;
+    if (logs_args.size() == 1) {
+      const std::string& w = logs_args[0];
+      named = w.size() != 12 || w.find_first_not_of("0123456789abcdef") != std::string::npos;
+      if (!named) {
+        grpc::ClientContext lctx;
+        v1::ListResponse list;
+        if (FromGrpc(stub->List(Deadline(&lctx, 30), v1::ListRequest(), &list)).ok()) {
+          for (const auto& ws : list.workspaces()) named = named || ws.name() == w;
+        }
+      }
+    }
+    if (!c.SplitName(stub, &logs_args, &logs_name, named)) return;
     if (logs_args.size() > 1) return void(c.code = Fail("give [NAME] [ID]", kUsage));
     grpc::ClientContext ctx;
     v1::LogsRequest req;

@@ -114,7 +114,11 @@ TEST_F(Exec, UserEnvAndCwdAreApplied) {
   EXPECT_EQ(W().Cli({"exec", "-u", "nosuch", "ex", "--", "true"}).code, 126);
   EXPECT_EQ(W().Cli({"exec", "ex", "--", "/etc/passwd"}).code, 126);
   EXPECT_EQ(W().Cli({"exec", "ex", "--", "nonexistent"}).code, 127);
-  EXPECT_EQ(W().Cli({"exec", "-e", "NOEQUALS", "ex", "--", "true"}).code, 125);
+  EXPECT_EQ(W().Cli({"exec", "-e", "=x", "ex", "--", "true"}).code, 125);
+  // -e KEY: the caller's value, or left out (as docker) when it has none.
+  auto unset = W().Cli({"exec", "-e", "WS_NOT_SET_ANYWHERE", "ex", "--", "sh", "-c", "echo ${WS_NOT_SET_ANYWHERE-unset}"});
+  EXPECT_EQ(unset.out, "unset\n") << unset.err;
+  EXPECT_NE(unset.err.find("WS_NOT_SET_ANYWHERE is not set here"), std::string::npos) << unset.err;
 }
 
 TEST_F(Exec, TimeoutKillsEverythingTheCommandStarted) {

@@ -407,7 +407,12 @@ TEST(Cli, HelpAndVersionExitZeroAndUsageErrorsExitTwo) {
   EXPECT_NE(version.out.find(WS_VERSION), std::string::npos);
   EXPECT_EQ(W().Cli({}).code, 2);
   EXPECT_EQ(W().Cli({"frobnicate"}).code, 2);
-  EXPECT_EQ(W().Cli({"inspect"}).code, 2);
+  EXPECT_EQ(W().Cli({"inspect", "a", "b"}).code, 2);
+  RunOptions nowhere;
+  nowhere.cwd = W().NewFolder("no-workspace-here");
+  auto none = W().Cli({"inspect"}, nowhere);
+  EXPECT_EQ(none.code, 1) << "no NAME: the folder's workspace, and there is none";
+  EXPECT_NE(none.err.find("workspace create"), std::string::npos) << none.err;
   EXPECT_EQ(W().Cli({"list", "--bogus"}).code, 2);
   EXPECT_EQ(W().Cli({"create", "--cpus", "x"}).code, 2);
 }
@@ -430,7 +435,8 @@ TEST(Lifecycle, PruneAndDestroyAllSayWhatGoes) {
   EXPECT_EQ(all.code, 0) << all.err;
   EXPECT_EQ(all.out, "destroyed up\n");
   EXPECT_EQ(W().Cli({"list", "--json"}, o).out, "[]\n");
-  EXPECT_EQ(W().Cli({"destroy"}, o).code, 2);
+  EXPECT_EQ(W().Cli({"destroy", "up", "--all"}, o).code, 2);
+  EXPECT_EQ(W().Cli({"destroy"}, o).code, 1) << "no NAME, and no workspace of this folder";
   CleanUpStateDir(dir, W());
 }
 
