@@ -425,6 +425,13 @@ TEST(Lifecycle, PruneAndDestroyAllSayWhatGoes) {
   ASSERT_EQ(W().Cli({"create", "up", "--no-share"}, o).code, 0);
   ASSERT_EQ(W().Cli({"create", "down", "--no-share"}, o).code, 0);
   ASSERT_EQ(W().Cli({"stop", "down"}, o).code, 0);
+  // On a terminal prune asks first (docker's does); "n" destroys nothing.
+  const std::string env = "WORKSPACE_STATE_DIR=" + dir + " HOME=" + W().home();
+  auto asked = ws::test::Run({"sh", "-c", "printf 'n\\n' | script -qec 'env " + env + " " + W().bin() +
+                                              " prune' /dev/null"});
+  EXPECT_NE(asked.out.find("Destroy 1 stopped workspace (down)"), std::string::npos) << asked.out << asked.err;
+  EXPECT_NE(asked.out.find("Nothing destroyed."), std::string::npos) << asked.out;
+  EXPECT_NE(W().Cli({"list", "-q"}, o).out.find("down"), std::string::npos) << "kept after 'n'";
   auto prune = W().Cli({"prune"}, o);
   EXPECT_EQ(prune.code, 0) << prune.err;
   EXPECT_EQ(prune.out, "destroyed down\n");
