@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "host/common/printable.h"
 #include "host/common/time_format.h"
 #include "host/common/unique_fd.h"
 
@@ -49,19 +50,37 @@ class Log {
   size_t written_ = 0;
 };
 
+// The workspace's name, from its key (NAME@UUID).
+std::string Shown(const std::string& key) { return key.substr(0, key.find('@')); }
+
+Status NoSuch(const std::string& key, const std::string& id) {
+  return {Code::kNotFound, "'" + Shown(key) + "' has no detached command " + Printable(id.substr(0, 64)) +
+                               " (see: workspace ps " + Shown(key) + ")"};
+}
+
 }  // namespace
 
-Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shared_ptr<guest::GrpcGuestAgent> agent,
-                                         guest::RunSpec spec, const std::string& log_dir) {
+Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t owner,
+                                         std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec,
+                                         const std::string& log_dir) {
   auto e = std::make_shared<Entry>();
   {
     std::lock_guard lock(s_->mu);
+    size_t owners = 0;
+    for (const auto& [key, l] : s_->execs) {
+      owners += std::count_if(l.begin(), l.end(), [&](const auto& x) { return x->info.running && x->owner == owner; });
+    }
+    if (owners >= kMaxDetachedPerOwner) {
+      return Status(Code::kResourceExhausted, "you run " + std::to_string(owners) +
+                                                  " detached commands already (the most one user may); end some "
+                                                  "with: workspace kill NAME ID");
+    }
     auto& list = s_->execs[workspace];
     size_t running = std::count_if(list.begin(), list.end(), [](const auto& x) { return x->info.running; });
     if (running >= kMaxDetachedRunning) {
-      return Status(Code::kResourceExhausted, "'" + workspace + "' runs " + std::to_string(running) +
+      return Status(Code::kResourceExhausted, "'" + Shown(workspace) + "' runs " + std::to_string(running) +
                                                   " detached commands already (the most there may be); end one "
-                                                  "with: workspace kill " + workspace + " ID");
+                                                  "with: workspace kill " + Shown(workspace) + " ID");
     }
     // Forget the oldest ended ones past the bound (and their logs).
     for (size_t ended = list.size() - running; ended >= kMaxDetachedKept;) {
@@ -78,11 +97,12 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, std::shar
     e->info.started_unix = std::time(nullptr);
     e->info.started_at = NowRfc3339();
     e->info.running = true;
+    e->owner = owner;
     e->log_path = log_dir + "/" + e->info.id + ".log";
     list.push_back(e);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(log_dir, ec);
+  // Not its parents: a workspace destroyed meanwhile gets no folder back.
+  (void)mkdir(log_dir.c_str(), 0700);
   std::thread t;
   try {
     t = std::thread([shared = s_, e, agent, spec = std::move(spec)]() mutable {
@@ -133,8 +153,7 @@ Status DetachedExecs::Kill(const std::string& workspace, const std::string& id) 
       }
     }
   }
-  return {Code::kNotFound, "'" + workspace + "' has no detached command " + id + " (see: workspace ps " +
-                               workspace + ")"};
+  return NoSuch(workspace, id);
 }
 
 Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const std::string& id) {
@@ -145,8 +164,7 @@ Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const s
       if (e->info.id == id) return e->log_path;
     }
   }
-  return Status(Code::kNotFound, "'" + workspace + "' has no detached command " + id + " (see: workspace ps " +
-                                     workspace + ")");
+  return NoSuch(workspace, id);
 }
 
 bool DetachedExecs::Running(const std::string& workspace, const std::string& id) {

@@ -5,8 +5,10 @@
 // the agent kills its cgroup), the workspace stops, or the daemon restarts.
 // Its stdout and stderr go to a log on the host, bounded: past kLogCap the
 // file is moved to ID.log.1 (replacing the one before) and a new one begun.
-// Bounded per workspace: kMaxRunning at once, the last kMaxKept ended ones
-// remembered. Thread-safe.
+// Bounded per workspace: kMaxDetachedRunning at once, the last
+// kMaxDetachedKept ended ones remembered; and kMaxDetachedPerOwner running
+// per user in all. Workspaces are keyed by name and UUID, so one made anew
+// under a name never sees what the one before ran. Thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +28,7 @@ namespace ws::controller {
 inline constexpr size_t kDetachedLogCap = 1 << 20;
 inline constexpr size_t kMaxDetachedRunning = 16;
 inline constexpr size_t kMaxDetachedKept = 16;
+inline constexpr size_t kMaxDetachedPerOwner = 64;
 
 struct DetachedInfo {
   std::string id;
@@ -40,9 +43,12 @@ struct DetachedInfo {
 
 class DetachedExecs {
  public:
-  // Starts `spec` in the workspace through `agent`; its log goes in `log_dir`.
-  Result<std::string> Start(const std::string& workspace, std::shared_ptr<guest::GrpcGuestAgent> agent,
-                            guest::RunSpec spec, const std::string& log_dir);
+  // Starts `spec` in the workspace (`workspace`: its name and UUID) through
+  // `agent` for user `owner`; its log goes in `log_dir` (made here; its
+  // parent must exist).
+  Result<std::string> Start(const std::string& workspace, uint32_t owner,
+                            std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec,
+                            const std::string& log_dir);
   std::vector<DetachedInfo> List(const std::string& workspace);
   // kNotFound for an unknown id; ok (nothing done) for one already ended.
   Status Kill(const std::string& workspace, const std::string& id);
@@ -55,6 +61,7 @@ class DetachedExecs {
  private:
   struct Entry {
     DetachedInfo info;
+    uint32_t owner = 0;
     std::string log_path;
     std::atomic<bool> cancel{false};
   };

@@ -185,8 +185,9 @@ grpc::Status ControllerService::Stop(Ctx* ctx, const v1::StopRequest* req, v1::S
 
 grpc::Status ControllerService::Destroy(Ctx* ctx, const v1::DestroyRequest* req, v1::DestroyResponse*) {
   WS_IDENTIFY(ctx, caller);
+  auto ws = workspaces_.Inspect(caller, req->name());
   Status s = workspaces_.Destroy(caller, req->name(), req->force());
-  if (s.ok()) detached_.Forget(req->name());
+  if (s.ok() && ws.ok()) detached_.Forget(DetachedKey(ws.value()));
   return ToGrpc(s);
 }
 
@@ -267,13 +268,13 @@ grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
   if (!req->exec_id().empty()) {
-    auto log = detached_.LogPath(req->name(), req->exec_id());
+    const std::string key = DetachedKey(ws.value()), id = req->exec_id();
+    auto log = detached_.LogPath(key, id);
     if (!log.ok()) return ToGrpc(log.status());
     grpc::Status s = StreamFile(ctx, caller, req->name(), log.value() + ".1", false, writer);
     if (!s.ok()) return s;
-    const std::string name = req->name(), id = req->exec_id();
-    return StreamFile(ctx, caller, name, log.value(), req->follow(), writer,
-                      [&] { return detached_.Running(name, id); });
+    return StreamFile(ctx, caller, req->name(), log.value(), req->follow(), writer,
+                      [&] { return detached_.Running(key, id); });
   }
   // What the console cap kept of the earlier output first.
   grpc::Status s = StreamFile(ctx, caller, req->name(), ws->meta.console_log + ".1", false, writer);
@@ -465,6 +466,8 @@ grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedReq
     return ToGrpc(Status(Code::kInvalidArgument, "a detached command needs a command, and at most 256 KiB of "
                                                  "arguments and environment"));
   }
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
   auto agent = workspaces_.Agent(caller, req->name());
   if (!agent.ok()) return ToGrpc(agent.status());
   guest::RunSpec spec;
@@ -472,7 +475,7 @@ grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedReq
   spec.env = {req->env().begin(), req->env().end()};
   spec.cwd = req->cwd();
   spec.user = req->user();
-  auto id = detached_.Start(req->name(), agent.value(), std::move(spec),
+  auto id = detached_.Start(DetachedKey(ws.value()), caller.uid, agent.value(), std::move(spec),
                             workspaces_.layout().WorkspaceDir(req->name()) + "/detached");
   if (!id.ok()) return ToGrpc(id.status());
   resp->set_id(id.value());
@@ -484,7 +487,7 @@ grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* 
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
   const int64_t now = std::time(nullptr);
-  for (const auto& d : detached_.List(req->name())) {
+  for (const auto& d : detached_.List(DetachedKey(ws.value()))) {
     auto* p = resp->add_processes();
     p->set_id(d.id);
     for (const auto& a : d.argv) p->add_argv(a);
@@ -501,7 +504,13 @@ grpc::Status ControllerService::Kill(Ctx* ctx, const v1::KillRequest* req, v1::K
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
-  return ToGrpc(detached_.Kill(req->name(), req->id()));
+  return ToGrpc(detached_.Kill(DetachedKey(ws.value()), req->id()));
 }
+
+}  // namespace ws::controller
+
+namespace ws::controller {
+
+std::string ControllerService::DetachedKey(const WorkspaceView& w) { return w.name + "@" + w.uuid; }
 
 }  // namespace ws::controller

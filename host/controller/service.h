@@ -58,6 +58,9 @@ class ControllerService final : public workspace::v1::Controller::Service {
                           bool follow, grpc::ServerWriter<workspace::v1::LogsResponse>* writer,
                           const std::function<bool()>& going = nullptr);
 
+  // Detached execs are kept per workspace name and UUID.
+  static std::string DetachedKey(const WorkspaceView& w);
+
   Workspaces& workspaces_;
   DetachedExecs detached_;
   const PeerListener& peers_;
