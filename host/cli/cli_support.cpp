@@ -111,14 +111,18 @@ Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::
   }
   const std::string by_name = NameFromFolder(fs::path(folder).filename().string());
   for (const auto& w : list.workspaces()) {
-    if (w.name() == by_name && w.owner_uid() == uid) return by_name;
+    if (w.name() != by_name || w.owner_uid() != uid) continue;
+    // Named after this folder, yet made from another one: not obvious.
+    if (w.shares_size() > 0) *why = "'" + by_name + "' (named after this folder; it shares " +
+                                    Printable(w.shares(0).host_path()) + ")";
+    return by_name;
   }
   return Status(Code::kNotFound, "no workspace of yours shares " + Printable(folder) + " or a folder above it; "
                                      "make one here with: workspace create (or name one: workspace COMMAND NAME; "
                                      "see workspace list)");
 }
 
-Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvious_only) {
+Result<std::string> ResolveName(Stub* stub, const std::string& given, const std::string& obvious_for) {
   if (!given.empty()) return given;
   std::error_code ec;
   const auto cwd = std::filesystem::current_path(ec);
@@ -130,9 +134,9 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvio
   std::string why;
   auto name = WorkspaceForFolder(list, cwd.string(), static_cast<uint32_t>(geteuid()), &why);
   if (name.ok() && !why.empty()) {
-    if (obvious_only) {
+    if (!obvious_for.empty()) {
       return Status(Code::kInvalidArgument, "this folder is not the one " + why + " was made from; name it: "
-                                            "workspace COMMAND " + name.value());
+                                            "workspace " + obvious_for + " " + name.value());
     }
     if (Tty()) std::fprintf(stderr, "workspace: using %s\n", why.c_str());
   }
@@ -143,8 +147,8 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvio
 
 namespace ws::cli {
 
-bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, bool obvious_only) {
-  auto n = ResolveName(stub, *name, obvious_only);
+bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, const std::string& obvious_for) {
+  auto n = ResolveName(stub, *name, obvious_for);
   if (!n.ok()) {
     code = Fail(n.status(), exec_like);
     return false;

@@ -36,7 +36,7 @@ struct Context {
   Stub* Connect(bool exec_like);
   // Fills an empty *name with the current folder's workspace (ResolveName);
   // on failure prints, sets `code`, returns false.
-  bool Resolve(Stub* stub, std::string* name, bool exec_like = false, bool obvious_only = false);
+  bool Resolve(Stub* stub, std::string* name, bool exec_like = false, const std::string& obvious_for = "");
   // For `allow [NAME] HOST...`, `port [NAME] SPEC`, `logs [NAME] [ID]`:
   // the first of *args is NAME (taken out of *args) when `first_is_name`
   // says so, a rule on the words alone (never on whether another user has
@@ -67,8 +67,9 @@ Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::
                                        std::string* why);
 
 // `given` when set; else WorkspaceForFolder of the current folder, saying
-// on a terminal which it picked when that is not obvious. `obvious_only`
-// (destroy, reset): a pick that is not obvious is refused, asking for NAME.
-Result<std::string> ResolveName(Stub* stub, const std::string& given, bool obvious_only = false);
+// on a terminal which it picked when that is not obvious. `obvious_for`
+// (a command: destroy, reset): a pick that is not obvious is refused,
+// asking for NAME.
+Result<std::string> ResolveName(Stub* stub, const std::string& given, const std::string& obvious_for = "");
 
 }  // namespace ws::cli

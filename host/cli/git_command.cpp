@@ -16,6 +16,7 @@
 #include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/protected_paths.h"
+#include "host/shares/view.h"
 
 namespace ws::cli {
 namespace {
@@ -65,9 +66,10 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
   auto git_dir = RunCommand({"git", "-C", repo, "rev-parse", "--absolute-git-dir"});
   std::string gd = git_dir.ok() ? git_dir.value() : "";
   while (!gd.empty() && gd.back() == '\n') gd.pop_back();
+  if (gd.empty()) return Status(Code::kFailedPrecondition, "--checkout: cannot find the git directory of " + repo);
   for (const char* busy : {"MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply"}) {
     std::error_code ec;
-    if (!gd.empty() && std::filesystem::exists(gd + "/" + busy, ec)) {
+    if (std::filesystem::exists(gd + "/" + busy, ec)) {
       return Status(Code::kFailedPrecondition, std::string("--checkout: a ") + busy + " is under way in " + repo +
                                                    "; finish or abort it first");
     }
@@ -86,7 +88,9 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
   // The guest cannot write the files your tools read or run in the share,
   // but it can commit changes to them: a later checkout, stash or restore
   // would write them. Say which.
-  auto changed = RunCommand({"git", "-C", repo, "diff", "--name-only", "-z", o.empty() ? t : o, t});
+  constexpr char kEmptyTree[] = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";  // an unborn branch: all is new
+  auto changed = RunCommand({"git", "-C", repo, "diff", "--no-renames", "--name-only", "-z", o.empty() ? kEmptyTree : o, t});
+  const shares::ProtectionRules rules{shares::GitHooksFolders(repo), {}};
   std::string risky;
   size_t listed = 0;
   if (changed.ok()) {
@@ -96,7 +100,7 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
       if (end == std::string::npos) end = names.size();
       const std::string rel = names.substr(at, end - at);
       at = end + 1;
-      if (shares::ProtectedPrefix(rel, {}).empty() && !shares::IsHostRunFile(rel)) continue;
+      if (shares::ProtectedPrefix(rel, rules).empty() && !shares::IsHostRunFile(rel)) continue;
       if (++listed <= 10) risky += (risky.empty() ? "" : ", ") + Printable(rel);
     }
   }

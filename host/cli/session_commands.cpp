@@ -29,7 +29,7 @@ void SessionCommands::AddEnvOptions(CLI::App* cmd, EnvFlags* flags) {
                   "Set a variable in the command's environment: KEY=VALUE, or KEY for this shell's value "
                   "(left out when unset); repeatable. The value enters the VM")
       ->allow_extra_args(false);
-  cmd->add_option("--env-file", flags->files, "Read KEY=VALUE (or KEY) lines from FILE; repeatable, -e wins")
+  cmd->add_option("--env-file", flags->files, "Read KEY=VALUE lines from FILE; repeatable, -e wins")
       ->type_name("FILE")
       ->allow_extra_args(false);
 }

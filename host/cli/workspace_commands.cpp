@@ -80,10 +80,10 @@ void PrintDetails(const v1::Workspace& w) {
 
 }  // namespace
 
-bool WorkspaceCommands::ResolveNames(Stub* stub, std::vector<std::string>* names, bool obvious_only) {
+bool WorkspaceCommands::ResolveNames(Stub* stub, std::vector<std::string>* names, const std::string& obvious_for) {
   if (!names->empty()) return true;
   std::string one;
-  if (!c.Resolve(stub, &one, false, obvious_only)) return false;
+  if (!c.Resolve(stub, &one, false, obvious_for)) return false;
   names->push_back(one);
   return true;
 }
@@ -223,7 +223,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     if (!stub) return;
     if (destroy_all) {
       if (Status s = names_of(stub, false, &destroy_names); !s.ok()) return void(c.code = Fail(s));
-    } else if (!ResolveNames(stub, &destroy_names, /*obvious_only=*/true)) {
+    } else if (!ResolveNames(stub, &destroy_names, "destroy")) {
       return;
     }
     destroy_each(stub, destroy_names, destroy_force, destroy_all || destroy_names.size() > 1);
@@ -258,7 +258,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
   reset_cmd->add_flag("--json", reset_json, "JSON output (fields in docs/cli.md)");
   reset_cmd->callback([&] {
     Stub* stub = c.Connect(false);
-    if (!stub || !c.Resolve(stub, &reset_name, false, /*obvious_only=*/true)) return;
+    if (!stub || !c.Resolve(stub, &reset_name, false, "reset")) return;
     if (Tty() && !reset_json) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
     auto changes = FetchChanges(stub, reset_name);  // a fresh boot starts them anew
     grpc::ClientContext ctx;
@@ -298,7 +298,9 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
         grpc::ClientContext lctx;
         v1::ListResponse list;
         if (FromGrpc(stub->List(Deadline(&lctx, 30), v1::ListRequest(), &list)).ok()) {
-          for (const auto& ws : list.workspaces()) named = named || ws.name() == w;
+          for (const auto& ws : list.workspaces()) {
+            named = named || (ws.name() == w && ws.owner_uid() == static_cast<uint32_t>(geteuid()));
+          }
         }
       }
     }

@@ -466,10 +466,12 @@ grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedReq
     return ToGrpc(Status(Code::kInvalidArgument, "a detached command needs a command, and at most 256 KiB of "
                                                  "arguments and environment"));
   }
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
+  // The agent first (it waits for a create or start under way), then the
+  // UUID of the workspace that agent serves.
   auto agent = workspaces_.Agent(caller, req->name());
   if (!agent.ok()) return ToGrpc(agent.status());
+  auto ws = workspaces_.Inspect(caller, req->name());
+  if (!ws.ok()) return ToGrpc(ws.status());
   guest::RunSpec spec;
   spec.argv = {req->argv().begin(), req->argv().end()};
   spec.env = {req->env().begin(), req->env().end()};

@@ -1,10 +1,15 @@
 #include "host/controller/unfetched_commits.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "host/common/printable.h"
+#include "host/common/unique_fd.h"
 
 namespace ws::controller {
 namespace {
@@ -87,14 +92,16 @@ Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::
 }
 
 Status Record(const std::string& path, const Unfetched& u) {
+  std::string text = u.unknown ? "U\n" : "";
+  text += "C " + std::to_string(u.count) + "\n";
+  for (const auto& c : u.commits) text += "L " + c + "\n";
   const std::string tmp = path + ".new";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (u.unknown) f << "U\n";
-    f << "C " << u.count << "\n";
-    for (const auto& c : u.commits) f << "L " << c << "\n";
-    if (!f) return ErrnoStatus("writing " + tmp, errno);
+  unique_fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return ErrnoStatus("writing " + tmp, errno);
+  if (!WriteAll(fd.get(), text.data(), text.size()) || fsync(fd.get()) != 0) {
+    return ErrnoStatus("writing " + tmp, errno);
   }
+  if (close(fd.release()) != 0) return ErrnoStatus("writing " + tmp, errno);
   if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("writing " + path, errno);
   return Status::Ok();
 }
@@ -109,8 +116,9 @@ Unfetched ReadRecord(const std::string& path) {
 Status RefuseLosing(const std::string& name, const std::string& verb, const Unfetched& u) {
   if (u.unknown) {
     return {Code::kFailedPrecondition,
-            "'" + name + "' stopped without `workspace stop`, so whether its git directory holds commits the host "
-            "has not fetched is not known; start it and take them (workspace start " + name +
+            "'" + name + "' was not asked when it stopped (it stopped without `workspace stop`, or did not answer "
+            "then), so whether its git directory holds commits the host has not fetched is not known; start it "
+            "and take them (workspace start " + name +
                 "; workspace git fetch " + name + "), or throw whatever it holds away: workspace " + verb +
                 " --force " + name};
   }

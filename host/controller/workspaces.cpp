@@ -373,6 +373,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   s = hv_.Define(virt::RenderDomainXml(spec));
   if (!s.ok()) return s;
   defined = true;
+  s = MarkUnfetchedUnknown(p.name, meta);
+  if (!s.ok()) return s;
   s = hv_.Start(p.name);
   if (!s.ok()) return s;
   s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout, meta.console_log, 0);
@@ -456,6 +458,20 @@ std::string Workspaces::UnfetchedRecord(const std::string& name) const {
   return layout_.WorkspaceDir(name) + "/unfetched";
 }
 
+Status Workspaces::MarkUnfetchedUnknown(const std::string& name, const virt::WorkspaceMeta& meta) {
+  std::error_code ec;
+  if (GuestGitPaths(meta).empty()) {
+    fs::remove(UnfetchedRecord(name), ec);
+    return Status::Ok();
+  }
+  // Not known until stop asks the guest (it may stop any other way).
+  Unfetched unknown;
+  unknown.unknown = true;
+  Status s = Record(UnfetchedRecord(name), unknown);
+  if (!s.ok()) return Status(s.code(), "cannot record for '" + name + "' that its commits are not known yet: " + s.message());
+  return Status::Ok();
+}
+
 Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   const std::string& name = ws.name;
   if (ws.state == virt::VmState::kRunning) return ws;
@@ -469,14 +485,6 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   Status s = PrepareShares(name, ws.meta);
   if (!s.ok()) return s;
   std::error_code ec;
-  // Not known until stop asks the guest (it may stop any other way).
-  if (GuestGitPaths(ws.meta).empty()) {
-    fs::remove(UnfetchedRecord(name), ec);
-  } else {
-    Unfetched unknown;
-    unknown.unknown = true;
-    (void)Record(UnfetchedRecord(name), unknown);
-  }
   if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
     return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
                                                  ") is gone; make a fresh one with: workspace reset " + name);
@@ -487,8 +495,13 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   // what is missing.
   (void)images_.Resolve(ws.meta.image);
   const uintmax_t console_from = fs::file_size(ws.meta.console_log, ec);
+  const Unfetched before = ReadRecord(UnfetchedRecord(name));
+  if (Status r = MarkUnfetchedUnknown(name, ws.meta); !r.ok()) return r;
   s = hv_.Start(name);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    (void)Record(UnfetchedRecord(name), before);  // it never ran: what was known still holds
+    return s;
+  }
   s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
   if (!s.ok()) return s;
   StartEgress(name, ws.meta);

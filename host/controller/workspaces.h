@@ -130,6 +130,8 @@ class Workspaces {
   Result<bool> StopLocked(const WorkspaceView& ws);
   // Where stop records the guest's unfetched commits.
   std::string UnfetchedRecord(const std::string& name) const;
+  // Before a boot: "not known" for a workspace with guest git shares.
+  Status MarkUnfetchedUnknown(const std::string& name, const virt::WorkspaceMeta& meta);
   // Deletes base disks no image and no workspace's overlay refers to.
   void CollectUnusedBases();
   // Waits for the agent of a VM just started. A guest kernel panic on the

@@ -64,7 +64,11 @@ TEST(NameFromFolder, TheNearestSharedFolderUpwardsElseTheFoldersName) {
   EXPECT_EQ(WorkspaceForFolder(l, "/src/app/lib/x/y", 0, &why).value(), "lib");
   EXPECT_NE(why.find("/src/app/lib"), std::string::npos) << "said which, and why";
   EXPECT_EQ(WorkspaceForFolder(l, "/src/app/src", 0, &why).value(), "app");
+  why.clear();
   EXPECT_EQ(WorkspaceForFolder(l, "/home/u/plain", 0, &why).value(), "plain") << "named after the folder";
+  EXPECT_EQ(why, "") << "it shares nothing: obvious";
+  EXPECT_EQ(WorkspaceForFolder(l, "/tmp/other", 0, &why).value(), "other");
+  EXPECT_NE(why.find("/src/other"), std::string::npos) << "named after the folder, made from another: said";
   auto none = WorkspaceForFolder(l, "/srv/x", 0, &why);
   EXPECT_EQ(none.status().code(), Code::kNotFound);
   EXPECT_NE(none.status().message().find("workspace create"), std::string::npos);
