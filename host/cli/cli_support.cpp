@@ -77,9 +77,6 @@ grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds) {
   return ctx;
 }
 
-}  // namespace ws::cli
-
-namespace ws::cli {
 
 Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, uint32_t uid,
                                        std::string* why) {
@@ -143,9 +140,6 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given, const std:
   return name;
 }
 
-}  // namespace ws::cli
-
-namespace ws::cli {
 
 bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, const std::string& obvious_for) {
   auto n = ResolveName(stub, *name, obvious_for);
@@ -157,9 +151,6 @@ bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, const std::
   return true;
 }
 
-}  // namespace ws::cli
-
-namespace ws::cli {
 
 bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name, bool first_is_name) {
   if (first_is_name && !args->empty()) {

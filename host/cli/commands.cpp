@@ -103,15 +103,15 @@ void MarkMissingExecName(std::vector<std::string>* args) {
     if (a.empty() || a[0] != '-') return;  // NAME is there
     // Options that take the next word as their value: exec's, globals
     // given after the command, and a cluster of short flags ending in one
-    // (-tu root, -ie KEY).
+    // (-tu root, -ie KEY; -uroot holds its value).
     static const std::set<std::string> kWithValue = {"--user", "--env", "--cwd", "--timeout", "--env-file",
                                                      "--state-dir", "--connect", "--libvirt-uri", "--accel"};
     if (kWithValue.count(a)) {
       ++i;
     } else if (a.size() >= 2 && a[1] != '-') {
       // -u, -e, -w take the rest of the cluster, or the next word when none is left.
-      const auto at = a.find_first_of("uew", 1);
-      if (at == a.size() - 1) ++i;
+      const auto takes_value = a.find_first_of("uew", 1);
+      if (takes_value == a.size() - 1) ++i;
     }
   }
 }
