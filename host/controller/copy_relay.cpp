@@ -1,10 +1,22 @@
 #include "host/controller/copy_relay.h"
 
 #include "host/common/grpc_status.h"
+#include "host/common/printable.h"
 
 namespace ws::controller {
 
 namespace v1 = workspace::v1;
+
+namespace {
+
+// The guest's answer, for the CLI to print: its code, and its message
+// cleaned of control characters and bounded (the guest wrote it).
+grpc::Status FromGuest(const grpc::Status& s) {
+  if (s.ok()) return s;
+  return {s.error_code(), Printable(std::string_view(s.error_message()).substr(0, 1024))};
+}
+
+}  // namespace
 
 grpc::Status RelayCopyOut(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
                           const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
@@ -26,7 +38,7 @@ grpc::Status RelayCopyOut(Workspaces& workspaces, const Caller& caller, grpc::Se
   }
   grpc::Status s = reader->Finish();
   agent.value()->Observe(s);
-  return s;
+  return FromGuest(s);
 }
 
 grpc::Status RelayCopyIn(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
@@ -54,7 +66,7 @@ grpc::Status RelayCopyIn(Workspaces& workspaces, const Caller& caller, grpc::Ser
   writer->WritesDone();
   grpc::Status s = writer->Finish();
   agent.value()->Observe(s);
-  return s;
+  return FromGuest(s);
 }
 
 }  // namespace ws::controller

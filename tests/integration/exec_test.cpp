@@ -347,6 +347,11 @@ TEST_F(Exec, CopyErrorsAreClear) {
   auto missing = W().Cli({"cp", "ex:/no/such", W().home() + "/x"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("/no/such"), std::string::npos);
+  // The guest's error text reaches the terminal cleaned of control characters.
+  auto escaped = W().Cli({"cp", "ex:/tmp/\x1b[2Jnot-here", W().home() + "/x"});
+  EXPECT_EQ(escaped.code, 1);
+  EXPECT_NE(escaped.err.find("\\x1b[2Jnot-here"), std::string::npos) << escaped.err;
+  EXPECT_EQ(escaped.err.find('\x1b'), std::string::npos) << "a raw escape from the guest";
   EXPECT_EQ(W().Cli({"cp", "a", "b"}).code, 2);
   EXPECT_EQ(W().Cli({"cp", "ex:relative", "x"}).code, 2);
   EXPECT_EQ(W().Cli({"cp", "nosuch:/x", W().home() + "/y"}).code, 1);
