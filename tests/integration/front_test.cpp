@@ -70,7 +70,12 @@ TEST(Front, InTheProjectFolderNoNameIsTypedAfterCreate) {
   auto ps = W().Cli({"ps"}, here);
   EXPECT_NE(ps.out.find(id + "  running"), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("httpd -f -p 8080"), std::string::npos) << ps.out;
-  EXPECT_EQ(W().Cli({"logs", id}, here).out, "server-starting\n");
+  std::string logged;  // its output travels apart from the port's: allow it a moment
+  for (int i = 0; i < 50 && logged.empty(); ++i) {
+    logged = W().Cli({"logs", id}, here).out;
+    if (logged.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(logged, "server-starting\n");
   ASSERT_EQ(W().Cli({"kill", id}, here).code, 0);
   std::string after = "x";
   for (int i = 0; i < 50 && !after.empty(); ++i) {
