@@ -40,22 +40,24 @@ not=$(git --git-dir="$host" for-each-ref --format='^%(objectname)')
 // workspace's commit instead (only forward) and its index refreshed from
 // it, the files left as they are. Returns what was done, for the user.
 Result<std::string> FastForward(const std::string& repo, const std::string& name) {
-  auto branch = RunCommand({"git", "-C", repo, "symbolic-ref", "--quiet", "--short", "HEAD"});
-  if (!branch.ok() || branch->empty()) {
+  // `git -C repo ARGS`: its output's one line, "" when it failed.
+  auto line = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-C", repo});
+    auto out = RunCommand(args);
+    std::string v = out.ok() ? out.value() : "";
+    while (!v.empty() && v.back() == '\n') v.pop_back();
+    return v;
+  };
+  const std::string b = line({"symbolic-ref", "--quiet", "--short", "HEAD"});
+  if (b.empty()) {
     return Status(Code::kFailedPrecondition, "--checkout: " + repo + " has no branch checked out (detached HEAD)");
   }
-  std::string b = branch.value();
-  while (!b.empty() && b.back() == '\n') b.pop_back();
-  const std::string theirs_ref = "refs/workspace/" + name + "/" + b;
-  auto theirs = RunCommand({"git", "-C", repo, "rev-parse", "--verify", "--quiet", theirs_ref + "^{commit}"});
-  if (!theirs.ok()) {
+  const std::string t = line({"rev-parse", "--verify", "--quiet", "refs/workspace/" + name + "/" + b + "^{commit}"});
+  if (t.empty()) {
     return Status(Code::kFailedPrecondition, "--checkout: '" + name + "' has no branch " + b +
                                                  "; see: git branch -a --list 'workspace/" + name + "/*'");
   }
-  auto ours = RunCommand({"git", "-C", repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"});
-  std::string t = theirs.value(), o = ours.ok() ? ours.value() : "";
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  while (!o.empty() && o.back() == '\n') o.pop_back();
+  const std::string o = line({"rev-parse", "--verify", "--quiet", "HEAD^{commit}"});
   if (t == o) return "your " + b + " is at the workspace's already";
   // The index is refreshed from the new commit: nothing staged of the
   // user's may be lost, and no merge or the like be under way.
@@ -63,9 +65,7 @@ Result<std::string> FastForward(const std::string& repo, const std::string& name
     return Status(Code::kFailedPrecondition, "--checkout: you have staged changes in " + repo +
                                                  "; commit them or unstage them (git restore --staged .) first");
   }
-  auto git_dir = RunCommand({"git", "-C", repo, "rev-parse", "--absolute-git-dir"});
-  std::string gd = git_dir.ok() ? git_dir.value() : "";
-  while (!gd.empty() && gd.back() == '\n') gd.pop_back();
+  const std::string gd = line({"rev-parse", "--absolute-git-dir"});
   if (gd.empty()) return Status(Code::kFailedPrecondition, "--checkout: cannot find the git directory of " + repo);
   for (const char* busy : {"MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply"}) {
     std::error_code ec;

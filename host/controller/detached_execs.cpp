@@ -142,39 +142,35 @@ std::vector<DetachedInfo> DetachedExecs::List(const std::string& workspace) {
   return out;
 }
 
+std::shared_ptr<DetachedExecs::Entry> DetachedExecs::FindLocked(const std::string& workspace,
+                                                                const std::string& id) {
+  auto it = s_->execs.find(workspace);
+  if (it == s_->execs.end()) return nullptr;
+  for (const auto& e : it->second) {
+    if (e->info.id == id) return e;
+  }
+  return nullptr;
+}
+
 Status DetachedExecs::Kill(const std::string& workspace, const std::string& id) {
   std::lock_guard lock(s_->mu);
-  auto it = s_->execs.find(workspace);
-  if (it != s_->execs.end()) {
-    for (const auto& e : it->second) {
-      if (e->info.id == id) {
-        e->cancel = true;
-        return Status::Ok();
-      }
-    }
-  }
-  return NoSuch(workspace, id);
+  auto e = FindLocked(workspace, id);
+  if (!e) return NoSuch(workspace, id);
+  e->cancel = true;
+  return Status::Ok();
 }
 
 Result<std::string> DetachedExecs::LogPath(const std::string& workspace, const std::string& id) {
   std::lock_guard lock(s_->mu);
-  auto it = s_->execs.find(workspace);
-  if (it != s_->execs.end()) {
-    for (const auto& e : it->second) {
-      if (e->info.id == id) return e->log_path;
-    }
-  }
-  return NoSuch(workspace, id);
+  auto e = FindLocked(workspace, id);
+  if (!e) return NoSuch(workspace, id);
+  return e->log_path;
 }
 
 bool DetachedExecs::Running(const std::string& workspace, const std::string& id) {
   std::lock_guard lock(s_->mu);
-  auto it = s_->execs.find(workspace);
-  if (it == s_->execs.end()) return false;
-  for (const auto& e : it->second) {
-    if (e->info.id == id) return e->info.running;
-  }
-  return false;
+  auto e = FindLocked(workspace, id);
+  return e && e->info.running;
 }
 
 void DetachedExecs::Forget(const std::string& workspace) {

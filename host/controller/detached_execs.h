@@ -72,6 +72,8 @@ class DetachedExecs {
     // workspace -> its execs, oldest first. Guarded by mu.
     std::map<std::string, std::vector<std::shared_ptr<Entry>>> execs;
   };
+  // The exec `id` of `workspace`, or null; s_->mu held.
+  std::shared_ptr<Entry> FindLocked(const std::string& workspace, const std::string& id);
   static void Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
                   std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec);
 
