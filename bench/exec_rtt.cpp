@@ -32,9 +32,9 @@ int main(int argc, char** argv) {
     auto stream = stub->Exec(&ctx);
     v1::WorkspaceExecRequest start;
     start.mutable_start()->set_workspace(argv[2]);
-    start.mutable_start()->mutable_exec()->add_argv("true");
+    start.mutable_start()->add_argv("true");
     stream->Write(start);
-    v1::ExecResponse resp;
+    v1::WorkspaceExecResponse resp;
     bool exited = false;
     while (stream->Read(&resp)) {
       if (resp.has_exit()) {

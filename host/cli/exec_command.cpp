@@ -24,7 +24,7 @@ namespace ws::cli {
 namespace {
 
 namespace v1 = workspace::v1;
-using Stream = grpc::ClientReaderWriter<v1::WorkspaceExecRequest, v1::ExecResponse>;
+using Stream = grpc::ClientReaderWriter<v1::WorkspaceExecRequest, v1::WorkspaceExecResponse>;
 
 constexpr size_t kStdinChunk = 1 << 20;
 
@@ -66,11 +66,11 @@ class RawTerminal {
   bool active_ = false;
 };
 
-std::optional<v1::WindowSize> TerminalSize() {
+std::optional<v1::TerminalSize> TerminalSize() {
   winsize ws{};
   for (int fd : {0, 1, 2}) {
     if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
-      v1::WindowSize out;
+      v1::TerminalSize out;
       out.set_rows(ws.ws_row);
       out.set_cols(ws.ws_col);
       return out;
@@ -163,7 +163,7 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   v1::WorkspaceExecRequest start;
   start.mutable_start()->set_workspace(o.workspace);
   start.mutable_start()->set_pipe_stdout(o.pipe_stdout);
-  auto* e = start.mutable_start()->mutable_exec();
+  auto* e = start.mutable_start();
   for (const auto& a : o.argv) e->add_argv(a);
   for (const auto& kv : o.env) e->add_env(kv);
   e->set_cwd(o.cwd);
@@ -192,8 +192,8 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
   // Without -i the stream stays open anyway: signals and resizes travel on it.
   unique_fd wake_r(wake[0]), wake_w(wake[1]);
 
-  v1::ExecResponse resp;
-  std::optional<v1::ExecExit> exit;
+  v1::WorkspaceExecResponse resp;
+  std::optional<v1::WorkspaceExecExit> exit;
   bool out_ok = true;
   uint64_t out_bytes = 0;
   bool too_large = false;
@@ -245,7 +245,7 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
     std::fprintf(stderr, "workspace: command timed out after %u s and was killed\n", o.timeout_seconds);
     return kExecTimeout;
   }
-  if (exit->status_case() == v1::ExecExit::kSignal) return kSignalBase + exit->signal();
+  if (exit->status_case() == v1::WorkspaceExecExit::kSignal) return kSignalBase + exit->signal();
   return exit->code();
 }
 

@@ -12,7 +12,7 @@
 
 #include "host/common/status.h"
 #include "host/common/unique_fd.h"
-#include "workspace/v1/agent.pb.h"
+#include "workspace/v1/tree.pb.h"
 
 namespace ws::cli {
 

@@ -83,4 +83,8 @@ std::string FromPrintableExact(std::string_view shown) {
   return out;
 }
 
+std::string GuestText(std::string_view text, size_t max) {
+  return Printable(text.substr(0, max));
+}
+
 }  // namespace ws

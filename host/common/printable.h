@@ -15,6 +15,10 @@ namespace ws {
 // is always valid UTF-8.
 std::string Printable(std::string_view text, bool lines = false);
 
+// The one cleaner for text a guest chose (error messages, command lines,
+// notices, names in listings): its first `max` bytes, Printable on one line.
+std::string GuestText(std::string_view text, size_t max = 1024);
+
 // Printable with '\' shown as \x5c as well, so that it can be undone
 // exactly (a file name kept in a record and looked up again later).
 std::string PrintableExact(std::string_view text);

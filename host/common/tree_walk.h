@@ -11,7 +11,7 @@
 #include <string>
 
 #include "host/common/status.h"
-#include "workspace/v1/agent.pb.h"
+#include "workspace/v1/tree.pb.h"
 
 namespace ws {
 

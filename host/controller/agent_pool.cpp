@@ -5,10 +5,10 @@
 
 namespace ws::controller {
 
-Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string& name,
+Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& name,
                                                               const std::string& socket,
                                                               std::chrono::milliseconds timeout) {
-  auto cached = [&]() -> std::shared_ptr<guest::GrpcGuestAgent> {
+  auto cached = [&]() -> std::shared_ptr<guest::GuestAgent> {
     std::lock_guard lock(mu_);
     auto it = agents_.find(name);
     if (it == agents_.end()) return nullptr;
@@ -27,14 +27,14 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Get(const std::string&
   return agent;
 }
 
-Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
+Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(
     const std::string& socket, std::chrono::milliseconds total, std::chrono::milliseconds attempt) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + total;
   Status last(Code::kDeadlineExceeded, "no attempt made");
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto agent = guest::GrpcGuestAgent::Connect(socket, std::min(left, attempt));
+    auto agent = dial_(socket, std::min(left, attempt));
     if (agent.ok() || agent.status().code() == Code::kFailedPrecondition) return agent;
     last = agent.status();
     // No socket: the VM is not running (libvirt removes it), nothing to wait for.
@@ -45,13 +45,13 @@ Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Connect(
   return last;
 }
 
-Result<std::shared_ptr<guest::GrpcGuestAgent>> AgentPool::Reconnect(const std::string& name,
+Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Reconnect(const std::string& name,
                                                                     const std::string& socket,
                                                                     std::chrono::milliseconds timeout) {
   auto connect_mu = ConnectLock(name);
   std::lock_guard connecting(*connect_mu);
   Drop(name);
-  auto agent = guest::GrpcGuestAgent::Connect(socket, timeout);
+  auto agent = dial_(socket, timeout);
   if (agent.ok()) Put(name, agent.value());
   return agent;
 }
@@ -63,7 +63,7 @@ std::shared_ptr<std::mutex> AgentPool::ConnectLock(const std::string& name) {
   return m;
 }
 
-void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent) {
+void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GuestAgent> agent) {
   std::lock_guard lock(mu_);
   auto& slot = agents_[name];
   if (slot && slot != agent) slot->ReleaseBulk();

@@ -8,36 +8,46 @@
 #include <mutex>
 #include <string>
 
-#include "host/guest/grpc_guest_agent.h"
+#include <functional>
+
+#include "host/guest/guest_agent.h"
 
 namespace ws::controller {
 
 class AgentPool {
  public:
+  // Opens one connection to the agent behind `socket` within `timeout`
+  // (the daemon's main passes GrpcGuestAgent::Connect; tests a fake).
+  using Dial = std::function<Result<std::shared_ptr<guest::GuestAgent>>(
+      const std::string& socket, std::chrono::milliseconds timeout)>;
+  explicit AgentPool(Dial dial) : dial_(std::move(dial)) {}
+
   // The cached connection if alive, else a new one (see Connect).
-  Result<std::shared_ptr<guest::GrpcGuestAgent>> Get(const std::string& name,
+  Result<std::shared_ptr<guest::GuestAgent>> Get(const std::string& name,
                                                      const std::string& socket,
                                                      std::chrono::milliseconds timeout);
   // Connects, retrying with a fresh connection every `attempt` until `total`
   // has passed. Retrying matters: when the host reconnects quickly the guest
   // may not notice the hang-up, and the first handshake is lost.
-  static Result<std::shared_ptr<guest::GrpcGuestAgent>> Connect(const std::string& socket,
+  Result<std::shared_ptr<guest::GuestAgent>> Connect(const std::string& socket,
                                                                 std::chrono::milliseconds total,
                                                                 std::chrono::milliseconds attempt);
   // A new connection in place of any cached one (a VM just booted: the
   // cached one, if any, was to the VM before), made under the same
   // one-connect-at-a-time lock as Get's; one attempt of at most `timeout`.
-  Result<std::shared_ptr<guest::GrpcGuestAgent>> Reconnect(const std::string& name,
+  Result<std::shared_ptr<guest::GuestAgent>> Reconnect(const std::string& name,
                                                            const std::string& socket,
                                                            std::chrono::milliseconds timeout);
-  void Put(const std::string& name, std::shared_ptr<guest::GrpcGuestAgent> agent);
+  void Put(const std::string& name, std::shared_ptr<guest::GuestAgent> agent);
   void Drop(const std::string& name);
 
  private:
   std::shared_ptr<std::mutex> ConnectLock(const std::string& name);
 
+  const Dial dial_;
+
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<guest::GrpcGuestAgent>> agents_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<guest::GuestAgent>> agents_;  // guarded by mu_
   // One connect at a time: QEMU's chardev accepts one client; a second
   // connect() sits in its backlog and must not race the first (after a
   // daemon restart, the egress watcher and the first exec both connect).

@@ -1,7 +1,11 @@
 #include "host/controller/copy_relay.h"
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "host/common/grpc_status.h"
-#include "host/common/printable.h"
 
 namespace ws::controller {
 
@@ -9,64 +13,88 @@ namespace v1 = workspace::v1;
 
 namespace {
 
-// The guest's answer, for the CLI to print: its code, and its message
-// cleaned of control characters and bounded (the guest wrote it).
-grpc::Status FromGuest(const grpc::Status& s) {
-  if (s.ok()) return s;
-  return {s.error_code(), Printable(std::string_view(s.error_message()).substr(0, 1024))};
-}
+// Cancels a guest call once the CLI's call is cancelled (polled every
+// 100 ms): a guest that stalls must not hold the daemon's thread.
+class CancelWithCli {
+ public:
+  CancelWithCli(grpc::ServerContext* ctx, std::function<void()> cancel)
+      : thread_([this, ctx, cancel = std::move(cancel)] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return done_; })) {
+            if (ctx->IsCancelled()) {
+              cancel();
+              return;
+            }
+          }
+        }) {}
+  ~CancelWithCli() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
-grpc::Status RelayCopyOut(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
-                          const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
-  auto agent = workspaces.Agent(caller, req.workspace());
+grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller,
+                          grpc::ServerContext* ctx, const v1::CopyOutRequest& req,
+                          grpc::ServerWriter<v1::TreeChunk>* out) {
+  auto agent = agents(caller, req.workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
-  // The guest's call ends with the CLI's: a guest that stalls holds no
-  // daemon thread past the caller's patience.
-  auto call = grpc::ClientContext::FromServerContext(*ctx);
-  grpc::ClientContext& actx = *call;
-  v1::ReadTreeRequest areq;
-  areq.set_path(req.path());
-  auto reader = agent.value()->stub()->ReadTree(&actx, areq);
-  v1::TreeChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (ctx->IsCancelled() || !out->Write(chunk)) {
-      actx.TryCancel();
-      break;
+  auto source = agent.value()->ReadTree(req.path());
+  {
+    CancelWithCli watch(ctx, [&] { source->Cancel(); });
+    v1::TreeChunk chunk;
+    while (source->Read(&chunk)) {
+      if (ctx->IsCancelled() || !out->Write(chunk)) {
+        source->Cancel();
+        break;
+      }
     }
   }
-  grpc::Status s = reader->Finish();
-  agent.value()->Observe(s);
-  return FromGuest(s);
+  return ToGrpc(source->Finish());
 }
 
-grpc::Status RelayCopyIn(Workspaces& workspaces, const Caller& caller, grpc::ServerContext* ctx,
-                         grpc::ServerReader<v1::CopyInRequest>* in, v1::WriteTreeResponse* resp) {
+grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller,
+                         grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyInRequest>* in,
+                         v1::WriteTreeResponse* resp) {
   v1::CopyInRequest req;
   if (!in->Read(&req) || !req.has_start()) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn must begin with start"};
   }
-  auto agent = workspaces.Agent(caller, req.start().workspace());
+  auto agent = agents(caller, req.start().workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
-  auto call = grpc::ClientContext::FromServerContext(*ctx);
-  grpc::ClientContext& actx = *call;
-  auto writer = agent.value()->stub()->WriteTree(&actx, resp);
-  v1::TreeChunk chunk;
-  *chunk.mutable_start() = req.start().target();
-  bool ok = writer->Write(chunk);
-  while (ok && in->Read(&req)) {
-    if (!req.has_chunk() || req.chunk().has_start()) {
-      actx.TryCancel();
-      return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn carries tree chunks after start"};
+  auto sink = agent.value()->WriteTree();
+  {
+    CancelWithCli watch(ctx, [&] { sink->Cancel(); });
+    v1::TreeChunk chunk;
+    *chunk.mutable_start() = req.start().target();
+    bool ok = sink->Write(chunk);
+    while (ok && in->Read(&req)) {
+      if (!req.has_chunk() || req.chunk().has_start()) {
+        sink->Cancel();
+        (void)sink->Finish();
+        return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn carries tree chunks after start"};
+      }
+      ok = sink->Write(req.chunk());
     }
-    ok = writer->Write(req.chunk());
+    if (ctx->IsCancelled()) sink->Cancel();
   }
-  if (ctx->IsCancelled()) actx.TryCancel();
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
-  agent.value()->Observe(s);
-  return FromGuest(s);
+  auto written = sink->Finish();
+  if (!written.ok()) return ToGrpc(written.status());
+  resp->set_root(written->root);
+  resp->set_entries(written->entries);
+  resp->set_bytes(written->bytes);
+  return grpc::Status::OK;
 }
 
 }  // namespace ws::controller

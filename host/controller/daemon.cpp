@@ -23,6 +23,7 @@
 #include "host/controller/reaper.h"
 #include "host/controller/service.h"
 #include "host/controller/workspaces.h"
+#include "host/guest/grpc_guest_agent.h"
 #include "host/registry/registry.h"
 #include "host/virt/libvirt/libvirt_hypervisor.h"
 
@@ -137,7 +138,13 @@ int RunDaemon(const DaemonOptions& opts) {
   auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"},
                                 ExeDir() + "/../share/workspace");
   images->RemoveLeftovers();
-  auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, accel.value(),
+  auto dial = [](const std::string& socket, std::chrono::milliseconds timeout)
+      -> Result<std::shared_ptr<guest::GuestAgent>> {
+    auto agent = guest::GrpcGuestAgent::Connect(socket, timeout);
+    if (!agent.ok()) return agent.status();
+    return std::shared_ptr<guest::GuestAgent>(std::move(agent.value()));
+  };
+  auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   const char* reg_config = getenv("WORKSPACE_REGISTRY_CONFIG");
   workspaces->SetRegistry(new registry::Registry(layout.CacheDir(), reg_config && *reg_config

@@ -61,7 +61,7 @@ Status NoSuch(const std::string& key, const std::string& id) {
 }  // namespace
 
 Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t owner,
-                                         std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec,
+                                         std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec,
                                          const std::string& log_dir) {
   auto e = std::make_shared<Entry>();
   {
@@ -119,7 +119,7 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t 
 }
 
 void DetachedExecs::Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
-                        std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec) {
+                        std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec) {
   Log log(e->log_path);
   auto r = agent->Run(spec, [&](std::string_view d) { log.Write(d); }, [&] { return e->cancel.load(); });
   std::lock_guard lock(shared->mu);

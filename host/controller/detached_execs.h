@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "host/common/status.h"
-#include "host/guest/grpc_guest_agent.h"
+#include "host/guest/guest_agent.h"
 
 namespace ws::controller {
 
@@ -47,7 +47,7 @@ class DetachedExecs {
   // `agent` for user `owner`; its log goes in `log_dir` (made here; its
   // parent must exist).
   Result<std::string> Start(const std::string& workspace, uint32_t owner,
-                            std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec,
+                            std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec,
                             const std::string& log_dir);
   std::vector<DetachedInfo> List(const std::string& workspace);
   // kNotFound for an unknown id; ok (nothing done) for one already ended.
@@ -75,7 +75,7 @@ class DetachedExecs {
   // The exec `id` of `workspace`, or null; s_->mu held.
   std::shared_ptr<Entry> FindLocked(const std::string& workspace, const std::string& id);
   static void Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
-                  std::shared_ptr<guest::GrpcGuestAgent> agent, guest::RunSpec spec);
+                  std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec);
 
   std::shared_ptr<Shared> s_ = std::make_shared<Shared>();
 };

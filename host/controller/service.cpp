@@ -207,10 +207,18 @@ grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req,
   return grpc::Status::OK;
 }
 
+namespace {
+
+AgentLookup AgentsOf(Workspaces& workspaces) {
+  return [&workspaces](const Caller& c, const std::string& name) { return workspaces.Agent(c, name); };
+}
+
+}  // namespace
+
 grpc::Status ControllerService::Exec(
-    Ctx* ctx, grpc::ServerReaderWriter<v1::ExecResponse, v1::WorkspaceExecRequest>* stream) {
+    Ctx* ctx, grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* stream) {
   WS_IDENTIFY(ctx, caller);
-  return RelayExec(workspaces_, caller, ctx, stream);
+  return RelayExec(AgentsOf(workspaces_), caller, ctx, stream);
 }
 
 grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const std::string& name,
@@ -443,13 +451,13 @@ grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req,
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
                                         grpc::ServerWriter<v1::TreeChunk>* out) {
   WS_IDENTIFY(ctx, caller);
-  return RelayCopyOut(workspaces_, caller, ctx, *req, out);
+  return RelayCopyOut(AgentsOf(workspaces_), caller, ctx, *req, out);
 }
 
 grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRequest>* in,
                                        v1::WriteTreeResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  return RelayCopyIn(workspaces_, caller, ctx, in, resp);
+  return RelayCopyIn(AgentsOf(workspaces_), caller, ctx, in, resp);
 }
 
 }  // namespace ws::controller

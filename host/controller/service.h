@@ -24,7 +24,7 @@ class ControllerService final : public workspace::v1::Controller::Service {
   grpc::Status Destroy(Ctx*, const workspace::v1::DestroyRequest*, workspace::v1::DestroyResponse*) override;
   grpc::Status List(Ctx*, const workspace::v1::ListRequest*, workspace::v1::ListResponse*) override;
   grpc::Status Inspect(Ctx*, const workspace::v1::InspectRequest*, workspace::v1::InspectResponse*) override;
-  grpc::Status Exec(Ctx*, grpc::ServerReaderWriter<workspace::v1::ExecResponse,
+  grpc::Status Exec(Ctx*, grpc::ServerReaderWriter<workspace::v1::WorkspaceExecResponse,
                                                    workspace::v1::WorkspaceExecRequest>*) override;
   grpc::Status Logs(Ctx*, const workspace::v1::LogsRequest*,
                     grpc::ServerWriter<workspace::v1::LogsResponse>*) override;

@@ -73,7 +73,7 @@ Unfetched ParseAnswer(const std::string& out) {
   return u;
 }
 
-Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::string>& guest_paths) {
+Result<Unfetched> AskGuest(guest::GuestAgent& agent, const std::vector<std::string>& guest_paths) {
   if (guest_paths.empty()) return Unfetched{};
   guest::RunSpec spec;
   spec.argv = {"sh", "-c", kScript, "sh"};

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "host/common/status.h"
-#include "host/guest/grpc_guest_agent.h"
+#include "host/guest/guest_agent.h"
 #include "host/virt/metadata.h"
 
 namespace ws::controller {
@@ -31,7 +31,7 @@ std::vector<std::string> GuestGitPaths(const virt::WorkspaceMeta& meta);
 
 // Asks the running guest (at most about 12 s, whatever the guest does). Ok
 // with nothing when there are no such shares.
-Result<Unfetched> AskGuest(guest::GrpcGuestAgent& agent, const std::vector<std::string>& guest_paths);
+Result<Unfetched> AskGuest(guest::GuestAgent& agent, const std::vector<std::string>& guest_paths);
 
 // The guest's answer (lines "C GUEST_PATH COUNT" and "L GUEST_PATH ID
 // SUBJECT"), cleaned and bounded.

@@ -119,15 +119,16 @@ Status NotFound(const std::string& name) {
 }  // namespace
 
 Workspaces::Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images,
-                       virt::Accel accel, HostLimits limits, std::string default_image,
-                       std::string virtiofsd_binary)
+                       AgentPool::Dial dial_agent, virt::Accel accel, HostLimits limits,
+                       std::string default_image, std::string virtiofsd_binary)
     : hv_(hv),
       layout_(std::move(layout)),
       images_(images),
       accel_(accel),
       limits_(limits),
       default_image_(std::move(default_image)),
-      virtiofsd_binary_(std::move(virtiofsd_binary)) {}
+      virtiofsd_binary_(std::move(virtiofsd_binary)),
+      agents_(std::move(dial_agent)) {}
 
 std::string Workspaces::ShareSpecDir(const std::string& name, const std::string& tag) const {
   return layout_.WorkspaceDir(name) + "/shares/" + tag;
@@ -878,7 +879,7 @@ Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& na
   return Find(c, name);
 }
 
-Result<std::shared_ptr<guest::GrpcGuestAgent>> Workspaces::Agent(const Caller& c,
+Result<std::shared_ptr<guest::GuestAgent>> Workspaces::Agent(const Caller& c,
                                                                  const std::string& name) {
   Status valid = ValidateName(name);
   if (!valid.ok()) return valid;

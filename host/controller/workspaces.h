@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "host/controller/agent_pool.h"
+#include "host/guest/bulk_stream.h"
 #include "host/controller/caller.h"
 #include "host/controller/images.h"
 #include "host/net/egress_relay.h"
@@ -71,8 +72,9 @@ struct HostLimits {
 
 class Workspaces {
  public:
-  Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images, virt::Accel accel,
-             HostLimits limits, std::string default_image, std::string virtiofsd_binary);
+  Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images,
+             AgentPool::Dial dial_agent, virt::Accel accel, HostLimits limits,
+             std::string default_image, std::string virtiofsd_binary);
 
   Result<WorkspaceView> Create(const Caller& c, const CreateParams& p);
   Result<WorkspaceView> Start(const Caller& c, const std::string& name);
@@ -114,7 +116,7 @@ class Workspaces {
   void ResumeAll();
   // A connected agent of a running workspace the caller may use, once any
   // lifecycle operation on it under way has ended.
-  Result<std::shared_ptr<guest::GrpcGuestAgent>> Agent(const Caller& c, const std::string& name);
+  Result<std::shared_ptr<guest::GuestAgent>> Agent(const Caller& c, const std::string& name);
 
   // STATE/workspaces/NAME/shares/TAG: a share's share.conf and what its
   // guard wrote (guard_log.h).

@@ -1,40 +1,287 @@
 #include "host/guest/grpc_guest_agent.h"
 
 #include <grpcpp/create_channel_posix.h>
+#include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <optional>
 #include <thread>
 
+#include "host/common/grpc_status.h"
+#include "host/common/printable.h"
 #include "host/common/unix_socket.h"
+#include "workspace/v1/agent.grpc.pb.h"
 
 namespace ws::guest {
+
+namespace v1 = workspace::v1;
+
+struct GrpcGuestAgent::Wire {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::GuestAgent::Stub> stub;
+};
+
 namespace {
 
 using Clock = std::chrono::system_clock;
 
-// Strings from the guest are shown to users: keep them short and printable.
-std::string Clean(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 256)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
+// The agent's answer in our words: its code (the one gRPC -> Status
+// mapping), and its message cleaned and bounded (the guest wrote it); a
+// transport that failed says so. `what` prefixes the message when given.
+Status FromAgent(const grpc::Status& s, const std::string& what) {
+  const Status mapped = FromGrpc(s);
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  switch (mapped.code()) {
+    case Code::kOk: return Status::Ok();
+    case Code::kDeadlineExceeded:
+      return {mapped.code(), prefix + "the guest agent did not answer in time"};
+    case Code::kUnavailable:
+      return {mapped.code(), prefix + "the guest agent connection is down"};
+    case Code::kInvalidArgument:
+    case Code::kNotFound:
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition:
+    case Code::kPermissionDenied:
+    case Code::kResourceExhausted:
+    case Code::kInternal: return {mapped.code(), prefix + GuestText(s.error_message())};
+  }
+  return {Code::kInternal, prefix + GuestText(s.error_message())};
 }
 
-Status FromGrpc(const grpc::Status& s, const std::string& what) {
-  switch (s.error_code()) {
-    case grpc::StatusCode::OK: return Status::Ok();
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return {Code::kDeadlineExceeded, what + ": the guest agent did not answer in time"};
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-      return {Code::kUnavailable, what + ": the guest agent connection is down"};
-    default: return {Code::kInternal, what + ": guest agent error: " + Clean(s.error_message())};
+// Marks the connection broken when `s` says the transport is gone. The
+// agent never answers UNAVAILABLE or INTERNAL itself, so those are gRPC's;
+// not DEADLINE_EXCEEDED: a slow guest is not a dead transport.
+void Observe(GuestAgent& agent, const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::INTERNAL) {
+    agent.MarkBroken();
   }
 }
 
+// The agent's exit message checked: false when it is not one the agent may
+// send (a code out of 0..255, a signal out of 1..64, neither).
+bool ToExecEnd(const v1::ExecExit& e, ExecEnd* end) {
+  switch (e.status_case()) {
+    case v1::ExecExit::kCode:
+      if (e.code() < 0 || e.code() > 255) return false;
+      end->code = e.code();
+      break;
+    case v1::ExecExit::kSignal:
+      if (e.signal() < 1 || e.signal() > 64) return false;
+      end->signal = e.signal();
+      break;
+    case v1::ExecExit::STATUS_NOT_SET: return false;
+  }
+  end->timed_out = e.timed_out();
+  end->bulk = e.bulk();
+  // Notices held from a -t session: bounded as the agent promises.
+  const int kept = std::min(e.notices_size(), 20);
+  for (int i = 0; i < kept; ++i) {
+    std::string n = e.notices(i).substr(0, 1024);
+    while (!n.empty() && n.back() == '\n') n.pop_back();
+    end->notices.push_back(GuestText(n));
+  }
+  end->notices_dropped = e.notices_dropped() + static_cast<uint32_t>(e.notices_size() - kept);
+  const auto& t = e.timing();
+  end->timing = {t.setup_us(), t.cgroup_us(),     t.spawn_us(),   t.run_us(),
+                 t.drain_us(), t.bulk_claim_us(), t.bulk_end_us()};
+  return true;
+}
+
+class GrpcExecCall final : public ExecCall {
+ public:
+  explicit GrpcExecCall(std::shared_ptr<GrpcGuestAgent> agent) : agent_(std::move(agent)) {}
+  bool Open(v1::GuestAgent::Stub& stub, const ExecSpec& spec) {
+    stream_ = stub.Exec(&ctx_);
+    v1::ExecRequest start;
+    auto* s = start.mutable_start();
+    for (const auto& a : spec.argv) s->add_argv(a);
+    for (const auto& kv : spec.env) s->add_env(kv);
+    s->set_cwd(spec.cwd);
+    s->set_user(spec.user);
+    s->set_timeout_seconds(spec.timeout_seconds);
+    s->set_attach_stdin(spec.attach_stdin);
+    s->set_tty(spec.tty);
+    s->set_term(spec.term);
+    if (spec.rows || spec.cols) {
+      s->mutable_window()->set_rows(spec.rows);
+      s->mutable_window()->set_cols(spec.cols);
+    }
+    s->set_login_shell(spec.login_shell);
+    s->set_bulk_tag(spec.bulk_tag);
+    return stream_->Write(start);
+  }
+  bool Write(const ExecInput& in) override {
+    v1::ExecRequest r;
+    auto* m = r.mutable_input();
+    switch (in.kind) {
+      case ExecInput::Kind::kStdin: m->set_stdin(in.data); break;
+      case ExecInput::Kind::kCloseStdin: m->set_close_stdin(true); break;
+      case ExecInput::Kind::kSignal: m->set_signal(in.signal); break;
+      case ExecInput::Kind::kResize:
+        m->mutable_resize()->set_rows(in.rows);
+        m->mutable_resize()->set_cols(in.cols);
+        break;
+    }
+    return stream_->Write(r);
+  }
+  void CloseWrite() override { stream_->WritesDone(); }
+  bool Read(ExecEvent* event) override {
+    v1::ExecResponse m;
+    if (!stream_->Read(&m)) return false;
+    switch (m.kind_case()) {
+      case v1::ExecResponse::kStdout:
+        event->kind = ExecEvent::Kind::kStdout;
+        event->data = std::move(*m.mutable_stdout());
+        return true;
+      case v1::ExecResponse::kStderr:
+        event->kind = ExecEvent::Kind::kStderr;
+        event->data = std::move(*m.mutable_stderr());
+        return true;
+      case v1::ExecResponse::kExit:
+        event->kind = ExecEvent::Kind::kExit;
+        event->end = ExecEnd();
+        if (ToExecEnd(m.exit(), &event->end)) return true;
+        break;
+      case v1::ExecResponse::KIND_NOT_SET: break;
+    }
+    ctx_.TryCancel();  // not a message the agent may send
+    return false;
+  }
+  void Cancel() override { ctx_.TryCancel(); }
+  Status Finish() override {
+    grpc::Status s = stream_->Finish();
+    Observe(*agent_, s);
+    return FromAgent(s, "");
+  }
+
+ private:
+  std::shared_ptr<GrpcGuestAgent> agent_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ExecRequest, v1::ExecResponse>> stream_;
+};
+
+class GrpcTreeSource final : public TreeSource {
+ public:
+  GrpcTreeSource(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub,
+                 const std::string& path)
+      : agent_(std::move(agent)) {
+    v1::ReadTreeRequest req;
+    req.set_path(path);
+    reader_ = stub.ReadTree(&ctx_, req);
+  }
+  bool Read(v1::TreeChunk* chunk) override { return reader_->Read(chunk); }
+  void Cancel() override { ctx_.TryCancel(); }
+  Status Finish() override {
+    grpc::Status s = reader_->Finish();
+    Observe(*agent_, s);
+    return FromAgent(s, "");
+  }
+
+ private:
+  std::shared_ptr<GrpcGuestAgent> agent_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::TreeChunk>> reader_;
+};
+
+class GrpcTreeSink final : public TreeSink {
+ public:
+  GrpcTreeSink(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
+      : agent_(std::move(agent)) {
+    writer_ = stub.WriteTree(&ctx_, &resp_);
+  }
+  bool Write(const v1::TreeChunk& chunk) override { return writer_->Write(chunk); }
+  void Cancel() override { ctx_.TryCancel(); }
+  Result<TreeWritten> Finish() override {
+    writer_->WritesDone();
+    grpc::Status s = writer_->Finish();
+    Observe(*agent_, s);
+    if (!s.ok()) return FromAgent(s, "");
+    return TreeWritten{GuestText(resp_.root(), 4096), resp_.entries(), resp_.bytes()};
+  }
+
+ private:
+  std::shared_ptr<GrpcGuestAgent> agent_;
+  grpc::ClientContext ctx_;
+  v1::WriteTreeResponse resp_;
+  std::unique_ptr<grpc::ClientWriter<v1::TreeChunk>> writer_;
+};
+
+class GrpcEgressWatch final : public EgressWatch {
+ public:
+  GrpcEgressWatch(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
+      : agent_(std::move(agent)) {
+    reader_ = stub.WatchEgress(&ctx_, v1::WatchEgressRequest());
+  }
+  bool Next(EgressAttempt* a) override {
+    v1::EgressRequest req;
+    if (!reader_->Read(&req)) return false;
+    // Cut before anything copies them, then cleaned: an attempt holds a
+    // few KiB whatever the guest sent.
+    a->id = req.id();
+    a->host = GuestText(req.host(), kMaxEgressHost + 1);
+    a->port = req.port();
+    a->method = GuestText(req.method(), kMaxEgressField);
+    a->pid = req.pid();
+    a->command = GuestText(req.command(), kMaxEgressField);
+    a->exec_id = GuestText(req.exec_id(), kMaxEgressField);
+    return true;
+  }
+  void Cancel() override { ctx_.TryCancel(); }
+  Status Finish() override {
+    grpc::Status s = reader_->Finish();
+    Observe(*agent_, s);
+    return FromAgent(s, "egress watch");
+  }
+
+ private:
+  std::shared_ptr<GrpcGuestAgent> agent_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::EgressRequest>> reader_;
+};
+
+// A Tunnel or Forward call's data, as a ByteStream.
+class GrpcByteStream final : public ByteStream {
+ public:
+  explicit GrpcByteStream(std::shared_ptr<GrpcGuestAgent> agent) : agent_(std::move(agent)) {}
+  grpc::ClientContext& ctx() { return ctx_; }
+  void Open(std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>> s,
+            const v1::TunnelMessage& first) {
+    stream_ = std::move(s);
+    stream_->Write(first);  // a failure shows in the first Read
+  }
+  bool Read(std::string* data) override {
+    v1::TunnelMessage m;
+    while (stream_->Read(&m)) {
+      if (!m.has_data()) continue;
+      *data = std::move(*m.mutable_data());
+      return true;
+    }
+    return false;
+  }
+  bool Write(std::string_view data) override {
+    v1::TunnelMessage m;
+    m.set_data(data.data(), data.size());
+    return stream_->Write(m);
+  }
+  void CloseWrite() override { stream_->WritesDone(); }
+  void Cancel() override { ctx_.TryCancel(); }
+  Status Finish() override {
+    grpc::Status s = stream_->Finish();
+    Observe(*agent_, s);
+    return FromAgent(s, "");
+  }
+
+ private:
+  std::shared_ptr<GrpcGuestAgent> agent_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>> stream_;
+};
+
 }  // namespace
 
-GrpcGuestAgent::GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(workspace::v1::GuestAgent::NewStub(channel_)) {}
+GrpcGuestAgent::GrpcGuestAgent(std::unique_ptr<Wire> wire) : wire_(std::move(wire)) {}
+GrpcGuestAgent::~GrpcGuestAgent() = default;
 
 Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
                                                                std::chrono::milliseconds timeout) {
@@ -45,21 +292,23 @@ Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::strin
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxAgentMessage);
   args.SetMaxSendMessageSize(kMaxAgentMessage);
-  auto channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd->release(), args);
-  std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(channel)));
+  auto wire = std::make_unique<Wire>();
+  wire->channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd->release(), args);
+  wire->stub = v1::GuestAgent::NewStub(wire->channel);
+  std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(wire)));
 
   grpc::ClientContext ctx;
   ctx.set_deadline(deadline);
   ctx.set_wait_for_ready(true);
-  workspace::v1::InfoRequest req;
-  workspace::v1::InfoResponse resp;
-  grpc::Status s = agent->stub_->Info(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpc(s, "guest agent handshake");
-  if (resp.protocol_version() != workspace::v1::PROTOCOL_VERSION_CURRENT) {
+  v1::InfoRequest req;
+  v1::InfoResponse resp;
+  grpc::Status s = agent->wire_->stub->Info(&ctx, req, &resp);
+  if (!s.ok()) return FromAgent(s, "guest agent handshake");
+  if (resp.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) {
     return Status(Code::kFailedPrecondition,
                   "the guest agent speaks protocol " + std::to_string(resp.protocol_version()) +
-                      " (agent " + Clean(resp.agent_version()) + "), this host speaks " +
-                      std::to_string(workspace::v1::PROTOCOL_VERSION_CURRENT) +
+                      " (agent " + GuestText(resp.agent_version(), 256) + "), this host speaks " +
+                      std::to_string(v1::PROTOCOL_VERSION_CURRENT) +
                       "; rebuild the image with ./scripts/setup");
   }
   // After the handshake: QEMU takes one client per socket, and an attempt
@@ -71,15 +320,15 @@ Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::strin
 Result<AgentInfo> GrpcGuestAgent::Info(std::chrono::milliseconds timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Clock::now() + timeout);
-  workspace::v1::InfoRequest req;
-  workspace::v1::InfoResponse resp;
-  grpc::Status s = stub_->Info(&ctx, req, &resp);
-  Observe(s);
-  if (!s.ok()) return FromGrpc(s, "guest info");
+  v1::InfoRequest req;
+  v1::InfoResponse resp;
+  grpc::Status s = wire_->stub->Info(&ctx, req, &resp);
+  Observe(*this, s);
+  if (!s.ok()) return FromAgent(s, "guest info");
   AgentInfo info;
-  info.agent_version = Clean(resp.agent_version());
-  info.kernel_release = Clean(resp.kernel_release());
-  info.hostname = Clean(resp.hostname());
+  info.agent_version = GuestText(resp.agent_version(), 256);
+  info.kernel_release = GuestText(resp.kernel_release(), 256);
+  info.hostname = GuestText(resp.hostname(), 256);
   info.uptime_seconds = resp.uptime_seconds();
   return info;
 }
@@ -87,71 +336,114 @@ Result<AgentInfo> GrpcGuestAgent::Info(std::chrono::milliseconds timeout) {
 Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Clock::now() + timeout);
-  workspace::v1::ShutdownRequest req;
-  workspace::v1::ShutdownResponse resp;
-  grpc::Status s = stub_->Shutdown(&ctx, req, &resp);
-  Observe(s);
-  return FromGrpc(s, "guest shutdown");
+  v1::ShutdownRequest req;
+  v1::ShutdownResponse resp;
+  grpc::Status s = wire_->stub->Shutdown(&ctx, req, &resp);
+  Observe(*this, s);
+  return FromAgent(s, "guest shutdown");
 }
 
-Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec, const std::function<void(std::string_view)>& on_output,
+Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,
+                                    const std::function<void(std::string_view)>& on_output,
                                     const std::function<bool()>& cancelled) {
-  grpc::ClientContext ctx;
+  ExecSpec exec;
+  exec.argv = spec.argv;
+  exec.env = spec.env;
+  exec.cwd = spec.cwd;
+  exec.user = spec.user;
+  exec.timeout_seconds = static_cast<uint32_t>(spec.timeout.count());
+  auto call = Exec(exec);
   std::atomic<bool> done{false};
   // A command's output may pause for minutes: the watcher, not a deadline,
   // ends a cancelled call.
   std::thread watcher([&] {
     while (!done) {
       if (cancelled()) {
-        ctx.TryCancel();
+        call->Cancel();
         return;
       }
-      for (int i = 0; i < 10 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
-  auto stream = stub_->Exec(&ctx);
-  workspace::v1::ExecRequest start;
-  for (const auto& a : spec.argv) start.mutable_start()->add_argv(a);
-  for (const auto& kv : spec.env) start.mutable_start()->add_env(kv);
-  start.mutable_start()->set_cwd(spec.cwd);
-  start.mutable_start()->set_user(spec.user);
-  start.mutable_start()->set_timeout_seconds(static_cast<uint32_t>(spec.timeout.count()));
-  std::optional<RunExit> exit;
-  if (stream->Write(start)) {
-    stream->WritesDone();
-    workspace::v1::ExecResponse m;
-    while (stream->Read(&m)) {
-      if (m.has_exit()) {
-        const auto& e = m.exit();
-        if (e.status_case() == workspace::v1::ExecExit::kCode && e.code() >= 0 && e.code() <= 255) {
-          exit = RunExit{e.code(), e.timed_out()};
-        } else if (e.status_case() == workspace::v1::ExecExit::kSignal && e.signal() > 0 && e.signal() < 65) {
-          exit = RunExit{128 + e.signal(), e.timed_out()};
-        }
-      } else if (m.kind_case() == workspace::v1::ExecResponse::kStdout) {
-        on_output(m.stdout());
-      } else if (m.kind_case() == workspace::v1::ExecResponse::kStderr) {
-        on_output(m.stderr());
+      for (int i = 0; i < 10 && !done; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
+  });
+  std::optional<RunExit> exit;
+  call->CloseWrite();
+  ExecEvent ev;
+  while (call->Read(&ev)) {
+    switch (ev.kind) {
+      case ExecEvent::Kind::kStdout:
+      case ExecEvent::Kind::kStderr: on_output(ev.data); break;
+      case ExecEvent::Kind::kExit:
+        exit = RunExit{ev.end.signal ? 128 + ev.end.signal : ev.end.code, ev.end.timed_out};
+        break;
+    }
   }
-  grpc::Status s = stream->Finish();
+  Status s = call->Finish();
   done = true;
   watcher.join();
-  Observe(s);
   if (cancelled()) return Status(Code::kUnavailable, "cancelled");
-  if (!s.ok()) return FromGrpc(s, "running " + (spec.argv.empty() ? "" : Clean(spec.argv[0])));
+  if (!s.ok()) {
+    return Status(s.code(), "running " + (spec.argv.empty() ? "" : GuestText(spec.argv[0], 256)) +
+                                ": " + s.message());
+  }
   if (!exit) return Status(Code::kInternal, "the guest agent sent no valid exit status");
   return *exit;
 }
 
-BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }
-
-void GrpcGuestAgent::Observe(const grpc::Status& s) {
-  // Not DEADLINE_EXCEEDED: a slow guest is not a dead transport.
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::INTERNAL) {
-    MarkBroken();
-  }
+std::unique_ptr<ExecCall> GrpcGuestAgent::Exec(const ExecSpec& spec) {
+  auto call = std::make_unique<GrpcExecCall>(shared_from_this());
+  call->Open(*wire_->stub, spec);  // a failed write shows in the first Read
+  return call;
 }
+
+std::unique_ptr<TreeSource> GrpcGuestAgent::ReadTree(const std::string& guest_path) {
+  return std::make_unique<GrpcTreeSource>(shared_from_this(), *wire_->stub, guest_path);
+}
+
+std::unique_ptr<TreeSink> GrpcGuestAgent::WriteTree() {
+  return std::make_unique<GrpcTreeSink>(shared_from_this(), *wire_->stub);
+}
+
+std::unique_ptr<EgressWatch> GrpcGuestAgent::WatchEgress() {
+  return std::make_unique<GrpcEgressWatch>(shared_from_this(), *wire_->stub);
+}
+
+std::unique_ptr<ByteStream> GrpcGuestAgent::AcceptTunnel(uint64_t id) {
+  auto stream = std::make_unique<GrpcByteStream>(shared_from_this());
+  v1::TunnelMessage open;
+  open.mutable_open()->set_id(id);
+  open.mutable_open()->set_allow(true);
+  stream->Open(wire_->stub->Tunnel(&stream->ctx()), open);
+  return stream;
+}
+
+Status GrpcGuestAgent::RefuseTunnel(uint64_t id, const std::string& reason,
+                                    std::chrono::milliseconds timeout) {
+  // A refusal is one message each way: a guest that never closes the call
+  // gets it closed for it.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  auto stream = wire_->stub->Tunnel(&ctx);
+  v1::TunnelMessage open;
+  open.mutable_open()->set_id(id);
+  open.mutable_open()->set_allow(false);
+  open.mutable_open()->set_reason(reason);
+  stream->Write(open);
+  stream->WritesDone();
+  grpc::Status s = stream->Finish();
+  Observe(*this, s);
+  return FromAgent(s, "refusing a connection");
+}
+
+std::unique_ptr<ByteStream> GrpcGuestAgent::Forward(uint16_t port) {
+  auto stream = std::make_unique<GrpcByteStream>(shared_from_this());
+  v1::TunnelMessage open;
+  open.mutable_forward()->set_port(port);
+  stream->Open(wire_->stub->Forward(&stream->ctx()), open);
+  return stream;
+}
+
+BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }
 
 }  // namespace ws::guest

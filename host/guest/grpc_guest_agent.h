@@ -1,88 +1,60 @@
-// GrpcGuestAgent: the host's connection to one guest agent, over the unix
-// socket libvirt binds for the VM's org.workspace.agent.0 channel. One
+// GrpcGuestAgent: the GuestAgent of one running guest, over the unix socket
+// libvirt binds for the VM's org.workspace.agent.0 channel. The only host
+// code that includes the agent's generated headers: everything the guest
+// sends is turned into the project's types here, checked and cleaned. One
 // connection per running guest; it is dead once the guest or QEMU goes away
 // (an fd channel cannot reconnect) and the owner then opens a new one.
-// Every reply is untrusted input. Thread-safe.
+// Thread-safe.
 #pragma once
-
-#include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "host/common/status.h"
 #include "host/guest/bulk_stream.h"
-#include "workspace/v1/agent.grpc.pb.h"
+#include "host/guest/guest_agent.h"
 
 namespace ws::guest {
 
-// A command the host itself runs in the guest to completion (image builds).
-struct RunSpec {
-  std::vector<std::string> argv;
-  std::string user;  // empty: the image's default user
-  std::chrono::seconds timeout{0};  // 0: none
-  std::vector<std::string> env;  // "KEY=VALUE", added
-  std::string cwd;               // empty: the agent's default
-};
-
-// How a command ended: its exit code, or 128+N when signal N killed it.
-struct RunExit {
-  int code = 0;
-  bool timed_out = false;  // killed because RunSpec::timeout expired
-};
-
-struct AgentInfo {
-  std::string agent_version;
-  std::string kernel_release;
-  std::string hostname;
-  double uptime_seconds = 0;
-};
-
-class GrpcGuestAgent {
+class GrpcGuestAgent final : public GuestAgent,
+                             public std::enable_shared_from_this<GrpcGuestAgent> {
  public:
-  // Connects and performs the version handshake. kUnavailable when the socket
-  // is not there or the agent does not answer within `timeout`;
+  // Connects and performs the version handshake, then opens the VM's bulk
+  // output port beside the socket. kUnavailable when the socket is not
+  // there or the agent does not answer within `timeout`;
   // kFailedPrecondition on a protocol mismatch.
   static Result<std::shared_ptr<GrpcGuestAgent>> Connect(const std::string& socket_path,
                                                          std::chrono::milliseconds timeout);
+  ~GrpcGuestAgent() override;
 
-  Result<AgentInfo> Info(std::chrono::milliseconds timeout);
-  Status Shutdown(std::chrono::milliseconds timeout);
-  // Runs a command with no stdin; each piece of its stdout and stderr goes
-  // to on_output as it arrives (untrusted guest bytes). Stops the command
-  // (the call is cancelled) once `cancelled` returns true; it is polled
-  // about every second.
+  Result<AgentInfo> Info(std::chrono::milliseconds timeout) override;
+  Status Shutdown(std::chrono::milliseconds timeout) override;
   Result<RunExit> Run(const RunSpec& spec, const std::function<void(std::string_view)>& on_output,
-                      const std::function<bool()>& cancelled);
-  // False once a call failed for want of a transport (guest gone, QEMU
-  // restarted, agent restarted). gRPC cannot tell for fd channels, so every
-  // caller reports what it saw.
-  bool Alive() const { return !broken_; }
-  void MarkBroken() { broken_ = true; }
-  // Marks the connection broken when `s` says the transport is gone. The
-  // agent never answers UNAVAILABLE or INTERNAL itself, so those are gRPC's.
-  void Observe(const grpc::Status& s);
+                      const std::function<bool()>& cancelled) override;
+  std::unique_ptr<ExecCall> Exec(const ExecSpec& spec) override;
+  std::unique_ptr<TreeSource> ReadTree(const std::string& guest_path) override;
+  std::unique_ptr<TreeSink> WriteTree() override;
+  std::unique_ptr<EgressWatch> WatchEgress() override;
+  std::unique_ptr<ByteStream> AcceptTunnel(uint64_t id) override;
+  Status RefuseTunnel(uint64_t id, const std::string& reason,
+                      std::chrono::milliseconds timeout) override;
+  std::unique_ptr<ByteStream> Forward(uint16_t port) override;
 
-  // For the exec relay: the raw stub (messages pass through unchanged).
-  workspace::v1::GuestAgent::Stub* stub() { return stub_.get(); }
-  // The reader of the VM's bulk output port; null when the VM has none (it
-  // was defined before the port existed) or its socket has closed.
-  BulkReader* bulk() const;
-  // Lets go of the bulk port, for the connection that replaces this one
-  // (this object may live on while a call still holds it).
-  void ReleaseBulk() {
+  BulkReader* bulk() const override;
+  void ReleaseBulk() override {
     if (bulk_) bulk_->Shutdown();
   }
+  bool Alive() const override { return !broken_; }
+  void MarkBroken() override { broken_ = true; }
+
+  // The channel and the generated stub (kept out of this header).
+  struct Wire;
 
  private:
-  GrpcGuestAgent(std::shared_ptr<grpc::Channel> channel);
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<workspace::v1::GuestAgent::Stub> stub_;
+  explicit GrpcGuestAgent(std::unique_ptr<Wire> wire);
+  std::unique_ptr<Wire> wire_;
   std::atomic<bool> broken_{false};
   std::shared_ptr<BulkReader> bulk_;  // set once, by Connect
 };

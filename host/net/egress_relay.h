@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "host/guest/grpc_guest_agent.h"
+#include "host/guest/guest_agent.h"
 #include "host/net/audit_log.h"
 #include "host/net/policy.h"
 #include "host/registry/registry.h"
@@ -39,7 +39,7 @@ inline constexpr size_t kMaxHostName = 255;
 
 class EgressRelay {
  public:
-  using AgentFn = std::function<Result<std::shared_ptr<guest::GrpcGuestAgent>>()>;
+  using AgentFn = std::function<Result<std::shared_ptr<guest::GuestAgent>>()>;
   // registry may be null (no registry endpoints); owner: whose cache serves them.
   EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow, std::string audit_path,
               registry::Registry* registry = nullptr, uid_t owner = 0, bool private_ok = true);
@@ -71,18 +71,20 @@ class EgressRelay {
     bool private_ok;
   };
   void WatchLoop();
-  static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GrpcGuestAgent> agent,
-                     workspace::v1::EgressRequest req);
-  static void Drop(Shared& shared, const workspace::v1::EgressRequest& req, const std::string& why);
-  static AuditRecord RecordFor(const Shared& shared, const workspace::v1::EgressRequest& req);
-  static void ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GrpcGuestAgent& agent,
-                            const workspace::v1::EgressRequest& req);
+  void Take(const std::shared_ptr<guest::GuestAgent>& agent, const guest::EgressAttempt& req);
+  static Decision DecideByName(Shared& shared, const guest::EgressAttempt& req);
+  static void Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::GuestAgent> agent,
+                     guest::EgressAttempt req);
+  static void Drop(Shared& shared, const guest::EgressAttempt& req, const std::string& why);
+  static AuditRecord RecordFor(const Shared& shared, const guest::EgressAttempt& req);
+  static void ServeRegistry(const std::shared_ptr<Shared>& shared, guest::GuestAgent& agent,
+                            const guest::EgressAttempt& req);
 
   AgentFn agent_;
   std::shared_ptr<Shared> shared_;
   std::mutex mu_;
   std::condition_variable cv_;
-  grpc::ClientContext* watch_ = nullptr;  // guarded by mu_: the call to cancel on stop
+  guest::EgressWatch* watch_ = nullptr;   // guarded by mu_: the call to cancel on stop
   bool stopping_ = false;                 // guarded by mu_
   std::thread watcher_;
 };

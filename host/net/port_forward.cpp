@@ -66,12 +66,9 @@ void PortForward::AcceptLoop() {
       } release{open};
       auto agent = agent_fn();
       if (!agent.ok()) return;
-      grpc::ClientContext ctx;
-      auto stream = agent.value()->stub()->Forward(&ctx);
-      workspace::v1::TunnelMessage open;
-      open.mutable_forward()->set_port(port);
-      if (stream->Write(open)) RelaySocketOverStream(client.get(), stream.get(), &ctx, 0);
-      agent.value()->Observe(stream->Finish());
+      auto stream = agent.value()->Forward(port);
+      RelaySocketOverStream(client.get(), *stream, 0);
+      (void)stream->Finish();  // the client saw the connection close
       }).detach();
     } catch (const std::system_error&) {  // no thread to be had: this connection goes
       open_->fetch_sub(1);

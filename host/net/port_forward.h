@@ -1,6 +1,6 @@
 // PortForward: one guest port published on the host's loopback only
 // (127.0.0.1:host_port), carried over the agent channel (no NIC needed).
-// Each accepted connection becomes a GuestAgent.Forward stream; at most
+// Each accepted connection becomes a GuestAgent::Forward stream; at most
 // kMaxForwardConnections at once per published port (more are closed).
 #pragma once
 
@@ -11,7 +11,7 @@
 
 #include "host/common/status.h"
 #include "host/common/unique_fd.h"
-#include "host/guest/grpc_guest_agent.h"
+#include "host/guest/guest_agent.h"
 
 namespace ws::net {
 
@@ -19,7 +19,7 @@ inline constexpr int kMaxForwardConnections = 128;
 
 class PortForward {
  public:
-  using AgentFn = std::function<Result<std::shared_ptr<guest::GrpcGuestAgent>>()>;
+  using AgentFn = std::function<Result<std::shared_ptr<guest::GuestAgent>>()>;
   // host_port 0 picks a free port. kAlreadyExists when the port is taken.
   static Result<std::unique_ptr<PortForward>> Open(uint16_t host_port, uint16_t guest_port, AgentFn agent);
   ~PortForward();  // stops listening; open connections finish on their own

@@ -14,9 +14,7 @@
 
 namespace ws::net {
 
-RelayCounts RelaySocketOverStream(
-    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream,
-    grpc::ClientContext* ctx, int idle_seconds) {
+RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds) {
   using Clock = std::chrono::steady_clock;
   std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
   auto touch = [&] { last_activity = Clock::now().time_since_epoch().count(); };
@@ -35,7 +33,7 @@ RelayCounts RelaySocketOverStream(
   // A thread the host cannot start ends this connection (the guest sees it
   // closed), never the daemon: a flooding guest is what makes threads short.
   auto give_up = [&] {
-    ctx->TryCancel();
+    stream.Cancel();
     shutdown(fd, SHUT_RDWR);
     stop_watchdog();
     return RelayCounts{0, 0};
@@ -47,7 +45,7 @@ RelayCounts RelaySocketOverStream(
         while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
           auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
           if (idle > std::chrono::seconds(idle_seconds)) {
-            ctx->TryCancel();
+            stream.Cancel();
             shutdown(fd, SHUT_RDWR);
             return;
           }
@@ -62,27 +60,24 @@ RelayCounts RelaySocketOverStream(
   try {
     from_socket = std::thread([&] {
       std::string buf(256 * 1024, '\0');
-      workspace::v1::TunnelMessage m;
       for (;;) {
         ssize_t n = recv(fd, buf.data(), buf.size(), 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         to_guest += static_cast<uint64_t>(n);
         touch();
-        m.set_data(buf.data(), static_cast<size_t>(n));
-        if (!stream->Write(m)) break;
+        if (!stream.Write(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
       }
-      stream->WritesDone();
+      stream.CloseWrite();
     });
   } catch (const std::system_error&) {
     return give_up();
   }
   uint64_t to_socket = 0;
-  workspace::v1::TunnelMessage m;
-  while (stream->Read(&m)) {
-    if (!m.has_data()) continue;
-    if (!WriteAll(fd, m.data().data(), m.data().size())) break;
-    to_socket += m.data().size();
+  std::string data;
+  while (stream.Read(&data)) {
+    if (!WriteAll(fd, data.data(), data.size())) break;
+    to_socket += data.size();
     touch();
   }
   shutdown(fd, SHUT_RDWR);  // wakes the reader

@@ -1,13 +1,11 @@
 // RelaySocketOverStream: copies bytes between a connected host socket and a
-// client Tunnel/Forward stream to the guest agent until either side ends.
+// ByteStream to the guest (a tunnel or a forward) until either side ends.
 // Used by the egress relay and by port forwards.
 #pragma once
 
-#include <grpcpp/grpcpp.h>
-
 #include <cstdint>
 
-#include "workspace/v1/agent.grpc.pb.h"
+#include "host/common/byte_stream.h"
 
 namespace ws::net {
 
@@ -17,9 +15,7 @@ struct RelayCounts {
 };
 
 // With idle_seconds > 0, a connection that moves no byte either way for
-// that long is cut (ctx cancelled, socket shut down).
-RelayCounts RelaySocketOverStream(
-    int fd, grpc::ClientReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* stream,
-    grpc::ClientContext* ctx, int idle_seconds);
+// that long is cut (stream cancelled, socket shut down).
+RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds);
 
 }  // namespace ws::net

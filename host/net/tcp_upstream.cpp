@@ -1,0 +1,80 @@
+// TcpUpstream: the raw relay of an allowed connection to the address the
+// policy checked.
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "host/common/tcp_connect.h"
+#include "host/common/unique_fd.h"
+#include "host/net/upstream.h"
+
+namespace ws::net {
+namespace {
+
+IpAddress FromSockaddr(const sockaddr* sa) {
+  IpAddress a;
+  a.family = sa->sa_family;
+  if (sa->sa_family == AF_INET) {
+    a.v4 = reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
+  } else {
+    a.v6 = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+  }
+  return a;
+}
+
+class TcpUpstream final : public Upstream {
+ public:
+  TcpUpstream(unique_fd remote, std::string address, int idle_seconds)
+      : remote_(std::move(remote)), address_(std::move(address)), idle_seconds_(idle_seconds) {}
+  RelayCounts Handle(const Decision&, ByteStream& guest) override {
+    return RelaySocketOverStream(remote_.get(), guest, idle_seconds_);
+  }
+  std::string address() const override { return address_; }
+
+ private:
+  unique_fd remote_;
+  std::string address_;
+  int idle_seconds_;
+};
+
+}  // namespace
+
+Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t port,
+               int idle_seconds) {
+  Dialed out{decision, nullptr};
+  std::string host = target;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port_text = std::to_string(port);
+  int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
+  if (rc != 0) {
+    out.decision.verdict = Verdict::kDeny;
+    out.decision.reason = "cannot resolve " + host + ": " + gai_strerror(rc);
+    return out;
+  }
+  Decision last = decision;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    IpAddress addr = FromSockaddr(ai->ai_addr);
+    Decision check = CheckResolved(decision, addr);
+    if (check.verdict != Verdict::kAllow) {
+      last = check;
+      continue;
+    }
+    auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, 10000);  // the address just checked
+    if (fd.ok()) {
+      out.upstream =
+          std::make_unique<TcpUpstream>(std::move(fd.value()), addr.ToString(), idle_seconds);
+      break;
+    }
+    last = decision;
+    last.verdict = Verdict::kDeny;
+    last.reason = "connecting to " + addr.ToString() + ": " + fd.status().message();
+  }
+  freeaddrinfo(res);
+  if (!out.upstream) out.decision = last;
+  return out;
+}
+
+}  // namespace ws::net
