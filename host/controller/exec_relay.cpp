@@ -194,16 +194,20 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
     std::thread([call] { (void)call->Finish(); }).detach();
     return grpc::Status::OK;
   }
-  call->Cancel();
+  // Read ended: the call is over (cancelled above if this side ended it).
   Status agent_status = call->Finish();
   if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
   if (!bulk_error.empty()) {
     return {grpc::StatusCode::UNAVAILABLE,
             "workspace '" + name + "': " + bulk_error + " (did the VM stop?)"};
   }
-  return {grpc::StatusCode::UNAVAILABLE,
-          "workspace '" + name + "': lost the guest agent during exec (did the VM stop?): " +
-              agent_status.message()};
+  if (agent_status.ok() || agent_status.code() == Code::kUnavailable) {
+    return {grpc::StatusCode::UNAVAILABLE,
+            "workspace '" + name + "': lost the guest agent during exec (did the VM stop?)" +
+                (agent_status.ok() ? "" : ": " + agent_status.message())};
+  }
+  // The agent's own answer (its text cleaned by the adapter).
+  return ToGrpc(Status(agent_status.code(), "workspace '" + name + "': " + agent_status.message()));
 }
 
 }  // namespace ws::controller
