@@ -714,8 +714,20 @@ void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_s
   fs::remove_all(layout_.WorkspaceDir(name), ec);
   fs::remove(agent_socket, ec);
   fs::remove(guest::BulkSocketPath(agent_socket), ec);
-  // libvirt keeps its per-domain log after undefine.
-  fs::remove(layout_.LibvirtDir() + "/log/qemu/" + name + ".log", ec);
+  // libvirt keeps its per-domain logs after undefine: QEMU's, and one per
+  // share daemon it started (NAME-fsN-virtiofsd.log, N the device's index).
+  const std::string logs = layout_.LibvirtDir() + "/log/qemu/";
+  fs::remove(logs + name + ".log", ec);
+  const std::string prefix = name + "-fs", suffix = "-virtiofsd.log";
+  for (const auto& e : fs::directory_iterator(logs, ec)) {
+    const std::string leaf = e.path().filename().string();
+    if (leaf.size() <= prefix.size() + suffix.size() || leaf.compare(0, prefix.size(), prefix) != 0 ||
+        leaf.compare(leaf.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const std::string index = leaf.substr(prefix.size(), leaf.size() - prefix.size() - suffix.size());
+    if (index.find_first_not_of("0123456789") == std::string::npos) fs::remove(e.path(), ec);
+  }
 }
 
 Result<std::vector<WorkspaceView>> Workspaces::List(const Caller& c) {

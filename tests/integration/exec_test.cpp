@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/environment.h"
@@ -31,8 +32,20 @@ class Exec : public ::testing::Test {
     return W().Cli({"exec", "-u", "root", "ex", "--", "sh", "-c", script}, o);
   }
   // Processes in the guest whose command line contains `needle`.
+  // The listing itself must have run (its header seen), so that an empty
+  // answer means no such process, never a failed exec.
   std::string GuestPs(const std::string& needle) {
-    return Sh("ps -o pid,args | grep -v grep | grep -- '" + needle + "' || true").out;
+    auto r = Sh("ps -o pid,args");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("PID"), std::string::npos) << "ps did not run: " << r.out << r.err;
+    std::string found;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(needle) != std::string::npos && line.find("ps -o") == std::string::npos) {
+        found += line + "\n";
+      }
+    }
+    return found;
   }
 };
 

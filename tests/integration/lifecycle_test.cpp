@@ -346,6 +346,26 @@ TEST(Lifecycle, DestroyForceLeavesNothingBehind) {
   std::string sock = W().state_dir() + "/run/" + std::regex_replace(uuid, std::regex("-"), "").substr(0, 12) + ".sock";
   ASSERT_TRUE(fs::exists(sock));
   ASSERT_TRUE(QemuRunningFor("gone"));
+  // Every path in the state dir that names the workspace, by its name or its id.
+  const std::string id = std::regex_replace(uuid, std::regex("-"), "").substr(0, 12);
+  auto ours = [&] {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(W().state_dir(), fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string leaf = it->path().filename().string();
+      if (leaf.find("gone") != std::string::npos || leaf.find(id) != std::string::npos ||
+          leaf.find(uuid) != std::string::npos) {
+        found.push_back(it->path().string());
+      }
+    }
+    return found;
+  };
+  const auto before = ours();
+  // Control: the listing sees the workspace's files, libvirt's share daemon log among them.
+  EXPECT_TRUE(std::any_of(before.begin(), before.end(), [](const std::string& p) {
+    return p.find("virtiofsd.log") != std::string::npos;
+  })) << ::testing::PrintToString(before);
   auto r = W().Cli({"destroy", "--force", "gone"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(QemuRunningFor("gone"));
@@ -354,6 +374,7 @@ TEST(Lifecycle, DestroyForceLeavesNothingBehind) {
   EXPECT_FALSE(fs::exists(sock));
   EXPECT_FALSE(fs::exists(W().state_dir() + "/libvirt/log/qemu/gone.log"));
   EXPECT_FALSE(fs::exists(W().state_dir() + "/libvirt/etc/qemu/gone.xml"));
+  EXPECT_EQ(ours(), std::vector<std::string>{}) << "destroy left these behind";
   EXPECT_EQ(W().Cli({"exec", "gone", "--", "true"}).code, 125);
 }
 

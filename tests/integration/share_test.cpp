@@ -142,8 +142,12 @@ TEST(Shares, HostSymlinksDoNotLeadOutOfTheShare) {
   fs::create_symlink("../../../../../../../../" + canary_dir.substr(1) + "/secret", dir + "/deep");
   fs::create_symlink("/", dir + "/root");
   ASSERT_EQ(W().Cli({"create", "links", "--share", dir + ":/workspace"}).code, 0);
-  auto r = Guest("links", "cat /workspace/abs /workspace/rel /workspace/deep /workspace/root" +
-                              canary_dir + "/secret 2>&1; ls /workspace/root/");
+  std::ofstream(dir + "/inside") << "inside-7f3e";
+  auto r = Guest("links", "cat /workspace/inside; cat /workspace/abs /workspace/rel /workspace/deep /workspace/root" +
+                              canary_dir + "/secret 2>&1; ls /workspace/root/; echo ran-to-the-end");
+  // Control: the command ran, and read what is in the share.
+  EXPECT_NE(r.out.find("inside-7f3e"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("ran-to-the-end"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(r.out.find("canary-outside"), std::string::npos) << r.out;
   EXPECT_EQ(W().Cli({"destroy", "-f", "links"}).code, 0);
 }
