@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "guest-agent/users.h"
+#include "host/common/grpc_status.h"
 #include "host/common/tree_walk.h"
 #include "host/common/unique_fd.h"
 
@@ -19,9 +20,9 @@ namespace {
 
 namespace v1 = workspace::v1;
 
-grpc::Status Errno(const std::string& what) {
-  return {grpc::StatusCode::FAILED_PRECONDITION, what + ": " + std::strerror(errno)};
-}
+// errno in the host's words (ErrnoStatus: ENOSPC is not EACCES), mapped to
+// gRPC by the one mapper.
+grpc::Status Errno(const std::string& what) { return ToGrpc(ErrnoStatus(what, errno)); }
 
 bool SafeRelative(const std::string& rel) {
   if (rel.empty()) return true;
@@ -48,12 +49,9 @@ grpc::Status ReadTree(const std::string& path, grpc::ServerWriter<v1::TreeChunk>
     return {grpc::StatusCode::INVALID_ARGUMENT, "guest path must be absolute: " + path};
   }
   Status s = WalkTree(path, false, [out](const v1::TreeChunk& c) { return out->Write(c); });
-  switch (s.code()) {
-    case Code::kOk: return grpc::Status::OK;
-    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
-    case Code::kUnavailable: return grpc::Status::CANCELLED;
-    default: return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
-  }
+  // The host stopped reading: nothing to tell it.
+  if (s.code() == Code::kUnavailable) return grpc::Status::CANCELLED;
+  return ToGrpc(s);
 }
 
 grpc::Status WriteTree(grpc::ServerReader<v1::TreeChunk>* in, v1::WriteTreeResponse* resp) {
