@@ -22,6 +22,17 @@
 namespace ws::cli {
 namespace {
 
+// Published ports that did not open again: one stderr line each, with what to do.
+void WarnPortProblems(const v1::Workspace& w) {
+  for (const auto& p : w.port_problems()) {
+    const std::string host_port = p.substr(0, p.find(' '));
+    std::fprintf(stderr, "workspace: '%s': port %s was not published again; free the host port and run "
+                 "workspace stop %s && workspace start %s, or move it: workspace port %s --remove %s\n",
+                 w.name().c_str(), Printable(p).c_str(), w.name().c_str(), w.name().c_str(), w.name().c_str(),
+                 host_port.c_str());
+  }
+}
+
 void PrintTable(const std::vector<const v1::Workspace*>& rows) {
   std::printf("%-24s %-9s %-10s %4s %8s  %s\n", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "CREATED");
   for (const auto* w : rows) {
@@ -71,6 +82,7 @@ void PrintDetails(const v1::Workspace& w) {
   }
   std::printf("Network:     %s\n", w.net().c_str());
   for (const auto& f : w.ports()) std::printf("  port 127.0.0.1:%u -> guest %u\n", f.host_port(), f.guest_port());
+  for (const auto& p : w.port_problems()) std::printf("  port %s (not published)\n", p.c_str());
   for (const auto& a : w.allow()) {
     std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
     std::string port = a.port() ? ":" + std::to_string(a.port()) : " (80, 443)";
@@ -159,6 +171,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
         continue;
       }
       if (Tty()) std::fprintf(stderr, "Workspace '%s' is running.\n", n.c_str());
+      WarnPortProblems(resp.workspace());
     }
   });
   stop_cmd = app.add_subcommand("stop", "Power workspaces off (forced after 10 s)");
@@ -278,6 +291,7 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
       std::printf("reset %s: rebooted fresh from image %s (it keeps nothing between boots); shared folders "
                   "untouched\n", reset_name.c_str(), w.image().c_str());
     }
+    WarnPortProblems(w);
     PrintChangesSummary(reset_name, changes);
   });
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "host/common/cleanup.h"
+#include "host/common/log.h"
 #include "host/common/names.h"
 #include "host/common/subprocess.h"
 #include "host/common/time_format.h"
@@ -506,7 +507,7 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
   if (!s.ok()) return s;
   StartEgress(name, ws.meta);
-  for (auto port : ws.meta.ports) OpenPort(name, ws.meta.agent_socket, &port);
+  ReopenPorts(name, ws.meta);
   ws.state = virt::VmState::kRunning;
   return ws;
 }
@@ -778,7 +779,7 @@ void Workspaces::ResumeAll() {
     auto meta = virt::ParseMetadata(vm.metadata_xml);
     if (!meta.ok() || vm.state != virt::VmState::kRunning) continue;
     StartEgress(vm.name, meta.value());
-    for (auto port : meta->ports) OpenPort(vm.name, meta->agent_socket, &port);
+    ReopenPorts(vm.name, meta.value());
   }
 }
 
@@ -839,9 +840,33 @@ Status Workspaces::OpenPort(const std::string& name, const std::string& socket, 
   return Status::Ok();
 }
 
+void Workspaces::ReopenPorts(const std::string& name, const virt::WorkspaceMeta& meta) {
+  std::vector<std::string> problems;
+  for (auto port : meta.ports) {
+    Status s = OpenPort(name, meta.agent_socket, &port);
+    if (s.ok()) continue;
+    problems.push_back(std::to_string(port.host) + " (guest " + std::to_string(port.guest) + "): " +
+                       s.message());
+    Log("workspace '" + name + "': published port " + problems.back());
+  }
+  std::lock_guard lock(egress_mu_);
+  if (problems.empty()) {
+    port_problems_.erase(name);
+  } else {
+    port_problems_[name] = std::move(problems);
+  }
+}
+
+std::vector<std::string> Workspaces::PortProblems(const std::string& name) const {
+  std::lock_guard lock(egress_mu_);
+  auto it = port_problems_.find(name);
+  return it == port_problems_.end() ? std::vector<std::string>{} : it->second;
+}
+
 void Workspaces::ClosePorts(const std::string& name) {
   std::map<uint16_t, std::unique_ptr<net::PortForward>> gone;
   std::lock_guard lock(egress_mu_);
+  port_problems_.erase(name);
   auto it = ports_.find(name);
   if (it == ports_.end()) return;
   gone = std::move(it->second);
@@ -862,6 +887,11 @@ Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
     ports.erase(it);
     std::lock_guard elock(egress_mu_);
     ports_[name].erase(hp);
+    // A port that did not open again is no longer a problem once removed.
+    auto& problems = port_problems_[name];
+    const std::string prefix = std::to_string(hp) + " (";
+    std::erase_if(problems, [&](const std::string& p) { return p.rfind(prefix, 0) == 0; });
+    if (problems.empty()) port_problems_.erase(name);
   }
   const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
   for (auto p : add) {

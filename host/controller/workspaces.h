@@ -101,6 +101,8 @@ class Workspaces {
   registry::Registry* registry() const { return registry_; }
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
+  // Published ports that did not open again at the last start.
+  std::vector<std::string> PortProblems(const std::string& name) const;
   // Adds and removes allowlist entries; effective for the next connection.
   Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
                                                        const std::vector<std::string>& add,
@@ -154,6 +156,9 @@ class Workspaces {
   // Opens one port forward; fills in the port chosen when p.host is 0.
   Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p,
                   bool guest_number_ok = true);
+  // Opens the workspace's published ports again (a start, a daemon
+  // restart); what failed is kept for inspect and start to tell.
+  void ReopenPorts(const std::string& name, const virt::WorkspaceMeta& meta);
   void ClosePorts(const std::string& name);
 
   virt::Hypervisor& hv_;
@@ -166,9 +171,10 @@ class Workspaces {
   std::string default_image_;
   std::string virtiofsd_binary_;
   AgentPool agents_;
-  std::mutex egress_mu_;
+  mutable std::mutex egress_mu_;
   std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by egress_mu_
   std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_;  // guarded by egress_mu_
+  std::map<std::string, std::vector<std::string>> port_problems_;  // guarded by egress_mu_
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
 };

@@ -231,6 +231,31 @@ TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
   EXPECT_EQ(W().Cli({"port", "pub", "99999"}).code, 2);
   kill(server, SIGTERM);
   waitpid(server, nullptr, 0);
+
+  // A published port whose host port was taken while the workspace was
+  // stopped: start says so, inspect shows it, and --remove clears it.
+  ASSERT_EQ(W().Cli({"stop", "pub"}).code, 0);
+  int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(taken, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(18181);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(taken, 1), 0);
+  auto start = W().Cli({"start", "pub"});
+  EXPECT_EQ(start.code, 0) << start.err;
+  EXPECT_NE(start.err.find("port 18181 (guest 18181): host port 18181 is in use"), std::string::npos) << start.err;
+  EXPECT_NE(start.err.find("workspace port pub --remove 18181"), std::string::npos) << start.err;
+  auto inspect = W().Cli({"inspect", "pub", "--json"});
+  EXPECT_NE(inspect.out.find("\"port_problems\":[\"18181 (guest 18181): host port 18181 is in use"), std::string::npos)
+      << inspect.out;
+  ASSERT_EQ(W().Cli({"port", "pub", "--remove", "18181"}).code, 0);
+  inspect = W().Cli({"inspect", "pub", "--json"});
+  EXPECT_NE(inspect.out.find("\"name\""), std::string::npos) << inspect.out;  // control: inspect answered
+  EXPECT_NE(inspect.out.find("\"port_problems\":[]"), std::string::npos) << inspect.out;
+  close(taken);
   EXPECT_EQ(W().Cli({"destroy", "-f", "pub"}).code, 0);
 }
 
