@@ -95,25 +95,9 @@ void SetUpGuestGit(const std::string& tag, const std::string& share) {
 
 }  // namespace
 
-std::string PercentDecode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%' && i + 2 < s.size()) {
-      unsigned v = 0;
-      if (std::sscanf(s.substr(i + 1, 2).c_str(), "%2x", &v) == 1) {
-        c = static_cast<char>(v);
-        i += 2;
-      }
-    }
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
-  }
-  return out;
-}
-
-void ConfigureGuest(const std::string& net_mode) {
+void ConfigureGuest(NetMode net_mode) {
   const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
-  const bool proxied = net_mode != "open";
+  const bool proxied = net_mode != NetMode::kOpen;
   const char* files[] = {"/etc/apt/apt.conf.d/80workspace-proxy", "/etc/npmrc", "/etc/pip.conf",
                          "/etc/profile.d/workspace-proxy.sh"};
   if (proxied) {
@@ -147,15 +131,15 @@ void ConfigureGuest(const std::string& net_mode) {
     Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);
   }
   // sudo and friends look the host name up.
-  const std::string host = KernelArg("workspace.name");
+  const std::string& host = Boot().name;
   if (!host.empty()) {
     Write("/etc/hostname", host + "\n");
     Write("/etc/hosts", std::string("# ") + kHeader + "\n127.0.0.1\tlocalhost\n127.0.1.1\t" + host +
                             "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
   }
   std::string git = std::string("# ") + kHeader + "\n";
-  const std::string name = PercentDecode(KernelArg("workspace.git_name"));
-  const std::string email = PercentDecode(KernelArg("workspace.git_email"));
+  const std::string& name = Boot().git_name;
+  const std::string& email = Boot().git_email;
   if (!name.empty() || !email.empty()) {
     git += "[user]\n";
     if (!name.empty()) git += "\tname = " + GitQuote(name) + "\n";
@@ -166,8 +150,8 @@ void ConfigureGuest(const std::string& net_mode) {
   if (proxied) git += "[http]\n\tproxy = " + proxy + "\n";
   Write("/etc/gitconfig", git);
 
-  for (const auto& sh : ShareArgs()) {
-    if (!sh.read_only) SetUpGuestGit(sh.tag, sh.path);
+  for (const auto& sh : Boot().shares) {
+    if (!sh.read_only) SetUpGuestGit(sh.tag, sh.guest_path);
   }
 }
 

@@ -6,15 +6,11 @@
 // git directory of the guest's own over the host's read-only .git.
 #pragma once
 
-#include <string>
+#include "host/common/net_mode.h"
 
 namespace ws::agent {
 
-// net_mode: "allowlist", "none" or "open". Failures are logged, not fatal.
-void ConfigureGuest(const std::string& net_mode);
-
-// %XX-decodes a kernel command line value (the host encodes spaces and
-// anything outside [A-Za-z0-9._@+-]); control characters are dropped.
-std::string PercentDecode(const std::string& s);
+// Failures are logged, not fatal.
+void ConfigureGuest(NetMode net_mode);
 
 }  // namespace ws::agent

@@ -75,11 +75,11 @@ void BringUpLoopback() {
 // Mounts the virtiofs shares the host listed as workspace.share=TAG:PATH:MODE.
 // The host enforces read-only; the guest mount flag only matches it.
 void MountShares() {
-  for (const auto& sh : ShareArgs()) {
-    MakeDirs(sh.path);
+  for (const auto& sh : Boot().shares) {
+    MakeDirs(sh.guest_path);
     unsigned long flags = MS_NOSUID | MS_NODEV | (sh.read_only ? MS_RDONLY : 0);
-    if (mount(sh.tag.c_str(), sh.path.c_str(), "virtiofs", flags, nullptr) != 0) {
-      Log("mount share %s: %s", sh.path.c_str(), std::strerror(errno));
+    if (mount(sh.tag.c_str(), sh.guest_path.c_str(), "virtiofs", flags, nullptr) != 0) {
+      Log("mount share %s: %s", sh.guest_path.c_str(), std::strerror(errno));
     }
   }
 }
@@ -157,14 +157,19 @@ bool UserProcessesLeft() {
 
 }  // namespace
 
-std::vector<std::string> KernelArgs(const std::string& key) {
-  std::ifstream f("/proc/cmdline");
-  std::string word;
-  std::vector<std::string> out;
-  while (f >> word) {
-    if (word.rfind(key + "=", 0) == 0) out.push_back(word.substr(key.size() + 1));
-  }
-  return out;
+const boot::BootParams& Boot() {
+  static const boot::BootParams params = [] {
+    std::ifstream f("/proc/cmdline");
+    std::string line;
+    std::getline(f, line);
+    auto decoded = boot::Decode(line);
+    if (decoded.ok()) return decoded.value();
+    // Booted by another host build: no shares, no identity; the agent still
+    // answers, and the host's handshake names the mismatch.
+    Log("boot parameters: %s%s", decoded.status().message().c_str());
+    return boot::BootParams{};
+  }();
+  return params;
 }
 
 void MakeDirs(const std::string& path) {
@@ -174,30 +179,12 @@ void MakeDirs(const std::string& path) {
   }
 }
 
-std::vector<ShareArg> ShareArgs() {
-  std::vector<ShareArg> out;
-  for (const auto& spec : KernelArgs("workspace.share")) {
-    auto a = spec.find(':'), b = spec.rfind(':');
-    if (a == std::string::npos || a == b) {
-      Log("bad share spec %s%s", spec.c_str());
-      continue;
-    }
-    out.push_back({spec.substr(0, a), spec.substr(a + 1, b - a - 1), spec.substr(b + 1) == "ro"});
-  }
-  return out;
-}
-
-std::string KernelArg(const std::string& key) {
-  auto all = KernelArgs(key);
-  return all.empty() ? "" : all.front();
-}
-
 bool InitSystem() {
   Mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
   LoadModules();
-  const std::string root = KernelArg("workspace.root");
+  const std::string root = Boot().root;
   if (!root.empty() && !SwitchToDisk(root)) return false;
   Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
   // What udev or systemd make elsewhere (devtmpfs does not): scripts write
@@ -219,7 +206,7 @@ bool InitSystem() {
   setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   BringUpLoopback();
   MountShares();
-  std::string name = KernelArg("workspace.name");
+  const std::string& name = Boot().name;
   if (!name.empty() && sethostname(name.c_str(), name.size()) != 0) {
     Log("hostname %s: %s", name.c_str(), std::strerror(errno));
   }
@@ -283,7 +270,7 @@ void PowerOff() {
   }
   sync();
   // A disk root is left clean (no journal replay, nothing half-written).
-  for (const auto& sh : ShareArgs()) umount2(sh.path.c_str(), MNT_DETACH);
+  for (const auto& sh : Boot().shares) umount2(sh.guest_path.c_str(), MNT_DETACH);
   if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0 && errno != EINVAL) {
     Log("remount / read-only: %s%s", std::strerror(errno));
   }

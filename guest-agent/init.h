@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "host/common/boot_params.h"
+
 namespace ws::agent {
 
 // Best effort: each failure is logged to the console and boot goes on,
@@ -26,20 +28,11 @@ void ConfigureUserNetwork();
 // Syncs and powers the machine off. Does not return when it succeeds.
 void PowerOff();
 
-// Value of `key=` on the kernel command line, or empty.
-std::string KernelArg(const std::string& key);
-// Every value of `key=` on the kernel command line, in order.
-std::vector<std::string> KernelArgs(const std::string& key);
+// What the host said at boot (host/common/boot_params.h), read once from
+// /proc/cmdline; empty when it cannot be read (logged).
+const boot::BootParams& Boot();
 
 // mkdir -p of an absolute path, each missing directory 0755.
 void MakeDirs(const std::string& path);
-
-// A share the host listed as workspace.share=TAG:PATH:MODE.
-struct ShareArg {
-  std::string tag, path;
-  bool read_only = false;
-};
-// Every well-formed one, in order; malformed ones are logged and skipped.
-std::vector<ShareArg> ShareArgs();
 
 }  // namespace ws::agent

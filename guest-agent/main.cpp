@@ -56,11 +56,10 @@ int main(int argc, char** argv) {
     }
   }
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
-  if (pid1 && ws::agent::KernelArg("workspace.net") == "open") ws::agent::ConfigureUserNetwork();
-  if (pid1 && !ws::agent::KernelArg("workspace.root").empty()) {
-    ws::agent::ConfigureGuest(ws::agent::KernelArg("workspace.net"));
-  }
-  if (pid1 && ws::agent::KernelArg("workspace.net") == "allowlist") {
+  const auto& boot = ws::agent::Boot();
+  if (pid1 && boot.net == ws::NetMode::kOpen) ws::agent::ConfigureUserNetwork();
+  if (pid1 && !boot.root.empty()) ws::agent::ConfigureGuest(boot.net);
+  if (pid1 && boot.net == ws::NetMode::kAllowlist) {
     if (auto s = ws::agent::EgressProxy::Instance().Start(); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());
     }

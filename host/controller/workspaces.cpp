@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "host/common/boot_params.h"
 #include "host/common/cleanup.h"
 #include "host/common/log.h"
 #include "host/common/names.h"
@@ -55,23 +56,6 @@ std::string NewUuid() {
                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
                 b[15]);
   return s;
-}
-
-// Kernel command line values: anything but [A-Za-z0-9._@+-] as %XX (the
-// agent decodes it), so a name with spaces stays one argument.
-std::string PercentEncode(const std::string& v) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (isalnum(c) || c == '.' || c == '_' || c == '@' || c == '+' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 // The guest-visible size of a qcow2 image (big-endian at offset 24).
@@ -314,24 +298,22 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.cpu_model = meta.cpu_model;
   spec.kernel = image->kernel;
   spec.initrd = image->initrd;
-  spec.cmdline = std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " workspace.name=" + p.name;
-  spec.cmdline += " workspace.net=" + meta.net;
-  if (!meta.disk.empty()) {
-    spec.disk = meta.disk;
-    spec.cmdline += " workspace.root=/dev/vda";
-  }
-  // Bounded: the whole command line must stay under the kernel's 2 KiB.
-  if (!p.git_name.empty() && p.git_name.size() <= 128) spec.cmdline += " workspace.git_name=" + PercentEncode(p.git_name);
-  if (!p.git_email.empty() && p.git_email.size() <= 128) {
-    spec.cmdline += " workspace.git_email=" + PercentEncode(p.git_email);
-  }
+  boot::BootParams boot;
+  boot.name = p.name;
+  boot.net = *ParseNetMode(meta.net);
   spec.user_nic = meta.net == "open";
   spec.virtiofsd_binary = virtiofsd_binary_;
+  if (!meta.disk.empty()) {
+    spec.disk = meta.disk;
+    boot.root = "/dev/vda";
+  }
+  boot.git_name = p.git_name;
+  boot.git_email = p.git_email;
   for (const auto& sh : meta.shares) {
-    // Guest paths are checked to hold no ',', ':', spaces or quotes.
-    spec.cmdline += " workspace.share=" + sh.tag + ":" + sh.guest_path + ":" + (sh.read_only ? "ro" : "rw");
+    boot.shares.push_back({sh.tag, sh.guest_path, sh.read_only});
     spec.filesystems.push_back({sh.tag, ShareSpecDir(p.name, sh.tag)});
   }
+  spec.cmdline = std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot::Encode(boot);
   spec.agent_socket = meta.agent_socket;
   spec.bulk_socket = guest::BulkSocketPath(meta.agent_socket);
   spec.console_log = meta.console_log;
