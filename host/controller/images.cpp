@@ -126,11 +126,6 @@ Status ValidateRecipeSteps(const std::vector<std::string>& run) {
   return Status::Ok();
 }
 
-uint64_t AllocatedBytes(const std::string& path) {
-  struct stat st{};
-  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
-}
-
 ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs, std::string scripts_dir)
     : images_dir_(std::move(images_dir)),
       bases_dir_(images_dir_ + "/.bases"),
@@ -294,7 +289,7 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
     img.initrd = boot->initrd;
     img.kernel_release = boot->kernel_release;
     img.base = bases_dir_ + "/" + env["base"];
-    img.size_bytes = AllocatedBytes(img.base);
+    img.size_bytes = store::AllocatedBytes(img.base);
     img.default_disk_gib = Number(env, "disk_gib", 20);
     std::error_code ec;
     if (!fs::exists(img.base, ec)) {
@@ -306,7 +301,7 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
   img.kernel = (installed / "vmlinuz").string();
   img.initrd = (installed / "initrd.img").string();
   img.kernel_release = env["kernel"];
-  img.size_bytes = AllocatedBytes(img.kernel) + AllocatedBytes(img.initrd);
+  img.size_bytes = store::AllocatedBytes(img.kernel) + store::AllocatedBytes(img.initrd);
   return img;
 }
 

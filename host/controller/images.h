@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "host/common/status.h"
+#include "host/store/disks.h"
 
 namespace ws::controller {
 
@@ -61,8 +62,7 @@ Status ValidateImageName(const std::string& name);
 // text (tabs and newlines allowed).
 Status ValidateRecipeSteps(const std::vector<std::string>& run);
 
-// Bytes a file takes on disk (allocated blocks: a thin qcow2 counts what it holds).
-uint64_t AllocatedBytes(const std::string& path);
+
 
 class ImageStore {
  public:

@@ -16,6 +16,7 @@
 #include "host/controller/agent_pool.h"
 #include "host/guest/bulk_stream.h"
 #include "host/controller/caller.h"
+#include "host/controller/guest_network.h"
 #include "host/controller/images.h"
 #include "host/net/egress_relay.h"
 #include "host/net/port_forward.h"
@@ -94,15 +95,15 @@ class Workspaces {
   Status BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line);
   ImageStore& image_store() { return images_; }
   // The registry endpoints workspaces' egress serves (null: none). Set before serving.
-  void SetRegistry(registry::Registry* r) { registry_ = r; }
+  void SetRegistry(registry::Registry* r) { net_.SetRegistry(r); }
   // Off only for benchmarks (WORKSPACE_SHARE_GUARD=off in the daemon's
   // environment): read-write shares then have no guard (guard.h).
   void SetShareGuard(bool on) { share_guard_ = on; }
-  registry::Registry* registry() const { return registry_; }
+  registry::Registry* registry() const { return net_.registry(); }
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
   // Published ports that did not open again at the last start.
-  std::vector<std::string> PortProblems(const std::string& name) const;
+  std::vector<std::string> PortProblems(const std::string& name) const { return net_.Problems(name); }
   // Adds and removes allowlist entries; effective for the next connection.
   Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
                                                        const std::vector<std::string>& add,
@@ -148,33 +149,22 @@ class Workspaces {
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).
   Status PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta);
-  void StartEgress(const std::string& name, const virt::WorkspaceMeta& meta);
-  void StopEgress(const std::string& name);
+  // A guest just booted: its egress and published ports.
+  void AttachGuest(const std::string& name, const virt::WorkspaceMeta& meta);
   // Stops the egress relay and port forwards and drops the agent connection:
   // what the daemon holds of a guest that is going away or went away.
   void DetachGuest(const std::string& name);
-  // Opens one port forward; fills in the port chosen when p.host is 0.
-  Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p,
-                  bool guest_number_ok = true);
-  // Opens the workspace's published ports again (a start, a daemon
-  // restart); what failed is kept for inspect and start to tell.
-  void ReopenPorts(const std::string& name, const virt::WorkspaceMeta& meta);
-  void ClosePorts(const std::string& name);
 
   virt::Hypervisor& hv_;
   store::Layout layout_;
   ImageStore& images_;
-  registry::Registry* registry_ = nullptr;
   bool share_guard_ = true;
   virt::Accel accel_;
   HostLimits limits_;
   std::string default_image_;
   std::string virtiofsd_binary_;
   AgentPool agents_;
-  mutable std::mutex egress_mu_;
-  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by egress_mu_
-  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_;  // guarded by egress_mu_
-  std::map<std::string, std::vector<std::string>> port_problems_;  // guarded by egress_mu_
+  GuestNetwork net_;
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
 };

@@ -1,0 +1,116 @@
+#include "host/controller/workspaces.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <thread>
+
+#include "host/common/boot_params.h"
+#include "host/common/cleanup.h"
+#include "host/common/log.h"
+#include "host/common/names.h"
+#include "host/common/subprocess.h"
+#include "host/common/time_format.h"
+#include "host/common/unique_fd.h"
+#include "host/controller/member_policy.h"
+#include "host/controller/unfetched_commits.h"
+#include "host/shares/share_check.h"
+#include "host/store/disks.h"
+#include "host/shares/share_config.h"
+#include "host/virt/cpu_model.h"
+#include "host/virt/vm_spec.h"
+#include "host/controller/workspaces_internal.h"
+
+namespace ws::controller {
+
+using namespace internal;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c, const std::string& name,
+                                                                 const std::vector<std::string>& add,
+                                                                 const std::vector<std::string>& remove) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  if (ws->meta.net != "allowlist") {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' has --net " + ws->meta.net +
+                                                 ": it has no allowlist");
+  }
+  auto& list = ws->meta.allow;
+  for (const auto& spec : remove) {
+    auto e = net::ParseAllowEntry(spec, "user");
+    if (!e.ok()) return e.status();
+    auto it = std::remove_if(list.begin(), list.end(), [&](const net::AllowEntry& x) {
+      return x.host == e->host && x.port == e->port;
+    });
+    if (it == list.end()) return Status(Code::kNotFound, spec + " is not on the allowlist of '" + name + "'");
+    list.erase(it, list.end());
+  }
+  const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
+  for (const auto& spec : add) {
+    auto e = net::ParseAllowEntry(spec, "user");
+    if (!e.ok()) return e.status();
+    if (Status s = CheckAllowEntry(policy, c.uid, e.value()); !s.ok()) return s;
+    bool dup = false;
+    for (auto& x : list) {
+      if (x.host == e->host && x.port == e->port) {
+        x.source = "user";  // named explicitly now
+        dup = true;
+      }
+    }
+    if (!dup) list.push_back(e.value());
+  }
+  Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
+  if (!s.ok()) return s;
+  net_.SetAllowlist(name, list, ws->meta.owner_uid == 0 || policy.allow_private_hosts);
+  return list;
+}
+
+Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
+    const Caller& c, const std::string& name, const std::vector<virt::WorkspaceMeta::Port>& add,
+    const std::vector<uint16_t>& remove) {
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  auto& ports = ws->meta.ports;
+  for (uint16_t hp : remove) {
+    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.host == hp; });
+    if (it == ports.end()) return Status(Code::kNotFound, "host port " + std::to_string(hp) + " is not published by '" + name + "'");
+    ports.erase(it);
+    net_.ClosePort(name, hp);
+  }
+  const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
+  for (auto p : add) {
+    if (p.guest == 0) return Status(Code::kInvalidArgument, "guest port must be 1-65535");
+    if (Status s = CheckHostPort(policy, c.uid, p.host); !s.ok()) return s;
+    if (ws->state == virt::VmState::kRunning) {
+      Status s = net_.OpenPort(name, ws->meta.agent_socket, &p, LowPortOk(c, policy, p.guest));
+      if (!s.ok()) return s;
+    } else if (p.host == 0) {
+      return Status(Code::kFailedPrecondition, "workspace '" + name + "' is stopped; give HOST_PORT:GUEST_PORT, "
+                                               "or start it first");
+    }
+    ports.push_back(p);
+  }
+  Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
+  if (!s.ok()) return s;
+  return ports;
+}
+
+Result<std::string> Workspaces::AuditLogPath(const Caller& c, const std::string& name) {
+  auto ws = Find(c, name);
+  if (!ws.ok()) return ws.status();
+  return layout_.WorkspaceDir(name) + "/audit.log";
+}
+
+}  // namespace ws::controller
