@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "host/common/grpc_status.h"
+#include "host/controller/service_support.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
@@ -84,22 +85,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
   out->set_disk_gib(w.meta.disk_gib);
 }
 
-void ToProto(const ImageView& v, v1::Image* out) {
-  out->set_name(v.image.name);
-  out->set_size_bytes(v.image.size_bytes);
-  out->set_created_at(v.image.created);
-  out->set_kernel(v.image.kernel_release);
-  out->set_disk(!v.image.base.empty());
-  out->set_default_cpus(v.image.default_cpus);
-  out->set_default_memory_mib(v.image.default_memory_mib);
-  out->set_default_disk_gib(v.image.default_disk_gib);
-  for (const auto& u : v.used_by) out->add_used_by(u);
-  out->set_from(v.image.from);
-  out->set_from_created_at(v.image.from_created);
-  for (const auto& r : v.image.run) out->add_run(r);
-  for (const auto& a : v.image.allow) out->add_allow(a);
-  out->set_owner_uid(v.image.owner_uid);
-}
+}  // namespace
 
 // An allowlist entry as the CLI sends it, checked as one typed by a user.
 Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
@@ -114,18 +100,12 @@ Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
   return net::ParseAllowEntry(spec, source);
 }
 
-}  // namespace
-
 Result<Caller> ControllerService::Identify(Ctx* ctx) const {
   auto caller = peers_.CallerOf(ctx->peer());
   if (!caller) return Status(Code::kPermissionDenied, "cannot identify the caller of this request");
   return *caller;
 }
 
-#define WS_IDENTIFY(ctx, var)              \
-  auto var##_r = Identify(ctx);            \
-  if (!var##_r.ok()) return ToGrpc(var##_r.status()); \
-  const Caller& var = var##_r.value()
 
 grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloResponse* resp) {
   resp->set_api_version(v1::API_VERSION_CURRENT);
@@ -208,97 +188,6 @@ grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req,
   return grpc::Status::OK;
 }
 
-namespace {
-
-AgentLookup AgentsOf(Workspaces& workspaces) {
-  return [&workspaces](const Caller& c, const std::string& name) { return workspaces.Agent(c, name); };
-}
-
-}  // namespace
-
-grpc::Status ControllerService::Exec(
-    Ctx* ctx, grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* stream) {
-  WS_IDENTIFY(ctx, caller);
-  return RelayExec(AgentsOf(workspaces_), caller, ctx, stream);
-}
-
-grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const std::string& name,
-                                           const std::string& path, bool follow,
-                                           grpc::ServerWriter<v1::LogsResponse>* writer,
-                                           const std::function<bool()>& going) {
-  unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::string buf(64 * 1024, '\0');
-  v1::LogsResponse chunk;
-  // Without follow: what the file held when asked, however fast the guest
-  // writes on.
-  off_t left = 0;
-  if (struct stat st{}; !follow && fd && fstat(fd.get(), &st) == 0) left = st.st_size;
-  int idle_polls = 0;
-  bool ended_seen = false;
-  for (;;) {
-    if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
-    const size_t want = follow ? buf.size() : static_cast<size_t>(std::min<off_t>(buf.size(), left));
-    ssize_t n = fd && want ? read(fd.get(), buf.data(), want) : 0;
-    if (n > 0) {
-      left -= n;
-      chunk.set_data(buf.data(), static_cast<size_t>(n));
-      if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
-      continue;
-    }
-    if (!follow || ctx->IsCancelled()) return grpc::Status::OK;
-    // Ended, and read to its end (a last look after it ended).
-    if (going && !going()) {
-      if (ended_seen) return grpc::Status::OK;
-      ended_seen = true;
-      continue;
-    }
-    // At the end: the file may have been rotated since (audit.log moved to
-    // .1: on with the new one) or cut short (the console cap: on from its
-    // new start).
-    if (struct stat st{}, now{}; fd && fstat(fd.get(), &st) == 0) {
-      if (stat(path.c_str(), &now) == 0 && (now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
-        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        continue;
-      }
-      if (lseek(fd.get(), 0, SEEK_CUR) > st.st_size) {
-        lseek(fd.get(), 0, SEEK_SET);
-        continue;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    // Every few seconds, check the workspace still exists.
-    if (++idle_polls % 25 == 0 && !workspaces_.Inspect(caller, name).ok()) return grpc::Status::OK;
-  }
-}
-
-grpc::Status ControllerService::Logs(Ctx* ctx, const v1::LogsRequest* req,
-                                     grpc::ServerWriter<v1::LogsResponse>* writer) {
-  WS_IDENTIFY(ctx, caller);
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
-  if (!req->exec_id().empty()) {
-    const std::string key = DetachedKey(ws.value()), id = req->exec_id();
-    auto log = detached_.LogPath(key, id);
-    if (!log.ok()) return ToGrpc(log.status());
-    grpc::Status s = StreamFile(ctx, caller, req->name(), log.value() + ".1", false, writer);
-    if (!s.ok()) return s;
-    return StreamFile(ctx, caller, req->name(), log.value(), req->follow(), writer,
-                      [&] { return detached_.Running(key, id); });
-  }
-  // What the console cap kept of the earlier output first.
-  grpc::Status s = StreamFile(ctx, caller, req->name(), ws->meta.console_log + ".1", false, writer);
-  if (!s.ok()) return s;
-  return StreamFile(ctx, caller, req->name(), ws->meta.console_log, req->follow(), writer);
-}
-
-grpc::Status ControllerService::Audit(Ctx* ctx, const v1::AuditRequest* req,
-                                      grpc::ServerWriter<v1::LogsResponse>* writer) {
-  WS_IDENTIFY(ctx, caller);
-  auto path = workspaces_.AuditLogPath(caller, req->name());
-  if (!path.ok()) return ToGrpc(path.status());
-  return StreamFile(ctx, caller, req->name(), path.value(), req->follow(), writer);
-}
-
 grpc::Status ControllerService::Port(Ctx* ctx, const v1::PortRequest* req, v1::PortResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   std::vector<virt::WorkspaceMeta::Port> add;
@@ -338,98 +227,6 @@ grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1:
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*, v1::ImageListResponse* resp) {
-  WS_IDENTIFY(ctx, caller);
-  for (const auto& v : workspaces_.Images(caller)) ToProto(v, resp->add_images());
-  for (const char* name : {"debian"}) {
-    if (workspaces_.image_store().Buildable(name)) resp->add_buildable(name);
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest* req,
-                                           grpc::ServerWriter<v1::ImageBuildProgress>* writer) {
-  WS_IDENTIFY(ctx, caller);
-  bool connected = true;
-  auto on_line = [&](const std::string& line) {
-    v1::ImageBuildProgress p;
-    p.set_line(line);
-    if (connected) connected = writer->Write(p);
-  };
-  // A derived image: from the request, or its recorded recipe again.
-  std::optional<ImageRecipe> recipe;
-  if (!req->from().empty()) {
-    recipe = ImageRecipe{req->name(), req->from(), {req->run().begin(), req->run().end()},
-                         {req->allow().begin(), req->allow().end()}};
-  } else if (!req->run().empty() || !req->allow().empty()) {
-    return ToGrpc(Status(Code::kInvalidArgument, "--run and --allow need --from IMAGE (the image to derive from)"));
-  } else if (auto old = workspaces_.image_store().Recorded(req->name()); old.ok() && !old->from.empty()) {
-    // Another user's image is not the caller's to see, nor its recipe to run.
-    if (!caller.may_access(old->owner_uid) && old->owner_uid != 0) {
-      return ToGrpc(Status(Code::kNotFound, "image '" + req->name() + "' is not installed; derive one with: "
-                                            "workspace image build " + req->name() + " --from debian --run 'COMMAND'"));
-    }
-    recipe = ImageRecipe{old->name, old->from, old->run, old->allow};
-  }
-  Status s;
-  if (recipe) {
-    if (recipe->allow.size() > kMaxRecipeAllow) {
-      return ToGrpc(Status(Code::kInvalidArgument, "an image recipe allows at most " +
-                                                       std::to_string(kMaxRecipeAllow) + " extra hosts"));
-    }
-    DerivedBuild b{*recipe, {}};
-    for (const auto& a : req->default_allow()) {
-      auto e = FromProto(a);
-      if (!e.ok()) return ToGrpc(e.status());
-      b.allow.push_back(e.value());
-    }
-    for (const auto& spec : recipe->allow) {
-      auto e = net::ParseAllowEntry(spec, "user");
-      if (!e.ok()) return ToGrpc(e.status());
-      b.allow.push_back(e.value());
-    }
-    // Ctrl-C in the CLI ends the build (its workspace goes with it).
-    auto built = BuildDerivedImage(workspaces_, caller, b, on_line, [ctx] { return ctx->IsCancelled(); });
-    s = built.status();
-  } else {
-    // A script's build goes on if the caller goes away: the next create needs it anyway.
-    s = workspaces_.BuildImage(req->name(), on_line);
-  }
-  if (!s.ok()) return ToGrpc(s);
-  for (const auto& v : workspaces_.Images(caller)) {
-    if (v.image.name != req->name()) continue;
-    v1::ImageBuildProgress last;
-    ToProto(v, last.mutable_image());
-    writer->Write(last);
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveRequest* req, v1::ImageRemoveResponse*) {
-  WS_IDENTIFY(ctx, caller);
-  return ToGrpc(workspaces_.RemoveImage(caller, req->name()));
-}
-
-grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req, v1::CacheResponse* resp) {
-  WS_IDENTIFY(ctx, caller);
-  registry::Registry* reg = workspaces_.registry();
-  if (!reg) return ToGrpc(Status(Code::kFailedPrecondition, "this daemon serves no registry endpoints"));
-  auto config = reg->CurrentConfig();
-  if (!config.ok()) return ToGrpc(config.status());
-  registry::Cache& cache = reg->CacheOf(caller.uid, config.value());
-  if (req->clear()) {
-    auto freed = cache.Clear();
-    resp->set_freed_bytes(freed.bytes);
-    resp->set_freed_entries(freed.entries);
-  }
-  auto now = cache.Usage();
-  resp->set_bytes(now.bytes);
-  resp->set_entries(now.entries);
-  resp->set_max_bytes(config->cache_max_bytes);
-  resp->set_npm_upstream(config->npm_upstream);
-  return grpc::Status::OK;
-}
-
 grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req, v1::ChangesResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
@@ -448,80 +245,5 @@ grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req,
   resp->set_truncated(found.truncated);
   return grpc::Status::OK;
 }
-
-grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
-                                        grpc::ServerWriter<v1::TreeChunk>* out) {
-  WS_IDENTIFY(ctx, caller);
-  return RelayCopyOut(AgentsOf(workspaces_), caller, ctx, *req, out);
-}
-
-grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRequest>* in,
-                                       v1::WriteTreeResponse* resp) {
-  WS_IDENTIFY(ctx, caller);
-  return RelayCopyIn(AgentsOf(workspaces_), caller, ctx, in, resp);
-}
-
-}  // namespace ws::controller
-
-namespace ws::controller {
-
-grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedRequest* req,
-                                             v1::ExecDetachedResponse* resp) {
-  WS_IDENTIFY(ctx, caller);
-  size_t bytes = 0;
-  for (const auto& a : req->argv()) bytes += a.size() + 1;
-  for (const auto& e : req->env()) bytes += e.size() + 1;
-  if (req->argv().empty() || req->argv_size() + req->env_size() > 4096 || bytes > (256 << 10)) {
-    return ToGrpc(Status(Code::kInvalidArgument, "a detached command needs a command, and at most 256 KiB of "
-                                                 "arguments and environment"));
-  }
-  // The agent first (it waits for a create or start under way), then the
-  // UUID of the workspace that agent serves.
-  auto agent = workspaces_.Agent(caller, req->name());
-  if (!agent.ok()) return ToGrpc(agent.status());
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
-  guest::RunSpec spec;
-  spec.argv = {req->argv().begin(), req->argv().end()};
-  spec.env = {req->env().begin(), req->env().end()};
-  spec.cwd = req->cwd();
-  spec.user = req->user();
-  auto id = detached_.Start(DetachedKey(ws.value()), caller.uid, agent.value(), std::move(spec),
-                            workspaces_.layout().WorkspaceDir(req->name()) + "/detached");
-  if (!id.ok()) return ToGrpc(id.status());
-  resp->set_id(id.value());
-  return grpc::Status::OK;
-}
-
-grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* req, v1::ProcessesResponse* resp) {
-  WS_IDENTIFY(ctx, caller);
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
-  const int64_t now = std::time(nullptr);
-  for (const auto& d : detached_.List(DetachedKey(ws.value()))) {
-    auto* p = resp->add_processes();
-    p->set_id(d.id);
-    for (const auto& a : d.argv) p->add_argv(a);
-    p->set_started_at(d.started_at);
-    p->set_uptime_seconds(d.running && now > d.started_unix ? static_cast<uint64_t>(now - d.started_unix) : 0);
-    p->set_state(d.running ? "running" : d.killed ? "killed" : d.error.empty() ? "exited" : "lost");
-    p->set_exit_code(d.exit_code);
-    p->set_error(d.error);
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ControllerService::Kill(Ctx* ctx, const v1::KillRequest* req, v1::KillResponse*) {
-  WS_IDENTIFY(ctx, caller);
-  auto ws = workspaces_.Inspect(caller, req->name());
-  if (!ws.ok()) return ToGrpc(ws.status());
-  return ToGrpc(detached_.Kill(DetachedKey(ws.value()), req->id()));
-}
-
-}  // namespace ws::controller
-
-namespace ws::controller {
-
-std::string ControllerService::DetachedKey(const WorkspaceView& w) { return w.name + "@" + w.uuid; }
 
 }  // namespace ws::controller
