@@ -279,7 +279,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     meta.ports.push_back(port);
   }
   spec.metadata_xml = virt::RenderMetadata(meta);  // with the ports chosen
-  s = hv_.Define(virt::RenderDomainXml(spec));
+  s = hv_.Define(spec);
   if (!s.ok()) return s;
   defined = true;
   s = MarkUnfetchedUnknown(p.name, meta);

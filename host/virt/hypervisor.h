@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/common/status.h"
+#include "host/virt/vm_spec.h"
 
 namespace ws::virt {
 
@@ -21,11 +22,19 @@ struct VmInfo {
   std::string metadata_xml;  // our <workspace> element; empty if not ours
 };
 
+// Saving and restoring a VM's state, and external disk snapshots: the seam
+// checkpoints, rollback and booted templates will use. No operation yet.
+class Snapshots {
+ public:
+  virtual ~Snapshots() = default;
+};
+
 class Hypervisor {
  public:
   virtual ~Hypervisor() = default;
-  // Persistent definition (survives daemon restarts). kAlreadyExists if taken.
-  virtual Status Define(const std::string& domain_xml) = 0;
+  // Persistent definition (survives daemon restarts); the adapter renders
+  // its own description of the VM. kAlreadyExists if taken.
+  virtual Status Define(const VmSpec& spec) = 0;
   virtual Status Start(const std::string& name) = 0;
   // Pulls the plug (no guest cooperation). Ok if already off.
   virtual Status ForceOff(const std::string& name) = 0;
@@ -38,6 +47,8 @@ class Hypervisor {
   // Every domain that carries our metadata.
   virtual Result<std::vector<VmInfo>> List() = 0;
   virtual std::string Uri() const = 0;
+  // Null while the adapter has none (today's libvirt adapter).
+  virtual Snapshots* snapshots() { return nullptr; }
 };
 
 }  // namespace ws::virt

@@ -60,7 +60,8 @@ class LibvirtHypervisor final : public Hypervisor {
  public:
   LibvirtHypervisor(ConnPtr conn, std::string uri) : conn_(std::move(conn)), uri_(std::move(uri)) {}
 
-  Status Define(const std::string& xml) override {
+  Status Define(const VmSpec& spec) override {
+    const std::string xml = RenderDomainXml(spec);
     DomPtr d(virDomainDefineXML(conn_.get(), xml.c_str()));
     if (!d) return LastError("defining the VM");
     return Status::Ok();
