@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
           drain.push_back(t.drain_us() / 1e3);
           claim.push_back(t.bulk_claim_us() / 1e3);
           end.push_back(t.bulk_end_us() / 1e3);
-          to_exit.push_back(std::chrono::duration<double, std::milli>(
-                                std::chrono::steady_clock::now() - t0).count());
+          to_exit.push_back(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                  .count());
         }
         stream->WritesDone();
       }
@@ -72,15 +73,18 @@ int main(int argc, char** argv) {
   // Where the time goes: the agent's own share (guest clock) and the rest,
   // which is the daemon, the CLI-side gRPC and the channel both ways.
   const double agent = median(setup) + median(run) + median(drain) + median(end);
-  std::printf("in the agent (medians): setup %.2f ms (cgroup %.2f, bulk port %.2f, spawn %.2f), command run %.2f ms, "
-              "drain %.2f ms, bulk end marker %.2f ms; host + channel to the exit message: %.2f ms\n",
-              median(setup), median(cg), median(claim), median(spawn), median(run), median(drain), median(end),
-              median(to_exit) - agent);
+  std::printf(
+      "in the agent (medians): setup %.2f ms (cgroup %.2f, bulk port %.2f, spawn %.2f), command "
+      "run %.2f ms, "
+      "drain %.2f ms, bulk end marker %.2f ms; host + channel to the exit message: %.2f ms\n",
+      median(setup), median(cg), median(claim), median(spawn), median(run), median(drain),
+      median(end), median(to_exit) - agent);
   std::sort(ms.begin(), ms.end());
   std::sort(to_exit.begin(), to_exit.end());
   std::printf("exec true, until the exit message: min %.2f ms, median %.2f ms\n", to_exit.front(),
               to_exit[to_exit.size() / 2]);
-  std::printf("exec true via connected gRPC client: min %.2f ms, median %.2f ms, p95 %.2f ms (n=%d)\n",
-              ms.front(), ms[ms.size() / 2], ms[ms.size() * 95 / 100], runs);
+  std::printf(
+      "exec true via connected gRPC client: min %.2f ms, median %.2f ms, p95 %.2f ms (n=%d)\n",
+      ms.front(), ms[ms.size() / 2], ms[ms.size() * 95 / 100], runs);
   return 0;
 }

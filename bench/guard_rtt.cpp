@@ -33,9 +33,11 @@ double Run(const std::string& dir, bool guarded, int n) {
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0 || pipe(result) != 0) std::exit(1);
   pid_t child = fork();
   if (child == 0) {
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 || chdir(dir.c_str()) != 0 ||
-        syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0) {
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        chdir(dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+        umount2(".", MNT_DETACH) != 0) {
       std::perror("sandbox");
       _exit(1);
     }
@@ -45,11 +47,14 @@ double Run(const std::string& dir, bool guarded, int n) {
     }
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
-      int fd = openat(AT_FDCWD, ("/f" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      int fd = openat(AT_FDCWD, ("/f" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC,
+                      0644);
       if (fd < 0) _exit(2);
       close(fd);
     }
-    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / n;
+    double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        n;
     (void)!write(result[1], &us, sizeof us);
     _exit(0);
   }
@@ -84,7 +89,8 @@ int main(int argc, char** argv) {
   // Rounds alternate, each in fresh folders; medians of 5.
   std::vector<double> plain, guarded;
   for (int round = 0; round < 5; ++round) {
-    const std::string a = base + "/a" + std::to_string(round), b = base + "/b" + std::to_string(round);
+    const std::string a = base + "/a" + std::to_string(round),
+                      b = base + "/b" + std::to_string(round);
     for (const auto& d : {a, b, b + "-state"}) std::filesystem::create_directories(d);
     plain.push_back(Run(a, false, n));
     guarded.push_back(Run(b, true, n));
@@ -96,7 +102,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(base);
   std::sort(plain.begin(), plain.end());
   std::sort(guarded.begin(), guarded.end());
-  std::printf("%d creates, median of 5 rounds: %.2f us each without the guard, %.2f us with it (+%.2f us)\n", n,
-              plain[2], guarded[2], guarded[2] - plain[2]);
+  std::printf(
+      "%d creates, median of 5 rounds: %.2f us each without the guard, %.2f us with it (+%.2f "
+      "us)\n",
+      n, plain[2], guarded[2], guarded[2] - plain[2]);
   return 0;
 }

@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   put("allow_entry", "*.Example.org:8443");
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
-  put("guest_text", "packages/app/.claude/settings.json\n//registry.npmjs.org/:_authToken=x\n"
-                    "url = https://u:t@host/r.git\ncaf\xc3\xa9 \xe2\x80\xae");
+  put("guest_text",
+      "packages/app/.claude/settings.json\n//registry.npmjs.org/:_authToken=x\n"
+      "url = https://u:t@host/r.git\ncaf\xc3\xa9 \xe2\x80\xae");
   put("member_policy", "[members]\nallow_low_ports = true\nallow_private_hosts = false\n");
   put("project_file", R"(name = "demo"
 image = "minimal"

@@ -20,8 +20,8 @@
 namespace ws::agent {
 namespace {
 
-std::mutex port_mu;   // guards port_fd's opening
-int port_fd = -1;     // opened once, kept: a virtio port opens only once
+std::mutex port_mu;  // guards port_fd's opening
+int port_fd = -1;    // opened once, kept: a virtio port opens only once
 std::atomic<bool> claimed{false};
 
 // The open port, or -1. Looked up lazily: it appears in sysfs a moment
@@ -33,13 +33,15 @@ int PortFd() {
   if (path.empty()) return -1;
   // Blocking: the command writes to it as to any stdout.
   port_fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (port_fd < 0) std::fprintf(stderr, "workspace-agent: open %s: %s\n", path.c_str(), std::strerror(errno));
+  if (port_fd < 0)
+    std::fprintf(stderr, "workspace-agent: open %s: %s\n", path.c_str(), std::strerror(errno));
   return port_fd;
 }
 
 // Writes `marker` once the port takes it (POLLOUT, the host connected; a
 // marker then fits in one write), asking `give_up` between waits.
-bool WriteMarker(int fd, const std::string& marker, int poll_ms, const std::function<bool()>& give_up) {
+bool WriteMarker(int fd, const std::string& marker, int poll_ms,
+                 const std::function<bool()>& give_up) {
   for (;;) {
     pollfd p = {fd, POLLOUT, 0};
     if (poll(&p, 1, poll_ms) > 0 && !(p.revents & (POLLHUP | POLLERR)) && (p.revents & POLLOUT)) {
@@ -62,7 +64,8 @@ std::unique_ptr<BulkClaim> BulkPort::Claim(std::string_view tag) {
   // non-blocking (and was killed before undoing it) must not leave later
   // commands with EAGAIN.
   int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || ((flags & (O_NONBLOCK | O_APPEND)) && fcntl(fd, F_SETFL, flags & ~(O_NONBLOCK | O_APPEND)) != 0)) {
+  if (flags < 0 || ((flags & (O_NONBLOCK | O_APPEND)) &&
+                    fcntl(fd, F_SETFL, flags & ~(O_NONBLOCK | O_APPEND)) != 0)) {
     return nullptr;
   }
   // The host sent a tag, so it reads the port; right after it connected the
@@ -70,7 +73,8 @@ std::unique_ptr<BulkClaim> BulkPort::Claim(std::string_view tag) {
   // previous exec's output may still be draining. Wait a little for both,
   // else this exec uses its pipe.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-  if (!WriteMarker(fd, bulk::Marker(bulk::kBegin, tag), 10, [&] { return std::chrono::steady_clock::now() >= until; })) {
+  if (!WriteMarker(fd, bulk::Marker(bulk::kBegin, tag), 10,
+                   [&] { return std::chrono::steady_clock::now() >= until; })) {
     return nullptr;
   }
   return claim;

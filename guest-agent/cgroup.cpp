@@ -103,7 +103,8 @@ ExecCgroup::~ExecCgroup() {
     }
   }
   // rmdir fails until the group is empty.
-  for (int i = 0; i < 200 && Populated(dir_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 200 && Populated(dir_); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   rmdir(dir_.c_str());
 }
 

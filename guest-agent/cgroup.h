@@ -26,7 +26,8 @@ class ExecCgroup {
   void WaitEmpty(std::chrono::milliseconds limit) const;
 
  private:
-  explicit ExecCgroup(std::string dir, unique_fd procs) : dir_(std::move(dir)), procs_(std::move(procs)) {}
+  explicit ExecCgroup(std::string dir, unique_fd procs)
+      : dir_(std::move(dir)), procs_(std::move(procs)) {}
 
   std::string dir_;
   unique_fd procs_;

@@ -126,7 +126,8 @@ using Reactor = grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>;
 // no longer touches the reactor, which may be gone.
 class Session {
  public:
-  Session(Reactor* reactor, std::shared_ptr<Mailbox> box) : reactor_(reactor), box_(std::move(box)) {}
+  Session(Reactor* reactor, std::shared_ptr<Mailbox> box)
+      : reactor_(reactor), box_(std::move(box)) {}
   ~Session() {
     if (notices_) NoticeBoard::Instance().Unregister(cgroup_->id());
     // cgroup_ goes last, after the reply (back to the spare pool, or removed).
@@ -259,7 +260,8 @@ void Session::HandleInput(ByteBuffer buf) {
 // is read once all of it is in.
 void Session::FlushStdin() {
   while (StdinPending() && stdin_fd_) {
-    ssize_t n = write(stdin_fd_.get(), pending_stdin_.data() + stdin_written_, pending_stdin_.size() - stdin_written_);
+    ssize_t n = write(stdin_fd_.get(), pending_stdin_.data() + stdin_written_,
+                      pending_stdin_.size() - stdin_written_);
     if (n > 0) {
       stdin_written_ += static_cast<size_t>(n);
     } else if (n < 0 && errno == EINTR) {
@@ -353,7 +355,8 @@ void Session::Run(ExecRequest first) {
   if (bulk_) spec.stdout_fd = bulk_->fd();
   const auto spawn_at = Clock::now();
   auto child = Spawn(spec);
-  if (!child.ok()) return FailBeforeStart(child.status().message(), ExitCodeForSpawnError(child.status()));
+  if (!child.ok())
+    return FailBeforeStart(child.status().message(), ExitCodeForSpawnError(child.status()));
   pid_ = child->pid;
   tty_ = spec.tty;
   const auto spawned = Clock::now();
@@ -425,7 +428,8 @@ void Session::Run(ExecRequest first) {
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       unique_fd& fd = i == 0 ? out : err;
-      const int field = i == 0 ? ExecResponse::kStdoutFieldNumber : ExecResponse::kStderrFieldNumber;
+      const int field =
+          i == 0 ? ExecResponse::kStdoutFieldNumber : ExecResponse::kStderrFieldNumber;
       if (!ReadOutput(fd.get(), field, &out_queue_)) fd.reset();
     }
     Pump();
@@ -467,16 +471,18 @@ class ExecReactor final : public Reactor {
     if (!started_) {
       started_ = true;
       ExecRequest first;
-      if (!ok || !grpc::SerializationTraits<ExecRequest>::Deserialize(&box_->read_buf, &first).ok() ||
+      if (!ok ||
+          !grpc::SerializationTraits<ExecRequest>::Deserialize(&box_->read_buf, &first).ok() ||
           !first.has_start()) {
         return Finish({grpc::StatusCode::INVALID_ARGUMENT, "the first Exec message must be start"});
       }
       if (first.start().argv().empty() && !first.start().login_shell()) {
         return Finish({grpc::StatusCode::INVALID_ARGUMENT, "empty argv"});
       }
-      SessionThreads::Run([this, box = box_, first = std::make_shared<ExecRequest>(std::move(first))] {
-        Session(this, box).Run(std::move(*first));
-      });
+      SessionThreads::Run(
+          [this, box = box_, first = std::make_shared<ExecRequest>(std::move(first))] {
+            Session(this, box).Run(std::move(*first));
+          });
       return;
     }
     {

@@ -19,6 +19,7 @@
 namespace ws::agent {
 
 // A reactor for one Exec call; it deletes itself when the call is done.
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewExecSession(grpc::CallbackServerContext* ctx);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewExecSession(
+    grpc::CallbackServerContext* ctx);
 
 }  // namespace ws::agent

@@ -26,7 +26,8 @@ std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
       "SHELL=" + user.shell,
       "LANG=C.UTF-8",
   };
-  if (start.tty()) env.push_back("TERM=" + (start.term().empty() ? std::string("xterm") : start.term()));
+  if (start.tty())
+    env.push_back("TERM=" + (start.term().empty() ? std::string("xterm") : start.term()));
   if (EgressProxy::Instance().running()) {
     const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
     for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) {

@@ -12,6 +12,7 @@ namespace ws::agent {
 
 // False, with a message and the exit code to report (126 cannot run, 127
 // not found), when the command cannot run.
-bool PrepareSpawn(const workspace::v1::ExecStart& start, SpawnSpec* spec, std::string* error, int* code);
+bool PrepareSpawn(const workspace::v1::ExecStart& start, SpawnSpec* spec, std::string* error,
+                  int* code);
 
 }  // namespace ws::agent

@@ -42,8 +42,8 @@ namespace fs = std::filesystem;
 void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
   std::error_code ec;
   lchown(dir.c_str(), uid, gid);
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     lchown(it->path().c_str(), uid, gid);
   }
 }
@@ -57,14 +57,17 @@ void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
 // (also reached as /run/workspace/guest-git/GUEST_PATH) until the user takes
 // them with `workspace git fetch`.
 void SetUpGuestGit(const std::string& tag, const std::string& share) {
-  struct stat st{};
+  struct stat st {};
   const std::string host_git = share + "/.git";
-  if (access("/usr/bin/git", X_OK) != 0 || stat(host_git.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  if (access("/usr/bin/git", X_OK) != 0 || stat(host_git.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return;
   const std::string view = "/run/workspace/host-git" + share;
   MakeDirs(view);
   if (mount(host_git.c_str(), view.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
-      mount(nullptr, view.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
-    return (void)std::fprintf(stderr, "workspace-agent: git view of %s: %s\n", share.c_str(), std::strerror(errno));
+      mount(nullptr, view.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+            nullptr) != 0) {
+    return (void)std::fprintf(stderr, "workspace-agent: git view of %s: %s\n", share.c_str(),
+                              std::strerror(errno));
   }
   const std::string mine = "/var/lib/workspace/git/" + tag;
   std::error_code ec;
@@ -75,21 +78,26 @@ void SetUpGuestGit(const std::string& tag, const std::string& share) {
     MakeDirs(tmp + "/refs/heads");
     MakeDirs(tmp + "/refs/tags");
     MakeDirs(tmp + "/info");
-    for (const char* f : {"HEAD", "config", "description", "packed-refs", "index", "info/exclude"}) {
+    for (const char* f :
+         {"HEAD", "config", "description", "packed-refs", "index", "info/exclude"}) {
       fs::copy_file(view + "/" + f, tmp + "/" + f, fs::copy_options::overwrite_existing, ec);
     }
-    fs::copy(view + "/refs", tmp + "/refs", fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    fs::copy(view + "/refs", tmp + "/refs",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
     std::ofstream(tmp + "/objects/info/alternates") << view << "/objects\n";
     ChownTree(tmp, 1000, 1000);
     fs::rename(tmp, mine, ec);
-    if (ec) return (void)std::fprintf(stderr, "workspace-agent: guest git dir %s: %s\n", mine.c_str(), ec.message().c_str());
+    if (ec)
+      return (void)std::fprintf(stderr, "workspace-agent: guest git dir %s: %s\n", mine.c_str(),
+                                ec.message().c_str());
   }
   // Where `workspace git fetch` finds it, mounted or not.
   const std::string link = "/run/workspace/guest-git" + share;
   MakeDirs(fs::path(link).parent_path().string());
   fs::create_directory_symlink(mine, link, ec);
   if (mount(mine.c_str(), host_git.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    std::fprintf(stderr, "workspace-agent: mount guest git dir on %s: %s\n", host_git.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "workspace-agent: mount guest git dir on %s: %s\n", host_git.c_str(),
+                 std::strerror(errno));
   }
 }
 
@@ -106,21 +114,22 @@ void ConfigureGuest(NetMode net_mode) {
     std::string apt = std::string("// ") + kHeader + "\nAcquire::http::Proxy \"" + proxy +
                       "\";\nAcquire::https::Proxy \"" + proxy + "\";\n";
     for (const auto& host : registry::AptSourceHosts(registry::AptSourceFiles())) {
-      apt += "Acquire::http::Proxy::" + host.substr(0, host.find(':')) + " \"http://127.0.0.1:" +
-             std::to_string(kRegistryPort) + "/\";\n";
+      apt += "Acquire::http::Proxy::" + host.substr(0, host.find(':')) +
+             " \"http://127.0.0.1:" + std::to_string(kRegistryPort) + "/\";\n";
     }
     Write(files[0], apt);
     // The host's npm endpoint (http on the agent channel: no TLS for the
     // emulated CPU to do); lockfiles naming registry.npmjs.org are fetched
     // from it too (npm's replace-registry-host).
-    Write(files[1], std::string("# ") + kHeader + "\nregistry=http://127.0.0.1:" + std::to_string(kRegistryPort) +
-                        "/npm/\nproxy=" + proxy + "\nhttps-proxy=" + proxy + "\nnoproxy=localhost,127.0.0.1\n" +
-                        kNpmCa);
+    Write(files[1], std::string("# ") + kHeader + "\nregistry=http://127.0.0.1:" +
+                        std::to_string(kRegistryPort) + "/npm/\nproxy=" + proxy +
+                        "\nhttps-proxy=" + proxy + "\nnoproxy=localhost,127.0.0.1\n" + kNpmCa);
     // pip's index is the host's PyPI endpoint too; pip sends it through the
     // proxy (its proxy setting wins over no_proxy), which hands it on.
-    Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy + "\nindex-url = http://127.0.0.1:" +
-                        std::to_string(kRegistryPort) + "/pypi/simple/\ntrusted-host = 127.0.0.1:" +
-                        std::to_string(kRegistryPort) + "\n");
+    Write(files[2], std::string("# ") + kHeader + "\n[global]\nproxy = " + proxy +
+                        "\nindex-url = http://127.0.0.1:" + std::to_string(kRegistryPort) +
+                        "/pypi/simple/\ntrusted-host = 127.0.0.1:" + std::to_string(kRegistryPort) +
+                        "\n");
     std::string sh = std::string("# ") + kHeader + "\n";
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       sh += std::string("export ") + k + "=" + proxy + "\n";

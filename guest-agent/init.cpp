@@ -1,20 +1,20 @@
 #include "guest-agent/init.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
+#include <linux/fs.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <linux/fs.h>
 #include <sys/reboot.h>
-#include <sys/wait.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -99,10 +99,11 @@ bool SwitchToDisk(const std::string& dev) {
   for (const char* d : {"/dev", "/proc", "/sys"}) {
     std::string target = std::string("/sysroot") + d;
     mkdir(target.c_str(), 0755);
-    if (mount(d, target.c_str(), nullptr, MS_MOVE, nullptr) != 0) Log("move %s: %s", d, std::strerror(errno));
+    if (mount(d, target.c_str(), nullptr, MS_MOVE, nullptr) != 0)
+      Log("move %s: %s", d, std::strerror(errno));
   }
-  if (chdir("/sysroot") != 0 || mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 || chroot(".") != 0 ||
-      chdir("/") != 0) {
+  if (chdir("/sysroot") != 0 || mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
+      chroot(".") != 0 || chdir("/") != 0) {
     Log("switch root to %s: %s", dev.c_str(), std::strerror(errno));
     return false;
   }

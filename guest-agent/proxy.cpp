@@ -1,8 +1,5 @@
 #include "guest-agent/proxy.h"
 
-#include "guest-agent/notices.h"
-#include "guest-agent/stream_relay.h"
-
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include "guest-agent/notices.h"
+#include "guest-agent/stream_relay.h"
+
 namespace ws::agent {
 namespace {
 
@@ -27,8 +27,9 @@ constexpr size_t kMaxHead = 16 * 1024;
 constexpr size_t kChunk = 256 * 1024;
 
 void Reply(int fd, const std::string& status, const std::string& body) {
-  std::string r = "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  std::string r = "HTTP/1.1 " + status +
+                  "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body;
   WriteAll(fd, r.data(), r.size());
 }
 
@@ -48,7 +49,8 @@ bool ReadHead(int fd, std::string* head) {
 }
 
 // "host:port" / "[v6]:port" -> host, port.
-bool SplitHostPort(const std::string& hp, uint16_t default_port, std::string* host, uint16_t* port) {
+bool SplitHostPort(const std::string& hp, uint16_t default_port, std::string* host,
+                   uint16_t* port) {
   std::string p;
   if (!hp.empty() && hp[0] == '[') {
     auto close = hp.find(']');
@@ -110,7 +112,8 @@ void FindOwner(int fd, uint16_t port_here, v1::EgressRequest* req) {
     bool found = false;
     while (dirent* f = readdir(fds)) {
       char target[64] = {};
-      if (readlink((base + "/fd/" + f->d_name).c_str(), target, sizeof target - 1) > 0 && want == target) {
+      if (readlink((base + "/fd/" + f->d_name).c_str(), target, sizeof target - 1) > 0 &&
+          want == target) {
         found = true;
         break;
       }
@@ -187,7 +190,8 @@ void EgressProxy::AcceptLoop(int listener, bool registry) {
 
 void EgressProxy::Serve(unique_fd client) {
   std::string head;
-  if (!ReadHead(client.get(), &head)) return Reply(client.get(), "400 Bad Request", "workspace: bad proxy request\n");
+  if (!ReadHead(client.get(), &head))
+    return Reply(client.get(), "400 Bad Request", "workspace: bad proxy request\n");
   const std::string line = head.substr(0, head.find("\r\n"));
   std::istringstream in(line);
   std::string method, target, version;
@@ -252,7 +256,8 @@ void EgressProxy::Announce(v1::EgressRequest req, std::shared_ptr<Pending> p, ui
   Reply(fd, "504 Gateway Timeout", "workspace: the host did not decide in time\n");
 }
 
-grpc::Status EgressProxy::Watch(grpc::ServerContext* ctx, grpc::ServerWriter<v1::EgressRequest>* out) {
+grpc::Status EgressProxy::Watch(grpc::ServerContext* ctx,
+                                grpc::ServerWriter<v1::EgressRequest>* out) {
   std::unique_lock lock(mu_);
   ++watchers_;
   while (!ctx->IsCancelled()) {
@@ -271,10 +276,11 @@ grpc::Status EgressProxy::Watch(grpc::ServerContext* ctx, grpc::ServerWriter<v1:
   return grpc::Status::OK;
 }
 
-grpc::Status EgressProxy::Tunnel(grpc::ServerContext* ctx,
-                                 grpc::ServerReaderWriter<v1::TunnelMessage, v1::TunnelMessage>* s) {
+grpc::Status EgressProxy::Tunnel(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::TunnelMessage, v1::TunnelMessage>* s) {
   v1::TunnelMessage m;
-  if (!s->Read(&m) || !m.has_open()) return {grpc::StatusCode::INVALID_ARGUMENT, "Tunnel starts with open"};
+  if (!s->Read(&m) || !m.has_open())
+    return {grpc::StatusCode::INVALID_ARGUMENT, "Tunnel starts with open"};
   std::shared_ptr<Pending> p;
   {
     std::lock_guard lock(mu_);
@@ -289,8 +295,8 @@ grpc::Status EgressProxy::Tunnel(grpc::ServerContext* ctx,
   if (!m.open().allow()) {
     // The exec's stderr hears first: once the program has its 403 it may exit.
     if (!p->exec_id.empty()) {
-      NoticeBoard::Instance().Post(p->exec_id, "workspace: egress to " + p->target + " denied: " +
-                                                   m.open().reason() + "\n");
+      NoticeBoard::Instance().Post(
+          p->exec_id, "workspace: egress to " + p->target + " denied: " + m.open().reason() + "\n");
     }
     Reply(fd, "403 Forbidden", "workspace: egress denied: " + m.open().reason() + "\n");
     return grpc::Status::OK;

@@ -34,17 +34,19 @@ class EgressProxy {
   Status Start();
   bool running() const { return running_; }
 
-  grpc::Status Watch(grpc::ServerContext* ctx, grpc::ServerWriter<workspace::v1::EgressRequest>* out);
-  grpc::Status Tunnel(grpc::ServerContext* ctx,
-                      grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
+  grpc::Status Watch(grpc::ServerContext* ctx,
+                     grpc::ServerWriter<workspace::v1::EgressRequest>* out);
+  grpc::Status Tunnel(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
 
  private:
   struct Pending {
     unique_fd client;
-    bool connect = false;      // CONNECT: answer 200, then raw bytes
-    std::string first_bytes;   // plain http: the request, rewritten to origin form
-    std::string exec_id;       // the exec that asked, for its stderr
-    std::string target;        // host:port, for messages
+    bool connect = false;     // CONNECT: answer 200, then raw bytes
+    std::string first_bytes;  // plain http: the request, rewritten to origin form
+    std::string exec_id;      // the exec that asked, for its stderr
+    std::string target;       // host:port, for messages
     bool claimed = false;
   };
   void AcceptLoop(int listener, bool registry);
@@ -54,10 +56,10 @@ class EgressProxy {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<workspace::v1::EgressRequest> announce_;        // guarded by mu_
-  std::map<uint64_t, std::shared_ptr<Pending>> pending_;     // guarded by mu_
-  int watchers_ = 0;                                         // guarded by mu_
-  uint64_t next_id_ = 0;                                     // guarded by mu_
+  std::deque<workspace::v1::EgressRequest> announce_;     // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<Pending>> pending_;  // guarded by mu_
+  int watchers_ = 0;                                      // guarded by mu_
+  uint64_t next_id_ = 0;                                  // guarded by mu_
   bool running_ = false;
 };
 

@@ -13,7 +13,9 @@ Reaper& Reaper::Instance() {
   return *reaper;
 }
 
-Reaper::Reaper() { std::thread([this] { Loop(); }).detach(); }
+Reaper::Reaper() {
+  std::thread([this] { Loop(); }).detach();
+}
 
 void Reaper::Watch(pid_t pid, ExitFn on_exit) {
   std::unique_lock lock(mu_);
@@ -39,7 +41,8 @@ void Reaper::Loop() {
       // ECHILD: nothing to reap. Sleep until a session spawns something;
       // the timeout also catches children spawned and not yet watched.
       std::unique_lock lock(mu_);
-      have_children_.wait_for(lock, std::chrono::milliseconds(200), [this] { return pending_ > 0; });
+      have_children_.wait_for(lock, std::chrono::milliseconds(200),
+                              [this] { return pending_ > 0; });
       continue;
     }
     ExitFn fn;

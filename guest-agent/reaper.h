@@ -29,9 +29,9 @@ class Reaper {
 
   std::mutex mu_;
   std::condition_variable have_children_;
-  std::map<pid_t, ExitFn> watched_;   // guarded by mu_
-  std::map<pid_t, int> unclaimed_;    // guarded by mu_: exited before Watch()
-  int pending_ = 0;                   // guarded by mu_: watches not yet reaped
+  std::map<pid_t, ExitFn> watched_;  // guarded by mu_
+  std::map<pid_t, int> unclaimed_;   // guarded by mu_: exited before Watch()
+  int pending_ = 0;                  // guarded by mu_: watches not yet reaped
 };
 
 }  // namespace ws::agent

@@ -76,7 +76,8 @@ struct SplicePipe {
   }
   // false on EOF or a fatal error.
   bool Fill(int fd) {
-    ssize_t n = splice(fd, nullptr, w.get(), nullptr, cap - pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    ssize_t n =
+        splice(fd, nullptr, w.get(), nullptr, cap - pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0) pending += static_cast<size_t>(n);
     return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
   }

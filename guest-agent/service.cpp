@@ -1,5 +1,8 @@
 #include "guest-agent/service.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -13,9 +16,6 @@
 #include "guest-agent/stream_relay.h"
 #include "guest-agent/tree.h"
 #include "host/common/unique_fd.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 namespace ws::agent {
 
@@ -34,7 +34,8 @@ grpc::Status AgentService::Info(grpc::ServerContext*, const workspace::v1::InfoR
   return grpc::Status::OK;
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentService::Exec(grpc::CallbackServerContext* ctx) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentService::Exec(
+    grpc::CallbackServerContext* ctx) {
   return NewExecSession(ctx);
 }
 
@@ -59,10 +60,12 @@ grpc::Status AgentService::WriteTree(grpc::ServerContext*,
   return agent::WriteTree(in, resp);
 }
 
-grpc::Status AgentService::WatchEgress(grpc::ServerContext* ctx, const workspace::v1::WatchEgressRequest*,
+grpc::Status AgentService::WatchEgress(grpc::ServerContext* ctx,
+                                       const workspace::v1::WatchEgressRequest*,
                                        grpc::ServerWriter<workspace::v1::EgressRequest>* out) {
   if (!EgressProxy::Instance().running()) {
-    return {grpc::StatusCode::FAILED_PRECONDITION, "this workspace has no egress proxy (--net none)"};
+    return {grpc::StatusCode::FAILED_PRECONDITION,
+            "this workspace has no egress proxy (--net none)"};
   }
   return EgressProxy::Instance().Watch(ctx, out);
 }
@@ -77,7 +80,8 @@ grpc::Status AgentService::Forward(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
   workspace::v1::TunnelMessage first;
-  if (!s->Read(&first) || !first.has_forward() || first.forward().port() == 0 || first.forward().port() > 65535) {
+  if (!s->Read(&first) || !first.has_forward() || first.forward().port() == 0 ||
+      first.forward().port() > 65535) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "Forward starts with a port"};
   }
   const uint16_t port = static_cast<uint16_t>(first.forward().port());
@@ -88,7 +92,8 @@ grpc::Status AgentService::Forward(
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     // Not UNAVAILABLE: the host reads that as a dead transport and reconnects.
-    return {grpc::StatusCode::FAILED_PRECONDITION, "nothing listens on guest port " + std::to_string(port)};
+    return {grpc::StatusCode::FAILED_PRECONDITION,
+            "nothing listens on guest port " + std::to_string(port)};
   }
   RelaySocket(fd.get(), ctx, s);
   return grpc::Status::OK;

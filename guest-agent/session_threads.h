@@ -15,7 +15,8 @@ namespace ws::agent {
 class SessionThreads {
  public:
   static void Run(std::function<void()> work) {
-    static SessionThreads* pool = new SessionThreads();  // never destroyed: threads outlive main's scope
+    static SessionThreads* pool =
+        new SessionThreads();  // never destroyed: threads outlive main's scope
     pool->Dispatch(std::move(work));
   }
 

@@ -48,7 +48,7 @@ struct ChildPlan {
   size_t ngroups;
   Fds fds;
   int cgroup_fd;
-  int report_fd;  // CLOEXEC pipe: the child writes errno here if exec fails
+  int report_fd;             // CLOEXEC pipe: the child writes errno here if exec fails
   const int* reset_signals;  // dispositions the child puts back to default
   size_t nreset;
 };
@@ -119,7 +119,8 @@ Result<std::string> ResolveCommand(const std::string& name, const std::vector<st
   size_t start = 0;
   for (;;) {
     size_t end = path.find(':', start);
-    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (dir.empty()) dir = ".";
     std::string candidate = dir + "/" + name;
     Status s = CheckExecutable(candidate);
@@ -191,12 +192,20 @@ Result<Child> Spawn(const SpawnSpec& spec) {
   argv.push_back(nullptr);
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  ChildPlan plan{spec.path.c_str(), argv.data(), envp.data(), spec.cwd.c_str(), spec.uid, spec.gid,
-                 spec.groups.data(), spec.groups.size(),
+  ChildPlan plan{spec.path.c_str(),
+                 argv.data(),
+                 envp.data(),
+                 spec.cwd.c_str(),
+                 spec.uid,
+                 spec.gid,
+                 spec.groups.data(),
+                 spec.groups.size(),
                  Fds{spec.pipe_stdin ? in_r.get() : devnull.get(),
                      spec.stdout_fd >= 0 && !spec.tty ? spec.stdout_fd : out_w.get(), err_w.get(),
                      spec.tty ? tty_name : nullptr},
-                 spec.cgroup_procs_fd, report->second.get(), NonDefaultSignals().data(),
+                 spec.cgroup_procs_fd,
+                 report->second.get(),
+                 NonDefaultSignals().data(),
                  NonDefaultSignals().size()};
 
   pid_t pid = vfork();

@@ -26,11 +26,11 @@ struct SpawnSpec {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
-  bool pipe_stdin = false;        // false: stdin is /dev/null (ignored with tty)
-  bool tty = false;               // stdin/stdout/stderr on a new pty
+  bool pipe_stdin = false;  // false: stdin is /dev/null (ignored with tty)
+  bool tty = false;         // stdin/stdout/stderr on a new pty
   WindowSize window;
-  int cgroup_procs_fd = -1;       // the child writes itself here before exec
-  int stdout_fd = -1;             // the command's stdout instead of a pipe (no tty)
+  int cgroup_procs_fd = -1;  // the child writes itself here before exec
+  int stdout_fd = -1;        // the command's stdout instead of a pipe (no tty)
 };
 
 struct Child {

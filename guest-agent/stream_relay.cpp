@@ -9,8 +9,9 @@
 
 namespace ws::agent {
 
-void RelaySocket(int fd, grpc::ServerContext* ctx,
-                 grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
+void RelaySocket(
+    int fd, grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s) {
   std::thread up([&] {
     std::string buf(256 * 1024, '\0');
     workspace::v1::TunnelMessage d;

@@ -9,7 +9,8 @@
 
 namespace ws::agent {
 
-void RelaySocket(int fd, grpc::ServerContext* ctx,
-                 grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
+void RelaySocket(
+    int fd, grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
 
 }  // namespace ws::agent

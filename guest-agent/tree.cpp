@@ -30,7 +30,8 @@ bool SafeRelative(const std::string& rel) {
   size_t start = 0;
   for (;;) {
     size_t end = rel.find('/', start);
-    std::string comp = rel.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string comp =
+        rel.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (comp.empty() || comp == "." || comp == "..") return false;
     if (end == std::string::npos) return true;
     start = end + 1;
@@ -89,14 +90,16 @@ grpc::Status WriteTree(grpc::ServerReader<v1::TreeChunk>* in, v1::WriteTreeRespo
     if (!chunk.has_entry()) return {grpc::StatusCode::INVALID_ARGUMENT, "unexpected message"};
     file.reset();
     const auto& e = chunk.entry();
-    if (!SafeRelative(e.path())) return {grpc::StatusCode::INVALID_ARGUMENT, "unsafe path: " + e.path()};
+    if (!SafeRelative(e.path()))
+      return {grpc::StatusCode::INVALID_ARGUMENT, "unsafe path: " + e.path()};
     const std::string path = e.path().empty() ? root : root + "/" + e.path();
     timespec times[2] = {{0, UTIME_OMIT}, {e.mtime_sec(), static_cast<long>(e.mtime_nsec())}};
     ++entries;
     switch (e.type()) {
       case v1::TreeEntry::TYPE_DIR:
         if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Errno("mkdir " + path);
-        if (lchown(path.c_str(), user->uid, user->gid) != 0 || chmod(path.c_str(), e.mode() & 0777) != 0) {
+        if (lchown(path.c_str(), user->uid, user->gid) != 0 ||
+            chmod(path.c_str(), e.mode() & 0777) != 0) {
           return Errno(path);
         }
         pending_times.push_back({path, {times[0], times[1]}});
@@ -104,7 +107,8 @@ grpc::Status WriteTree(grpc::ServerReader<v1::TreeChunk>* in, v1::WriteTreeRespo
       case v1::TreeEntry::TYPE_FILE:
         file.reset(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!file) return Errno("create " + path);
-        if (fchown(file.get(), user->uid, user->gid) != 0 || fchmod(file.get(), e.mode() & 0777) != 0) {
+        if (fchown(file.get(), user->uid, user->gid) != 0 ||
+            fchmod(file.get(), e.mode() & 0777) != 0) {
           return Errno(path);
         }
         pending_times.push_back({path, {times[0], times[1]}});  // after the data is written

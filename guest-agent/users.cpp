@@ -38,8 +38,8 @@ struct Stamp {
 Stamp StampOf(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return {};
-  return {st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec,
-          st.st_ctim.tv_nsec};
+  return {st.st_dev,          st.st_ino,         st.st_size,        st.st_mtim.tv_sec,
+          st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
 }
 
 Result<User> ReadUser(const std::string& who, const std::string& etc);
@@ -60,7 +60,8 @@ Result<User> LookupUser(const std::string& who, const std::string& etc) {
   {
     std::lock_guard lock(mu);
     auto it = cache.find(key);
-    if (it != cache.end() && it->second.passwd == passwd && it->second.group == group) return it->second.user;
+    if (it != cache.end() && it->second.passwd == passwd && it->second.group == group)
+      return it->second.user;
   }
   auto user = ReadUser(who, etc);
   if (user.ok()) {

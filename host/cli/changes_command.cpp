@@ -31,16 +31,18 @@ void PrintChangesSummary(const std::string& name, const Result<v1::ChangesRespon
   std::fprintf(stderr,
                "workspace: the guest of '%s' created or changed %d file%s your tools run: %s "
                "(read %s before you run %s; workspace changes %s)\n",
-               name.c_str(), changes.value().changes_size(), changes.value().changes_size() == 1 ? "" : "s", list.c_str(),
-               changes.value().changes_size() == 1 ? "it" : "them", changes.value().changes_size() == 1 ? "it" : "them",
-               name.c_str());
+               name.c_str(), changes.value().changes_size(),
+               changes.value().changes_size() == 1 ? "" : "s", list.c_str(),
+               changes.value().changes_size() == 1 ? "it" : "them",
+               changes.value().changes_size() == 1 ? "it" : "them", name.c_str());
 }
 
 ChangesCommand::ChangesCommand(CLI::App& app, Context& context) : c(context) {
-  auto* cmd = app.add_subcommand("changes",
-                                 "List files in the shares that host tools run (package.json, Makefile, *.sh, "
-                                 "CI workflows, CLAUDE.md, ...) which the guest created or changed since the "
-                                 "workspace started");
+  auto* cmd = app.add_subcommand(
+      "changes",
+      "List files in the shares that host tools run (package.json, Makefile, *.sh, "
+      "CI workflows, CLAUDE.md, ...) which the guest created or changed since the "
+      "workspace started");
   cmd->add_option("name", name, kNameHelp);
   cmd->add_flag("--json", json, "JSON output (fields in docs/cli.md)");
   cmd->callback([&] {
@@ -52,10 +54,11 @@ ChangesCommand::ChangesCommand(CLI::App& app, Context& context) : c(context) {
     if (json) return void(std::printf("%s\n", ToJson(resp).c_str()));
     for (const auto& ch : resp.changes()) {
       std::string note = !ch.exists() ? " (gone now)" : ch.executable() ? " (executable)" : "";
-      std::printf("%-8s %s/%s%s\n", ch.kind().c_str(), ch.host_path().c_str(), Printable(ch.path()).c_str(),
-                  note.c_str());
+      std::printf("%-8s %s/%s%s\n", ch.kind().c_str(), ch.host_path().c_str(),
+                  Printable(ch.path()).c_str(), note.c_str());
     }
-    if (resp.truncated()) std::printf("(more changes than were recorded; look at the folder itself)\n");
+    if (resp.truncated())
+      std::printf("(more changes than were recorded; look at the folder itself)\n");
   });
 }
 

@@ -17,15 +17,20 @@ namespace ws::cli {
 // "[HOST_PORT:]GUEST_PORT" -> a PortForward (host 0: any free port).
 Result<v1::PortForward> ParsePortSpec(const std::string& spec) {
   auto num = [](const std::string& s, uint32_t* out) {
-    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
     *out = static_cast<uint32_t>(std::stoul(s));
     return *out >= 1 && *out <= 65535;
   };
   v1::PortForward f;
   uint32_t h = 0, g = 0;
   auto colon = spec.find(':');
-  bool ok = colon == std::string::npos ? num(spec, &g) : num(spec.substr(0, colon), &h) && num(spec.substr(colon + 1), &g);
-  if (!ok) return Status(Code::kInvalidArgument, "'" + spec + "' is not [HOST_PORT:]GUEST_PORT (ports 1-65535)");
+  bool ok = colon == std::string::npos
+                ? num(spec, &g)
+                : num(spec.substr(0, colon), &h) && num(spec.substr(colon + 1), &g);
+  if (!ok)
+    return Status(Code::kInvalidArgument,
+                  "'" + spec + "' is not [HOST_PORT:]GUEST_PORT (ports 1-65535)");
   f.set_host_port(h);
   f.set_guest_port(g);
   return f;
@@ -77,9 +82,8 @@ grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds) {
   return ctx;
 }
 
-
-Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, uint32_t uid,
-                                       std::string* why) {
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder,
+                                       uint32_t uid, std::string* why) {
   namespace fs = std::filesystem;
   // Nearest first: the folder itself, then each one above it.
   for (fs::path dir = folder; !dir.empty(); dir = dir.parent_path()) {
@@ -88,14 +92,16 @@ Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::
       if (w.owner_uid() != uid) continue;
       for (const auto& sh : w.shares()) {
         if (fs::path(sh.host_path()).lexically_normal() == dir.lexically_normal()) {
-          if (std::find(found.begin(), found.end(), w.name()) == found.end()) found.push_back(w.name());
+          if (std::find(found.begin(), found.end(), w.name()) == found.end())
+            found.push_back(w.name());
         }
       }
     }
     if (found.size() > 1) {
       std::string names;
       for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;
-      return Status(Code::kInvalidArgument, "several workspaces share " + Printable(dir.string()) + " (" + names +
+      return Status(Code::kInvalidArgument, "several workspaces share " + Printable(dir.string()) +
+                                                " (" + names +
                                                 "); name one: workspace COMMAND NAME");
     }
     if (found.size() == 1) {
@@ -110,20 +116,26 @@ Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::
   for (const auto& w : list.workspaces()) {
     if (w.name() != by_name || w.owner_uid() != uid) continue;
     // Named after this folder, yet made from another one: not obvious.
-    if (w.shares_size() > 0) *why = "'" + by_name + "' (named after this folder; it shares " +
-                                    Printable(w.shares(0).host_path()) + ")";
+    if (w.shares_size() > 0)
+      *why = "'" + by_name + "' (named after this folder; it shares " +
+             Printable(w.shares(0).host_path()) + ")";
     return by_name;
   }
-  return Status(Code::kNotFound, "no workspace of yours shares " + Printable(folder) + " or a folder above it; "
-                                     "make one here with: workspace create (or name one: workspace COMMAND NAME; "
-                                     "see workspace list)");
+  return Status(Code::kNotFound,
+                "no workspace of yours shares " + Printable(folder) +
+                    " or a folder above it; "
+                    "make one here with: workspace create (or name one: workspace COMMAND NAME; "
+                    "see workspace list)");
 }
 
-Result<std::string> ResolveName(Stub* stub, const std::string& given, const std::string& obvious_for) {
+Result<std::string> ResolveName(Stub* stub, const std::string& given,
+                                const std::string& obvious_for) {
   if (!given.empty()) return given;
   std::error_code ec;
   const auto cwd = std::filesystem::current_path(ec);
-  if (ec) return Status(Code::kInvalidArgument, "no NAME given and the current folder is gone; name a workspace");
+  if (ec)
+    return Status(Code::kInvalidArgument,
+                  "no NAME given and the current folder is gone; name a workspace");
   grpc::ClientContext ctx;
   v1::ListResponse list;
   Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &list));
@@ -132,16 +144,18 @@ Result<std::string> ResolveName(Stub* stub, const std::string& given, const std:
   auto name = WorkspaceForFolder(list, cwd.string(), static_cast<uint32_t>(geteuid()), &why);
   if (name.ok() && !why.empty()) {
     if (!obvious_for.empty()) {
-      return Status(Code::kInvalidArgument, "this folder is not the one " + why + " was made from; name it: "
-                                            "workspace " + obvious_for + " " + name.value());
+      return Status(Code::kInvalidArgument, "this folder is not the one " + why +
+                                                " was made from; name it: "
+                                                "workspace " +
+                                                obvious_for + " " + name.value());
     }
     if (Tty()) std::fprintf(stderr, "workspace: using %s\n", why.c_str());
   }
   return name;
 }
 
-
-bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, const std::string& obvious_for) {
+bool Context::Resolve(Stub* stub, std::string* name, bool exec_like,
+                      const std::string& obvious_for) {
   auto n = ResolveName(stub, *name, obvious_for);
   if (!n.ok()) {
     code = Fail(n.status(), exec_like);
@@ -151,8 +165,8 @@ bool Context::Resolve(Stub* stub, std::string* name, bool exec_like, const std::
   return true;
 }
 
-
-bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name, bool first_is_name) {
+bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string* name,
+                        bool first_is_name) {
   if (first_is_name && !args->empty()) {
     *name = args->front();
     args->erase(args->begin());

@@ -36,7 +36,8 @@ struct Context {
   Stub* Connect(bool exec_like);
   // Fills an empty *name with the current folder's workspace (ResolveName);
   // on failure prints, sets `code`, returns false.
-  bool Resolve(Stub* stub, std::string* name, bool exec_like = false, const std::string& obvious_for = "");
+  bool Resolve(Stub* stub, std::string* name, bool exec_like = false,
+               const std::string& obvious_for = "");
   // For `allow [NAME] HOST...`, `port [NAME] SPEC`, `logs [NAME] [ID]`:
   // the first of *args is NAME (taken out of *args) when `first_is_name`
   // says so, a rule on the words alone (never on whether another user has
@@ -63,13 +64,14 @@ namespace ws::cli {
 // folder above this one, or is not named after it).
 // Only workspaces owned by `uid` are candidates (root's list holds
 // everyone's: a member's workspace sharing /srv must not be root's pick).
-Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder, uint32_t uid,
-                                       std::string* why);
+Result<std::string> WorkspaceForFolder(const v1::ListResponse& list, const std::string& folder,
+                                       uint32_t uid, std::string* why);
 
 // `given` when set; else WorkspaceForFolder of the current folder, saying
 // on a terminal which it picked when that is not obvious. `obvious_for`
 // (a command: destroy, reset): a pick that is not obvious is refused,
 // asking for NAME.
-Result<std::string> ResolveName(Stub* stub, const std::string& given, const std::string& obvious_for = "");
+Result<std::string> ResolveName(Stub* stub, const std::string& given,
+                                const std::string& obvious_for = "");
 
 }  // namespace ws::cli

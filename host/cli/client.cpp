@@ -34,9 +34,9 @@ Status Hello(v1::Controller::Stub* stub, std::chrono::milliseconds timeout) {
   Status s = FromGrpc(stub->Hello(&ctx, req, &resp));
   if (!s.ok()) return s;
   if (resp.api_version() != v1::API_VERSION_CURRENT) {
-    return {Code::kFailedPrecondition, "the daemon speaks API " + std::to_string(resp.api_version()) +
-                                           ", this CLI speaks " + std::to_string(v1::API_VERSION_CURRENT) +
-                                           "; restart the daemon with this build"};
+    return {Code::kFailedPrecondition,
+            "the daemon speaks API " + std::to_string(resp.api_version()) + ", this CLI speaks " +
+                std::to_string(v1::API_VERSION_CURRENT) + "; restart the daemon with this build"};
   }
   return Status::Ok();
 }
@@ -100,16 +100,19 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
   const std::string sock = layout.DaemonSocket();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(16 << 20);
-  auto channel = grpc::CreateCustomChannel("unix:" + sock, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel("unix:" + sock, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Controller::NewStub(channel);
   Status s = Hello(stub.get(), 3s);
   if (s.ok()) {
     // They choose how a daemon starts; this one has started already.
-    for (const auto& [flag, value] : {std::pair{"--libvirt-uri (WORKSPACE_LIBVIRT_URI)", g.connect_uri},
-                                  std::pair{"--accel (WORKSPACE_ACCEL)", g.accel}}) {
+    for (const auto& [flag, value] :
+         {std::pair{"--libvirt-uri (WORKSPACE_LIBVIRT_URI)", g.connect_uri},
+          std::pair{"--accel (WORKSPACE_ACCEL)", g.accel}}) {
       if (value.empty()) continue;
       std::fprintf(stderr,
-                   "workspace: %s has no effect: the daemon for %s is already running (give it where the daemon "
+                   "workspace: %s has no effect: the daemon for %s is already running (give it "
+                   "where the daemon "
                    "starts: workspace daemon, or its systemd unit)\n",
                    flag, layout.state_dir().c_str());
     }
@@ -119,13 +122,14 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
 
   if (geteuid() != 0) {
     if (access(sock.c_str(), F_OK) == 0 && access(sock.c_str(), R_OK | W_OK) != 0) {
-      return Status(Code::kPermissionDenied,
-                    "no access to the workspace daemon at " + sock +
-                        "; add yourself to the 'workspace' group (sudo adduser $USER workspace) and log in again");
+      return Status(Code::kPermissionDenied, "no access to the workspace daemon at " + sock +
+                                                 "; add yourself to the 'workspace' group (sudo "
+                                                 "adduser $USER workspace) and log in again");
     }
-    return Status(Code::kUnavailable,
-                  "no workspace daemon is running at " + sock +
-                      "; start it as root: sudo systemctl start workspace (or sudo workspace daemon)");
+    return Status(
+        Code::kUnavailable,
+        "no workspace daemon is running at " + sock +
+            "; start it as root: sudo systemctl start workspace (or sudo workspace daemon)");
   }
   Status check = store::CheckSocketBudget(layout);
   if (!check.ok()) return check;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "host/cli/changes_command.h"
-#include "host/cli/completion.h"
 #include "host/cli/cli_support.h"
+#include "host/cli/completion.h"
 #include "host/cli/create_command.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/git_command.h"
@@ -35,20 +35,22 @@ bool Known(const CLI::App& app, const std::string& name) {
 }
 
 // What a parse error means, and what to type instead.
-std::string UsageMessage(const CLI::App& app, const std::vector<std::string>& args, int at, const std::string& what) {
+std::string UsageMessage(const CLI::App& app, const std::vector<std::string>& args, int at,
+                         const std::string& what) {
   if (at == 0) return "give a command (see workspace help)";
   const std::string& cmd = args[at];
   if (!Known(app, cmd)) {
     std::string near = SuggestCommand(app, cmd);
-    return "unknown command '" + Printable(cmd) + "'" + (near.empty() ? "" : "; did you mean " + near + "?") +
-           " (see workspace help)";
+    return "unknown command '" + Printable(cmd) + "'" +
+           (near.empty() ? "" : "; did you mean " + near + "?") + " (see workspace help)";
   }
   const bool has_dashdash = std::find(args.begin() + at, args.end(), "--") != args.end();
   if (std::find(args.begin() + at, args.end(), "--format") != args.end()) {
     return what + "; for JSON output use --json (see workspace help " + cmd + ")";
   }
   if (cmd == "exec" && !has_dashdash) {
-    return what + "; the command goes after --: workspace exec [OPTIONS] [NAME] -- COMMAND [ARG...]";
+    return what +
+           "; the command goes after --: workspace exec [OPTIONS] [NAME] -- COMMAND [ARG...]";
   }
   if (cmd == "shell" && what.find("not expected") != std::string::npos) {
     return what + "; to run a command, use: workspace exec [NAME] -- COMMAND [ARG...]";
@@ -60,11 +62,12 @@ std::string UsageMessage(const CLI::App& app, const std::vector<std::string>& ar
       if (sub->check_name(cmd)) group = sub;
     }
     const std::string& sub = args[at + 1];
-    if (group && !group->get_subcommands([](const CLI::App*) { return true; }).empty() && !sub.empty() &&
-        sub[0] != '-' && !Known(*group, sub)) {
+    if (group && !group->get_subcommands([](const CLI::App*) { return true; }).empty() &&
+        !sub.empty() && sub[0] != '-' && !Known(*group, sub)) {
       std::string near = SuggestCommand(*group, sub);
       return "unknown command '" + cmd + " " + Printable(sub) + "'" +
-             (near.empty() ? "" : "; did you mean " + cmd + " " + near + "?") + " (see workspace help " + cmd + ")";
+             (near.empty() ? "" : "; did you mean " + cmd + " " + near + "?") +
+             " (see workspace help " + cmd + ")";
     }
   }
   return what + " (see workspace help " + cmd + ")";
@@ -104,8 +107,9 @@ void MarkMissingExecName(std::vector<std::string>* args) {
     // Options that take the next word as their value: exec's, globals
     // given after the command, and a cluster of short flags ending in one
     // (-tu root, -ie KEY; -uroot holds its value).
-    static const std::set<std::string> kWithValue = {"--user", "--env", "--cwd", "--timeout", "--env-file",
-                                                     "--state-dir", "--connect", "--libvirt-uri", "--accel"};
+    static const std::set<std::string> kWithValue = {"--user",    "--env",         "--cwd",
+                                                     "--timeout", "--env-file",    "--state-dir",
+                                                     "--connect", "--libvirt-uri", "--accel"};
     if (kWithValue.count(a)) {
       ++i;
     } else if (a.size() >= 2 && a[1] != '-') {
@@ -135,11 +139,11 @@ size_t Distance(const std::string& a, const std::string& b) {
 std::string SuggestCommand(const CLI::App& app, const std::string& typed) {
   // What users of docker, Lima, Multipass and Vagrant type.
   static const std::map<std::string, std::string> kSynonyms = {
-      {"run", "create"},       {"up", "start"},   {"down", "stop"},
-      {"halt", "stop"},      {"delete", "destroy"},   {"remove", "destroy"}, {"ssh", "shell"},
-      {"images", "image list"}, {"rmi", "image rm"}, {"launch", "create"}, {"new", "create"},
-      {"info", "inspect"},   {"show", "inspect"},     {"cd", "shell"},   {"attach", "shell"},
-      {"status", "list"},    {"rebuild", "reset"},    {"log", "logs"},   {"fetch", "git fetch"}};
+      {"run", "create"},     {"up", "start"},       {"down", "stop"},      {"halt", "stop"},
+      {"delete", "destroy"}, {"remove", "destroy"}, {"ssh", "shell"},      {"images", "image list"},
+      {"rmi", "image rm"},   {"launch", "create"},  {"new", "create"},     {"info", "inspect"},
+      {"show", "inspect"},   {"cd", "shell"},       {"attach", "shell"},   {"status", "list"},
+      {"rebuild", "reset"},  {"log", "logs"},       {"fetch", "git fetch"}};
   if (auto it = kSynonyms.find(typed); it != kSynonyms.end()) return it->second;
   std::string best;
   size_t best_d = 3;  // at most two edits away
@@ -160,14 +164,16 @@ std::string SuggestCommand(const CLI::App& app, const std::string& typed) {
 }  // namespace
 
 int Run(int argc, char** argv) {
-  CLI::App app{"workspace: a throwaway VM per project, with only the folders you share and "
-               "only the network you allow.",
-               "workspace"};
+  CLI::App app{
+      "workspace: a throwaway VM per project, with only the folders you share and "
+      "only the network you allow.",
+      "workspace"};
   app.set_version_flag("--version", std::string("workspace ") + WS_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
-  app.footer("Reference: docs/cli.md. Exit codes: 0 ok, 1 failure, 2 usage error; exec and "
-             "shell exit with the command's code, 125 when workspace itself fails.");
+  app.footer(
+      "Reference: docs/cli.md. Exit codes: 0 ok, 1 failure, 2 usage error; exec and "
+      "shell exit with the command's code, 125 when workspace itself fails.");
 
   Context c;
   c.global.state_dir = store::kDefaultStateDir;
@@ -193,7 +199,8 @@ int Run(int argc, char** argv) {
 
   // help
   std::vector<std::string> help_topic;
-  auto* help_cmd = app.add_subcommand("help", "Show help for workspace or one command: help [COMMAND [SUBCOMMAND]]");
+  auto* help_cmd = app.add_subcommand(
+      "help", "Show help for workspace or one command: help [COMMAND [SUBCOMMAND]]");
   help_cmd->add_option("command", help_topic, "The command");
   help_cmd->callback([&] {
     const CLI::App* at = &app;
@@ -205,9 +212,10 @@ int Run(int argc, char** argv) {
       }
       if (!next) {
         std::string near = SuggestCommand(*at, word);
-        c.code = Fail("no command '" + Printable(path + " " + word) + "'" +
-                          (near.empty() ? "" : "; did you mean " + near + "?") + " (see workspace help)",
-                      kUsage);
+        c.code =
+            Fail("no command '" + Printable(path + " " + word) + "'" +
+                     (near.empty() ? "" : "; did you mean " + near + "?") + " (see workspace help)",
+                 kUsage);
         return;
       }
       at = next;
@@ -218,13 +226,16 @@ int Run(int argc, char** argv) {
 
   // completion
   std::string completion_shell;
-  auto* completion_cmd = app.add_subcommand("completion", "Print a shell completion script: completion bash|zsh|fish "
-                                                          "(e.g. workspace completion bash > "
-                                                          "/etc/bash_completion.d/workspace)");
+  auto* completion_cmd =
+      app.add_subcommand("completion",
+                         "Print a shell completion script: completion bash|zsh|fish "
+                         "(e.g. workspace completion bash > "
+                         "/etc/bash_completion.d/workspace)");
   completion_cmd->add_option("shell", completion_shell, "bash, zsh or fish")
       ->required()
       ->check(CLI::IsMember({"bash", "zsh", "fish"}));
-  completion_cmd->callback([&] { std::printf("%s", CompletionScript(app, completion_shell).c_str()); });
+  completion_cmd->callback(
+      [&] { std::printf("%s", CompletionScript(app, completion_shell).c_str()); });
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");

@@ -15,7 +15,8 @@ struct Node {
 
 std::vector<Node> Walk(const CLI::App& app) {
   std::vector<Node> out;
-  std::function<void(const CLI::App&, const std::string&)> visit = [&](const CLI::App& a, const std::string& path) {
+  std::function<void(const CLI::App&, const std::string&)> visit = [&](const CLI::App& a,
+                                                                       const std::string& path) {
     Node n;
     n.path = path;
     n.app = &a;
@@ -32,7 +33,8 @@ std::vector<Node> Walk(const CLI::App& app) {
     for (const auto* sub : a.get_subcommands([](const CLI::App*) { return true; })) {
       visit(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name());
       // An alias completes as its command does.
-      for (const auto& alias : sub->get_aliases()) visit(*sub, path.empty() ? alias : path + " " + alias);
+      for (const auto& alias : sub->get_aliases())
+        visit(*sub, path.empty() ? alias : path + " " + alias);
     }
   };
   visit(app, "");
@@ -59,8 +61,12 @@ std::string Bash(const std::vector<Node>& nodes) {
     opts += "    " + Quote(n.path) + ") echo " + Quote(Join(n.opts)) + " ;;\n";
   }
   return "# bash completion for workspace (workspace completion bash)\n"
-         "_workspace_subs() {\n  case \"$1\" in\n" + subs + "  esac\n}\n"
-         "_workspace_opts() {\n  case \"$1\" in\n" + opts + "  esac\n}\n"
+         "_workspace_subs() {\n  case \"$1\" in\n" +
+         subs +
+         "  esac\n}\n"
+         "_workspace_opts() {\n  case \"$1\" in\n" +
+         opts +
+         "  esac\n}\n"
          R"SH(_workspace() {
   local cur="${COMP_WORDS[COMP_CWORD]}" path="" i w subs
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -86,19 +92,22 @@ complete -o default -F _workspace workspace
 }
 
 std::string Fish(const std::vector<Node>& nodes) {
-  std::string out = "# fish completion for workspace (workspace completion fish)\ncomplete -c workspace -f\n";
+  std::string out =
+      "# fish completion for workspace (workspace completion fish)\ncomplete -c workspace -f\n";
   for (const auto& n : nodes) {
     // The condition: this command path was typed, and none of its subcommands.
     std::string cond;
     if (n.path.empty()) {
       cond = "__fish_use_subcommand";
     } else {
-      std::string last = n.path.substr(n.path.rfind(' ') == std::string::npos ? 0 : n.path.rfind(' ') + 1);
+      std::string last =
+          n.path.substr(n.path.rfind(' ') == std::string::npos ? 0 : n.path.rfind(' ') + 1);
       cond = "__fish_seen_subcommand_from " + last;
       if (!n.subs.empty()) cond += "; and not __fish_seen_subcommand_from " + Join(n.subs);
     }
     for (const auto& [name, help] : n.sub_help) {
-      out += "complete -c workspace -n " + Quote(cond) + " -a " + Quote(name) + " -d " + Quote(help) + "\n";
+      out += "complete -c workspace -n " + Quote(cond) + " -a " + Quote(name) + " -d " +
+             Quote(help) + "\n";
     }
     for (const auto* o : n.app->get_options()) {
       std::string line = "complete -c workspace -n " + Quote(cond);
@@ -108,7 +117,8 @@ std::string Fish(const std::vector<Node>& nodes) {
       out += line + " -d " + Quote(o->get_description()) + "\n";
     }
     if (n.subs.empty() && !n.path.empty()) {
-      out += "complete -c workspace -n " + Quote(cond) + " -a '(command workspace list -q 2>/dev/null)'\n";
+      out += "complete -c workspace -n " + Quote(cond) +
+             " -a '(command workspace list -q 2>/dev/null)'\n";
     }
   }
   return out;
@@ -120,8 +130,10 @@ std::string CompletionScript(const CLI::App& app, const std::string& shell) {
   const auto nodes = Walk(app);
   if (shell == "bash") return Bash(nodes);
   if (shell == "zsh") {
-    return "#compdef workspace\n# zsh completion for workspace (workspace completion zsh), through bash's\n"
-           "autoload -U +X bashcompinit && bashcompinit\n" + Bash(nodes);
+    return "#compdef workspace\n# zsh completion for workspace (workspace completion zsh), through "
+           "bash's\n"
+           "autoload -U +X bashcompinit && bashcompinit\n" +
+           Bash(nodes);
   }
   if (shell == "fish") return Fish(nodes);
   return "";

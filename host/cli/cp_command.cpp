@@ -47,7 +47,8 @@ int CopyOut(v1::Controller::Stub* stub, const CpTarget& from, const std::string&
     return Fail({Code::kNotFound, "directory " + to + " does not exist"});
   }
   if (name.empty() || name == "/" || name == "." || name == "..") {
-    return Fail({Code::kInvalidArgument, "cannot name the copy of '" + from.path + "'; give a destination name"});
+    return Fail({Code::kInvalidArgument,
+                 "cannot name the copy of '" + from.path + "'; give a destination name"});
   }
   auto writer = TreeWriter::Open(parent, name);
   if (!writer.ok()) return Fail(writer.status());
@@ -102,12 +103,14 @@ int CopyIn(v1::Controller::Stub* stub, const std::string& from, const CpTarget& 
   if (!s.ok()) ctx.TryCancel();
   writer->WritesDone();
   Status done = FromGrpc(writer->Finish());
-  if (!done.ok()) return Fail(done);  // the guest's reason comes first: it says why the stream broke
+  if (!done.ok())
+    return Fail(done);  // the guest's reason comes first: it says why the stream broke
   if (!s.ok()) return Fail(s);
   if (isatty(2)) {
     std::fprintf(stderr, "Copied %llu entries (%llu bytes) to %s:%s\n",
                  static_cast<unsigned long long>(resp.entries()),
-                 static_cast<unsigned long long>(resp.bytes()), to.workspace.c_str(), resp.root().c_str());
+                 static_cast<unsigned long long>(resp.bytes()), to.workspace.c_str(),
+                 resp.root().c_str());
   }
   return kOk;
 }
@@ -124,12 +127,14 @@ CpTarget ParseCpTarget(const std::string& arg) {
 int RunCp(v1::Controller::Stub* stub, const CpOptions& o) {
   CpTarget src = ParseCpTarget(o.src), dst = ParseCpTarget(o.dst);
   if (src.workspace.empty() == dst.workspace.empty()) {
-    return Fail({Code::kInvalidArgument, "exactly one of SRC and DST must be NAME:/path (a workspace path)"});
+    return Fail({Code::kInvalidArgument,
+                 "exactly one of SRC and DST must be NAME:/path (a workspace path)"});
   }
   const CpTarget& remote = src.workspace.empty() ? dst : src;
   if (Status v = ValidateName(remote.workspace); !v.ok()) return Fail(v);
   if (remote.path.empty() || remote.path.front() != '/') {
-    return Fail({Code::kInvalidArgument, "the workspace path must be absolute: " + remote.workspace + ":/path"});
+    return Fail({Code::kInvalidArgument,
+                 "the workspace path must be absolute: " + remote.workspace + ":/path"});
   }
   if (src.workspace.empty()) return CopyIn(stub, src.path, dst, o.follow_symlinks);
   return CopyOut(stub, src, dst.path);

@@ -14,12 +14,12 @@
 #include "host/cli/doctor.h"
 #include "host/cli/exit_codes.h"
 #include "host/cli/image_commands.h"
-#include "host/common/subprocess.h"
 #include "host/cli/project_file.h"
 #include "host/cli/project_trust.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/printable.h"
+#include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/protected_paths.h"
 #include "host/shares/share_spec.h"
@@ -47,7 +47,8 @@ std::string RepoTop(std::string dir) {
 // folder) with the git dir named; its lines, none when git or the key is missing.
 std::vector<std::string> GitConfig(const std::string& dir, std::vector<std::string> args) {
   std::vector<std::string> argv = {"git", "-C", "/"};
-  if (const std::string top = RepoTop(dir); !top.empty()) argv.push_back("--git-dir=" + top + "/.git");
+  if (const std::string top = RepoTop(dir); !top.empty())
+    argv.push_back("--git-dir=" + top + "/.git");
   argv.push_back("config");
   argv.insert(argv.end(), args.begin(), args.end());
   auto out = RunCommand(argv);
@@ -95,48 +96,83 @@ std::vector<std::string> HooksFoldersIn(const std::string& dir) {
 CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
   // create
   create_cmd = app.add_subcommand("create", "Create and boot a workspace");
-  create_cmd->add_option("name", create_name, "Workspace name (default: the current folder's name)");
-  create_cmd->add_option("--image", *create.mutable_image(),
-                         "Guest image: debian (default; built on first use) or minimal")
+  create_cmd->add_option("name", create_name,
+                         "Workspace name (default: the current folder's name)");
+  create_cmd
+      ->add_option("--image", *create.mutable_image(),
+                   "Guest image: debian (default; built on first use) or minimal")
       ->envname("WORKSPACE_IMAGE");
-  create_cmd->add_option("--disk", [&](const CLI::results_t& r) { create.set_disk_gib(std::stoul(r[0])); return true; },
-                         "Root disk size in GiB, thin (debian; default 20)")->type_name("GIB")->check(CLI::Range(1, 4096));
-  create_cmd->add_option("--cpus", [&](const CLI::results_t& r) { create.set_cpus(std::stoul(r[0])); return true; },
-                         "Virtual CPUs (default: the image's, 2 for debian, 1 for minimal)")
-      ->type_name("N")->check(CLI::Range(1, 512));
-  create_cmd->add_option("--memory", [&](const CLI::results_t& r) { create.set_memory_mib(std::stoul(r[0])); return true; },
-                         "Guest memory in MiB (default: the image's, 2048 for debian, 512 for minimal)")
-      ->type_name("MIB")->check(CLI::Range(128, 1 << 20));
-  create_cmd->add_option("--cpu-model", *create.mutable_cpu_model(),
-                         "Guest CPU: auto (default: max under TCG, host under KVM), max, host, or a QEMU "
-                         "model such as Haswell")
+  create_cmd
+      ->add_option(
+          "--disk",
+          [&](const CLI::results_t& r) {
+            create.set_disk_gib(std::stoul(r[0]));
+            return true;
+          },
+          "Root disk size in GiB, thin (debian; default 20)")
+      ->type_name("GIB")
+      ->check(CLI::Range(1, 4096));
+  create_cmd
+      ->add_option(
+          "--cpus",
+          [&](const CLI::results_t& r) {
+            create.set_cpus(std::stoul(r[0]));
+            return true;
+          },
+          "Virtual CPUs (default: the image's, 2 for debian, 1 for minimal)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 512));
+  create_cmd
+      ->add_option(
+          "--memory",
+          [&](const CLI::results_t& r) {
+            create.set_memory_mib(std::stoul(r[0]));
+            return true;
+          },
+          "Guest memory in MiB (default: the image's, 2048 for debian, 512 for minimal)")
+      ->type_name("MIB")
+      ->check(CLI::Range(128, 1 << 20));
+  create_cmd
+      ->add_option("--cpu-model", *create.mutable_cpu_model(),
+                   "Guest CPU: auto (default: max under TCG, host under KVM), max, host, or a QEMU "
+                   "model such as Haswell")
       ->type_name("MODEL");
-  create_cmd->add_option("--share", share_specs,
-                         "Share a host folder: HOST_PATH[:GUEST_PATH][:ro] (repeatable; default: the "
-                         "current folder at /workspace)")
+  create_cmd
+      ->add_option("--share", share_specs,
+                   "Share a host folder: HOST_PATH[:GUEST_PATH][:ro] (repeatable; default: the "
+                   "current folder at /workspace)")
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-share", no_share, "Share no host folder");
-  create_cmd->add_option("--show", show_files,
-                         "Do not hide this secret (.env, packages/app/.env, ...; relative to the share's top)")
+  create_cmd
+      ->add_option(
+          "--show", show_files,
+          "Do not hide this secret (.env, packages/app/.env, ...; relative to the share's top)")
       ->allow_extra_args(false);
-  create_cmd->add_option("--writable", writable_paths,
-                         "Let the guest write this protected path of read-write shares all the same (.vscode, "
-                         ".claude, ...; relative to the share's top): your tools then read what the guest wrote")
+  create_cmd
+      ->add_option(
+          "--writable", writable_paths,
+          "Let the guest write this protected path of read-write shares all the same (.vscode, "
+          ".claude, ...; relative to the share's top): your tools then read what the guest wrote")
       ->type_name("PATH")
       ->allow_extra_args(false);
   create_cmd->add_flag("--share-dangerous", share_dangerous, "Allow sharing / or your home folder");
-  create_cmd->add_option("--net", net_mode, "Network: allowlist (default), none, or open (unfiltered)")
+  create_cmd
+      ->add_option("--net", net_mode, "Network: allowlist (default), none, or open (unfiltered)")
       ->check(CLI::IsMember({"allowlist", "none", "open"}));
-  create_cmd->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
+  create_cmd
+      ->add_option("--allow", allow_specs, "Allow egress to HOST[:PORT] or *.DOMAIN (repeatable)")
       ->allow_extra_args(false);
-  create_cmd->add_option("--publish", publish_specs,
-                         "Publish a guest port on the host's 127.0.0.1: [HOST_PORT:]GUEST_PORT (repeatable)")
+  create_cmd
+      ->add_option(
+          "--publish", publish_specs,
+          "Publish a guest port on the host's 127.0.0.1: [HOST_PORT:]GUEST_PORT (repeatable)")
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-default-allow", no_default_allow,
                        "Start from an empty allowlist (no registries, no AI APIs)");
   create_cmd->add_flag("--trust", trust_project,
                        "Trust this folder's .workspace.toml as it is now (see workspace trust)");
-  create_cmd->add_flag("--no-project-file", no_project_file, "Ignore this folder's .workspace.toml");
+  create_cmd->add_flag("--no-project-file", no_project_file,
+                       "Ignore this folder's .workspace.toml");
   create_cmd->callback([&] {
     const std::string cwd = std::filesystem::current_path().string();
     // The project file gives what flags do not, once the user trusted it.
@@ -155,32 +191,39 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       if (!create_cmd->count("--disk") && f.disk_gib) create.set_disk_gib(*f.disk_gib);
       if (!create_cmd->count("--cpu-model") && f.cpu_model) create.set_cpu_model(*f.cpu_model);
       if (!create_cmd->count("--net") && f.net) net_mode = *f.net;
-      if (!create_cmd->count("--no-default-allow") && f.default_allow) no_default_allow = !*f.default_allow;
+      if (!create_cmd->count("--no-default-allow") && f.default_allow)
+        no_default_allow = !*f.default_allow;
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
       publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
       writable_paths.insert(writable_paths.begin(), f.writable.begin(), f.writable.end());
       if (share_specs.empty() && !no_share && f.shares) {
         if (f.shares->empty()) no_share = true;
         for (const auto& sh : *f.shares) {
-          share_specs.push_back(sh.path + (sh.guest.empty() ? "" : ":" + sh.guest) + (sh.read_only ? ":ro" : ""));
+          share_specs.push_back(sh.path + (sh.guest.empty() ? "" : ":" + sh.guest) +
+                                (sh.read_only ? ":ro" : ""));
         }
       }
       if (net_mode != "allowlist" && net_mode != "none" && net_mode != "open") {
-        return void(c.code = Fail(std::string(kProjectFileName) + ": net must be allowlist, none or open", kUsage));
+        return void(
+            c.code = Fail(std::string(kProjectFileName) + ": net must be allowlist, none or open",
+                          kUsage));
       }
     }
-    if (create_name.empty()) create_name = NameFromFolder(std::filesystem::current_path().filename().string());
+    if (create_name.empty())
+      create_name = NameFromFolder(std::filesystem::current_path().filename().string());
     Status valid = ValidateName(create_name);
     if (!valid.ok()) return void(c.code = Fail(valid));
     create.set_name(create_name);
-    if (no_share && !share_specs.empty()) return void(c.code = Fail("--share and --no-share exclude each other", kUsage));
+    if (no_share && !share_specs.empty())
+      return void(c.code = Fail("--share and --no-share exclude each other", kUsage));
     if (!no_share && share_specs.empty()) {
       const char* home = getenv("HOME");
-      if ((cwd == "/" || (home && std::filesystem::path(home) == std::filesystem::path(cwd))) && !share_dangerous) {
+      if ((cwd == "/" || (home && std::filesystem::path(home) == std::filesystem::path(cwd))) &&
+          !share_dangerous) {
         return void(c.code = Fail("create shares the current folder, and " + cwd +
-                                    " is too much to share; run it in a project folder, or pass "
-                                    "--share DIR or --no-share",
-                                kUsage));
+                                      " is too much to share; run it in a project folder, or pass "
+                                      "--share DIR or --no-share",
+                                  kUsage));
       }
       share_specs.push_back(cwd + ":" + shares::kDefaultGuestPath);
     }
@@ -195,7 +238,8 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       for (const auto& f : show_files) sh->add_show(f);
       if (!parsed->read_only) {
         for (const auto& w : writable_paths) {
-          if (Status v = shares::ValidateWritablePath(w); !v.ok()) return void(c.code = Fail(v.message(), kUsage));
+          if (Status v = shares::ValidateWritablePath(w); !v.ok())
+            return void(c.code = Fail(v.message(), kUsage));
           sh->add_writable(w);
         }
         for (const auto& rel : HooksFoldersIn(parsed->host_path)) sh->add_protect(rel);
@@ -212,9 +256,10 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       return void(c.code = Fail("--allow needs --net allowlist", kUsage));
     }
     if (net_mode == "open") {
-      std::fprintf(stderr, "workspace: warning: --net open gives the workspace a network interface with "
-                           "unfiltered access (the host's own loopback included, via 10.0.2.2); nothing is "
-                           "checked or audited\n");
+      std::fprintf(stderr,
+                   "workspace: warning: --net open gives the workspace a network interface with "
+                   "unfiltered access (the host's own loopback included, via 10.0.2.2); nothing is "
+                   "checked or audited\n");
     }
     std::vector<net::AllowEntry> allow;
     if (net_mode == "allowlist" && !no_default_allow) allow = DefaultAllowlist();
@@ -234,8 +279,10 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     Stub* stub = c.Connect(false);
     if (!stub) return;
     std::optional<ImageRecipeSpec> recipe;
-    if (project->has_value() && (*project)->images.count(create.image())) recipe = (*project)->images.at(create.image());
-    if (Status s = EnsureImage(stub, create.image(), recipe); !s.ok()) return void(c.code = Fail(s));
+    if (project->has_value() && (*project)->images.count(create.image()))
+      recipe = (*project)->images.at(create.image());
+    if (Status s = EnsureImage(stub, create.image(), recipe); !s.ok())
+      return void(c.code = Fail(s));
     if (Tty()) std::fprintf(stderr, "Creating workspace '%s'...\n", create_name.c_str());
     auto t0 = std::chrono::steady_clock::now();
     grpc::ClientContext ctx;
@@ -245,18 +292,21 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& sh : resp.workspace().shares()) {
       for (const auto& h : sh.hidden()) {
-        std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n", sh.host_path().c_str(),
-                     Printable(h).c_str(), Printable(h).c_str());
+        std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n",
+                     sh.host_path().c_str(), Printable(h).c_str(), Printable(h).c_str());
       }
       for (const auto& h : sh.stripped()) {
-        std::fprintf(stderr, "Given to the guest without its credentials: %s/%s\n", sh.host_path().c_str(),
-                     Printable(h).c_str());
+        std::fprintf(stderr, "Given to the guest without its credentials: %s/%s\n",
+                     sh.host_path().c_str(), Printable(h).c_str());
       }
     }
     if (Tty()) {
-      std::string disk = resp.workspace().disk_gib() ? ", " + std::to_string(resp.workspace().disk_gib()) + " GiB disk" : "";
-      std::fprintf(stderr, "Workspace '%s' is running (%s image, %u CPU, %u MiB%s, %.1f s).\n"
-                           "Run a command: workspace exec %s -- uname -a\n",
+      std::string disk = resp.workspace().disk_gib()
+                             ? ", " + std::to_string(resp.workspace().disk_gib()) + " GiB disk"
+                             : "";
+      std::fprintf(stderr,
+                   "Workspace '%s' is running (%s image, %u CPU, %u MiB%s, %.1f s).\n"
+                   "Run a command: workspace exec %s -- uname -a\n",
                    create_name.c_str(), resp.workspace().image().c_str(), resp.workspace().cpus(),
                    resp.workspace().memory_mib(), disk.c_str(), secs, create_name.c_str());
     }

@@ -8,7 +8,8 @@ namespace ws::cli {
 
 std::vector<net::AllowEntry> DefaultAllowlist() {
   std::vector<net::AllowEntry> out;
-  for (const std::string& dir : {ExeDir() + "/../share/workspace", std::string("/usr/share/workspace")}) {
+  for (const std::string& dir :
+       {ExeDir() + "/../share/workspace", std::string("/usr/share/workspace")}) {
     std::ifstream f(dir + "/ai-api-hosts.txt");
     if (!f) continue;
     std::string line;

@@ -1,5 +1,6 @@
 #include "host/cli/doctor.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -8,8 +9,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "host/cli/cli_support.h"
 #include "host/cli/exit_codes.h"
@@ -62,8 +61,10 @@ int RunDoctor(const GlobalOptions& g, bool json) {
   Report r;
   r.json = json;
   const std::string exe_dir = ExeDir();
-  r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)", "run ./scripts/setup");
-  r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)", "run ./scripts/setup");
+  r.Check(Executable("/usr/bin/qemu-system-x86_64"), "QEMU (qemu-system-x86_64)",
+          "run ./scripts/setup");
+  r.Check(Executable("/usr/lib/qemu/virtiofsd"), "virtiofsd (/usr/lib/qemu/virtiofsd)",
+          "run ./scripts/setup");
   r.Check(Executable(exe_dir + "/workspace-daemon"), "the daemon binary workspace-daemon",
           "rebuild: cmake --build build");
   r.Check(Executable(exe_dir + "/workspace-virtiofsd"), "the share wrapper workspace-virtiofsd",
@@ -71,29 +72,39 @@ int RunDoctor(const GlobalOptions& g, bool json) {
   r.Check(getpwnam("libvirt-qemu") != nullptr, "the libvirt-qemu user QEMU runs as",
           "install libvirt-daemon-system (./scripts/setup)");
   r.Check(getpwnam(shares::kGuestRootUser) != nullptr,
-          std::string("the system user ") + shares::kGuestRootUser + " (guest root in shares)", "run ./scripts/setup");
-  r.Check(getgrnam("workspace") != nullptr, "the workspace group (non-root users)", "run ./scripts/setup");
-  r.Check(fs::exists(exe_dir + "/../images/minimal/initrd.img") || fs::exists(g.state_dir + "/images/minimal/initrd.img"),
+          std::string("the system user ") + shares::kGuestRootUser + " (guest root in shares)",
+          "run ./scripts/setup");
+  r.Check(getgrnam("workspace") != nullptr, "the workspace group (non-root users)",
+          "run ./scripts/setup");
+  r.Check(fs::exists(exe_dir + "/../images/minimal/initrd.img") ||
+              fs::exists(g.state_dir + "/images/minimal/initrd.img"),
           "the minimal guest image", "build it: cmake --build build (or ./scripts/setup)");
-  r.Check(fs::exists(exe_dir + "/../images/debian/image.env") || fs::exists(g.state_dir + "/images/debian/image.env"),
-          "the debian guest image (the default)", "build it: workspace image build (about a minute)");
-  r.Check(Executable("/usr/bin/qemu-img"), "qemu-img (workspace disks)", "install qemu-utils (./scripts/setup)");
+  r.Check(fs::exists(exe_dir + "/../images/debian/image.env") ||
+              fs::exists(g.state_dir + "/images/debian/image.env"),
+          "the debian guest image (the default)",
+          "build it: workspace image build (about a minute)");
+  r.Check(Executable("/usr/bin/qemu-img"), "qemu-img (workspace disks)",
+          "install qemu-utils (./scripts/setup)");
 
   virt::KvmFacts kvm = virt::ProbeKvm();
   struct stat st;
   if (stat("/dev/kvm", &st) == 0) {
     group* kvm_group = getgrnam("kvm");
     bool udev_like = kvm_group && st.st_gid == kvm_group->gr_gid && (st.st_mode & 0660) == 0660;
-    r.Check(udev_like, "/dev/kvm is root:kvm 0660 (else libvirt re-probes QEMU on every start, ~55 s)",
+    r.Check(udev_like,
+            "/dev/kvm is root:kvm 0660 (else libvirt re-probes QEMU on every start, ~55 s)",
             "chgrp kvm /dev/kvm && chmod 0660 /dev/kvm");
   }
   auto accel = virt::ChooseAccel("auto", kvm);
   r.Ok(std::string("accelerator: ") + virt::AccelName(accel.value()) +
-       (kvm.dev_kvm_rw && !kvm.hw_module ? " (/dev/kvm is PVM-only: a stock kernel cannot run on it)" : ""));
+       (kvm.dev_kvm_rw && !kvm.hw_module
+            ? " (/dev/kvm is PVM-only: a stock kernel cannot run on it)"
+            : ""));
 
   store::Layout layout(store::NormalizeDir(g.state_dir));
   Status budget = store::CheckSocketBudget(layout);
-  r.Check(budget.ok(), "state dir " + layout.state_dir() + " fits unix socket paths", budget.message());
+  r.Check(budget.ok(), "state dir " + layout.state_dir() + " fits unix socket paths",
+          budget.message());
   auto client = ConnectDaemon(g);
   r.Check(client.ok(), "the daemon answers at " + layout.DaemonSocket(),
           client.ok() ? "" : client.status().message());

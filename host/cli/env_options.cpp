@@ -19,7 +19,8 @@ bool ValidName(const std::string& k) {
 }
 
 // One entry, "KEY=VALUE" or "KEY".
-Status Add(const std::string& entry, const std::string& where, const EnvLookup& lookup, EnvResult* out) {
+Status Add(const std::string& entry, const std::string& where, const EnvLookup& lookup,
+           EnvResult* out) {
   const auto eq = entry.find('=');
   const std::string key = entry.substr(0, eq);
   if (!ValidName(key)) {
@@ -40,12 +41,14 @@ Status Add(const std::string& entry, const std::string& where, const EnvLookup& 
 Result<std::string> ReadSmallFile(const std::string& path) {
   unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return ErrnoStatus("--env-file " + Printable(path), errno);
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Status(Code::kInvalidArgument, "--env-file " + Printable(path) + " is not a regular file");
+    return Status(Code::kInvalidArgument,
+                  "--env-file " + Printable(path) + " is not a regular file");
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxEnvFile) {
-    return Status(Code::kInvalidArgument, "--env-file " + Printable(path) + " is larger than 1 MiB");
+    return Status(Code::kInvalidArgument,
+                  "--env-file " + Printable(path) + " is larger than 1 MiB");
   }
   std::string text(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
@@ -61,7 +64,8 @@ Result<std::string> ReadSmallFile(const std::string& path) {
 
 }  // namespace
 
-Status ParseEnvFile(const std::string& text, const std::string& where, const EnvLookup& lookup, EnvResult* out) {
+Status ParseEnvFile(const std::string& text, const std::string& where, const EnvLookup& lookup,
+                    EnvResult* out) {
   size_t start = 0;
   for (int line_no = 1; start <= text.size(); ++line_no) {
     size_t nl = text.find('\n', start);
@@ -79,21 +83,24 @@ Status ParseEnvFile(const std::string& text, const std::string& where, const Env
       // value of any name it likes into the VM. Only -e KEY does that.
       const auto last = line.find_last_not_of(" \t");
       line.erase(last + 1);
-      return {Code::kInvalidArgument, at + ": '" + Printable(line) + "' has no value; a file gives KEY=VALUE "
-                                      "(take a value from this shell with -e " + Printable(line) + ")"};
+      return {Code::kInvalidArgument, at + ": '" + Printable(line) +
+                                          "' has no value; a file gives KEY=VALUE "
+                                          "(take a value from this shell with -e " +
+                                          Printable(line) + ")"};
     }
     if (Status s = Add(line, at, lookup, out); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
-Result<EnvResult> ResolveEnv(const std::vector<std::string>& env_files, const std::vector<std::string>& env_flags,
-                             const EnvLookup& lookup) {
+Result<EnvResult> ResolveEnv(const std::vector<std::string>& env_files,
+                             const std::vector<std::string>& env_flags, const EnvLookup& lookup) {
   EnvResult out;
   for (const auto& f : env_files) {
     auto text = ReadSmallFile(f);
     if (!text.ok()) return text.status();
-    if (Status s = ParseEnvFile(*text, "--env-file " + Printable(f), lookup, &out); !s.ok()) return s;
+    if (Status s = ParseEnvFile(*text, "--env-file " + Printable(f), lookup, &out); !s.ok())
+      return s;
   }
   for (const auto& e : env_flags) {
     if (Status s = Add(e, "--env", lookup, &out); !s.ok()) return s;

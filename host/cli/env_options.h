@@ -21,18 +21,19 @@ inline constexpr size_t kMaxEnvFile = 1 << 20;
 using EnvLookup = std::function<const char*(const std::string& key)>;
 
 struct EnvResult {
-  std::vector<std::string> env;      // "KEY=VALUE", in order; later ones win in the guest
-  std::vector<std::string> unset;    // bare KEYs the caller does not have (left out)
+  std::vector<std::string> env;    // "KEY=VALUE", in order; later ones win in the guest
+  std::vector<std::string> unset;  // bare KEYs the caller does not have (left out)
 };
 
 // Resolves --env-file FILEs (first) and -e entries (after, so they win).
 // kInvalidArgument for a name that is empty, holds '=' or a control
 // character, or a file that cannot be read, is not a regular file or is
 // larger than kMaxEnvFile (the message names the file and line).
-Result<EnvResult> ResolveEnv(const std::vector<std::string>& env_files, const std::vector<std::string>& env_flags,
-                             const EnvLookup& lookup);
+Result<EnvResult> ResolveEnv(const std::vector<std::string>& env_files,
+                             const std::vector<std::string>& env_flags, const EnvLookup& lookup);
 
 // One --env-file's text: `where` names it in messages.
-Status ParseEnvFile(const std::string& text, const std::string& where, const EnvLookup& lookup, EnvResult* out);
+Status ParseEnvFile(const std::string& text, const std::string& where, const EnvLookup& lookup,
+                    EnvResult* out);
 
 }  // namespace ws::cli

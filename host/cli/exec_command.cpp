@@ -98,7 +98,8 @@ void PumpStdin(Sender* sender, int wake) {
     // fewer, larger messages are what the guest moves fastest.
     size_t len = static_cast<size_t>(n);
     bool eof = false;
-    for (pollfd more = {0, POLLIN, 0}; len < buf.size() && poll(&more, 1, 0) == 1; more.revents = 0) {
+    for (pollfd more = {0, POLLIN, 0}; len < buf.size() && poll(&more, 1, 0) == 1;
+         more.revents = 0) {
       ssize_t m = read(0, buf.data() + len, buf.size() - len);
       if (m < 0 && errno == EINTR) continue;
       if (m <= 0) {
@@ -205,7 +206,8 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
         ctx.TryCancel();  // the daemon's call ends, and with it the command
         break;
       }
-      if (out_ok && !WriteAll(o.stdout_fd, resp.stdout().data(), resp.stdout().size())) out_ok = false;
+      if (out_ok && !WriteAll(o.stdout_fd, resp.stdout().data(), resp.stdout().size()))
+        out_ok = false;
     } else if (resp.has_stderr()) {
       WriteAll(2, resp.stderr().data(), resp.stderr().size());
     } else if (resp.has_exit()) {
@@ -231,8 +233,8 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
       std::fprintf(stderr, "%s\n", Printable(line.substr(0, 1024)).c_str());
     }
     if (exit->notices_dropped()) {
-      std::fprintf(stderr, "workspace: and %u more denials (workspace audit %s --denied)\n", exit->notices_dropped(),
-                   o.workspace.c_str());
+      std::fprintf(stderr, "workspace: and %u more denials (workspace audit %s --denied)\n",
+                   exit->notices_dropped(), o.workspace.c_str());
     }
   }
   if (too_large) return kOutputTooLarge;
@@ -242,7 +244,8 @@ int RunExec(v1::Controller::Stub* stub, const ExecOptions& o) {
     return kExecFailure;
   }
   if (exit->timed_out()) {
-    std::fprintf(stderr, "workspace: command timed out after %u s and was killed\n", o.timeout_seconds);
+    std::fprintf(stderr, "workspace: command timed out after %u s and was killed\n",
+                 o.timeout_seconds);
     return kExecTimeout;
   }
   if (exit->status_case() == v1::WorkspaceExecExit::kSignal) return kSignalBase + exit->signal();

@@ -23,7 +23,8 @@ struct ExecOptions {
   bool login_shell = false;  // run the user's login shell instead of argv
   bool pipe_stdout = false;  // --pipe-stdout: never the bulk output port
   int stdout_fd = 1;         // where the command's stdout goes
-  uint64_t max_stdout = 0;   // 0: no bound; past it the command is stopped and RunExec returns kOutputTooLarge
+  uint64_t max_stdout =
+      0;  // 0: no bound; past it the command is stopped and RunExec returns kOutputTooLarge
 };
 
 // RunExec's result when the command's stdout passed ExecOptions::max_stdout.

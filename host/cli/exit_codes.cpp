@@ -4,8 +4,10 @@ namespace ws::cli {
 
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
-    case Code::kOk: return kOk;
-    case Code::kInvalidArgument: return kUsage;
+    case Code::kOk:
+      return kOk;
+    case Code::kInvalidArgument:
+      return kUsage;
     case Code::kNotFound:
     case Code::kAlreadyExists:
     case Code::kFailedPrecondition:
@@ -13,7 +15,8 @@ int ExitCodeFor(const Status& s) {
     case Code::kUnavailable:
     case Code::kDeadlineExceeded:
     case Code::kResourceExhausted:
-    case Code::kInternal: return kFailure;
+    case Code::kInternal:
+      return kFailure;
   }
   return kFailure;
 }

@@ -10,7 +10,6 @@
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
 #include "host/cli/project_trust.h"
-
 #include "host/common/grpc_status.h"
 
 namespace ws::cli {
@@ -58,7 +57,8 @@ Status BuildImage(Stub* stub, const v1::ImageBuildRequest& req, v1::Image* built
   return s;
 }
 
-v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeSpec& r, bool no_default_allow) {
+v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeSpec& r,
+                                     bool no_default_allow) {
   v1::ImageBuildRequest req;
   req.set_name(name);
   req.set_from(r.from);
@@ -68,22 +68,25 @@ v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeS
   return req;
 }
 
-Status EnsureImage(Stub* stub, const std::string& name, const std::optional<ImageRecipeSpec>& recipe) {
+Status EnsureImage(Stub* stub, const std::string& name,
+                   const std::optional<ImageRecipeSpec>& recipe) {
   auto list = ListImages(stub);
   if (!list.ok()) return list.status();
   for (const auto& img : list->images()) {
     if (img.name() == name) return Status::Ok();
   }
   if (recipe) {
-    std::fprintf(stderr, "workspace: image '%s' is not built yet; building it from %s (once)...\n", name.c_str(),
-                 recipe->source.c_str());
+    std::fprintf(stderr, "workspace: image '%s' is not built yet; building it from %s (once)...\n",
+                 name.c_str(), recipe->source.c_str());
     return BuildImage(stub, DerivedRequest(name, *recipe, false));
   }
   bool buildable = false;
   for (const auto& b : list->buildable()) buildable |= b == name;
   if (!buildable) return Status::Ok();
-  std::fprintf(stderr, "workspace: image '%s' is not built yet; building it now (about a minute or a "
-                       "few, once)...\n", name.c_str());
+  std::fprintf(stderr,
+               "workspace: image '%s' is not built yet; building it now (about a minute or a "
+               "few, once)...\n",
+               name.c_str());
   v1::ImageBuildRequest req;
   req.set_name(name);
   return BuildImage(stub, req);
@@ -93,15 +96,20 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
   image_cmd = app.add_subcommand("image", "Build, list and remove guest images");
   image_cmd->require_subcommand(1);
 
-  auto* build = image_cmd->add_subcommand(
-      "build", "Build an image: debian, or one derived from another (--from IMAGE --run CMD), and install it");
+  auto* build = image_cmd->add_subcommand("build",
+                                          "Build an image: debian, or one derived from another "
+                                          "(--from IMAGE --run CMD), and install it");
   auto* name_opt = build->add_option("name", build_name, "Image to build (default debian)");
   build->add_option("--from", build_from, "Derive the image from this disk image (e.g. debian)")
       ->type_name("IMAGE");
-  build->add_option("--run", build_run, "Command to run as root in the build, with sh -c (repeatable, in order)")
+  build
+      ->add_option("--run", build_run,
+                   "Command to run as root in the build, with sh -c (repeatable, in order)")
       ->type_name("CMD")
       ->allow_extra_args(false);
-  build->add_option("--allow", build_allow, "Let the build also reach HOST[:PORT] or *.DOMAIN (repeatable)")
+  build
+      ->add_option("--allow", build_allow,
+                   "Let the build also reach HOST[:PORT] or *.DOMAIN (repeatable)")
       ->type_name("HOST[:PORT]")
       ->allow_extra_args(false);
   build->add_flag("--no-default-allow", build_no_default_allow,
@@ -124,12 +132,15 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       if (!r.ok()) return void(c.code = Fail(r.status()));
       recipe = r.value();
     } else if (!build_from.empty() || !build_run.empty()) {
-      if (build_from.empty()) return void(c.code = Fail("--run needs --from IMAGE (the image to derive from)", kUsage));
-      if (build_run.empty()) return void(c.code = Fail("--from needs at least one --run 'COMMAND'", kUsage));
+      if (build_from.empty())
+        return void(c.code = Fail("--run needs --from IMAGE (the image to derive from)", kUsage));
+      if (build_run.empty())
+        return void(c.code = Fail("--from needs at least one --run 'COMMAND'", kUsage));
       recipe = ImageRecipeSpec{build_from, build_run, {}, "the command line"};
     } else {
       // A recipe written down: the project's, then the user's.
-      auto project = LoadTrustedProjectFile(std::filesystem::current_path().string(), false, CanAsk());
+      auto project =
+          LoadTrustedProjectFile(std::filesystem::current_path().string(), false, CanAsk());
       if (!project.ok()) return void(c.code = Fail(project.status()));
       if (project->has_value() && (*project)->images.count(build_name)) {
         recipe = (*project)->images.at(build_name);
@@ -141,15 +152,17 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
     }
     v1::ImageBuildRequest req;
     if (recipe && build_name == "debian" && !build_name_given) {
-      return void(c.code = Fail("give the new image a name: workspace image build NAME --from " + recipe->from +
-                                    " ...", kUsage));
+      return void(c.code = Fail("give the new image a name: workspace image build NAME --from " +
+                                    recipe->from + " ...",
+                                kUsage));
     }
     if (recipe) {
       recipe->allow.insert(recipe->allow.end(), build_allow.begin(), build_allow.end());
       req = DerivedRequest(build_name, *recipe, build_no_default_allow);
     } else {
       // The daemon rebuilds from its script or from the recorded recipe.
-      if (!build_allow.empty()) return void(c.code = Fail("--allow needs --from IMAGE or a recipe", kUsage));
+      if (!build_allow.empty())
+        return void(c.code = Fail("--allow needs --from IMAGE or a recipe", kUsage));
       req.set_name(build_name);
       if (!build_no_default_allow) AddDefaultAllow(&req);
     }
@@ -179,12 +192,14 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       std::printf("%s]\n", out.c_str());
       return;
     }
-    std::printf("%-12s %-9s %-21s %-24s %-10s %s\n", "NAME", "SIZE", "CREATED", "KERNEL", "FROM", "USED BY");
+    std::printf("%-12s %-9s %-21s %-24s %-10s %s\n", "NAME", "SIZE", "CREATED", "KERNEL", "FROM",
+                "USED BY");
     for (const auto& img : resp->images()) {
       std::string users;
       for (const auto& u : img.used_by()) users += (users.empty() ? "" : ",") + u;
-      std::printf("%-12s %-9s %-21s %-24s %-10s %s\n", img.name().c_str(), Size(img.size_bytes()).c_str(),
-                  img.created_at().c_str(), img.kernel().c_str(), img.from().empty() ? "-" : img.from().c_str(),
+      std::printf("%-12s %-9s %-21s %-24s %-10s %s\n", img.name().c_str(),
+                  Size(img.size_bytes()).c_str(), img.created_at().c_str(), img.kernel().c_str(),
+                  img.from().empty() ? "-" : img.from().c_str(),
                   users.empty() ? "-" : users.c_str());
       // What a derived image was made with, one step a line (commands are
       // the user's own text, shown cleaned of control characters).

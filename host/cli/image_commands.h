@@ -2,9 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <string>
-
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "host/cli/cli_support.h"
@@ -18,12 +17,14 @@ Status BuildImage(Stub* stub, const v1::ImageBuildRequest& req, v1::Image* built
 
 // The request that derives `name` from a recipe, with the default
 // allowlist this host's configuration gives (unless no_default_allow).
-v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeSpec& r, bool no_default_allow);
+v1::ImageBuildRequest DerivedRequest(const std::string& name, const ImageRecipeSpec& r,
+                                     bool no_default_allow);
 
 // When `name` is not installed but buildable (debian) or has a recipe (the
 // project file's [images.NAME]), builds it first, saying so; an image that
 // is neither is left for create to report.
-Status EnsureImage(Stub* stub, const std::string& name, const std::optional<ImageRecipeSpec>& recipe);
+Status EnsureImage(Stub* stub, const std::string& name,
+                   const std::optional<ImageRecipeSpec>& recipe);
 
 class ImageCommands {
  public:

@@ -1,19 +1,22 @@
 #include "host/cli/image_recipe.h"
 
-#include "host/cli/project_trust.h"
-#include "host/common/toml.h"
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "host/cli/project_trust.h"
+#include "host/common/toml.h"
+
 namespace ws::cli {
 
 Result<ImageRecipeSpec> ParseRecipeTable(const cpptoml::table& t, const std::string& where) {
-  auto bad = [&](const std::string& what) { return Status(Code::kInvalidArgument, where + ": " + what); };
+  auto bad = [&](const std::string& what) {
+    return Status(Code::kInvalidArgument, where + ": " + what);
+  };
   for (const auto& [key, value] : t) {
     (void)value;
-    if (key != "from" && key != "run" && key != "allow") return bad("unknown key '" + key + "' (from, run, allow)");
+    if (key != "from" && key != "run" && key != "allow")
+      return bad("unknown key '" + key + "' (from, run, allow)");
   }
   ImageRecipeSpec r;
   r.source = where;
@@ -47,7 +50,8 @@ Result<std::optional<ImageRecipeSpec>> LoadUserRecipe(const std::string& name) {
   if (!dir) return std::optional<ImageRecipeSpec>();
   // Image names hold no '/' (checked by the daemon; checked here so a name
   // cannot pick a file elsewhere).
-  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') return std::optional<ImageRecipeSpec>();
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.')
+    return std::optional<ImageRecipeSpec>();
   const std::string path = *dir + "/images/" + name + ".toml";
   std::ifstream f(path);
   if (!f) return std::optional<ImageRecipeSpec>();

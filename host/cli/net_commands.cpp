@@ -21,20 +21,27 @@ namespace ws::cli {
 
 NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   // allow
-  allow_cmd = app.add_subcommand("allow", "Change or list a workspace's egress allowlist (changes apply at once, "
-                                          "and are kept): allow [NAME] HOST[:PORT]...");
-  allow_cmd->add_option("args", allow_args, "[NAME] then HOST[:PORT] or *.DOMAIN to allow (NAME: default the "
-                                            "current folder's workspace; name it to allow several hosts at once)");
-  allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")->allow_extra_args(false);
+  allow_cmd =
+      app.add_subcommand("allow",
+                         "Change or list a workspace's egress allowlist (changes apply at once, "
+                         "and are kept): allow [NAME] HOST[:PORT]...");
+  allow_cmd->add_option("args", allow_args,
+                        "[NAME] then HOST[:PORT] or *.DOMAIN to allow (NAME: default the "
+                        "current folder's workspace; name it to allow several hosts at once)");
+  allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")
+      ->allow_extra_args(false);
   allow_cmd->add_flag("--list", allow_list, "List the allowlist (with where each entry came from)");
-  allow_cmd->add_flag("--json", allow_json, "JSON output: the allowlist after the change (fields in docs/cli.md)");
+  allow_cmd->add_flag("--json", allow_json,
+                      "JSON output: the allowlist after the change (fields in docs/cli.md)");
   allow_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     // Two words or more: NAME first. One: NAME with --list or --remove, else a host.
-    const bool named = allow_args.size() >= 2 || (allow_args.size() == 1 && (allow_list || !allow_remove.empty()));
+    const bool named =
+        allow_args.size() >= 2 || (allow_args.size() == 1 && (allow_list || !allow_remove.empty()));
     if (!stub || !c.SplitName(stub, &allow_args, &allow_name, named)) return;
     if (allow_args.empty() && allow_remove.empty() && !allow_list) {
-      return void(c.code = Fail("give HOST[:PORT] to allow, --remove HOST[:PORT], or --list", kUsage));
+      return void(c.code =
+                      Fail("give HOST[:PORT] to allow, --remove HOST[:PORT], or --list", kUsage));
     }
     if (allow_list && (!allow_args.empty() || !allow_remove.empty())) {
       return void(c.code = Fail("--list takes no HOST and no --remove", kUsage));
@@ -57,19 +64,26 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   });
 
   // port
-  port_cmd = app.add_subcommand("port", "Publish a guest port on the host's 127.0.0.1, or list/remove them: "
-                                        "port [NAME] [HOST_PORT:]GUEST_PORT");
-  port_cmd->add_option("args", port_args, "[NAME] then [HOST_PORT:]GUEST_PORT to publish (NAME: default the "
-                                          "current folder's workspace)");
+  port_cmd =
+      app.add_subcommand("port",
+                         "Publish a guest port on the host's 127.0.0.1, or list/remove them: "
+                         "port [NAME] [HOST_PORT:]GUEST_PORT");
+  port_cmd->add_option("args", port_args,
+                       "[NAME] then [HOST_PORT:]GUEST_PORT to publish (NAME: default the "
+                       "current folder's workspace)");
   port_cmd->add_flag("--list", port_list, "List the published ports");
-  port_cmd->add_option("--remove", port_remove, "Stop publishing this host port")->allow_extra_args(false);
-  port_cmd->add_flag("--json", port_json, "JSON output: the published ports (fields in docs/cli.md)");
+  port_cmd->add_option("--remove", port_remove, "Stop publishing this host port")
+      ->allow_extra_args(false);
+  port_cmd->add_flag("--json", port_json,
+                     "JSON output: the published ports (fields in docs/cli.md)");
   port_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     // Two words: NAME SPEC. One: SPEC when it reads as one, else NAME.
-    const bool named = port_args.size() >= 2 || (port_args.size() == 1 && !ParsePortSpec(port_args[0]).ok());
+    const bool named =
+        port_args.size() >= 2 || (port_args.size() == 1 && !ParsePortSpec(port_args[0]).ok());
     if (!stub || !c.SplitName(stub, &port_args, &port_name, named)) return;
-    if (port_args.size() > 1) return void(c.code = Fail("give one [HOST_PORT:]GUEST_PORT at a time", kUsage));
+    if (port_args.size() > 1)
+      return void(c.code = Fail("give one [HOST_PORT:]GUEST_PORT at a time", kUsage));
     v1::PortRequest req;
     req.set_name(port_name);
     const std::string spec = port_args.empty() ? "" : port_args[0];
@@ -80,7 +94,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     }
     for (auto r : port_remove) req.add_remove(r);
     if (spec.empty() && port_remove.empty() && !port_list) {
-      return void(c.code = Fail("give [HOST_PORT:]GUEST_PORT, --list or --remove HOST_PORT", kUsage));
+      return void(c.code =
+                      Fail("give [HOST_PORT:]GUEST_PORT, --list or --remove HOST_PORT", kUsage));
     }
     grpc::ClientContext ctx;
     v1::PortResponse resp;
@@ -113,7 +128,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     auto reader = stub->Audit(&ctx, req);
     v1::LogsResponse chunk;
     std::string pending;
-    if (!audit_json) std::printf("%-24s %-6s %-40s %-16s %s\n", "TIME", "VERDICT", "TARGET", "ADDRESS", "REASON");
+    if (!audit_json)
+      std::printf("%-24s %-6s %-40s %-16s %s\n", "TIME", "VERDICT", "TARGET", "ADDRESS", "REASON");
     while (reader->Read(&chunk)) {
       pending += chunk.data();
       for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
@@ -138,7 +154,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
           // A registry request: what was asked, and how the cache answered.
           target = field("method") + " " + field("path");
           address = field("endpoint") + (field("cache").empty() ? "" : " " + field("cache"));
-          reason = field("status") + " " + field("bytes_down") + " B" + (reason.empty() ? "" : " " + reason);
+          reason = field("status") + " " + field("bytes_down") + " B" +
+                   (reason.empty() ? "" : " " + reason);
         }
         if (target.size() > 40) target = target.substr(0, 37) + "...";
         std::printf("%-24s %-6s %-40s %-16s %s\n", field("time").c_str(), field("decision").c_str(),
@@ -151,8 +168,9 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   });
 
   // cache
-  auto* cache_cmd = app.add_subcommand(
-      "cache", "Show the package registry cache workspaces' npm installs go through (yours); 'clear' empties it");
+  auto* cache_cmd = app.add_subcommand("cache",
+                                       "Show the package registry cache workspaces' npm installs "
+                                       "go through (yours); 'clear' empties it");
   cache_cmd->add_flag("--json", cache_json, "JSON output (fields in docs/cli.md)");
   auto* clear_cmd = cache_cmd->add_subcommand("clear", "Remove every cached package of yours");
   clear_cmd->add_flag("--json", cache_json, "JSON output (fields in docs/cli.md)");
@@ -166,10 +184,13 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     Status s = FromGrpc(stub->Cache(Deadline(&ctx, 120), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
     if (cache_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
-    if (clear) std::printf("removed %llu entries (%s)\n", static_cast<unsigned long long>(resp.freed_entries()),
-                           Size(resp.freed_bytes()).c_str());
-    std::printf("cache: %llu entries, %s of %s; npm from %s\n", static_cast<unsigned long long>(resp.entries()),
-                Size(resp.bytes()).c_str(), Size(resp.max_bytes()).c_str(), resp.npm_upstream().c_str());
+    if (clear)
+      std::printf("removed %llu entries (%s)\n",
+                  static_cast<unsigned long long>(resp.freed_entries()),
+                  Size(resp.freed_bytes()).c_str());
+    std::printf("cache: %llu entries, %s of %s; npm from %s\n",
+                static_cast<unsigned long long>(resp.entries()), Size(resp.bytes()).c_str(),
+                Size(resp.max_bytes()).c_str(), resp.npm_upstream().c_str());
   };
   clear_cmd->callback([=] { run_cache(true); });
   cache_cmd->callback([=, this] {

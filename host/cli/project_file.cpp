@@ -1,12 +1,12 @@
 #include "host/cli/project_file.h"
 
-#include "host/common/toml.h"
-
 #include <cpptoml.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "host/common/toml.h"
 
 namespace ws::cli {
 namespace {
@@ -14,7 +14,8 @@ namespace {
 namespace fs = std::filesystem;
 
 Status Bad(const std::string& key, const std::string& want) {
-  return {Code::kInvalidArgument, std::string(kProjectFileName) + ": '" + key + "' must be " + want};
+  return {Code::kInvalidArgument,
+          std::string(kProjectFileName) + ": '" + key + "' must be " + want};
 }
 
 }  // namespace
@@ -23,12 +24,14 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
   auto parsed = ParseToml(text, kProjectFileName);
   if (!parsed.ok()) return parsed.status();
   const auto& t = parsed.value();
-  static const char* kKeys[] = {"name", "image", "net", "cpus", "memory", "allow", "publish", "default_allow",
-                                "share", "disk", "cpu_model", "images", "writable"};
+  static const char* kKeys[] = {"name",      "image",   "net",           "cpus",  "memory",
+                                "allow",     "publish", "default_allow", "share", "disk",
+                                "cpu_model", "images",  "writable"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      return Status(Code::kInvalidArgument, std::string(kProjectFileName) + ": unknown key '" + key + "'");
+      return Status(Code::kInvalidArgument,
+                    std::string(kProjectFileName) + ": unknown key '" + key + "'");
     }
   }
   ProjectFile f;
@@ -44,7 +47,8 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     if (!images) return Bad("images", "[images.NAME] tables (from, run, allow)");
     for (const auto& [name, value] : *images) {
       if (!value->is_table()) return Bad("images." + name, "a table (from, run, allow)");
-      auto r = ParseRecipeTable(*value->as_table(), std::string(kProjectFileName) + " [images." + name + "]");
+      auto r = ParseRecipeTable(*value->as_table(),
+                                std::string(kProjectFileName) + " [images." + name + "]");
       if (!r.ok()) return r.status();
       f.images[name] = r.value();
     }
@@ -76,7 +80,8 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
       ProjectShare sh;
       auto path = s->get_as<std::string>("path");
       if (!path) return Bad("share.path", "a string");
-      sh.path = fs::path(*path).is_absolute() ? *path : (fs::path(dir) / *path).lexically_normal().string();
+      sh.path = fs::path(*path).is_absolute() ? *path
+                                              : (fs::path(dir) / *path).lexically_normal().string();
       while (sh.path.size() > 1 && sh.path.back() == '/') sh.path.pop_back();
       auto guest = s->get_as<std::string>("guest");
       if (s->contains("guest") && !guest) return Bad("share.guest", "a string");
@@ -97,7 +102,9 @@ std::string ProjectFileTemplate(const std::string& name) {
          "# override it. Anyone who clones the project gets the same workspace. The guest\n"
          "# cannot change this file. Reference: docs/cli.md (Project file).\n"
          "\n"
-         "name = \"" + name + "\"\n"
+         "name = \"" +
+         name +
+         "\"\n"
          "# image = \"debian\"        # or \"minimal\" (busybox, boots from memory)\n"
          "# cpus = 2\n"
          "# memory = 2048           # MiB\n"

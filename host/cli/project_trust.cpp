@@ -27,12 +27,14 @@ Result<std::string> ReadBounded(int fd, const std::string& path, size_t max) {
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status(Code::kFailedPrecondition, "cannot read " + path + ": " + std::strerror(errno));
+    if (n < 0)
+      return Status(Code::kFailedPrecondition, "cannot read " + path + ": " + std::strerror(errno));
     if (n == 0) return text;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > max) {
-      return Status(Code::kFailedPrecondition,
-                    path + " is larger than " + std::to_string(max / 1024) + " KiB; a project file is not that big");
+      return Status(Code::kFailedPrecondition, path + " is larger than " +
+                                                   std::to_string(max / 1024) +
+                                                   " KiB; a project file is not that big");
     }
   }
 }
@@ -65,13 +67,14 @@ std::optional<ProjectText> ReadEntry(const std::string& entry) {
 
 Status Refused(const ProjectText& p, Trust t) {
   const std::string dir = fs::path(p.path).parent_path().string();
-  const std::string what = t == Trust::kChanged
-                               ? " has changed since you trusted it"
-                               : " is not trusted (a project file sets shares and network; the guest or a cloned "
-                                 "repository may have written it)";
+  const std::string what =
+      t == Trust::kChanged
+          ? " has changed since you trusted it"
+          : " is not trusted (a project file sets shares and network; the guest or a cloned "
+            "repository may have written it)";
   return Status(Code::kFailedPrecondition,
-                Printable(p.path) + what + "; read it, then run 'workspace trust' in " + Printable(dir) +
-                    " (or pass create --trust; --no-project-file leaves it out)");
+                Printable(p.path) + what + "; read it, then run 'workspace trust' in " +
+                    Printable(dir) + " (or pass create --trust; --no-project-file leaves it out)");
 }
 
 // Shows the file on the terminal and asks; true when the user said yes.
@@ -97,7 +100,8 @@ bool Ask(const ProjectText& p, Trust t) {
 }  // namespace
 
 std::optional<std::string> UserConfigDir() {
-  if (const char* x = getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/workspace";
+  if (const char* x = getenv("XDG_CONFIG_HOME"); x && *x == '/')
+    return std::string(x) + "/workspace";
   if (const char* h = getenv("HOME"); h && *h == '/') return std::string(h) + "/.config/workspace";
   return std::nullopt;
 }
@@ -107,9 +111,12 @@ Result<std::optional<ProjectText>> ReadProjectText(const std::string& dir) {
   unique_fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd && errno == ENOENT) return std::optional<ProjectText>();
   if (!fd && errno == ELOOP) {
-    return Status(Code::kFailedPrecondition, Printable(path) + " is a symlink; a project file must be a regular file");
+    return Status(Code::kFailedPrecondition,
+                  Printable(path) + " is a symlink; a project file must be a regular file");
   }
-  if (!fd) return Status(Code::kFailedPrecondition, "cannot open " + Printable(path) + ": " + std::strerror(errno));
+  if (!fd)
+    return Status(Code::kFailedPrecondition,
+                  "cannot open " + Printable(path) + ": " + std::strerror(errno));
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return Status(Code::kFailedPrecondition, Printable(path) + " is not a regular file");
@@ -129,10 +136,13 @@ Trust TrustOf(const ProjectText& p) {
 
 Status RecordTrust(const ProjectText& p) {
   if (p.path.find_first_of("\n\r") != std::string::npos) {
-    return Status(Code::kInvalidArgument, "cannot trust a project file whose path holds a line break");
+    return Status(Code::kInvalidArgument,
+                  "cannot trust a project file whose path holds a line break");
   }
   auto entry = EntryFor(p.path);
-  if (!entry) return Status(Code::kFailedPrecondition, "cannot trust a project file: neither HOME nor XDG_CONFIG_HOME is set");
+  if (!entry)
+    return Status(Code::kFailedPrecondition,
+                  "cannot trust a project file: neither HOME nor XDG_CONFIG_HOME is set");
   const fs::path dir = fs::path(*entry).parent_path();
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -141,8 +151,8 @@ Status RecordTrust(const ProjectText& p) {
   unlink(tmp.c_str());
   unique_fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   const std::string body = kHeader + p.path + "\n" + p.text;
-  if (!fd || write(fd.get(), body.data(), body.size()) != static_cast<ssize_t>(body.size()) || fsync(fd.get()) != 0 ||
-      rename(tmp.c_str(), entry->c_str()) != 0) {
+  if (!fd || write(fd.get(), body.data(), body.size()) != static_cast<ssize_t>(body.size()) ||
+      fsync(fd.get()) != 0 || rename(tmp.c_str(), entry->c_str()) != 0) {
     const std::string why = std::strerror(errno);
     unlink(tmp.c_str());
     return Status(Code::kFailedPrecondition, "cannot write " + *entry + ": " + why);
@@ -153,9 +163,11 @@ Status RecordTrust(const ProjectText& p) {
 Status ForgetTrust(const std::string& path) {
   auto entry = EntryFor(path);
   auto kept = entry ? ReadEntry(*entry) : std::nullopt;
-  if (!kept || kept->path != path) return Status(Code::kNotFound, Printable(path) + " is not trusted");
+  if (!kept || kept->path != path)
+    return Status(Code::kNotFound, Printable(path) + " is not trusted");
   if (unlink(entry->c_str()) != 0) {
-    return Status(Code::kFailedPrecondition, "cannot remove " + *entry + ": " + std::strerror(errno));
+    return Status(Code::kFailedPrecondition,
+                  "cannot remove " + *entry + ": " + std::strerror(errno));
   }
   return Status::Ok();
 }
@@ -174,13 +186,15 @@ std::vector<TrustedFile> ListTrusted() {
     if (now.ok() && now->has_value()) t.state = (*now)->text == kept->text ? "trusted" : "changed";
     out.push_back(t);
   }
-  std::sort(out.begin(), out.end(), [](const TrustedFile& a, const TrustedFile& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const TrustedFile& a, const TrustedFile& b) { return a.path < b.path; });
   return out;
 }
 
 bool CanAsk() { return isatty(STDIN_FILENO) && isatty(STDERR_FILENO); }
 
-Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir, bool trust_now, bool ask) {
+Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir, bool trust_now,
+                                                          bool ask) {
   auto text = ReadProjectText(dir);
   if (!text.ok()) return text.status();
   if (!text->has_value()) return std::optional<ProjectFile>();
@@ -191,7 +205,8 @@ Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir
   if (t != Trust::kTrusted) {
     if (!trust_now && !ask) return Refused(p, t);
     if (!trust_now && !Ask(p, t)) {
-      return Status(Code::kFailedPrecondition, Printable(p.path) + " was not trusted; nothing was made");
+      return Status(Code::kFailedPrecondition,
+                    Printable(p.path) + " was not trusted; nothing was made");
     }
     if (Status s = RecordTrust(p); !s.ok()) return s;
   }

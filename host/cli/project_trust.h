@@ -46,7 +46,8 @@ std::vector<TrustedFile> ListTrusted();
 // trusts it as it is. Otherwise, when `ask`, the file is shown on stderr and
 // the user asked on stdin; else an untrusted file is kFailedPrecondition
 // naming `workspace trust`.
-Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir, bool trust_now, bool ask);
+Result<std::optional<ProjectFile>> LoadTrustedProjectFile(const std::string& dir, bool trust_now,
+                                                          bool ask);
 // stdin and stderr are a terminal: a user is there to ask.
 bool CanAsk();
 

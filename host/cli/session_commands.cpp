@@ -1,5 +1,6 @@
 #include "host/cli/session_commands.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "host/cli/default_allow.h"
 #include "host/cli/doctor.h"
@@ -25,9 +24,10 @@
 namespace ws::cli {
 
 void SessionCommands::AddEnvOptions(CLI::App* cmd, EnvFlags* flags) {
-  cmd->add_option("-e,--env", flags->env,
-                  "Set a variable in the command's environment: KEY=VALUE, or KEY for this shell's value "
-                  "(left out when unset); repeatable. The value enters the VM")
+  cmd->add_option(
+         "-e,--env", flags->env,
+         "Set a variable in the command's environment: KEY=VALUE, or KEY for this shell's value "
+         "(left out when unset); repeatable. The value enters the VM")
       ->allow_extra_args(false);
   cmd->add_option("--env-file", flags->files, "Read KEY=VALUE lines from FILE; repeatable, -e wins")
       ->type_name("FILE")
@@ -35,13 +35,15 @@ void SessionCommands::AddEnvOptions(CLI::App* cmd, EnvFlags* flags) {
 }
 
 bool SessionCommands::TakeEnv(const EnvFlags& flags, ExecOptions* o) {
-  auto env = ResolveEnv(flags.files, flags.env, [](const std::string& k) { return getenv(k.c_str()); });
+  auto env =
+      ResolveEnv(flags.files, flags.env, [](const std::string& k) { return getenv(k.c_str()); });
   if (!env.ok()) {
     c.code = Fail(env.status().message(), kExecFailure);
     return false;
   }
   for (const auto& k : env->unset) {
-    std::fprintf(stderr, "workspace: %s is not set here; left out of the command's environment\n", Printable(k).c_str());
+    std::fprintf(stderr, "workspace: %s is not set here; left out of the command's environment\n",
+                 Printable(k).c_str());
   }
   o->env = std::move(env->env);
   return true;
@@ -49,27 +51,37 @@ bool SessionCommands::TakeEnv(const EnvFlags& flags, ExecOptions* o) {
 
 SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   // exec
-  exec_cmd = app.add_subcommand("exec", "Run a command in a workspace: exec [NAME] -- CMD [ARG...]");
+  exec_cmd =
+      app.add_subcommand("exec", "Run a command in a workspace: exec [NAME] -- CMD [ARG...]");
   exec_cmd->add_flag("-i,--interactive", exec.interactive, "Forward stdin to the command");
-  exec_cmd->add_flag("-t,--tty", exec.tty, "Run on a pseudo-terminal (raw mode here, window size follows)");
+  exec_cmd->add_flag("-t,--tty", exec.tty,
+                     "Run on a pseudo-terminal (raw mode here, window size follows)");
   exec_cmd->add_option("-u,--user", exec.user, "Guest user name or uid (default: user, else root)");
   AddEnvOptions(exec_cmd, &exec_env);
-  exec_cmd->add_option("-w,--cwd", exec.cwd, "Working directory in the guest (default: /workspace when it exists, else the user's home, else /)");
-  exec_cmd->add_option("--timeout", exec.timeout_seconds, "Kill the command after SEC seconds (exit 124)")
+  exec_cmd->add_option("-w,--cwd", exec.cwd,
+                       "Working directory in the guest (default: /workspace when it exists, else "
+                       "the user's home, else /)");
+  exec_cmd
+      ->add_option("--timeout", exec.timeout_seconds,
+                   "Kill the command after SEC seconds (exit 124)")
       ->type_name("SEC");
-  exec_cmd->add_flag("--pipe-stdout", exec.pipe_stdout,
-                     "Give the command a pipe as stdout instead of the bulk output port (slower for large "
-                     "output; for commands that open /dev/stdout again)");
-  exec_cmd->add_flag("-d,--detach", exec_detach,
-                     "Run in the background, kept after this command returns (until it exits, workspace kill, "
-                     "or the workspace stops); prints its ID (see workspace ps, logs NAME ID)");
-  exec_cmd->add_option("name", exec.workspace, "Workspace name (default: the current folder's workspace)");
+  exec_cmd->add_flag(
+      "--pipe-stdout", exec.pipe_stdout,
+      "Give the command a pipe as stdout instead of the bulk output port (slower for large "
+      "output; for commands that open /dev/stdout again)");
+  exec_cmd->add_flag(
+      "-d,--detach", exec_detach,
+      "Run in the background, kept after this command returns (until it exits, workspace kill, "
+      "or the workspace stops); prints its ID (see workspace ps, logs NAME ID)");
+  exec_cmd->add_option("name", exec.workspace,
+                       "Workspace name (default: the current folder's workspace)");
   exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
   exec_cmd->callback([&] {
     if (!TakeEnv(exec_env, &exec)) return;
     if (exec_detach && (exec.interactive || exec.tty || exec.pipe_stdout)) {
-      return void(c.code = Fail("-d runs without a terminal or stdin: it takes no -i, -t or --pipe-stdout",
-                                kExecFailure));
+      return void(
+          c.code = Fail("-d runs without a terminal or stdin: it takes no -i, -t or --pipe-stdout",
+                        kExecFailure));
     }
     Stub* stub = c.Connect(true);
     if (!stub || !c.Resolve(stub, &exec.workspace, true)) return;
@@ -87,13 +99,14 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
     std::printf("%s\n", resp.id().c_str());
     if (Tty()) {
       std::fprintf(stderr, "Running in '%s' as %s: workspace logs %s %s; workspace kill %s %s\n",
-                   exec.workspace.c_str(), resp.id().c_str(), exec.workspace.c_str(), resp.id().c_str(),
-                   exec.workspace.c_str(), resp.id().c_str());
+                   exec.workspace.c_str(), resp.id().c_str(), exec.workspace.c_str(),
+                   resp.id().c_str(), exec.workspace.c_str(), resp.id().c_str());
     }
   });
 
   // ps
-  auto* ps_cmd = app.add_subcommand("ps", "List a workspace's detached commands (exec -d): ID, state, uptime, command");
+  auto* ps_cmd = app.add_subcommand(
+      "ps", "List a workspace's detached commands (exec -d): ID, state, uptime, command");
   ps_cmd->add_option("name", ps_name, kNameHelp);
   ps_cmd->add_flag("--json", ps_json, "JSON output (fields in docs/cli.md)");
   ps_cmd->callback([&] {
@@ -110,16 +123,21 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
     for (const auto& p : resp.processes()) {
       std::string cmd;
       for (const auto& a : p.argv()) cmd += (cmd.empty() ? "" : " ") + a;
-      std::string state = p.state() == "exited" ? "exited(" + std::to_string(p.exit_code()) + ")" : p.state();
+      std::string state =
+          p.state() == "exited" ? "exited(" + std::to_string(p.exit_code()) + ")" : p.state();
       std::string up = p.state() == "running" ? std::to_string(p.uptime_seconds()) + "s" : "-";
-      std::printf("%-12s  %-10s %8s  %s\n", p.id().c_str(), state.c_str(), up.c_str(), Printable(cmd).c_str());
+      std::printf("%-12s  %-10s %8s  %s\n", p.id().c_str(), state.c_str(), up.c_str(),
+                  Printable(cmd).c_str());
     }
   });
 
   // kill
-  auto* kill_cmd = app.add_subcommand("kill", "End a detached command (exec -d) and everything it started: "
-                                              "kill [NAME] ID");
-  kill_cmd->add_option("args", kill_args, "[NAME] ID (NAME: default the current folder's workspace)")->required();
+  auto* kill_cmd = app.add_subcommand("kill",
+                                      "End a detached command (exec -d) and everything it started: "
+                                      "kill [NAME] ID");
+  kill_cmd
+      ->add_option("args", kill_args, "[NAME] ID (NAME: default the current folder's workspace)")
+      ->required();
   kill_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub) return;
@@ -142,10 +160,14 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
 
   // shell
   shell_cmd = app.add_subcommand("shell", "Open an interactive login shell in a workspace");
-  shell_cmd->add_option("-u,--user", shell.user, "Guest user name or uid (default: user, else root)");
-  shell_cmd->add_option("-w,--cwd", shell.cwd, "Working directory in the guest (default: /workspace when it exists, else the user's home, else /)");
+  shell_cmd->add_option("-u,--user", shell.user,
+                        "Guest user name or uid (default: user, else root)");
+  shell_cmd->add_option("-w,--cwd", shell.cwd,
+                        "Working directory in the guest (default: /workspace when it exists, else "
+                        "the user's home, else /)");
   AddEnvOptions(shell_cmd, &shell_env);
-  shell_cmd->add_option("name", shell.workspace, "Workspace name (default: the current folder's workspace)");
+  shell_cmd->add_option("name", shell.workspace,
+                        "Workspace name (default: the current folder's workspace)");
   shell_cmd->callback([&] {
     shell.interactive = shell.tty = shell.login_shell = true;
     shell.argv = {"shell"};
@@ -156,7 +178,8 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   });
 
   // cp
-  cp_cmd = app.add_subcommand("cp", "Copy files and folders: cp SRC DST, with NAME:/path on one side");
+  cp_cmd =
+      app.add_subcommand("cp", "Copy files and folders: cp SRC DST, with NAME:/path on one side");
   cp_cmd->add_flag("-L,--dereference", cp.follow_symlinks, "Follow host symlinks when copying in");
   cp_cmd->add_option("src", cp.src, "Source: a host path or NAME:/path")->required();
   cp_cmd->add_option("dst", cp.dst, "Destination: a host path or NAME:/path")->required();
@@ -185,15 +208,19 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   });
 
   // trust
-  trust_cmd = app.add_subcommand("trust", "Trust a folder's .workspace.toml as it is now (create honours only "
-                                          "trusted project files)");
+  trust_cmd =
+      app.add_subcommand("trust",
+                         "Trust a folder's .workspace.toml as it is now (create honours only "
+                         "trusted project files)");
   trust_cmd->add_option("dir", trust_dir, "The project folder (default: the current one)");
-  trust_cmd->add_flag("--list", trust_list, "List the project files you trusted and whether they changed");
+  trust_cmd->add_flag("--list", trust_list,
+                      "List the project files you trusted and whether they changed");
   trust_cmd->add_flag("--remove", trust_remove, "Stop trusting the folder's project file");
   trust_cmd->add_flag("--json", trust_json, "With --list: JSON output (fields in docs/cli.md)");
   trust_cmd->callback([&] {
     if (trust_list) {
-      if (trust_remove || !trust_dir.empty()) return void(c.code = Fail("--list takes no folder and no --remove", kUsage));
+      if (trust_remove || !trust_dir.empty())
+        return void(c.code = Fail("--list takes no folder and no --remove", kUsage));
       const auto all = ListTrusted();
       if (trust_json) {
         google::protobuf::ListValue list;
@@ -205,13 +232,15 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
         std::printf("%s\n", ToJson(list).c_str());
         return;
       }
-      for (const auto& t : all) std::printf("%-8s %s\n", t.state.c_str(), Printable(t.path).c_str());
+      for (const auto& t : all)
+        std::printf("%-8s %s\n", t.state.c_str(), Printable(t.path).c_str());
       return;
     }
     if (trust_json) return void(c.code = Fail("--json goes with --list", kUsage));
     std::error_code ec;
     const auto dir = std::filesystem::canonical(trust_dir.empty() ? "." : trust_dir, ec);
-    if (ec) return void(c.code = Fail("no folder " + Printable(trust_dir) + ": " + ec.message(), kUsage));
+    if (ec)
+      return void(c.code = Fail("no folder " + Printable(trust_dir) + ": " + ec.message(), kUsage));
     const std::string path = (dir / kProjectFileName).string();
     if (trust_remove) {
       if (Status s = ForgetTrust(path); !s.ok()) return void(c.code = Fail(s));
@@ -222,8 +251,11 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
     // and trusted as create --trust does.
     auto f = LoadTrustedProjectFile(dir.string(), /*trust_now=*/true, /*ask=*/false);
     if (!f.ok()) return void(c.code = Fail(f.status()));
-    if (!f->has_value()) return void(c.code = Fail("no " + Printable(path) + " to trust", kFailure));
-    if (Tty()) std::fprintf(stderr, "Trusted: %s (create there uses it until it changes)\n", Printable(path).c_str());
+    if (!f->has_value())
+      return void(c.code = Fail("no " + Printable(path) + " to trust", kFailure));
+    if (Tty())
+      std::fprintf(stderr, "Trusted: %s (create there uses it until it changes)\n",
+                   Printable(path).c_str());
     std::printf("%s\n", path.c_str());
   });
 

@@ -34,8 +34,10 @@ Result<std::vector<std::string>> SplitRelative(const std::string& rel) {
   size_t start = 0;
   for (;;) {
     size_t end = rel.find('/', start);
-    std::string comp = rel.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (comp.empty() || comp == "." || comp == "..") return Refuse("path '" + rel + "' is not a plain relative path");
+    std::string comp =
+        rel.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (comp.empty() || comp == "." || comp == "..")
+      return Refuse("path '" + rel + "' is not a plain relative path");
     if (comp.size() > kMaxName) return Refuse("name too long in '" + rel + "'");
     out.push_back(comp);
     if (end == std::string::npos) return out;
@@ -57,11 +59,13 @@ Result<unique_fd> TreeWriter::ParentOf(const std::vector<std::string>& comps) {
   if (!root_) return Refuse("entries below a root that is not a directory");
   unique_fd dir(dup(root_.get()));
   for (size_t i = 0; i + 1 < comps.size(); ++i) {
-    unique_fd next(openat(dir.get(), comps[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    unique_fd next(
+        openat(dir.get(), comps[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next) {
-      return Status(Code::kFailedPrecondition,
-                    "cannot enter '" + Join({comps.begin(), comps.begin() + i + 1}) +
-                        "' (a symlink or not a directory?): " + ErrnoStatus("", errno).message().substr(2));
+      return Status(
+          Code::kFailedPrecondition,
+          "cannot enter '" + Join({comps.begin(), comps.begin() + i + 1}) +
+              "' (a symlink or not a directory?): " + ErrnoStatus("", errno).message().substr(2));
     }
     dir = std::move(next);
   }
@@ -94,12 +98,14 @@ Status TreeWriter::Entry(const v1::TreeEntry& e) {
   root_done_ = true;
   ++entries_;
   const mode_t mode = e.mode() & 0777;  // never set-id or sticky bits from a guest
-  timespec times[2] = {{0, UTIME_OMIT}, {e.mtime_sec(), static_cast<long>(e.mtime_nsec() % 1000000000)}};
+  timespec times[2] = {{0, UTIME_OMIT},
+                       {e.mtime_sec(), static_cast<long>(e.mtime_nsec() % 1000000000)}};
   const std::string shown = is_root ? name : Join(comps.value());
 
   switch (e.type()) {
     case v1::TreeEntry::TYPE_DIR: {
-      if (mkdirat(dirfd, name.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("mkdir " + shown, errno);
+      if (mkdirat(dirfd, name.c_str(), 0700) != 0 && errno != EEXIST)
+        return ErrnoStatus("mkdir " + shown, errno);
       unique_fd d(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!d) return ErrnoStatus("'" + shown + "' exists and is not a directory", errno);
       fchmod(d.get(), mode | S_IWUSR | S_IXUSR);  // writable until Finish
@@ -108,9 +114,11 @@ Status TreeWriter::Entry(const v1::TreeEntry& e) {
       return Status::Ok();
     }
     case v1::TreeEntry::TYPE_FILE: {
-      file_.reset(openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+      file_.reset(
+          openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!file_) {
-        if (errno == ELOOP) return Refuse("'" + shown + "' is a symlink on the host; not writing through it");
+        if (errno == ELOOP)
+          return Refuse("'" + shown + "' is a symlink on the host; not writing through it");
         return ErrnoStatus("create " + shown, errno);
       }
       struct stat st;
@@ -157,7 +165,8 @@ Status TreeWriter::Finish() {
     } else {
       auto parent = ParentOf(it->comps);
       if (!parent.ok()) continue;
-      d.reset(openat(parent->get(), it->comps.back().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      d.reset(openat(parent->get(), it->comps.back().c_str(),
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     }
     if (!d) continue;
     fchmod(d.get(), it->mode);

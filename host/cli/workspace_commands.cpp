@@ -26,15 +26,18 @@ namespace {
 void WarnPortProblems(const v1::Workspace& w) {
   for (const auto& p : w.port_problems()) {
     const std::string host_port = p.substr(0, p.find(' '));
-    std::fprintf(stderr, "workspace: '%s': port %s was not published again; free the host port and run "
-                 "workspace stop %s && workspace start %s, or move it: workspace port %s --remove %s\n",
-                 w.name().c_str(), Printable(p).c_str(), w.name().c_str(), w.name().c_str(), w.name().c_str(),
-                 host_port.c_str());
+    std::fprintf(
+        stderr,
+        "workspace: '%s': port %s was not published again; free the host port and run "
+        "workspace stop %s && workspace start %s, or move it: workspace port %s --remove %s\n",
+        w.name().c_str(), Printable(p).c_str(), w.name().c_str(), w.name().c_str(),
+        w.name().c_str(), host_port.c_str());
   }
 }
 
 void PrintTable(const std::vector<const v1::Workspace*>& rows) {
-  std::printf("%-24s %-9s %-10s %4s %8s  %s\n", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "CREATED");
+  std::printf("%-24s %-9s %-10s %4s %8s  %s\n", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY",
+              "CREATED");
   for (const auto* w : rows) {
     std::printf("%-24s %-9s %-10s %4u %5uMiB  %s\n", w->name().c_str(), w->state().c_str(),
                 w->image().c_str(), w->cpus(), w->memory_mib(), w->created_at().c_str());
@@ -42,12 +45,13 @@ void PrintTable(const std::vector<const v1::Workspace*>& rows) {
 }
 
 void PrintDetails(const v1::Workspace& w) {
-  std::printf("Name:        %s\nState:       %s\nImage:       %s\nCPUs:        %u\n"
-              "Memory:      %u MiB\nAccelerator: %s\nCPU model:   %s\nOwner uid:   %u\nCreated:     %s\n"
-              "UUID:        %s\nConsole log: %s\n",
-              w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
-              w.accel().c_str(), w.cpu_model().c_str(), w.owner_uid(), w.created_at().c_str(), w.uuid().c_str(),
-              w.console_log().c_str());
+  std::printf(
+      "Name:        %s\nState:       %s\nImage:       %s\nCPUs:        %u\n"
+      "Memory:      %u MiB\nAccelerator: %s\nCPU model:   %s\nOwner uid:   %u\nCreated:     %s\n"
+      "UUID:        %s\nConsole log: %s\n",
+      w.name().c_str(), w.state().c_str(), w.image().c_str(), w.cpus(), w.memory_mib(),
+      w.accel().c_str(), w.cpu_model().c_str(), w.owner_uid(), w.created_at().c_str(),
+      w.uuid().c_str(), w.console_log().c_str());
   if (w.disk_gib()) std::printf("Disk:        %u GiB (thin overlay on the image)\n", w.disk_gib());
   std::printf("Shares:%s\n", w.shares().empty() ? "      none" : "");
   auto join = [](const auto& list) {
@@ -57,31 +61,39 @@ void PrintDetails(const v1::Workspace& w) {
   };
   for (const auto& sh : w.shares()) {
     std::printf("  %s -> %s (%s)\n    hidden: %s\n    without credentials: %s\n    shown: %s\n",
-                sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(), Printable(join(sh.hidden())).c_str(),
-                Printable(join(sh.stripped())).c_str(), join(sh.shown()).c_str());
+                sh.host_path().c_str(), sh.guest_path().c_str(), sh.mode().c_str(),
+                Printable(join(sh.hidden())).c_str(), Printable(join(sh.stripped())).c_str(),
+                join(sh.shown()).c_str());
     if (sh.secret_scan_cut()) {
-      std::printf("    the secret scan stopped at its bound (1,000,000 entries or 64 levels): files past it "
-                  "were not looked at\n");
+      std::printf(
+          "    the secret scan stopped at its bound (1,000,000 entries or 64 levels): files past "
+          "it "
+          "were not looked at\n");
     }
     if (sh.mode() == "rw") {
-      std::printf("    protected (the guest cannot create, change or delete them; in every folder outside "
-                  "node_modules, hooks folders from the top): %s; .git and HEAD everywhere\n"
-                  "    writable all the same (--writable): %s\n",
-                  join(sh.protected_paths()).c_str(), join(sh.writable()).c_str());
+      std::printf(
+          "    protected (the guest cannot create, change or delete them; in every folder outside "
+          "node_modules, hooks folders from the top): %s; .git and HEAD everywhere\n"
+          "    writable all the same (--writable): %s\n",
+          join(sh.protected_paths()).c_str(), join(sh.writable()).c_str());
       std::printf("    refused writes: %u\n", sh.refused());
       for (const auto& r : sh.recent_refusals()) {
-        std::printf("      %s %s %s\n", r.time().c_str(), r.op().c_str(), Printable(r.path()).c_str());
+        std::printf("      %s %s %s\n", r.time().c_str(), r.op().c_str(),
+                    Printable(r.path()).c_str());
       }
     }
     if (sh.git() == "guest-git-dir") {
-      std::printf("    git: the guest commits to a git directory of its own (host .git read-only); "
-                  "take its commits with: workspace git fetch %s\n", w.name().c_str());
+      std::printf(
+          "    git: the guest commits to a git directory of its own (host .git read-only); "
+          "take its commits with: workspace git fetch %s\n",
+          w.name().c_str());
     } else if (sh.git() == "read-only") {
       std::printf("    git: the guest sees .git read-only\n");
     }
   }
   std::printf("Network:     %s\n", w.net().c_str());
-  for (const auto& f : w.ports()) std::printf("  port 127.0.0.1:%u -> guest %u\n", f.host_port(), f.guest_port());
+  for (const auto& f : w.ports())
+    std::printf("  port 127.0.0.1:%u -> guest %u\n", f.host_port(), f.guest_port());
   for (const auto& p : w.port_problems()) std::printf("  port %s (not published)\n", p.c_str());
   for (const auto& a : w.allow()) {
     std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
@@ -92,7 +104,8 @@ void PrintDetails(const v1::Workspace& w) {
 
 }  // namespace
 
-bool WorkspaceCommands::ResolveNames(Stub* stub, std::vector<std::string>* names, const std::string& obvious_for) {
+bool WorkspaceCommands::ResolveNames(Stub* stub, std::vector<std::string>* names,
+                                     const std::string& obvious_for) {
   if (!names->empty()) return true;
   std::string one;
   if (!c.Resolve(stub, &one, false, obvious_for)) return false;
@@ -191,18 +204,23 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
       }
       PrintChangesSummary(n, FetchChanges(stub, n));
       if (resp.forced()) {
-        std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n", n.c_str());
+        std::fprintf(stderr, "workspace: '%s' did not power off within 10 s and was forced off\n",
+                     n.c_str());
       }
     }
   });
-  destroy_cmd = app.add_subcommand("destroy", "Delete workspaces (or --all: yours; root: everyone's): "
-                                              "each VM and every file of it");
+  destroy_cmd = app.add_subcommand("destroy",
+                                   "Delete workspaces (or --all: yours; root: everyone's): "
+                                   "each VM and every file of it");
   destroy_cmd->alias("rm");
   destroy_cmd->add_option("name", destroy_names, kNamesHelp);
-  destroy_cmd->add_flag("-f,--force", destroy_force, "Destroy even when running, or holding commits not fetched");
-  destroy_cmd->add_flag("--all", destroy_all, "Destroy every workspace you can see (running ones need --force)");
+  destroy_cmd->add_flag("-f,--force", destroy_force,
+                        "Destroy even when running, or holding commits not fetched");
+  destroy_cmd->add_flag("--all", destroy_all,
+                        "Destroy every workspace you can see (running ones need --force)");
   // Destroys `names`, printing each one gone; the first failure decides the exit code.
-  destroy_each = [this](Stub* stub, const std::vector<std::string>& names, bool force, bool verbose) {
+  destroy_each = [this](Stub* stub, const std::vector<std::string>& names, bool force,
+                        bool verbose) {
     for (const auto& n : names) {
       auto changes = FetchChanges(stub, n);  // before its records go with it
       grpc::ClientContext ctx;
@@ -231,7 +249,8 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     return Status::Ok();
   };
   destroy_cmd->callback([&] {
-    if (destroy_all && !destroy_names.empty()) return void(c.code = Fail("give NAMEs or --all, not both", kUsage));
+    if (destroy_all && !destroy_names.empty())
+      return void(c.code = Fail("give NAMEs or --all, not both", kUsage));
     Stub* stub = c.Connect(false);
     if (!stub) return;
     if (destroy_all) {
@@ -242,7 +261,8 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     destroy_each(stub, destroy_names, destroy_force, destroy_all || destroy_names.size() > 1);
   });
 
-  prune_cmd = app.add_subcommand("prune", "Destroy your stopped and crashed workspaces (asks first on a terminal)");
+  prune_cmd = app.add_subcommand(
+      "prune", "Destroy your stopped and crashed workspaces (asks first on a terminal)");
   prune_cmd->add_flag("-f,--force", prune_force, "Do not ask");
   prune_cmd->callback([&] {
     Stub* stub = c.Connect(false);
@@ -253,8 +273,9 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     if (!prune_force && isatty(0) && isatty(2)) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-      std::fprintf(stderr, "Destroy %zu stopped workspace%s (%s), with every file of %s? [y/N] ", names.size(),
-                   names.size() == 1 ? "" : "s", list.c_str(), names.size() == 1 ? "it" : "them");
+      std::fprintf(stderr, "Destroy %zu stopped workspace%s (%s), with every file of %s? [y/N] ",
+                   names.size(), names.size() == 1 ? "" : "s", list.c_str(),
+                   names.size() == 1 ? "it" : "them");
       char answer[16] = {};
       if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
         std::fprintf(stderr, "Nothing destroyed.\n");
@@ -264,15 +285,18 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     destroy_each(stub, names, false, true);
   });
 
-  reset_cmd = app.add_subcommand("reset", "Throw a workspace's root disk away and boot a fresh one "
-                                          "(same name, shares, network policy, resources)");
+  reset_cmd = app.add_subcommand("reset",
+                                 "Throw a workspace's root disk away and boot a fresh one "
+                                 "(same name, shares, network policy, resources)");
   reset_cmd->add_option("name", reset_name, kNameHelp);
-  reset_cmd->add_flag("-f,--force", reset_force, "Reset even when the guest has commits not fetched yet");
+  reset_cmd->add_flag("-f,--force", reset_force,
+                      "Reset even when the guest has commits not fetched yet");
   reset_cmd->add_flag("--json", reset_json, "JSON output (fields in docs/cli.md)");
   reset_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub || !c.Resolve(stub, &reset_name, false, "reset")) return;
-    if (Tty() && !reset_json) std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
+    if (Tty() && !reset_json)
+      std::fprintf(stderr, "Resetting workspace '%s'...\n", reset_name.c_str());
     auto changes = FetchChanges(stub, reset_name);  // a fresh boot starts them anew
     grpc::ClientContext ctx;
     v1::ResetRequest req;
@@ -284,21 +308,26 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     if (reset_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
     const auto& w = resp.workspace();
     if (w.disk_gib()) {
-      std::printf("reset %s: discarded %.1f MiB of changes to its root disk; booted fresh from image %s; "
-                  "shared folders untouched\n",
-                  reset_name.c_str(), resp.discarded_bytes() / double(1 << 20), w.image().c_str());
+      std::printf(
+          "reset %s: discarded %.1f MiB of changes to its root disk; booted fresh from image %s; "
+          "shared folders untouched\n",
+          reset_name.c_str(), resp.discarded_bytes() / double(1 << 20), w.image().c_str());
     } else {
-      std::printf("reset %s: rebooted fresh from image %s (it keeps nothing between boots); shared folders "
-                  "untouched\n", reset_name.c_str(), w.image().c_str());
+      std::printf(
+          "reset %s: rebooted fresh from image %s (it keeps nothing between boots); shared folders "
+          "untouched\n",
+          reset_name.c_str(), w.image().c_str());
     }
     WarnPortProblems(w);
     PrintChangesSummary(reset_name, changes);
   });
 
   // logs
-  logs_cmd = app.add_subcommand("logs", "Print the guest console log, or a detached command's output: logs [NAME] [ID]");
-  logs_cmd->add_option("args", logs_args, "[NAME] [ID]: the console of NAME (default: the current folder's "
-                                          "workspace), or the output of its detached command ID (exec -d)");
+  logs_cmd = app.add_subcommand(
+      "logs", "Print the guest console log, or a detached command's output: logs [NAME] [ID]");
+  logs_cmd->add_option("args", logs_args,
+                       "[NAME] [ID]: the console of NAME (default: the current folder's "
+                       "workspace), or the output of its detached command ID (exec -d)");
   logs_cmd->add_flag("-f,--follow", logs_follow, "Keep printing new output");
   logs_cmd->callback([&] {
     Stub* stub = c.Connect(false);

@@ -23,7 +23,8 @@ class WorkspaceCommands {
  private:
   // Fills an empty list with the current folder's workspace; false (c.code set) when there is none.
   // obvious_for: as ResolveName (destroy).
-  bool ResolveNames(Stub* stub, std::vector<std::string>* names, const std::string& obvious_for = "");
+  bool ResolveNames(Stub* stub, std::vector<std::string>* names,
+                    const std::string& obvious_for = "");
   // Keeps the first failure's exit code.
   void Note(int rc);
 

@@ -49,12 +49,14 @@ std::string Encode(const BootParams& p) {
   out += std::string(" workspace.net=") + NetModeName(p.net);
   if (!p.root.empty()) out += " workspace.root=" + Escape(p.root);
   // Bounded: the whole command line must stay under the kernel's 2 KiB.
-  if (!p.git_name.empty() && p.git_name.size() <= 128) out += " workspace.git_name=" + Escape(p.git_name);
+  if (!p.git_name.empty() && p.git_name.size() <= 128)
+    out += " workspace.git_name=" + Escape(p.git_name);
   if (!p.git_email.empty() && p.git_email.size() <= 128) {
     out += " workspace.git_email=" + Escape(p.git_email);
   }
   for (const auto& s : p.shares) {
-    out += " workspace.share=" + Escape(s.tag) + ":" + Escape(s.guest_path) + ":" + (s.read_only ? "ro" : "rw");
+    out += " workspace.share=" + Escape(s.tag) + ":" + Escape(s.guest_path) + ":" +
+           (s.read_only ? "ro" : "rw");
   }
   return out;
 }
@@ -71,11 +73,13 @@ Result<BootParams> Decode(std::string_view cmdline) {
     at = end;
     if (word.rfind("workspace.", 0) != 0) continue;
     const size_t eq = word.find('=');
-    if (eq == std::string_view::npos) return Status(Code::kInvalidArgument, "boot parameter without a value");
+    if (eq == std::string_view::npos)
+      return Status(Code::kInvalidArgument, "boot parameter without a value");
     const std::string_view key = word.substr(10, eq - 10), value = word.substr(eq + 1);
     if (key == "v") {
       if (value != std::to_string(kVersion)) {
-        return Status(Code::kFailedPrecondition, "boot parameters of version " + Unescape(value) + ", this agent reads " +
+        return Status(Code::kFailedPrecondition, "boot parameters of version " + Unescape(value) +
+                                                     ", this agent reads " +
                                                      std::to_string(kVersion));
       }
       versioned = true;
@@ -97,7 +101,8 @@ Result<BootParams> Decode(std::string_view cmdline) {
       if (a == std::string_view::npos || a == b || (mode != "ro" && mode != "rw")) {
         return Status(Code::kInvalidArgument, "malformed workspace.share " + Unescape(value));
       }
-      p.shares.push_back({Unescape(value.substr(0, a)), Unescape(value.substr(a + 1, b - a - 1)), mode == "ro"});
+      p.shares.push_back(
+          {Unescape(value.substr(0, a)), Unescape(value.substr(a + 1, b - a - 1)), mode == "ro"});
     }
     // Other keys: a newer host's additions within this version, ignored.
   }

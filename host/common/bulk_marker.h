@@ -25,7 +25,10 @@ inline constexpr size_t kTagSize = 16;
 inline constexpr size_t kMarkerSize = 32;
 inline constexpr std::string_view kMagic{"\x8fWSbulk\x9d", 8};
 inline constexpr char kBegin = 'B', kEnd = 'E';
-inline constexpr std::string_view kPad{"\x7f" "mark\x1b\x03", 7};
+inline constexpr std::string_view kPad{
+    "\x7f"
+    "mark\x1b\x03",
+    7};
 
 // The marker of `kind` (kBegin or kEnd) for `tag` (kTagSize bytes).
 inline std::string Marker(char kind, std::string_view tag) {

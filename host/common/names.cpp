@@ -13,8 +13,8 @@ Status ValidateName(std::string_view name) {
       "names are 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit";
   if (name.empty()) return {Code::kInvalidArgument, "workspace name is empty: " + rule};
   if (name.size() > kMaxNameLength) {
-    return {Code::kInvalidArgument, "workspace name is " + std::to_string(name.size()) +
-                                        " characters long: " + rule};
+    return {Code::kInvalidArgument,
+            "workspace name is " + std::to_string(name.size()) + " characters long: " + rule};
   }
   if (!IsLowerAlnum(name[0])) {
     return {Code::kInvalidArgument, "invalid workspace name '" + std::string(name) + "': " + rule};

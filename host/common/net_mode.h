@@ -15,9 +15,12 @@ enum class NetMode {
 
 inline const char* NetModeName(NetMode m) {
   switch (m) {
-    case NetMode::kAllowlist: return "allowlist";
-    case NetMode::kNone: return "none";
-    case NetMode::kOpen: return "open";
+    case NetMode::kAllowlist:
+      return "allowlist";
+    case NetMode::kNone:
+      return "none";
+    case NetMode::kOpen:
+      return "open";
   }
   return "allowlist";
 }

@@ -25,8 +25,10 @@ size_t Utf8Length(std::string_view text, size_t i) {
 // U+200B-U+200F, U+202A-U+202E, U+2066-U+2069 in UTF-8 at text[i].
 bool InvisibleFormat(std::string_view text, size_t i) {
   if (i + 2 >= text.size() || static_cast<unsigned char>(text[i]) != 0xe2) return false;
-  const unsigned char b = static_cast<unsigned char>(text[i + 1]), c = static_cast<unsigned char>(text[i + 2]);
-  return (b == 0x80 && ((c >= 0x8b && c <= 0x8f) || (c >= 0xaa && c <= 0xae))) || (b == 0x81 && c >= 0xa6 && c <= 0xa9);
+  const unsigned char b = static_cast<unsigned char>(text[i + 1]),
+                      c = static_cast<unsigned char>(text[i + 2]);
+  return (b == 0x80 && ((c >= 0x8b && c <= 0x8f) || (c >= 0xaa && c <= 0xae))) ||
+         (b == 0x81 && c >= 0xa6 && c <= 0xa9);
 }
 
 std::string Shown(std::string_view text, bool lines, bool exact) {
@@ -51,7 +53,8 @@ std::string Shown(std::string_view text, bool lines, bool exact) {
     const size_t n = Utf8Length(text, i);
     if (n == 0) {
       hex(c);
-    } else if ((c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) ||  // C1 controls (CSI...)
+    } else if ((c == 0xc2 &&
+                static_cast<unsigned char>(text[i + 1]) <= 0x9f) ||  // C1 controls (CSI...)
                InvisibleFormat(text, i)) {
       for (size_t k = 0; k < n; ++k) hex(static_cast<unsigned char>(text[i + k]));
       i += n - 1;
@@ -83,8 +86,6 @@ std::string FromPrintableExact(std::string_view shown) {
   return out;
 }
 
-std::string GuestText(std::string_view text, size_t max) {
-  return Printable(text.substr(0, max));
-}
+std::string GuestText(std::string_view text, size_t max) { return Printable(text.substr(0, max)); }
 
 }  // namespace ws

@@ -9,7 +9,8 @@ namespace ws {
 Result<unique_fd> ConnectTcp(const sockaddr* addr, socklen_t len, int timeout_ms) {
   unique_fd fd(socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return ErrnoStatus("socket", errno);
-  if (connect(fd.get(), addr, len) != 0 && errno != EINPROGRESS) return ErrnoStatus("connect", errno);
+  if (connect(fd.get(), addr, len) != 0 && errno != EINPROGRESS)
+    return ErrnoStatus("connect", errno);
   pollfd p = {fd.get(), POLLOUT, 0};
   if (poll(&p, 1, timeout_ms) != 1) return Status(Code::kDeadlineExceeded, "connect timed out");
   int err = 0;

@@ -13,7 +13,8 @@
 
 namespace ws {
 
-inline Result<std::shared_ptr<cpptoml::table>> ParseToml(const std::string& text, const std::string& what) {
+inline Result<std::shared_ptr<cpptoml::table>> ParseToml(const std::string& text,
+                                                         const std::string& what) {
   try {
     std::istringstream in(text);
     cpptoml::parser p(in);

@@ -23,7 +23,8 @@ class Walker {
  public:
   Walker(bool follow, const ChunkSink& emit) : follow_(follow), emit_(emit) {}
 
-  Status Send(int dirfd, const std::string& name, const std::string& rel, const std::string& shown) {
+  Status Send(int dirfd, const std::string& name, const std::string& rel,
+              const std::string& shown) {
     struct stat st;
     if (fstatat(dirfd, name.c_str(), &st, follow_ ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
       return ErrnoStatus(shown, errno);
@@ -90,7 +91,8 @@ class Walker {
 
  private:
   Status Emit(const v1::TreeChunk& c) {
-    return emit_(c) ? Status::Ok() : Status(Code::kUnavailable, "the copy stream to the guest broke");
+    return emit_(c) ? Status::Ok()
+                    : Status(Code::kUnavailable, "the copy stream to the guest broke");
   }
   bool follow_;
   const ChunkSink& emit_;

@@ -12,7 +12,8 @@ namespace ws {
 Result<unique_fd> ConnectUnix(const std::string& path, std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Status(Code::kInvalidArgument, "socket path too long: " + path);
+  if (path.size() >= sizeof addr.sun_path)
+    return Status(Code::kInvalidArgument, "socket path too long: " + path);
   std::memcpy(addr.sun_path, path.data(), path.size());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

@@ -6,8 +6,8 @@
 namespace ws::controller {
 
 Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& name,
-                                                              const std::string& socket,
-                                                              std::chrono::milliseconds timeout) {
+                                                          const std::string& socket,
+                                                          std::chrono::milliseconds timeout) {
   auto cached = [&]() -> std::shared_ptr<guest::GuestAgent> {
     std::lock_guard lock(mu_);
     auto it = agents_.find(name);
@@ -27,8 +27,9 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& nam
   return agent;
 }
 
-Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(
-    const std::string& socket, std::chrono::milliseconds total, std::chrono::milliseconds attempt) {
+Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(const std::string& socket,
+                                                              std::chrono::milliseconds total,
+                                                              std::chrono::milliseconds attempt) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + total;
   Status last(Code::kDeadlineExceeded, "no attempt made");
@@ -40,14 +41,15 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(
     // No socket: the VM is not running (libvirt removes it), nothing to wait for.
     std::error_code ec;
     if (!std::filesystem::exists(socket, ec)) return last;
-    if (last.code() == Code::kUnavailable) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (last.code() == Code::kUnavailable)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return last;
 }
 
 Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Reconnect(const std::string& name,
-                                                                    const std::string& socket,
-                                                                    std::chrono::milliseconds timeout) {
+                                                                const std::string& socket,
+                                                                std::chrono::milliseconds timeout) {
   auto connect_mu = ConnectLock(name);
   std::lock_guard connecting(*connect_mu);
   Drop(name);

@@ -3,12 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <functional>
 
 #include "host/guest/guest_agent.h"
 
@@ -23,21 +22,20 @@ class AgentPool {
   explicit AgentPool(Dial dial) : dial_(std::move(dial)) {}
 
   // The cached connection if alive, else a new one (see Connect).
-  Result<std::shared_ptr<guest::GuestAgent>> Get(const std::string& name,
-                                                     const std::string& socket,
-                                                     std::chrono::milliseconds timeout);
+  Result<std::shared_ptr<guest::GuestAgent>> Get(const std::string& name, const std::string& socket,
+                                                 std::chrono::milliseconds timeout);
   // Connects, retrying with a fresh connection every `attempt` until `total`
   // has passed. Retrying matters: when the host reconnects quickly the guest
   // may not notice the hang-up, and the first handshake is lost.
   Result<std::shared_ptr<guest::GuestAgent>> Connect(const std::string& socket,
-                                                                std::chrono::milliseconds total,
-                                                                std::chrono::milliseconds attempt);
+                                                     std::chrono::milliseconds total,
+                                                     std::chrono::milliseconds attempt);
   // A new connection in place of any cached one (a VM just booted: the
   // cached one, if any, was to the VM before), made under the same
   // one-connect-at-a-time lock as Get's; one attempt of at most `timeout`.
   Result<std::shared_ptr<guest::GuestAgent>> Reconnect(const std::string& name,
-                                                           const std::string& socket,
-                                                           std::chrono::milliseconds timeout);
+                                                       const std::string& socket,
+                                                       std::chrono::milliseconds timeout);
   void Put(const std::string& name, std::shared_ptr<guest::GuestAgent> agent);
   void Drop(const std::string& name);
 

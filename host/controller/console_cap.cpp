@@ -19,7 +19,7 @@ namespace ws::controller {
 Status CapFile(const std::string& path, uint64_t max_bytes) {
   unique_fd fd(open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return errno == ENOENT ? Status::Ok() : ErrnoStatus("opening " + path, errno);
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus("stat " + path, errno);
   if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) <= max_bytes) return Status::Ok();
 
@@ -45,8 +45,10 @@ Status CapFile(const std::string& path, uint64_t max_bytes) {
         }
         from += n;
       }
-      struct stat now{};
-      if (fstat(fd.get(), &now) != 0 || now.st_size <= end || now.st_size - end > static_cast<off_t>(max_bytes)) break;
+      struct stat now {};
+      if (fstat(fd.get(), &now) != 0 || now.st_size <= end ||
+          now.st_size - end > static_cast<off_t>(max_bytes))
+        break;
       end = now.st_size;  // appended during the copy: kept too, once
     }
     if (rename(tmp.c_str(), kept.c_str()) != 0) {
@@ -58,7 +60,8 @@ Status CapFile(const std::string& path, uint64_t max_bytes) {
   };
   Status copied = keep_tail();
   if (ftruncate(fd.get(), 0) != 0) return ErrnoStatus("truncating " + path, errno);
-  if (!copied.ok()) return Status(copied.code(), copied.message() + " (the console was cut without a copy)");
+  if (!copied.ok())
+    return Status(copied.code(), copied.message() + " (the console was cut without a copy)");
   return Status::Ok();
 }
 

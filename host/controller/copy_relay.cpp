@@ -45,9 +45,8 @@ class CancelWithCli {
 
 }  // namespace
 
-grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller,
-                          grpc::ServerContext* ctx, const v1::CopyOutRequest& req,
-                          grpc::ServerWriter<v1::TreeChunk>* out) {
+grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
+                          const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
   auto agent = agents(caller, req.workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
   auto source = agent.value()->ReadTree(req.path());
@@ -64,9 +63,8 @@ grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller,
   return ToGrpc(source->Finish());
 }
 
-grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller,
-                         grpc::ServerContext* ctx, grpc::ServerReader<v1::CopyInRequest>* in,
-                         v1::WriteTreeResponse* resp) {
+grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
+                         grpc::ServerReader<v1::CopyInRequest>* in, v1::WriteTreeResponse* resp) {
   v1::CopyInRequest req;
   if (!in->Read(&req) || !req.has_start()) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn must begin with start"};

@@ -15,12 +15,11 @@
 
 namespace ws::controller {
 
-grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller,
-                          grpc::ServerContext* ctx, const workspace::v1::CopyOutRequest& req,
+grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
+                          const workspace::v1::CopyOutRequest& req,
                           grpc::ServerWriter<workspace::v1::TreeChunk>* out);
 
-grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller,
-                         grpc::ServerContext* ctx,
+grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
                          grpc::ServerReader<workspace::v1::CopyInRequest>* in,
                          workspace::v1::WriteTreeResponse* resp);
 

@@ -38,7 +38,8 @@ int Fail(const std::string& msg) {
 }
 
 Status MakeDir(const std::string& path, mode_t mode) {
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return ErrnoStatus("creating " + path, errno);
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return ErrnoStatus("creating " + path, errno);
   if (chmod(path.c_str(), mode) != 0) return ErrnoStatus("chmod " + path, errno);
   return Status::Ok();
 }
@@ -84,8 +85,9 @@ HostLimits ProbeLimits() {
 
 int RunDaemon(const DaemonOptions& opts) {
   if (geteuid() != 0) {
-    std::fprintf(stderr, "workspace daemon: must run as root (libvirt refuses virtiofs otherwise); "
-                         "start it with sudo or as a system service\n");
+    std::fprintf(stderr,
+                 "workspace daemon: must run as root (libvirt refuses virtiofs otherwise); "
+                 "start it with sudo or as a system service\n");
     return 1;
   }
   RunUnderReaper();
@@ -107,8 +109,10 @@ int RunDaemon(const DaemonOptions& opts) {
   }
   std::error_code ec;
   fs::create_directories(layout.state_dir(), ec);
-  for (const auto& [dir, mode] : {std::pair{layout.state_dir(), 0711}, {layout.RunDir(), 0755},
-                                  {layout.ImagesDir(), 0755}, {layout.state_dir() + "/workspaces", 0711}}) {
+  for (const auto& [dir, mode] : {std::pair{layout.state_dir(), 0711},
+                                  {layout.RunDir(), 0755},
+                                  {layout.ImagesDir(), 0755},
+                                  {layout.state_dir() + "/workspaces", 0711}}) {
     s = MakeDir(dir, static_cast<mode_t>(mode));
     if (!s.ok()) {
       std::fprintf(stderr, "workspace daemon: %s\n", s.message().c_str());
@@ -129,7 +133,8 @@ int RunDaemon(const DaemonOptions& opts) {
   if (!accel.ok()) return Fail(accel.status().message());
   s = PrepareEmbedRoot(layout);
   if (!s.ok()) return Fail(s.message());
-  std::string uri = opts.connect_uri.empty() ? "qemu:///embed?root=" + layout.EmbedRoot() : opts.connect_uri;
+  std::string uri =
+      opts.connect_uri.empty() ? "qemu:///embed?root=" + layout.EmbedRoot() : opts.connect_uri;
   auto hv = virt::OpenLibvirt(uri);
   if (!hv.ok()) return Fail(hv.status().message());
 
@@ -138,8 +143,8 @@ int RunDaemon(const DaemonOptions& opts) {
   auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"},
                                 ExeDir() + "/../share/workspace");
   images->RemoveLeftovers();
-  auto dial = [](const std::string& socket, std::chrono::milliseconds timeout)
-      -> Result<std::shared_ptr<guest::GuestAgent>> {
+  auto dial = [](const std::string& socket,
+                 std::chrono::milliseconds timeout) -> Result<std::shared_ptr<guest::GuestAgent>> {
     auto agent = guest::GrpcGuestAgent::Connect(socket, timeout);
     if (!agent.ok()) return agent.status();
     return std::shared_ptr<guest::GuestAgent>(std::move(agent.value()));
@@ -147,12 +152,13 @@ int RunDaemon(const DaemonOptions& opts) {
   auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   const char* reg_config = getenv("WORKSPACE_REGISTRY_CONFIG");
-  workspaces->SetRegistry(new registry::Registry(layout.CacheDir(), reg_config && *reg_config
-                                                                        ? reg_config
-                                                                        : "/etc/workspace/registries.toml"));
+  workspaces->SetRegistry(new registry::Registry(
+      layout.CacheDir(),
+      reg_config && *reg_config ? reg_config : "/etc/workspace/registries.toml"));
   if (const char* guard = getenv("WORKSPACE_SHARE_GUARD"); guard && std::string(guard) == "off") {
     workspaces->SetShareGuard(false);
-    Log("WARNING: WORKSPACE_SHARE_GUARD=off: read-write shares have no guard (for benchmarks only): the guest "
+    Log("WARNING: WORKSPACE_SHARE_GUARD=off: read-write shares have no guard (for benchmarks "
+        "only): the guest "
         "can write .git, .claude, .vscode and the other protected paths");
   }
   struct group* g = getgrnam("workspace");

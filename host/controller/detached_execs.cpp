@@ -54,37 +54,44 @@ class Log {
 std::string Shown(const std::string& key) { return key.substr(0, key.find('@')); }
 
 Status NoSuch(const std::string& key, const std::string& id) {
-  return {Code::kNotFound, "'" + Shown(key) + "' has no detached command " + Printable(id.substr(0, 64)) +
-                               " (see: workspace ps " + Shown(key) + ")"};
+  return {Code::kNotFound, "'" + Shown(key) + "' has no detached command " +
+                               Printable(id.substr(0, 64)) + " (see: workspace ps " + Shown(key) +
+                               ")"};
 }
 
 }  // namespace
 
 Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t owner,
-                                         std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec,
-                                         const std::string& log_dir) {
+                                         std::shared_ptr<guest::GuestAgent> agent,
+                                         guest::RunSpec spec, const std::string& log_dir) {
   auto e = std::make_shared<Entry>();
   {
     std::lock_guard lock(s_->mu);
     size_t owners = 0;
     for (const auto& [key, l] : s_->execs) {
-      owners += std::count_if(l.begin(), l.end(), [&](const auto& x) { return x->info.running && x->owner == owner; });
+      owners += std::count_if(l.begin(), l.end(),
+                              [&](const auto& x) { return x->info.running && x->owner == owner; });
     }
     if (owners >= kMaxDetachedPerOwner) {
-      return Status(Code::kResourceExhausted, "you run " + std::to_string(owners) +
-                                                  " detached commands already (the most one user may); end some "
-                                                  "with: workspace kill NAME ID");
+      return Status(Code::kResourceExhausted,
+                    "you run " + std::to_string(owners) +
+                        " detached commands already (the most one user may); end some "
+                        "with: workspace kill NAME ID");
     }
     auto& list = s_->execs[workspace];
-    size_t running = std::count_if(list.begin(), list.end(), [](const auto& x) { return x->info.running; });
+    size_t running =
+        std::count_if(list.begin(), list.end(), [](const auto& x) { return x->info.running; });
     if (running >= kMaxDetachedRunning) {
-      return Status(Code::kResourceExhausted, "'" + Shown(workspace) + "' runs " + std::to_string(running) +
-                                                  " detached commands already (the most there may be); end one "
-                                                  "with: workspace kill " + Shown(workspace) + " ID");
+      return Status(Code::kResourceExhausted,
+                    "'" + Shown(workspace) + "' runs " + std::to_string(running) +
+                        " detached commands already (the most there may be); end one "
+                        "with: workspace kill " +
+                        Shown(workspace) + " ID");
     }
     // Forget the oldest ended ones past the bound (and their logs).
     for (size_t ended = list.size() - running; ended >= kMaxDetachedKept;) {
-      auto it = std::find_if(list.begin(), list.end(), [](const auto& x) { return !x->info.running; });
+      auto it =
+          std::find_if(list.begin(), list.end(), [](const auto& x) { return !x->info.running; });
       if (it == list.end()) break;
       std::error_code ec;
       std::filesystem::remove((*it)->log_path, ec);
@@ -112,7 +119,8 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t 
     std::lock_guard lock(s_->mu);
     e->info.running = false;
     e->info.error = "no thread to run it";
-    return Status(Code::kResourceExhausted, "the daemon cannot start another thread now; try again");
+    return Status(Code::kResourceExhausted,
+                  "the daemon cannot start another thread now; try again");
   }
   t.detach();
   return e->info.id;
@@ -121,7 +129,8 @@ Result<std::string> DetachedExecs::Start(const std::string& workspace, uint32_t 
 void DetachedExecs::Run(std::shared_ptr<Shared> shared, std::shared_ptr<Entry> e,
                         std::shared_ptr<guest::GuestAgent> agent, guest::RunSpec spec) {
   Log log(e->log_path);
-  auto r = agent->Run(spec, [&](std::string_view d) { log.Write(d); }, [&] { return e->cancel.load(); });
+  auto r = agent->Run(
+      spec, [&](std::string_view d) { log.Write(d); }, [&] { return e->cancel.load(); });
   std::lock_guard lock(shared->mu);
   e->info.running = false;
   if (e->cancel) {

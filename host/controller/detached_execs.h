@@ -36,9 +36,9 @@ struct DetachedInfo {
   std::string started_at;  // RFC 3339
   int64_t started_unix = 0;
   bool running = false;
-  int exit_code = -1;      // once ended: the code, 128+N for signal N
-  bool killed = false;     // ended by `workspace kill`
-  std::string error;       // ended without an exit status (the guest went away)
+  int exit_code = -1;   // once ended: the code, 128+N for signal N
+  bool killed = false;  // ended by `workspace kill`
+  std::string error;    // ended without an exit status (the guest went away)
 };
 
 class DetachedExecs {

@@ -26,7 +26,9 @@ bool ToInput(const v1::WorkspaceExecInput& in, ExecInput* out) {
       out->kind = ExecInput::Kind::kStdin;
       out->data = in.stdin();
       return true;
-    case v1::WorkspaceExecInput::kCloseStdin: out->kind = ExecInput::Kind::kCloseStdin; return true;
+    case v1::WorkspaceExecInput::kCloseStdin:
+      out->kind = ExecInput::Kind::kCloseStdin;
+      return true;
     case v1::WorkspaceExecInput::kSignal:
       out->kind = ExecInput::Kind::kSignal;
       out->signal = in.signal();
@@ -36,7 +38,8 @@ bool ToInput(const v1::WorkspaceExecInput& in, ExecInput* out) {
       out->rows = in.resize().rows();
       out->cols = in.resize().cols();
       return true;
-    case v1::WorkspaceExecInput::KIND_NOT_SET: return false;
+    case v1::WorkspaceExecInput::KIND_NOT_SET:
+      return false;
   }
   return false;
 }
@@ -45,8 +48,12 @@ bool ToInput(const v1::WorkspaceExecInput& in, ExecInput* out) {
 v1::WorkspaceExecResponse ToCli(ExecEvent&& ev) {
   v1::WorkspaceExecResponse m;
   switch (ev.kind) {
-    case ExecEvent::Kind::kStdout: m.set_stdout(std::move(ev.data)); break;
-    case ExecEvent::Kind::kStderr: m.set_stderr(std::move(ev.data)); break;
+    case ExecEvent::Kind::kStdout:
+      m.set_stdout(std::move(ev.data));
+      break;
+    case ExecEvent::Kind::kStderr:
+      m.set_stderr(std::move(ev.data));
+      break;
     case ExecEvent::Kind::kExit: {
       auto* e = m.mutable_exit();
       if (ev.end.signal) {
@@ -111,7 +118,8 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
     std::lock_guard lock(cli_mu);
     return cli->Write(m);
   };
-  guest::BulkReader* bulk = spec.tty || first.start().pipe_stdout() ? nullptr : agent.value()->bulk();
+  guest::BulkReader* bulk =
+      spec.tty || first.start().pipe_stdout() ? nullptr : agent.value()->bulk();
   std::shared_ptr<guest::BulkSink> sink;
   // Set before the sink can deliver; what a failed delivery cancels.
   std::shared_ptr<guest::ExecCall> call;

@@ -6,7 +6,8 @@ namespace ws::controller {
 
 using namespace std::chrono_literals;
 
-void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMeta& meta, bool private_ok) {
+void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMeta& meta,
+                               bool private_ok) {
   if (meta.net != "allowlist") return;
   const std::string socket = meta.agent_socket;
   auto relay = std::make_unique<net::EgressRelay>(
@@ -17,14 +18,15 @@ void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMet
   old = std::exchange(egress_[name], std::move(relay));
 }
 
-void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& meta, bool private_ok) {
+void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& meta,
+                          bool private_ok) {
   StartEgress(name, meta, private_ok);
   std::vector<std::string> problems;
   for (auto port : meta.ports) {
     Status s = OpenPort(name, meta.agent_socket, &port);
     if (s.ok()) continue;
-    problems.push_back(std::to_string(port.host) + " (guest " + std::to_string(port.guest) + "): " +
-                       s.message());
+    problems.push_back(std::to_string(port.host) + " (guest " + std::to_string(port.guest) +
+                       "): " + s.message());
     Log("workspace '" + name + "': published port " + problems.back());
   }
   std::lock_guard lock(mu_);
@@ -57,12 +59,15 @@ void GuestNetwork::SetAllowlist(const std::string& name, const std::vector<net::
   if (it != egress_.end()) it->second->SetAllowlist(allow, private_ok);
 }
 
-Status GuestNetwork::OpenPort(const std::string& name, const std::string& socket, virt::WorkspaceMeta::Port* p,
-                              bool guest_number_ok) {
+Status GuestNetwork::OpenPort(const std::string& name, const std::string& socket,
+                              virt::WorkspaceMeta::Port* p, bool guest_number_ok) {
   auto agent = [this, name, socket] { return agents_.Get(name, socket, 10s); };
   // No host port given: the guest's own number when free (localhost:3000 is
   // the dev server on 3000) and the caller may have it, else any free port.
-  auto fwd = net::PortForward::Open(p->host ? p->host : guest_number_ok ? p->guest : 0, p->guest, agent);
+  auto fwd = net::PortForward::Open(p->host           ? p->host
+                                    : guest_number_ok ? p->guest
+                                                      : 0,
+                                    p->guest, agent);
   if (!fwd.ok() && p->host == 0) fwd = net::PortForward::Open(0, p->guest, agent);
   if (!fwd.ok()) return fwd.status();
   p->host = fwd.value()->host_port();

@@ -35,26 +35,27 @@ class GuestNetwork {
   // The guest is going away: relay and forwards stopped, problems forgotten.
   void Detach(const std::string& name);
   // A new allowlist, for the next connection.
-  void SetAllowlist(const std::string& name, const std::vector<net::AllowEntry>& allow, bool private_ok);
+  void SetAllowlist(const std::string& name, const std::vector<net::AllowEntry>& allow,
+                    bool private_ok);
 
   // Publishes one port; fills in the port chosen when p.host is 0 (the
   // guest's own number when free and `guest_number_ok`, else any free one).
-  Status OpenPort(const std::string& name, const std::string& agent_socket, virt::WorkspaceMeta::Port* p,
-                  bool guest_number_ok = true);
+  Status OpenPort(const std::string& name, const std::string& agent_socket,
+                  virt::WorkspaceMeta::Port* p, bool guest_number_ok = true);
   // Stops publishing one host port (and forgets its problem, if any).
   void ClosePort(const std::string& name, uint16_t host_port);
   // Published ports that did not open again: "HOST (guest GUEST): why".
   std::vector<std::string> Problems(const std::string& name) const;
 
  private:
-
   AgentPool& agents_;
   const std::function<std::string(const std::string&)> audit_path_;
   registry::Registry* registry_ = nullptr;  // set before serving
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;                      // guarded by mu_
-  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_;  // guarded by mu_
-  std::map<std::string, std::vector<std::string>> problems_;                             // guarded by mu_
+  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by mu_
+  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>>
+      ports_;                                                 // guarded by mu_
+  std::map<std::string, std::vector<std::string>> problems_;  // guarded by mu_
 };
 
 }  // namespace ws::controller

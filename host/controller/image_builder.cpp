@@ -20,7 +20,8 @@ using Clock = std::chrono::steady_clock;
 // Runs after the last step: what a base should not carry, and the blocks
 // freed since (the overlay discards them, so the new base is smaller).
 constexpr char kTidyStep[] =
-    "rm -rf /tmp/* /tmp/.[!.]* /var/tmp/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/* 2>/dev/null;"
+    "rm -rf /tmp/* /tmp/.[!.]* /var/tmp/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/* "
+    "2>/dev/null;"
     " fstrim / >/dev/null 2>&1; sync";
 
 std::string RandomHex(size_t bytes) {
@@ -86,17 +87,20 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   if (Status s = ValidateRecipeSteps(r.run); !s.ok()) return s;
   if (Status s = ValidateImageName(r.from); !s.ok()) return s;
   if (images.Buildable(r.name) || r.name == "minimal" || r.name == r.from) {
-    return Status(Code::kInvalidArgument, "image '" + r.name + "' is one of workspace's own; give the derived "
-                                          "image another name");
+    return Status(Code::kInvalidArgument, "image '" + r.name +
+                                              "' is one of workspace's own; give the derived "
+                                              "image another name");
   }
   auto parent = images.Resolve(r.from);
   if (!parent.ok()) return parent.status();
   if (parent->base.empty()) {
-    return Status(Code::kInvalidArgument, "image '" + r.from + "' has no disk (it runs from memory); derive "
-                                          "from a disk image such as debian");
+    return Status(Code::kInvalidArgument, "image '" + r.from +
+                                              "' has no disk (it runs from memory); derive "
+                                              "from a disk image such as debian");
   }
   if (!parent->from.empty() && parent->owner_uid != 0 && !c.may_access(parent->owner_uid)) {
-    return Status(Code::kNotFound, "image '" + r.from + "' is not installed; see them with: workspace image list");
+    return Status(Code::kNotFound,
+                  "image '" + r.from + "' is not installed; see them with: workspace image list");
   }
   auto claim = images.BeginBuild(r.name);
   if (!claim.ok()) return claim;
@@ -107,12 +111,14 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   uint32_t owner = c.uid;
   if (auto old = images.Recorded(r.name); old.ok()) {
     if (old->from.empty()) {
-      return Status(Code::kInvalidArgument, "image '" + r.name + "' is built by a script, not derived; "
-                                            "give the derived image another name");
+      return Status(Code::kInvalidArgument, "image '" + r.name +
+                                                "' is built by a script, not derived; "
+                                                "give the derived image another name");
     }
     if (!c.may_access(old->owner_uid)) {
-      return Status(Code::kPermissionDenied, "image '" + r.name + "' belongs to another user; choose another "
-                                             "name");
+      return Status(Code::kPermissionDenied, "image '" + r.name +
+                                                 "' belongs to another user; choose another "
+                                                 "name");
     }
     owner = old->owner_uid;
   }
@@ -130,36 +136,45 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   p.net = "allowlist";
   p.allow = b.allow;
   auto ws = workspaces.Create(c, p);
-  if (!ws.ok()) return Status(ws.status().code(), "booting the build workspace: " + ws.status().message());
+  if (!ws.ok())
+    return Status(ws.status().code(), "booting the build workspace: " + ws.status().message());
   Cleanup destroy([&] { (void)workspaces.Destroy(c, ws_name, true); });
 
   auto run = [&](const std::string& cmd) -> Result<guest::RunExit> {
     auto agent = workspaces.Agent(c, ws_name);
     if (!agent.ok()) return agent.status();
     Lines lines(on_line);
-    auto exit = agent.value()->Run({{"/bin/sh", "-c", cmd}, "root", kStepTimeout, {}, ""},
-                                   [&](std::string_view d) { lines.Add(d); }, cancelled);
+    auto exit = agent.value()->Run(
+        {{"/bin/sh", "-c", cmd}, "root", kStepTimeout, {}, ""},
+        [&](std::string_view d) { lines.Add(d); }, cancelled);
     lines.Flush();
     return exit;
   };
   for (size_t i = 0; i < r.run.size(); ++i) {
-    if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
+    if (cancelled())
+      return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
     step(i + 2, "step " + std::to_string(i + 1) + ": " + Summary(r.run[i]));
     auto code = run(r.run[i]);
-    if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
-    if (!code.ok()) return Status(code.status().code(), "step " + std::to_string(i + 1) + ": " + code.status().message());
+    if (cancelled())
+      return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
+    if (!code.ok())
+      return Status(code.status().code(),
+                    "step " + std::to_string(i + 1) + ": " + code.status().message());
     if (code->code != 0) {
-      std::string why = code->timed_out   ? "timed out after " + std::to_string(kStepTimeout.count()) + " s"
-                        : code->code > 128 ? "was killed by signal " + std::to_string(code->code - 128)
-                                           : "exited with " + std::to_string(code->code);
-      return Status(Code::kFailedPrecondition, "step " + std::to_string(i + 1) + " (" + Summary(r.run[i]) + ") " +
-                                                   why + "; image '" + r.name + "' was not changed");
+      std::string why =
+          code->timed_out    ? "timed out after " + std::to_string(kStepTimeout.count()) + " s"
+          : code->code > 128 ? "was killed by signal " + std::to_string(code->code - 128)
+                             : "exited with " + std::to_string(code->code);
+      return Status(Code::kFailedPrecondition, "step " + std::to_string(i + 1) + " (" +
+                                                   Summary(r.run[i]) + ") " + why + "; image '" +
+                                                   r.name + "' was not changed");
     }
   }
 
   step(total, "powering off and writing the new base disk");
   (void)run(kTidyStep);
-  if (cancelled()) return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
+  if (cancelled())
+    return Status(Code::kUnavailable, "the build of image '" + r.name + "' was cancelled");
   auto view = workspaces.Inspect(c, ws_name);
   if (!view.ok()) return view.status();
   auto forced = workspaces.Stop(c, ws_name);
@@ -176,8 +191,10 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   });
   // Overlay and parent flattened: the new base stands alone, and the
   // parent can be rebuilt or removed without touching it.
-  auto conv = RunCommand({"qemu-img", "convert", "-O", "qcow2", view->meta.disk, staging + "/rootfs.qcow2"});
-  if (!conv.ok()) return Status(Code::kInternal, "writing the new base disk: " + conv.status().message());
+  auto conv = RunCommand(
+      {"qemu-img", "convert", "-O", "qcow2", view->meta.disk, staging + "/rootfs.qcow2"});
+  if (!conv.ok())
+    return Status(Code::kInternal, "writing the new base disk: " + conv.status().message());
   // Its owner's only before it is linked where others can see it (.bases).
   chmod((staging + "/rootfs.qcow2").c_str(), 0400);
   if (Status s = images.InstallDerived(staging, r, parent.value(), owner); !s.ok()) return s;
@@ -185,7 +202,8 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   (void)workspaces.Destroy(c, ws_name, true);
   auto built = images.Resolve(r.name);
   if (!built.ok()) return built.status();
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
   on_line("==> image " + r.name + " built from " + r.from + " in " + std::to_string(secs) + " s");
   return built;
 }

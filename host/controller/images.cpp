@@ -58,10 +58,14 @@ bool ValidImageName(const std::string& name) {
 std::string EscapeValue(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else
+      out += c;
   }
   return out;
 }
@@ -104,29 +108,35 @@ Status ValidateImageName(const std::string& name) {
   if (ValidateName(name).ok() && !name.ends_with(".importing")) return Status::Ok();
   std::string shown;
   for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return {Code::kInvalidArgument, "invalid image name '" + shown +
-                                      "': names are 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a "
-                                      "letter or digit"};
+  return {Code::kInvalidArgument,
+          "invalid image name '" + shown +
+              "': names are 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a "
+              "letter or digit"};
 }
 
 Status ValidateRecipeSteps(const std::vector<std::string>& run) {
-  if (run.empty()) return {Code::kInvalidArgument, "an image recipe needs at least one step (--run 'COMMAND')"};
-  if (run.size() > 64) return {Code::kInvalidArgument, "an image recipe has at most 64 steps; join some with &&"};
+  if (run.empty())
+    return {Code::kInvalidArgument, "an image recipe needs at least one step (--run 'COMMAND')"};
+  if (run.size() > 64)
+    return {Code::kInvalidArgument, "an image recipe has at most 64 steps; join some with &&"};
   for (size_t i = 0; i < run.size(); ++i) {
     const std::string n = "step " + std::to_string(i + 1);
     if (run[i].empty() || run[i].size() > 4096) {
-      return {Code::kInvalidArgument, n + " is empty or longer than 4096 bytes; put a long script in a file"};
+      return {Code::kInvalidArgument,
+              n + " is empty or longer than 4096 bytes; put a long script in a file"};
     }
     for (unsigned char c : run[i]) {
       if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-        return {Code::kInvalidArgument, n + " holds a control character; write it with printf or $'...'"};
+        return {Code::kInvalidArgument,
+                n + " holds a control character; write it with printf or $'...'"};
       }
     }
   }
   return Status::Ok();
 }
 
-ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs, std::string scripts_dir)
+ImageStore::ImageStore(std::string images_dir, std::vector<std::string> build_dirs,
+                       std::string scripts_dir)
     : images_dir_(std::move(images_dir)),
       bases_dir_(images_dir_ + "/.bases"),
       build_dirs_(std::move(build_dirs)),
@@ -164,10 +174,13 @@ Status ImageStore::Import(const std::string& src_dir, const std::string& name) {
   } else {
     for (const char* f : {"vmlinuz", "initrd.img", "image.env"}) {
       fs::copy_file(src / f, tmp / f, fs::copy_options::overwrite_existing, ec);
-      if (ec) return {Code::kInternal, "importing image file " + (src / f).string() + ": " + ec.message()};
+      if (ec)
+        return {Code::kInternal,
+                "importing image file " + (src / f).string() + ": " + ec.message()};
     }
   }
-  for (const auto& e : fs::directory_iterator(tmp, ec)) chmod(e.path().c_str(), derived ? 0600 : 0644);
+  for (const auto& e : fs::directory_iterator(tmp, ec))
+    chmod(e.path().c_str(), derived ? 0600 : 0644);
   fs::remove_all(dst, ec);
   fs::rename(tmp, dst, ec);
   if (ec) return {Code::kInternal, "installing image " + dst.string() + ": " + ec.message()};
@@ -183,19 +196,23 @@ std::string ImageStore::NewBaseName(const std::string& name, const std::string& 
   }
   std::error_code ec;
   std::string base = id + ".qcow2";
-  for (int i = 2; fs::exists(fs::path(bases_dir_) / base, ec); ++i) base = id + "-" + std::to_string(i) + ".qcow2";
+  for (int i = 2; fs::exists(fs::path(bases_dir_) / base, ec); ++i)
+    base = id + "-" + std::to_string(i) + ".qcow2";
   return base;
 }
 
-Status ImageStore::InstallDerived(const std::string& dir, const ImageRecipe& recipe, const Image& parent,
-                                  uint32_t owner_uid) {
+Status ImageStore::InstallDerived(const std::string& dir, const ImageRecipe& recipe,
+                                  const Image& parent, uint32_t owner_uid) {
   std::ofstream f(fs::path(dir) / "image.env", std::ios::trunc);
   f << "name=" << recipe.name << "\nboot=" << parent.boot << "\n";
   f << "disk=rootfs.qcow2\nfrom=" << recipe.from << "\nfrom_created=" << parent.created << "\n";
-  for (size_t i = 0; i < recipe.run.size(); ++i) f << "run." << i + 1 << "=" << EscapeValue(recipe.run[i]) << "\n";
-  for (size_t i = 0; i < recipe.allow.size(); ++i) f << "allow." << i + 1 << "=" << EscapeValue(recipe.allow[i]) << "\n";
-  f << "owner=" << owner_uid << "\ncpus=" << parent.default_cpus << "\nmemory_mib=" << parent.default_memory_mib
-    << "\ndisk_gib=" << parent.default_disk_gib << "\ncreated=" << NowRfc3339() << "\n";
+  for (size_t i = 0; i < recipe.run.size(); ++i)
+    f << "run." << i + 1 << "=" << EscapeValue(recipe.run[i]) << "\n";
+  for (size_t i = 0; i < recipe.allow.size(); ++i)
+    f << "allow." << i + 1 << "=" << EscapeValue(recipe.allow[i]) << "\n";
+  f << "owner=" << owner_uid << "\ncpus=" << parent.default_cpus
+    << "\nmemory_mib=" << parent.default_memory_mib << "\ndisk_gib=" << parent.default_disk_gib
+    << "\ncreated=" << NowRfc3339() << "\n";
   f.close();
   if (!f) return {Code::kInternal, "writing " + dir + "/image.env"};
   std::lock_guard lock(mu_);
@@ -205,7 +222,8 @@ Status ImageStore::InstallDerived(const std::string& dir, const ImageRecipe& rec
 Status ImageStore::BeginBuild(const std::string& name) {
   std::lock_guard lock(mu_);
   if (!building_.insert(name).second) {
-    return {Code::kAlreadyExists, "image '" + name + "' is being built already; wait for that build to end"};
+    return {Code::kAlreadyExists,
+            "image '" + name + "' is being built already; wait for that build to end"};
   }
   return Status::Ok();
 }
@@ -225,7 +243,8 @@ Result<Image> ImageStore::Recorded(const std::string& name) {
   std::error_code ec;
   const fs::path env_file = fs::path(images_dir_) / name / "image.env";
   if (!ValidImageName(name) || !fs::exists(env_file, ec)) {
-    return Status(Code::kNotFound, "no image named '" + name + "'; see them with: workspace image list");
+    return Status(Code::kNotFound,
+                  "no image named '" + name + "'; see them with: workspace image list");
   }
   Env env = ReadEnv(env_file);
   Image img;
@@ -282,8 +301,8 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
     }
     auto boot = ResolveLocked(env["boot"], depth + 1);
     if (!boot.ok()) {
-      return Status(boot.status().code(), "image '" + name + "' boots with '" + env["boot"] + "': " +
-                                              boot.status().message());
+      return Status(boot.status().code(), "image '" + name + "' boots with '" + env["boot"] +
+                                              "': " + boot.status().message());
     }
     img.kernel = boot->kernel;
     img.initrd = boot->initrd;
@@ -293,8 +312,10 @@ Result<Image> ImageStore::ResolveLocked(const std::string& name, int depth) {
     img.default_disk_gib = Number(env, "disk_gib", 20);
     std::error_code ec;
     if (!fs::exists(img.base, ec)) {
-      return Status(Code::kNotFound, "the base disk of image '" + name + "' is missing; rebuild it with: "
-                                     "workspace image build " + name);
+      return Status(Code::kNotFound, "the base disk of image '" + name +
+                                         "' is missing; rebuild it with: "
+                                         "workspace image build " +
+                                         name);
     }
     return img;
   }
@@ -315,7 +336,8 @@ std::vector<Image> ImageStore::List() {
   }
   for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
     std::string n = e.path().filename().string();
-    if (n[0] != '.' && n.find(".importing") == std::string::npos && Complete(e.path())) names.insert(n);
+    if (n[0] != '.' && n.find(".importing") == std::string::npos && Complete(e.path()))
+      names.insert(n);
   }
   std::vector<Image> out;
   for (const auto& n : names) {
@@ -330,10 +352,13 @@ bool ImageStore::Buildable(const std::string& name) const {
   return ValidImageName(name) && fs::exists(fs::path(scripts_dir_) / ("build-" + name), ec);
 }
 
-Status ImageStore::Build(const std::string& name, const std::function<void(const std::string&)>& on_line) {
+Status ImageStore::Build(const std::string& name,
+                         const std::function<void(const std::string&)>& on_line) {
   if (!Buildable(name)) {
-    return {Code::kInvalidArgument, "no build recipe for image '" + name + "'; build debian, or derive one: "
-                                   "workspace image build " + name + " --from debian --run 'COMMAND'"};
+    return {Code::kInvalidArgument, "no build recipe for image '" + name +
+                                        "'; build debian, or derive one: "
+                                        "workspace image build " +
+                                        name + " --from debian --run 'COMMAND'"};
   }
   std::lock_guard build(build_mu_);
   const std::string out = images_dir_ + "/.build-" + name;
@@ -363,7 +388,8 @@ Status ImageStore::Remove(const std::string& name) {
   }
   for (const auto& e : fs::directory_iterator(images_dir_, ec)) {
     if (ReadEnv(e.path() / "image.env")["boot"] == name) {
-      return {Code::kFailedPrecondition, "image '" + e.path().filename().string() + "' boots with '" + name +
+      return {Code::kFailedPrecondition, "image '" + e.path().filename().string() +
+                                             "' boots with '" + name +
                                              "'; remove that image first"};
     }
   }

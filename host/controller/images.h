@@ -28,9 +28,9 @@ struct Image {
   std::string kernel;
   std::string initrd;
   std::string kernel_release;
-  std::string base;     // the base disk, or empty for a diskless image
-  std::string boot;     // the image whose kernel and initramfs boot it (disk images)
-  std::string created;  // RFC 3339 UTC
+  std::string base;         // the base disk, or empty for a diskless image
+  std::string boot;         // the image whose kernel and initramfs boot it (disk images)
+  std::string created;      // RFC 3339 UTC
   uint64_t size_bytes = 0;  // space it takes: base disk, or kernel + initramfs
   uint32_t default_cpus = 1;
   uint32_t default_memory_mib = 512;
@@ -62,8 +62,6 @@ Status ValidateImageName(const std::string& name);
 // text (tabs and newlines allowed).
 Status ValidateRecipeSteps(const std::vector<std::string>& run);
 
-
-
 class ImageStore {
  public:
   // images_dir: STATE/images; build_dirs: where freshly built images are
@@ -87,7 +85,8 @@ class ImageStore {
   // recipe.name, recording the recipe, the parent and its owner. The
   // previous image of that name, if any, keeps its base disk while a
   // workspace uses it.
-  Status InstallDerived(const std::string& dir, const ImageRecipe& recipe, const Image& parent, uint32_t owner_uid);
+  Status InstallDerived(const std::string& dir, const ImageRecipe& recipe, const Image& parent,
+                        uint32_t owner_uid);
   // Where derived images are staged while they are built (on the file
   // system of the bases, so installing one is a link).
   std::string StagingDir(const std::string& name) const { return images_dir_ + "/.build-" + name; }
@@ -113,8 +112,8 @@ class ImageStore {
   std::string bases_dir_;
   std::vector<std::string> build_dirs_;
   std::string scripts_dir_;
-  std::mutex mu_;        // imports and removals
-  std::mutex build_mu_;  // one build at a time
+  std::mutex mu_;                   // imports and removals
+  std::mutex build_mu_;             // one build at a time
   std::set<std::string> building_;  // derived builds under way; guarded by mu_
 };
 

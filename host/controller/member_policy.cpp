@@ -11,7 +11,9 @@
 namespace ws::controller {
 namespace {
 
-std::string Where() { return " (the daemon's policy for members; root may change it in " + DaemonConfigPath() + ")"; }
+std::string Where() {
+  return " (the daemon's policy for members; root may change it in " + DaemonConfigPath() + ")";
+}
 
 }  // namespace
 
@@ -28,12 +30,15 @@ Result<MemberPolicy> ParseMemberPolicy(const std::string& text) {
   auto members = t->get_table("members");
   if (!members) return p;
   for (const auto& [key, value] : *members) {
-    bool* field = key == "allow_low_ports" ? &p.allow_low_ports
+    bool* field = key == "allow_low_ports"       ? &p.allow_low_ports
                   : key == "allow_private_hosts" ? &p.allow_private_hosts
                                                  : nullptr;
-    if (!field) return Status(Code::kInvalidArgument, "daemon config: unknown key 'members." + key + "'");
+    if (!field)
+      return Status(Code::kInvalidArgument, "daemon config: unknown key 'members." + key + "'");
     auto v = value->as<bool>();
-    if (!v) return Status(Code::kInvalidArgument, "daemon config: 'members." + key + "' must be true or false");
+    if (!v)
+      return Status(Code::kInvalidArgument,
+                    "daemon config: 'members." + key + "' must be true or false");
     *field = v->get();
   }
   return p;
@@ -55,19 +60,22 @@ std::string DaemonConfigPath() {
 
 Status CheckHostPort(const MemberPolicy& p, uid_t caller, uint16_t host_port) {
   if (caller == 0 || p.allow_low_ports || host_port == 0 || host_port >= 1024) return Status::Ok();
-  return {Code::kPermissionDenied,
-          "host port " + std::to_string(host_port) + " is below 1024, which only root may publish" + Where()};
+  return {Code::kPermissionDenied, "host port " + std::to_string(host_port) +
+                                       " is below 1024, which only root may publish" + Where()};
 }
 
 Status CheckAllowEntry(const MemberPolicy& p, uid_t caller, const net::AllowEntry& e) {
   if (caller == 0 || p.allow_private_hosts) return Status::Ok();
   auto ip = net::ParseIpLiteral(e.host);
   if (ip && !net::IsPublic(net::Classify(*ip))) {
-    return {Code::kPermissionDenied, "--allow " + e.ToString() + ": " + net::AddressClassName(net::Classify(*ip)) +
+    return {Code::kPermissionDenied, "--allow " + e.ToString() + ": " +
+                                         net::AddressClassName(net::Classify(*ip)) +
                                          " addresses are not for members" + Where()};
   }
-  if (e.host == "localhost" || (e.host.size() > 10 && e.host.compare(e.host.size() - 10, 10, ".localhost") == 0)) {
-    return {Code::kPermissionDenied, "--allow " + e.ToString() + ": loopback names are not for members" + Where()};
+  if (e.host == "localhost" ||
+      (e.host.size() > 10 && e.host.compare(e.host.size() - 10, 10, ".localhost") == 0)) {
+    return {Code::kPermissionDenied,
+            "--allow " + e.ToString() + ": loopback names are not for members" + Where()};
   }
   return Status::Ok();
 }

@@ -27,7 +27,8 @@ Result<std::unique_ptr<PeerListener>> PeerListener::Listen(const std::string& pa
   umask(old);
   if (rc != 0) return ErrnoStatus("binding " + path, errno);
   if (group_gid >= 0) {
-    if (chown(path.c_str(), 0, static_cast<gid_t>(group_gid)) != 0 || chmod(path.c_str(), 0660) != 0) {
+    if (chown(path.c_str(), 0, static_cast<gid_t>(group_gid)) != 0 ||
+        chmod(path.c_str(), 0660) != 0) {
       return ErrnoStatus("setting the group of " + path, errno);
     }
   }

@@ -64,7 +64,8 @@ void RunUnderReaper() {
   const pid_t reaper = getpid();
   const pid_t daemon = fork();
   if (daemon < 0) {
-    std::fprintf(stderr, "workspace daemon: fork: %s; running without a reaper\n", std::strerror(errno));
+    std::fprintf(stderr, "workspace daemon: fork: %s; running without a reaper\n",
+                 std::strerror(errno));
     prctl(PR_SET_CHILD_SUBREAPER, 0);
     sigprocmask(SIG_SETMASK, &old, nullptr);
     return;

@@ -10,12 +10,12 @@
 #include <thread>
 
 #include "host/common/grpc_status.h"
-#include "host/controller/service_support.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 #include "host/controller/image_builder.h"
 #include "host/controller/member_policy.h"
+#include "host/controller/service_support.h"
 #include "host/controller/share_changes.h"
 #include "host/shares/guard_log.h"
 #include "host/shares/share_config.h"
@@ -94,8 +94,9 @@ Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
   // The label is checked, not trusted: one of the daemon's own.
   const std::string source = a.source().empty() ? "user" : a.source();
   if (!IsKnownAllowSource(source)) {
-    return Status(Code::kInvalidArgument, "allowlist source '" + source.substr(0, 32) +
-                                              "' is not one the daemon knows (user, apt, npm, pip, ai-apis)");
+    return Status(Code::kInvalidArgument,
+                  "allowlist source '" + source.substr(0, 32) +
+                      "' is not one the daemon knows (user, apt, npm, pip, ai-apis)");
   }
   return net::ParseAllowEntry(spec, source);
 }
@@ -106,7 +107,6 @@ Result<Caller> ControllerService::Identify(Ctx* ctx) const {
   return *caller;
 }
 
-
 grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloResponse* resp) {
   resp->set_api_version(v1::API_VERSION_CURRENT);
   resp->set_daemon_version(WS_VERSION);
@@ -114,7 +114,8 @@ grpc::Status ControllerService::Hello(Ctx*, const v1::HelloRequest*, v1::HelloRe
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v1::CreateResponse* resp) {
+grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
+                                       v1::CreateResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   CreateParams p;
   p.name = req->name();
@@ -127,15 +128,20 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   p.git_name = req->git_name();
   p.git_email = req->git_email();
   for (const auto& sh : req->shares()) {
-    p.shares.push_back({sh.host_path(), sh.guest_path(), sh.read_only(), {sh.show().begin(), sh.show().end()},
-                        {sh.writable().begin(), sh.writable().end()}, {sh.protect().begin(), sh.protect().end()}});
+    p.shares.push_back({sh.host_path(),
+                        sh.guest_path(),
+                        sh.read_only(),
+                        {sh.show().begin(), sh.show().end()},
+                        {sh.writable().begin(), sh.writable().end()},
+                        {sh.protect().begin(), sh.protect().end()}});
   }
   if (!req->net().empty()) p.net = req->net();
   for (const auto& f : req->publish()) {
     if (f.host_port() > 65535 || f.guest_port() == 0 || f.guest_port() > 65535) {
       return ToGrpc(Status(Code::kInvalidArgument, "ports are 1-65535"));
     }
-    p.publish.push_back({static_cast<uint16_t>(f.host_port()), static_cast<uint16_t>(f.guest_port())});
+    p.publish.push_back(
+        {static_cast<uint16_t>(f.host_port()), static_cast<uint16_t>(f.guest_port())});
   }
   for (const auto& a : req->allow()) {
     auto e = FromProto(a);
@@ -148,7 +154,8 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req, v
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Start(Ctx* ctx, const v1::StartRequest* req, v1::StartResponse* resp) {
+grpc::Status ControllerService::Start(Ctx* ctx, const v1::StartRequest* req,
+                                      v1::StartResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Start(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
@@ -164,7 +171,8 @@ grpc::Status ControllerService::Stop(Ctx* ctx, const v1::StopRequest* req, v1::S
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Destroy(Ctx* ctx, const v1::DestroyRequest* req, v1::DestroyResponse*) {
+grpc::Status ControllerService::Destroy(Ctx* ctx, const v1::DestroyRequest* req,
+                                        v1::DestroyResponse*) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   Status s = workspaces_.Destroy(caller, req->name(), req->force());
@@ -180,7 +188,8 @@ grpc::Status ControllerService::List(Ctx* ctx, const v1::ListRequest*, v1::ListR
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req, v1::InspectResponse* resp) {
+grpc::Status ControllerService::Inspect(Ctx* ctx, const v1::InspectRequest* req,
+                                        v1::InspectResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
@@ -209,16 +218,19 @@ grpc::Status ControllerService::Port(Ctx* ctx, const v1::PortRequest* req, v1::P
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req, v1::AllowResponse* resp) {
+grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req,
+                                      v1::AllowResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  auto list = workspaces_.UpdateAllowlist(caller, req->name(), {req->add().begin(), req->add().end()},
-                                          {req->remove().begin(), req->remove().end()});
+  auto list =
+      workspaces_.UpdateAllowlist(caller, req->name(), {req->add().begin(), req->add().end()},
+                                  {req->remove().begin(), req->remove().end()});
   if (!list.ok()) return ToGrpc(list.status());
   for (const auto& a : list.value()) ToProto(a, resp->add_allow());
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1::ResetResponse* resp) {
+grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req,
+                                      v1::ResetResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto r = workspaces_.Reset(caller, req->name(), req->force());
   if (!r.ok()) return ToGrpc(r.status());
@@ -227,12 +239,14 @@ grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req, v1:
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req, v1::ChangesResponse* resp) {
+grpc::Status ControllerService::Changes(Ctx* ctx, const v1::ChangesRequest* req,
+                                        v1::ChangesResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
   const std::string name = ws->name;
-  auto found = ReadShareChanges(ws->meta, [&](const std::string& tag) { return workspaces_.ShareSpecDir(name, tag); });
+  auto found = ReadShareChanges(
+      ws->meta, [&](const std::string& tag) { return workspaces_.ShareSpecDir(name, tag); });
   for (const auto& c : found.changes) {
     auto* out = resp->add_changes();
     out->set_host_path(c.host_path);

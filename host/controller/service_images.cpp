@@ -1,6 +1,4 @@
 // ControllerService: images and the registry cache.
-#include "host/controller/service.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +13,7 @@
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 #include "host/controller/image_builder.h"
+#include "host/controller/service.h"
 #include "host/controller/service_support.h"
 #include "host/shares/view.h"
 
@@ -42,7 +41,8 @@ void ToProto(const ImageView& v, v1::Image* out) {
 
 }  // namespace
 
-grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*, v1::ImageListResponse* resp) {
+grpc::Status ControllerService::ImageList(Ctx* ctx, const v1::ImageListRequest*,
+                                          v1::ImageListResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   for (const auto& v : workspaces_.Images(caller)) ToProto(v, resp->add_images());
   for (const char* name : {"debian"}) {
@@ -63,23 +63,30 @@ grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest
   // A derived image: from the request, or its recorded recipe again.
   std::optional<ImageRecipe> recipe;
   if (!req->from().empty()) {
-    recipe = ImageRecipe{req->name(), req->from(), {req->run().begin(), req->run().end()},
+    recipe = ImageRecipe{req->name(),
+                         req->from(),
+                         {req->run().begin(), req->run().end()},
                          {req->allow().begin(), req->allow().end()}};
   } else if (!req->run().empty() || !req->allow().empty()) {
-    return ToGrpc(Status(Code::kInvalidArgument, "--run and --allow need --from IMAGE (the image to derive from)"));
-  } else if (auto old = workspaces_.image_store().Recorded(req->name()); old.ok() && !old->from.empty()) {
+    return ToGrpc(Status(Code::kInvalidArgument,
+                         "--run and --allow need --from IMAGE (the image to derive from)"));
+  } else if (auto old = workspaces_.image_store().Recorded(req->name());
+             old.ok() && !old->from.empty()) {
     // Another user's image is not the caller's to see, nor its recipe to run.
     if (!caller.may_access(old->owner_uid) && old->owner_uid != 0) {
-      return ToGrpc(Status(Code::kNotFound, "image '" + req->name() + "' is not installed; derive one with: "
-                                            "workspace image build " + req->name() + " --from debian --run 'COMMAND'"));
+      return ToGrpc(Status(Code::kNotFound, "image '" + req->name() +
+                                                "' is not installed; derive one with: "
+                                                "workspace image build " +
+                                                req->name() + " --from debian --run 'COMMAND'"));
     }
     recipe = ImageRecipe{old->name, old->from, old->run, old->allow};
   }
   Status s;
   if (recipe) {
     if (recipe->allow.size() > kMaxRecipeAllow) {
-      return ToGrpc(Status(Code::kInvalidArgument, "an image recipe allows at most " +
-                                                       std::to_string(kMaxRecipeAllow) + " extra hosts"));
+      return ToGrpc(Status(
+          Code::kInvalidArgument,
+          "an image recipe allows at most " + std::to_string(kMaxRecipeAllow) + " extra hosts"));
     }
     DerivedBuild b{*recipe, {}};
     for (const auto& a : req->default_allow()) {
@@ -93,7 +100,8 @@ grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest
       b.allow.push_back(e.value());
     }
     // Ctrl-C in the CLI ends the build (its workspace goes with it).
-    auto built = BuildDerivedImage(workspaces_, caller, b, on_line, [ctx] { return ctx->IsCancelled(); });
+    auto built =
+        BuildDerivedImage(workspaces_, caller, b, on_line, [ctx] { return ctx->IsCancelled(); });
     s = built.status();
   } else {
     // A script's build goes on if the caller goes away: the next create needs it anyway.
@@ -109,15 +117,18 @@ grpc::Status ControllerService::ImageBuild(Ctx* ctx, const v1::ImageBuildRequest
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveRequest* req, v1::ImageRemoveResponse*) {
+grpc::Status ControllerService::ImageRemove(Ctx* ctx, const v1::ImageRemoveRequest* req,
+                                            v1::ImageRemoveResponse*) {
   WS_IDENTIFY(ctx, caller);
   return ToGrpc(workspaces_.RemoveImage(caller, req->name()));
 }
 
-grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req, v1::CacheResponse* resp) {
+grpc::Status ControllerService::Cache(Ctx* ctx, const v1::CacheRequest* req,
+                                      v1::CacheResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   registry::Registry* reg = workspaces_.registry();
-  if (!reg) return ToGrpc(Status(Code::kFailedPrecondition, "this daemon serves no registry endpoints"));
+  if (!reg)
+    return ToGrpc(Status(Code::kFailedPrecondition, "this daemon serves no registry endpoints"));
   auto config = reg->CurrentConfig();
   if (!config.ok()) return ToGrpc(config.status());
   registry::Cache& cache = reg->CacheOf(caller.uid, config.value());

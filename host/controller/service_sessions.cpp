@@ -1,7 +1,5 @@
 // ControllerService: the RPCs that carry a session with a guest (exec,
 // logs, audit, cp, detached execs).
-#include "host/controller/service.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +14,7 @@
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 #include "host/controller/image_builder.h"
+#include "host/controller/service.h"
 #include "host/controller/service_support.h"
 #include "host/shares/view.h"
 
@@ -25,13 +24,15 @@ namespace v1 = workspace::v1;
 namespace {
 
 AgentLookup AgentsOf(Workspaces& workspaces) {
-  return [&workspaces](const Caller& c, const std::string& name) { return workspaces.Agent(c, name); };
+  return
+      [&workspaces](const Caller& c, const std::string& name) { return workspaces.Agent(c, name); };
 }
 
 }  // namespace
 
 grpc::Status ControllerService::Exec(
-    Ctx* ctx, grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* stream) {
+    Ctx* ctx,
+    grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* stream) {
   WS_IDENTIFY(ctx, caller);
   return RelayExec(AgentsOf(workspaces_), caller, ctx, stream);
 }
@@ -51,7 +52,8 @@ grpc::Status ControllerService::StreamFile(Ctx* ctx, const Caller& caller, const
   bool ended_seen = false;
   for (;;) {
     if (!fd) fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));  // not written yet
-    const size_t want = follow ? buf.size() : static_cast<size_t>(std::min<off_t>(buf.size(), left));
+    const size_t want =
+        follow ? buf.size() : static_cast<size_t>(std::min<off_t>(buf.size(), left));
     ssize_t n = fd && want ? read(fd.get(), buf.data(), want) : 0;
     if (n > 0) {
       left -= n;
@@ -113,7 +115,6 @@ grpc::Status ControllerService::Audit(Ctx* ctx, const v1::AuditRequest* req,
   return StreamFile(ctx, caller, req->name(), path.value(), req->follow(), writer);
 }
 
-
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
                                         grpc::ServerWriter<v1::TreeChunk>* out) {
   WS_IDENTIFY(ctx, caller);
@@ -126,7 +127,6 @@ grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRe
   return RelayCopyIn(AgentsOf(workspaces_), caller, ctx, in, resp);
 }
 
-
 grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedRequest* req,
                                              v1::ExecDetachedResponse* resp) {
   WS_IDENTIFY(ctx, caller);
@@ -134,8 +134,9 @@ grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedReq
   for (const auto& a : req->argv()) bytes += a.size() + 1;
   for (const auto& e : req->env()) bytes += e.size() + 1;
   if (req->argv().empty() || req->argv_size() + req->env_size() > 4096 || bytes > (256 << 10)) {
-    return ToGrpc(Status(Code::kInvalidArgument, "a detached command needs a command, and at most 256 KiB of "
-                                                 "arguments and environment"));
+    return ToGrpc(Status(Code::kInvalidArgument,
+                         "a detached command needs a command, and at most 256 KiB of "
+                         "arguments and environment"));
   }
   // The agent first (it waits for a create or start under way), then the
   // UUID of the workspace that agent serves.
@@ -155,7 +156,8 @@ grpc::Status ControllerService::ExecDetached(Ctx* ctx, const v1::ExecDetachedReq
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* req, v1::ProcessesResponse* resp) {
+grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* req,
+                                          v1::ProcessesResponse* resp) {
   WS_IDENTIFY(ctx, caller);
   auto ws = workspaces_.Inspect(caller, req->name());
   if (!ws.ok()) return ToGrpc(ws.status());
@@ -165,7 +167,8 @@ grpc::Status ControllerService::Processes(Ctx* ctx, const v1::ProcessesRequest* 
     p->set_id(d.id);
     for (const auto& a : d.argv) p->add_argv(a);
     p->set_started_at(d.started_at);
-    p->set_uptime_seconds(d.running && now > d.started_unix ? static_cast<uint64_t>(now - d.started_unix) : 0);
+    p->set_uptime_seconds(
+        d.running && now > d.started_unix ? static_cast<uint64_t>(now - d.started_unix) : 0);
     p->set_state(d.running ? "running" : d.killed ? "killed" : d.error.empty() ? "exited" : "lost");
     p->set_exit_code(d.exit_code);
     p->set_error(d.error);

@@ -16,7 +16,7 @@ Result<net::AllowEntry> FromProto(const workspace::v1::AllowRule& a);
 
 // The caller of the request, as the kernel reported it; the RPC fails
 // with PERMISSION_DENIED when it cannot be told.
-#define WS_IDENTIFY(ctx, var)              \
-  auto var##_r = Identify(ctx);            \
+#define WS_IDENTIFY(ctx, var)                         \
+  auto var##_r = Identify(ctx);                       \
   if (!var##_r.ok()) return ToGrpc(var##_r.status()); \
   const Caller& var = var##_r.value()

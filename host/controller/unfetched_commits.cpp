@@ -47,7 +47,8 @@ std::vector<std::string> GuestGitPaths(const virt::WorkspaceMeta& meta) {
   if (meta.disk.empty()) return out;
   for (const auto& sh : meta.shares) {
     std::error_code ec;
-    if (!sh.read_only && std::filesystem::is_directory(sh.host_path + "/.git", ec)) out.push_back(sh.guest_path);
+    if (!sh.read_only && std::filesystem::is_directory(sh.host_path + "/.git", ec))
+      out.push_back(sh.guest_path);
   }
   return out;
 }
@@ -62,7 +63,8 @@ Unfetched ParseAnswer(const std::string& out) {
     } else if (line.rfind("C ", 0) == 0) {
       const auto sp = line.rfind(' ');
       const std::string n = line.substr(sp + 1);
-      if (sp >= 1 && !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos) {
+      if (sp >= 1 && !n.empty() && n.size() < 10 &&
+          n.find_first_not_of("0123456789") == std::string::npos) {
         u.count += std::stoull(n);
       }
     } else if (line.rfind("L ", 0) == 0 && u.commits.size() < kShownCommits) {
@@ -84,9 +86,12 @@ Result<Unfetched> AskGuest(guest::GuestAgent& agent, const std::vector<std::stri
   // The guest keeps the timeout, if it will: the host's own deadline ends
   // the call whatever the guest does (stop and reset wait on it).
   const auto deadline = std::chrono::steady_clock::now() + kAskTimeout + 2s;
-  auto r = agent.Run(spec, [&](std::string_view d) {
-    if (out.size() < kMaxAnswer) out.append(d.substr(0, kMaxAnswer - out.size()));
-  }, [&] { return std::chrono::steady_clock::now() > deadline; });
+  auto r = agent.Run(
+      spec,
+      [&](std::string_view d) {
+        if (out.size() < kMaxAnswer) out.append(d.substr(0, kMaxAnswer - out.size()));
+      },
+      [&] { return std::chrono::steady_clock::now() > deadline; });
   if (!r.ok()) return r.status();
   return ParseAnswer(out);
 }
@@ -115,20 +120,24 @@ Unfetched ReadRecord(const std::string& path) {
 
 Status RefuseLosing(const std::string& name, const std::string& verb, const Unfetched& u) {
   if (u.unknown) {
-    return {Code::kFailedPrecondition,
-            "'" + name + "' was not asked when it stopped (it stopped without `workspace stop`, or did not answer "
-            "then), so whether its git directory holds commits the host has not fetched is not known; start it "
-            "and take them (workspace start " + name +
-                "; workspace git fetch " + name + "), or throw whatever it holds away: workspace " + verb +
-                " --force " + name};
+    return {Code::kFailedPrecondition, "'" + name +
+                                           "' was not asked when it stopped (it stopped without "
+                                           "`workspace stop`, or did not answer "
+                                           "then), so whether its git directory holds commits the "
+                                           "host has not fetched is not known; start it "
+                                           "and take them (workspace start " +
+                                           name + "; workspace git fetch " + name +
+                                           "), or throw whatever it holds away: workspace " + verb +
+                                           " --force " + name};
   }
   std::string list;
   for (const auto& c : u.commits) list += (list.empty() ? "" : "; ") + c;
-  if (u.count > u.commits.size()) list += "; and " + std::to_string(u.count - u.commits.size()) + " more";
+  if (u.count > u.commits.size())
+    list += "; and " + std::to_string(u.count - u.commits.size()) + " more";
   return {Code::kFailedPrecondition,
           "'" + name + "' has " + std::to_string(u.count) + " commit" + (u.count == 1 ? "" : "s") +
-              " the host has not fetched (" + list + "); take them with: workspace git fetch " + name +
-              " (or throw them away: workspace " + verb + " --force " + name + ")"};
+              " the host has not fetched (" + list + "); take them with: workspace git fetch " +
+              name + " (or throw them away: workspace " + verb + " --force " + name + ")"};
 }
 
 }  // namespace ws::controller

@@ -1,14 +1,12 @@
-#include "host/controller/workspaces.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <thread>
 
 #include "host/common/boot_params.h"
@@ -20,12 +18,13 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
 #include "host/controller/unfetched_commits.h"
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
 #include "host/shares/share_check.h"
-#include "host/store/disks.h"
 #include "host/shares/share_config.h"
+#include "host/store/disks.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
-#include "host/controller/workspaces_internal.h"
 
 namespace ws::controller {
 
@@ -54,11 +53,11 @@ std::string PanicLine(const std::string& console_log, uintmax_t from) {
   return line;
 }
 
-
 }  // namespace
 
-Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket, std::chrono::seconds timeout,
-                                const std::string& console_log, uintmax_t console_from) {
+Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket,
+                                std::chrono::seconds timeout, const std::string& console_log,
+                                uintmax_t console_from) {
   const auto deadline = Clock::now() + timeout;
   Status last;
   while (Clock::now() < deadline) {
@@ -78,9 +77,11 @@ Status Workspaces::WaitForAgent(const std::string& name, const std::string& sock
     if (last.code() == Code::kFailedPrecondition) return last;  // version mismatch: final
     if (std::string panic = PanicLine(console_log, console_from); !panic.empty()) {
       hv_.ForceOff(name);
-      return {Code::kInternal, "workspace '" + name + "' did not boot: the guest kernel panicked (" + panic +
-                                   "); its image may be damaged: run ./scripts/setup, or see the console "
-                                   "with: workspace logs " + name};
+      return {Code::kInternal,
+              "workspace '" + name + "' did not boot: the guest kernel panicked (" + panic +
+                  "); its image may be damaged: run ./scripts/setup, or see the console "
+                  "with: workspace logs " +
+                  name};
     }
     std::this_thread::sleep_for(50ms);  // a round that failed at once must not spin
   }
@@ -111,7 +112,9 @@ Status Workspaces::MarkUnfetchedUnknown(const std::string& name, const virt::Wor
   Unfetched unknown;
   unknown.unknown = true;
   Status s = Record(UnfetchedRecord(name), unknown);
-  if (!s.ok()) return Status(s.code(), "cannot record for '" + name + "' that its commits are not known yet: " + s.message());
+  if (!s.ok())
+    return Status(s.code(), "cannot record for '" + name +
+                                "' that its commits are not known yet: " + s.message());
   return Status::Ok();
 }
 
@@ -120,7 +123,8 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   if (ws.state == virt::VmState::kRunning) return ws;
   if (ws.state == virt::VmState::kPaused || ws.state == virt::VmState::kStopping) {
     return Status(Code::kFailedPrecondition, "workspace '" + name + "' is " +
-                                                 virt::VmStateName(ws.state) + "; try again or stop it first");
+                                                 virt::VmStateName(ws.state) +
+                                                 "; try again or stop it first");
   }
   // What served the VM before it stopped on its own (crashed, powered off
   // from inside) goes first: it must not take the new VM's agent socket.
@@ -129,8 +133,9 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   if (!s.ok()) return s;
   std::error_code ec;
   if (!ws.meta.disk.empty() && !fs::exists(ws.meta.disk, ec)) {
-    return Status(Code::kFailedPrecondition, "the disk of '" + name + "' (" + ws.meta.disk +
-                                                 ") is gone; make a fresh one with: workspace reset " + name);
+    return Status(Code::kFailedPrecondition,
+                  "the disk of '" + name + "' (" + ws.meta.disk +
+                      ") is gone; make a fresh one with: workspace reset " + name);
   }
   // A newer build of the image (./scripts/setup) is installed first, so the
   // agent that boots matches this daemon. When the image cannot be resolved
@@ -145,7 +150,8 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
     (void)Record(UnfetchedRecord(name), before);  // it never ran: what was known still holds
     return s;
   }
-  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
+  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log,
+                   ec ? 0 : console_from);
   if (!s.ok()) return s;
   AttachGuest(name, ws.meta);
   ws.state = virt::VmState::kRunning;
@@ -196,12 +202,14 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
   if (!ws.ok()) return ws.status();
   const bool off = ws->state == virt::VmState::kStopped || ws->state == virt::VmState::kCrashed;
   if (!off && !force) {
-    return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(ws->state) +
+    return {Code::kFailedPrecondition, "workspace '" + name + "' is " +
+                                           virt::VmStateName(ws->state) +
                                            "; stop it first (workspace stop " + name +
                                            ") or use: workspace destroy --force " + name};
   }
   if (!force) {
-    if (auto u = ReadRecord(UnfetchedRecord(name)); u.unknown || u.count > 0) return RefuseLosing(name, "destroy", u);
+    if (auto u = ReadRecord(UnfetchedRecord(name)); u.unknown || u.count > 0)
+      return RefuseLosing(name, "destroy", u);
   }
   DetachGuest(name);
   Status s = hv_.ForceOff(name);
@@ -230,8 +238,9 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
       auto asked = agent.ok() ? AskGuest(*agent.value(), git) : Result<Unfetched>(agent.status());
       if (!asked.ok()) {
         return Status(Code::kFailedPrecondition,
-                      "cannot ask '" + name + "' for commits the host has not fetched (" + asked.status().message() +
-                          "); workspace reset --force " + name + " throws away whatever its disk holds");
+                      "cannot ask '" + name + "' for commits the host has not fetched (" +
+                          asked.status().message() + "); workspace reset --force " + name +
+                          " throws away whatever its disk holds");
       }
       u = asked.value();
     }
@@ -239,8 +248,9 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
   }
   std::error_code ec;
   if (!ws->meta.disk.empty() && !fs::exists(ws->meta.base, ec)) {
-    return Status(Code::kFailedPrecondition, "the base disk of '" + name + "' (" + ws->meta.base +
-                                                 ") is gone; destroy the workspace and create it again");
+    return Status(Code::kFailedPrecondition,
+                  "the base disk of '" + name + "' (" + ws->meta.base +
+                      ") is gone; destroy the workspace and create it again");
   }
   // Everything the guest holds is about to be thrown away: no clean
   // shutdown to wait for (shares are served by the host and lose nothing).

@@ -1,14 +1,12 @@
-#include "host/controller/workspaces.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <thread>
 
 #include "host/common/boot_params.h"
@@ -20,12 +18,13 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
 #include "host/controller/unfetched_commits.h"
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
 #include "host/shares/share_check.h"
-#include "host/store/disks.h"
 #include "host/shares/share_config.h"
+#include "host/store/disks.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
-#include "host/controller/workspaces_internal.h"
 
 namespace ws::controller {
 
@@ -55,13 +54,11 @@ std::string NewUuid() {
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // variant 1
   char s[37];
-  std::snprintf(s, sizeof s,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
+  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                b[13], b[14], b[15]);
   return s;
 }
-
 
 }  // namespace
 
@@ -75,7 +72,8 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
     const int need = R_OK | X_OK | (sh.read_only ? 0 : W_OK);
     // A member's shares are theirs (sh.owner_* are the member's ids); root's
     // probe keeps root's ids, whoever owns the folder.
-    auto id = shares::IdentifyDirectoryAs(meta.owner_uid, meta.owner_uid == 0 ? 0 : sh.owner_gid, sh.host_path, need);
+    auto id = shares::IdentifyDirectoryAs(meta.owner_uid, meta.owner_uid == 0 ? 0 : sh.owner_gid,
+                                          sh.host_path, need);
     if (!id.ok() && id.status().code() == Code::kNotFound) {
       return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
                                              "' is gone; recreate it, or destroy the workspace"};
@@ -86,9 +84,10 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
                                              "; put it back, or destroy the workspace"};
     }
     if (sh.ino != 0 && (id->dev != sh.dev || id->ino != sh.ino)) {
-      return {Code::kFailedPrecondition, "the shared folder " + sh.host_path + " of '" + name +
-                                             "' is not the folder it was at create (a part of its path was "
-                                             "replaced or moved); put it back, or destroy the workspace"};
+      return {Code::kFailedPrecondition,
+              "the shared folder " + sh.host_path + " of '" + name +
+                  "' is not the folder it was at create (a part of its path was "
+                  "replaced or moved); put it back, or destroy the workspace"};
     }
     if (!sh.read_only && root_ids.uid == 0) {
       auto ids = shares::GuestRootIds();
@@ -115,7 +114,8 @@ Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceM
     conf.workspace = name;
     conf.guard = share_guard_;
     conf.audit_log = layout_.WorkspaceDir(name) + "/audit.log";
-    Status written = WritePrivateFile(dir + "/" + shares::kConfigFile, shares::RenderShareConfig(conf));
+    Status written =
+        WritePrivateFile(dir + "/" + shares::kConfigFile, shares::RenderShareConfig(conf));
     if (!written.ok()) return written;
   }
   return Status::Ok();
@@ -132,16 +132,19 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     // Names are one namespace on the host; whose it is stays unsaid.
     auto other = virt::ParseMetadata(existing->metadata_xml);
     if (!other.ok() || !c.may_access(other->owner_uid)) {
-      return Status(Code::kAlreadyExists, "the name '" + p.name + "' is taken on this host; choose another name");
+      return Status(Code::kAlreadyExists,
+                    "the name '" + p.name + "' is taken on this host; choose another name");
     }
     return Status(Code::kAlreadyExists, "a workspace named '" + p.name +
                                             "' already exists; choose another name or remove it "
-                                            "with: workspace destroy " + p.name);
+                                            "with: workspace destroy " +
+                                            p.name);
   }
   auto image = images_.Resolve(p.image.empty() ? default_image_ : p.image);
   if (!image.ok()) return image.status();
   if (!MayUseImage(c, image.value())) {
-    return Status(Code::kNotFound, "image '" + image->name + "' is not installed; see them with: workspace image list");
+    return Status(Code::kNotFound, "image '" + image->name +
+                                       "' is not installed; see them with: workspace image list");
   }
 
   // An image's defaults shrink to fit a small host; explicit values are checked.
@@ -155,21 +158,24 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     const uint64_t need = store::Qcow2VirtualSize(image->base);
     const uint64_t need_gib = (need + (1ull << 30) - 1) >> 30;
     if (disk_gib > 4096 || (static_cast<uint64_t>(disk_gib) << 30) < need) {
-      return Status(Code::kInvalidArgument, "--disk " + std::to_string(disk_gib) + ": image '" + image->name +
-                                                "' needs " + std::to_string(need_gib) + "..4096 GiB");
+      return Status(Code::kInvalidArgument, "--disk " + std::to_string(disk_gib) + ": image '" +
+                                                image->name + "' needs " +
+                                                std::to_string(need_gib) + "..4096 GiB");
     }
   } else if (p.disk_gib) {
-    return Status(Code::kInvalidArgument, "image '" + image->name + "' has no disk (it runs from memory); "
-                                          "--disk is for disk images such as debian");
+    return Status(Code::kInvalidArgument, "image '" + image->name +
+                                              "' has no disk (it runs from memory); "
+                                              "--disk is for disk images such as debian");
   }
   if (cpus > limits_.cpus) {
-    return Status(Code::kInvalidArgument, "--cpus " + std::to_string(cpus) + " is more than this host's " +
+    return Status(Code::kInvalidArgument, "--cpus " + std::to_string(cpus) +
+                                              " is more than this host's " +
                                               std::to_string(limits_.cpus) + " CPUs");
   }
   if (memory < 128 || memory > limits_.memory_mib) {
-    return Status(Code::kInvalidArgument, "--memory " + std::to_string(memory) +
-                                              " MiB is outside 128.." + std::to_string(limits_.memory_mib) +
-                                              " MiB (this host's memory)");
+    return Status(Code::kInvalidArgument,
+                  "--memory " + std::to_string(memory) + " MiB is outside 128.." +
+                      std::to_string(limits_.memory_mib) + " MiB (this host's memory)");
   }
 
   auto cpu_model = virt::ChooseCpuModel(p.cpu_model, accel_);
@@ -185,11 +191,12 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   std::vector<virt::ShareMeta> share_metas;
   for (size_t i = 0; i < p.shares.size(); ++i) {
     shares::ShareSpec spec = p.shares[i];
-    auto owner = shares::CheckShareForCaller(spec, c.uid, c.gid, layout_.state_dir(), p.allow_dangerous_shares);
+    auto owner = shares::CheckShareForCaller(spec, c.uid, c.gid, layout_.state_dir(),
+                                             p.allow_dangerous_shares);
     if (!owner.ok()) return owner.status();
-    share_metas.push_back({"ws" + std::to_string(i), spec.host_path, spec.guest_path, spec.read_only,
-                           owner->uid, owner->gid, spec.shown, owner->dev, owner->ino, spec.writable,
-                           spec.protect});
+    share_metas.push_back({"ws" + std::to_string(i), spec.host_path, spec.guest_path,
+                           spec.read_only, owner->uid, owner->gid, spec.shown, owner->dev,
+                           owner->ino, spec.writable, spec.protect});
   }
 
   const std::string uuid = NewUuid();
@@ -239,7 +246,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     boot.shares.push_back({sh.tag, sh.guest_path, sh.read_only});
     spec.filesystems.push_back({sh.tag, ShareSpecDir(p.name, sh.tag)});
   }
-  spec.cmdline = std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot::Encode(boot);
+  spec.cmdline =
+      std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot::Encode(boot);
   spec.agent_socket = meta.agent_socket;
   spec.bulk_socket = guest::BulkSocketPath(meta.agent_socket);
   spec.console_log = meta.console_log;
@@ -247,7 +255,9 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   std::error_code ec;
   fs::create_directories(layout_.WorkspaceDir(p.name), ec);
-  if (ec) return Status(Code::kInternal, "creating " + layout_.WorkspaceDir(p.name) + ": " + ec.message());
+  if (ec)
+    return Status(Code::kInternal,
+                  "creating " + layout_.WorkspaceDir(p.name) + ": " + ec.message());
   // Its disk, console and share configs are root's (QEMU runs as
   // libvirt-qemu and needs to pass through: 0711, not listable; files 0600).
   fs::permissions(layout_.WorkspaceDir(p.name),

@@ -1,14 +1,12 @@
-#include "host/controller/workspaces.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <thread>
 
 #include "host/common/boot_params.h"
@@ -20,12 +18,13 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
 #include "host/controller/unfetched_commits.h"
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
 #include "host/shares/share_check.h"
-#include "host/store/disks.h"
 #include "host/shares/share_config.h"
+#include "host/store/disks.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
-#include "host/controller/workspaces_internal.h"
 
 namespace ws::controller {
 
@@ -59,7 +58,8 @@ std::vector<ImageView> Workspaces::Images(const Caller& c) {
     if (vms.ok()) {
       for (const auto& vm : vms.value()) {
         auto meta = virt::ParseMetadata(vm.metadata_xml);
-        if (meta.ok() && meta->image == img.name && c.may_access(meta->owner_uid)) v.used_by.push_back(vm.name);
+        if (meta.ok() && meta->image == img.name && c.may_access(meta->owner_uid))
+          v.used_by.push_back(vm.name);
       }
     }
     std::sort(v.used_by.begin(), v.used_by.end());
@@ -76,13 +76,17 @@ Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
   if (!c.may_access(img->owner_uid)) {
     // A derived image is its builder's; root's and the scripts' are everyone's
     // to use and only root's to remove.
-    if (img->owner_uid != 0) return {Code::kNotFound, "no image named '" + name + "'; see them with: workspace image list"};
-    return {Code::kPermissionDenied, "image '" + name + "' was built by " + (img->from.empty() ? "setup" : "root") +
+    if (img->owner_uid != 0)
+      return {Code::kNotFound,
+              "no image named '" + name + "'; see them with: workspace image list"};
+    return {Code::kPermissionDenied, "image '" + name + "' was built by " +
+                                         (img->from.empty() ? "setup" : "root") +
                                          "; only root may remove it"};
   }
   if (images_.Building(name)) {
-    return {Code::kFailedPrecondition, "image '" + name + "' is being built; wait for the build to end, or "
-                                       "cancel it with Ctrl-C"};
+    return {Code::kFailedPrecondition, "image '" + name +
+                                           "' is being built; wait for the build to end, or "
+                                           "cancel it with Ctrl-C"};
   }
   auto vms = hv_.List();
   if (!vms.ok()) return vms.status();
@@ -97,11 +101,13 @@ Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
       ++others;  // other users' workspace names are not the caller's to see
     }
   }
-  if (others) users += (users.empty() ? "" : " and ") + std::to_string(others) + " workspace(s) of other users";
+  if (others)
+    users +=
+        (users.empty() ? "" : " and ") + std::to_string(others) + " workspace(s) of other users";
   if (!users.empty()) {
-    return {Code::kFailedPrecondition, "image '" + name + "' is used by " + users + "; destroy " +
-                                           (users.find(',') == std::string::npos && others <= 1 ? "it" : "them") +
-                                           " first"};
+    return {Code::kFailedPrecondition,
+            "image '" + name + "' is used by " + users + "; destroy " +
+                (users.find(',') == std::string::npos && others <= 1 ? "it" : "them") + " first"};
   }
   Status s = images_.Remove(name);
   if (!s.ok()) return s;
@@ -109,7 +115,8 @@ Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
   return Status::Ok();
 }
 
-Status Workspaces::BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line) {
+Status Workspaces::BuildImage(const std::string& name,
+                              const std::function<void(const std::string&)>& on_line) {
   Status s = images_.Build(name, on_line);
   if (s.ok()) CollectUnusedBases();
   return s;

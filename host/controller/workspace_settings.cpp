@@ -1,14 +1,12 @@
-#include "host/controller/workspaces.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <thread>
 
 #include "host/common/boot_params.h"
@@ -20,12 +18,13 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
 #include "host/controller/unfetched_commits.h"
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
 #include "host/shares/share_check.h"
-#include "host/store/disks.h"
 #include "host/shares/share_config.h"
+#include "host/store/disks.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
-#include "host/controller/workspaces_internal.h"
 
 namespace ws::controller {
 
@@ -34,16 +33,16 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c, const std::string& name,
-                                                                 const std::vector<std::string>& add,
-                                                                 const std::vector<std::string>& remove) {
+Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
+    const Caller& c, const std::string& name, const std::vector<std::string>& add,
+    const std::vector<std::string>& remove) {
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
   if (ws->meta.net != "allowlist") {
-    return Status(Code::kFailedPrecondition, "workspace '" + name + "' has --net " + ws->meta.net +
-                                                 ": it has no allowlist");
+    return Status(Code::kFailedPrecondition,
+                  "workspace '" + name + "' has --net " + ws->meta.net + ": it has no allowlist");
   }
   auto& list = ws->meta.allow;
   for (const auto& spec : remove) {
@@ -52,7 +51,8 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(const Caller& c
     auto it = std::remove_if(list.begin(), list.end(), [&](const net::AllowEntry& x) {
       return x.host == e->host && x.port == e->port;
     });
-    if (it == list.end()) return Status(Code::kNotFound, spec + " is not on the allowlist of '" + name + "'");
+    if (it == list.end())
+      return Status(Code::kNotFound, spec + " is not on the allowlist of '" + name + "'");
     list.erase(it, list.end());
   }
   const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
@@ -85,7 +85,9 @@ Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
   auto& ports = ws->meta.ports;
   for (uint16_t hp : remove) {
     auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.host == hp; });
-    if (it == ports.end()) return Status(Code::kNotFound, "host port " + std::to_string(hp) + " is not published by '" + name + "'");
+    if (it == ports.end())
+      return Status(Code::kNotFound,
+                    "host port " + std::to_string(hp) + " is not published by '" + name + "'");
     ports.erase(it);
     net_.ClosePort(name, hp);
   }
@@ -97,8 +99,9 @@ Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
       Status s = net_.OpenPort(name, ws->meta.agent_socket, &p, LowPortOk(c, policy, p.guest));
       if (!s.ok()) return s;
     } else if (p.host == 0) {
-      return Status(Code::kFailedPrecondition, "workspace '" + name + "' is stopped; give HOST_PORT:GUEST_PORT, "
-                                               "or start it first");
+      return Status(Code::kFailedPrecondition, "workspace '" + name +
+                                                   "' is stopped; give HOST_PORT:GUEST_PORT, "
+                                                   "or start it first");
     }
     ports.push_back(p);
   }

@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <thread>
 
 #include "host/common/boot_params.h"
@@ -20,12 +20,12 @@
 #include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
 #include "host/controller/unfetched_commits.h"
+#include "host/controller/workspaces_internal.h"
 #include "host/shares/share_check.h"
-#include "host/store/disks.h"
 #include "host/shares/share_config.h"
+#include "host/store/disks.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
-#include "host/controller/workspaces_internal.h"
 
 namespace ws::controller {
 
@@ -37,15 +37,14 @@ using namespace std::chrono_literals;
 namespace internal {
 
 Status NotFound(const std::string& name) {
-  return {Code::kNotFound,
-          "no workspace named '" + name + "'; see the list with: workspace list"};
+  return {Code::kNotFound, "no workspace named '" + name + "'; see the list with: workspace list"};
 }
 
 Status NotRunning(const std::string& name, virt::VmState state) {
   const bool transient = state == virt::VmState::kPaused || state == virt::VmState::kStopping;
-  return {Code::kFailedPrecondition, "workspace '" + name + "' is " + virt::VmStateName(state) +
-                                         (transient ? "; try again in a moment"
-                                                    : "; start it with: workspace start " + name)};
+  return {Code::kFailedPrecondition,
+          "workspace '" + name + "' is " + virt::VmStateName(state) +
+              (transient ? "; try again in a moment" : "; start it with: workspace start " + name)};
 }
 
 bool PrivateOk(const virt::WorkspaceMeta& meta) {
@@ -77,7 +76,8 @@ Workspaces::Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& i
       default_image_(std::move(default_image)),
       virtiofsd_binary_(std::move(virtiofsd_binary)),
       agents_(std::move(dial_agent)),
-      net_(agents_, [this](const std::string& name) { return layout_.WorkspaceDir(name) + "/audit.log"; }) {}
+      net_(agents_,
+           [this](const std::string& name) { return layout_.WorkspaceDir(name) + "/audit.log"; }) {}
 
 std::string Workspaces::ShareSpecDir(const std::string& name, const std::string& tag) const {
   return layout_.WorkspaceDir(name) + "/shares/" + tag;
@@ -97,7 +97,8 @@ Result<WorkspaceView> Workspaces::Find(const Caller& c, const std::string& name)
   if (!info.ok()) return info.status().code() == Code::kNotFound ? NotFound(name) : info.status();
   if (info->metadata_xml.empty()) return NotFound(name);  // a VM that is not ours
   auto meta = virt::ParseMetadata(info->metadata_xml);
-  if (!meta.ok()) return Status(Code::kInternal, "workspace '" + name + "': " + meta.status().message());
+  if (!meta.ok())
+    return Status(Code::kInternal, "workspace '" + name + "': " + meta.status().message());
   // Another user's workspace is reported as absent, not as forbidden.
   if (!c.may_access(meta->owner_uid)) return NotFound(name);
   return WorkspaceView{info->name, info->uuid, info->state, std::move(meta.value())};
@@ -115,11 +116,13 @@ void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_s
   const std::string prefix = name + "-fs", suffix = "-virtiofsd.log";
   for (const auto& e : fs::directory_iterator(logs, ec)) {
     const std::string leaf = e.path().filename().string();
-    if (leaf.size() <= prefix.size() + suffix.size() || leaf.compare(0, prefix.size(), prefix) != 0 ||
+    if (leaf.size() <= prefix.size() + suffix.size() ||
+        leaf.compare(0, prefix.size(), prefix) != 0 ||
         leaf.compare(leaf.size() - suffix.size(), suffix.size(), suffix) != 0) {
       continue;
     }
-    const std::string index = leaf.substr(prefix.size(), leaf.size() - prefix.size() - suffix.size());
+    const std::string index =
+        leaf.substr(prefix.size(), leaf.size() - prefix.size() - suffix.size());
     if (index.find_first_not_of("0123456789") == std::string::npos) fs::remove(e.path(), ec);
   }
 }
@@ -160,7 +163,7 @@ Result<WorkspaceView> Workspaces::Inspect(const Caller& c, const std::string& na
 }
 
 Result<std::shared_ptr<guest::GuestAgent>> Workspaces::Agent(const Caller& c,
-                                                                 const std::string& name) {
+                                                             const std::string& name) {
   Status valid = ValidateName(name);
   if (!valid.ok()) return valid;
   // A create, start, stop or reset of this workspace that is under way ends

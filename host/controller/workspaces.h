@@ -5,19 +5,19 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
-#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "host/controller/agent_pool.h"
-#include "host/guest/bulk_stream.h"
 #include "host/controller/caller.h"
 #include "host/controller/guest_network.h"
 #include "host/controller/images.h"
+#include "host/guest/bulk_stream.h"
 #include "host/net/egress_relay.h"
 #include "host/net/port_forward.h"
 #include "host/shares/share_spec.h"
@@ -30,7 +30,7 @@ namespace ws::controller {
 
 struct CreateParams {
   std::string name;
-  std::string image;  // empty: the default image
+  std::string image;        // empty: the default image
   uint32_t cpus = 0;        // 0: the image's default
   uint32_t memory_mib = 0;  // 0: the image's default
   std::vector<shares::ShareSpec> shares;
@@ -38,9 +38,9 @@ struct CreateParams {
   std::string net = "allowlist";        // or "none"
   std::vector<net::AllowEntry> allow;
   std::vector<virt::WorkspaceMeta::Port> publish;  // host 0: any free port
-  uint32_t disk_gib = 0;  // 0: the image's default (disk images only)
-  std::string cpu_model;  // empty: auto (host/virt/cpu_model.h)
-  std::string git_name;   // the caller's git identity, for the guest
+  uint32_t disk_gib = 0;                           // 0: the image's default (disk images only)
+  std::string cpu_model;                           // empty: auto (host/virt/cpu_model.h)
+  std::string git_name;                            // the caller's git identity, for the guest
   std::string git_email;
 };
 
@@ -92,7 +92,8 @@ class Workspaces {
   // root's are everyone's), with the caller's workspaces made from each.
   std::vector<ImageView> Images(const Caller& c);
   Status RemoveImage(const Caller& c, const std::string& name);
-  Status BuildImage(const std::string& name, const std::function<void(const std::string&)>& on_line);
+  Status BuildImage(const std::string& name,
+                    const std::function<void(const std::string&)>& on_line);
   ImageStore& image_store() { return images_; }
   // The registry endpoints workspaces' egress serves (null: none). Set before serving.
   void SetRegistry(registry::Registry* r) { net_.SetRegistry(r); }
@@ -103,16 +104,18 @@ class Workspaces {
   Result<std::vector<WorkspaceView>> List(const Caller& c);
   Result<WorkspaceView> Inspect(const Caller& c, const std::string& name);
   // Published ports that did not open again at the last start.
-  std::vector<std::string> PortProblems(const std::string& name) const { return net_.Problems(name); }
+  std::vector<std::string> PortProblems(const std::string& name) const {
+    return net_.Problems(name);
+  }
   // Adds and removes allowlist entries; effective for the next connection.
   Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
                                                        const std::vector<std::string>& add,
                                                        const std::vector<std::string>& remove);
   // Publishes guest ports on 127.0.0.1 / stops publishing host ports;
   // returns the workspace's published ports.
-  Result<std::vector<virt::WorkspaceMeta::Port>> UpdatePorts(const Caller& c, const std::string& name,
-                                                             const std::vector<virt::WorkspaceMeta::Port>& add,
-                                                             const std::vector<uint16_t>& remove);
+  Result<std::vector<virt::WorkspaceMeta::Port>> UpdatePorts(
+      const Caller& c, const std::string& name, const std::vector<virt::WorkspaceMeta::Port>& add,
+      const std::vector<uint16_t>& remove);
   // STATE/workspaces/NAME/audit.log of a workspace the caller may see.
   Result<std::string> AuditLogPath(const Caller& c, const std::string& name);
   // After a daemon restart: takes up the egress of every running workspace.
@@ -143,8 +146,9 @@ class Workspaces {
   // console (from byte `console_from` of `console_log`: the file keeps every
   // boot) fails it at once and stops the VM, which would reboot into the
   // same panic until the timeout.
-  Status WaitForAgent(const std::string& name, const std::string& socket, std::chrono::seconds timeout,
-                      const std::string& console_log, uintmax_t console_from);
+  Status WaitForAgent(const std::string& name, const std::string& socket,
+                      std::chrono::seconds timeout, const std::string& console_log,
+                      uintmax_t console_from);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
   void RemoveFiles(const std::string& name, const std::string& agent_socket);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).

@@ -67,7 +67,8 @@ bool BulkSink::Closed() const {
   return closed_;
 }
 
-BulkSink::Outcome BulkSink::WaitEnd(std::chrono::milliseconds idle, const std::function<bool()>& cancelled) {
+BulkSink::Outcome BulkSink::WaitEnd(std::chrono::milliseconds idle,
+                                    const std::function<bool()>& cancelled) {
   std::unique_lock lock(mu_);
   // The exit message and the end marker come on different ports: a command
   // silent for longer than `idle` has its marker still on the way.
@@ -75,7 +76,8 @@ BulkSink::Outcome BulkSink::WaitEnd(std::chrono::milliseconds idle, const std::f
   for (;;) {
     if (ended_) return Outcome::kEnded;
     if (lost_) return Outcome::kLost;
-    if (!delivering_ && Clock::now() - std::max(last_data_, entered) > idle) return Outcome::kStalled;
+    if (!delivering_ && Clock::now() - std::max(last_data_, entered) > idle)
+      return Outcome::kStalled;
     lock.unlock();
     if (cancelled()) return Outcome::kStalled;
     lock.lock();
@@ -205,7 +207,8 @@ void BulkReader::Unregister(const std::string& tag) {
 std::string BulkSocketPath(const std::string& agent_socket) {
   const std::string suffix = ".sock";
   std::string base = agent_socket;
-  if (base.size() >= suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (base.size() >= suffix.size() &&
+      base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0) {
     base.resize(base.size() - suffix.size());
   }
   return base + ".out";

@@ -54,8 +54,8 @@ class BulkSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool ended_ = false, lost_ = false, closed_ = false, refused_ = false;  // guarded by mu_
-  bool delivering_ = false;                                              // guarded by mu_
-  Clock::time_point last_data_ = Clock::now();                           // guarded by mu_
+  bool delivering_ = false;                                               // guarded by mu_
+  Clock::time_point last_data_ = Clock::now();                            // guarded by mu_
 };
 
 // Splits the port's byte stream into execs by their markers. Pure logic:
@@ -78,7 +78,8 @@ class BulkDemux {
   std::shared_ptr<BulkSink> current_;
   std::string end_marker_;  // current_'s
   // What every begin marker starts with (the tag follows).
-  const std::string begin_prefix_ = bulk::Marker(bulk::kBegin, "").substr(0, bulk::kMagic.size() + 1);
+  const std::string begin_prefix_ =
+      bulk::Marker(bulk::kBegin, "").substr(0, bulk::kMagic.size() + 1);
   uint64_t dropped_ = 0;
 };
 

@@ -32,7 +32,8 @@ Status FromAgent(const grpc::Status& s, const std::string& what) {
   const Status mapped = FromGrpc(s);
   const std::string prefix = what.empty() ? "" : what + ": ";
   switch (mapped.code()) {
-    case Code::kOk: return Status::Ok();
+    case Code::kOk:
+      return Status::Ok();
     case Code::kDeadlineExceeded:
       return {mapped.code(), prefix + "the guest agent did not answer in time"};
     case Code::kUnavailable:
@@ -43,7 +44,8 @@ Status FromAgent(const grpc::Status& s, const std::string& what) {
     case Code::kFailedPrecondition:
     case Code::kPermissionDenied:
     case Code::kResourceExhausted:
-    case Code::kInternal: return {mapped.code(), prefix + GuestText(s.error_message())};
+    case Code::kInternal:
+      return {mapped.code(), prefix + GuestText(s.error_message())};
   }
   return {Code::kInternal, prefix + GuestText(s.error_message())};
 }
@@ -70,7 +72,8 @@ bool ToExecEnd(const v1::ExecExit& e, ExecEnd* end) {
       if (e.signal() < 1 || e.signal() > 64) return false;
       end->signal = e.signal();
       break;
-    case v1::ExecExit::STATUS_NOT_SET: return false;
+    case v1::ExecExit::STATUS_NOT_SET:
+      return false;
   }
   end->timed_out = e.timed_out();
   end->bulk = e.bulk();
@@ -115,9 +118,15 @@ class GrpcExecCall final : public ExecCall {
     v1::ExecRequest r;
     auto* m = r.mutable_input();
     switch (in.kind) {
-      case ExecInput::Kind::kStdin: m->set_stdin(in.data); break;
-      case ExecInput::Kind::kCloseStdin: m->set_close_stdin(true); break;
-      case ExecInput::Kind::kSignal: m->set_signal(in.signal); break;
+      case ExecInput::Kind::kStdin:
+        m->set_stdin(in.data);
+        break;
+      case ExecInput::Kind::kCloseStdin:
+        m->set_close_stdin(true);
+        break;
+      case ExecInput::Kind::kSignal:
+        m->set_signal(in.signal);
+        break;
       case ExecInput::Kind::kResize:
         m->mutable_resize()->set_rows(in.rows);
         m->mutable_resize()->set_cols(in.cols);
@@ -143,7 +152,8 @@ class GrpcExecCall final : public ExecCall {
         event->end = ExecEnd();
         if (ToExecEnd(m.exit(), &event->end)) return true;
         break;
-      case v1::ExecResponse::KIND_NOT_SET: break;
+      case v1::ExecResponse::KIND_NOT_SET:
+        break;
     }
     ctx_.TryCancel();  // not a message the agent may send
     return false;
@@ -284,7 +294,7 @@ GrpcGuestAgent::GrpcGuestAgent(std::unique_ptr<Wire> wire) : wire_(std::move(wir
 GrpcGuestAgent::~GrpcGuestAgent() = default;
 
 Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
-                                                               std::chrono::milliseconds timeout) {
+                                                                std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;  // for the connect and the handshake together
   // gRPC's fd transport wants it non-blocking, as ConnectUnix returns it.
   auto fd = ConnectUnix(socket_path, timeout);
@@ -373,7 +383,9 @@ Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,
   while (call->Read(&ev)) {
     switch (ev.kind) {
       case ExecEvent::Kind::kStdout:
-      case ExecEvent::Kind::kStderr: on_output(ev.data); break;
+      case ExecEvent::Kind::kStderr:
+        on_output(ev.data);
+        break;
       case ExecEvent::Kind::kExit:
         exit = RunExit{ev.end.signal ? 128 + ev.end.signal : ev.end.code, ev.end.timed_out};
         break;

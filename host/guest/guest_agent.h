@@ -66,8 +66,8 @@ struct ExecSpec {
 struct ExecInput {
   enum class Kind { kStdin, kCloseStdin, kSignal, kResize };
   Kind kind = Kind::kStdin;
-  std::string data;  // kStdin
-  int signal = 0;    // kSignal
+  std::string data;             // kStdin
+  int signal = 0;               // kSignal
   uint32_t rows = 0, cols = 0;  // kResize
 };
 
@@ -82,7 +82,7 @@ struct ExecEnd {
   int code = -1;
   int signal = 0;
   bool timed_out = false;
-  bool bulk = false;  // stdout went to the bulk port; its end marker was written
+  bool bulk = false;                 // stdout went to the bulk port; its end marker was written
   std::vector<std::string> notices;  // held during a tty session: ≤20, cleaned, ≤1,024 bytes
   uint32_t notices_dropped = 0;
   ExecTiming timing;

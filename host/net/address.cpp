@@ -8,7 +8,9 @@ namespace ws::net {
 namespace {
 
 AddressClass ClassifyV4(uint32_t a) {  // host byte order
-  auto in = [&](uint32_t net, int bits) { return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits)); };
+  auto in = [&](uint32_t net, int bits) {
+    return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits));
+  };
   if (a == 0xffffffffu) return AddressClass::kBroadcast;
   if (in(0x00000000, 8)) return AddressClass::kUnspecified;
   if (in(0x7f000000, 8)) return AddressClass::kLoopback;
@@ -32,15 +34,24 @@ uint32_t V4At(const in6_addr& a, int offset) {
 
 const char* AddressClassName(AddressClass c) {
   switch (c) {
-    case AddressClass::kPublic: return "public";
-    case AddressClass::kLoopback: return "loopback";
-    case AddressClass::kPrivate: return "private";
-    case AddressClass::kLinkLocal: return "link-local";
-    case AddressClass::kCgnat: return "cgnat";
-    case AddressClass::kMulticast: return "multicast";
-    case AddressClass::kUnspecified: return "unspecified";
-    case AddressClass::kBroadcast: return "broadcast";
-    case AddressClass::kReserved: return "reserved";
+    case AddressClass::kPublic:
+      return "public";
+    case AddressClass::kLoopback:
+      return "loopback";
+    case AddressClass::kPrivate:
+      return "private";
+    case AddressClass::kLinkLocal:
+      return "link-local";
+    case AddressClass::kCgnat:
+      return "cgnat";
+    case AddressClass::kMulticast:
+      return "multicast";
+    case AddressClass::kUnspecified:
+      return "unspecified";
+    case AddressClass::kBroadcast:
+      return "broadcast";
+    case AddressClass::kReserved:
+      return "reserved";
   }
   return "reserved";
 }
@@ -57,7 +68,8 @@ std::string IpAddress::ToString() const {
 
 std::optional<IpAddress> ParseIpLiteral(std::string_view host_in) {
   std::string host(host_in);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) return std::nullopt;
   IpAddress a;
   if (host.find(':') != std::string::npos) {
@@ -80,17 +92,19 @@ AddressClass Classify(const IpAddress& a) {
   if (std::memcmp(b, zero, 16) == 0) return AddressClass::kUnspecified;
   if (std::memcmp(b, zero, 15) == 0 && b[15] == 1) return AddressClass::kLoopback;
   // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d.
-  if (std::memcmp(b, zero, 10) == 0 && ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0))) {
+  if (std::memcmp(b, zero, 10) == 0 &&
+      ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0))) {
     return ClassifyV4(V4At(a.v6, 12));
   }
   // NAT64 64:ff9b::/96 carries an IPv4 address.
   static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
   if (std::memcmp(b, nat64, 12) == 0) return ClassifyV4(V4At(a.v6, 12));
-  if ((b[0] & 0xfe) == 0xfc) return AddressClass::kPrivate;                   // fc00::/7
+  if ((b[0] & 0xfe) == 0xfc) return AddressClass::kPrivate;                    // fc00::/7
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressClass::kLinkLocal;  // fe80::/10
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return AddressClass::kPrivate;    // fec0::/10 (site-local)
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+    return AddressClass::kPrivate;  // fec0::/10 (site-local)
   if (b[0] == 0xff) return AddressClass::kMulticast;
-  if (b[0] == 0x20 && b[1] == 0x02) return ClassifyV4(V4At(a.v6, 2));         // 6to4 2002::/16
+  if (b[0] == 0x20 && b[1] == 0x02) return ClassifyV4(V4At(a.v6, 2));  // 6to4 2002::/16
   return AddressClass::kPublic;
 }
 

@@ -14,24 +14,24 @@
 namespace ws::net {
 
 enum class AddressClass {
-  kPublic,       // includes the documentation ranges (these machines use them)
+  kPublic,  // includes the documentation ranges (these machines use them)
   kLoopback,
-  kPrivate,      // RFC 1918, fc00::/7
-  kLinkLocal,    // 169.254/16 (cloud metadata), fe80::/10
-  kCgnat,        // 100.64/10
+  kPrivate,    // RFC 1918, fc00::/7
+  kLinkLocal,  // 169.254/16 (cloud metadata), fe80::/10
+  kCgnat,      // 100.64/10
   kMulticast,
   kUnspecified,  // 0.0.0.0/8, ::
   kBroadcast,
-  kReserved,     // 240/4, other special IPv6
+  kReserved,  // 240/4, other special IPv6
 };
 
 const char* AddressClassName(AddressClass c);
 
 // An IP address in a canonical form.
 struct IpAddress {
-  int family = AF_INET;  // AF_INET or AF_INET6
-  in6_addr v6{};         // AF_INET6
-  in_addr v4{};          // AF_INET
+  int family = AF_INET;          // AF_INET or AF_INET6
+  in6_addr v6{};                 // AF_INET6
+  in_addr v4{};                  // AF_INET
   std::string ToString() const;  // "1.2.3.4" or "::1"
   bool operator==(const IpAddress& o) const { return ToString() == o.ToString(); }
 };

@@ -14,11 +14,21 @@ std::string JsonEscape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {  // untrusted text from the guest: ASCII only
           char buf[8];
@@ -49,15 +59,19 @@ std::string ToJsonLine(const AuditRecord& r) {
   // kMaxAuditField bytes, so one record stays small whatever the guest sends.
   auto q = [](const std::string& s) {
     if (s.size() <= kMaxAuditField) return "\"" + JsonEscape(s) + "\"";
-    return "\"" + JsonEscape(s.substr(0, kMaxAuditField)) + "...(" + std::to_string(s.size()) + " bytes)\"";
+    return "\"" + JsonEscape(s.substr(0, kMaxAuditField)) + "...(" + std::to_string(s.size()) +
+           " bytes)\"";
   };
-  return "{\"time\":" + q(r.time) + ",\"workspace\":" + q(r.workspace) + ",\"exec_id\":" + q(r.exec_id) +
-         ",\"pid\":" + std::to_string(r.pid) + ",\"command\":" + q(r.command) + ",\"target\":" + q(r.target) +
-         ",\"port\":" + std::to_string(r.port) + ",\"method\":" + q(r.method) + ",\"address\":" + q(r.address) +
-         ",\"decision\":" + q(r.decision) + ",\"reason\":" + q(r.reason) +
-         ",\"bytes_up\":" + std::to_string(r.bytes_up) + ",\"bytes_down\":" + std::to_string(r.bytes_down) +
+  return "{\"time\":" + q(r.time) + ",\"workspace\":" + q(r.workspace) +
+         ",\"exec_id\":" + q(r.exec_id) + ",\"pid\":" + std::to_string(r.pid) +
+         ",\"command\":" + q(r.command) + ",\"target\":" + q(r.target) +
+         ",\"port\":" + std::to_string(r.port) + ",\"method\":" + q(r.method) +
+         ",\"address\":" + q(r.address) + ",\"decision\":" + q(r.decision) +
+         ",\"reason\":" + q(r.reason) + ",\"bytes_up\":" + std::to_string(r.bytes_up) +
+         ",\"bytes_down\":" + std::to_string(r.bytes_down) +
          ",\"duration_ms\":" + std::to_string(r.duration_ms) + ",\"endpoint\":" + q(r.endpoint) +
-         ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) + ",\"cache\":" + q(r.cache) + "}\n";
+         ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) +
+         ",\"cache\":" + q(r.cache) + "}\n";
 }
 
 void AuditLog::Append(const AuditRecord& r) {
@@ -67,7 +81,7 @@ void AuditLog::Append(const AuditRecord& r) {
   if (fd < 0) return;
   // Bounded: past kMaxAuditBytes the log moves to PATH.1 (the one before
   // that goes) and starts again.
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxAuditBytes) {
     close(fd);
     rename(path_.c_str(), (path_ + ".1").c_str());

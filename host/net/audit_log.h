@@ -10,16 +10,16 @@
 namespace ws::net {
 
 struct AuditRecord {
-  std::string time;       // RFC 3339 UTC
+  std::string time;  // RFC 3339 UTC
   std::string workspace;
-  std::string exec_id;    // the exec's cgroup id in the guest, when known
-  int32_t pid = 0;        // guest pid of the program, when known
-  std::string command;    // its command line, when known
-  std::string target;     // host as asked
+  std::string exec_id;  // the exec's cgroup id in the guest, when known
+  int32_t pid = 0;      // guest pid of the program, when known
+  std::string command;  // its command line, when known
+  std::string target;   // host as asked
   uint32_t port = 0;
-  std::string method;     // CONNECT, GET, ...
-  std::string address;    // what the host connected to ("" when denied before)
-  std::string decision;   // "allow" or "deny"
+  std::string method;    // CONNECT, GET, ...
+  std::string address;   // what the host connected to ("" when denied before)
+  std::string decision;  // "allow" or "deny"
   std::string reason;
   uint64_t bytes_up = 0;  // guest -> remote
   uint64_t bytes_down = 0;

@@ -54,7 +54,8 @@ void EgressRelay::Drop(Shared& shared, const EgressAttempt& req, const std::stri
 
 bool EgressRelay::Shared::AcquireSlot() {
   std::unique_lock lock(mu);
-  if (!slot_freed.wait_for(lock, std::chrono::seconds(kTunnelWaitSeconds), [&] { return open_tunnels < kMaxTunnels; })) {
+  if (!slot_freed.wait_for(lock, std::chrono::seconds(kTunnelWaitSeconds),
+                           [&] { return open_tunnels < kMaxTunnels; })) {
     return false;
   }
   ++open_tunnels;
@@ -70,10 +71,11 @@ void EgressRelay::Shared::ReleaseSlot() {
 }
 
 EgressRelay::EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow,
-                         std::string audit_path, registry::Registry* registry, uid_t owner, bool private_ok)
+                         std::string audit_path, registry::Registry* registry, uid_t owner,
+                         bool private_ok)
     : agent_(std::move(agent)),
-      shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path), std::move(allow), registry,
-                                       owner, private_ok)) {
+      shared_(std::make_shared<Shared>(std::move(workspace), std::move(audit_path),
+                                       std::move(allow), registry, owner, private_ok)) {
   watcher_ = std::thread([this] { WatchLoop(); });
 }
 
@@ -130,7 +132,8 @@ void EgressRelay::Take(const std::shared_ptr<guest::GuestAgent>& agent, const Eg
   }
   if (shared_->handlers.fetch_add(1) >= kMaxHandlers) {
     --shared_->handlers;
-    Drop(*shared_, req, "more than " + std::to_string(kMaxHandlers) + " connections waiting at once");
+    Drop(*shared_, req,
+         "more than " + std::to_string(kMaxHandlers) + " connections waiting at once");
     return;
   }
   try {
@@ -147,7 +150,8 @@ void EgressRelay::Take(const std::shared_ptr<guest::GuestAgent>& agent, const Eg
 // The verdict by name (and port) alone, before any DNS.
 Decision EgressRelay::DecideByName(Shared& shared, const EgressAttempt& req) {
   std::lock_guard lock(shared.mu);
-  Decision d = Decide(shared.allow, req.host, static_cast<uint16_t>(req.port > 65535 ? 0 : req.port));
+  Decision d =
+      Decide(shared.allow, req.host, static_cast<uint16_t>(req.port > 65535 ? 0 : req.port));
   d.entry = nullptr;  // points into the list, which may change: not used past here
   if (!shared.private_ok) d.explicit_entry = false;
   return d;
@@ -192,7 +196,8 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   rec.reason = d.reason;
   rec.bytes_up = counts.guest_to_socket;
   rec.bytes_down = counts.socket_to_guest;
-  rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  rec.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   shared->audit.Append(rec);
 }
 

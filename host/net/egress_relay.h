@@ -41,8 +41,9 @@ class EgressRelay {
  public:
   using AgentFn = std::function<Result<std::shared_ptr<guest::GuestAgent>>()>;
   // registry may be null (no registry endpoints); owner: whose cache serves them.
-  EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow, std::string audit_path,
-              registry::Registry* registry = nullptr, uid_t owner = 0, bool private_ok = true);
+  EgressRelay(std::string workspace, AgentFn agent, std::vector<AllowEntry> allow,
+              std::string audit_path, registry::Registry* registry = nullptr, uid_t owner = 0,
+              bool private_ok = true);
   ~EgressRelay();  // stops taking connections; tunnels in flight finish on their own
 
   void SetAllowlist(std::vector<AllowEntry> allow, bool private_ok);
@@ -50,9 +51,13 @@ class EgressRelay {
  private:
   // What connection threads use; shared, so it outlives the relay if they do.
   struct Shared {
-    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a, registry::Registry* r, uid_t o,
-           bool p)
-        : workspace(std::move(ws)), audit(std::move(audit_path)), allow(std::move(a)), registry(r), owner(o),
+    Shared(std::string ws, std::string audit_path, std::vector<AllowEntry> a, registry::Registry* r,
+           uid_t o, bool p)
+        : workspace(std::move(ws)),
+          audit(std::move(audit_path)),
+          allow(std::move(a)),
+          registry(r),
+          owner(o),
           private_ok(p) {}
     // A relay slot, waited for up to kTunnelWaitSeconds; false when none came.
     bool AcquireSlot();
@@ -84,8 +89,8 @@ class EgressRelay {
   std::shared_ptr<Shared> shared_;
   std::mutex mu_;
   std::condition_variable cv_;
-  guest::EgressWatch* watch_ = nullptr;   // guarded by mu_: the call to cancel on stop
-  bool stopping_ = false;                 // guarded by mu_
+  guest::EgressWatch* watch_ = nullptr;  // guarded by mu_: the call to cancel on stop
+  bool stopping_ = false;                // guarded by mu_
   std::thread watcher_;
 };
 

@@ -38,10 +38,12 @@ Result<AllowEntry> ParseAllowEntry(std::string_view spec_in, std::string source)
   std::string host = spec, port;
   if (!spec.empty() && spec.front() == '[') {
     auto close = spec.find(']');
-    if (close == std::string::npos) return Status(Code::kInvalidArgument, "bad address '" + spec + "'");
+    if (close == std::string::npos)
+      return Status(Code::kInvalidArgument, "bad address '" + spec + "'");
     host = spec.substr(1, close - 1);
     if (close + 1 < spec.size()) {
-      if (spec[close + 1] != ':') return Status(Code::kInvalidArgument, "bad address '" + spec + "'");
+      if (spec[close + 1] != ':')
+        return Status(Code::kInvalidArgument, "bad address '" + spec + "'");
       port = spec.substr(close + 2);
     }
   } else if (std::count(spec.begin(), spec.end(), ':') == 1) {
@@ -63,7 +65,8 @@ Result<AllowEntry> ParseAllowEntry(std::string_view spec_in, std::string source)
   bool wildcard = host.rfind("*.", 0) == 0;
   auto name = NormalizeHostName(wildcard ? host.substr(2) : host);
   if (!name) {
-    return Status(Code::kInvalidArgument, "'" + spec + "' is not a host name, *.domain or IP address");
+    return Status(Code::kInvalidArgument,
+                  "'" + spec + "' is not a host name, *.domain or IP address");
   }
   e.host = wildcard ? "*." + *name : *name;
   return e;
@@ -79,7 +82,8 @@ Decision Decide(const std::vector<AllowEntry>& allow, std::string_view host, uin
         return d;
       }
     }
-    d.reason = "IP address " + canon + " (" + AddressClassName(Classify(*ip)) + ") is not on the allowlist";
+    d.reason = "IP address " + canon + " (" + AddressClassName(Classify(*ip)) +
+               ") is not on the allowlist";
     return d;
   }
   auto name = NormalizeHostName(host);
@@ -90,8 +94,8 @@ Decision Decide(const std::vector<AllowEntry>& allow, std::string_view host, uin
   bool name_listed = false;
   for (const auto& e : allow) {
     bool match = e.is_wildcard() ? (name->size() > e.host.size() - 1 &&
-                                    name->compare(name->size() - (e.host.size() - 1), std::string::npos,
-                                                  e.host.substr(1)) == 0)
+                                    name->compare(name->size() - (e.host.size() - 1),
+                                                  std::string::npos, e.host.substr(1)) == 0)
                                  : e.host == *name;
     if (!match) continue;
     name_listed = true;

@@ -33,7 +33,7 @@ enum class Verdict { kAllow, kDeny };
 
 struct Decision {
   Verdict verdict = Verdict::kDeny;
-  std::string reason;            // why (shown to users and in the audit log)
+  std::string reason;  // why (shown to users and in the audit log)
   const AllowEntry* entry = nullptr;
   // An exact entry the user added (not a default, not a wildcard): only
   // then may the target resolve to a non-public address.

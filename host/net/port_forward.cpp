@@ -12,7 +12,8 @@
 
 namespace ws::net {
 
-Result<std::unique_ptr<PortForward>> PortForward::Open(uint16_t host_port, uint16_t guest_port, AgentFn agent) {
+Result<std::unique_ptr<PortForward>> PortForward::Open(uint16_t host_port, uint16_t guest_port,
+                                                       AgentFn agent) {
   unique_fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return ErrnoStatus("socket", errno);
   int one = 1;
@@ -23,18 +24,23 @@ Result<std::unique_ptr<PortForward>> PortForward::Open(uint16_t host_port, uint1
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // loopback only: never the host's other addresses
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (errno == EADDRINUSE) {
-      return Status(Code::kAlreadyExists, "host port " + std::to_string(host_port) + " is in use; pick another");
+      return Status(Code::kAlreadyExists,
+                    "host port " + std::to_string(host_port) + " is in use; pick another");
     }
     return ErrnoStatus("binding 127.0.0.1:" + std::to_string(host_port), errno);
   }
   if (listen(fd.get(), 64) != 0) return ErrnoStatus("listen", errno);
   socklen_t len = sizeof addr;
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<PortForward>(new PortForward(std::move(fd), ntohs(addr.sin_port), guest_port, std::move(agent)));
+  return std::unique_ptr<PortForward>(
+      new PortForward(std::move(fd), ntohs(addr.sin_port), guest_port, std::move(agent)));
 }
 
 PortForward::PortForward(unique_fd listener, uint16_t host_port, uint16_t guest_port, AgentFn agent)
-    : listener_(std::move(listener)), host_port_(host_port), guest_port_(guest_port), agent_(std::move(agent)) {
+    : listener_(std::move(listener)),
+      host_port_(host_port),
+      guest_port_(guest_port),
+      agent_(std::move(agent)) {
   thread_ = std::thread([this] { AcceptLoop(); });
 }
 
@@ -59,16 +65,16 @@ void PortForward::AcceptLoop() {
     }
     try {
       std::thread([c, port = guest_port_, agent_fn = agent_, open = open_] {
-      unique_fd client(c);
-      struct Release {
-        std::shared_ptr<std::atomic<int>> n;
-        ~Release() { n->fetch_sub(1); }
-      } release{open};
-      auto agent = agent_fn();
-      if (!agent.ok()) return;
-      auto stream = agent.value()->Forward(port);
-      RelaySocketOverStream(client.get(), *stream, 0);
-      (void)stream->Finish();  // the client saw the connection close
+        unique_fd client(c);
+        struct Release {
+          std::shared_ptr<std::atomic<int>> n;
+          ~Release() { n->fetch_sub(1); }
+        } release{open};
+        auto agent = agent_fn();
+        if (!agent.ok()) return;
+        auto stream = agent.value()->Forward(port);
+        RelaySocketOverStream(client.get(), *stream, 0);
+        (void)stream->Finish();  // the client saw the connection close
       }).detach();
     } catch (const std::system_error&) {  // no thread to be had: this connection goes
       open_->fetch_sub(1);

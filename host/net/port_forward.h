@@ -21,7 +21,8 @@ class PortForward {
  public:
   using AgentFn = std::function<Result<std::shared_ptr<guest::GuestAgent>>()>;
   // host_port 0 picks a free port. kAlreadyExists when the port is taken.
-  static Result<std::unique_ptr<PortForward>> Open(uint16_t host_port, uint16_t guest_port, AgentFn agent);
+  static Result<std::unique_ptr<PortForward>> Open(uint16_t host_port, uint16_t guest_port,
+                                                   AgentFn agent);
   ~PortForward();  // stops listening; open connections finish on their own
 
   uint16_t host_port() const { return host_port_; }

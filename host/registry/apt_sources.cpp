@@ -52,7 +52,9 @@ std::vector<std::string> AptSourceFiles(const std::string& root) {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
       std::string n = e->d_name;
-      auto ends = [&](const std::string& s) { return n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0; };
+      auto ends = [&](const std::string& s) {
+        return n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+      };
       if (ends(".list") || ends(".sources")) files.push_back(dir + "/" + n);
     }
     closedir(d);

@@ -1,7 +1,7 @@
 #include "host/registry/cache.h"
 
-#include <openssl/evp.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -45,17 +45,21 @@ std::optional<Entry> ReadMeta(const std::string& base) {
   e.etag = j.value("etag", "");
   e.fetched = j.value("fetched", int64_t{0});
   e.note = j.value("note", "");
-  struct stat st{};
+  struct stat st {};
   if (stat(e.path.c_str(), &st) != 0) return std::nullopt;
   e.size = static_cast<uint64_t>(st.st_size);
   return e;
 }
 
 bool WriteMeta(const std::string& path, const std::string& key, const Entry& e) {
-  json j = {{"key", key}, {"content_type", e.content_type}, {"etag", e.etag}, {"fetched", e.fetched},
+  json j = {{"key", key},
+            {"content_type", e.content_type},
+            {"etag", e.etag},
+            {"fetched", e.fetched},
             {"note", e.note}};
   std::ofstream f(path, std::ios::trunc);
-  f << j.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on bytes from an upstream
+  f << j.dump(-1, ' ', false,
+              json::error_handler_t::replace);  // never throws on bytes from an upstream
   return static_cast<bool>(f);
 }
 
@@ -68,7 +72,8 @@ Cache::Cache(std::string dir, uint64_t max_bytes) : dir_(std::move(dir)), max_by
   // What fills cut short by a stopped daemon left.
   std::vector<fs::path> stale;
   for (const auto& f : fs::directory_iterator(dir_, ec)) {
-    if (f.path().extension() == ".part" || f.path().extension() == ".mpart") stale.push_back(f.path());
+    if (f.path().extension() == ".part" || f.path().extension() == ".mpart")
+      stale.push_back(f.path());
   }
   for (const auto& p : stale) fs::remove(p, ec);
 }
@@ -92,7 +97,8 @@ void Cache::Touch(const std::string& key) {
   if (WriteMeta(tmp, key, *e)) rename(tmp.c_str(), (base + ".meta").c_str());
 }
 
-Result<Entry> Cache::Fill(const std::string& key, const std::function<Status(const std::string&, Entry*)>& fetch) {
+Result<Entry> Cache::Fill(const std::string& key,
+                          const std::function<Status(const std::string&, Entry*)>& fetch) {
   const std::string base = FileFor(key);
   std::string tmp;
   {
@@ -119,9 +125,11 @@ Result<Entry> Cache::Fill(const std::string& key, const std::function<Status(con
   try {
     s = fetch(tmp + ".part", &e);
   } catch (const std::exception& ex) {
-    s = Status(Code::kInternal, std::string("filling a cache entry: ") + ex.what());  // waiters must not hang
+    s = Status(Code::kInternal,
+               std::string("filling a cache entry: ") + ex.what());  // waiters must not hang
   }
-  if (s.ok() && (!WriteMeta(tmp + ".mpart", key, e) || rename((tmp + ".part").c_str(), (base + ".body").c_str()) != 0 ||
+  if (s.ok() && (!WriteMeta(tmp + ".mpart", key, e) ||
+                 rename((tmp + ".part").c_str(), (base + ".body").c_str()) != 0 ||
                  rename((tmp + ".mpart").c_str(), (base + ".meta").c_str()) != 0)) {
     s = Status(Code::kInternal, "storing a cache entry in " + dir_);
   }
@@ -157,7 +165,8 @@ CacheUsage Cache::Clear() {
   std::lock_guard lock(mu_);
   for (const auto& f : fs::directory_iterator(dir_, ec)) {
     // Entries being filled finish into an empty cache.
-    if (f.path().extension() == ".body" || f.path().extension() == ".meta") fs::remove(f.path(), ec);
+    if (f.path().extension() == ".body" || f.path().extension() == ".meta")
+      fs::remove(f.path(), ec);
   }
   return u;
 }
@@ -175,13 +184,14 @@ void Cache::Evict() {
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir_, ec)) {
     if (f.path().extension() != ".body") continue;
-    struct stat st{};
+    struct stat st {};
     if (stat(f.path().c_str(), &st) != 0) continue;
     items.push_back({f.path(), st.st_mtim.tv_sec, static_cast<uint64_t>(st.st_size)});
     total += static_cast<uint64_t>(st.st_size);
   }
   if (total <= max_bytes_) return;
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used < b.used; });
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.used < b.used; });
   for (const auto& it : items) {
     if (total <= max_bytes_) break;
     fs::path meta = it.body;

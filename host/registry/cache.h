@@ -10,12 +10,12 @@
 #include <sys/types.h>
 
 #include <condition_variable>
-#include <semaphore>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <set>
 #include <string>
 
@@ -24,12 +24,12 @@
 namespace ws::registry {
 
 struct Entry {
-  std::string path;          // the body
+  std::string path;  // the body
   std::string content_type;
-  std::string etag;          // upstream's, for revalidation
-  int64_t fetched = 0;       // unix seconds
+  std::string etag;     // upstream's, for revalidation
+  int64_t fetched = 0;  // unix seconds
   uint64_t size = 0;
-  std::string note;          // endpoint data (npm: the integrity index)
+  std::string note;  // endpoint data (npm: the integrity index)
 };
 
 struct CacheUsage {
@@ -53,7 +53,8 @@ class Cache {
   // For a miss: runs `fetch(temp_path, &entry)` once however many callers
   // ask for `key` at once; the others wait and get its result. `fetch`
   // writes the body to temp_path and fills content_type, etag, note.
-  Result<Entry> Fill(const std::string& key, const std::function<Status(const std::string&, Entry*)>& fetch);
+  Result<Entry> Fill(const std::string& key,
+                     const std::function<Status(const std::string&, Entry*)>& fetch);
   // Marks a cached entry fresh again (a 304 from upstream).
   void Touch(const std::string& key);
   CacheUsage Usage();

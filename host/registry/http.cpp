@@ -36,7 +36,8 @@ int OnHeadersComplete(http_parser* p) {
   s->done = true;
   s->req->method = http_method_str(static_cast<http_method>(p->method));
   s->req->keep_alive = http_should_keep_alive(p) != 0;
-  s->req->has_body = (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+  s->req->has_body =
+      (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
   http_parser_pause(p, 1);  // the body, if any, is not ours to read here
   return 0;
 }
@@ -58,7 +59,8 @@ void HeaderCollector::Value(const char* at, size_t n) {
 
 void HeaderCollector::Flush() {
   if (field.empty()) return;
-  std::transform(field.begin(), field.end(), field.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(field.begin(), field.end(), field.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   (*out)[field] = value;
   field.clear();
   value.clear();
@@ -81,7 +83,8 @@ Result<Request> ReadRequest(int fd, std::string* buffer) {
   size_t fed = 0;
   for (;;) {
     if (fed < buffer->size()) {
-      size_t n = http_parser_execute(&parser, &settings, buffer->data() + fed, buffer->size() - fed);
+      size_t n =
+          http_parser_execute(&parser, &settings, buffer->data() + fed, buffer->size() - fed);
       fed += n;
       if (fed > kMaxRequestHead) return Status(Code::kInvalidArgument, "request head over 16 KiB");
       if (st.done) {
@@ -91,8 +94,9 @@ Result<Request> ReadRequest(int fd, std::string* buffer) {
         break;
       }
       if (HTTP_PARSER_ERRNO(&parser) != HPE_OK) {
-        return Status(Code::kInvalidArgument, std::string("malformed request: ") +
-                                                  http_errno_description(HTTP_PARSER_ERRNO(&parser)));
+        return Status(Code::kInvalidArgument,
+                      std::string("malformed request: ") +
+                          http_errno_description(HTTP_PARSER_ERRNO(&parser)));
       }
     }
     if (fed > kMaxRequestHead) return Status(Code::kInvalidArgument, "request head over 16 KiB");
@@ -121,16 +125,26 @@ Result<Request> ReadRequest(int fd, std::string* buffer) {
 
 std::string Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -144,8 +158,8 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-bool WriteResponse(int fd, int status, const Headers& headers, std::string_view body, bool keep_alive,
-                   bool head_only, uint64_t content_length) {
+bool WriteResponse(int fd, int status, const Headers& headers, std::string_view body,
+                   bool keep_alive, bool head_only, uint64_t content_length) {
   std::string h = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
   for (const auto& [k, v] : headers) h += k + ": " + v + "\r\n";
   if (status != 304) h += "Content-Length: " + std::to_string(content_length) + "\r\n";
@@ -159,8 +173,8 @@ bool WriteResponse(int fd, int status, const Headers& headers, std::string_view 
 
 bool WriteText(int fd, int status, const std::string& message, bool keep_alive, bool head_only) {
   const std::string body = "workspace: " + message + "\n";
-  return WriteResponse(fd, status, {{"Content-Type", "text/plain; charset=utf-8"}}, body, keep_alive, head_only,
-                       body.size());
+  return WriteResponse(fd, status, {{"Content-Type", "text/plain; charset=utf-8"}}, body,
+                       keep_alive, head_only, body.size());
 }
 
 }  // namespace ws::registry

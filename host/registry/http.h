@@ -47,10 +47,11 @@ Result<Request> ReadRequest(int fd, std::string* buffer);
 
 // Writes a whole response head (status line, the headers given plus
 // Content-Length and Connection) and `body` unless `head_only`.
-bool WriteResponse(int fd, int status, const Headers& headers, std::string_view body, bool keep_alive,
-                   bool head_only, uint64_t content_length);
+bool WriteResponse(int fd, int status, const Headers& headers, std::string_view body,
+                   bool keep_alive, bool head_only, uint64_t content_length);
 // A short text/plain answer: "workspace: MESSAGE\n".
-bool WriteText(int fd, int status, const std::string& message, bool keep_alive, bool head_only = false);
+bool WriteText(int fd, int status, const std::string& message, bool keep_alive,
+               bool head_only = false);
 // Writes all of `data`; false when the peer went away.
 bool WriteAll(int fd, std::string_view data);
 

@@ -29,7 +29,8 @@ std::string Lower(std::string s) {
 std::string DecodeBase64(const std::string& b64) {
   std::string out(b64.size(), '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+                          reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
   if (n < 0) return "";
   size_t pad = 0;
   for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
@@ -44,10 +45,14 @@ std::string DecodeHex(const std::string& hex) {
     int v = 0;
     for (char c : hex.substr(i, 2)) {
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return "";
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return "";
     }
     out += static_cast<char>(v);
   }
@@ -75,13 +80,14 @@ Result<NpmPath> ParseNpmPath(std::string_view rest) {
     out.name = parts[0] + "/" + parts[1];
     i = 2;
   } else {
-    if (parts.empty() || !NamePart(parts[0])) return Status(Code::kInvalidArgument, "not a package name");
+    if (parts.empty() || !NamePart(parts[0]))
+      return Status(Code::kInvalidArgument, "not a package name");
     out.name = parts[0];
     i = 1;
   }
   if (i == parts.size()) return out;
-  if (parts.size() != i + 2 || parts[i] != "-" || !NamePart(parts[i + 1]) || parts[i + 1].size() < 5 ||
-      parts[i + 1].substr(parts[i + 1].size() - 4) != ".tgz") {
+  if (parts.size() != i + 2 || parts[i] != "-" || !NamePart(parts[i + 1]) ||
+      parts[i + 1].size() < 5 || parts[i + 1].substr(parts[i + 1].size() - 4) != ".tgz") {
     return Status(Code::kInvalidArgument, "not a packument or a tarball path");
   }
   out.file = parts[i + 1];
@@ -94,8 +100,10 @@ bool JsonTooDeep(std::string_view text, int max) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
@@ -114,9 +122,10 @@ std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p) {
   return upstream + name;
 }
 
-Result<std::string> RewritePackument(std::string_view text, const std::string& upstream, const std::string& local,
-                                     std::string* index) {
-  if (JsonTooDeep(text, 64)) return Status(Code::kInvalidArgument, "the packument nests deeper than 64 levels");
+Result<std::string> RewritePackument(std::string_view text, const std::string& upstream,
+                                     const std::string& local, std::string* index) {
+  if (JsonTooDeep(text, 64))
+    return Status(Code::kInvalidArgument, "the packument nests deeper than 64 levels");
   json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return Status(Code::kInvalidArgument, "the packument is not a JSON object");
   index->clear();
@@ -133,7 +142,8 @@ Result<std::string> RewritePackument(std::string_view text, const std::string& u
       std::string rest;
       if (url.rfind(upstream, 0) == 0) {
         rest = url.substr(upstream.size());
-      } else if (Lower(upstream).rfind("https://", 0) == 0 && url.rfind("http://" + upstream.substr(8), 0) == 0) {
+      } else if (Lower(upstream).rfind("https://", 0) == 0 &&
+                 url.rfind("http://" + upstream.substr(8), 0) == 0) {
         rest = url.substr(upstream.size() - 1);
       } else {
         continue;  // hosted elsewhere: fetched through the proxy, if allowed
@@ -141,14 +151,16 @@ Result<std::string> RewritePackument(std::string_view text, const std::string& u
       auto p = ParseNpmPath(rest);
       if (!p.ok() || p->file.empty()) continue;
       std::string integrity;
-      if (auto it = dist->find("integrity"); it != dist->end() && it->is_string()) integrity = it->get<std::string>();
+      if (auto it = dist->find("integrity"); it != dist->end() && it->is_string())
+        integrity = it->get<std::string>();
       if (integrity.empty()) {
         if (auto it = dist->find("shasum"); it != dist->end() && it->is_string()) {
           integrity = "sha1hex-" + it->get<std::string>();
         }
       }
       if (integrity.empty() || integrity.size() > 1024 ||
-          std::any_of(integrity.begin(), integrity.end(), [](unsigned char c) { return c < 0x20 || c > 0x7e; })) {
+          std::any_of(integrity.begin(), integrity.end(),
+                      [](unsigned char c) { return c < 0x20 || c > 0x7e; })) {
         continue;
       }
       *tarball = local + p->name + "/-/" + p->file;
@@ -167,7 +179,8 @@ std::string IntegrityFor(const std::string& index, const NpmPath& p) {
   for (size_t at = 0; at < index.size();) {
     size_t nl = index.find('\n', at);
     if (nl == std::string::npos) nl = index.size();
-    if (index.compare(at, want.size(), want) == 0) return index.substr(at + want.size(), nl - at - want.size());
+    if (index.compare(at, want.size(), want) == 0)
+      return index.substr(at + want.size(), nl - at - want.size());
     at = nl + 1;
   }
   return "";
@@ -175,8 +188,10 @@ std::string IntegrityFor(const std::string& index, const NpmPath& p) {
 
 IntegrityCheck::IntegrityCheck(const std::string& integrity) {
   // The strongest of the whitespace-separated "ALGO-BASE64[?opts]" entries.
-  static const std::pair<const char*, const EVP_MD* (*)()> kAlgos[] = {
-      {"sha512-", EVP_sha512}, {"sha384-", EVP_sha384}, {"sha256-", EVP_sha256}, {"sha1-", EVP_sha1}};
+  static const std::pair<const char*, const EVP_MD* (*)()> kAlgos[] = {{"sha512-", EVP_sha512},
+                                                                       {"sha384-", EVP_sha384},
+                                                                       {"sha256-", EVP_sha256},
+                                                                       {"sha1-", EVP_sha1}};
   std::vector<std::string> entries;
   std::stringstream in(integrity);
   for (std::string e; in >> e;) entries.push_back(e);
@@ -191,8 +206,10 @@ IntegrityCheck::IntegrityCheck(const std::string& integrity) {
     auto algo = h.algo;
     if (integrity.rfind(prefix, 0) != 0) continue;
     want_ = DecodeHex(integrity.substr(strlen(prefix)));
-    if (want_.size() == static_cast<size_t>(EVP_MD_get_size(algo()))) md = algo();
-    else want_ = "malformed";
+    if (want_.size() == static_cast<size_t>(EVP_MD_get_size(algo())))
+      md = algo();
+    else
+      want_ = "malformed";
   }
   for (const auto& [prefix, algo] : kAlgos) {
     if (md || !want_.empty()) break;
@@ -202,8 +219,10 @@ IntegrityCheck::IntegrityCheck(const std::string& integrity) {
       // not excused by a weaker one.
       std::string b64 = e.substr(strlen(prefix));
       want_ = DecodeBase64(b64.substr(0, b64.find('?')));
-      if (want_.size() == static_cast<size_t>(EVP_MD_get_size(algo()))) md = algo();
-      else want_ = "malformed";
+      if (want_.size() == static_cast<size_t>(EVP_MD_get_size(algo())))
+        md = algo();
+      else
+        want_ = "malformed";
       break;
     }
   }

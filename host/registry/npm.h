@@ -34,8 +34,8 @@ std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p);
 // under `local` instead (the URL lockfiles record), and lists the integrity each tarball must have:
 // one "NAME/-/FILE INTEGRITY" line each (INTEGRITY as npm writes it, or
 // "sha1hex-HEX" from a shasum). kInvalidArgument when it is not JSON.
-Result<std::string> RewritePackument(std::string_view json, const std::string& upstream, const std::string& local,
-                                     std::string* index);
+Result<std::string> RewritePackument(std::string_view json, const std::string& upstream,
+                                     const std::string& local, std::string* index);
 // The integrity `index` states for `p`; empty when it does not list it.
 std::string IntegrityFor(const std::string& index, const NpmPath& p);
 

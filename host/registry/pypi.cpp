@@ -1,9 +1,9 @@
 #include "host/registry/pypi.h"
 
-#include "host/registry/npm.h"
-
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "host/registry/npm.h"
 
 namespace ws::registry {
 namespace {
@@ -14,11 +14,20 @@ std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -54,7 +63,9 @@ bool SafeUrlPath(const std::string& p) {
     std::string seg = p.substr(start, end - start);
     if (seg.empty() || seg == "." || seg == "..") return false;
     for (unsigned char c : seg) {
-      if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+' || c == '~' || c == '%' || c == '!')) return false;
+      if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+' || c == '~' || c == '%' ||
+            c == '!'))
+        return false;
     }
     start = end + 1;
   }
@@ -62,7 +73,8 @@ bool SafeUrlPath(const std::string& p) {
 }
 
 Result<std::string> NormalizePypiName(std::string_view name) {
-  if (name.empty() || name.size() > 200) return Status(Code::kInvalidArgument, "not a project name");
+  if (name.empty() || name.size() > 200)
+    return Status(Code::kInvalidArgument, "not a project name");
   std::string out;
   bool sep = false;
   for (unsigned char c : name) {
@@ -113,9 +125,10 @@ std::string ResolveUrl(const std::string& base, const std::string& ref) {
   return out + rest;
 }
 
-Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& project, const std::string& index_url,
-                                   const std::string& local_base) {
-  if (JsonTooDeep(text, 64)) return Status(Code::kInvalidArgument, "the project page nests deeper than 64 levels");
+Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& project,
+                                   const std::string& index_url, const std::string& local_base) {
+  if (JsonTooDeep(text, 64))
+    return Status(Code::kInvalidArgument, "the project page nests deeper than 64 levels");
   json j = json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("files") || !j["files"].is_array()) {
     return Status(Code::kInvalidArgument, "not a PEP 691 project page");
@@ -135,7 +148,8 @@ Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& pro
     std::string upstream = ResolveUrl(index_url, f["url"].get<std::string>());
     upstream = upstream.substr(0, upstream.find('#'));  // a fragment is never sent
     const std::string path = PathOf(upstream);
-    if (!Hex64(sha) || !SafeUrlPath(path) || upstream.find_first_of(" \n\r") != std::string::npos) continue;
+    if (!Hex64(sha) || !SafeUrlPath(path) || upstream.find_first_of(" \n\r") != std::string::npos)
+      continue;
     for (auto& c : sha) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
     const std::string local = project + path;
     // Metadata files (PEP 658) are not offered: pip reads the wheel itself.
@@ -157,23 +171,28 @@ Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& pro
 
 std::string PypiHtml(std::string_view rewritten_json, const std::string& project) {
   json j = json::parse(rewritten_json, nullptr, false);
-  std::string html = "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
-                     "<title>Links for " + HtmlEscape(project) + "</title></head><body><h1>Links for " +
-                     HtmlEscape(project) + "</h1>\n";
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
+      "<title>Links for " +
+      HtmlEscape(project) + "</title></head><body><h1>Links for " + HtmlEscape(project) + "</h1>\n";
   if (j.is_object() && j.contains("files") && j["files"].is_array()) {
     for (const auto& f : j["files"]) {
-      if (!f.is_object() || !f.contains("url") || !f["url"].is_string() || !f.contains("filename") ||
-          !f["filename"].is_string() || !f.contains("hashes") || !f["hashes"].is_object() ||
-          !f["hashes"].contains("sha256") || !f["hashes"]["sha256"].is_string()) {
+      if (!f.is_object() || !f.contains("url") || !f["url"].is_string() ||
+          !f.contains("filename") || !f["filename"].is_string() || !f.contains("hashes") ||
+          !f["hashes"].is_object() || !f["hashes"].contains("sha256") ||
+          !f["hashes"]["sha256"].is_string()) {
         continue;
       }
-      html += "<a href=\"" + HtmlEscape(f["url"].get<std::string>()) + "#sha256=" +
-              HtmlEscape(f["hashes"]["sha256"].get<std::string>()) + "\"";
+      html += "<a href=\"" + HtmlEscape(f["url"].get<std::string>()) +
+              "#sha256=" + HtmlEscape(f["hashes"]["sha256"].get<std::string>()) + "\"";
       if (f.contains("requires-python") && f["requires-python"].is_string()) {
-        html += " data-requires-python=\"" + HtmlEscape(f["requires-python"].get<std::string>()) + "\"";
+        html +=
+            " data-requires-python=\"" + HtmlEscape(f["requires-python"].get<std::string>()) + "\"";
       }
-      if (f.contains("yanked") && (f["yanked"].is_string() || (f["yanked"].is_boolean() && f["yanked"].get<bool>()))) {
-        html += " data-yanked=\"" + HtmlEscape(f["yanked"].is_string() ? f["yanked"].get<std::string>() : "") + "\"";
+      if (f.contains("yanked") &&
+          (f["yanked"].is_string() || (f["yanked"].is_boolean() && f["yanked"].get<bool>()))) {
+        html += " data-yanked=\"" +
+                HtmlEscape(f["yanked"].is_string() ? f["yanked"].get<std::string>() : "") + "\"";
       }
       html += ">" + HtmlEscape(f["filename"].get<std::string>()) + "</a><br/>\n";
     }

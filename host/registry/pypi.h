@@ -25,8 +25,8 @@ struct PypiIndex {
 // against it); files are offered at `local_base` + PROJECT + "/" + the file
 // URL's path. Files without a sha256 are left out (they could not be
 // checked). kInvalidArgument when `text` is not a PEP 691 project page.
-Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& project, const std::string& index_url,
-                                   const std::string& local_base);
+Result<PypiIndex> RewritePypiIndex(std::string_view text, const std::string& project,
+                                   const std::string& index_url, const std::string& local_base);
 
 // The same page as PEP 503 HTML, for a pip that does not ask for JSON.
 std::string PypiHtml(std::string_view rewritten_json, const std::string& project);

@@ -1,5 +1,6 @@
 #include "host/registry/registry.h"
 
+#include <cpptoml.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -7,14 +8,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <semaphore>
-#include <cpptoml.h>
 #include <fstream>
 #include <optional>
+#include <semaphore>
 #include <sstream>
 
-#include "host/registry/http.h"
 #include "host/registry/apt_sources.h"
+#include "host/registry/http.h"
 #include "host/registry/npm.h"
 #include "host/registry/pypi.h"
 #include "host/registry/registry_internal.h"
@@ -37,11 +37,13 @@ bool PrintableAscii(const std::string& s, size_t max) {
 bool SendEntry(int fd, const Entry& e, bool keep_alive, bool head_only, uint64_t* sent) {
   unique_fd f(open(e.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!f) return WriteText(fd, 503, "the cache entry went away; try again", keep_alive, head_only);
-  struct stat st{};
+  struct stat st {};
   fstat(f.get(), &st);
-  Headers h = {{"Content-Type", e.content_type.empty() ? "application/octet-stream" : e.content_type}};
+  Headers h = {
+      {"Content-Type", e.content_type.empty() ? "application/octet-stream" : e.content_type}};
   if (!e.etag.empty()) h["ETag"] = e.etag;
-  if (!WriteResponse(fd, 200, h, {}, keep_alive, true, static_cast<uint64_t>(st.st_size))) return false;
+  if (!WriteResponse(fd, 200, h, {}, keep_alive, true, static_cast<uint64_t>(st.st_size)))
+    return false;
   if (head_only) return true;
   char buf[256 * 1024];
   for (;;) {
@@ -76,10 +78,11 @@ Result<std::string> CheckUpstream(const std::string& url, const std::string& whe
 
 }  // namespace
 
-Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc, const std::string& host_pip_conf) {
+Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc,
+                          const std::string& host_pip_conf) {
   Config c;
   bool npm_set = false, pypi_set = false, apt_set = false;
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     std::shared_ptr<cpptoml::table> t;
     try {
@@ -105,12 +108,14 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
     if (auto v = t->get_as<std::string>("ca_file")) c.ca_file = *v;
     if (auto apt = t->get_table("apt")) {
       auto hosts = apt->get_array_of<std::string>("hosts");
-      if (!hosts) return Status(Code::kInvalidArgument, path + ": [apt] hosts must be a list of host names");
+      if (!hosts)
+        return Status(Code::kInvalidArgument, path + ": [apt] hosts must be a list of host names");
       for (const auto& h : *hosts) {
         std::string lower;
         for (unsigned char ch : h) lower += static_cast<char>(tolower(ch));
         if (lower.empty() || lower.find_first_of("/@ ") != std::string::npos) {
-          return Status(Code::kInvalidArgument, path + ": [apt] hosts: '" + h + "' is not host[:port]");
+          return Status(Code::kInvalidArgument,
+                        path + ": [apt] hosts: '" + h + "' is not host[:port]");
         }
         c.apt_hosts.insert(lower);
       }
@@ -118,7 +123,8 @@ Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc
     }
     if (auto cache = t->get_table("cache")) {
       if (auto v = cache->get_as<int64_t>("max_mib")) {
-        if (*v <= 0) return Status(Code::kInvalidArgument, path + ": [cache] max_mib must be positive");
+        if (*v <= 0)
+          return Status(Code::kInvalidArgument, path + ": [cache] max_mib must be positive");
         c.cache_max_bytes = static_cast<uint64_t>(*v) << 20;
       }
     }
@@ -143,8 +149,10 @@ Registry::Registry(std::string cache_root, std::string config_path)
     : cache_root_(std::move(cache_root)), config_path_(std::move(config_path)) {}
 
 std::shared_ptr<const Registry::Current> Registry::Settings() {
-  struct stat st{};
-  const int64_t mtime = stat(config_path_.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+  struct stat st {};
+  const int64_t mtime = stat(config_path_.c_str(), &st) == 0
+                            ? st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
+                            : 0;
   std::lock_guard lock(mu_);
   if (current_ && mtime == config_mtime_) return current_;
   auto cur = std::make_shared<Current>();
@@ -154,8 +162,10 @@ std::shared_ptr<const Registry::Current> Registry::Settings() {
   } else {
     cur->config = c.value();
     auto up = Upstream::Make(cur->config.ca_file);
-    if (up.ok()) cur->upstream = up.value();
-    else cur->error = up.status().message();
+    if (up.ok())
+      cur->upstream = up.value();
+    else
+      cur->error = up.status().message();
   }
   config_mtime_ = mtime;
   current_ = cur;
@@ -171,11 +181,13 @@ Result<Config> Registry::CurrentConfig() {
 Cache& Registry::CacheOf(uid_t owner, const Config& config) {
   std::lock_guard lock(mu_);
   auto& c = caches_[owner];
-  if (!c) c = std::make_unique<Cache>(cache_root_ + "/" + std::to_string(owner), config.cache_max_bytes);
+  if (!c)
+    c = std::make_unique<Cache>(cache_root_ + "/" + std::to_string(owner), config.cache_max_bytes);
   return *c;
 }
 
-void Registry::Serve(unique_fd conn, uid_t owner, const std::function<void(const Served&)>& on_served) {
+void Registry::Serve(unique_fd conn, uid_t owner,
+                     const std::function<void(const Served&)>& on_served) {
   timeval tv{kIdleSeconds, 0};
   setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string buffer;
@@ -204,7 +216,8 @@ void Registry::Serve(unique_fd conn, uid_t owner, const std::function<void(const
       s.reason = std::string("internal error: ") + e.what();
       WriteText(conn.get(), 502, "the endpoint could not handle the upstream's answer", false);
     }
-    s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    s.duration_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     on_served(s);
     // A refused or failed request ends the connection: a guest cannot pipe
     // an endless run of cheap errors (each an audit line) through one.
@@ -223,8 +236,11 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
     *keep_alive = false;
     s.status = 405;
     s.reason = "read-only endpoint";
-    WriteText(fd, 405, req.method + " is refused: the package registry endpoints are read-only (GET and HEAD). "
-                       "Publish from the host, not from a workspace", false);
+    WriteText(fd, 405,
+              req.method +
+                  " is refused: the package registry endpoints are read-only (GET and HEAD). "
+                  "Publish from the host, not from a workspace",
+              false);
     return s;
   }
   if (req.has_body) {
@@ -238,8 +254,10 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
   if (!cur->error.empty()) {
     s.status = 503;
     s.reason = "configuration: " + cur->error;
-    WriteText(fd, 503, "the host's registry configuration is unusable (" + cur->error + "); ask the host's admin",
-              *keep_alive, req.method == "HEAD");
+    WriteText(
+        fd, 503,
+        "the host's registry configuration is unusable (" + cur->error + "); ask the host's admin",
+        *keep_alive, req.method == "HEAD");
     return s;
   }
   // A client that sends the endpoint its own address in absolute form (pip,
@@ -267,8 +285,9 @@ Served Registry::Handle(int fd, const Request& req, uid_t owner, bool* keep_aliv
   }
   s.status = 404;
   s.reason = "no endpoint";
-  WriteText(fd, 404, "no registry endpoint at " + req.path.substr(0, 200) + "; npm's is " + kGuestNpmUrl +
-                         ", PyPI's " + kGuestPypiUrl,
+  WriteText(fd, 404,
+            "no registry endpoint at " + req.path.substr(0, 200) + "; npm's is " + kGuestNpmUrl +
+                ", PyPI's " + kGuestPypiUrl,
             *keep_alive, req.method == "HEAD");
   return s;
 }

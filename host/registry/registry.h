@@ -51,7 +51,7 @@ struct Served {
   std::string endpoint;  // "npm", or "" for a path no endpoint serves
   std::string path;
   int status = 0;
-  std::string cache;  // "hit", "miss", "revalidated", "stale", or ""
+  std::string cache;   // "hit", "miss", "revalidated", "stale", or ""
   std::string reason;  // why it was refused or failed
   uint64_t bytes = 0;  // body bytes sent to the guest
   int64_t duration_ms = 0;
@@ -72,7 +72,8 @@ struct Config {
 // Reads the configuration file (absent: the defaults); host_npmrc and
 // host_pip_conf are the host's own, consulted for `registry=` and
 // `index-url` when the file names no upstream.
-Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc, const std::string& host_pip_conf);
+Result<Config> LoadConfig(const std::string& path, const std::string& host_npmrc,
+                          const std::string& host_pip_conf);
 
 class Registry {
  public:
@@ -100,13 +101,14 @@ class Registry {
                   const Current& cur, bool keep_alive);
   Served ServePypi(int fd, const struct Request& req, const std::string& rest, Cache& cache,
                    const Current& cur, bool keep_alive);
-  Served ServeApt(int fd, const struct Request& req, Cache& cache, const Current& cur, bool keep_alive);
+  Served ServeApt(int fd, const struct Request& req, Cache& cache, const Current& cur,
+                  bool keep_alive);
 
   const std::string cache_root_;
   const std::string config_path_;
   std::mutex mu_;
-  std::shared_ptr<const Current> current_;  // guarded by mu_
-  int64_t config_mtime_ = -1;               // guarded by mu_
+  std::shared_ptr<const Current> current_;          // guarded by mu_
+  int64_t config_mtime_ = -1;                       // guarded by mu_
   std::map<uid_t, std::unique_ptr<Cache>> caches_;  // guarded by mu_
 };
 

@@ -1,7 +1,6 @@
 // The registry's npm, PyPI and apt endpoints: answering a request from
 // the cache, filling it from the upstream first when it must.
-#include "host/registry/registry.h"
-
+#include <cpptoml.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,16 +8,16 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <semaphore>
-#include <cpptoml.h>
 #include <fstream>
 #include <optional>
+#include <semaphore>
 #include <sstream>
 
-#include "host/registry/http.h"
 #include "host/registry/apt_sources.h"
+#include "host/registry/http.h"
 #include "host/registry/npm.h"
 #include "host/registry/pypi.h"
+#include "host/registry/registry.h"
 #include "host/registry/registry_internal.h"
 
 namespace ws::registry {
@@ -53,10 +52,12 @@ struct Reply {
     return s;
   }
   // A body made here rather than read from the cache (PyPI's HTML page).
-  Served SendBody(const std::string& body, const std::string& content_type, const std::string& how) {
+  Served SendBody(const std::string& body, const std::string& content_type,
+                  const std::string& how) {
     s.cache = how;
     s.status = 200;
-    WriteResponse(fd, 200, {{"Content-Type", content_type}}, body, keep_alive, req.method == "HEAD", body.size());
+    WriteResponse(fd, 200, {{"Content-Type", content_type}}, body, keep_alive, req.method == "HEAD",
+                  body.size());
     if (req.method != "HEAD") s.bytes = body.size();
     return s;
   }
@@ -69,10 +70,11 @@ int HttpStatusOf(const Status& st) { return st.code() == Code::kNotFound ? 404 :
 // ETag (a 304 keeps the cached one; an upstream that cannot be reached
 // leaves the cached one served, "stale"). `rewrite` turns the upstream's
 // body into what is stored, filling the entry's note.
-Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
-                       const std::string& accept, const std::string& what,
-                       const std::function<Result<std::string>(const std::string&, Entry*)>& rewrite,
-                       std::string* how) {
+Result<Entry> Document(
+    Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
+    const std::string& accept, const std::string& what,
+    const std::function<Result<std::string>(const std::string&, Entry*)>& rewrite,
+    std::string* how) {
   auto have = cache.Find(key);
   if (have && time(nullptr) - have->fetched < kFreshSeconds) {
     *how = "hit";
@@ -106,12 +108,14 @@ Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key,
       return Status(Code::kAlreadyExists, "not modified");
     }
     if (r->status == 404) return Status(Code::kNotFound, "no " + what + " at " + url);
-    if (r->status != 200) return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
+    if (r->status != 200)
+      return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
     auto stored = rewrite(body, e);
     if (!stored.ok()) return Status(Code::kUnavailable, url + ": " + stored.status().message());
     FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
     if (!out.fd || !out.Write(stored.value())) return Status(Code::kInternal, "writing the cache");
-    if (auto etag = r->headers.find("etag"); etag != r->headers.end() && PrintableAscii(etag->second, 256)) {
+    if (auto etag = r->headers.find("etag");
+        etag != r->headers.end() && PrintableAscii(etag->second, 256)) {
       e->etag = etag->second;
     }
     return Status::Ok();
@@ -131,8 +135,9 @@ Result<Entry> Document(Cache& cache, Upstream& upstream, const std::string& key,
 // A file checked against `integrity` as it is written; kept only when it
 // matches (an empty integrity: the client checks, as apt does). Files never
 // change under one name: a cached one is served as is.
-Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& key, const std::string& url,
-                           const std::string& integrity, const std::string& what, std::string* how) {
+Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& key,
+                           const std::string& url, const std::string& integrity,
+                           const std::string& what, std::string* how) {
   if (auto e = cache.Find(key)) {
     *how = "hit";
     return *e;
@@ -141,7 +146,8 @@ Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& 
   return cache.Fill(key, [&](const std::string& tmp, Entry* e) -> Status {
     IntegrityCheck check(integrity);
     if (!integrity.empty() && !check.usable()) {
-      return Status(Code::kFailedPrecondition, "the hash '" + integrity.substr(0, 80) + "' stated for " + what +
+      return Status(Code::kFailedPrecondition, "the hash '" + integrity.substr(0, 80) +
+                                                   "' stated for " + what +
                                                    " is not one the endpoint checks");
     }
     FileSink out{unique_fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))};
@@ -152,10 +158,12 @@ Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& 
     });
     if (!r.ok()) return r.status();
     if (r->status == 404) return Status(Code::kNotFound, "no " + what + " at " + url);
-    if (r->status != 200) return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
+    if (r->status != 200)
+      return Status(Code::kUnavailable, url + " answered " + std::to_string(r->status));
     if (!integrity.empty() && !check.Matches()) {
-      return Status(Code::kFailedPrecondition, what + " from " + url +
-                                                   " does not match the integrity its index states; not served");
+      return Status(
+          Code::kFailedPrecondition,
+          what + " from " + url + " does not match the integrity its index states; not served");
     }
     e->content_type = "application/octet-stream";
     return Status::Ok();
@@ -164,31 +172,34 @@ Result<Entry> VerifiedFile(Cache& cache, Upstream& upstream, const std::string& 
 
 }  // namespace
 
-Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
-                          bool keep_alive) {
+Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, Cache& cache,
+                          const Current& cur, bool keep_alive) {
   Served s;
   s.endpoint = "npm";
   Reply reply{fd, req, keep_alive, s};
   auto path = ParseNpmPath(rest);
   if (!path.ok()) {
-    return reply.Fail(404, "the npm endpoint serves packages and their tarballs only (" + path.status().message() + ")");
+    return reply.Fail(404, "the npm endpoint serves packages and their tarballs only (" +
+                               path.status().message() + ")");
   }
   const std::string& up = cur.config.npm_upstream;
   Upstream& upstream = *cur.upstream;
   auto packument = [&](const NpmPath& p, bool corgi, std::string* how) {
-    return Document(cache, upstream, "npm|" + up + "|" + (corgi ? "corgi|" : "full|") + p.name,
-                    NpmUpstreamUrl(up, p), corgi ? kCorgi : "application/json", "package '" + p.name + "'",
-                    [&](const std::string& body, Entry* e) {
-                      e->content_type = "application/json";
-                      return RewritePackument(body, up, kLockfileNpmUrl, &e->note);
-                    },
-                    how);
+    return Document(
+        cache, upstream, "npm|" + up + "|" + (corgi ? "corgi|" : "full|") + p.name,
+        NpmUpstreamUrl(up, p), corgi ? kCorgi : "application/json", "package '" + p.name + "'",
+        [&](const std::string& body, Entry* e) {
+          e->content_type = "application/json";
+          return RewritePackument(body, up, kLockfileNpmUrl, &e->note);
+        },
+        how);
   };
   std::string how;
   if (path->file.empty()) {
     const auto accept = req.headers.find("accept");
-    const bool corgi = accept != req.headers.end() &&
-                       accept->second.find("application/vnd.npm.install-v1+json") != std::string::npos;
+    const bool corgi =
+        accept != req.headers.end() &&
+        accept->second.find("application/vnd.npm.install-v1+json") != std::string::npos;
     auto e = packument(path.value(), corgi, &how);
     if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
     return reply.Send(e.value(), how);
@@ -208,7 +219,8 @@ Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, C
     integrity = IntegrityFor(meta->note, path.value());
   }
   if (integrity.empty()) {
-    return reply.Fail(404, "package '" + path->name + "' lists no tarball " + path->file + " with an integrity");
+    return reply.Fail(
+        404, "package '" + path->name + "' lists no tarball " + path->file + " with an integrity");
   }
   auto e = VerifiedFile(cache, upstream, key, NpmUpstreamUrl(up, path.value()), integrity,
                         "the tarball " + path->name + "/-/" + path->file, &how);
@@ -216,8 +228,8 @@ Served Registry::ServeNpm(int fd, const Request& req, const std::string& rest, C
   return reply.Send(e.value(), how);
 }
 
-Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, Cache& cache, const Current& cur,
-                           bool keep_alive) {
+Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, Cache& cache,
+                           const Current& cur, bool keep_alive) {
   Served s;
   s.endpoint = "pypi";
   Reply reply{fd, req, keep_alive, s};
@@ -229,20 +241,22 @@ Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, 
   std::string name = after.substr(0, after.find('/'));
   auto project = NormalizePypiName(name);
   if ((kind != "simple" && kind != "files") || !project.ok()) {
-    return reply.Fail(404, "the PyPI endpoint serves project pages (simple/PROJECT/) and their files only");
+    return reply.Fail(
+        404, "the PyPI endpoint serves project pages (simple/PROJECT/) and their files only");
   }
   auto index = [&](std::string* how) {
     const std::string url = up + project.value() + "/";
-    return Document(cache, upstream, "pypi|" + up + "|index|" + project.value(), url,
-                    "application/vnd.pypi.simple.v1+json", "project '" + project.value() + "'",
-                    [&](const std::string& body, Entry* e) -> Result<std::string> {
-                      e->content_type = "application/vnd.pypi.simple.v1+json";
-                      auto page = RewritePypiIndex(body, project.value(), url, kGuestPypiFilesUrl);
-                      if (!page.ok()) return page.status();
-                      e->note = page->files;
-                      return page->json;
-                    },
-                    how);
+    return Document(
+        cache, upstream, "pypi|" + up + "|index|" + project.value(), url,
+        "application/vnd.pypi.simple.v1+json", "project '" + project.value() + "'",
+        [&](const std::string& body, Entry* e) -> Result<std::string> {
+          e->content_type = "application/vnd.pypi.simple.v1+json";
+          auto page = RewritePypiIndex(body, project.value(), url, kGuestPypiFilesUrl);
+          if (!page.ok()) return page.status();
+          e->note = page->files;
+          return page->json;
+        },
+        how);
   };
   std::string how;
   if (kind == "simple") {
@@ -250,7 +264,8 @@ Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, 
     auto e = index(&how);
     if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
     const auto accept = req.headers.find("accept");
-    if (accept != req.headers.end() && accept->second.find("application/vnd.pypi.simple.v1+json") != std::string::npos) {
+    if (accept != req.headers.end() &&
+        accept->second.find("application/vnd.pypi.simple.v1+json") != std::string::npos) {
       return reply.Send(e.value(), how);
     }
     std::ifstream f(e->path);
@@ -264,8 +279,10 @@ Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, 
   auto page = index(&how);
   if (!page.ok()) return reply.Fail(HttpStatusOf(page.status()), page.status().message());
   PypiFile file = PypiFileFor(page->note, local);
-  if (file.sha256.empty()) return reply.Fail(404, "project '" + project.value() + "' lists no such file");
-  auto e = VerifiedFile(cache, upstream, key, file.upstream, "sha256hex-" + file.sha256, "the file " + local, &how);
+  if (file.sha256.empty())
+    return reply.Fail(404, "project '" + project.value() + "' lists no such file");
+  auto e = VerifiedFile(cache, upstream, key, file.upstream, "sha256hex-" + file.sha256,
+                        "the file " + local, &how);
   if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
   return reply.Send(e.value(), how);
 }
@@ -275,14 +292,17 @@ Served Registry::ServePypi(int fd, const Request& req, const std::string& rest, 
 // every file against its signed Release itself; the host checks what the
 // path states (by-hash/SHA256/HEX) and keeps pool files, which never change
 // under one name, and indexes for kFreshSeconds.
-Served Registry::ServeApt(int fd, const Request& req, Cache& cache, const Current& cur, bool keep_alive) {
+Served Registry::ServeApt(int fd, const Request& req, Cache& cache, const Current& cur,
+                          bool keep_alive) {
   Served s;
   s.endpoint = "apt";
   Reply reply{fd, req, keep_alive, s};
   if (!cur.config.apt_hosts.count(req.authority)) {
-    return reply.Fail(404, "the apt endpoint serves the host's apt mirrors only, not " + req.authority.substr(0, 100));
+    return reply.Fail(404, "the apt endpoint serves the host's apt mirrors only, not " +
+                               req.authority.substr(0, 100));
   }
-  if (!SafeUrlPath(req.path) || !req.query.empty()) return reply.Fail(404, "not an apt repository path");
+  if (!SafeUrlPath(req.path) || !req.query.empty())
+    return reply.Fail(404, "not an apt repository path");
   const std::string url = "https://" + req.authority + req.path;
   const std::string key = "apt|" + url;
   std::string how;
@@ -292,17 +312,19 @@ Served Registry::ServeApt(int fd, const Request& req, Cache& cache, const Curren
   }
   const bool immutable = !integrity.empty() || req.path.find("/pool/") != std::string::npos;
   if (immutable) {
-    auto e = VerifiedFile(cache, *cur.upstream, key, url, integrity, "the file " + req.path.substr(0, 200), &how);
+    auto e = VerifiedFile(cache, *cur.upstream, key, url, integrity,
+                          "the file " + req.path.substr(0, 200), &how);
     s.keep_open = !e.ok() && e.status().code() == Code::kNotFound;
     if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
     return reply.Send(e.value(), how);
   }
-  auto e = Document(cache, *cur.upstream, key, url, "*/*", "file",
-                    [](const std::string& body, Entry* entry) -> Result<std::string> {
-                      entry->content_type = "application/octet-stream";
-                      return body;
-                    },
-                    &how);
+  auto e = Document(
+      cache, *cur.upstream, key, url, "*/*", "file",
+      [](const std::string& body, Entry* entry) -> Result<std::string> {
+        entry->content_type = "application/octet-stream";
+        return body;
+      },
+      &how);
   s.keep_open = !e.ok() && e.status().code() == Code::kNotFound;
   if (!e.ok()) return reply.Fail(HttpStatusOf(e.status()), e.status().message());
   return reply.Send(e.value(), how);

@@ -18,14 +18,15 @@ namespace ws::registry::internal {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kFreshSeconds = 300;               // a packument younger than this is not revalidated
+constexpr int64_t kFreshSeconds = 300;  // a packument younger than this is not revalidated
 constexpr uint64_t kMaxPackument = 128ull << 20;
 // Packuments are held and parsed in memory (several times their size while
 // parsed): at most this many at once, whatever the guests ask.
 extern std::counting_semaphore<64> packument_slots;
 constexpr uint64_t kMaxTarball = 1ull << 30;
-constexpr int kIdleSeconds = 120;                    // a guest connection with no request for this long ends
-constexpr char kCorgi[] = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+constexpr int kIdleSeconds = 120;  // a guest connection with no request for this long ends
+constexpr char kCorgi[] =
+    "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
 
 bool PrintableAscii(const std::string& s, size_t max);
 // Sends a cached entry: the head, then the file.

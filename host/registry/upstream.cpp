@@ -43,7 +43,8 @@ Result<unique_fd> Connect(const Url& u) {
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, kConnectSeconds * 1000);
     if (!fd.ok()) {
-      last = Status(Code::kUnavailable, "connecting to " + u.host + ":" + port + ": " + fd.status().message());
+      last = Status(Code::kUnavailable,
+                    "connecting to " + u.host + ":" + port + ": " + fd.status().message());
       continue;
     }
     timeval tv{kReadSeconds, 0};
@@ -117,10 +118,12 @@ Result<Url> ParseUrl(const std::string& url) {
   std::string port;
   if (authority[0] == '[') {
     auto close = authority.find(']');
-    if (close == std::string::npos) return Status(Code::kInvalidArgument, "bad IPv6 host in '" + url + "'");
+    if (close == std::string::npos)
+      return Status(Code::kInvalidArgument, "bad IPv6 host in '" + url + "'");
     u.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return Status(Code::kInvalidArgument, "bad host in '" + url + "'");
+      if (authority[close + 1] != ':')
+        return Status(Code::kInvalidArgument, "bad host in '" + url + "'");
       port = authority.substr(close + 2);
     }
   } else {
@@ -129,14 +132,15 @@ Result<Url> ParseUrl(const std::string& url) {
     if (colon != std::string::npos) port = authority.substr(colon + 1);
   }
   if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
-        std::stoi(port) > 65535) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) == 0 || std::stoi(port) > 65535) {
       return Status(Code::kInvalidArgument, "bad port in '" + url + "'");
     }
     u.port = static_cast<uint16_t>(std::stoi(port));
   }
   for (unsigned char c : url) {
-    if (c <= 0x20 || c >= 0x7f) return Status(Code::kInvalidArgument, "a URL holds a space or a control character");
+    if (c <= 0x20 || c >= 0x7f)
+      return Status(Code::kInvalidArgument, "a URL holds a space or a control character");
   }
   return u;
 }
@@ -159,8 +163,9 @@ Result<std::shared_ptr<Upstream>> Upstream::Make(const std::string& ca_file) {
 
 Upstream::~Upstream() { SSL_CTX_free(ctx_); }
 
-Result<Response> Upstream::Fetch(const std::string& method, const std::string& url, const Headers& headers,
-                                 uint64_t max_body, const std::function<bool(std::string_view)>& on_body) {
+Result<Response> Upstream::Fetch(const std::string& method, const std::string& url,
+                                 const Headers& headers, uint64_t max_body,
+                                 const std::function<bool(std::string_view)>& on_body) {
   auto u = ParseUrl(url);
   if (!u.ok()) return u.status();
   auto fd = Connect(u.value());
@@ -173,7 +178,8 @@ Result<Response> Upstream::Fetch(const std::string& method, const std::string& u
     SSL_set_fd(c.ssl, c.fd.get());
     in6_addr a6;
     in_addr a4;
-    const bool literal = inet_pton(AF_INET, u->host.c_str(), &a4) == 1 || inet_pton(AF_INET6, u->host.c_str(), &a6) == 1;
+    const bool literal = inet_pton(AF_INET, u->host.c_str(), &a4) == 1 ||
+                         inet_pton(AF_INET6, u->host.c_str(), &a6) == 1;
     X509_VERIFY_PARAM* param = SSL_get0_param(c.ssl);
     if (literal) {
       X509_VERIFY_PARAM_set1_ip_asc(param, u->host.c_str());
@@ -244,10 +250,12 @@ Result<Response> Upstream::Fetch(const std::string& method, const std::string& u
   char buf[64 * 1024];
   for (;;) {
     int n = c.Read(buf, sizeof buf);
-    if (n < 0) return Status(Code::kUnavailable, "reading from " + u->host + " failed or timed out");
+    if (n < 0)
+      return Status(Code::kUnavailable, "reading from " + u->host + " failed or timed out");
     if (method == "HEAD" && st.headers_done) break;
     http_parser_execute(&parser, &s, buf, static_cast<size_t>(n));  // n == 0 tells it of the end
-    if (st.too_big) return Status(Code::kResourceExhausted, "the response of " + u->host + " is too large");
+    if (st.too_big)
+      return Status(Code::kResourceExhausted, "the response of " + u->host + " is too large");
     if (st.sink_failed) return Status(Code::kInternal, "storing the response of " + u->host);
     if (HTTP_PARSER_ERRNO(&parser) != HPE_OK) {
       return Status(Code::kUnavailable, std::string("a malformed response from ") + u->host + ": " +

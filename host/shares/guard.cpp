@@ -5,8 +5,8 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
-#include <sys/ioctl.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -32,11 +32,11 @@ struct CtxFree {
 
 // What a call does to the path it names, which decides the rule applied.
 enum class Intent {
-  kCreate,   // a new name, or an existing file opened for writing
-  kMkdir,    // a new directory: fine on an ancestor of a protected path
-  kAppear,   // a name that appears whole (rename or link target, symlink)
-  kWrite,    // an existing object changed (opened for writing, truncated, chmod)
-  kRemove,   // a name that goes (unlink, rmdir, rename or link source)
+  kCreate,  // a new name, or an existing file opened for writing
+  kMkdir,   // a new directory: fine on an ancestor of a protected path
+  kAppear,  // a name that appears whole (rename or link target, symlink)
+  kWrite,   // an existing object changed (opened for writing, truncated, chmod)
+  kRemove,  // a name that goes (unlink, rmdir, rename or link source)
 };
 
 struct Target {
@@ -52,7 +52,9 @@ std::vector<Target> TargetsOf(const seccomp_data& d) {
   const auto at = [&](int i) { return d.args[i]; };
   const int cwd = AT_FDCWD;
   const long nr = d.nr;
-  const auto open_intent = [](uint64_t flags) { return (flags & O_CREAT) ? Intent::kCreate : Intent::kWrite; };
+  const auto open_intent = [](uint64_t flags) {
+    return (flags & O_CREAT) ? Intent::kCreate : Intent::kWrite;
+  };
   if (nr == SYS_openat) return {{fd(0), at(1), open_intent(d.args[2]), "write"}};
   if (nr == SYS_open) return {{cwd, at(0), open_intent(d.args[1]), "write"}};
   if (nr == SYS_creat) return {{cwd, at(0), Intent::kCreate, "create"}};
@@ -62,15 +64,18 @@ std::vector<Target> TargetsOf(const seccomp_data& d) {
   if (nr == SYS_mknod) return {{cwd, at(0), Intent::kCreate, "create"}};
   if (nr == SYS_symlinkat) return {{fd(1), at(2), Intent::kAppear, "symlink"}};
   if (nr == SYS_symlink) return {{cwd, at(1), Intent::kAppear, "symlink"}};
-  if (nr == SYS_linkat) return {{fd(0), at(1), Intent::kRemove, "link"}, {fd(2), at(3), Intent::kAppear, "link"}};
-  if (nr == SYS_link) return {{cwd, at(0), Intent::kRemove, "link"}, {cwd, at(1), Intent::kAppear, "link"}};
+  if (nr == SYS_linkat)
+    return {{fd(0), at(1), Intent::kRemove, "link"}, {fd(2), at(3), Intent::kAppear, "link"}};
+  if (nr == SYS_link)
+    return {{cwd, at(0), Intent::kRemove, "link"}, {cwd, at(1), Intent::kAppear, "link"}};
   if (nr == SYS_renameat || nr == SYS_renameat2) {
     // RENAME_EXCHANGE moves both ways: each name goes and appears anew.
     const bool exchange = nr == SYS_renameat2 && (d.args[4] & RENAME_EXCHANGE);
     return {{fd(0), at(1), exchange ? Intent::kAppear : Intent::kRemove, "rename"},
             {fd(2), at(3), Intent::kAppear, "rename"}};
   }
-  if (nr == SYS_rename) return {{cwd, at(0), Intent::kRemove, "rename"}, {cwd, at(1), Intent::kAppear, "rename"}};
+  if (nr == SYS_rename)
+    return {{cwd, at(0), Intent::kRemove, "rename"}, {cwd, at(1), Intent::kAppear, "rename"}};
   if (nr == SYS_unlinkat) return {{fd(0), at(1), Intent::kRemove, "remove"}};
   if (nr == SYS_unlink || nr == SYS_rmdir) return {{cwd, at(0), Intent::kRemove, "remove"}};
   if (nr == SYS_fchmodat) return {{fd(0), at(1), Intent::kWrite, "chmod"}};
@@ -85,7 +90,8 @@ std::vector<Target> TargetsOf(const seccomp_data& d) {
 
 class Guard {
  public:
-  Guard(int listener, const GuardConfig& c) : listener_(listener), c_(c), log_(c.spec_dir, c.audit_log, c.workspace) {}
+  Guard(int listener, const GuardConfig& c)
+      : listener_(listener), c_(c), log_(c.spec_dir, c.audit_log, c.workspace) {}
 
   Status Init() {
     view_.reset(open(c_.view.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -98,16 +104,14 @@ class Guard {
     seccomp_notif* req = nullptr;
     seccomp_notif_resp* resp = nullptr;
     if (seccomp_notify_alloc(&req, &resp) != 0) return;
-    std::unique_ptr<seccomp_notif, void (*)(seccomp_notif*)> hold(req, [](seccomp_notif* r) {
-      seccomp_notify_free(r, nullptr);
-    });
-    std::unique_ptr<seccomp_notif_resp, void (*)(seccomp_notif_resp*)> hold_resp(resp, [](seccomp_notif_resp* r) {
-      seccomp_notify_free(nullptr, r);
-    });
+    std::unique_ptr<seccomp_notif, void (*)(seccomp_notif*)> hold(
+        req, [](seccomp_notif* r) { seccomp_notify_free(r, nullptr); });
+    std::unique_ptr<seccomp_notif_resp, void (*)(seccomp_notif_resp*)> hold_resp(
+        resp, [](seccomp_notif_resp* r) { seccomp_notify_free(nullptr, r); });
     // Wake virtiofsd's thread on this CPU when the answer goes (Linux 6.6;
     // older kernels refuse the flag, and the answer is only slower).
     constexpr unsigned long kSetFlags = SECCOMP_IOW(4, uint64_t);  // SECCOMP_IOCTL_NOTIF_SET_FLAGS
-    constexpr uint64_t kSyncWakeUp = 1;                             // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+    constexpr uint64_t kSyncWakeUp = 1;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
     (void)ioctl(listener_, kSetFlags, kSyncWakeUp);
     for (;;) {
       // Blocks until a call waits. It ends with the processes filtered: the
@@ -160,10 +164,12 @@ class Guard {
       // The shared folder's own owner: the host's git refuses a repository
       // whose top another user owns, and its user could not take it back.
       if (rule.empty() && rel.empty() && std::string(t.op) == "chown") rule = ".";
-      if (rule.empty() && (t.intent == Intent::kWrite || t.intent == Intent::kCreate) && HasOtherLinks(rel)) {
+      if (rule.empty() && (t.intent == Intent::kWrite || t.intent == Intent::kCreate) &&
+          HasOtherLinks(rel)) {
         // Another name of the same file may be protected, or outside the
         // share (a pnpm or uv store's copy): the write would reach it.
-        log_.Refused(t.op, PrintableExact(rel), "a file with other hard links: the write would reach its other names");
+        log_.Refused(t.op, PrintableExact(rel),
+                     "a file with other hard links: the write would reach its other names");
         return EACCES;
       }
       if (!rule.empty()) {
@@ -183,7 +189,8 @@ class Guard {
   // whole, changed there and moved back would carry guest-written config
   // out; a symlink from outside into it would show it there. Returns why
   // the call is refused, or nullptr.
-  const char* MovesAcrossNodeModules(const seccomp_notif& req, const std::vector<std::optional<std::string>>& rels) {
+  const char* MovesAcrossNodeModules(const seccomp_notif& req,
+                                     const std::vector<std::optional<std::string>>& rels) {
     const long nr = req.data.nr;
     const bool rename = nr == SYS_renameat || nr == SYS_renameat2 || nr == SYS_rename;
     const bool symlink = nr == SYS_symlinkat || nr == SYS_symlink;
@@ -195,9 +202,11 @@ class Guard {
       // Either side may be a folder that moves (RENAME_EXCHANGE moves both).
       auto is_dir = [&](const std::string& rel) {
         struct stat st;
-        return fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        return fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
       };
-      if (UnderNodeModules(*rels[0]) != UnderNodeModules(*rels[1]) && (is_dir(*rels[0]) || is_dir(*rels[1]))) {
+      if (UnderNodeModules(*rels[0]) != UnderNodeModules(*rels[1]) &&
+          (is_dir(*rels[0]) || is_dir(*rels[1]))) {
         return "a folder moved into or out of node_modules (where tools' config is not protected)";
       }
       return nullptr;
@@ -213,8 +222,9 @@ class Guard {
   // A regular file with more than one name.
   bool HasOtherLinks(const std::string& rel) {
     struct stat st;
-    const bool found = rel.empty() ? fstat(view_.get(), &st) == 0
-                                   : fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    const bool found = rel.empty()
+                           ? fstat(view_.get(), &st) == 0
+                           : fstatat(view_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     return found && S_ISREG(st.st_mode) && st.st_nlink > 1;
   }
 
@@ -238,7 +248,8 @@ class Guard {
       if (!read) return std::nullopt;
       name = *read;
     }
-    std::string base_path = proc + (t.dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(t.dirfd));
+    std::string base_path =
+        proc + (t.dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(t.dirfd));
     if (!name.empty() && name[0] == '/') {
       base_path = proc + "/root";
       name.erase(0, name.find_first_not_of('/'));
@@ -250,8 +261,10 @@ class Guard {
     // fscreate probe), not the share's.
     struct statfs fs;
     if (fstatfs(base.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) {
-      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) return kOutside;
-      unique_fd object(open((proc + "/fd/" + name).c_str(), O_PATH | O_CLOEXEC));  // the object, not the link
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+        return kOutside;
+      unique_fd object(
+          open((proc + "/fd/" + name).c_str(), O_PATH | O_CLOEXEC));  // the object, not the link
       if (!object) return std::nullopt;
       return RelativePathOf(object.get());
     }
@@ -277,17 +290,21 @@ class Guard {
       if (n <= 0 || n >= PATH_MAX) return std::nullopt;
       std::string link(buf, static_cast<size_t>(n));
       if (link[0] != '/') return kOutside;  // a pipe, a socket, an anonymous inode
-      if (want.st_nlink == 0 && !S_ISDIR(want.st_mode)) return kOutside;  // unlinked: nowhere on the host
+      if (want.st_nlink == 0 && !S_ISDIR(want.st_mode))
+        return kOutside;  // unlinked: nowhere on the host
       // The kernel names it from the root of virtiofsd's namespace, the view.
-      std::string rel = link.substr(link.find_first_not_of('/') == std::string::npos ? link.size()
-                                                                                    : link.find_first_not_of('/'));
+      std::string rel = link.substr(link.find_first_not_of('/') == std::string::npos
+                                        ? link.size()
+                                        : link.find_first_not_of('/'));
       if (rel.empty()) {
         struct stat top;
-        if (fstat(view_.get(), &top) == 0 && top.st_dev == want.st_dev && top.st_ino == want.st_ino) return rel;
+        if (fstat(view_.get(), &top) == 0 && top.st_dev == want.st_dev && top.st_ino == want.st_ino)
+          return rel;
       } else {
         unique_fd again = OpenBeneath(view_.get(), rel, O_PATH | O_NOFOLLOW);
         struct stat got;
-        if (again && fstat(again.get(), &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
+        if (again && fstat(again.get(), &got) == 0 && got.st_dev == want.st_dev &&
+            got.st_ino == want.st_ino) {
           return rel;
         }
       }
@@ -329,22 +346,25 @@ Result<unique_fd> InstallGuardFilter() {
   auto notify = [&](int nr) { rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, nr, 0); };
   auto notify_writes = [&](int nr, unsigned flags_arg) {
     for (scmp_datum_t bit : {O_CREAT, O_WRONLY, O_RDWR, O_TRUNC}) {
-      rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, nr, 1, SCMP_CMP(flags_arg, SCMP_CMP_MASKED_EQ, bit, bit));
+      rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, nr, 1,
+                             SCMP_CMP(flags_arg, SCMP_CMP_MASKED_EQ, bit, bit));
     }
   };
   notify_writes(SCMP_SYS(openat), 2);
   notify_writes(SCMP_SYS(open), 1);
-  for (int nr : {SCMP_SYS(creat), SCMP_SYS(mkdirat), SCMP_SYS(mkdir), SCMP_SYS(mknodat), SCMP_SYS(mknod),
-                 SCMP_SYS(symlinkat), SCMP_SYS(symlink), SCMP_SYS(linkat), SCMP_SYS(link), SCMP_SYS(renameat),
-                 SCMP_SYS(renameat2), SCMP_SYS(rename), SCMP_SYS(unlinkat), SCMP_SYS(unlink), SCMP_SYS(rmdir),
-                 SCMP_SYS(fchmodat), SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(truncate), SCMP_SYS(fchownat),
-                 SCMP_SYS(fchown), SCMP_SYS(chown), SCMP_SYS(lchown)}) {
+  for (int nr : {SCMP_SYS(creat),    SCMP_SYS(mkdirat),   SCMP_SYS(mkdir),     SCMP_SYS(mknodat),
+                 SCMP_SYS(mknod),    SCMP_SYS(symlinkat), SCMP_SYS(symlink),   SCMP_SYS(linkat),
+                 SCMP_SYS(link),     SCMP_SYS(renameat),  SCMP_SYS(renameat2), SCMP_SYS(rename),
+                 SCMP_SYS(unlinkat), SCMP_SYS(unlink),    SCMP_SYS(rmdir),     SCMP_SYS(fchmodat),
+                 SCMP_SYS(chmod),    SCMP_SYS(fchmod),    SCMP_SYS(truncate),  SCMP_SYS(fchownat),
+                 SCMP_SYS(fchown),   SCMP_SYS(chown),     SCMP_SYS(lchown)}) {
     notify(nr);
   }
   // Opening by handle names no path the guard could check.
   rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(open_by_handle_at), 0);
   if (rc != 0) return Status(Code::kInternal, "building the guard's seccomp filter failed");
-  if (seccomp_load(ctx.get()) != 0) return Status(Code::kInternal, "loading the guard's seccomp filter failed");
+  if (seccomp_load(ctx.get()) != 0)
+    return Status(Code::kInternal, "loading the guard's seccomp filter failed");
   unique_fd listener(seccomp_notify_fd(ctx.get()));
   if (!listener) return Status(Code::kInternal, "the guard's seccomp filter has no listener");
   return listener;

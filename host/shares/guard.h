@@ -27,11 +27,11 @@
 namespace ws::shares {
 
 struct GuardConfig {
-  std::string view;      // the share's view, as this mount namespace sees it
+  std::string view;  // the share's view, as this mount namespace sees it
   ProtectionRules rules;
-  std::string spec_dir;  // where the guard's state and changes files go
-  std::string audit_log; // the workspace's audit log ("" for none)
-  std::string workspace; // its name, for audit records
+  std::string spec_dir;   // where the guard's state and changes files go
+  std::string audit_log;  // the workspace's audit log ("" for none)
+  std::string workspace;  // its name, for audit records
 };
 
 // Loads the guard's filter into the calling process and everything it

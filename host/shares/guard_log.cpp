@@ -86,7 +86,8 @@ void GuardLog::Changed(const std::string& op, const std::string& path) {
   std::string line;
   if (changed_.size() + 1 >= kMaxGuardChanges) {
     changes_full_ = true;
-    line = FormatGuardEvent({net::NowRfc3339Millis(), "more", "(later changes not recorded)"}) + "\n";
+    line =
+        FormatGuardEvent({net::NowRfc3339Millis(), "more", "(later changes not recorded)"}) + "\n";
   } else {
     changed_.insert(path);
     line = FormatGuardEvent({net::NowRfc3339Millis(), op, path}) + "\n";

@@ -8,9 +8,8 @@ namespace {
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return Lower(x) == Lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -18,7 +17,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 // Whether the components of `prefix` start those of `path`.
-bool StartsWithPath(const std::vector<std::string_view>& path, const std::vector<std::string_view>& prefix) {
+bool StartsWithPath(const std::vector<std::string_view>& path,
+                    const std::vector<std::string_view>& prefix) {
   if (prefix.size() > path.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
     if (!SameName(path[i], prefix[i])) return false;
@@ -27,7 +27,8 @@ bool StartsWithPath(const std::vector<std::string_view>& path, const std::vector
 }
 
 // Whether `prefix` matches `path` from its component `at` on.
-bool MatchesAt(const std::vector<std::string_view>& path, size_t at, const std::vector<std::string_view>& prefix) {
+bool MatchesAt(const std::vector<std::string_view>& path, size_t at,
+               const std::vector<std::string_view>& prefix) {
   if (prefix.size() > path.size() - at) return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
     if (!SameName(path[at + i], prefix[i])) return false;
@@ -63,13 +64,42 @@ std::string Join(const std::vector<std::string_view>& c, size_t n) {
 
 const std::vector<std::string>& ToolConfigPaths() {
   static const std::vector<std::string> kPaths = {
-      ".git",          ".gitmodules",  ".workspace.toml", ".claude",       ".mcp.json",
-      ".cursor",       ".gemini",      ".codex",          ".vscode",       ".idea",
-      ".devcontainer", ".envrc",       ".husky",          ".githooks",     ".pre-commit-config.yaml",
-      ".npmrc",        ".yarnrc",      ".yarnrc.yml",     ".pypirc",       "pip.conf",
-      ".pnpmfile.cjs", "mise.toml",    ".mise.toml",      ".mvn",          ".gitconfig",
-      ".hg",           ".zed",         "rust-toolchain",  "rust-toolchain.toml", ".bazeliskrc", ".cargo/config",
-      ".cargo/config.toml", ".bundle/config", ".yarn/releases", ".yarn/plugins", "gradle/wrapper",
+      ".git",
+      ".gitmodules",
+      ".workspace.toml",
+      ".claude",
+      ".mcp.json",
+      ".cursor",
+      ".gemini",
+      ".codex",
+      ".vscode",
+      ".idea",
+      ".devcontainer",
+      ".envrc",
+      ".husky",
+      ".githooks",
+      ".pre-commit-config.yaml",
+      ".npmrc",
+      ".yarnrc",
+      ".yarnrc.yml",
+      ".pypirc",
+      "pip.conf",
+      ".pnpmfile.cjs",
+      "mise.toml",
+      ".mise.toml",
+      ".mvn",
+      ".gitconfig",
+      ".hg",
+      ".zed",
+      "rust-toolchain",
+      "rust-toolchain.toml",
+      ".bazeliskrc",
+      ".cargo/config",
+      ".cargo/config.toml",
+      ".bundle/config",
+      ".yarn/releases",
+      ".yarn/plugins",
+      "gradle/wrapper",
   };
   return kPaths;
 }
@@ -99,10 +129,11 @@ std::string ProtectedPrefix(std::string_view rel, const ProtectionRules& rules) 
     // Opened only by a --writable that names this very one (.git), not by
     // one above it (--writable .vscode opens no repository inside .vscode).
     const std::vector<std::string_view> hit(c.begin(), c.begin() + static_cast<long>(i) + 1);
-    const bool opened = std::any_of(rules.writable.begin(), rules.writable.end(), [&](const std::string& w) {
-      const auto wc = PathComponents(w);
-      return wc.size() == hit.size() && StartsWithPath(hit, wc);
-    });
+    const bool opened =
+        std::any_of(rules.writable.begin(), rules.writable.end(), [&](const std::string& w) {
+          const auto wc = PathComponents(w);
+          return wc.size() == hit.size() && StartsWithPath(hit, wc);
+        });
     if (!opened) return Join(c, i + 1);
     break;
   }
@@ -164,7 +195,8 @@ Status ValidateWritablePath(const std::string& rel) {
   };
   if (rel.empty()) return bad("empty");
   if (rel.size() > 1024) return bad("longer than 1024 bytes");
-  if (rel.front() == '/') return bad("give a path relative to the shared folder's top, like .vscode");
+  if (rel.front() == '/')
+    return bad("give a path relative to the shared folder's top, like .vscode");
   for (unsigned char ch : rel) {
     if (ch < 0x20 || ch == 0x7f) return bad("holds a control character");
   }
@@ -183,8 +215,9 @@ bool IsHostRunFile(std::string_view rel) {
     if (SameName(part, "node_modules")) return false;
   }
   const std::string_view name = c.back();
-  for (std::string_view n : {"package.json", "Makefile", "GNUmakefile", "justfile", "pyproject.toml", "setup.py",
-                             "conftest.py", "gradlew", "mvnw", "CLAUDE.md", "AGENTS.md", "GEMINI.md"}) {
+  for (std::string_view n :
+       {"package.json", "Makefile", "GNUmakefile", "justfile", "pyproject.toml", "setup.py",
+        "conftest.py", "gradlew", "mvnw", "CLAUDE.md", "AGENTS.md", "GEMINI.md"}) {
     if (SameName(name, n)) return true;
   }
   if (EndsWith(name, ".sh") && name.size() > 3) return true;

@@ -20,12 +20,15 @@ Status InstallShareFilter() {
   if (!ctx) return {Code::kInternal, "seccomp_init failed"};
   int rc = 0;
   auto deny_mode_bits = [&](int nr, unsigned arg) {
-    for (scmp_datum_t bit : {static_cast<scmp_datum_t>(S_ISUID), static_cast<scmp_datum_t>(S_ISGID)}) {
-      rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, bit, bit));
+    for (scmp_datum_t bit :
+         {static_cast<scmp_datum_t>(S_ISUID), static_cast<scmp_datum_t>(S_ISGID)}) {
+      rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 1,
+                             SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, bit, bit));
     }
   };
   auto deny_devices = [&](int nr, unsigned arg) {
-    for (scmp_datum_t type : {static_cast<scmp_datum_t>(S_IFCHR), static_cast<scmp_datum_t>(S_IFBLK)}) {
+    for (scmp_datum_t type :
+         {static_cast<scmp_datum_t>(S_IFCHR), static_cast<scmp_datum_t>(S_IFBLK)}) {
       rc |= seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 1,
                              SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, type));
     }

@@ -49,8 +49,9 @@ Read ReadHead(int dir, const std::string& name, size_t max, std::string* out, bo
   struct stat st;
   if (!fd) {
     if (errno == ENOENT) return Read::kNotRegular;  // nothing there
-    return fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) ? Read::kNotRegular
-                                                                                            : Read::kFailed;
+    return fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)
+               ? Read::kNotRegular
+               : Read::kFailed;
   }
   if (fstat(fd.get(), &st) != 0) return Read::kFailed;
   if (!S_ISREG(st.st_mode)) return Read::kNotRegular;
@@ -75,15 +76,16 @@ std::string StripUrlCredentials(std::string_view text) {
     size_t scheme_end = text.find("://", i);
     if (scheme_end == std::string_view::npos) break;
     size_t start = scheme_end;
-    while (start > i && (std::isalnum(static_cast<unsigned char>(text[start - 1])) || text[start - 1] == '+' ||
-                         text[start - 1] == '.' || text[start - 1] == '-')) {
+    while (start > i &&
+           (std::isalnum(static_cast<unsigned char>(text[start - 1])) || text[start - 1] == '+' ||
+            text[start - 1] == '.' || text[start - 1] == '-')) {
       --start;
     }
     const std::string scheme = Lower(text.substr(start, scheme_end - start));
     const size_t auth = scheme_end + 3;
     size_t end = auth;
-    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != '/' &&
-           text[end] != '"' && text[end] != '\'') {
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) &&
+           text[end] != '/' && text[end] != '"' && text[end] != '\'') {
       ++end;
     }
     const size_t at = text.substr(auth, end - auth).rfind('@');
@@ -128,10 +130,11 @@ std::string KeyOf(const std::string& line, const char* seps) {
 
 bool NpmAuthLine(const std::string& line) {
   // //registry.example/:_authToken=..., and yarn 1's "//registry.example/:_authToken" TOKEN
-  if (line.rfind("//", 0) == 0 || line.rfind("\"//", 0) == 0 || line.rfind("'//", 0) == 0) return true;
+  if (line.rfind("//", 0) == 0 || line.rfind("\"//", 0) == 0 || line.rfind("'//", 0) == 0)
+    return true;
   const std::string key = KeyOf(line, "= \t");
-  for (const char* k : {"_authtoken", "_auth", "_password", "password", "npmauthtoken", "npmauthident",
-                        "npmpassword"}) {
+  for (const char* k : {"_authtoken", "_auth", "_password", "password", "npmauthtoken",
+                        "npmauthident", "npmpassword"}) {
     if (key == k || EndsWith(key, std::string(":") + k)) return true;
   }
   return false;
@@ -139,7 +142,8 @@ bool NpmAuthLine(const std::string& line) {
 
 bool YarnAuthLine(const std::string& line) {
   const std::string key = KeyOf(line, ":");
-  return key == "npmauthtoken" || key == "npmauthident" || key == "npmpassword" || NpmAuthLine(line);
+  return key == "npmauthtoken" || key == "npmauthident" || key == "npmpassword" ||
+         NpmAuthLine(line);
 }
 
 std::string StripNetrc(std::string_view text) {
@@ -166,8 +170,9 @@ std::string StripNetrc(std::string_view text) {
 }  // namespace
 
 bool IsSecretName(std::string_view n) {
-  for (std::string_view s : {".npmrc", ".pypirc", ".git-credentials", ".netrc", ".env", ".envrc", ".dev.vars",
-                             ".yarnrc", ".yarnrc.yml", "pip.conf", "terraform.tfvars", "terraform.tfvars.json"}) {
+  for (std::string_view s :
+       {".npmrc", ".pypirc", ".git-credentials", ".netrc", ".env", ".envrc", ".dev.vars", ".yarnrc",
+        ".yarnrc.yml", "pip.conf", "terraform.tfvars", "terraform.tfvars.json"}) {
     if (n == s) return true;
   }
   if (EndsWith(n, ".auto.tfvars")) return true;
@@ -190,14 +195,15 @@ bool LooksLikePrivateKey(std::string_view head) {
 
 bool StripsCredentials(std::string_view n) {
   // Not .netrc: hidden whole (GitHub's tokens go in as a `login`).
-  return n == ".npmrc" || n == ".yarnrc" || n == ".yarnrc.yml" || n == ".pypirc" || n == "pip.conf" ||
-         n == "gitconfig";
+  return n == ".npmrc" || n == ".yarnrc" || n == ".yarnrc.yml" || n == ".pypirc" ||
+         n == "pip.conf" || n == "gitconfig";
 }
 
 std::string StripCredentials(std::string_view n, std::string_view text) {
   if (n == ".npmrc" || n == ".yarnrc") return DropLines(text, NpmAuthLine);
   if (n == ".yarnrc.yml") return DropLines(text, YarnAuthLine);
-  if (n == ".pypirc") return DropLines(text, [](const std::string& l) { return KeyOf(l, "=:") == "password"; });
+  if (n == ".pypirc")
+    return DropLines(text, [](const std::string& l) { return KeyOf(l, "=:") == "password"; });
   if (n == "gitconfig") return StripGitConfig(text);
   if (n == ".netrc") return StripNetrc(text);  // (unused: a .netrc is hidden whole)
   return DropLines(text, [](const std::string&) { return false; });  // pip.conf: URLs only
@@ -213,10 +219,15 @@ std::string StripGitConfig(std::string_view text) {
   });
 }
 
-SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector<std::string>& shown) {
+SecretScan ScanSecrets(int root, const std::string& host_path,
+                       const std::vector<std::string>& shown) {
   SecretScan scan;
-  auto is_shown = [&](const std::string& rel) { return std::find(shown.begin(), shown.end(), rel) != shown.end(); };
-  auto join = [](const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; };
+  auto is_shown = [&](const std::string& rel) {
+    return std::find(shown.begin(), shown.end(), rel) != shown.end();
+  };
+  auto join = [](const std::string& dir, const std::string& name) {
+    return dir.empty() ? name : dir + "/" + name;
+  };
   // Each path once (symlinks may lead many names to one file): what counts
   // against kMaxSecretMasks is what would be covered.
   std::map<std::string, size_t> paths;  // path -> its index in scan.found
@@ -235,19 +246,23 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     scan.found.push_back(std::move(f));
   };
   auto cover_dir = [&](const std::string& rel, const std::string& via = "") {
-    if (!is_shown(rel) && !(!via.empty() && is_shown(via))) record({rel, SecretAction::kHide, true, "", via});
+    if (!is_shown(rel) && !(!via.empty() && is_shown(via)))
+      record({rel, SecretAction::kHide, true, "", via});
   };
   // A file found by its name `kind` (or a symlink's): hidden or stripped.
   // `dir` and `file` reach it; `rel` is its path.
-  auto add_file = [&](int dir, const std::string& file, const std::string& rel, const std::string& kind,
-                      const std::string& via) {
+  auto add_file = [&](int dir, const std::string& file, const std::string& rel,
+                      const std::string& kind, const std::string& via) {
     if (is_shown(rel) || (!via.empty() && is_shown(via))) return;
     SecretFile f{rel, SecretAction::kHide, false, "", via};
     if (StripsCredentials(kind) && !paths.count(rel)) {
       std::string text;
       bool whole = false;
-      const size_t room = strip_bytes < kMaxStripBytes ? std::min(kMaxConfigBytes, kMaxStripBytes - strip_bytes) : 0;
-      const Read r = room ? ReadHead(dir, file, room, &text, &whole) : Read::kFailed;  // past the budget: hidden
+      const size_t room = strip_bytes < kMaxStripBytes
+                              ? std::min(kMaxConfigBytes, kMaxStripBytes - strip_bytes)
+                              : 0;
+      const Read r = room ? ReadHead(dir, file, room, &text, &whole)
+                          : Read::kFailed;  // past the budget: hidden
       if (r == Read::kNotRegular) return;
       strip_bytes += text.size();
       if (r == Read::kOk && whole) {
@@ -261,7 +276,8 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     record(std::move(f));
   };
   // A symlink named like a secret: what it leads to inside the share.
-  auto follow = [&](int dir, const std::string& dir_rel, const std::string& name, const std::string& rel) {
+  auto follow = [&](int dir, const std::string& dir_rel, const std::string& name,
+                    const std::string& rel) {
     char buf[4096];
     ssize_t n = readlinkat(dir, name.c_str(), buf, sizeof buf - 1);
     if (n <= 0) return;
@@ -274,25 +290,30 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
     } else {
       target = join(dir_rel, target);
     }
-    unique_fd t = OpenBeneath(root, target, O_PATH, /*follow_inside=*/true);  // symlinks inside the share may be followed
+    unique_fd t = OpenBeneath(root, target, O_PATH,
+                              /*follow_inside=*/true);  // symlinks inside the share may be followed
     struct stat st;
     if (!t || fstat(t.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
     // Where it really is: its path beneath the share's top.
     char real[4096], top[4096];
-    ssize_t rn = readlink(("/proc/self/fd/" + std::to_string(t.get())).c_str(), real, sizeof real - 1);
+    ssize_t rn =
+        readlink(("/proc/self/fd/" + std::to_string(t.get())).c_str(), real, sizeof real - 1);
     ssize_t tn = readlink(("/proc/self/fd/" + std::to_string(root)).c_str(), top, sizeof top - 1);
     if (rn <= 0 || tn <= 0) return;
     const std::string real_s(real, static_cast<size_t>(rn)), top_s(top, static_cast<size_t>(tn));
-    if (real_s.size() <= top_s.size() + 1 || real_s.compare(0, top_s.size() + 1, top_s + "/") != 0) return;
+    if (real_s.size() <= top_s.size() + 1 || real_s.compare(0, top_s.size() + 1, top_s + "/") != 0)
+      return;
     const std::string real_rel = real_s.substr(top_s.size() + 1);
     if (S_ISDIR(st.st_mode)) {
       if (IsSecretFolderName(name)) cover_dir(real_rel, rel);
       return;
     }
     if (!IsSecretName(name)) return;
-    const std::string parent = real_rel.find('/') == std::string::npos ? "" : real_rel.substr(0, real_rel.rfind('/'));
+    const std::string parent =
+        real_rel.find('/') == std::string::npos ? "" : real_rel.substr(0, real_rel.rfind('/'));
     unique_fd pfd = OpenBeneath(root, parent, O_PATH | O_DIRECTORY);
-    if (pfd) add_file(pfd.get(), real_rel.substr(real_rel.find_last_of('/') + 1), real_rel, name, rel);
+    if (pfd)
+      add_file(pfd.get(), real_rel.substr(real_rel.find_last_of('/') + 1), real_rel, name, rel);
   };
   struct Dir {
     std::string rel;
@@ -323,9 +344,11 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
       }
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      if (scan.found.size() > kMaxSecretMasks) {  // the share will not start: no need to look further
-        scan.refusal = "more than " + std::to_string(kMaxSecretMasks) +
-                       " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
+      if (scan.found.size() >
+          kMaxSecretMasks) {  // the share will not start: no need to look further
+        scan.refusal =
+            "more than " + std::to_string(kMaxSecretMasks) +
+            " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
         stack.clear();
         break;
       }
@@ -342,10 +365,14 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
       if (type == DT_UNKNOWN) {
         struct stat st;
         if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        type = S_ISDIR(st.st_mode)   ? DT_DIR
+               : S_ISLNK(st.st_mode) ? DT_LNK
+               : S_ISREG(st.st_mode) ? DT_REG
+                                     : DT_UNKNOWN;
       }
       if (d.git_modules) {
-        if (type == DT_DIR && d.depth + 1 < kMaxScanDepth) stack.push_back({rel, d.depth + 1, false, true});
+        if (type == DT_DIR && d.depth + 1 < kMaxScanDepth)
+          stack.push_back({rel, d.depth + 1, false, true});
         if (type == DT_DIR && d.depth + 1 >= kMaxScanDepth) cover_dir(rel);
         if (type == DT_REG && name == "config") add_file(fd.get(), name, rel, "gitconfig", "");
         continue;
@@ -357,7 +384,8 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
           unique_fd git = OpenBeneath(root, rel, O_PATH | O_DIRECTORY);
           if (git) add_file(git.get(), "config", rel + "/config", "gitconfig", "");
           struct stat st;
-          if (git && fstatat(git.get(), "modules", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+          if (git && fstatat(git.get(), "modules", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISDIR(st.st_mode)) {
             stack.push_back({rel + "/modules", d.depth + 1, false, true});
           }
           continue;
@@ -373,14 +401,16 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
         }
         stack.push_back({rel, d.depth + 1, d.in_node_modules || name == "node_modules", false});
       } else if (type == DT_REG) {
-        const bool by_folder = (dir_name == ".docker" && name == "config.json") || (dir_name == ".kube" && name == "config");
+        const bool by_folder = (dir_name == ".docker" && name == "config.json") ||
+                               (dir_name == ".kube" && name == "config");
         if (IsSecretName(name) || by_folder) {
           add_file(fd.get(), name, rel, name, "");
         } else if (MayBePrivateKey(name) && !d.in_node_modules) {
           std::string head;
           bool whole = false;
           const Read r = ReadHead(fd.get(), name, kKeyHeadBytes, &head, &whole);
-          if ((r == Read::kFailed || (r == Read::kOk && LooksLikePrivateKey(head))) && !is_shown(rel)) {
+          if ((r == Read::kFailed || (r == Read::kOk && LooksLikePrivateKey(head))) &&
+              !is_shown(rel)) {
             record({rel, SecretAction::kHide, false, "", ""});
           }
         }
@@ -395,8 +425,9 @@ SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector
             [](const SecretFile& a, const SecretFile& b) { return a.path < b.path; });
   // One entry a path, and nothing below a covered folder (its cover hides it).
   if (scan.found.size() > kMaxSecretMasks && scan.refusal.empty()) {
-    scan.refusal = "more than " + std::to_string(kMaxSecretMasks) +
-                   " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
+    scan.refusal =
+        "more than " + std::to_string(kMaxSecretMasks) +
+        " secrets to cover (.env files, keys, ...); remove some, or share a smaller folder";
   }
   if (!scan.found.empty() && scan.found.front().path.empty() && scan.refusal.empty()) {
     scan.refusal = scan.cut ? "its top folder holds more than " + std::to_string(kMaxScanEntries) +

@@ -13,22 +13,22 @@
 namespace ws::shares {
 
 enum class SecretAction {
-  kHide,     // an empty read-only file (or folder) instead
-  kStrip,    // a read-only copy without its credential lines
+  kHide,   // an empty read-only file (or folder) instead
+  kStrip,  // a read-only copy without its credential lines
 };
 
 struct SecretFile {
-  std::string path;     // relative to the share's top: what is covered
+  std::string path;  // relative to the share's top: what is covered
   SecretAction action = SecretAction::kHide;
-  bool directory = false;     // .ssh/, .aws/, or a folder that could not be looked into: covered whole
-  std::string stripped;       // kStrip: what the guest reads instead
-  std::string via;            // a symlink that leads to it, when found that way
+  bool directory = false;  // .ssh/, .aws/, or a folder that could not be looked into: covered whole
+  std::string stripped;    // kStrip: what the guest reads instead
+  std::string via;         // a symlink that leads to it, when found that way
 };
 
 struct SecretScan {
   std::vector<SecretFile> found;  // sorted; nothing below a covered folder
-  size_t entries = 0;     // directory entries looked at
-  bool cut = false;       // the walk reached a bound: the folders past it are covered whole
+  size_t entries = 0;             // directory entries looked at
+  bool cut = false;               // the walk reached a bound: the folders past it are covered whole
   // Set when the share must not start: what the scan could not cover (more
   // than kMaxSecretMasks secrets; the top folder itself unreadable).
   std::string refusal;
@@ -51,7 +51,8 @@ inline constexpr size_t kMaxStripBytes = 32 << 20;
 // included, by name only), private keys by content (outside node_modules),
 // every git config under a .git folder (its modules too). A symlink named
 // like a secret that leads inside the share covers what it leads to.
-SecretScan ScanSecrets(int root, const std::string& host_path, const std::vector<std::string>& shown);
+SecretScan ScanSecrets(int root, const std::string& host_path,
+                       const std::vector<std::string>& shown);
 
 // Whether `name` (one path component) is a secret file's or folder's name
 // (private keys need their content as well: LooksLikePrivateKey).

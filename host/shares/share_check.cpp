@@ -2,12 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,7 +64,8 @@ Result<Probe> ProbeAs(uid_t uid, gid_t gid, const std::string& path, int mode, b
   }
   if (pid == 0) {
     close(p[0]);
-    if (uid != 0 && (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
+    if (uid != 0 &&
+        (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
       _exit(2);
     }
     Probe r;
@@ -93,9 +94,7 @@ Result<Probe> ProbeAs(uid_t uid, gid_t gid, const std::string& path, int mode, b
   return r;
 }
 
-std::string Doing(int mode) {
-  return (mode & W_OK) ? "read and write " : "read ";
-}
+std::string Doing(int mode) { return (mode & W_OK) ? "read and write " : "read "; }
 
 std::string HomeOf(uid_t uid) {
   passwd pw{}, *res = nullptr;
@@ -120,7 +119,8 @@ Result<DirIdentity> IdentifyDirectoryAs(uid_t uid, gid_t gid, const std::string&
     case ELOOP:
       return Status(Code::kFailedPrecondition, "a part of " + path + " is a symlink");
     case ENOTDIR:
-      return Status(Code::kFailedPrecondition, path + " is not a directory (or a part of it is a symlink)");
+      return Status(Code::kFailedPrecondition,
+                    path + " is not a directory (or a part of it is a symlink)");
     case EACCES:
     case EPERM:
       return Status(Code::kPermissionDenied, "you cannot reach " + path);
@@ -137,10 +137,11 @@ Result<unique_fd> OpenDirectoryNoSymlinks(const std::string& path) {
   return fd;
 }
 
-Result<ShareOwner> CheckShareForCaller(ShareSpec& spec, uid_t uid, gid_t gid, const std::string& state_dir,
-                                       bool allow_dangerous) {
+Result<ShareOwner> CheckShareForCaller(ShareSpec& spec, uid_t uid, gid_t gid,
+                                       const std::string& state_dir, bool allow_dangerous) {
   const std::string asked = spec.host_path;
-  if (asked.find('\n') != std::string::npos) return Status(Code::kInvalidArgument, "share path has a newline");
+  if (asked.find('\n') != std::string::npos)
+    return Status(Code::kInvalidArgument, "share path has a newline");
   // Before root resolves anything: can the caller reach what they named?
   if (uid != 0) {
     auto reach = ProbeAs(uid, gid, asked, F_OK, /*follow=*/true);
@@ -150,26 +151,30 @@ Result<ShareOwner> CheckShareForCaller(ShareSpec& spec, uid_t uid, gid_t gid, co
     }
   }
   allow_dangerous = allow_dangerous && uid == 0;
-  const std::string dangerous_hint =
-      uid == 0 ? "; use --share-dangerous if you mean it" : " (only root may, with --share-dangerous)";
+  const std::string dangerous_hint = uid == 0 ? "; use --share-dangerous if you mean it"
+                                              : " (only root may, with --share-dangerous)";
   char* real = realpath(asked.c_str(), nullptr);
   if (!real) return Status(Code::kNotFound, "share " + asked + " does not exist");
   spec.host_path = real;
   free(real);
   struct stat st;
   if (stat(spec.host_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status(Code::kInvalidArgument, "share " + asked + " is not a directory; share the folder that holds it");
+    return Status(Code::kInvalidArgument,
+                  "share " + asked + " is not a directory; share the folder that holds it");
   }
   if (spec.host_path == "/" && !allow_dangerous) {
-    return Status(Code::kInvalidArgument, "refusing to share / (the whole host, secrets included)" + dangerous_hint);
+    return Status(Code::kInvalidArgument,
+                  "refusing to share / (the whole host, secrets included)" + dangerous_hint);
   }
   const std::string home = HomeOf(uid);
   if (!home.empty() && spec.host_path == home && !allow_dangerous) {
     return Status(Code::kInvalidArgument, "refusing to share your home folder " + home +
-                                              " (~/.ssh, tokens, ...); share a project folder" + dangerous_hint);
+                                              " (~/.ssh, tokens, ...); share a project folder" +
+                                              dangerous_hint);
   }
   if (PathWithin(spec.host_path, state_dir) || PathWithin(state_dir, spec.host_path)) {
-    return Status(Code::kInvalidArgument, "share " + asked + " overlaps the workspace state dir " + state_dir);
+    return Status(Code::kInvalidArgument,
+                  "share " + asked + " overlaps the workspace state dir " + state_dir);
   }
   // The canonical path, walked again with the caller's rights and no
   // symlinks: what is recorded is the directory the caller reached.
@@ -177,8 +182,9 @@ Result<ShareOwner> CheckShareForCaller(ShareSpec& spec, uid_t uid, gid_t gid, co
   auto id = IdentifyDirectoryAs(uid, gid, spec.host_path, need);
   if (!id.ok()) {
     if (id.status().code() == Code::kPermissionDenied && !spec.read_only) {
-      return Status(Code::kPermissionDenied, "you cannot read and write " + asked +
-                                                 "; share it read-only with :ro if you can read it");
+      return Status(Code::kPermissionDenied,
+                    "you cannot read and write " + asked +
+                        "; share it read-only with :ro if you can read it");
     }
     return Status(id.status().code(), "share " + asked + ": " + id.status().message());
   }
@@ -189,7 +195,8 @@ Result<ShareOwner> CheckShareForCaller(ShareSpec& spec, uid_t uid, gid_t gid, co
 Result<ShareOwner> GuestRootIds() {
   passwd pw{}, *res = nullptr;
   std::vector<char> buf(16384);
-  if (getpwnam_r(kGuestRootUser, &pw, buf.data(), buf.size(), &res) != 0 || !res || pw.pw_uid == 0) {
+  if (getpwnam_r(kGuestRootUser, &pw, buf.data(), buf.size(), &res) != 0 || !res ||
+      pw.pw_uid == 0) {
     return Status(Code::kFailedPrecondition,
                   std::string("the system user '") + kGuestRootUser +
                       "' (what guest root becomes on the host) is missing; run ./scripts/setup");

@@ -54,7 +54,8 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto eq = line.find('=');
-    if (eq == std::string::npos) return Status(Code::kInvalidArgument, "share.conf: bad line '" + line + "'");
+    if (eq == std::string::npos)
+      return Status(Code::kInvalidArgument, "share.conf: bad line '" + line + "'");
     std::string k = line.substr(0, eq), v = line.substr(eq + 1);
     // Strict: a key given twice is an error, never "the last one wins".
     const bool repeated = k == "show" || k == "protect" || k == "writable";
@@ -65,7 +66,8 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
       c.host_path = v;
       have_host = true;
     } else if (k == "mode") {
-      if (v != "ro" && v != "rw") return Status(Code::kInvalidArgument, "share.conf: bad mode " + v);
+      if (v != "ro" && v != "rw")
+        return Status(Code::kInvalidArgument, "share.conf: bad mode " + v);
       c.read_only = v == "ro";
       have_mode = true;
     } else if (k == "owner_uid") {
@@ -81,22 +83,27 @@ Result<ShareConfig> ParseShareConfig(const std::string& text) {
     } else if (k == "ino") {
       ids &= ParseId(v, &c.ino);
     } else if (k == "rights") {
-      if (v != "owner" && v != "root") return Status(Code::kInvalidArgument, "share.conf: bad rights " + v);
+      if (v != "owner" && v != "root")
+        return Status(Code::kInvalidArgument, "share.conf: bad rights " + v);
       c.owner_rights = v == "owner";
     } else if (k == "show") {
-      if (!ValidateWritablePath(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad show path");
+      if (!ValidateWritablePath(v).ok())
+        return Status(Code::kInvalidArgument, "share.conf: bad show path");
       c.shown.push_back(v);
     } else if (k == "protect" || k == "writable") {
-      if (!ValidateWritablePath(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad " + k + " path");
+      if (!ValidateWritablePath(v).ok())
+        return Status(Code::kInvalidArgument, "share.conf: bad " + k + " path");
       (k == "protect" ? c.protect : c.writable).push_back(v);
     } else if (k == "workspace") {
-      if (!ValidateName(v).ok()) return Status(Code::kInvalidArgument, "share.conf: bad workspace name");
+      if (!ValidateName(v).ok())
+        return Status(Code::kInvalidArgument, "share.conf: bad workspace name");
       c.workspace = v;
     } else if (k == "guard") {
       if (v != "off") return Status(Code::kInvalidArgument, "share.conf: bad guard value");
       c.guard = false;
     } else if (k == "audit") {
-      if (v.empty() || v[0] != '/') return Status(Code::kInvalidArgument, "share.conf: bad audit path");
+      if (v.empty() || v[0] != '/')
+        return Status(Code::kInvalidArgument, "share.conf: bad audit path");
       c.audit_log = v;
     } else {
       return Status(Code::kInvalidArgument, "share.conf: unknown key " + k);

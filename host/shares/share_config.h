@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-
 #include <string>
 #include <vector>
 
@@ -19,7 +18,7 @@ struct ShareConfig {
   bool read_only = false;
   uid_t owner_uid = 0;  // host uid the guest's uid 1000 becomes (rw shares)
   gid_t owner_gid = 0;
-  uid_t root_uid = 0;   // host uid the guest's root becomes: dedicated, never 0
+  uid_t root_uid = 0;  // host uid the guest's root becomes: dedicated, never 0
   gid_t root_gid = 0;
   std::vector<std::string> shown;  // secret files not to hide
   // The directory `create` recorded (0 for a workspace made before this was

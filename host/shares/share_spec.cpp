@@ -1,8 +1,8 @@
 #include "host/shares/share_spec.h"
 
-#include "host/shares/protected_paths.h"
-
 #include <filesystem>
+
+#include "host/shares/protected_paths.h"
 
 namespace ws::shares {
 
@@ -14,8 +14,9 @@ std::string NormalizeAbsolute(const std::string& path) {
 
 bool PathWithin(const std::string& inner, const std::string& outer) {
   if (outer == "/") return true;
-  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-                            inner[outer.size()] == '/');
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+          inner[outer.size()] == '/');
 }
 
 Status CheckGuestPath(const std::string& g) {
@@ -23,11 +24,13 @@ Status CheckGuestPath(const std::string& g) {
     return {Code::kInvalidArgument, "guest path '" + g + "' must be absolute"};
   }
   if (NormalizeAbsolute(g) != g) {
-    return {Code::kInvalidArgument, "guest path '" + g + "' is not normalized (try " + NormalizeAbsolute(g) + ")"};
+    return {Code::kInvalidArgument,
+            "guest path '" + g + "' is not normalized (try " + NormalizeAbsolute(g) + ")"};
   }
   if (g == "/") return {Code::kInvalidArgument, "a share cannot replace the guest's /"};
   for (const char* sys : {"/proc", "/sys", "/dev"}) {
-    if (PathWithin(g, sys)) return {Code::kInvalidArgument, "a share cannot go under " + std::string(sys)};
+    if (PathWithin(g, sys))
+      return {Code::kInvalidArgument, "a share cannot go under " + std::string(sys)};
   }
   // The path travels on the kernel command line: plain characters only.
   for (char ch : g) {
@@ -54,13 +57,15 @@ Result<ShareSpec> ParseShareSpec(std::string_view spec_in) {
     return false;
   };
   if (!strip_mode(":ro", true)) strip_mode(":rw", false);
-  if (spec.empty()) return Status(Code::kInvalidArgument, "empty --share: use HOST_PATH[:GUEST_PATH][:ro]");
+  if (spec.empty())
+    return Status(Code::kInvalidArgument, "empty --share: use HOST_PATH[:GUEST_PATH][:ro]");
   auto colon = spec.find(':');
   s.host_path = spec.substr(0, colon);
   s.guest_path = colon == std::string::npos ? s.host_path : spec.substr(colon + 1);
   if (s.host_path.empty() || s.host_path.front() != '/') {
-    return Status(Code::kInvalidArgument, "--share '" + std::string(spec_in) +
-                                              "': the host path must be absolute (HOST_PATH[:GUEST_PATH][:ro])");
+    return Status(Code::kInvalidArgument,
+                  "--share '" + std::string(spec_in) +
+                      "': the host path must be absolute (HOST_PATH[:GUEST_PATH][:ro])");
   }
   if (s.guest_path.find(':') != std::string::npos) {
     return Status(Code::kInvalidArgument, "--share '" + std::string(spec_in) +
@@ -89,16 +94,19 @@ Status CheckShareSet(const std::vector<ShareSpec>& shares) {
   for (size_t i = 0; i < shares.size(); ++i) {
     // What goes into share.conf, one value a line: nothing that could start another.
     if (HasControl(shares[i].host_path) || HasControl(shares[i].guest_path)) {
-      return {Code::kInvalidArgument, "a share path holds a control character (a newline?); rename the folder"};
+      return {Code::kInvalidArgument,
+              "a share path holds a control character (a newline?); rename the folder"};
     }
     for (const auto& name : shares[i].shown) {
       if (!ValidateWritablePath(name).ok()) {
-        return {Code::kInvalidArgument, "--show takes a path relative to the shared folder (no '..', no control "
-                                        "characters), e.g. --show .env or --show packages/app/.env"};
+        return {Code::kInvalidArgument,
+                "--show takes a path relative to the shared folder (no '..', no control "
+                "characters), e.g. --show .env or --show packages/app/.env"};
       }
     }
     if (shares[i].writable.size() > kMaxSharePaths || shares[i].protect.size() > kMaxSharePaths) {
-      return {Code::kInvalidArgument, "at most " + std::to_string(kMaxSharePaths) + " --writable paths"};
+      return {Code::kInvalidArgument,
+              "at most " + std::to_string(kMaxSharePaths) + " --writable paths"};
     }
     for (const auto* list : {&shares[i].writable, &shares[i].protect}) {
       for (const auto& rel : *list) {
@@ -111,7 +119,8 @@ Status CheckShareSet(const std::vector<ShareSpec>& shares) {
       const auto& b = shares[j].guest_path;
       if (a == b) return {Code::kInvalidArgument, "two shares use the guest path " + a};
       if (PathWithin(a, b) || PathWithin(b, a)) {
-        return {Code::kInvalidArgument, "guest paths " + b + " and " + a + " are nested; use separate paths"};
+        return {Code::kInvalidArgument,
+                "guest paths " + b + " and " + a + " are nested; use separate paths"};
       }
     }
   }

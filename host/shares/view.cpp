@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -40,7 +40,8 @@ int MountSetattr(int dfd, const char* path, unsigned flags, mount_attr* attr) {
 
 Status WriteFile(const std::string& path, const std::string& text) {
   unique_fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd || !WriteAll(fd.get(), text.data(), text.size())) return ErrnoStatus("writing " + path, errno);
+  if (!fd || !WriteAll(fd.get(), text.data(), text.size()))
+    return ErrnoStatus("writing " + path, errno);
   return Status::Ok();
 }
 
@@ -51,7 +52,8 @@ Status WriteFile(const std::string& path, const std::string& text) {
 // for root; every other id is unmapped (overflow id, creates refused).
 Result<unique_fd> IdmapUserns(const ShareConfig& c) {
   int ready[2], hold[2];
-  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0)
+    return ErrnoStatus("pipe", errno);
   pid_t pid = fork();
   if (pid < 0) return ErrnoStatus("fork", errno);
   if (pid == 0) {
@@ -67,7 +69,8 @@ Result<unique_fd> IdmapUserns(const ShareConfig& c) {
   unique_fd release(hold[1]);
   char b = 0;
   Status s;
-  if (read(ready[0], &b, 1) != 1 || b != 'k') s = Status(Code::kInternal, "cannot create a user namespace");
+  if (read(ready[0], &b, 1) != 1 || b != 'k')
+    s = Status(Code::kInternal, "cannot create a user namespace");
   close(ready[0]);
   unique_fd ns;
   if (s.ok()) {
@@ -102,8 +105,9 @@ Status BindWith(int dfd, const std::string& source, const std::string& target, m
   if (MountSetattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0) {
     if (errno == EINVAL && (attr.attr_set & MOUNT_ATTR_IDMAP)) {
       return {Code::kFailedPrecondition,
-              "its filesystem does not support idmapped mounts, which a read-write share and a member's "
-              "read-only share need" };
+              "its filesystem does not support idmapped mounts, which a read-write share and a "
+              "member's "
+              "read-only share need"};
     }
     return ErrnoStatus("mount_setattr " + source, errno);
   }
@@ -123,7 +127,8 @@ mount_attr ReadOnly() {
 Status WriteMask(const std::string& path, const std::string& text) {
   unlink(path.c_str());
   unique_fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444));
-  if (!fd || !WriteAll(fd.get(), text.data(), text.size())) return ErrnoStatus("writing " + path, errno);
+  if (!fd || !WriteAll(fd.get(), text.data(), text.size()))
+    return ErrnoStatus("writing " + path, errno);
   return Status::Ok();
 }
 
@@ -132,11 +137,14 @@ Status WriteMask(const std::string& path, const std::string& text) {
 Status BindOver(const std::string& source, int top, const std::string& rel) {
   unique_fd target = OpenBeneath(top, rel, O_PATH | O_NOFOLLOW);
   if (!target) return ErrnoStatus("covering " + rel, errno);
-  unique_fd tree(OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
+  unique_fd tree(OpenTree(AT_FDCWD, source.c_str(),
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
   if (!tree) return ErrnoStatus("open_tree " + source, errno);
   mount_attr attr = ReadOnly();
-  if (MountSetattr(tree.get(), "", AT_EMPTY_PATH, &attr) != 0) return ErrnoStatus("mount_setattr " + source, errno);
-  if (MoveMount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+  if (MountSetattr(tree.get(), "", AT_EMPTY_PATH, &attr) != 0)
+    return ErrnoStatus("mount_setattr " + source, errno);
+  if (MoveMount(tree.get(), "", target.get(), "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
     return ErrnoStatus("covering " + rel, errno);
   }
   return Status::Ok();
@@ -144,8 +152,10 @@ Status BindOver(const std::string& source, int top, const std::string& rel) {
 
 // Covers what ScanSecrets finds in the view: an empty file or folder, or a
 // copy without credentials.
-Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std::string& view, ViewReport* report) {
-  const std::string empty = spec_dir + "/empty", empty_dir = spec_dir + "/empty.d", masks = spec_dir + "/masks";
+Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std::string& view,
+                   ViewReport* report) {
+  const std::string empty = spec_dir + "/empty", empty_dir = spec_dir + "/empty.d",
+                    masks = spec_dir + "/masks";
   if (Status s = WriteMask(empty, ""); !s.ok()) return s;
   mkdir(empty_dir.c_str(), 0555);
   std::error_code ec;
@@ -155,7 +165,8 @@ Status MaskSecrets(const ShareConfig& c, const std::string& spec_dir, const std:
   if (!top) return ErrnoStatus("opening " + view, errno);
   const auto t0 = std::chrono::steady_clock::now();
   auto scan = ScanSecrets(top.get(), c.host_path, c.shown);
-  report->scan_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  report->scan_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   report->scan_entries = scan.entries;
   report->scan_cut = scan.cut;
   if (!scan.refusal.empty()) return {Code::kFailedPrecondition, scan.refusal};
@@ -196,7 +207,8 @@ ViewReport ReadViewReport(const std::string& spec_dir) {
   return r;
 }
 
-std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from) {
+std::vector<std::string> GitHooksFolders(const std::string& host_path,
+                                         const std::string& read_from) {
   std::vector<std::string> out;
   struct stat st;
   const std::string git = (read_from.empty() ? host_path : read_from) + "/.git";
@@ -217,7 +229,8 @@ std::vector<std::string> GitHooksFolders(const std::string& host_path, const std
     key.erase(0, key.find_first_not_of(" \t"));
     key.erase(key.find_last_not_of(" \t") + 1);
     const bool hooks = key == "hookspath";
-    const bool include = key == "path" && (section.rfind("[include]", 0) == 0 || section.rfind("[includeif", 0) == 0);
+    const bool include = key == "path" && (section.rfind("[include]", 0) == 0 ||
+                                           section.rfind("[includeif", 0) == 0);
     if (!hooks && !include) continue;
     std::string v = line.substr(eq + 1);
     v.erase(0, v.find_first_not_of(" \t\""));
@@ -226,7 +239,8 @@ std::vector<std::string> GitHooksFolders(const std::string& host_path, const std
     // the config file's folder (.git).
     const std::string from = hooks ? host_path : host_path + "/.git";
     std::string abs = NormalizeAbsolute(v.empty() || v[0] != '/' ? from + "/" + v : v);
-    if (PathWithin(abs, host_path) && abs != host_path) out.push_back(abs.substr(host_path.size() + 1));
+    if (PathWithin(abs, host_path) && abs != host_path)
+      out.push_back(abs.substr(host_path.size() + 1));
   }
   return out;
 }
@@ -249,7 +263,8 @@ std::vector<std::string> GitPathsToProtect(const std::string& host_path) {
 std::vector<std::string> ProtectedPaths(const ProtectionRules& rules) {
   std::vector<std::string> out;
   auto add = [&](const std::string& p) {
-    if (!ProtectedPrefix(p, rules).empty() && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+    if (!ProtectedPrefix(p, rules).empty() && std::find(out.begin(), out.end(), p) == out.end())
+      out.push_back(p);
   };
   for (const auto& p : ToolConfigPaths()) add(p);
   for (const auto& p : rules.extra) add(p);
@@ -273,7 +288,8 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
   struct stat st;
   if (fstat(dir.get(), &st) != 0) return ErrnoStatus("stat " + c.host_path, errno);
   if (c.ino != 0 && (st.st_dev != c.dev || st.st_ino != c.ino)) {
-    return Status(Code::kFailedPrecondition, c.host_path + " is no longer the directory that was shared");
+    return Status(Code::kFailedPrecondition,
+                  c.host_path + " is no longer the directory that was shared");
   }
   ViewReport report;
   if (c.read_only && !c.owner_rights) {
@@ -286,7 +302,8 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
     auto userns = IdmapUserns(c);
     if (!userns.ok()) return userns.status();
     mount_attr a{};
-    a.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (c.read_only ? MOUNT_ATTR_RDONLY : 0);
+    a.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                 (c.read_only ? MOUNT_ATTR_RDONLY : 0);
     a.userns_fd = static_cast<uint64_t>(userns->get());
     if (Status s = BindWith(dir.get(), "", view, a); !s.ok()) return s;
     // Bound from the view, so they stay idmapped; read-only on top.
@@ -294,7 +311,8 @@ Result<ViewReport> BuildView(const ShareConfig& c, const std::string& spec_dir) 
       const ProtectionRules rules{c.protect, c.writable};
       for (const auto& rel : GitPathsToProtect(c.host_path)) {
         if (ProtectedPrefix(rel, rules).empty()) continue;  // opened with --writable
-        if (Status s = BindWith(AT_FDCWD, view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok()) return s;
+        if (Status s = BindWith(AT_FDCWD, view + "/" + rel, view + "/" + rel, ReadOnly()); !s.ok())
+          return s;
         report.protected_.push_back(rel);
       }
     }

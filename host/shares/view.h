@@ -28,12 +28,12 @@
 namespace ws::shares {
 
 struct ViewReport {
-  std::vector<std::string> hidden;     // secrets covered by an empty file or folder
-  std::vector<std::string> stripped;   // config files given without their credentials
-  std::vector<std::string> protected_; // paths bound read-only (git)
-  bool scan_cut = false;               // the secret scan stopped at its bound
-  size_t scan_entries = 0;             // entries the scan looked at (not in view.report)
-  double scan_ms = 0;                  // and how long it took
+  std::vector<std::string> hidden;      // secrets covered by an empty file or folder
+  std::vector<std::string> stripped;    // config files given without their credentials
+  std::vector<std::string> protected_;  // paths bound read-only (git)
+  bool scan_cut = false;                // the secret scan stopped at its bound
+  size_t scan_entries = 0;              // entries the scan looked at (not in view.report)
+  double scan_ms = 0;                   // and how long it took
 };
 
 // What the last view of a share covered, in its spec dir for inspect
@@ -55,7 +55,8 @@ std::vector<std::string> GitPathsToProtect(const std::string& host_path);
 // and the worktree files its include.path / includeIf.*.path name (whether
 // they exist or not), relative to the share; the config is read from
 // `read_from` (the view) when given.
-std::vector<std::string> GitHooksFolders(const std::string& host_path, const std::string& read_from = "");
+std::vector<std::string> GitHooksFolders(const std::string& host_path,
+                                         const std::string& read_from = "");
 
 // Every path the guard protects under `rules` (less the writable ones), for
 // inspect: the fixed list, then the extra.

@@ -36,7 +36,8 @@ int Fail(const std::string& msg) {
 // the guard the listener. The guard is forked first, so it runs unfiltered.
 ws::Status StartGuard(const ws::shares::ShareConfig& c, const std::string& spec_dir) {
   int sp[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) return ws::ErrnoStatus("socketpair", errno);
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+    return ws::ErrnoStatus("socketpair", errno);
   ws::unique_fd mine(sp[0]), theirs(sp[1]);
   const pid_t parent = getpid();
   pid_t pid = fork();
@@ -49,11 +50,10 @@ ws::Status StartGuard(const ws::shares::ShareConfig& c, const std::string& spec_
     if (!fd.ok()) _exit(1);
     ws::shares::ProtectionRules rules{c.protect, c.writable};
     // A hooks folder git's config names now (it may have changed since create).
-    for (const auto& rel : ws::shares::GitHooksFolders(c.host_path, spec_dir + "/" + ws::shares::kViewDir)) rules.extra.push_back(rel);
-    ws::shares::GuardConfig g{spec_dir + "/" + ws::shares::kViewDir,
-                              rules,
-                              spec_dir,
-                              c.audit_log,
+    for (const auto& rel :
+         ws::shares::GitHooksFolders(c.host_path, spec_dir + "/" + ws::shares::kViewDir))
+      rules.extra.push_back(rel);
+    ws::shares::GuardConfig g{spec_dir + "/" + ws::shares::kViewDir, rules, spec_dir, c.audit_log,
                               c.workspace};
     ws::shares::RunGuard(std::move(fd.value()), g);
     _exit(0);
@@ -116,11 +116,15 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status().message());
 
   auto view = ws::shares::BuildView(config.value(), spec_dir);
-  if (!view.ok()) return Fail("building the view of " + config->host_path + ": " + view.status().message());
-  std::fprintf(stderr, "workspace-virtiofsd: secret scan: %zu entries in %.0f ms; %zu hidden, %zu without credentials%s\n",
+  if (!view.ok())
+    return Fail("building the view of " + config->host_path + ": " + view.status().message());
+  std::fprintf(stderr,
+               "workspace-virtiofsd: secret scan: %zu entries in %.0f ms; %zu hidden, %zu without "
+               "credentials%s\n",
                view->scan_entries, view->scan_ms, view->hidden.size(), view->stripped.size(),
                view->scan_cut ? " (a bound was reached: folders past it covered)" : "");
-  for (const auto& h : view->hidden) std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", ws::Printable(h).c_str());
+  for (const auto& h : view->hidden)
+    std::fprintf(stderr, "workspace-virtiofsd: hiding %s\n", ws::Printable(h).c_str());
   for (const auto& h : view->stripped) {
     std::fprintf(stderr, "workspace-virtiofsd: without credentials %s\n", ws::Printable(h).c_str());
   }
@@ -129,7 +133,8 @@ int main(int argc, char** argv) {
   }
 
   if (!config->read_only && config->guard) {
-    if (auto s = StartGuard(config.value(), spec_dir); !s.ok()) return Fail("starting the share guard: " + s.message());
+    if (auto s = StartGuard(config.value(), spec_dir); !s.ok())
+      return Fail("starting the share guard: " + s.message());
   }
   if (auto s = ws::shares::InstallShareFilter(); !s.ok()) return Fail(s.message());
 

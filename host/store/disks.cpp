@@ -16,14 +16,15 @@ uint64_t Qcow2VirtualSize(const std::string& path) {
   // Big-endian at offset 24 of the header.
   unsigned char h[32] = {};
   std::ifstream f(path, std::ios::binary);
-  if (!f.read(reinterpret_cast<char*>(h), sizeof h) || h[0] != 'Q' || h[1] != 'F' || h[2] != 'I') return 0;
+  if (!f.read(reinterpret_cast<char*>(h), sizeof h) || h[0] != 'Q' || h[1] != 'F' || h[2] != 'I')
+    return 0;
   uint64_t size = 0;
   for (int i = 24; i < 32; ++i) size = size << 8 | h[i];
   return size;
 }
 
 uint64_t AllocatedBytes(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
 }
 

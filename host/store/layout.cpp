@@ -44,7 +44,8 @@ Status CheckSocketBudget(const Layout& layout) {
   if (longest.size() > kMaxSocketPath || layout.DaemonSocket().size() > kMaxSocketPath) {
     return {Code::kInvalidArgument,
             "state dir " + layout.state_dir() + " is too long (" +
-                std::to_string(layout.state_dir().size()) + " characters): unix socket paths under it would exceed " +
+                std::to_string(layout.state_dir().size()) +
+                " characters): unix socket paths under it would exceed " +
                 std::to_string(kMaxSocketPath) + " bytes; use a state dir of at most " +
                 std::to_string(kMaxSocketPath - (longest.size() - layout.state_dir().size())) +
                 " characters"};

@@ -35,8 +35,10 @@ KvmFacts ProbeKvm() {
 
 const char* AccelName(Accel a) {
   switch (a) {
-    case Accel::kKvm: return "kvm";
-    case Accel::kTcg: return "tcg";
+    case Accel::kKvm:
+      return "kvm";
+    case Accel::kTcg:
+      return "tcg";
   }
   return "tcg";
 }

@@ -13,8 +13,8 @@ namespace ws::virt {
 enum class Accel { kKvm, kTcg };
 
 struct KvmFacts {
-  bool dev_kvm_rw = false;       // /dev/kvm exists and opens read-write
-  bool hw_module = false;        // kvm_intel or kvm_amd is loaded
+  bool dev_kvm_rw = false;  // /dev/kvm exists and opens read-write
+  bool hw_module = false;   // kvm_intel or kvm_amd is loaded
 };
 
 // requested: "auto", "kvm" or "tcg". kInvalidArgument for another word,

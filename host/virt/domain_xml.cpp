@@ -11,12 +11,23 @@ std::string XmlEscape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -30,7 +41,8 @@ std::string RenderDomainXml(const VmSpec& s) {
     << "  <uuid>" << XmlEscape(s.uuid) << "</uuid>\n"
     << "  <metadata>\n    " << s.metadata_xml << "\n  </metadata>\n"
     << "  <memory unit='MiB'>" << s.memory_mib << "</memory>\n"
-    << "  <vcpu>" << s.cpus << "</vcpu>\n"
+    << "  <vcpu>" << s.cpus
+    << "</vcpu>\n"
     // memfd shared memory: virtiofs needs guest RAM shareable with virtiofsd.
     << "  <memoryBacking>\n    <source type='memfd'/>\n    <access mode='shared'/>\n"
     << "  </memoryBacking>\n"
@@ -44,7 +56,8 @@ std::string RenderDomainXml(const VmSpec& s) {
     // is the fast way to copy, and TCG emulates it a byte at a time (every
     // copy to and from user space: exec stdout moved at 0.25x qemu64's).
     // A hint, not an instruction set: no binary needs it to run.
-    x << "  <cpu mode='maximum' migratable='off'>\n    <feature policy='disable' name='erms'/>\n  </cpu>\n";
+    x << "  <cpu mode='maximum' migratable='off'>\n    <feature policy='disable' name='erms'/>\n  "
+         "</cpu>\n";
   } else if (s.cpu_model == kCpuHost) {
     x << "  <cpu mode='host-passthrough'/>\n";
   } else if (!s.cpu_model.empty()) {
@@ -72,9 +85,9 @@ std::string RenderDomainXml(const VmSpec& s) {
       << "'/>\n      <target type='virtio' name='" << bulk::kPortName << "'/>\n    </channel>\n";
   }
   x
-    // TCG has no hardware RNG: without this, TLS in the guest waits for entropy.
-    << "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n"
-    << "    </rng>\n";
+      // TCG has no hardware RNG: without this, TLS in the guest waits for entropy.
+      << "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n"
+      << "    </rng>\n";
   if (!s.disk.empty()) {
     // unmap: the guest's discards (fstrim, ext4 discard) shrink the overlay.
     x << "    <disk type='file' device='disk'>\n"

@@ -4,12 +4,18 @@ namespace ws::virt {
 
 const char* VmStateName(VmState s) {
   switch (s) {
-    case VmState::kRunning: return "running";
-    case VmState::kStopped: return "stopped";
-    case VmState::kCrashed: return "crashed";
-    case VmState::kPaused: return "paused";
-    case VmState::kStopping: return "stopping";
-    case VmState::kUnknown: return "unknown";
+    case VmState::kRunning:
+      return "running";
+    case VmState::kStopped:
+      return "stopped";
+    case VmState::kCrashed:
+      return "crashed";
+    case VmState::kPaused:
+      return "paused";
+    case VmState::kStopping:
+      return "stopping";
+    case VmState::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -41,14 +41,14 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   std::ostringstream x;
   x << "<" << prefix << "workspace";
   if (declare) x << " xmlns:" << kMetadataPrefix << "='" << kMetadataUri << "'";
-  x << " version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image)
-    << "' created='" << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel)
-    << "' cpus='" << m.cpus << "' memory-mib='" << m.memory_mib << "' agent-socket='"
-    << XmlEscape(m.agent_socket) << "' console-log='" << XmlEscape(m.console_log) << "' net='"
-    << XmlEscape(m.net) << "'";
+  x << " version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image) << "' created='"
+    << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel) << "' cpus='" << m.cpus
+    << "' memory-mib='" << m.memory_mib << "' agent-socket='" << XmlEscape(m.agent_socket)
+    << "' console-log='" << XmlEscape(m.console_log) << "' net='" << XmlEscape(m.net) << "'";
   if (!m.cpu_model.empty()) x << " cpu-model='" << XmlEscape(m.cpu_model) << "'";
   if (!m.disk.empty()) {
-    x << " disk='" << XmlEscape(m.disk) << "' base='" << XmlEscape(m.base) << "' disk-gib='" << m.disk_gib << "'";
+    x << " disk='" << XmlEscape(m.disk) << "' base='" << XmlEscape(m.base) << "' disk-gib='"
+      << m.disk_gib << "'";
   }
   x << ">";
   for (const auto& a : m.allow) {
@@ -61,7 +61,8 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   for (const auto& sh : m.shares) {
     x << "<" << prefix << "share tag='" << XmlEscape(sh.tag) << "' host='"
       << XmlEscape(sh.host_path) << "' guest='" << XmlEscape(sh.guest_path) << "' mode='"
-      << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid << "'";
+      << (sh.read_only ? "ro" : "rw") << "' uid='" << sh.owner_uid << "' gid='" << sh.owner_gid
+      << "'";
     if (sh.ino) x << " dev='" << sh.dev << "' ino='" << sh.ino << "'";
     x << ">";
     for (const auto& name : sh.shown) {
@@ -85,16 +86,18 @@ std::string RenderMetadata(const WorkspaceMeta& m) { return Render(m, true); }
 std::string RenderMetadataForUpdate(const WorkspaceMeta& m) { return Render(m, false); }
 
 Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
-  std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(
-      xml.data(), static_cast<int>(xml.size()), "metadata.xml", nullptr,
-      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  std::unique_ptr<xmlDoc, DocFree> doc(
+      xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "metadata.xml", nullptr,
+                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!doc) return Status(Code::kInvalidArgument, "workspace metadata is not well-formed XML");
   xmlNode* root = xmlDocGetRootElement(doc.get());
   // virDomainGetMetadata looks the element up by our namespace and returns it
   // without the namespace declaration; a document that declares one must use ours.
   const bool foreign_ns =
-      root && root->ns && std::string(reinterpret_cast<const char*>(root->ns->href)) != kMetadataUri;
-  if (!root || foreign_ns || std::string(reinterpret_cast<const char*>(root->name)) != "workspace") {
+      root && root->ns &&
+      std::string(reinterpret_cast<const char*>(root->ns->href)) != kMetadataUri;
+  if (!root || foreign_ns ||
+      std::string(reinterpret_cast<const char*>(root->name)) != "workspace") {
     return Status(Code::kInvalidArgument, "metadata is not a workspace element");
   }
   WorkspaceMeta m;
@@ -109,7 +112,8 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   if (m.cpu_model.empty()) m.cpu_model = kCpuQemuDefault;
   m.agent_socket = Prop(root, "agent-socket");
   m.console_log = Prop(root, "console-log");
-  if (m.agent_socket.empty()) return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
+  if (m.agent_socket.empty())
+    return Status(Code::kInvalidArgument, "workspace metadata has no agent socket");
   m.disk = Prop(root, "disk");
   m.base = Prop(root, "base");
   if (!m.disk.empty() && (m.base.empty() || !ParseU32(Prop(root, "disk-gib"), &m.disk_gib))) {
@@ -121,7 +125,8 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
     return Status(Code::kInvalidArgument, "bad net mode " + m.net);
   }
   for (xmlNode* n = root->children; n; n = n->next) {
-    if (n->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(n->name)) == "allow") {
+    if (n->type == XML_ELEMENT_NODE &&
+        std::string(reinterpret_cast<const char*>(n->name)) == "allow") {
       uint32_t port = 0;
       if (!ParseU32(Prop(n, "port"), &port) || port > 65535) {
         return Status(Code::kInvalidArgument, "workspace metadata has a malformed allow entry");
@@ -134,27 +139,33 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
       m.allow.push_back(e.value());
       continue;
     }
-    if (n->type == XML_ELEMENT_NODE && std::string(reinterpret_cast<const char*>(n->name)) == "port") {
+    if (n->type == XML_ELEMENT_NODE &&
+        std::string(reinterpret_cast<const char*>(n->name)) == "port") {
       uint32_t h = 0, g = 0;
-      if (!ParseU32(Prop(n, "host"), &h) || !ParseU32(Prop(n, "guest"), &g) || h > 65535 || g == 0 || g > 65535) {
+      if (!ParseU32(Prop(n, "host"), &h) || !ParseU32(Prop(n, "guest"), &g) || h > 65535 ||
+          g == 0 || g > 65535) {
         return Status(Code::kInvalidArgument, "workspace metadata has a malformed port");
       }
       m.ports.push_back({static_cast<uint16_t>(h), static_cast<uint16_t>(g)});
       continue;
     }
-    if (n->type != XML_ELEMENT_NODE || std::string(reinterpret_cast<const char*>(n->name)) != "share") continue;
+    if (n->type != XML_ELEMENT_NODE ||
+        std::string(reinterpret_cast<const char*>(n->name)) != "share")
+      continue;
     ShareMeta sh;
     sh.tag = Prop(n, "tag");
     sh.host_path = Prop(n, "host");
     sh.guest_path = Prop(n, "guest");
     std::string mode = Prop(n, "mode");
-    if ((mode != "ro" && mode != "rw") || sh.tag.empty() || sh.host_path.empty() || sh.guest_path.empty() ||
-        !ParseU32(Prop(n, "uid"), &sh.owner_uid) || !ParseU32(Prop(n, "gid"), &sh.owner_gid)) {
+    if ((mode != "ro" && mode != "rw") || sh.tag.empty() || sh.host_path.empty() ||
+        sh.guest_path.empty() || !ParseU32(Prop(n, "uid"), &sh.owner_uid) ||
+        !ParseU32(Prop(n, "gid"), &sh.owner_gid)) {
       return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
     }
     sh.read_only = mode == "ro";
     const std::string dev = Prop(n, "dev"), ino = Prop(n, "ino");
-    if ((!dev.empty() || !ino.empty()) && (!ParseNumber(dev, &sh.dev) || !ParseNumber(ino, &sh.ino))) {
+    if ((!dev.empty() || !ino.empty()) &&
+        (!ParseNumber(dev, &sh.dev) || !ParseNumber(ino, &sh.ino))) {
       return Status(Code::kInvalidArgument, "workspace metadata has a malformed share");
     }
     for (xmlNode* c = n->children; c; c = c->next) {

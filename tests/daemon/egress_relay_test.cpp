@@ -1,6 +1,8 @@
 // The egress relay against a FakeGuestAgent (no VM): its bounds, and a
 // tunnel whose guest end never answers. The one server it reaches is on
 // this machine's loopback.
+#include "host/net/egress_relay.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -14,7 +16,6 @@
 #include <sstream>
 #include <thread>
 
-#include "host/net/egress_relay.h"
 #include "tests/daemon/fake_guest_agent.h"
 
 namespace ws::test {
@@ -38,8 +39,11 @@ class EgressRelayTest : public ::testing::Test {
     for (const auto& a : allow) entries.push_back(net::ParseAllowEntry(a, "user").value());
     auto agent = agent_;
     relay_ = std::make_unique<net::EgressRelay>(
-        "w", [agent]() -> Result<std::shared_ptr<guest::GuestAgent>> { return std::shared_ptr<guest::GuestAgent>(agent); }, entries,
-        dir_ + "/audit.jsonl");
+        "w",
+        [agent]() -> Result<std::shared_ptr<guest::GuestAgent>> {
+          return std::shared_ptr<guest::GuestAgent>(agent);
+        },
+        entries, dir_ + "/audit.jsonl");
   }
   std::string Audit() {
     std::ifstream in(dir_ + "/audit.jsonl");
@@ -79,12 +83,13 @@ class EgressRelayTest : public ::testing::Test {
 
 TEST_F(EgressRelayTest, AnOverlongNameIsDroppedUnheardAndAudited) {
   StartRelay({});
-  agent_->PushAttempt(Attempt(1, "denied.example"));                 // control: answered
+  agent_->PushAttempt(Attempt(1, "denied.example"));                    // control: answered
   agent_->PushAttempt(Attempt(2, std::string(256, 'a') + ".example"));  // never answered
   ASSERT_TRUE(WaitFor([&] { return agent_->refused() == 1; }));
   ASSERT_TRUE(WaitFor([&] { return Count(Audit(), "\"decision\":\"deny\"") == 2; })) << Audit();
   EXPECT_NE(Audit().find("not on the allowlist"), std::string::npos) << Audit();
-  EXPECT_NE(Audit().find("dropped: a host name longer than 255 bytes"), std::string::npos) << Audit();
+  EXPECT_NE(Audit().find("dropped: a host name longer than 255 bytes"), std::string::npos)
+      << Audit();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(agent_->refused(), 1);
 }

@@ -9,8 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "host/controller/copy_relay.h"
@@ -31,14 +31,15 @@ const std::string kEscape = "\x1b]0;pwned\x07";
 // the test; Exec records the start it was sent.
 class HostileAgent final : public v1::GuestAgent::Service {
  public:
-  std::string error;           // the text of every error it returns
-  bool hang_info = false;      // Info never answers (after the first call)
+  std::string error;       // the text of every error it returns
+  bool hang_info = false;  // Info never answers (after the first call)
   std::atomic<int> infos{0};
   std::mutex mu;
-  v1::ExecStart last_start;    // guarded by mu
-  int notices = 0;             // notices in the exit message
+  v1::ExecStart last_start;  // guarded by mu
+  int notices = 0;           // notices in the exit message
 
-  grpc::Status Info(grpc::ServerContext* ctx, const v1::InfoRequest*, v1::InfoResponse* r) override {
+  grpc::Status Info(grpc::ServerContext* ctx, const v1::InfoRequest*,
+                    v1::InfoResponse* r) override {
     if (hang_info && infos++ > 0) {
       while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       return grpc::Status::CANCELLED;
@@ -61,7 +62,8 @@ class HostileAgent final : public v1::GuestAgent::Service {
     s->Write(out);
     v1::ExecResponse exit;
     exit.mutable_exit()->set_code(0);
-    for (int i = 0; i < notices; ++i) exit.mutable_exit()->add_notices(kEscape + std::string(5000, 'n'));
+    for (int i = 0; i < notices; ++i)
+      exit.mutable_exit()->add_notices(kEscape + std::string(5000, 'n'));
     s->Write(exit);
     return grpc::Status::OK;
   }
@@ -83,11 +85,13 @@ class HostileAgent final : public v1::GuestAgent::Service {
 class RelayController final : public v1::Controller::Service {
  public:
   explicit RelayController(std::shared_ptr<guest::GuestAgent> agent)
-      : lookup_([agent](const controller::Caller&, const std::string&)
-                    -> Result<std::shared_ptr<guest::GuestAgent>> { return agent; }) {}
-  grpc::Status Exec(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* s)
-      override {
+      : lookup_([agent](const controller::Caller&,
+                        const std::string&) -> Result<std::shared_ptr<guest::GuestAgent>> {
+          return agent;
+        }) {}
+  grpc::Status Exec(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::WorkspaceExecResponse, v1::WorkspaceExecRequest>* s) override {
     return controller::RelayExec(lookup_, Me(), ctx, s);
   }
   grpc::Status CopyOut(grpc::ServerContext* ctx, const v1::CopyOutRequest* req,
@@ -116,7 +120,8 @@ class RelayTest : public ::testing::Test {
     ASSERT_TRUE(agent_server_);
   }
   void TearDown() override {
-    if (controller_server_) controller_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    if (controller_server_)
+      controller_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     agent_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     std::filesystem::remove_all(dir_);
   }
@@ -139,7 +144,8 @@ class RelayTest : public ::testing::Test {
   // What a terminal would be shown of `text`: no ESC, no BEL, no C1.
   static void ExpectClean(const std::string& text) {
     for (unsigned char c : text) {
-      EXPECT_FALSE(c < 0x20 || c == 0x7f) << "control byte " << int(c) << " in: " << text.substr(0, 200);
+      EXPECT_FALSE(c < 0x20 || c == 0x7f)
+          << "control byte " << int(c) << " in: " << text.substr(0, 200);
     }
   }
 
@@ -164,7 +170,8 @@ TEST_F(RelayTest, AGuestsErrorTextReachesTheCliCleanedAndBounded) {
     }
     grpc::Status s = reader->Finish();
     EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);  // the guest's code kept
-    EXPECT_NE(s.error_message().find("no such file"), std::string::npos) << s.error_message();  // control: its words
+    EXPECT_NE(s.error_message().find("no such file"), std::string::npos)
+        << s.error_message();  // control: its words
     EXPECT_NE(s.error_message().find("\\x1b]0;pwned\\x07"), std::string::npos) << s.error_message();
     ExpectClean(s.error_message());
     EXPECT_LT(s.error_message().size(), 1200u);
@@ -240,10 +247,10 @@ TEST_F(RelayTest, TheDaemonBuildsTheAgentsStartAndACliCannotSetItsBulkTag) {
   EXPECT_TRUE(exited);
   EXPECT_EQ(out, "ran\n");
   std::lock_guard lock(hostile_.mu);
-  ASSERT_EQ(hostile_.last_start.argv_size(), 1);                // control: the CLI's fields arrived
+  ASSERT_EQ(hostile_.last_start.argv_size(), 1);  // control: the CLI's fields arrived
   EXPECT_EQ(hostile_.last_start.argv(0), "true");
   EXPECT_EQ(hostile_.last_start.user(), "dev");
-  EXPECT_EQ(hostile_.last_start.bulk_tag(), "");                 // the smuggled tag did not
+  EXPECT_EQ(hostile_.last_start.bulk_tag(), "");  // the smuggled tag did not
 }
 
 TEST_F(RelayTest, HeldNoticesReachTheCliCleanedAndAtMostTwenty) {

@@ -26,8 +26,8 @@ using controller::CreateParams;
 std::vector<std::string> PathsNaming(const std::string& dir, const std::string& needle) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->path().filename().string().find(needle) != std::string::npos) out.push_back(it->path());
   }
   return out;
@@ -56,11 +56,11 @@ class WorkspacesTest : public ::testing::Test {
     std::ofstream(built + "/vmlinuz") << "kernel";
     std::ofstream(built + "/initrd.img") << "initrd";
     fs::create_directories(dir_ + "/state/run");
-    images_ = std::make_unique<controller::ImageStore>(dir_ + "/state/images",
-                                                       std::vector<std::string>{dir_ + "/build"}, dir_);
+    images_ = std::make_unique<controller::ImageStore>(
+        dir_ + "/state/images", std::vector<std::string>{dir_ + "/build"}, dir_);
     agent_ = std::make_shared<FakeGuestAgent>();
-    auto dial = [this](const std::string&, std::chrono::milliseconds)
-        -> Result<std::shared_ptr<guest::GuestAgent>> {
+    auto dial = [this](const std::string&,
+                       std::chrono::milliseconds) -> Result<std::shared_ptr<guest::GuestAgent>> {
       if (agent_speaks_another_protocol_) {
         return Status(Code::kFailedPrecondition, "the guest agent speaks protocol 9 (fake)");
       }
@@ -103,7 +103,8 @@ TEST_F(WorkspacesTest, CreateMakesTheVmAndItsFilesAndDestroyLeavesNothing) {
   // Control: create did make the VM and the workspace's files.
   EXPECT_EQ(hv_.defined(), 1u);
   EXPECT_FALSE(PathsNaming(dir_ + "/state", "app").empty());
-  EXPECT_NE(hv_.cmdline("app").find("workspace.v=1 workspace.name=app"), std::string::npos) << hv_.cmdline("app");
+  EXPECT_NE(hv_.cmdline("app").find("workspace.v=1 workspace.name=app"), std::string::npos)
+      << hv_.cmdline("app");
   EXPECT_NE(hv_.cmdline("app").find("workspace.git_name=Dev"), std::string::npos);
   // Not its owner: refused, and the workspace stays.
   EXPECT_EQ(workspaces_->Destroy(Caller{1000, 1000, 1}, "app", true).code(), Code::kNotFound);

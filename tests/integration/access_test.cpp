@@ -51,26 +51,30 @@ TEST(Access, DerivedImagesAreTheirBuildersOwn) {
   EnsureUser("wstest-member", true);
   EnsureUser("wstest-other", true);
   ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
-  auto build = W().CliAs("wstest-member", {"image", "build", "memberimg", "--from", "debian", "--no-default-allow",
-                                            "--run", "echo member > /etc/built-by"});
+  auto build =
+      W().CliAs("wstest-member", {"image", "build", "memberimg", "--from", "debian",
+                                  "--no-default-allow", "--run", "echo member > /etc/built-by"});
   ASSERT_EQ(build.code, 0) << build.err;
   EXPECT_NE(W().CliAs("wstest-member", {"image", "list"}).out.find("memberimg"), std::string::npos);
   passwd* pw = getpwnam("wstest-member");
   ASSERT_NE(pw, nullptr);
-  EXPECT_EQ(JsonField(W().Cli({"image", "list", "--json"}).out, "memberimg", "owner_uid"), std::to_string(pw->pw_uid));
+  EXPECT_EQ(JsonField(W().Cli({"image", "list", "--json"}).out, "memberimg", "owner_uid"),
+            std::to_string(pw->pw_uid));
 
   // Another member neither sees, uses, replaces nor removes it.
   EXPECT_EQ(W().CliAs("wstest-other", {"image", "list"}).out.find("memberimg"), std::string::npos);
   auto use = W().CliAs("wstest-other", {"create", "theirs", "--image", "memberimg", "--no-share"});
   EXPECT_EQ(use.code, 1);
   EXPECT_NE(use.err.find("image 'memberimg' is not installed"), std::string::npos) << use.err;
-  auto replace = W().CliAs("wstest-other", {"image", "build", "memberimg", "--from", "debian", "--no-default-allow",
-                                            "--run", "echo other > /etc/built-by"});
+  auto replace =
+      W().CliAs("wstest-other", {"image", "build", "memberimg", "--from", "debian",
+                                 "--no-default-allow", "--run", "echo other > /etc/built-by"});
   EXPECT_EQ(replace.code, 1);
   EXPECT_NE(replace.err.find("belongs to another user"), std::string::npos) << replace.err;
   auto rebuild = W().CliAs("wstest-other", {"image", "build", "memberimg"});
   EXPECT_EQ(rebuild.code, 1) << "nor runs its recorded recipe";
-  EXPECT_NE(rebuild.err.find("image 'memberimg' is not installed"), std::string::npos) << rebuild.err;
+  EXPECT_NE(rebuild.err.find("image 'memberimg' is not installed"), std::string::npos)
+      << rebuild.err;
   auto rm = W().CliAs("wstest-other", {"image", "rm", "memberimg"});
   EXPECT_EQ(rm.code, 1);
   EXPECT_NE(rm.err.find("no image named 'memberimg'"), std::string::npos) << rm.err;
@@ -78,12 +82,16 @@ TEST(Access, DerivedImagesAreTheirBuildersOwn) {
   EXPECT_EQ(rm_debian.code, 1);
   EXPECT_NE(rm_debian.err.find("only root may remove it"), std::string::npos) << rm_debian.err;
   // Nor the images everyone uses.
-  auto shadow = W().CliAs("wstest-other", {"image", "build", "debian", "--from", "debian", "--run", "true"});
+  auto shadow =
+      W().CliAs("wstest-other", {"image", "build", "debian", "--from", "debian", "--run", "true"});
   EXPECT_EQ(shadow.code, 2) << shadow.err;
 
   // The builder's workspace from it runs what the builder's recipe made.
-  ASSERT_EQ(W().CliAs("wstest-member", {"create", "fromimg", "--image", "memberimg", "--no-share"}).code, 0);
-  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "fromimg", "--", "cat", "/etc/built-by"}).out, "member\n");
+  ASSERT_EQ(
+      W().CliAs("wstest-member", {"create", "fromimg", "--image", "memberimg", "--no-share"}).code,
+      0);
+  EXPECT_EQ(W().CliAs("wstest-member", {"exec", "fromimg", "--", "cat", "/etc/built-by"}).out,
+            "member\n");
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "fromimg"}).code, 0);
   EXPECT_EQ(W().CliAs("wstest-member", {"image", "rm", "memberimg"}).code, 0);
 }
@@ -102,15 +110,21 @@ TEST(Access, AShowNameCannotInjectShareConfigLines) {
   ws::test::Run({"chmod", "700", secret_dir});
   std::ofstream(secret_dir + "/secret") << "root only\n";
   auto inj = W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show",
-                                          "x\nhost=" + secret_dir + "\nowner_uid=0\nowner_gid=0"});
+                                         "x\nhost=" + secret_dir + "\nowner_uid=0\nowner_gid=0"});
   EXPECT_EQ(inj.code, 2) << inj.err;
-  EXPECT_NE(inj.err.find("--show takes a path relative to the shared folder"), std::string::npos) << inj.err;
-  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("inj"), std::string::npos) << "nothing half-made";
+  EXPECT_NE(inj.err.find("--show takes a path relative to the shared folder"), std::string::npos)
+      << inj.err;
+  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("inj"), std::string::npos)
+      << "nothing half-made";
   // The same share with a real name works, and reaches only the member's folder.
-  ASSERT_EQ(W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show", ".env"}).code, 0);
+  ASSERT_EQ(
+      W().CliAs("wstest-member", {"create", "inj", "--share", dir + ":/p", "--show", ".env"}).code,
+      0);
   std::ofstream(dir + "/visible") << "the member's file\n";
-  auto r = W().CliAs("wstest-member", {"exec", "inj", "--", "sh", "-c", "cat /p/visible; cat /p/secret 2>&1"});
-  EXPECT_NE(r.out.find("the member's file"), std::string::npos) << "the share is the member's folder: " << r.out;
+  auto r = W().CliAs("wstest-member",
+                     {"exec", "inj", "--", "sh", "-c", "cat /p/visible; cat /p/secret 2>&1"});
+  EXPECT_NE(r.out.find("the member's file"), std::string::npos)
+      << "the share is the member's folder: " << r.out;
   EXPECT_EQ(r.out.find("root only"), std::string::npos) << r.out;
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "inj"}).code, 0);
   ws::test::Run({"rm", "-rf", dir, secret_dir});
@@ -129,34 +143,41 @@ TEST(Access, AMemberShareReadsOnlyWhatTheMemberCould) {
   std::ofstream(mine + "/roots-private") << "root's only\n";
   ws::test::Run({"chown", "wstest-member:", mine, mine + "/own-private"});
   ws::test::Run({"chmod", "600", mine + "/own-private", mine + "/roots-private"});
-  auto create = W().CliAs("wstest-member", {"create", "ro", "--share", "/etc:/h:ro",
-                                             "--share", mine + ":/m:ro"});
+  auto create = W().CliAs("wstest-member",
+                          {"create", "ro", "--share", "/etc:/h:ro", "--share", mine + ":/m:ro"});
   ASSERT_EQ(create.code, 0) << create.err;
-  auto shadow = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "head", "-1", "/h/shadow"});
+  auto shadow =
+      W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "head", "-1", "/h/shadow"});
   EXPECT_NE(shadow.code, 0) << "guest root read /etc/shadow: " << shadow.out;
   EXPECT_EQ(shadow.out.find("root:"), std::string::npos) << shadow.out;
   EXPECT_NE(shadow.err.find("Permission denied"), std::string::npos) << shadow.err;
   // Positive controls: the same guest root reads what the member can.
-  auto hostname = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/h/hostname"});
+  auto hostname =
+      W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/h/hostname"});
   EXPECT_EQ(hostname.code, 0) << hostname.err;
   EXPECT_FALSE(hostname.out.empty());
-  auto own = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/own-private"});
+  auto own =
+      W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/own-private"});
   EXPECT_EQ(own.out, "the member's own\n") << own.err;
-  auto roots = W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/roots-private"});
+  auto roots =
+      W().CliAs("wstest-member", {"exec", "-u", "root", "ro", "--", "cat", "/m/roots-private"});
   EXPECT_NE(roots.code, 0) << roots.out;
   EXPECT_EQ(roots.out.find("root's only"), std::string::npos);
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "ro"}).code, 0);
 
   // Root's own read-only share keeps reading as root.
   ASSERT_EQ(W().Cli({"create", "rootro", "--share", mine + ":/m:ro"}).code, 0);
-  EXPECT_EQ(W().Cli({"exec", "-u", "root", "rootro", "--", "cat", "/m/roots-private"}).out, "root's only\n");
+  EXPECT_EQ(W().Cli({"exec", "-u", "root", "rootro", "--", "cat", "/m/roots-private"}).out,
+            "root's only\n");
   EXPECT_EQ(W().Cli({"destroy", "--force", "rootro"}).code, 0);
 
   // --share-dangerous is root's: a member cannot share / with it.
-  auto dangerous = W().CliAs("wstest-member", {"create", "dz", "--share-dangerous", "--share", "/:/r:ro"});
+  auto dangerous =
+      W().CliAs("wstest-member", {"create", "dz", "--share-dangerous", "--share", "/:/r:ro"});
   EXPECT_EQ(dangerous.code, 2) << dangerous.err;
   EXPECT_NE(dangerous.err.find("only root may"), std::string::npos) << dangerous.err;
-  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("dz"), std::string::npos) << "nothing half-made";
+  EXPECT_EQ(W().CliAs("wstest-member", {"list"}).out.find("dz"), std::string::npos)
+      << "nothing half-made";
   ws::test::Run({"rm", "-rf", mine});
 }
 
@@ -176,8 +197,11 @@ TEST(Access, StartRefusesASharePathSwappedSinceCreate) {
   EXPECT_EQ(W().CliAs("wstest-member", {"exec", "sw", "--", "cat", "/v/mine"}).out, "member\n");
   ASSERT_EQ(W().CliAs("wstest-member", {"stop", "sw"}).code, 0);
   // What the member can do from their shell: swap x for a symlink.
-  ASSERT_EQ(ws::test::Run({"runuser", "-u", "wstest-member", "--", "sh", "-c",
-                           "mv " + top + "/x " + top + "/x.real && ln -s " + target + " " + top + "/x"}).code, 0);
+  ASSERT_EQ(
+      ws::test::Run({"runuser", "-u", "wstest-member", "--", "sh", "-c",
+                     "mv " + top + "/x " + top + "/x.real && ln -s " + target + " " + top + "/x"})
+          .code,
+      0);
   auto start = W().CliAs("wstest-member", {"start", "sw"});
   EXPECT_EQ(start.code, 1) << start.out;
   EXPECT_NE(start.err.find(top + "/x/victim"), std::string::npos) << start.err;
@@ -189,7 +213,8 @@ TEST(Access, StartRefusesASharePathSwappedSinceCreate) {
   ws::test::Run({"runuser", "-u", "wstest-member", "--", "mkdir", "-p", top + "/x/victim"});
   auto other_dir = W().CliAs("wstest-member", {"start", "sw"});
   EXPECT_EQ(other_dir.code, 1);
-  EXPECT_NE(other_dir.err.find("not the folder it was at create"), std::string::npos) << other_dir.err;
+  EXPECT_NE(other_dir.err.find("not the folder it was at create"), std::string::npos)
+      << other_dir.err;
   // Positive control: the real folder put back, start works.
   ws::test::Run({"rm", "-rf", top + "/x"});
   ws::test::Run({"mv", top + "/x.real", top + "/x"});
@@ -239,7 +264,8 @@ TEST(Access, AMemberReachesNoOtherUsersWorkspaceNorLearnsItsName) {
     const std::string what = cmd[0] + " " + cmd[1];
     auto nobody = as_a("nosuchws", cmd);
     ASSERT_NE(nobody.code, 0) << what;
-    EXPECT_NE(nobody.err.find("no workspace named 'NAME'"), std::string::npos) << what << ": " << nobody.err;
+    EXPECT_NE(nobody.err.find("no workspace named 'NAME'"), std::string::npos)
+        << what << ": " << nobody.err;
     for (std::string theirs : {"otherws", "rootsws"}) {
       auto r = as_a(theirs, cmd);
       EXPECT_EQ(r.code, nobody.code) << what << " " << theirs;
@@ -263,18 +289,21 @@ TEST(Access, AMemberReachesNoOtherUsersWorkspaceNorLearnsItsName) {
     EXPECT_EQ(list.out.find(theirs), std::string::npos) << list.out;
     EXPECT_EQ(images.out.find(theirs), std::string::npos) << "image list's used-by: " << images.out;
   }
-  EXPECT_NE(images.out.find("memberws"), std::string::npos) << "A's own use is shown: " << images.out;
+  EXPECT_NE(images.out.find("memberws"), std::string::npos)
+      << "A's own use is shown: " << images.out;
   // A name clash says the name is taken, not whose it is.
   auto clash = W().CliAs("wstest-member", {"create", "otherws", "--no-share"});
   EXPECT_EQ(clash.code, 1);
-  EXPECT_NE(clash.err.find("the name 'otherws' is taken on this host; choose another name"), std::string::npos)
+  EXPECT_NE(clash.err.find("the name 'otherws' is taken on this host; choose another name"),
+            std::string::npos)
       << clash.err;
   EXPECT_EQ(clash.err.find("wstest-other"), std::string::npos) << clash.err;
 
   // B's and root's workspaces ran on untouched.
   EXPECT_EQ(W().CliAs("wstest-other", {"exec", "otherws", "--", "echo", "ok"}).out, "ok\n");
   EXPECT_EQ(W().Cli({"exec", "rootsws", "--", "echo", "ok"}).out, "ok\n");
-  EXPECT_EQ(W().CliAs("wstest-other", {"port", "otherws", "--list"}).out.find("18123"), std::string::npos);
+  EXPECT_EQ(W().CliAs("wstest-other", {"port", "otherws", "--list"}).out.find("18123"),
+            std::string::npos);
   EXPECT_EQ(W().CliAs("wstest-member", {"destroy", "--force", "memberws"}).code, 0);
   EXPECT_EQ(W().CliAs("wstest-other", {"destroy", "--force", "otherws"}).code, 0);
   EXPECT_EQ(W().Cli({"destroy", "--force", "rootsws"}).code, 0);
@@ -311,7 +340,10 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
   ASSERT_EQ(W().Cli({"list"}).code, 0);  // a daemon is running
   ASSERT_EQ(W().CliAs("wstest-other", {"create", "calm", "--no-share"}).code, 0);
   ASSERT_EQ(W().CliAs("wstest-member", {"create", "flood", "--no-share"}).code, 0);
-  ASSERT_EQ(W().CliAs("wstest-member", {"cp", std::string(WS_BIN_DIR) + "/guest_flood", "flood:/tmp/flood"}).code, 0);
+  ASSERT_EQ(W().CliAs("wstest-member",
+                      {"cp", std::string(WS_BIN_DIR) + "/guest_flood", "flood:/tmp/flood"})
+                .code,
+            0);
   const int daemon = DaemonPid(W().state_dir());
   ASSERT_GT(daemon, 0);
   const int threads_before = Threads(daemon);
@@ -324,13 +356,15 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
                                        std::to_string(kConnections), "300"});
   });
   auto console = std::async(std::launch::async, [&] {
-    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "sh", "-c",
-                                       "head -c " + std::to_string(kConsoleBytes) + " /dev/zero > /dev/ttyS0"});
+    return W().CliAs("wstest-member",
+                     {"exec", "-u", "root", "flood", "--", "sh", "-c",
+                      "head -c " + std::to_string(kConsoleBytes) + " /dev/zero > /dev/ttyS0"});
   });
   // Host names past the host's bound (255 bytes): dropped before any thread
   // (the guest's proxy answers 504); of 10 MiB: refused by the guest's proxy.
   auto long_names = std::async(std::launch::async, [&] {
-    return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "/tmp/flood", "50", "50", "1000"});
+    return W().CliAs("wstest-member",
+                     {"exec", "-u", "root", "flood", "--", "/tmp/flood", "50", "50", "1000"});
   });
   auto huge_name = std::async(std::launch::async, [&] {
     return W().CliAs("wstest-member", {"exec", "-u", "root", "flood", "--", "/tmp/flood", "2", "2",
@@ -344,7 +378,8 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
          console.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     const auto t0 = std::chrono::steady_clock::now();
     auto calm = W().CliAs("wstest-other", {"exec", "calm", "--", "echo", "ok"});
-    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(calm.out, "ok\n") << "B's workspace stopped answering: " << calm.err;
     if (calm.out == "ok\n") ++answered;
     slowest = std::max(slowest, took);
@@ -359,24 +394,31 @@ TEST(Access, AFloodingGuestCostsTheHostOnlyItsBounds) {
   ASSERT_EQ(l.code, 0) << l.err;
   ASSERT_EQ(h.code, 0) << h.err;
   EXPECT_NE(l.out.find("sent=50 failed=0 403=0 504=50 "), std::string::npos) << l.out;
-  EXPECT_NE(h.out.find("sent=2 failed=0 403=0 504=0 other=2 closed=0 unanswered=0"), std::string::npos)
+  EXPECT_NE(h.out.find("sent=2 failed=0 403=0 504=0 other=2 closed=0 unanswered=0"),
+            std::string::npos)
       << h.out << " (the guest's proxy answers 400)";
   ASSERT_EQ(c.code, 0) << c.err;
   ASSERT_EQ(e.code, 0) << e.err;
   // Positive controls: the flood ran, and each connection got a verdict.
-  EXPECT_NE(e.out.find("sent=" + std::to_string(kConnections) + " failed=0 403=" + std::to_string(kConnections)),
-            std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("sent=" + std::to_string(kConnections) +
+                       " failed=0 403=" + std::to_string(kConnections)),
+            std::string::npos)
+      << e.out;
   EXPECT_GE(answered, 3) << "B was asked throughout";
   EXPECT_TRUE(std::filesystem::exists(dir + "/console.log.1")) << "the console was cut";
   auto audit = W().CliAs("wstest-member", {"audit", "--json", "flood"});
   ASSERT_EQ(audit.code, 0) << audit.err;
   size_t dropped = 0;
-  for (size_t at = 0; (at = audit.out.find("dropped: a host name longer than 255 bytes", at)) != std::string::npos; ++at) {
+  for (size_t at = 0;
+       (at = audit.out.find("dropped: a host name longer than 255 bytes", at)) != std::string::npos;
+       ++at) {
     ++dropped;
   }
   EXPECT_EQ(dropped, 50u) << "each long name is audited";
-  std::printf("[ flood    ] daemon threads %d -> max %d; flood dir max %ju bytes; B's slowest exec %.2f s of %d\n",
-              threads_before, max_threads, max_dir, slowest, answered);
+  std::printf(
+      "[ flood    ] daemon threads %d -> max %d; flood dir max %ju bytes; B's slowest exec %.2f s "
+      "of %d\n",
+      threads_before, max_threads, max_dir, slowest, answered);
   EXPECT_LE(max_threads - threads_before, net::kMaxHandlers + 16);
   // The console's bound plus a few seconds of a TCG serial port: less than
   // the guest wrote. (The audit log has its own bound, kMaxAuditBytes.)

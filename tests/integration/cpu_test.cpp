@@ -18,7 +18,9 @@ std::string CpuModelOf(const std::string& name) {
   const std::string json = W().Cli({"inspect", "--json", name}).out;
   const std::string key = "\"cpu_model\":\"";
   auto at = json.find(key);
-  return at == std::string::npos ? "" : json.substr(at + key.size(), json.find('"', at + key.size()) - at - key.size());
+  return at == std::string::npos
+             ? ""
+             : json.substr(at + key.size(), json.find('"', at + key.size()) - at - key.size());
 }
 
 // A static binary that executes AVX2, FMA and BMI2 instructions (the
@@ -43,7 +45,8 @@ int main(int argc, char **argv) {
   return 0;
 }
 )";
-  auto cc = ws::test::Run({"gcc", "-O2", "-static", "-mavx2", "-mbmi2", "-mfma", "-o", dir + "/probe", dir + "/probe.c"});
+  auto cc = ws::test::Run({"gcc", "-O2", "-static", "-mavx2", "-mbmi2", "-mfma", "-o",
+                           dir + "/probe", dir + "/probe.c"});
   return cc.code == 0 ? dir + "/probe" : "";
 }
 
@@ -63,7 +66,8 @@ TEST(GuestCpu, ModernX86BinariesRunAndInspectShowsTheModel) {
   auto r = W().Cli({"exec", "cpu", "--", "/tmp/probe"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, host.out);
-  auto flags = W().Cli({"exec", "cpu", "--", "grep", "-m1", "-o", "-w", "-e", "avx2", "/proc/cpuinfo"});
+  auto flags =
+      W().Cli({"exec", "cpu", "--", "grep", "-m1", "-o", "-w", "-e", "avx2", "/proc/cpuinfo"});
   EXPECT_EQ(flags.out, "avx2\n");
   EXPECT_EQ(W().Cli({"destroy", "--force", "cpu"}).code, 0);
 }
@@ -71,17 +75,22 @@ TEST(GuestCpu, ModernX86BinariesRunAndInspectShowsTheModel) {
 TEST(GuestCpu, AModelWithoutAvx2KillsTheProbeAndBadModelsAreRefused) {
   const std::string probe = BuildAvx2Probe();
   ASSERT_FALSE(probe.empty());
-  ASSERT_EQ(W().Cli({"create", "oldcpu", "--image", "minimal", "--no-share", "--cpu-model", "qemu64"}).code, 0);
+  ASSERT_EQ(
+      W().Cli({"create", "oldcpu", "--image", "minimal", "--no-share", "--cpu-model", "qemu64"})
+          .code,
+      0);
   EXPECT_EQ(CpuModelOf("oldcpu"), "qemu64");
   ASSERT_EQ(W().Cli({"cp", probe, "oldcpu:/tmp/probe"}).code, 0);
   ASSERT_EQ(W().Cli({"exec", "oldcpu", "--", "echo", "alive"}).out, "alive\n");
   EXPECT_EQ(W().Cli({"exec", "oldcpu", "--", "/tmp/probe"}).code, 128 + 4) << "SIGILL";
   EXPECT_EQ(W().Cli({"destroy", "--force", "oldcpu"}).code, 0);
 
-  auto bad = W().Cli({"create", "badcpu", "--image", "minimal", "--no-share", "--cpu-model", "x'/><devices"});
+  auto bad = W().Cli(
+      {"create", "badcpu", "--image", "minimal", "--no-share", "--cpu-model", "x'/><devices"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--cpu-model"), std::string::npos) << bad.err;
-  auto unknown = W().Cli({"create", "badcpu", "--image", "minimal", "--no-share", "--cpu-model", "NoSuchCpu"});
+  auto unknown =
+      W().Cli({"create", "badcpu", "--image", "minimal", "--no-share", "--cpu-model", "NoSuchCpu"});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.err.find("NoSuchCpu"), std::string::npos) << unknown.err;
   EXPECT_NE(W().Cli({"inspect", "badcpu"}).code, 0) << "nothing half-made is left";

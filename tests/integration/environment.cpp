@@ -1,8 +1,7 @@
 #include "tests/integration/environment.h"
 
-#include <pwd.h>
-
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -32,8 +31,9 @@ void World::SetUp() {
   // Non-root users in the workspace group are part of the contract;
   // workspace-guest is what guest root becomes in shares (scripts/setup makes both).
   Run({"sh", "-c", "getent group workspace >/dev/null || groupadd --system workspace"});
-  Run({"sh", "-c", "id -u workspace-guest >/dev/null 2>&1 || useradd --system --no-create-home "
-                   "--shell /usr/sbin/nologin workspace-guest"});
+  Run({"sh", "-c",
+       "id -u workspace-guest >/dev/null 2>&1 || useradd --system --no-create-home "
+       "--shell /usr/sbin/nologin workspace-guest"});
   // `create` shares the current folder: the CLI runs in a project folder.
   project_ = NewFolder("project");
 }
@@ -59,8 +59,8 @@ RunResult World::Cli(const std::vector<std::string>& args, RunOptions opts) cons
 
 RunResult World::CliAs(const std::string& user, const std::vector<std::string>& args,
                        RunOptions opts) const {
-  std::vector<std::string> argv = {"setpriv", "--reuid=" + user, "--regid=" + user,
-                                   "--init-groups", "--", bin()};
+  std::vector<std::string> argv = {
+      "setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--", bin()};
   argv.insert(argv.end(), args.begin(), args.end());
   opts.env.emplace("WORKSPACE_STATE_DIR", state_dir_);
   opts.env.emplace("HOME", home_);

@@ -86,7 +86,8 @@ TEST_F(Exec, TwentyMiBOfRandomStdinComesBackIntact) {
 
 TEST_F(Exec, OneGiBOfOutputIsCountedExactlyWithBoundedDaemonMemory) {
   // The CLI's stdout goes to `wc -c` so this test does not hold 1 GiB itself.
-  std::string cmd = W().bin() + " exec ex -- dd if=/dev/zero bs=64k count=16384 2>/dev/null | wc -c";
+  std::string cmd =
+      W().bin() + " exec ex -- dd if=/dev/zero bs=64k count=16384 2>/dev/null | wc -c";
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
   int daemon = DaemonPid(W().state_dir());
@@ -119,8 +120,10 @@ TEST_F(Exec, StdoutAndStderrStaySeparateUnderLoad) {
 TEST_F(Exec, UserEnvAndCwdAreApplied) {
   EXPECT_EQ(W().Cli({"exec", "ex", "--", "id", "-u"}).out, "1000\n") << "default: user";
   EXPECT_EQ(W().Cli({"exec", "-u", "root", "ex", "--", "id", "-u"}).out, "0\n");
-  EXPECT_EQ(W().Cli({"exec", "-u", "user", "ex", "--", "sh", "-c", "echo $HOME"}).out, "/home/user\n");
-  auto env = W().Cli({"exec", "-e", "A=1", "--env", "B=two words", "ex", "--", "sh", "-c", "echo $A-$B"});
+  EXPECT_EQ(W().Cli({"exec", "-u", "user", "ex", "--", "sh", "-c", "echo $HOME"}).out,
+            "/home/user\n");
+  auto env =
+      W().Cli({"exec", "-e", "A=1", "--env", "B=two words", "ex", "--", "sh", "-c", "echo $A-$B"});
   EXPECT_EQ(env.out, "1-two words\n");
   EXPECT_EQ(W().Cli({"exec", "-w", "/tmp", "ex", "--", "pwd"}).out, "/tmp\n");
   EXPECT_EQ(W().Cli({"exec", "-w", "/nope", "ex", "--", "pwd"}).code, 126);
@@ -129,7 +132,8 @@ TEST_F(Exec, UserEnvAndCwdAreApplied) {
   EXPECT_EQ(W().Cli({"exec", "ex", "--", "nonexistent"}).code, 127);
   EXPECT_EQ(W().Cli({"exec", "-e", "=x", "ex", "--", "true"}).code, 125);
   // -e KEY: the caller's value, or left out (as docker) when it has none.
-  auto unset = W().Cli({"exec", "-e", "WS_NOT_SET_ANYWHERE", "ex", "--", "sh", "-c", "echo ${WS_NOT_SET_ANYWHERE-unset}"});
+  auto unset = W().Cli({"exec", "-e", "WS_NOT_SET_ANYWHERE", "ex", "--", "sh", "-c",
+                        "echo ${WS_NOT_SET_ANYWHERE-unset}"});
   EXPECT_EQ(unset.out, "unset\n") << unset.err;
   EXPECT_NE(unset.err.find("WS_NOT_SET_ANYWHERE is not set here"), std::string::npos) << unset.err;
 }
@@ -145,7 +149,8 @@ TEST_F(Exec, TimeoutKillsEverythingTheCommandStarted) {
 // With stdout on the bulk port, closing stderr leaves the agent no pipe to
 // watch: the timeout must still fire.
 TEST_F(Exec, TimeoutFiresForACommandWithNoOutputPipesLeft) {
-  auto t = W().Cli({"exec", "--timeout", "2", "ex", "--", "sh", "-c", "exec 2>/dev/null; sleep 300"});
+  auto t =
+      W().Cli({"exec", "--timeout", "2", "ex", "--", "sh", "-c", "exec 2>/dev/null; sleep 300"});
   EXPECT_EQ(t.code, 124) << t.err;
 }
 
@@ -228,10 +233,12 @@ TEST_F(Exec, StdoutIsTheBulkPortAndAConcurrentExecGetsAPipe) {
 
   RunResult first;
   std::thread t([&] {
-    first = W().Cli({"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; sleep 6; echo first-done"});
+    first = W().Cli(
+        {"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; sleep 6; echo first-done"});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  auto second = W().Cli({"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; echo second-done"});
+  auto second =
+      W().Cli({"exec", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; echo second-done"});
   t.join();
   ASSERT_EQ(first.code, 0) << first.err;
   ASSERT_EQ(second.code, 0) << second.err;
@@ -249,8 +256,10 @@ TEST_F(Exec, StdoutIsTheBulkPortAndAConcurrentExecGetsAPipe) {
 // a pipe. /dev/stdout, /dev/stderr and /dev/fd exist as on any Linux system.
 TEST_F(Exec, PipeStdoutIsForCommandsThatOpenDevStdout) {
   const std::string script =
-      "echo x > /dev/stdout && echo y | tee /dev/stderr >/dev/null && cat /dev/fd/3 3</proc/sys/kernel/ostype";
-  auto piped = W().Cli({"exec", "--pipe-stdout", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; " + script});
+      "echo x > /dev/stdout && echo y | tee /dev/stderr >/dev/null && cat /dev/fd/3 "
+      "3</proc/sys/kernel/ostype";
+  auto piped = W().Cli(
+      {"exec", "--pipe-stdout", "ex", "--", "sh", "-c", "readlink /proc/self/fd/1; " + script});
   ASSERT_EQ(piped.code, 0) << piped.err;
   EXPECT_EQ(piped.out.substr(0, 5), "pipe:") << piped.out;
   EXPECT_EQ(piped.out.substr(piped.out.find('\n') + 1), "x\nLinux\n");
@@ -267,7 +276,8 @@ TEST_F(Exec, PipeStdoutIsForCommandsThatOpenDevStdout) {
 // A writer the command left behind is killed before the stream's end
 // marker: none of its output reaches the next exec.
 TEST_F(Exec, OutputOfALeftoverWriterEndsWithItsCommand) {
-  auto r = W().Cli({"exec", "ex", "--", "sh", "-c", "yes leftover & sleep 0.5; echo last >&2; exit 5"});
+  auto r =
+      W().Cli({"exec", "ex", "--", "sh", "-c", "yes leftover & sleep 0.5; echo last >&2; exit 5"});
   EXPECT_EQ(r.code, 5);
   EXPECT_NE(r.out.find("leftover\n"), std::string::npos);
   EXPECT_EQ(r.err, "last\n");
@@ -293,7 +303,8 @@ TEST_F(Exec, TheBulkPortSurvivesAKilledClientAndARestartedDaemon) {
   RunResult after_kill;
   for (int i = 0; i < 50; ++i) {
     after_kill = W().Cli({"exec", "ex", "--", "sh", "-c", "echo clean; readlink /proc/self/fd/1"});
-    ASSERT_EQ(after_kill.out.substr(0, 6), "clean\n") << after_kill.out.substr(0, 200) << after_kill.err;
+    ASSERT_EQ(after_kill.out.substr(0, 6), "clean\n")
+        << after_kill.out.substr(0, 200) << after_kill.err;
     if (after_kill.out.find("/dev/vport") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -311,9 +322,12 @@ TEST_F(Exec, TheBulkPortSurvivesAKilledClientAndARestartedDaemon) {
 }
 
 TEST_F(Exec, CopyOutKeepsGuestSymlinksAsLinksAndWritesNothingOutside) {
-  ASSERT_EQ(Sh("rm -rf /tmp/t; mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && chmod 750 /tmp/t/d/f && "
-               "touch -d '2021-05-06 07:08:09' /tmp/t/d/f && ln -s /etc /tmp/t/evil && "
-               "ln -s ../../../victim /tmp/t/d/up").code, 0);
+  ASSERT_EQ(
+      Sh("rm -rf /tmp/t; mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && chmod 750 /tmp/t/d/f && "
+         "touch -d '2021-05-06 07:08:09' /tmp/t/d/f && ln -s /etc /tmp/t/evil && "
+         "ln -s ../../../victim /tmp/t/d/up")
+          .code,
+      0);
   std::string dir = W().NewFolder("cpout");
   std::string victim = W().home() + "/victim";
   std::ofstream(victim) << "untouched";

@@ -265,7 +265,8 @@ TEST(Lifecycle, AGuestKernelPanicFailsTheBootAndStopsTheVm) {
   // Put the image right before asserting: the next tests boot it too.
   fs::copy_file(good, initrd, fs::copy_options::overwrite_existing);
   EXPECT_EQ(start.code, 1);
-  EXPECT_NE(start.err.find("the guest kernel panicked (Kernel panic"), std::string::npos) << start.err;
+  EXPECT_NE(start.err.find("the guest kernel panicked (Kernel panic"), std::string::npos)
+      << start.err;
   EXPECT_NE(start.err.find("workspace logs panics"), std::string::npos) << start.err;
   EXPECT_EQ(std::count(start.err.begin(), start.err.end(), '\n'), 1) << "one line";
   EXPECT_FALSE(QemuRunningFor("panics")) << "left rebooting into the panic";
@@ -286,7 +287,8 @@ TEST(Lifecycle, AKilledVmIsReportedAndStartsAgain) {
   ASSERT_GT(qemu, 0);
   kill(qemu, SIGKILL);
   std::string state;
-  for (int i = 0; i < 100 && (state = JsonField(W().Cli({"list", "--json"}).out, "killed", "state")) == "running";
+  for (int i = 0; i < 100 && (state = JsonField(W().Cli({"list", "--json"}).out, "killed",
+                                                "state")) == "running";
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -326,7 +328,8 @@ TEST(Lifecycle, TheDaemonRunsUnderAReaperThatReapsItsVms) {
   kill(reaper, SIGTERM);
   EXPECT_TRUE(Gone(daemon, std::chrono::seconds(20))) << "the daemon stops with its reaper";
   EXPECT_TRUE(Gone(reaper, std::chrono::seconds(5)));
-  EXPECT_EQ(W().Cli({"exec", "reaped", "--", "echo", "kept"}).out, "kept\n") << "the VM kept running";
+  EXPECT_EQ(W().Cli({"exec", "reaped", "--", "echo", "kept"}).out, "kept\n")
+      << "the VM kept running";
   EXPECT_EQ(W().Cli({"destroy", "--force", "reaped"}).code, 0);
 }
 
@@ -343,7 +346,8 @@ TEST(Lifecycle, DestroyForceLeavesNothingBehind) {
   ASSERT_EQ(W().Cli({"create", "gone"}).code, 0);
   auto inspect = W().Cli({"inspect", "gone", "--json"});
   std::string uuid = JsonField(inspect.out, "gone", "uuid");
-  std::string sock = W().state_dir() + "/run/" + std::regex_replace(uuid, std::regex("-"), "").substr(0, 12) + ".sock";
+  std::string sock = W().state_dir() + "/run/" +
+                     std::regex_replace(uuid, std::regex("-"), "").substr(0, 12) + ".sock";
   ASSERT_TRUE(fs::exists(sock));
   ASSERT_TRUE(QemuRunningFor("gone"));
   // Every path in the state dir that names the workspace, by its name or its id.
@@ -351,7 +355,8 @@ TEST(Lifecycle, DestroyForceLeavesNothingBehind) {
   auto ours = [&] {
     std::vector<std::string> found;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(W().state_dir(), fs::directory_options::skip_permission_denied, ec);
+    for (auto it = fs::recursive_directory_iterator(
+             W().state_dir(), fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       const std::string leaf = it->path().filename().string();
       if (leaf.find("gone") != std::string::npos || leaf.find(id) != std::string::npos ||
@@ -448,9 +453,11 @@ TEST(Lifecycle, PruneAndDestroyAllSayWhatGoes) {
   ASSERT_EQ(W().Cli({"stop", "down"}, o).code, 0);
   // On a terminal prune asks first (docker's does); "n" destroys nothing.
   const std::string env = "WORKSPACE_STATE_DIR=" + dir + " HOME=" + W().home();
-  auto asked = ws::test::Run({"sh", "-c", "printf 'n\\n' | script -qec 'env " + env + " " + W().bin() +
-                                              " prune' /dev/null"});
-  EXPECT_NE(asked.out.find("Destroy 1 stopped workspace (down)"), std::string::npos) << asked.out << asked.err;
+  auto asked = ws::test::Run(
+      {"sh", "-c",
+       "printf 'n\\n' | script -qec 'env " + env + " " + W().bin() + " prune' /dev/null"});
+  EXPECT_NE(asked.out.find("Destroy 1 stopped workspace (down)"), std::string::npos)
+      << asked.out << asked.err;
   EXPECT_NE(asked.out.find("Nothing destroyed."), std::string::npos) << asked.out;
   EXPECT_NE(W().Cli({"list", "-q"}, o).out.find("down"), std::string::npos) << "kept after 'n'";
   auto prune = W().Cli({"prune"}, o);

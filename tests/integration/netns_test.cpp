@@ -34,18 +34,19 @@ class NamedHosts : public ::testing::Test {
     ns_ = "wsit-d" + id;
     srv_ = "wsit-s" + id;
     auto sh = [](const std::string& cmd) { return ws::test::Run({"sh", "-c", cmd}).code; };
-    ASSERT_EQ(sh("ip netns add " + ns_ + " && ip netns add " + srv_ +
-                 " && ip link add wsv" + id + " type veth peer name wsp" + id +
-                 " && ip link set wsv" + id + " netns " + ns_ + " && ip link set wsp" + id + " netns " + srv_ +
-                 " && ip -n " + ns_ + " link set lo up && ip -n " + srv_ + " link set lo up" +
-                 " && ip -n " + ns_ + " addr add 198.51.100.1/24 dev wsv" + id +
-                 " && ip -n " + srv_ + " addr add 198.51.100.10/24 dev wsp" + id +
-                 " && ip -n " + srv_ + " addr add 198.51.100.11/24 dev wsp" + id +
-                 " && ip -n " + ns_ + " link set wsv" + id + " up && ip -n " + srv_ + " link set wsp" + id + " up"),
+    ASSERT_EQ(sh("ip netns add " + ns_ + " && ip netns add " + srv_ + " && ip link add wsv" + id +
+                 " type veth peer name wsp" + id + " && ip link set wsv" + id + " netns " + ns_ +
+                 " && ip link set wsp" + id + " netns " + srv_ + " && ip -n " + ns_ +
+                 " link set lo up && ip -n " + srv_ + " link set lo up" + " && ip -n " + ns_ +
+                 " addr add 198.51.100.1/24 dev wsv" + id + " && ip -n " + srv_ +
+                 " addr add 198.51.100.10/24 dev wsp" + id + " && ip -n " + srv_ +
+                 " addr add 198.51.100.11/24 dev wsp" + id + " && ip -n " + ns_ + " link set wsv" +
+                 id + " up && ip -n " + srv_ + " link set wsp" + id + " up"),
               0);
     fs::create_directories("/etc/netns/" + ns_);
     std::ofstream("/etc/netns/" + ns_ + "/hosts")
-        << "127.0.0.1 localhost\n198.51.100.10 allowed.test\n198.51.100.11 evil.test\n10.0.0.5 db.corp.test\n";
+        << "127.0.0.1 localhost\n198.51.100.10 allowed.test\n198.51.100.11 evil.test\n10.0.0.5 "
+           "db.corp.test\n";
     char tmpl[] = "/tmp/wsit-ns-XXXXXX";
     state_ = mkdtemp(tmpl);
     chmod(state_.c_str(), 0711);
@@ -75,27 +76,34 @@ class NamedHosts : public ::testing::Test {
 };
 
 TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection) {
-  RecordingHttpServer allowed(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 80), "allowed-by-name");
-  RecordingHttpServer evil(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.11", 80), "evil-body");
+  RecordingHttpServer allowed(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 80),
+                              "allowed-by-name");
+  RecordingHttpServer evil(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.11", 80),
+                           "evil-body");
   ASSERT_TRUE(allowed.ok() && evil.ok());
-  auto create = Cli({"create", "named", "--no-share", "--no-default-allow", "--allow", "allowed.test",
-                     "--allow", "*.corp.test"});
+  auto create = Cli({"create", "named", "--no-share", "--no-default-allow", "--allow",
+                     "allowed.test", "--allow", "*.corp.test"});
   ASSERT_EQ(create.code, 0) << create.err;
   auto fetch = [&](const std::string& url) {
-    return Cli({"exec", "--timeout", "60", "named", "--", "sh", "-c", "wget -q -O- " + url + " 2>&1; echo \" rc=$?\""}).out;
+    return Cli({"exec", "--timeout", "60", "named", "--", "sh", "-c",
+                "wget -q -O- " + url + " 2>&1; echo \" rc=$?\""})
+        .out;
   };
   EXPECT_NE(fetch("http://allowed.test/").find("allowed-by-name rc=0"), std::string::npos);
   EXPECT_NE(fetch("http://evil.test/").find("403"), std::string::npos);
   EXPECT_NE(fetch("http://198.51.100.11/").find("403"), std::string::npos);
-  EXPECT_NE(fetch("http://db.corp.test/").find("403"), std::string::npos) << "a wildcard resolving to 10/8";
+  EXPECT_NE(fetch("http://db.corp.test/").find("403"), std::string::npos)
+      << "a wildcard resolving to 10/8";
   EXPECT_EQ(evil.received(), "") << "the denied server received bytes";
   EXPECT_NE(allowed.received().find("Host: allowed.test"), std::string::npos);
   auto audit = Cli({"audit", "named", "--json"}).out;
-  EXPECT_NE(audit.find("\"target\":\"allowed.test\",\"port\":80,\"method\":\"GET\",\"address\":\"198.51.100.10\","
+  EXPECT_NE(audit.find("\"target\":\"allowed.test\",\"port\":80,\"method\":\"GET\",\"address\":"
+                       "\"198.51.100.10\","
                        "\"decision\":\"allow\""),
             std::string::npos)
       << audit;
-  EXPECT_NE(audit.find("\"target\":\"evil.test\",\"port\":80,\"method\":\"GET\",\"address\":\"\",\"decision\":\"deny\","
+  EXPECT_NE(audit.find("\"target\":\"evil.test\",\"port\":80,\"method\":\"GET\",\"address\":\"\","
+                       "\"decision\":\"deny\","
                        "\"reason\":\"evil.test is not on the allowlist\""),
             std::string::npos)
       << audit;

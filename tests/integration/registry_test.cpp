@@ -39,9 +39,10 @@ struct Upstream {
   std::vector<FakeNpmPackage> packages;
   explicit Upstream(int npm_packages) {
     packages = AddFakeNpmPackages(server, W().NewFolder("registry-pkgs"), npm_packages, base);
-    std::ofstream(W().registry_config()) << "ca_file = \"" << ca.ca_pem_path() << "\"\n[npm]\nupstream = \"" << base
-                                         << "\"\n[pypi]\nupstream = \"" << base << "simple/\"\n[apt]\nhosts = [\"127.0.0.1:"
-                                         << server.port() << "\"]\n";
+    std::ofstream(W().registry_config())
+        << "ca_file = \"" << ca.ca_pem_path() << "\"\n[npm]\nupstream = \"" << base
+        << "\"\n[pypi]\nupstream = \"" << base
+        << "simple/\"\n[apt]\nhosts = [\"127.0.0.1:" << server.port() << "\"]\n";
   }
   ~Upstream() { std::filesystem::remove(W().registry_config()); }
 };
@@ -52,14 +53,17 @@ TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
   std::ofstream(dir + "/package.json") << FakeNpmProjectJson(up.packages);
   ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
   // No allowlist at all: the endpoint needs none, and nothing else is reachable.
-  ASSERT_EQ(W().Cli({"create", "reg", "--image", "debian", "--no-default-allow", "--share", dir + ":/workspace"}).code,
+  ASSERT_EQ(W().Cli({"create", "reg", "--image", "debian", "--no-default-allow", "--share",
+                     dir + ":/workspace"})
+                .code,
             0);
 
   // npm's defaults (15 sockets, audit on): the audit's POST is refused, the install is not.
   auto install = Guest("reg", "cd /workspace && npm install --no-fund 2>&1");
   ASSERT_EQ(install.code, 0) << install.out;
   EXPECT_EQ(Guest("reg", "ls /workspace/node_modules | grep -c '^wspkg-'").out, "200\n");
-  EXPECT_NE(Guest("reg", "cd /workspace && node -e \"console.log(require('wspkg-0200'))\"").out.find("wspkg-0200"),
+  EXPECT_NE(Guest("reg", "cd /workspace && node -e \"console.log(require('wspkg-0200'))\"")
+                .out.find("wspkg-0200"),
             std::string::npos);
   int fetched = 0;
   for (const auto& p : up.packages) fetched += up.server.Requests("GET", p.tarball_path);
@@ -67,18 +71,22 @@ TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
   // The lockfile in the share names the public registry, not the endpoint.
   std::ifstream lock(dir + "/package-lock.json");
   std::string lockfile((std::istreambuf_iterator<char>(lock)), std::istreambuf_iterator<char>());
-  EXPECT_NE(lockfile.find("\"resolved\": \"https://registry.npmjs.org/wspkg-0001/-/wspkg-0001-1.0.0.tgz\""),
+  EXPECT_NE(lockfile.find(
+                "\"resolved\": \"https://registry.npmjs.org/wspkg-0001/-/wspkg-0001-1.0.0.tgz\""),
             std::string::npos);
   EXPECT_EQ(lockfile.find("127.0.0.1"), std::string::npos);
   auto audit = W().Cli({"audit", "reg", "--json"});
   EXPECT_GE(Count(audit.out, "\"endpoint\":\"npm\""), 400) << "200 packuments and 200 tarballs";
   EXPECT_GE(Count(audit.out, "\"cache\":\"miss\""), 400);
-  EXPECT_EQ(Count(audit.out, "\"target\":\"127.0.0.1\""), 0) << "no tunnel to the upstream: the host fetched it";
-  EXPECT_NE(W().Cli({"audit", "reg"}).out.find("GET /npm/wspkg-0001 "), std::string::npos) << "the table shows registry requests";
+  EXPECT_EQ(Count(audit.out, "\"target\":\"127.0.0.1\""), 0)
+      << "no tunnel to the upstream: the host fetched it";
+  EXPECT_NE(W().Cli({"audit", "reg"}).out.find("GET /npm/wspkg-0001 "), std::string::npos)
+      << "the table shows registry requests";
 
   // After reset (the guest's own npm cache gone with its disk), from the host's cache.
   ASSERT_EQ(W().Cli({"reset", "reg"}).code, 0);
-  auto again = Guest("reg", "cd /workspace && rm -rf node_modules && npm ci --no-audit --no-fund 2>&1");
+  auto again =
+      Guest("reg", "cd /workspace && rm -rf node_modules && npm ci --no-audit --no-fund 2>&1");
   ASSERT_EQ(again.code, 0) << again.out;
   EXPECT_EQ(Guest("reg", "ls /workspace/node_modules | grep -c '^wspkg-'").out, "200\n");
   fetched = 0;
@@ -86,7 +94,8 @@ TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
   EXPECT_EQ(fetched, 200) << "no second download";
   auto cache = W().Cli({"cache", "--json"});
   std::smatch entries;
-  ASSERT_TRUE(std::regex_search(cache.out, entries, std::regex("\"entries\":\"([0-9]+)\""))) << cache.out;
+  ASSERT_TRUE(std::regex_search(cache.out, entries, std::regex("\"entries\":\"([0-9]+)\"")))
+      << cache.out;
   EXPECT_GE(std::stoi(entries[1].str()), 400) << "200 packuments and 200 tarballs: " << cache.out;
 
   // A tarball that is not what its packument states is refused (a control
@@ -94,23 +103,29 @@ TEST(Registry, NpmInstallsThroughTheHostAndAgainFromItsCacheAfterReset) {
   ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
   up.server.CorruptRoute(up.packages[0].tarball_path);
   auto curl = [&](const std::string& path) {
-    return Guest("reg", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:3129/npm/" + path).out;
+    return Guest("reg", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:3129/npm/" + path)
+        .out;
   };
   EXPECT_EQ(curl("wspkg-0002/-/wspkg-0002-1.0.0.tgz"), "200");
   EXPECT_EQ(curl("wspkg-0001/-/wspkg-0001-1.0.0.tgz"), "502");
   auto why = Guest("reg", "curl -s http://127.0.0.1:3129/npm/wspkg-0001/-/wspkg-0001-1.0.0.tgz");
   EXPECT_NE(why.out.find("does not match the integrity"), std::string::npos) << why.out;
-  EXPECT_EQ(up.server.Requests("GET", up.packages[0].tarball_path), 3) << "fetched each time, never kept";
+  EXPECT_EQ(up.server.Requests("GET", up.packages[0].tarball_path), 3)
+      << "fetched each time, never kept";
 
   // Nothing goes up: npm publish and a PUT are refused, 0 bytes reach the upstream.
   up.server.ResetLog();
-  auto publish = Guest("reg", "mkdir -p /tmp/pub && cd /tmp/pub && echo '{\"name\":\"wspkg-0001\",\"version\":\"9.0.0\"}'"
-                              " > package.json && echo secret > index.js && "
-                              "npm publish --//127.0.0.1:3129/npm/:_authToken=t 2>&1");
+  auto publish = Guest(
+      "reg",
+      "mkdir -p /tmp/pub && cd /tmp/pub && echo '{\"name\":\"wspkg-0001\",\"version\":\"9.0.0\"}'"
+      " > package.json && echo secret > index.js && "
+      "npm publish --//127.0.0.1:3129/npm/:_authToken=t 2>&1");
   EXPECT_NE(publish.code, 0) << publish.out;
   EXPECT_NE(publish.out.find("405"), std::string::npos) << publish.out;
-  auto put = Guest("reg", "head -c 100000 /dev/urandom > /tmp/blob && curl -s -X PUT --data-binary @/tmp/blob "
-                          "-w ' %{http_code}' http://127.0.0.1:3129/npm/wspkg-0001");
+  auto put =
+      Guest("reg",
+            "head -c 100000 /dev/urandom > /tmp/blob && curl -s -X PUT --data-binary @/tmp/blob "
+            "-w ' %{http_code}' http://127.0.0.1:3129/npm/wspkg-0001");
   EXPECT_NE(put.out.find("read-only"), std::string::npos) << put.out;
   EXPECT_NE(put.out.find(" 405"), std::string::npos) << put.out;
   EXPECT_EQ(curl("wspkg-0003"), "200") << "the endpoint still answers GETs";
@@ -125,12 +140,16 @@ TEST(Registry, TwentyParallelTlsFetchesThroughTheProxyFinish) {
   Upstream up(1);
   const std::string dir = W().NewFolder("tlspar");
   std::filesystem::copy_file(up.ca.ca_pem_path(), dir + "/ca.pem");
-  ASSERT_EQ(W().Cli({"create", "tlspar", "--image", "debian", "--share", dir + ":/workspace", "--allow",
-                     "127.0.0.1:" + std::to_string(up.server.port())}).code, 0);
+  ASSERT_EQ(W().Cli({"create", "tlspar", "--image", "debian", "--share", dir + ":/workspace",
+                     "--allow", "127.0.0.1:" + std::to_string(up.server.port())})
+                .code,
+            0);
   up.server.ResetLog();
-  auto r = Guest("tlspar", "for i in $(seq 20); do curl -sS --noproxy '' --proxy http://127.0.0.1:3128 --cacert "
-                           "/workspace/ca.pem -o /dev/null -w '%{http_code}\\n' " + up.base +
-                           "wspkg-0001 & done; wait");
+  auto r =
+      Guest("tlspar",
+            "for i in $(seq 20); do curl -sS --noproxy '' --proxy http://127.0.0.1:3128 --cacert "
+            "/workspace/ca.pem -o /dev/null -w '%{http_code}\\n' " +
+                up.base + "wspkg-0001 & done; wait");
   EXPECT_EQ(Count(r.out, "200\n"), 20) << r.out << r.err;
   EXPECT_EQ(up.server.HandshakesCompleted(), 20);
   EXPECT_EQ(up.server.HandshakesTimedOut(), 0);
@@ -155,19 +174,25 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     for n, b in files.items(): z.writestr(n, b)
     z.writestr("wsdemo-1.0.dist-info/RECORD", rec)
 print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())
-)", dir + "/wsdemo-1.0-py3-none-any.whl"});
+)",
+                             dir + "/wsdemo-1.0-py3-none-any.whl"});
   ASSERT_EQ(made.code, 0) << made.err;
   std::string sha = made.out.substr(0, 64);
   std::ifstream whl(dir + "/wsdemo-1.0-py3-none-any.whl", std::ios::binary);
-  up.server.Route("/packages/wsdemo-1.0-py3-none-any.whl",
-                  std::string((std::istreambuf_iterator<char>(whl)), std::istreambuf_iterator<char>()),
-                  "application/octet-stream");
-  up.server.Route("/simple/wsdemo/", R"({"meta":{"api-version":"1.0"},"name":"wsdemo","files":[{"filename":)"
-                                     R"("wsdemo-1.0-py3-none-any.whl","url":"../../packages/wsdemo-1.0-py3-none-any.whl",)"
-                                     R"("hashes":{"sha256":")" + sha + R"("}}]})",
-                  "application/vnd.pypi.simple.v1+json");
+  up.server.Route(
+      "/packages/wsdemo-1.0-py3-none-any.whl",
+      std::string((std::istreambuf_iterator<char>(whl)), std::istreambuf_iterator<char>()),
+      "application/octet-stream");
+  up.server.Route(
+      "/simple/wsdemo/",
+      R"({"meta":{"api-version":"1.0"},"name":"wsdemo","files":[{"filename":)"
+      R"("wsdemo-1.0-py3-none-any.whl","url":"../../packages/wsdemo-1.0-py3-none-any.whl",)"
+      R"("hashes":{"sha256":")" +
+          sha + R"("}}]})",
+      "application/vnd.pypi.simple.v1+json");
   ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
-  ASSERT_EQ(W().Cli({"create", "pypi", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
+  ASSERT_EQ(
+      W().Cli({"create", "pypi", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
   ASSERT_EQ(Guest("pypi", "python3 -m venv /tmp/v").code, 0);
   const std::string install =
       "/tmp/v/bin/pip install -q --no-cache-dir --force-reinstall wsdemo 2>&1 && "
@@ -178,7 +203,8 @@ print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())
   EXPECT_EQ(up.server.Requests("GET", "/packages/wsdemo-1.0-py3-none-any.whl"), 1);
   auto again = Guest("pypi", install);
   EXPECT_NE(again.out.find("wsdemo says hi"), std::string::npos) << again.out;
-  EXPECT_EQ(up.server.Requests("GET", "/packages/wsdemo-1.0-py3-none-any.whl"), 1) << "served from the cache";
+  EXPECT_EQ(up.server.Requests("GET", "/packages/wsdemo-1.0-py3-none-any.whl"), 1)
+      << "served from the cache";
   auto audit = W().Cli({"audit", "pypi", "--json"});
   EXPECT_NE(audit.out.find("\"endpoint\":\"pypi\""), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("\"cache\":\"hit\""), std::string::npos);
@@ -187,8 +213,10 @@ print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())
   up.server.CorruptRoute("/packages/wsdemo-1.0-py3-none-any.whl");
   auto bad = Guest("pypi", install);
   EXPECT_NE(bad.code, 0) << bad.out;
-  EXPECT_EQ(Guest("pypi", "curl -s -o /dev/null -w '%{http_code}' "
-                          "http://127.0.0.1:3129/pypi/files/wsdemo/packages/wsdemo-1.0-py3-none-any.whl").out,
+  EXPECT_EQ(Guest("pypi",
+                  "curl -s -o /dev/null -w '%{http_code}' "
+                  "http://127.0.0.1:3129/pypi/files/wsdemo/packages/wsdemo-1.0-py3-none-any.whl")
+                .out,
             "502");
   EXPECT_EQ(W().Cli({"destroy", "--force", "pypi"}).code, 0);
 }
@@ -212,43 +240,58 @@ TEST(Registry, AptInstallsThroughTheAptEndpoint) {
   std::filesystem::create_directories(dir + "/pkg/DEBIAN");
   std::filesystem::create_directories(dir + "/pkg/usr/bin");
   std::ofstream(dir + "/pkg/DEBIAN/control")
-      << "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\nDescription: test\n";
+      << "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t "
+         "<t@example.invalid>\nDescription: test\n";
   std::ofstream(dir + "/pkg/usr/bin/wsaptdemo") << "#!/bin/sh\necho wsaptdemo says hi\n";
   chmod((dir + "/pkg/usr/bin/wsaptdemo").c_str(), 0755);
-  ASSERT_EQ(ws::test::Run({"dpkg-deb", "--root-owner-group", "--build", dir + "/pkg", dir + "/demo.deb"}).code, 0);
+  ASSERT_EQ(
+      ws::test::Run({"dpkg-deb", "--root-owner-group", "--build", dir + "/pkg", dir + "/demo.deb"})
+          .code,
+      0);
   const std::string deb = FileText(dir + "/demo.deb");
-  const std::string packages = "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\n"
-                               "Filename: pool/wsaptdemo_1.0_all.deb\nSize: " + std::to_string(deb.size()) +
-                               "\nSHA256: " + Sha256Of(dir + "/demo.deb") + "\nDescription: test\n\n";
+  const std::string packages =
+      "Package: wsaptdemo\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\n"
+      "Filename: pool/wsaptdemo_1.0_all.deb\nSize: " +
+      std::to_string(deb.size()) + "\nSHA256: " + Sha256Of(dir + "/demo.deb") +
+      "\nDescription: test\n\n";
   std::ofstream(dir + "/Packages") << packages;
-  const std::string release = "Suite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSHA256:\n " +
-                              Sha256Of(dir + "/Packages") + " " + std::to_string(packages.size()) +
-                              " main/binary-amd64/Packages\n";
+  const std::string release =
+      "Suite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSHA256:\n " +
+      Sha256Of(dir + "/Packages") + " " + std::to_string(packages.size()) +
+      " main/binary-amd64/Packages\n";
   up.server.Route("/repo/dists/stable/Release", release);
   up.server.Route("/repo/dists/stable/main/binary-amd64/Packages", packages);
   up.server.Route("/repo/pool/wsaptdemo_1.0_all.deb", deb, "application/vnd.debian.binary-package");
   ASSERT_EQ(W().Cli({"cache", "clear"}).code, 0);
-  ASSERT_EQ(W().Cli({"create", "apt", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
+  ASSERT_EQ(
+      W().Cli({"create", "apt", "--image", "debian", "--no-share", "--no-default-allow"}).code, 0);
   // Only this source (no packet to Debian's mirrors), sent to the endpoint as apt's proxy.
-  const std::string src = "deb [trusted=yes] http://127.0.0.1:" + std::to_string(up.server.port()) + "/repo stable main";
-  const std::string opts = "-o Dir::Etc::sourcelist=/etc/apt/sources.list.d/t.list -o Dir::Etc::sourceparts=/nonexistent "
-                           "-o Acquire::http::Proxy::127.0.0.1=http://127.0.0.1:3129/ -q";
+  const std::string src = "deb [trusted=yes] http://127.0.0.1:" + std::to_string(up.server.port()) +
+                          "/repo stable main";
+  const std::string opts =
+      "-o Dir::Etc::sourcelist=/etc/apt/sources.list.d/t.list -o "
+      "Dir::Etc::sourceparts=/nonexistent "
+      "-o Acquire::http::Proxy::127.0.0.1=http://127.0.0.1:3129/ -q";
   // no_proxy names 127.0.0.1 (the guest's own loopback); this mirror is the host's.
   const std::string apt = "sudo env -u no_proxy -u NO_PROXY apt-get " + opts;
-  const std::string install = "echo '" + src + "' | sudo tee /etc/apt/sources.list.d/t.list >/dev/null && " +
-                              apt + " update 2>&1 && " + apt + " install -y wsaptdemo 2>&1 && wsaptdemo";
+  const std::string install = "echo '" + src +
+                              "' | sudo tee /etc/apt/sources.list.d/t.list >/dev/null && " + apt +
+                              " update 2>&1 && " + apt + " install -y wsaptdemo 2>&1 && wsaptdemo";
   auto first = Guest("apt", install);
   EXPECT_NE(first.out.find("wsaptdemo says hi"), std::string::npos) << first.out;
   EXPECT_EQ(up.server.Requests("GET", "/repo/pool/wsaptdemo_1.0_all.deb"), 1);
   ASSERT_EQ(W().Cli({"reset", "apt"}).code, 0);
   auto again = Guest("apt", install);
   EXPECT_NE(again.out.find("wsaptdemo says hi"), std::string::npos) << again.out;
-  EXPECT_EQ(up.server.Requests("GET", "/repo/pool/wsaptdemo_1.0_all.deb"), 1) << "served from the host's cache";
+  EXPECT_EQ(up.server.Requests("GET", "/repo/pool/wsaptdemo_1.0_all.deb"), 1)
+      << "served from the host's cache";
   auto audit = W().Cli({"audit", "apt", "--json"});
   EXPECT_NE(audit.out.find("\"endpoint\":\"apt\""), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("\"cache\":\"hit\""), std::string::npos);
   // A mirror the host does not name: refused before any lookup.
-  auto other = Guest("apt", "curl -s -x http://127.0.0.1:3129 http://mirror.example.invalid/debian/dists/x/Release");
+  auto other = Guest(
+      "apt",
+      "curl -s -x http://127.0.0.1:3129 http://mirror.example.invalid/debian/dists/x/Release");
   EXPECT_NE(other.out.find("serves the host's apt mirrors only"), std::string::npos) << other.out;
   EXPECT_EQ(W().Cli({"destroy", "--force", "apt"}).code, 0);
 }

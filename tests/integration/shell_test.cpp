@@ -38,10 +38,12 @@ TEST(Shell, InteractiveShellBehavesLikeALocalTerminal) {
   ASSERT_EQ(W().Cli({"create", "sh1"}).code, 0);
   Tmux tmux("wsit-" + std::to_string(getpid()));
   std::string cmd = "env WORKSPACE_STATE_DIR=" + W().state_dir() + " HOME=" + W().home() + " " +
-                    W().bin() + " shell sh1; echo SHELL-EXITED rc=$?; stty -a | tr ' ' '\\n' | "
+                    W().bin() +
+                    " shell sh1; echo SHELL-EXITED rc=$?; stty -a | tr ' ' '\\n' | "
                     "grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 60";
   ASSERT_EQ(tmux.Do({"new-session", "-d", "-s", "s", "-x", "100", "-y", "30", cmd}).code, 0);
-  ASSERT_TRUE(tmux.WaitFor("/workspace $")) << tmux.Screen();  // capture-pane trims the trailing space
+  ASSERT_TRUE(tmux.WaitFor("/workspace $"))
+      << tmux.Screen();  // capture-pane trims the trailing space
 
   tmux.Do({"send-keys", "-t", "s", "echo hello-$((40+2))", "Enter"});
   EXPECT_TRUE(tmux.WaitFor("hello-42")) << tmux.Screen();
@@ -62,19 +64,24 @@ TEST(Shell, InteractiveShellBehavesLikeALocalTerminal) {
 
   // A denied connection during the session: nothing is written over the
   // program's screen while it runs; the notice comes once it has ended.
-  tmux.Do({"send-keys", "-t", "s", "clear; printf 'CONNECT held.example:443 HTTP/1.1\\r\\n\\r\\n' | "
-                                     "nc 127.0.0.1 3128 | head -c 12; echo; echo probe-$((3+4))", "Enter"});
+  tmux.Do({"send-keys", "-t", "s",
+           "clear; printf 'CONNECT held.example:443 HTTP/1.1\\r\\n\\r\\n' | "
+           "nc 127.0.0.1 3128 | head -c 12; echo; echo probe-$((3+4))",
+           "Enter"});
   EXPECT_TRUE(tmux.WaitFor("probe-7")) << tmux.Screen();
-  EXPECT_NE(tmux.Screen().find("HTTP/1.1 403"), std::string::npos) << "the connection was denied: " << tmux.Screen();
+  EXPECT_NE(tmux.Screen().find("HTTP/1.1 403"), std::string::npos)
+      << "the connection was denied: " << tmux.Screen();
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(tmux.Screen().find("held.example:443 denied"), std::string::npos) << tmux.Screen();
   auto denied = W().Cli({"audit", "sh1", "--denied"});
-  EXPECT_NE(denied.out.find("held.example"), std::string::npos) << "listed as it happens: " << denied.out;
+  EXPECT_NE(denied.out.find("held.example"), std::string::npos)
+      << "listed as it happens: " << denied.out;
   EXPECT_EQ(denied.out.find(" allow "), std::string::npos) << denied.out;
 
   tmux.Do({"send-keys", "-t", "s", "exit", "Enter"});
   EXPECT_TRUE(tmux.WaitFor("SHELL-EXITED rc=0")) << tmux.Screen();
-  EXPECT_TRUE(tmux.WaitFor("egress to held.example:443 denied")) << "told once it ended: " << tmux.Screen();
+  EXPECT_TRUE(tmux.WaitFor("egress to held.example:443 denied"))
+      << "told once it ended: " << tmux.Screen();
   EXPECT_TRUE(tmux.WaitFor("icanon echo")) << "terminal not restored: " << tmux.Screen();
   W().Cli({"destroy", "--force", "sh1"});
 }

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
       open.pop_back();
     }
   }
-  std::printf("sent=%d failed=%d 403=%d 504=%d other=%d closed=%d unanswered=%zu\n", sent, failed, answers["403"],
-              answers["504"], answers["other"], answers["closed"], open.size());
+  std::printf("sent=%d failed=%d 403=%d 504=%d other=%d closed=%d unanswered=%zu\n", sent, failed,
+              answers["403"], answers["504"], answers["other"], answers["closed"], open.size());
   return 0;
 }

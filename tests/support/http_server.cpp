@@ -46,7 +46,8 @@ int RecordingHttpServer::ListenInNamespace(const std::string& ns, const std::str
   return fd;
 }
 
-RecordingHttpServer::RecordingHttpServer(int listen_fd, std::string body) : body_(std::move(body)), fd_(listen_fd) {
+RecordingHttpServer::RecordingHttpServer(int listen_fd, std::string body)
+    : body_(std::move(body)), fd_(listen_fd) {
   if (fd_ >= 0) thread_ = std::thread([this] { Loop(); });
 }
 
@@ -80,7 +81,8 @@ void RecordingHttpServer::Loop() {
     }
     // "GET /path" or "GET http://host:port/path".
     std::string path;
-    if (auto sp = req.find(' '); sp != std::string::npos) path = req.substr(sp + 1, req.find(' ', sp + 1) - sp - 1);
+    if (auto sp = req.find(' '); sp != std::string::npos)
+      path = req.substr(sp + 1, req.find(' ', sp + 1) - sp - 1);
     if (path.rfind("http://", 0) == 0) {
       auto slash = path.find('/', 7);
       path = slash == std::string::npos ? "/" : path.substr(slash);
@@ -91,7 +93,8 @@ void RecordingHttpServer::Loop() {
       received_ += req;
       if (auto it = routes_.find(path); it != routes_.end()) body = it->second;
     }
-    std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string resp =
+        "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
     close(c);
   }

@@ -33,7 +33,7 @@ class RecordingHttpServer {
   int fd_;
   std::thread thread_;
   std::mutex mu_;
-  std::string received_;  // guarded by mu_
+  std::string received_;                       // guarded by mu_
   std::map<std::string, std::string> routes_;  // guarded by mu_
 };
 

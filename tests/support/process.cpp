@@ -46,7 +46,8 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& opts) {
   } else {
     fcntl(in_fd, F_SETFL, O_NONBLOCK);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.timeout_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(opts.timeout_seconds);
   int open_fds = 2;
   char buf[65536];
   while (open_fds > 0) {

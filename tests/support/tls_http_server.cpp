@@ -58,7 +58,8 @@ std::string Hex(const std::string& raw) {
 std::string Base64(const std::string& raw) {
   std::string s(4 * ((raw.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(s.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+                          reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
   s.resize(static_cast<size_t>(n));
   return s;
 }
@@ -86,7 +87,8 @@ CertPtr MakeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_k
   X509* iss = issuer ? issuer : c;
   X509_set_version(c, X509_VERSION_3);
   ASN1_INTEGER_set_uint64(X509_get_serialNumber(c), std::random_device{}() | 1ull << 40);
-  X509_gmtime_adj(X509_getm_notBefore(c), -86400);  // a guest clock a little behind still accepts it
+  X509_gmtime_adj(X509_getm_notBefore(c),
+                  -86400);  // a guest clock a little behind still accepts it
   X509_gmtime_adj(X509_getm_notAfter(c), 365L * 86400);
   X509_set_pubkey(c, key);
   X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_ASC,
@@ -132,7 +134,8 @@ struct RouteEntry {
 
 std::shared_ptr<const RouteEntry> MakeRoute(std::string body, std::string content_type) {
   std::string etag = "\"" + Hex(Digest(body, EVP_sha1())) + "\"";
-  return std::make_shared<RouteEntry>(RouteEntry{std::move(body), std::move(content_type), std::move(etag)});
+  return std::make_shared<RouteEntry>(
+      RouteEntry{std::move(body), std::move(content_type), std::move(etag)});
 }
 
 struct LogEntry {
@@ -222,7 +225,8 @@ int ReadBody(Conn& c, const std::map<std::string, std::string>& headers, uint64_
   return c.Skip(bytes) ? 0 : -1;
 }
 
-std::string Response(int code, const char* reason, const std::string& headers, const std::string& body, bool close) {
+std::string Response(int code, const char* reason, const std::string& headers,
+                     const std::string& body, bool close) {
   return "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\n" + headers +
          (code == 304 ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n") +
          (close ? "Connection: close\r\n" : "") + "\r\n";
@@ -263,7 +267,9 @@ TestCa::TestCa(const std::string& dir) {
   CertPtr cert = MakeCert(key.get(), "localhost", ca.get(), ca_key.get());
   WritePem(ca_, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); });
   WritePem(cert_, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
-  WritePem(key_, [&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  WritePem(key_, [&](BIO* b) {
+    return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
 TlsHttpServer::TlsHttpServer(const TestCa& ca) : state_(std::make_shared<State>()) {
@@ -346,7 +352,8 @@ bool TlsHttpServer::State::Handshake(SSL* ssl, int fd) {
     int err = SSL_get_error(ssl, r);
     short events = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
     if (!events) return false;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{fd, events, 0};
     if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
       std::lock_guard lock(mu);
@@ -364,7 +371,8 @@ bool TlsHttpServer::State::Handshake(SSL* ssl, int fd) {
 bool TlsHttpServer::State::ServeOne(Conn& c) {
   size_t end;
   while ((end = c.buf.find("\r\n\r\n")) == std::string::npos) {
-    if (c.buf.size() > kMaxHead) return c.Reply(Response(431, "Request Header Fields Too Large", "", "", true), true);
+    if (c.buf.size() > kMaxHead)
+      return c.Reply(Response(431, "Request Header Fields Too Large", "", "", true), true);
     if (!c.Fill()) return false;
   }
   std::istringstream head(c.buf.substr(0, end + 2));
@@ -372,14 +380,16 @@ bool TlsHttpServer::State::ServeOne(Conn& c) {
   std::string line, method, target, version;
   std::getline(head, line);
   std::istringstream(line) >> method >> target >> version;
-  if (version.rfind("HTTP/1.", 0) != 0) return c.Reply(Response(400, "Bad Request", "", "", true), true);
+  if (version.rfind("HTTP/1.", 0) != 0)
+    return c.Reply(Response(400, "Bad Request", "", "", true), true);
   std::map<std::string, std::string> headers;
   while (std::getline(head, line)) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     size_t v = line.find_first_not_of(" \t", colon + 1);
     size_t e = line.find_last_not_of(" \t\r");
-    headers[Lower(line.substr(0, colon))] = v == std::string::npos || e < v ? "" : line.substr(v, e - v + 1);
+    headers[Lower(line.substr(0, colon))] =
+        v == std::string::npos || e < v ? "" : line.substr(v, e - v + 1);
   }
   std::string conn = Lower(headers["connection"]);
   bool close = conn.find("close") != std::string::npos ||
@@ -425,7 +435,8 @@ void TlsHttpServer::Route(const std::string& path, std::string body, std::string
 void TlsHttpServer::CorruptRoute(const std::string& path) {
   std::lock_guard lock(state_->mu);
   auto it = state_->routes.find(path);
-  if (it == state_->routes.end() || it->second->body.empty()) throw std::runtime_error("no body to corrupt at " + path);
+  if (it == state_->routes.end() || it->second->body.empty())
+    throw std::runtime_error("no body to corrupt at " + path);
   // A new entry rather than an edit: responses being sent hold the old one.
   // In a gzip file the byte is one of the header's MTIME, so the body still
   // inflates and a client reports the digest mismatch, not a zlib error.
@@ -442,9 +453,10 @@ void TlsHttpServer::SetHandshakeTimeout(std::chrono::seconds timeout) {
 
 int TlsHttpServer::Requests(const std::string& method, const std::string& path) {
   std::lock_guard lock(state_->mu);
-  return static_cast<int>(std::count_if(state_->log.begin(), state_->log.end(), [&](const LogEntry& e) {
-    return e.method == method && (e.target == path || StripQuery(e.target) == path);
-  }));
+  return static_cast<int>(
+      std::count_if(state_->log.begin(), state_->log.end(), [&](const LogEntry& e) {
+        return e.method == method && (e.target == path || StripQuery(e.target) == path);
+      }));
 }
 
 uint64_t TlsHttpServer::BodyBytesReceived() {
@@ -476,8 +488,8 @@ void TlsHttpServer::ResetLog() {
   state_->handshakes = state_->handshake_timeouts = 0;
 }
 
-std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std::string& work_dir, int count,
-                                               const std::string& tarball_base_url) {
+std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std::string& work_dir,
+                                               int count, const std::string& tarball_base_url) {
   std::vector<FakeNpmPackage> out;
   for (int i = 1; i <= count; ++i) {
     char buf[32];
@@ -487,8 +499,9 @@ std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std:
     p.version = "1.0.0";
     std::filesystem::path dir = std::filesystem::path(work_dir) / p.name;
     std::filesystem::create_directories(dir / "package");
-    WriteFile(dir / "package/package.json",
-              R"({"name":")" + p.name + R"(","version":"1.0.0","main":"index.js"})" "\n");
+    WriteFile(dir / "package/package.json", R"({"name":")" + p.name +
+                                                R"(","version":"1.0.0","main":"index.js"})"
+                                                "\n");
     WriteFile(dir / "package/index.js", "module.exports = \"" + p.name + "\";\n");
     std::string tgz = (dir / (p.name + "-1.0.0.tgz")).string();
     RunResult r = Run({"tar", "-czf", tgz, "-C", dir.string(), "package"});
@@ -501,8 +514,9 @@ std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std:
     std::string dist = R"({"tarball":")" + p.tarball + R"(","integrity":")" + p.integrity +
                        R"(","shasum":")" + p.shasum + R"("})";
     server.Route("/" + p.name,
-                 R"({"name":")" + p.name + R"(","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":")" +
-                     p.name + R"(","version":"1.0.0","dist":)" + dist + "}}}",
+                 R"({"name":")" + p.name +
+                     R"(","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":")" + p.name +
+                     R"(","version":"1.0.0","dist":)" + dist + "}}}",
                  "application/json");
     server.Route(p.tarball_path, std::move(tarball), "application/octet-stream");
     out.push_back(std::move(p));
@@ -512,9 +526,11 @@ std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std:
 
 std::string FakeNpmProjectJson(const std::vector<FakeNpmPackage>& packages) {
   std::string deps;
-  for (const auto& p : packages) deps += (deps.empty() ? "\n    \"" : ",\n    \"") + p.name + "\": \"^1.0.0\"";
-  return "{\n  \"name\": \"wsproj\",\n  \"version\": \"1.0.0\",\n  \"private\": true,\n  \"dependencies\": {" + deps +
-         "\n  }\n}\n";
+  for (const auto& p : packages)
+    deps += (deps.empty() ? "\n    \"" : ",\n    \"") + p.name + "\": \"^1.0.0\"";
+  return "{\n  \"name\": \"wsproj\",\n  \"version\": \"1.0.0\",\n  \"private\": true,\n  "
+         "\"dependencies\": {" +
+         deps + "\n  }\n}\n";
 }
 
 }  // namespace ws::test

@@ -67,8 +67,8 @@ struct FakeNpmPackage {
 // Packages wspkg-0001.. (version 1.0.0), their tarballs built under
 // `work_dir`, routed on `server` at /<name> and /<name>/-/<name>-1.0.0.tgz.
 // `tarball_base_url` ends with '/', e.g. "https://127.0.0.1:PORT/".
-std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std::string& work_dir, int count,
-                                               const std::string& tarball_base_url);
+std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std::string& work_dir,
+                                               int count, const std::string& tarball_base_url);
 // A package.json depending on all of them at ^1.0.0.
 std::string FakeNpmProjectJson(const std::vector<FakeNpmPackage>& packages);
 

@@ -17,7 +17,8 @@ TEST(AuditLog, GuestSuppliedFieldsAreCutAndEscaped) {
   EXPECT_NE(line.find("\"decision\":\"deny\""), std::string::npos);
   AuditRecord small;
   small.target = "example.org";
-  EXPECT_NE(ToJsonLine(small).find("\"target\":\"example.org\""), std::string::npos) << "short fields whole";
+  EXPECT_NE(ToJsonLine(small).find("\"target\":\"example.org\""), std::string::npos)
+      << "short fields whole";
 }
 
 }  // namespace

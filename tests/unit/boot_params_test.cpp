@@ -55,10 +55,12 @@ TEST(BootParams, OtherVersionsAndMalformedWordsAreRefusedOldUnversionedOnesRead)
   EXPECT_EQ(Decode("workspace.v=2 workspace.name=n").status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(Decode("workspace.v=1 workspace.net=wide").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Decode("workspace.v=1 workspace.share=ws0").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(Decode("workspace.v=1 workspace.share=ws0:/w:rx").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Decode("workspace.v=1 workspace.share=ws0:/w:rx").status().code(),
+            Code::kInvalidArgument);
   // What a workspace created before the version word has on its command line.
-  auto old = Decode("console=ttyS0 workspace.name=app workspace.net=allowlist workspace.root=/dev/vda "
-                    "workspace.git_name=A%20B workspace.share=ws0:/workspace:rw");
+  auto old = Decode(
+      "console=ttyS0 workspace.name=app workspace.net=allowlist workspace.root=/dev/vda "
+      "workspace.git_name=A%20B workspace.share=ws0:/workspace:rw");
   ASSERT_TRUE(old.ok()) << old.status().message();
   EXPECT_EQ(old->name, "app");
   EXPECT_EQ(old->git_name, "A B");

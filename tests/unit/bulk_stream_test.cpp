@@ -19,7 +19,10 @@ struct Recorder {
     data.append(d);
     return true;
   });
-  bool Ended() { return sink->WaitEnd(std::chrono::milliseconds(0), [] { return false; }) == BulkSink::Outcome::kEnded; }
+  bool Ended() {
+    return sink->WaitEnd(std::chrono::milliseconds(0), [] { return false; }) ==
+           BulkSink::Outcome::kEnded;
+  }
 };
 
 std::string Tag(char c) { return std::string(bulk::kTagSize, c); }
@@ -40,7 +43,8 @@ class BulkDemuxTest : public ::testing::Test {
   }};
   // Feeds `stream` in pieces of `piece` bytes.
   void Feed(const std::string& stream, size_t piece) {
-    for (size_t i = 0; i < stream.size(); i += piece) demux.Feed(std::string_view(stream).substr(i, piece));
+    for (size_t i = 0; i < stream.size(); i += piece)
+      demux.Feed(std::string_view(stream).substr(i, piece));
   }
 };
 
@@ -89,8 +93,9 @@ TEST_F(BulkDemuxTest, BytesOutsideAKnownExecAreDropped) {
   Recorder a;
   known = {{Tag('a'), &a}};
   const std::string stray = "written by a process that escaped its exec\n";
-  Feed(stray + bulk::Marker(bulk::kBegin, Tag('x')) + "unknown exec's output" + bulk::Marker(bulk::kEnd, Tag('x')) +
-           stray + bulk::Marker(bulk::kBegin, Tag('a')) + "mine" + bulk::Marker(bulk::kEnd, Tag('a')) + stray,
+  Feed(stray + bulk::Marker(bulk::kBegin, Tag('x')) + "unknown exec's output" +
+           bulk::Marker(bulk::kEnd, Tag('x')) + stray + bulk::Marker(bulk::kBegin, Tag('a')) +
+           "mine" + bulk::Marker(bulk::kEnd, Tag('a')) + stray,
        3);
   EXPECT_EQ(a.data, "mine");
   EXPECT_TRUE(a.Ended());
@@ -102,7 +107,8 @@ TEST_F(BulkDemuxTest, AClosedExecsRestIsDroppedAndTheNextExecIsFound) {
   known = {{Tag('a'), &a}, {Tag('b'), &b}};
   demux.Feed(bulk::Marker(bulk::kBegin, Tag('a')) + std::string(1000, 'x'));
   a.sink->Close();  // the client went away; the guest never wrote the end marker
-  demux.Feed(std::string(1000, 'y') + bulk::Marker(bulk::kBegin, Tag('b')) + "next" + bulk::Marker(bulk::kEnd, Tag('b')));
+  demux.Feed(std::string(1000, 'y') + bulk::Marker(bulk::kBegin, Tag('b')) + "next" +
+             bulk::Marker(bulk::kEnd, Tag('b')));
   EXPECT_EQ(a.data, std::string(1000, 'x')) << "only what came before Close";
   EXPECT_EQ(b.data, "next");
   EXPECT_TRUE(b.Ended());
@@ -113,7 +119,8 @@ TEST_F(BulkDemuxTest, AStreamThatBreaksMidOutputTellsTheExec) {
   known = {{Tag('a'), &a}};
   demux.Feed(bulk::Marker(bulk::kBegin, Tag('a')) + "partial");
   demux.Lost();
-  EXPECT_EQ(a.sink->WaitEnd(std::chrono::seconds(5), [] { return false; }), BulkSink::Outcome::kLost);
+  EXPECT_EQ(a.sink->WaitEnd(std::chrono::seconds(5), [] { return false; }),
+            BulkSink::Outcome::kLost);
 }
 
 TEST_F(BulkDemuxTest, AClientThatStopsTakingOutputIsNotCalledAgain) {
@@ -157,7 +164,8 @@ TEST(BulkSink, NothingIsDeliveredAfterTheEnd) {
 }
 
 TEST(BulkSocketPath, SitsNextToTheAgentSocketAndIsNoLonger) {
-  EXPECT_EQ(BulkSocketPath("/var/lib/workspace/run/0123abcd4567.sock"), "/var/lib/workspace/run/0123abcd4567.out");
+  EXPECT_EQ(BulkSocketPath("/var/lib/workspace/run/0123abcd4567.sock"),
+            "/var/lib/workspace/run/0123abcd4567.out");
 }
 
 }  // namespace

@@ -58,23 +58,27 @@ v1::ListResponse List(std::initializer_list<std::pair<const char*, const char*>>
 
 TEST(NameFromFolder, TheNearestSharedFolderUpwardsElseTheFoldersName) {
   std::string why;
-  auto l = List({{"app", "/src/app"}, {"other", "/src/other"}, {"lib", "/src/app/lib"}, {"plain", ""}});
+  auto l =
+      List({{"app", "/src/app"}, {"other", "/src/other"}, {"lib", "/src/app/lib"}, {"plain", ""}});
   EXPECT_EQ(WorkspaceForFolder(l, "/src/app", 0, &why).value(), "app");
   EXPECT_EQ(why, "") << "obvious: it shares this folder and is named after it";
   EXPECT_EQ(WorkspaceForFolder(l, "/src/app/lib/x/y", 0, &why).value(), "lib");
   EXPECT_NE(why.find("/src/app/lib"), std::string::npos) << "said which, and why";
   EXPECT_EQ(WorkspaceForFolder(l, "/src/app/src", 0, &why).value(), "app");
   why.clear();
-  EXPECT_EQ(WorkspaceForFolder(l, "/home/u/plain", 0, &why).value(), "plain") << "named after the folder";
+  EXPECT_EQ(WorkspaceForFolder(l, "/home/u/plain", 0, &why).value(), "plain")
+      << "named after the folder";
   EXPECT_EQ(why, "") << "it shares nothing: obvious";
   EXPECT_EQ(WorkspaceForFolder(l, "/tmp/other", 0, &why).value(), "other");
-  EXPECT_NE(why.find("/src/other"), std::string::npos) << "named after the folder, made from another: said";
+  EXPECT_NE(why.find("/src/other"), std::string::npos)
+      << "named after the folder, made from another: said";
   auto none = WorkspaceForFolder(l, "/srv/x", 0, &why);
   EXPECT_EQ(none.status().code(), Code::kNotFound);
   EXPECT_NE(none.status().message().find("workspace create"), std::string::npos);
   // Root sees a member's workspaces in its list; never picks one.
   auto members = List({{"member-x", "/srv/app"}, {"app", ""}});
-  EXPECT_EQ(WorkspaceForFolder(members, "/srv/app", 0, &why).value(), "app") << "root's own, by the folder's name";
+  EXPECT_EQ(WorkspaceForFolder(members, "/srv/app", 0, &why).value(), "app")
+      << "root's own, by the folder's name";
   EXPECT_FALSE(WorkspaceForFolder(List({{"member-x", "/srv/app"}}), "/srv/app", 0, &why).ok());
   EXPECT_EQ(WorkspaceForFolder(members, "/srv/app", 1001, &why).value(), "member-x");
   auto two = List({{"a", "/p"}, {"b", "/p"}});
@@ -90,8 +94,9 @@ namespace ws::controller {
 namespace {
 
 TEST(UnfetchedCommits, TheGuestsAnswerIsCleanedBoundedAndRoundTrips) {
-  Unfetched u = ParseAnswer("C /workspace 7\nL /workspace abc123 fix \x1b[2Jthings\nL /workspace d1 two\n"
-                            "C /other x\nC /third 99999999999\ngarbage\n");
+  Unfetched u = ParseAnswer(
+      "C /workspace 7\nL /workspace abc123 fix \x1b[2Jthings\nL /workspace d1 two\n"
+      "C /other x\nC /third 99999999999\ngarbage\n");
   EXPECT_EQ(u.count, 7u) << "counts that are not small numbers are ignored";
   ASSERT_EQ(u.commits.size(), 2u);
   EXPECT_EQ(u.commits[0].find('\x1b'), std::string::npos) << u.commits[0];
@@ -107,7 +112,8 @@ TEST(UnfetchedCommits, TheGuestsAnswerIsCleanedBoundedAndRoundTrips) {
   unknown.unknown = true;
   ASSERT_TRUE(Record(dir + "/unknown", unknown).ok());
   EXPECT_TRUE(ReadRecord(dir + "/unknown").unknown) << "stopped without being asked: not known";
-  EXPECT_NE(RefuseLosing("ws1", "destroy", unknown).message().find("destroy --force ws1"), std::string::npos);
+  EXPECT_NE(RefuseLosing("ws1", "destroy", unknown).message().find("destroy --force ws1"),
+            std::string::npos);
   std::string many;
   for (int i = 0; i < 50; ++i) many += "L /w id" + std::to_string(i) + " s\n";
   EXPECT_EQ(ParseAnswer(many).commits.size(), kShownCommits);

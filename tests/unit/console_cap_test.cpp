@@ -47,7 +47,7 @@ TEST(ConsoleCap, KeepsTheTailAndTheWriterAppendsFromTheNewStart) {
   ASSERT_TRUE(CapFile(log, 100).ok());
   EXPECT_EQ(fs::file_size(log), 0u);
   EXPECT_EQ(Slurp(log + ".1"), data.substr(data.size() - 100)) << "the last 100 bytes kept";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((log + ".1").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 

@@ -65,8 +65,10 @@ TEST(DomainXml, KvmUsesKvmTypeAndHostCpu) {
 
 TEST(DomainXml, CpuModels) {
   VmSpec s = MinimalSpec();
-  EXPECT_NE(RenderDomainXml(s).find("<cpu mode='maximum' migratable='off'>\n    <feature policy='disable' name='erms'/>"),
-            std::string::npos);
+  EXPECT_NE(
+      RenderDomainXml(s).find(
+          "<cpu mode='maximum' migratable='off'>\n    <feature policy='disable' name='erms'/>"),
+      std::string::npos);
   s.cpu_model = "Haswell";
   std::string xml = RenderDomainXml(s);
   EXPECT_NE(xml.find("<model fallback='forbid'>Haswell</model>"), std::string::npos);
@@ -108,9 +110,11 @@ TEST(DomainXml, SharesBecomeVirtiofsFilesystemsRunByTheWrapper) {
   std::string xml = RenderDomainXml(s);
   EXPECT_NE(xml.find("<driver type='virtiofs'"), std::string::npos);
   EXPECT_NE(xml.find("<binary path='/opt/ws/bin/workspace-virtiofsd'/>"), std::string::npos);
-  EXPECT_NE(xml.find("<source dir='/var/lib/workspace/workspaces/demo/shares/ws0'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<source dir='/var/lib/workspace/workspaces/demo/shares/ws0'/>"),
+            std::string::npos);
   EXPECT_NE(xml.find("<target dir='ws0'/>"), std::string::npos);
-  EXPECT_NE(xml.find("<access mode='shared'/>"), std::string::npos) << "virtiofs needs shared memory";
+  EXPECT_NE(xml.find("<access mode='shared'/>"), std::string::npos)
+      << "virtiofs needs shared memory";
   EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<filesystem"), std::string::npos);
 }
 
@@ -119,9 +123,11 @@ TEST(DomainXml, RootDiskIsAQcow2OverlayOnVirtio) {
   s.disk = "/var/lib/workspace/workspaces/demo/disk.qcow2";
   std::string xml = RenderDomainXml(s);
   EXPECT_NE(xml.find("<driver name='qemu' type='qcow2' discard='unmap'/>"), std::string::npos);
-  EXPECT_NE(xml.find("<source file='/var/lib/workspace/workspaces/demo/disk.qcow2'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<source file='/var/lib/workspace/workspaces/demo/disk.qcow2'/>"),
+            std::string::npos);
   EXPECT_NE(xml.find("<target dev='vda' bus='virtio'/>"), std::string::npos);
-  EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<disk"), std::string::npos) << "minimal has no disk";
+  EXPECT_EQ(RenderDomainXml(MinimalSpec()).find("<disk"), std::string::npos)
+      << "minimal has no disk";
 }
 
 }  // namespace ws::virt

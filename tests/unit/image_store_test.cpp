@@ -1,10 +1,10 @@
-#include "host/controller/images.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "host/controller/images.h"
 
 namespace ws::controller {
 namespace {
@@ -19,16 +19,19 @@ struct Store {
     char tmpl[] = "/tmp/ws-imgstore-XXXXXX";
     root = mkdtemp(tmpl);
     fs::create_directories(root + "/images/minimal");
-    std::ofstream(root + "/images/minimal/image.env") << "name=minimal\nkernel=6.1\ncreated=2026-01-01T00:00:00Z\n";
+    std::ofstream(root + "/images/minimal/image.env")
+        << "name=minimal\nkernel=6.1\ncreated=2026-01-01T00:00:00Z\n";
     std::ofstream(root + "/images/minimal/vmlinuz") << "k";
     std::ofstream(root + "/images/minimal/initrd.img") << "i";
     fs::create_directories(root + "/images/.bases");
     std::ofstream(root + "/images/.bases/debian-1.qcow2") << "QFI";
     fs::create_directories(root + "/images/debian");
     std::ofstream(root + "/images/debian/image.env")
-        << "name=debian\nboot=minimal\ndisk=rootfs.qcow2\nbase=debian-1.qcow2\ncpus=2\nmemory_mib=2048\n"
+        << "name=debian\nboot=minimal\ndisk=rootfs.qcow2\nbase=debian-1.qcow2\ncpus=2\nmemory_mib="
+           "2048\n"
            "disk_gib=20\ncreated=2026-01-01T00:00:00Z\n";
-    store = std::make_unique<ImageStore>(root + "/images", std::vector<std::string>{}, root + "/scripts");
+    store = std::make_unique<ImageStore>(root + "/images", std::vector<std::string>{},
+                                         root + "/scripts");
   }
   ~Store() { fs::remove_all(root); }
   // Stages a derived disk and installs it as `name`.
@@ -46,7 +49,10 @@ struct Store {
 
 TEST(ImageStore, DerivedImageRecordsItsRecipeExactly) {
   Store st;
-  ImageRecipe r{"agents", "debian", {"echo 'a\\b'\nnpm i -g x", "\tpip install y  "}, {"a.example:8443", "*.b.example"}};
+  ImageRecipe r{"agents",
+                "debian",
+                {"echo 'a\\b'\nnpm i -g x", "\tpip install y  "},
+                {"a.example:8443", "*.b.example"}};
   ASSERT_TRUE(st.Install(r).ok());
   auto img = st.store->Resolve("agents");
   ASSERT_TRUE(img.ok()) << img.status().message();
@@ -91,7 +97,8 @@ TEST(ImageStore, ABrokenImageStillSaysWhoseItIs) {
   Store st;
   ASSERT_TRUE(st.Install({"agents", "debian", {"true"}, {}}).ok());
   fs::remove(st.store->Resolve("agents")->base);
-  EXPECT_EQ(st.store->Resolve("agents").status().code(), Code::kNotFound) << "its base disk is gone";
+  EXPECT_EQ(st.store->Resolve("agents").status().code(), Code::kNotFound)
+      << "its base disk is gone";
   auto rec = st.store->Recorded("agents");
   ASSERT_TRUE(rec.ok()) << rec.status().message();
   EXPECT_EQ(rec->owner_uid, 1234u);
@@ -105,7 +112,8 @@ TEST(ImageStore, ADerivedImageIsForItsOwnerToReadOnly) {
   ASSERT_TRUE(st.Install({"agents", "debian", {"true"}, {}}).ok());
   auto mode = [](const std::string& p) { return fs::status(p).permissions() & fs::perms::all; };
   EXPECT_EQ(mode(st.root + "/images/agents"), fs::perms::owner_all);
-  EXPECT_EQ(mode(st.root + "/images/agents/image.env"), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(st.root + "/images/agents/image.env"),
+            fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(mode(st.store->Resolve("agents")->base), fs::perms::owner_read);
 }
 

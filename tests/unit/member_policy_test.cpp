@@ -20,7 +20,8 @@ TEST(MemberPolicy, DefaultsAreSafeAndTheConfigIsStrict) {
   ASSERT_TRUE(both.ok()) << both.status().message();
   EXPECT_TRUE(both->allow_low_ports);
   EXPECT_TRUE(both->allow_private_hosts);
-  EXPECT_FALSE(ParseMemberPolicy("[members]\nallow_low_port = true\n").ok()) << "a typo is not ignored";
+  EXPECT_FALSE(ParseMemberPolicy("[members]\nallow_low_port = true\n").ok())
+      << "a typo is not ignored";
   EXPECT_FALSE(ParseMemberPolicy("[members]\nallow_low_ports = \"yes\"\n").ok());
   EXPECT_FALSE(ParseMemberPolicy("members = 1\n").ok());
   EXPECT_FALSE(ParseMemberPolicy("[members\n").ok());
@@ -36,8 +37,8 @@ TEST(MemberPolicy, MembersGetNoLowPortsAndNoPrivateTargetsUnlessAllowed) {
   EXPECT_TRUE(CheckHostPort(safe, member, 0).ok()) << "any free port";
   EXPECT_TRUE(CheckHostPort(safe, 0, 80).ok()) << "root";
   EXPECT_TRUE(CheckHostPort(open, member, 80).ok());
-  for (const char* spec : {"127.0.0.1:8080", "127.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "[::1]:80",
-                           "[fe80::1]", "0.0.0.0", "localhost", "a.localhost:99"}) {
+  for (const char* spec : {"127.0.0.1:8080", "127.1", "10.0.0.1", "192.168.1.1", "169.254.169.254",
+                           "[::1]:80", "[fe80::1]", "0.0.0.0", "localhost", "a.localhost:99"}) {
     Status s = CheckAllowEntry(safe, member, Entry(spec));
     EXPECT_FALSE(s.ok()) << spec;
     EXPECT_NE(s.message().find("daemon.toml"), std::string::npos) << s.message();

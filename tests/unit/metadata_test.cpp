@@ -37,7 +37,16 @@ TEST(Metadata, CpuModelRoundTripsAndOldWorkspacesRunQemu64) {
 
 TEST(Metadata, SharesRoundTrip) {
   WorkspaceMeta m = Sample();
-  m.shares.push_back({"ws0", "/home/u/p&q", "/workspace", false, 1000, 1000, {".env"}, 0, 0, {".vscode"},
+  m.shares.push_back({"ws0",
+                      "/home/u/p&q",
+                      "/workspace",
+                      false,
+                      1000,
+                      1000,
+                      {".env"},
+                      0,
+                      0,
+                      {".vscode"},
                       {"tools/hooks"}});
   m.shares.push_back({"ws1", "/data", "/data", true, 0, 0, {}, 0, 0, {}, {}});
   auto back = ParseMetadata(RenderMetadata(m));
@@ -49,9 +58,10 @@ TEST(Metadata, SharesRoundTrip) {
   EXPECT_EQ(back->shares[0].writable, std::vector<std::string>{".vscode"});
   EXPECT_EQ(back->shares[0].protect, std::vector<std::string>{"tools/hooks"});
   EXPECT_TRUE(back->shares[1].read_only);
-  EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a'>"
-                             "<share tag='ws0' host='/x' guest='/y' mode='rx' uid='1' gid='1'/></workspace>")
-                   .ok());
+  EXPECT_FALSE(
+      ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a'>"
+                    "<share tag='ws0' host='/x' guest='/y' mode='rx' uid='1' gid='1'/></workspace>")
+          .ok());
 }
 
 TEST(Metadata, DiskRoundTripsAndIsCheckedWhole) {
@@ -69,9 +79,11 @@ TEST(Metadata, DiskRoundTripsAndIsCheckedWhole) {
   EXPECT_TRUE(diskless->disk.empty());
   // A disk without its base or size is refused, not half-read.
   EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a' "
-                             "disk='/d.qcow2' disk-gib='20'/>").ok());
+                             "disk='/d.qcow2' disk-gib='20'/>")
+                   .ok());
   EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1' agent-socket='/a' "
-                             "disk='/d.qcow2' base='/b.qcow2' disk-gib='x'/>").ok());
+                             "disk='/d.qcow2' base='/b.qcow2' disk-gib='x'/>")
+                   .ok());
 }
 
 TEST(Metadata, ParsesTheFormLibvirtReturns) {
@@ -88,8 +100,10 @@ TEST(Metadata, RefusesForeignOrMalformedElements) {
   EXPECT_FALSE(ParseMetadata("<x/>").ok());
   EXPECT_FALSE(ParseMetadata("not xml").ok());
   EXPECT_FALSE(ParseMetadata("<workspace xmlns='urn:other' owner='1' cpus='1' memory-mib='1' "
-                             "agent-socket='/a'/>").ok());
-  EXPECT_FALSE(ParseMetadata("<workspace owner='-1' cpus='1' memory-mib='1' agent-socket='/a'/>").ok());
+                             "agent-socket='/a'/>")
+                   .ok());
+  EXPECT_FALSE(
+      ParseMetadata("<workspace owner='-1' cpus='1' memory-mib='1' agent-socket='/a'/>").ok());
   EXPECT_FALSE(ParseMetadata("<workspace owner='1' cpus='1' memory-mib='1'/>").ok());
 }
 

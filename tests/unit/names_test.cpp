@@ -30,7 +30,8 @@ TEST(Names, FolderNamesBecomeValidNames) {
   EXPECT_EQ(NameFromFolder("!!!"), "workspace");
   EXPECT_EQ(NameFromFolder(""), "workspace");
   EXPECT_EQ(NameFromFolder(std::string(80, 'b')).size(), 63u);
-  for (std::string f : std::vector<std::string>{"A", "éé", "a..b", "x y z", std::string(90, '-') + "q"}) {
+  for (std::string f :
+       std::vector<std::string>{"A", "éé", "a..b", "x y z", std::string(90, '-') + "q"}) {
     EXPECT_TRUE(ValidateName(NameFromFolder(f)).ok()) << f;
   }
 }

@@ -63,7 +63,8 @@ std::vector<AllowEntry> List(std::vector<std::pair<const char*, const char*>> sp
 }
 
 TEST(Policy, ExactWildcardAndPorts) {
-  auto allow = List({{"registry.npmjs.org", "npm"}, {"*.debian.org", "apt"}, {"api.example.com:8443", "user"}});
+  auto allow = List(
+      {{"registry.npmjs.org", "npm"}, {"*.debian.org", "apt"}, {"api.example.com:8443", "user"}});
   EXPECT_EQ(Decide(allow, "registry.npmjs.org", 443).verdict, Verdict::kAllow);
   EXPECT_EQ(Decide(allow, "REGISTRY.npmjs.org.", 80).verdict, Verdict::kAllow);
   EXPECT_EQ(Decide(allow, "registry.npmjs.org", 22).verdict, Verdict::kDeny);
@@ -74,17 +75,20 @@ TEST(Policy, ExactWildcardAndPorts) {
   EXPECT_EQ(Decide(allow, "api.example.com", 8443).verdict, Verdict::kAllow);
   EXPECT_EQ(Decide(allow, "api.example.com", 443).verdict, Verdict::kDeny);
   EXPECT_EQ(Decide(allow, "github.com", 443).verdict, Verdict::kDeny);
-  EXPECT_NE(Decide(allow, "github.com", 443).reason.find("not on the allowlist"), std::string::npos);
+  EXPECT_NE(Decide(allow, "github.com", 443).reason.find("not on the allowlist"),
+            std::string::npos);
 }
 
 TEST(Policy, IpLiteralsNeedAnExactEntryInAnySpelling) {
   auto allow = List({{"registry.npmjs.org", "npm"}});
-  for (const char* s : {"127.0.0.1", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "[::1]",
-                        "[::ffff:127.0.0.1]", "0.0.0.0", "[::]", "169.254.169.254", "203.0.113.5"}) {
+  for (const char* s :
+       {"127.0.0.1", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "[::1]", "[::ffff:127.0.0.1]",
+        "0.0.0.0", "[::]", "169.254.169.254", "203.0.113.5"}) {
     EXPECT_EQ(Decide(allow, s, 443).verdict, Verdict::kDeny) << s;
   }
   auto with_ip = List({{"127.0.0.1:8080", "user"}});
-  EXPECT_EQ(Decide(with_ip, "127.1", 8080).verdict, Verdict::kAllow) << "same address, other spelling";
+  EXPECT_EQ(Decide(with_ip, "127.1", 8080).verdict, Verdict::kAllow)
+      << "same address, other spelling";
   EXPECT_EQ(Decide(with_ip, "127.0.0.1", 8081).verdict, Verdict::kDeny);
 }
 
@@ -94,12 +98,15 @@ TEST(Policy, NamesResolvingToInternalAddressesNeedAnExplicitUserEntry) {
   auto d = Decide(defaults, "registry.npmjs.org", 443);
   EXPECT_EQ(CheckResolved(d, ip("104.16.0.1")).verdict, Verdict::kAllow);
   EXPECT_EQ(CheckResolved(d, ip("203.0.113.9")).verdict, Verdict::kAllow) << "documentation range";
-  EXPECT_EQ(CheckResolved(d, ip("127.0.0.1")).verdict, Verdict::kDeny) << "DNS rebinding to loopback";
+  EXPECT_EQ(CheckResolved(d, ip("127.0.0.1")).verdict, Verdict::kDeny)
+      << "DNS rebinding to loopback";
   EXPECT_EQ(CheckResolved(d, ip("::ffff:10.0.0.1")).verdict, Verdict::kDeny);
   auto wild = Decide(defaults, "git.corp.example", 443);
-  EXPECT_EQ(CheckResolved(wild, ip("10.0.0.5")).verdict, Verdict::kDeny) << "wildcards are not explicit";
+  EXPECT_EQ(CheckResolved(wild, ip("10.0.0.5")).verdict, Verdict::kDeny)
+      << "wildcards are not explicit";
   auto user = List({{"git.corp.example", "user"}});
-  EXPECT_EQ(CheckResolved(Decide(user, "git.corp.example", 443), ip("10.0.0.5")).verdict, Verdict::kAllow);
+  EXPECT_EQ(CheckResolved(Decide(user, "git.corp.example", 443), ip("10.0.0.5")).verdict,
+            Verdict::kAllow);
 }
 
 TEST(Policy, ParsesAndRefusesEntries) {
@@ -108,8 +115,8 @@ TEST(Policy, ParsesAndRefusesEntries) {
   EXPECT_EQ(ParseAllowEntry("0x7f.1:80", "user")->host, "127.0.0.1");
   EXPECT_EQ(ParseAllowEntry("example.com.", "user")->host, "example.com") << "the root label";
   // Found by fuzz_metadata: "a.b.." became "a.b.", which parsed again to "a.b".
-  for (const char* bad : {"", "a b", "host:0", "host:65536", "host:x", "*.", "[::1", "a..b", "http://x",
-                          "a.b..", "*.a..", "."}) {
+  for (const char* bad : {"", "a b", "host:0", "host:65536", "host:x", "*.", "[::1", "a..b",
+                          "http://x", "a.b..", "*.a..", "."}) {
     EXPECT_FALSE(ParseAllowEntry(bad, "user").ok()) << bad;
   }
 }

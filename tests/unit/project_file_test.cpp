@@ -21,7 +21,8 @@ guest = "/workspace"
 path = "../data/"
 guest = "/data"
 read_only = true
-)", "/home/u/proj");
+)",
+                            "/home/u/proj");
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(*f->name, "demo");
   EXPECT_EQ(*f->cpus, 2u);
@@ -47,9 +48,10 @@ TEST(ProjectFile, BadFilesAreRefusedNamingTheKey) {
     const char* text;
     const char* says;
   };
-  for (auto c : {Case{"cpus = \"two\"", "'cpus'"}, Case{"memory = -1", "'memory'"}, Case{"allow = \"x\"", "'allow'"},
-                 Case{"nmae = \"x\"", "unknown key 'nmae'"}, Case{"name = ", ".workspace.toml"},
-                 Case{"[[share]]\nguest = \"/w\"", "'share.path'"}}) {
+  for (auto c :
+       {Case{"cpus = \"two\"", "'cpus'"}, Case{"memory = -1", "'memory'"},
+        Case{"allow = \"x\"", "'allow'"}, Case{"nmae = \"x\"", "unknown key 'nmae'"},
+        Case{"name = ", ".workspace.toml"}, Case{"[[share]]\nguest = \"/w\"", "'share.path'"}}) {
     auto f = ParseProjectFile(c.text, "/p");
     ASSERT_FALSE(f.ok()) << c.text;
     EXPECT_NE(f.status().message().find(c.says), std::string::npos) << f.status().message();
@@ -80,7 +82,8 @@ allow = ["pypi.example"]
 [images.one]
 from = "agents"
 run = "echo single"
-)", "/p");
+)",
+                            "/p");
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(*f->cpu_model, "max");
   ASSERT_EQ(f->images.size(), 2u);
@@ -93,8 +96,8 @@ run = "echo single"
 
 TEST(ProjectFile, BadRecipesNameTheTableAndKey) {
   for (const char* text : {"[images.a]\nrun = [\"x\"]\n", "[images.a]\nfrom = \"debian\"\n",
-                           "[images.a]\nfrom = \"debian\"\nrun = [1]\n", "[images.a]\nfrom = \"d\"\nrun = \"x\"\nevil = 1\n",
-                           "images = 3\n"}) {
+                           "[images.a]\nfrom = \"debian\"\nrun = [1]\n",
+                           "[images.a]\nfrom = \"d\"\nrun = \"x\"\nevil = 1\n", "images = 3\n"}) {
     auto f = ParseProjectFile(text, "/p");
     ASSERT_FALSE(f.ok()) << text;
     EXPECT_EQ(f.status().code(), Code::kInvalidArgument);

@@ -110,7 +110,10 @@ TEST(ProjectTrust, PrintableShowsControlCharactersAsText) {
   EXPECT_EQ(Printable("a\x1b[2Jb"), "a\\x1b[2Jb");
   EXPECT_EQ(Printable("a\nb\tc"), "a\\x0ab\\x09c");
   EXPECT_EQ(Printable("a\nb\tc", true), "a\nb\tc");
-  EXPECT_EQ(Printable("\xc2\x9b" "31m"), "\\xc2\\x9b31m") << "C1 CSI in UTF-8";
+  EXPECT_EQ(Printable("\xc2\x9b"
+                      "31m"),
+            "\\xc2\\x9b31m")
+      << "C1 CSI in UTF-8";
   EXPECT_EQ(Printable("caf\xc3\xa9 \x7f"), "caf\xc3\xa9 \\x7f");
 }
 

@@ -1,5 +1,7 @@
 // Which paths of a read-write share the guard keeps from the guest, which
 // files `workspace changes` lists, and the guard's records.
+#include "host/shares/protected_paths.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 
 #include "host/common/printable.h"
 #include "host/shares/guard_log.h"
-#include "host/shares/protected_paths.h"
 
 namespace ws::shares {
 namespace {
@@ -29,7 +30,8 @@ TEST(ProtectedPaths, HostToolsConfigIsProtectedAtTheTopWhetherItExistsOrNot) {
   EXPECT_EQ(ProtectedPrefix("packages/app/.vscode/tasks.json", r), "packages/app/.vscode");
   EXPECT_EQ(ProtectedPrefix("crates/x/.cargo/config.toml", r), "crates/x/.cargo/config.toml");
   EXPECT_EQ(ProtectedPrefix("node_modules/pkg/.vscode/settings.json", r), "");
-  EXPECT_EQ(ProtectedPrefix("node_modules/pkg/.git", r), "node_modules/pkg/.git") << "git everywhere";
+  EXPECT_EQ(ProtectedPrefix("node_modules/pkg/.git", r), "node_modules/pkg/.git")
+      << "git everywhere";
   EXPECT_EQ(ProtectedPrefix(".yarn/releases/yarn-4.cjs", r), ".yarn/releases");
   EXPECT_EQ(ProtectedPrefix(".yarn/cache/x.zip", r), "");
   EXPECT_EQ(ProtectedPrefix(".cargo", r), "") << "the folder itself may be made";
@@ -59,7 +61,8 @@ TEST(ProtectedPaths, HooksFoldersAndWritableOnesFollowTheRules) {
   EXPECT_EQ(ProtectedPrefix(".vscode/tasks.json", r), "") << "opened with --writable";
   EXPECT_EQ(ProtectedPrefix(".git/config", r), "");
   EXPECT_EQ(ProtectedPrefix("sub/.git", r), "sub/.git") << "--writable .git opens the top one only";
-  EXPECT_EQ(ProtectedPrefix("sub/.vscode", r), "sub/.vscode") << "--writable .vscode opens the top one only";
+  EXPECT_EQ(ProtectedPrefix("sub/.vscode", r), "sub/.vscode")
+      << "--writable .vscode opens the top one only";
   EXPECT_EQ(ProtectedPrefix(".claude", r), ".claude");
 }
 
@@ -68,7 +71,8 @@ TEST(ProtectedPaths, AWritableFolderOpensNoRepositoryInsideIt) {
   EXPECT_EQ(ProtectedPrefix(".vscode/x/.git", r), ".vscode/x/.git");
   EXPECT_EQ(ProtectedPrefix(".vscode/HEAD", r), ".vscode/HEAD");
   EXPECT_EQ(ProtectedPrefix(".vscode/tasks.json", r), "");
-  for (const char* more : {".gitconfig", "crates/a/rust-toolchain.toml", ".hg/hgrc", ".zed/settings.json"}) {
+  for (const char* more :
+       {".gitconfig", "crates/a/rust-toolchain.toml", ".hg/hgrc", ".zed/settings.json"}) {
     EXPECT_FALSE(ProtectedPrefix(more, r).empty()) << more;
   }
   EXPECT_TRUE(UnderNodeModules("a/Node_Modules/b"));
@@ -100,13 +104,15 @@ TEST(ProtectedPaths, WritablePathsAreRelativeAndPlain) {
 }
 
 TEST(ProtectedPaths, HostRunFilesAreWhatToolsRunOrAgentsRead) {
-  for (const char* run : {"package.json", "packages/app/package.json", "Makefile", "build.sh", "scripts/x.SH",
-                          "pyproject.toml", "setup.py", ".github/workflows/ci.yml", "CLAUDE.md", "AGENTS.md",
-                          "docs/CLAUDE.md", "gradlew", "tests/conftest.py"}) {
+  for (const char* run :
+       {"package.json", "packages/app/package.json", "Makefile", "build.sh", "scripts/x.SH",
+        "pyproject.toml", "setup.py", ".github/workflows/ci.yml", "CLAUDE.md", "AGENTS.md",
+        "docs/CLAUDE.md", "gradlew", "tests/conftest.py"}) {
     EXPECT_TRUE(IsHostRunFile(run)) << run;
   }
-  for (const char* not_run : {"readme.txt", "src/a.js", ".github/CODEOWNERS", "node_modules/x/package.json",
-                              "a/node_modules/b/build.sh", ".sh", ""}) {
+  for (const char* not_run :
+       {"readme.txt", "src/a.js", ".github/CODEOWNERS", "node_modules/x/package.json",
+        "a/node_modules/b/build.sh", ".sh", ""}) {
     EXPECT_FALSE(IsHostRunFile(not_run)) << not_run;
   }
 }
@@ -118,7 +124,8 @@ TEST(GuardLog, RecordsRefusalsAndChangesBoundedAndReadsThemBack) {
   GuardLog log(dir, dir + "/audit.log", "w1");
   log.Reset();
   EXPECT_EQ(ReadGuardState(dir).refused, 0u);
-  for (int i = 0; i < 15; ++i) log.Refused("mkdir", ".claude" + std::to_string(i), GuardLog::ProtectedReason(".claude"));
+  for (int i = 0; i < 15; ++i)
+    log.Refused("mkdir", ".claude" + std::to_string(i), GuardLog::ProtectedReason(".claude"));
   auto state = ReadGuardState(dir);
   EXPECT_EQ(state.refused, 15u);
   ASSERT_EQ(state.recent.size(), kMaxGuardRecent);
@@ -138,7 +145,8 @@ TEST(GuardLog, RecordsRefusalsAndChangesBoundedAndReadsThemBack) {
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].op, "created");
   EXPECT_EQ(changes[1].path, "a b/package.json") << "a space in a path survives";
-  for (size_t i = 0; i < kMaxGuardChanges + 5; ++i) log.Changed("created", "f" + std::to_string(i) + ".sh");
+  for (size_t i = 0; i < kMaxGuardChanges + 5; ++i)
+    log.Changed("created", "f" + std::to_string(i) + ".sh");
   changes = ReadGuardChanges(dir);
   EXPECT_EQ(changes.size(), kMaxGuardChanges) << "bounded";
   EXPECT_EQ(changes.back().op, "more");
@@ -148,13 +156,23 @@ TEST(GuardLog, RecordsRefusalsAndChangesBoundedAndReadsThemBack) {
 }
 
 TEST(Printable, InvisibleFormatCharactersAreShownAndExactFormsComeBack) {
-  EXPECT_EQ(Printable("a\xe2\x80\xae" "b"), "a\\xe2\\x80\\xae" "b") << "a right-to-left override";
-  EXPECT_EQ(Printable("a\xe2\x80\x8b" "b"), "a\\xe2\\x80\\x8b" "b") << "a zero-width space";
+  EXPECT_EQ(Printable("a\xe2\x80\xae"
+                      "b"),
+            "a\\xe2\\x80\\xae"
+            "b")
+      << "a right-to-left override";
+  EXPECT_EQ(Printable("a\xe2\x80\x8b"
+                      "b"),
+            "a\\xe2\\x80\\x8b"
+            "b")
+      << "a zero-width space";
   EXPECT_EQ(Printable("\xe2\x80\x94"), "\xe2\x80\x94") << "an em dash is text";
-  for (const std::string& raw : {std::string("a\\x41b"), std::string("x\ny\xff"), std::string("\\\\")}) {
+  for (const std::string& raw :
+       {std::string("a\\x41b"), std::string("x\ny\xff"), std::string("\\\\")}) {
     EXPECT_EQ(FromPrintableExact(PrintableExact(raw)), raw);
   }
-  EXPECT_NE(PrintableExact("a\\x41"), PrintableExact("aA")) << "a backslash is not taken for an escape";
+  EXPECT_NE(PrintableExact("a\\x41"), PrintableExact("aA"))
+      << "a backslash is not taken for an escape";
 }
 
 TEST(Printable, GuestTextBecomesValidUtf8WithoutControls) {
@@ -165,7 +183,10 @@ TEST(Printable, GuestTextBecomesValidUtf8WithoutControls) {
   EXPECT_EQ(Printable("\xe0\x80\x80"), "\\xe0\\x80\\x80") << "overlong";
   EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80") << "a surrogate";
   EXPECT_EQ(Printable("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
-  EXPECT_EQ(Printable("\xc2\x9b" "31m"), "\\xc2\\x9b31m") << "C1 CSI";
+  EXPECT_EQ(Printable("\xc2\x9b"
+                      "31m"),
+            "\\xc2\\x9b31m")
+      << "C1 CSI";
 }
 
 }  // namespace

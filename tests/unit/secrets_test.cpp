@@ -56,13 +56,15 @@ TEST_F(SecretScanTest, FindsSecretsAtEveryDepthNodeModulesIncludedButNotExamples
   Write("keys/id_rsa.pub", "ssh-rsa AAAA\n");
   Write("src/id_utils.py", "def f(): pass\n");
   Write("node_modules/pkg/.env", "TOKEN=6\n");  // moved there by the guest, say
-  Write("node_modules/pkg/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n");  // by name only there: not read
+  Write("node_modules/pkg/id_rsa",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n");  // by name only there: not read
   Write(".git/x/.env", "TOKEN=7\n");
   auto scan = Scan();
-  EXPECT_EQ(Paths(scan), (std::vector<std::string>{".env", "certs/server.key.pem", "deploy/terraform.tfvars",
-                                                    "home/.docker/config.json", "home/.kube/config", "home/.ssh",
-                                                    "keys/id_rsa", "node_modules/pkg/.env", "packages/app/.env",
-                                                    "packages/app/.envrc", "worker/.dev.vars"}));
+  EXPECT_EQ(Paths(scan),
+            (std::vector<std::string>{".env", "certs/server.key.pem", "deploy/terraform.tfvars",
+                                      "home/.docker/config.json", "home/.kube/config", "home/.ssh",
+                                      "keys/id_rsa", "node_modules/pkg/.env", "packages/app/.env",
+                                      "packages/app/.envrc", "worker/.dev.vars"}));
   EXPECT_FALSE(scan.cut);
   for (const auto& f : scan.found) EXPECT_EQ(f.directory, f.path == "home/.ssh") << f.path;
 }
@@ -72,7 +74,8 @@ TEST_F(SecretScanTest, ShownPathsStayAndSymlinkedSecretsCoverTheirTarget) {
   Write("packages/app/.env", "TOKEN=2\n");
   Write("config/prod.secrets", "TOKEN=3\n");
   fs::create_symlink("config/prod.secrets", dir_ + "/packages/.env");
-  fs::create_symlink("../../outside", dir_ + "/config/.env");  // leaves the share: the guest's own path
+  fs::create_symlink("../../outside",
+                     dir_ + "/config/.env");  // leaves the share: the guest's own path
   fs::create_symlink("/etc/passwd", dir_ + "/config/.env.local");  // not this share's
   auto scan = Scan({"packages/app/.env"});
   EXPECT_EQ(Paths(scan), std::vector<std::string>{".env"})
@@ -104,8 +107,8 @@ TEST_F(SecretScanTest, EveryGitConfigLosesItsCredentialsNestedRepositoriesAndMod
   Write(".git/modules/plain/config", "[core]\n\tbare = false\n");
   auto scan = Scan();
   EXPECT_EQ(Paths(scan), (std::vector<std::string>{".git/config", ".git/modules/vendor/lib/config",
-                                                    ".git/modules/vendor/lib/modules/deep/config",
-                                                    "clones/other/.git/config"}));
+                                                   ".git/modules/vendor/lib/modules/deep/config",
+                                                   "clones/other/.git/config"}));
   for (const auto& f : scan.found) {
     EXPECT_EQ(f.action, SecretAction::kStrip) << f.path;
     EXPECT_EQ(f.stripped.find("TOKEN"), std::string::npos) << f.path;
@@ -142,10 +145,12 @@ TEST_F(SecretScanTest, ManyNamesForOneFileCountOnceAndTooManySecretsRefuseTheSta
   }
   auto scan = Scan();
   EXPECT_EQ(scan.refusal, "");
-  EXPECT_EQ(Paths(scan), (std::vector<std::string>{"backend/.env", "x"})) << "the rest of the tree is still scanned";
+  EXPECT_EQ(Paths(scan), (std::vector<std::string>{"backend/.env", "x"}))
+      << "the rest of the tree is still scanned";
   fs::remove_all(dir_);
   fs::create_directories(dir_);
-  for (int i = 0; i <= static_cast<int>(kMaxSecretMasks); ++i) Write(".env." + std::to_string(i), "T\n");
+  for (int i = 0; i <= static_cast<int>(kMaxSecretMasks); ++i)
+    Write(".env." + std::to_string(i), "T\n");
   scan = Scan();
   EXPECT_NE(scan.refusal.find("more than 10000 secrets"), std::string::npos) << scan.refusal;
 }
@@ -162,29 +167,38 @@ TEST_F(SecretScanTest, ANetrcIsHiddenWholeAndHidingWinsOverStripping) {
 }
 
 TEST_F(SecretScanTest, ConfigFilesLoseOnlyTheirCredentials) {
-  Write(".npmrc", "package-lock=false\nignore-scripts=true\n//registry.npmjs.org/:_authToken=npm_SECRET\n"
-                  "_auth=U0VDUkVU\nregistry=https://user:pass@registry.example/\n");
+  Write(".npmrc",
+        "package-lock=false\nignore-scripts=true\n//registry.npmjs.org/:_authToken=npm_SECRET\n"
+        "_auth=U0VDUkVU\nregistry=https://user:pass@registry.example/\n");
   Write("lib/.npmrc", "ignore-scripts=true\n");  // no credential: left as it is
   Write(".git-credentials", "https://u:ghp_SECRET@github.com\n");
   auto scan = Scan();
   ASSERT_EQ(Paths(scan), (std::vector<std::string>{".git-credentials", ".npmrc"}));
   EXPECT_EQ(scan.found[0].action, SecretAction::kHide) << "nothing in it but credentials";
   ASSERT_EQ(scan.found[1].action, SecretAction::kStrip);
-  EXPECT_EQ(scan.found[1].stripped, "package-lock=false\nignore-scripts=true\nregistry=https://registry.example/\n");
+  EXPECT_EQ(scan.found[1].stripped,
+            "package-lock=false\nignore-scripts=true\nregistry=https://registry.example/\n");
 }
 
 TEST(Secrets, StrippingKeepsSettingsAndDropsCredentials) {
   EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\nusername = __token__\npassword = pypi-SECRET\n"),
             "[pypi]\nusername = __token__\n");
-  EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\npassword: pypi-SECRET\n"), "[pypi]\n") << "configparser's ':'";
-  EXPECT_EQ(StripCredentials(".yarnrc", "\"//registry.example/:_authToken\" SECRET\nnetwork-timeout 60000\n"),
-            "network-timeout 60000\n") << "yarn 1's quoted keys";
+  EXPECT_EQ(StripCredentials(".pypirc", "[pypi]\npassword: pypi-SECRET\n"), "[pypi]\n")
+      << "configparser's ':'";
+  EXPECT_EQ(StripCredentials(".yarnrc",
+                             "\"//registry.example/:_authToken\" SECRET\nnetwork-timeout 60000\n"),
+            "network-timeout 60000\n")
+      << "yarn 1's quoted keys";
   EXPECT_FALSE(StripsCredentials(".netrc")) << "hidden whole: a token may be its login";
-  EXPECT_EQ(StripCredentials(".yarnrc.yml", "nodeLinker: node-modules\nnpmScopes:\n  corp:\n    npmAuthToken: SECRET\n"),
-            "nodeLinker: node-modules\nnpmScopes:\n  corp:\n");
-  EXPECT_EQ(StripCredentials("pip.conf", "[global]\nindex-url = https://u:SECRET@pypi.corp/simple\n"),
-            "[global]\nindex-url = https://pypi.corp/simple\n");
-  EXPECT_EQ(StripCredentials(".npmrc", "ignore-scripts=true"), "ignore-scripts=true") << "no newline at the end";
+  EXPECT_EQ(
+      StripCredentials(".yarnrc.yml",
+                       "nodeLinker: node-modules\nnpmScopes:\n  corp:\n    npmAuthToken: SECRET\n"),
+      "nodeLinker: node-modules\nnpmScopes:\n  corp:\n");
+  EXPECT_EQ(
+      StripCredentials("pip.conf", "[global]\nindex-url = https://u:SECRET@pypi.corp/simple\n"),
+      "[global]\nindex-url = https://pypi.corp/simple\n");
+  EXPECT_EQ(StripCredentials(".npmrc", "ignore-scripts=true"), "ignore-scripts=true")
+      << "no newline at the end";
 }
 
 TEST(Secrets, GitConfigLosesUrlCredentialsAndExtraHeaders) {
@@ -199,7 +213,8 @@ TEST(Secrets, GitConfigLosesUrlCredentialsAndExtraHeaders) {
   const std::string s = StripGitConfig(config);
   EXPECT_EQ(s.find("SECRET"), std::string::npos) << s;
   EXPECT_NE(s.find("url = https://github.com/o/r.git"), std::string::npos) << s;
-  EXPECT_NE(s.find("url = ssh://git@github.com/o/r.git"), std::string::npos) << "an ssh user is no secret: " << s;
+  EXPECT_NE(s.find("url = ssh://git@github.com/o/r.git"), std::string::npos)
+      << "an ssh user is no secret: " << s;
   EXPECT_NE(s.find("bare = false"), std::string::npos) << s;
   EXPECT_NE(s.find("helper = store"), std::string::npos) << "a named helper holds no secret: " << s;
   EXPECT_EQ(StripGitConfig("[core]\n\tbare = false\n"), "[core]\n\tbare = false\n");

@@ -41,7 +41,8 @@ TEST(ShareConfig, RoundTrips) {
   EXPECT_EQ(back->writable, c.writable);
   EXPECT_EQ(back->workspace, "w1");
   EXPECT_EQ(back->audit_log, c.audit_log);
-  for (const char* bad : {"protect=/etc\n", "writable=../x\n", "workspace=a/b\n", "audit=rel\n", "writable=\n"}) {
+  for (const char* bad :
+       {"protect=/etc\n", "writable=../x\n", "workspace=a/b\n", "audit=rel\n", "writable=\n"}) {
     EXPECT_FALSE(ParseShareConfig(std::string("host=/p\nmode=ro\n") + bad).ok()) << bad;
   }
 }
@@ -73,8 +74,10 @@ TEST(ShareConfig, RefusesGuestRootAsHostRootAndGarbage) {
   EXPECT_FALSE(ParseShareConfig("mode=ro\n").ok());
   EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nbogus=1\n").ok());
   // Issue #17's injection: a repeated key is an error, not the last one winning.
-  EXPECT_FALSE(ParseShareConfig("host=/p\nmode=ro\nowner_uid=1000\nshow=x\nhost=/root\nowner_uid=0\n").ok());
-  EXPECT_TRUE(ParseShareConfig("host=/p\nmode=ro\nshow=.env\nshow=.npmrc\n").ok()) << "show repeats";
+  EXPECT_FALSE(
+      ParseShareConfig("host=/p\nmode=ro\nowner_uid=1000\nshow=x\nhost=/root\nowner_uid=0\n").ok());
+  EXPECT_TRUE(ParseShareConfig("host=/p\nmode=ro\nshow=.env\nshow=.npmrc\n").ok())
+      << "show repeats";
 }
 
 class ShareFiles : public ::testing::Test {
@@ -97,9 +100,11 @@ TEST_F(ShareFiles, GitPathsIncludeAHooksPathInsideTheShare) {
   std::ofstream(dir_ + "/.git/config") << "[core]\n\thooksPath = /etc/outside\n";
   EXPECT_EQ(GitPathsToProtect(dir_), std::vector<std::string>{".git"});
   // git's keys are case-insensitive; the folder need not exist yet.
-  std::ofstream(dir_ + "/.git/config") << "[core]\n\tHOOKSPATH = tools/hooks\n[include]\n\tpath = ../.gitconfig\n"
-                                          "[includeIf \"onbranch:main\"]\n\tpath = cfg/main.inc\n[other]\n\tpath = x\n";
-  EXPECT_EQ(GitHooksFolders(dir_), (std::vector<std::string>{"tools/hooks", ".gitconfig", ".git/cfg/main.inc"}))
+  std::ofstream(dir_ + "/.git/config")
+      << "[core]\n\tHOOKSPATH = tools/hooks\n[include]\n\tpath = ../.gitconfig\n"
+         "[includeIf \"onbranch:main\"]\n\tpath = cfg/main.inc\n[other]\n\tpath = x\n";
+  EXPECT_EQ(GitHooksFolders(dir_),
+            (std::vector<std::string>{"tools/hooks", ".gitconfig", ".git/cfg/main.inc"}))
       << "an include is relative to .git";
 }
 

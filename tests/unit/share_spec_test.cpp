@@ -23,8 +23,8 @@ TEST(ShareSpec, ParsesHostGuestAndMode) {
 }
 
 TEST(ShareSpec, RefusesMalformedSpecs) {
-  for (const char* bad : {"", ":ro", "rel/path", "/a:rel", "/a:/b:/c", "/a:/", "/a:/proc/x", "/a:/dev",
-                          "/a:/sys", "/a:/b,c"}) {
+  for (const char* bad : {"", ":ro", "rel/path", "/a:rel", "/a:/b:/c", "/a:/", "/a:/proc/x",
+                          "/a:/dev", "/a:/sys", "/a:/b,c"}) {
     EXPECT_EQ(ParseShareSpec(bad).status().code(), Code::kInvalidArgument) << bad;
   }
 }
@@ -40,17 +40,23 @@ TEST(ShareSpec, SetRefusesDuplicateAndNestedGuestPaths) {
 
 TEST(ShareSpec, SetRefusesShowNamesAndPathsThatCouldInjectLines) {
   EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {".env", ".env.local"}, {}, {}}}).ok());
-  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {"packages/app/.env"}, {}, {}}}).ok()) << "a path below the top";
-  for (const std::string& bad : {std::string("x\nhost=/root\nowner_uid=0"), std::string("a/../b"), std::string(".."),
-                                 std::string(""), std::string("a\rb"), std::string(2000, 'a')}) {
-    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {bad}, {}, {}}}).code(), Code::kInvalidArgument) << bad;
+  EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {"packages/app/.env"}, {}, {}}}).ok())
+      << "a path below the top";
+  for (const std::string& bad :
+       {std::string("x\nhost=/root\nowner_uid=0"), std::string("a/../b"), std::string(".."),
+        std::string(""), std::string("a\rb"), std::string(2000, 'a')}) {
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {bad}, {}, {}}}).code(), Code::kInvalidArgument)
+        << bad;
   }
   EXPECT_FALSE(CheckShareSet({{"/h\nowner_uid=0", "/w", false, {}, {}, {}}}).ok());
   EXPECT_TRUE(CheckShareSet({{"/h", "/w", false, {}, {".vscode", "tools/hooks"}, {}}}).ok());
-  for (const std::string& bad : {std::string("/abs"), std::string("a/../b"), std::string("a//b"), std::string("a/"),
-                                 std::string("x\nprotect=.git"), std::string("")}) {
-    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {bad}, {}}}).code(), Code::kInvalidArgument) << bad;
-    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {}, {bad}}}).code(), Code::kInvalidArgument) << bad;
+  for (const std::string& bad :
+       {std::string("/abs"), std::string("a/../b"), std::string("a//b"), std::string("a/"),
+        std::string("x\nprotect=.git"), std::string("")}) {
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {bad}, {}}}).code(), Code::kInvalidArgument)
+        << bad;
+    EXPECT_EQ(CheckShareSet({{"/h", "/w", false, {}, {}, {bad}}}).code(), Code::kInvalidArgument)
+        << bad;
   }
 }
 

@@ -1,9 +1,10 @@
+#include "host/common/status.h"
+
 #include <errno.h>
 #include <gtest/gtest.h>
 
 #include "host/cli/exit_codes.h"
 #include "host/common/grpc_status.h"
-#include "host/common/status.h"
 
 namespace ws {
 

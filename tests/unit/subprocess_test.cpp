@@ -19,7 +19,8 @@ TEST(RunCommand, FailureNamesTheProgramStatusAndLastLines) {
   EXPECT_EQ(silent.status().message(), "sh exited with status 3");
   auto chatty = RunCommand({"sh", "-c", "printf 'a\\nb\\nc\\nd\\n\\n'; exit 1"});
   ASSERT_FALSE(chatty.ok());
-  EXPECT_EQ(chatty.status().message(), "sh exited with status 1: b c d") << "one line, the last three";
+  EXPECT_EQ(chatty.status().message(), "sh exited with status 1: b c d")
+      << "one line, the last three";
   auto missing = RunCommand({"/nonexistent/tool"});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("cannot run /nonexistent/tool"), std::string::npos);

@@ -49,8 +49,9 @@ class TreeWriterTest : public ::testing::Test {
 };
 
 TEST(SplitRelative, RefusesEverythingButPlainRelativePaths) {
-  for (std::string bad : std::vector<std::string>{"/etc/passwd", "..", "../x", "a/../../x", "a//b", "a/./b", "./a", "a/",
-                          std::string("a\0b", 3), std::string(300, 'n')}) {
+  for (std::string bad :
+       std::vector<std::string>{"/etc/passwd", "..", "../x", "a/../../x", "a//b", "a/./b", "./a",
+                                "a/", std::string("a\0b", 3), std::string(300, 'n')}) {
     EXPECT_FALSE(SplitRelative(bad).ok()) << bad;
   }
   EXPECT_EQ(SplitRelative("a/b/c").value(), (std::vector<std::string>{"a", "b", "c"}));

@@ -28,14 +28,25 @@ Status LastError(const std::string& what) {
   if (!e) return {Code::kInternal, what + ": unknown libvirt error"};
   Code code = Code::kInternal;
   switch (e->code) {
-    case VIR_ERR_NO_DOMAIN: code = Code::kNotFound; break;
-    case VIR_ERR_DOM_EXIST: code = Code::kAlreadyExists; break;
-    case VIR_ERR_OPERATION_INVALID: code = Code::kFailedPrecondition; break;
+    case VIR_ERR_NO_DOMAIN:
+      code = Code::kNotFound;
+      break;
+    case VIR_ERR_DOM_EXIST:
+      code = Code::kAlreadyExists;
+      break;
+    case VIR_ERR_OPERATION_INVALID:
+      code = Code::kFailedPrecondition;
+      break;
     case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_SYSTEM_ERROR: code = Code::kUnavailable; break;
+    case VIR_ERR_SYSTEM_ERROR:
+      code = Code::kUnavailable;
+      break;
     case VIR_ERR_ACCESS_DENIED:
-    case VIR_ERR_AUTH_FAILED: code = Code::kPermissionDenied; break;
-    default: break;
+    case VIR_ERR_AUTH_FAILED:
+      code = Code::kPermissionDenied;
+      break;
+    default:
+      break;
   }
   std::string msg = e->message ? e->message : "libvirt error";
   virResetLastError();
@@ -45,14 +56,19 @@ Status LastError(const std::string& what) {
 VmState MapState(int state, int reason) {
   switch (state) {
     case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED: return VmState::kRunning;
+    case VIR_DOMAIN_BLOCKED:
+      return VmState::kRunning;
     case VIR_DOMAIN_PAUSED:
-    case VIR_DOMAIN_PMSUSPENDED: return VmState::kPaused;
-    case VIR_DOMAIN_SHUTDOWN: return VmState::kStopping;
+    case VIR_DOMAIN_PMSUSPENDED:
+      return VmState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN:
+      return VmState::kStopping;
     case VIR_DOMAIN_SHUTOFF:
       return reason == VIR_DOMAIN_SHUTOFF_CRASHED ? VmState::kCrashed : VmState::kStopped;
-    case VIR_DOMAIN_CRASHED: return VmState::kCrashed;
-    default: return VmState::kUnknown;
+    case VIR_DOMAIN_CRASHED:
+      return VmState::kCrashed;
+    default:
+      return VmState::kUnknown;
   }
 }
 
@@ -104,8 +120,8 @@ class LibvirtHypervisor final : public Hypervisor {
     if (!d.ok()) return d.status();
     unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
     if (virDomainIsActive(d->get()) == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
-    if (virDomainSetMetadata(d->get(), VIR_DOMAIN_METADATA_ELEMENT, xml.c_str(), kMetadataPrefix, kMetadataUri,
-                             flags) != 0) {
+    if (virDomainSetMetadata(d->get(), VIR_DOMAIN_METADATA_ELEMENT, xml.c_str(), kMetadataPrefix,
+                             kMetadataUri, flags) != 0) {
       return LastError("updating the settings of " + name);
     }
     return Status::Ok();
