@@ -20,9 +20,30 @@ namespace {
 
 namespace v1 = workspace::v1;
 
-// errno in the host's words (ErrnoStatus: ENOSPC is not EACCES), mapped to
-// gRPC by the one mapper.
-grpc::Status Errno(const std::string& what) { return ToGrpc(ErrnoStatus(what, errno)); }
+// A failure for the host: its kind where the host tells kinds apart (a
+// missing path, no permission, no space: each its own code and message),
+// else FAILED_PRECONDITION — never a code the host reads as a broken
+// transport (UNAVAILABLE, INTERNAL), nor a usage error (INVALID_ARGUMENT is
+// for what the request itself got wrong).
+grpc::Status ForHost(const Status& s) {
+  switch (s.code()) {
+    case Code::kOk:
+    case Code::kNotFound:
+    case Code::kAlreadyExists:
+    case Code::kPermissionDenied:
+    case Code::kResourceExhausted:
+      return ToGrpc(s);
+    case Code::kInvalidArgument:
+    case Code::kFailedPrecondition:
+    case Code::kUnavailable:
+    case Code::kDeadlineExceeded:
+    case Code::kInternal:
+      return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
+  }
+  return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
+}
+
+grpc::Status Errno(const std::string& what) { return ForHost(ErrnoStatus(what, errno)); }
 
 bool SafeRelative(const std::string& rel) {
   if (rel.empty()) return true;
@@ -52,7 +73,7 @@ grpc::Status ReadTree(const std::string& path, grpc::ServerWriter<v1::TreeChunk>
   Status s = WalkTree(path, false, [out](const v1::TreeChunk& c) { return out->Write(c); });
   // The host stopped reading: nothing to tell it.
   if (s.code() == Code::kUnavailable) return grpc::Status::CANCELLED;
-  return ToGrpc(s);
+  return ForHost(s);
 }
 
 grpc::Status WriteTree(grpc::ServerReader<v1::TreeChunk>* in, v1::WriteTreeResponse* resp) {

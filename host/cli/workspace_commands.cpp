@@ -244,7 +244,9 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     Status s = FromGrpc(stub->List(Deadline(&ctx, 30), v1::ListRequest(), &resp));
     if (!s.ok()) return s;
     for (const auto& w : resp.workspaces()) {
-      if (!only_off || w.state() == "stopped" || w.state() == "crashed") out->push_back(w.name());
+      if (!only_off || w.state_code() == v1::WORKSPACE_STATE_STOPPED ||
+          w.state_code() == v1::WORKSPACE_STATE_CRASHED)
+        out->push_back(w.name());
     }
     return Status::Ok();
   };

@@ -86,6 +86,17 @@ std::string FromPrintableExact(std::string_view shown) {
   return out;
 }
 
-std::string GuestText(std::string_view text, size_t max) { return Printable(text.substr(0, max)); }
+std::string GuestText(std::string_view text, size_t max) {
+  std::string shown = Printable(text.substr(0, max));
+  if (shown.size() <= max) return shown;
+  // Escapes made it longer: cut to `max`, never inside a \xNN escape or a
+  // UTF-8 sequence.
+  size_t cut = max;
+  const size_t slash = shown.rfind('\\', cut);
+  if (slash != std::string::npos && cut - slash < 4) cut = slash;
+  while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80) --cut;
+  shown.resize(cut);
+  return shown;
+}
 
 }  // namespace ws

@@ -16,7 +16,7 @@ namespace ws {
 std::string Printable(std::string_view text, bool lines = false);
 
 // The one cleaner for text a guest chose (error messages, command lines,
-// notices, names in listings): its first `max` bytes, Printable on one line.
+// notices, names in listings): Printable on one line, at most `max` bytes.
 std::string GuestText(std::string_view text, size_t max = 1024);
 
 // Printable with '\' shown as \x5c as well, so that it can be undone

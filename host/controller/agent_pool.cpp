@@ -6,7 +6,6 @@
 namespace ws::controller {
 
 Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& name,
-                                                          const std::string& socket,
                                                           std::chrono::milliseconds timeout) {
   auto cached = [&]() -> std::shared_ptr<guest::GuestAgent> {
     std::lock_guard lock(mu_);
@@ -21,13 +20,13 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& nam
   auto connect_mu = ConnectLock(name);
   std::lock_guard connecting(*connect_mu);
   if (auto a = cached()) return a;  // another caller connected meanwhile
-  auto agent = Connect(socket, timeout, std::chrono::seconds(2));
+  auto agent = Connect(name, timeout, std::chrono::seconds(2));
   if (!agent.ok()) return agent.status();
   Put(name, agent.value());
   return agent;
 }
 
-Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(const std::string& socket,
+Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(const std::string& name,
                                                               std::chrono::milliseconds total,
                                                               std::chrono::milliseconds attempt) {
   using Clock = std::chrono::steady_clock;
@@ -35,12 +34,11 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(const std::string&
   Status last(Code::kDeadlineExceeded, "no attempt made");
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto agent = dial_(socket, std::min(left, attempt));
+    auto agent = dial_(name, std::min(left, attempt));
     if (agent.ok() || agent.status().code() == Code::kFailedPrecondition) return agent;
     last = agent.status();
-    // No socket: the VM is not running (libvirt removes it), nothing to wait for.
-    std::error_code ec;
-    if (!std::filesystem::exists(socket, ec)) return last;
+    // No channel: the VM is not running, nothing to wait for.
+    if (last.code() == Code::kNotFound) return last;
     if (last.code() == Code::kUnavailable)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -48,12 +46,11 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Connect(const std::string&
 }
 
 Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Reconnect(const std::string& name,
-                                                                const std::string& socket,
                                                                 std::chrono::milliseconds timeout) {
   auto connect_mu = ConnectLock(name);
   std::lock_guard connecting(*connect_mu);
   Drop(name);
-  auto agent = dial_(socket, timeout);
+  auto agent = dial_(name, timeout);
   if (agent.ok()) Put(name, agent.value());
   return agent;
 }

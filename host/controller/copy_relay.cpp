@@ -50,14 +50,14 @@ grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc:
   auto agent = agents(caller, req.workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
   auto source = agent.value()->ReadTree(req.path());
-  {
-    CancelWithCli watch(ctx, [&] { source->Cancel(); });
-    v1::TreeChunk chunk;
-    while (source->Read(&chunk)) {
-      if (ctx->IsCancelled() || !out->Write(chunk)) {
-        source->Cancel();
-        break;
-      }
+  // Until the guest's answer is in: a guest that stalls at any point holds
+  // no daemon thread past the CLI's call.
+  CancelWithCli watch(ctx, [&] { source->Cancel(); });
+  v1::TreeChunk chunk;
+  while (source->Read(&chunk)) {
+    if (ctx->IsCancelled() || !out->Write(chunk)) {
+      source->Cancel();
+      break;
     }
   }
   return ToGrpc(source->Finish());
@@ -72,21 +72,19 @@ grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller, grpc::
   auto agent = agents(caller, req.start().workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
   auto sink = agent.value()->WriteTree();
-  {
-    CancelWithCli watch(ctx, [&] { sink->Cancel(); });
-    v1::TreeChunk chunk;
-    *chunk.mutable_start() = req.start().target();
-    bool ok = sink->Write(chunk);
-    while (ok && in->Read(&req)) {
-      if (!req.has_chunk() || req.chunk().has_start()) {
-        sink->Cancel();
-        (void)sink->Finish();
-        return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn carries tree chunks after start"};
-      }
-      ok = sink->Write(req.chunk());
+  CancelWithCli watch(ctx, [&] { sink->Cancel(); });
+  v1::TreeChunk chunk;
+  *chunk.mutable_start() = req.start().target();
+  bool ok = sink->Write(chunk);
+  while (ok && in->Read(&req)) {
+    if (!req.has_chunk() || req.chunk().has_start()) {
+      sink->Cancel();
+      (void)sink->Finish();
+      return {grpc::StatusCode::INVALID_ARGUMENT, "CopyIn carries tree chunks after start"};
     }
-    if (ctx->IsCancelled()) sink->Cancel();
+    ok = sink->Write(req.chunk());
   }
+  if (ctx->IsCancelled()) sink->Cancel();
   auto written = sink->Finish();
   if (!written.ok()) return ToGrpc(written.status());
   resp->set_root(written->root);

@@ -143,13 +143,24 @@ int RunDaemon(const DaemonOptions& opts) {
   auto* images = new ImageStore(layout.ImagesDir(), {ExeDir() + "/../images"},
                                 ExeDir() + "/../share/workspace");
   images->RemoveLeftovers();
-  auto dial = [](const std::string& socket,
-                 std::chrono::milliseconds timeout) -> Result<std::shared_ptr<guest::GuestAgent>> {
-    auto agent = guest::GrpcGuestAgent::Connect(socket, timeout);
+  virt::Hypervisor* hypervisor = hv.value().release();
+  // The one place the agent's transport is chosen: the VM's channel, as the
+  // hypervisor reaches it, carrying gRPC.
+  auto dial = [hypervisor](
+                  const std::string& name,
+                  std::chrono::milliseconds timeout) -> Result<std::shared_ptr<guest::GuestAgent>> {
+    const auto start = std::chrono::steady_clock::now();
+    auto fd = hypervisor->DialAgent(name, timeout);
+    if (!fd.ok()) return Status(fd.status().code(), "guest agent: " + fd.status().message());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        timeout - (std::chrono::steady_clock::now() - start));
+    auto agent = guest::GrpcGuestAgent::Connect(
+        std::move(fd.value()), [hypervisor, name] { return hypervisor->DialBulk(name); },
+        std::max(left, std::chrono::milliseconds(1)));
     if (!agent.ok()) return agent.status();
     return std::shared_ptr<guest::GuestAgent>(std::move(agent.value()));
   };
-  auto* workspaces = new Workspaces(*hv.value().release(), layout, *images, dial, accel.value(),
+  auto* workspaces = new Workspaces(*hypervisor, layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
   const char* reg_config = getenv("WORKSPACE_REGISTRY_CONFIG");
   workspaces->SetRegistry(new registry::Registry(

@@ -149,7 +149,7 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
 
   std::mutex mu;
   std::condition_variable cv;
-  bool input_done = false;
+  bool input_done = false, output_done = false;  // guarded by mu
   std::thread input([&] {
     v1::WorkspaceExecRequest req;
     ExecInput in;
@@ -158,10 +158,18 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
       if (!call->Write(in)) break;
     }
     call->CloseWrite();
-    if (ctx->IsCancelled()) call->Cancel();  // the CLI went away: kill the command
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     input_done = true;
     cv.notify_all();
+    // Until the output ends, the CLI going away (after its half-close too)
+    // kills the command: a silent guest holds no thread past the caller.
+    while (!output_done) {
+      if (ctx->IsCancelled()) {
+        call->Cancel();
+        break;
+      }
+      cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
   });
 
   ExecEvent ev;
@@ -189,6 +197,8 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
   }
   {
     std::unique_lock lock(mu);
+    output_done = true;
+    cv.notify_all();
     // After the exit the CLI half-closes; one that does not is cut off.
     if (!cv.wait_for(lock, std::chrono::seconds(2), [&] { return input_done; })) {
       ctx->TryCancel();  // unblocks cli->Read
@@ -198,8 +208,10 @@ grpc::Status RelayExec(const AgentLookup& agents, const Caller& caller, grpc::Se
   input.join();
   if (saw_exit) {
     // The input side is closed, the exit status relayed: the agent's
-    // trailers carry nothing the CLI needs.
-    std::thread([call] { (void)call->Finish(); }).detach();
+    // trailers carry nothing the CLI needs, and a guest that never sends
+    // them must not keep this thread (cancelled, the call ends at once).
+    call->Cancel();
+    (void)call->Finish();
     return grpc::Status::OK;
   }
   // Read ended: the call is over (cancelled above if this side ended it).

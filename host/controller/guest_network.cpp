@@ -8,11 +8,10 @@ using namespace std::chrono_literals;
 
 void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMeta& meta,
                                bool private_ok) {
-  if (meta.net != "allowlist") return;
-  const std::string socket = meta.agent_socket;
+  if (meta.net != NetMode::kAllowlist) return;
   auto relay = std::make_unique<net::EgressRelay>(
-      name, [this, name, socket] { return agents_.Get(name, socket, 10s); }, meta.allow,
-      audit_path_(name), registry_, meta.owner_uid, private_ok);
+      name, [this, name] { return agents_.Get(name, 10s); }, meta.allow, audit_path_(name),
+      registry_, meta.owner_uid, private_ok);
   std::unique_ptr<net::EgressRelay> old;  // stopped outside the lock
   std::lock_guard lock(mu_);
   old = std::exchange(egress_[name], std::move(relay));
@@ -23,7 +22,7 @@ void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& me
   StartEgress(name, meta, private_ok);
   std::vector<std::string> problems;
   for (auto port : meta.ports) {
-    Status s = OpenPort(name, meta.agent_socket, &port);
+    Status s = OpenPort(name, &port);
     if (s.ok()) continue;
     problems.push_back(std::to_string(port.host) + " (guest " + std::to_string(port.guest) +
                        "): " + s.message());
@@ -59,9 +58,9 @@ void GuestNetwork::SetAllowlist(const std::string& name, const std::vector<net::
   if (it != egress_.end()) it->second->SetAllowlist(allow, private_ok);
 }
 
-Status GuestNetwork::OpenPort(const std::string& name, const std::string& socket,
-                              virt::WorkspaceMeta::Port* p, bool guest_number_ok) {
-  auto agent = [this, name, socket] { return agents_.Get(name, socket, 10s); };
+Status GuestNetwork::OpenPort(const std::string& name, virt::WorkspaceMeta::Port* p,
+                              bool guest_number_ok) {
+  auto agent = [this, name] { return agents_.Get(name, 10s); };
   // No host port given: the guest's own number when free (localhost:3000 is
   // the dev server on 3000) and the caller may have it, else any free port.
   auto fwd = net::PortForward::Open(p->host           ? p->host

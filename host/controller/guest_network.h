@@ -40,8 +40,8 @@ class GuestNetwork {
 
   // Publishes one port; fills in the port chosen when p.host is 0 (the
   // guest's own number when free and `guest_number_ok`, else any free one).
-  Status OpenPort(const std::string& name, const std::string& agent_socket,
-                  virt::WorkspaceMeta::Port* p, bool guest_number_ok = true);
+  Status OpenPort(const std::string& name, virt::WorkspaceMeta::Port* p,
+                  bool guest_number_ok = true);
   // Stops publishing one host port (and forgets its problem, if any).
   void ClosePort(const std::string& name, uint16_t host_port);
   // Published ports that did not open again: "HOST (guest GUEST): why".

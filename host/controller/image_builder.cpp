@@ -133,7 +133,7 @@ Result<Image> BuildDerivedImage(Workspaces& workspaces, const Caller& c, const D
   CreateParams p;
   p.name = ws_name;
   p.image = r.from;
-  p.net = "allowlist";
+  p.net = NetMode::kAllowlist;
   p.allow = b.allow;
   auto ws = workspaces.Create(c, p);
   if (!ws.ok())

@@ -31,9 +31,28 @@ void ToProto(const net::AllowEntry& a, v1::AllowRule* out) {
   out->set_source(a.source);
 }
 
+v1::WorkspaceState ToProto(virt::VmState s) {
+  switch (s) {
+    case virt::VmState::kRunning:
+      return v1::WORKSPACE_STATE_RUNNING;
+    case virt::VmState::kStopped:
+      return v1::WORKSPACE_STATE_STOPPED;
+    case virt::VmState::kCrashed:
+      return v1::WORKSPACE_STATE_CRASHED;
+    case virt::VmState::kPaused:
+      return v1::WORKSPACE_STATE_PAUSED;
+    case virt::VmState::kStopping:
+      return v1::WORKSPACE_STATE_STOPPING;
+    case virt::VmState::kUnknown:
+      return v1::WORKSPACE_STATE_UNKNOWN;
+  }
+  return v1::WORKSPACE_STATE_UNKNOWN;
+}
+
 void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) {
   out->set_name(w.name);
   out->set_state(virt::VmStateName(w.state));
+  out->set_state_code(ToProto(w.state));
   out->set_image(w.meta.image);
   out->set_cpus(w.meta.cpus);
   out->set_memory_mib(w.meta.memory_mib);
@@ -75,7 +94,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
       s->set_git(!sh.read_only && !w.meta.disk.empty() ? "guest-git-dir" : "read-only");
     }
   }
-  out->set_net(w.meta.net);
+  out->set_net(NetModeName(w.meta.net));
   for (const auto& p : w.meta.ports) {
     auto* f = out->add_ports();
     f->set_host_port(p.host);
@@ -135,7 +154,13 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
                         {sh.writable().begin(), sh.writable().end()},
                         {sh.protect().begin(), sh.protect().end()}});
   }
-  if (!req->net().empty()) p.net = req->net();
+  if (!req->net().empty()) {
+    auto mode = ParseNetMode(req->net());
+    if (!mode)
+      return ToGrpc(
+          Status(Code::kInvalidArgument, "--net " + req->net() + ": use allowlist, none or open"));
+    p.net = *mode;
+  }
   for (const auto& f : req->publish()) {
     if (f.host_port() > 65535 || f.guest_port() == 0 || f.guest_port() > 65535) {
       return ToGrpc(Status(Code::kInvalidArgument, "ports are 1-65535"));

@@ -55,9 +55,8 @@ std::string PanicLine(const std::string& console_log, uintmax_t from) {
 
 }  // namespace
 
-Status Workspaces::WaitForAgent(const std::string& name, const std::string& socket,
-                                std::chrono::seconds timeout, const std::string& console_log,
-                                uintmax_t console_from) {
+Status Workspaces::WaitForAgent(const std::string& name, std::chrono::seconds timeout,
+                                const std::string& console_log, uintmax_t console_from) {
   const auto deadline = Clock::now() + timeout;
   Status last;
   while (Clock::now() < deadline) {
@@ -71,7 +70,7 @@ Status Workspaces::WaitForAgent(const std::string& name, const std::string& sock
     // One attempt per round, so a VM that died while booting is noticed;
     // through the pool, so an exec meanwhile waits for this connection
     // instead of taking QEMU's one client slot.
-    auto agent = agents_.Reconnect(name, socket, std::min<std::chrono::milliseconds>(left, 5s));
+    auto agent = agents_.Reconnect(name, std::min<std::chrono::milliseconds>(left, 5s));
     if (agent.ok()) return Status::Ok();
     last = agent.status();
     if (last.code() == Code::kFailedPrecondition) return last;  // version mismatch: final
@@ -150,8 +149,7 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
     (void)Record(UnfetchedRecord(name), before);  // it never ran: what was known still holds
     return s;
   }
-  s = WaitForAgent(name, ws.meta.agent_socket, kBootTimeout, ws.meta.console_log,
-                   ec ? 0 : console_from);
+  s = WaitForAgent(name, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
   if (!s.ok()) return s;
   AttachGuest(name, ws.meta);
   ws.state = virt::VmState::kRunning;
@@ -171,7 +169,7 @@ Result<bool> Workspaces::StopLocked(const WorkspaceView& ws) {
   if (ws.state == virt::VmState::kStopped || ws.state == virt::VmState::kCrashed) return false;
 
   net_.Detach(name);
-  auto agent = agents_.Get(name, ws.meta.agent_socket, 2s);
+  auto agent = agents_.Get(name, 2s);
   if (agent.ok()) {
     // What reset and destroy check while it is off.
     if (auto git = GuestGitPaths(ws.meta); !git.empty()) {
@@ -216,7 +214,7 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
   if (!s.ok()) return s;
   s = hv_.Undefine(name);
   if (!s.ok()) return s;
-  RemoveFiles(name, ws->meta.agent_socket);
+  RemoveFiles(name, ws->meta);
   if (!ws->meta.base.empty()) CollectUnusedBases();
   return Status::Ok();
 }
@@ -234,7 +232,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
     if (ws->state != virt::VmState::kRunning) {
       u = ReadRecord(UnfetchedRecord(name));
     } else if (auto git = GuestGitPaths(ws->meta); !git.empty()) {
-      auto agent = agents_.Get(name, ws->meta.agent_socket, 5s);
+      auto agent = agents_.Get(name, 5s);
       auto asked = agent.ok() ? AskGuest(*agent.value(), git) : Result<Unfetched>(agent.status());
       if (!asked.ok()) {
         return Status(Code::kFailedPrecondition,

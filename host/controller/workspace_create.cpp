@@ -202,9 +202,6 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   const std::string uuid = NewUuid();
   virt::WorkspaceMeta meta;
   meta.shares = share_metas;
-  if (p.net != "allowlist" && p.net != "none" && p.net != "open") {
-    return Status(Code::kInvalidArgument, "--net " + p.net + ": use allowlist, none or open");
-  }
   meta.net = p.net;
   meta.allow = p.allow;
   meta.owner_uid = c.uid;
@@ -233,8 +230,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.initrd = image->initrd;
   boot::BootParams boot;
   boot.name = p.name;
-  boot.net = *ParseNetMode(meta.net);
-  spec.user_nic = meta.net == "open";
+  boot.net = meta.net;
+  spec.user_nic = meta.net == NetMode::kOpen;
   spec.virtiofsd_binary = virtiofsd_binary_;
   if (!meta.disk.empty()) {
     spec.disk = meta.disk;
@@ -249,7 +246,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   spec.cmdline =
       std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot::Encode(boot);
   spec.agent_socket = meta.agent_socket;
-  spec.bulk_socket = guest::BulkSocketPath(meta.agent_socket);
+  spec.bulk_socket = store::BulkSocketPath(meta.agent_socket);
   spec.console_log = meta.console_log;
   spec.metadata_xml = virt::RenderMetadata(meta);
 
@@ -269,7 +266,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
       hv_.Undefine(p.name);
     }
     DetachGuest(p.name);
-    RemoveFiles(p.name, meta.agent_socket);
+    RemoveFiles(p.name, meta);
   });
 
   Status s = PrepareShares(p.name, meta);
@@ -284,7 +281,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     if (!s.ok()) return s;
   }
   for (auto port : p.publish) {
-    s = net_.OpenPort(p.name, meta.agent_socket, &port, LowPortOk(c, policy, port.guest));
+    s = net_.OpenPort(p.name, &port, LowPortOk(c, policy, port.guest));
     if (!s.ok()) return s;
     meta.ports.push_back(port);
   }
@@ -296,7 +293,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   if (!s.ok()) return s;
   s = hv_.Start(p.name);
   if (!s.ok()) return s;
-  s = WaitForAgent(p.name, meta.agent_socket, kBootTimeout, meta.console_log, 0);
+  s = WaitForAgent(p.name, kBootTimeout, meta.console_log, 0);
   if (!s.ok()) return s;
   rollback.Dismiss();
   net_.StartEgress(p.name, meta, PrivateOk(meta));

@@ -40,9 +40,10 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
-  if (ws->meta.net != "allowlist") {
-    return Status(Code::kFailedPrecondition,
-                  "workspace '" + name + "' has --net " + ws->meta.net + ": it has no allowlist");
+  if (ws->meta.net != NetMode::kAllowlist) {
+    return Status(Code::kFailedPrecondition, "workspace '" + name + "' has --net " +
+                                                 NetModeName(ws->meta.net) +
+                                                 ": it has no allowlist");
   }
   auto& list = ws->meta.allow;
   for (const auto& spec : remove) {
@@ -96,7 +97,7 @@ Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(
     if (p.guest == 0) return Status(Code::kInvalidArgument, "guest port must be 1-65535");
     if (Status s = CheckHostPort(policy, c.uid, p.host); !s.ok()) return s;
     if (ws->state == virt::VmState::kRunning) {
-      Status s = net_.OpenPort(name, ws->meta.agent_socket, &p, LowPortOk(c, policy, p.guest));
+      Status s = net_.OpenPort(name, &p, LowPortOk(c, policy, p.guest));
       if (!s.ok()) return s;
     } else if (p.host == 0) {
       return Status(Code::kFailedPrecondition, "workspace '" + name +

@@ -104,26 +104,20 @@ Result<WorkspaceView> Workspaces::Find(const Caller& c, const std::string& name)
   return WorkspaceView{info->name, info->uuid, info->state, std::move(meta.value())};
 }
 
-void Workspaces::RemoveFiles(const std::string& name, const std::string& agent_socket) {
+void Workspaces::RemoveFiles(const std::string& name, const virt::WorkspaceMeta& meta) {
   std::error_code ec;
   fs::remove_all(layout_.WorkspaceDir(name), ec);
-  fs::remove(agent_socket, ec);
-  fs::remove(guest::BulkSocketPath(agent_socket), ec);
+  fs::remove(meta.agent_socket, ec);
+  fs::remove(store::BulkSocketPath(meta.agent_socket), ec);
   // libvirt keeps its per-domain logs after undefine: QEMU's, and one per
-  // share daemon it started (NAME-fsN-virtiofsd.log, N the device's index).
+  // share daemon it started, NAME-fsN-virtiofsd.log for share N. That is
+  // also the name of QEMU's log of a workspace called NAME-fsN-virtiofsd:
+  // one that exists keeps its log.
   const std::string logs = layout_.LibvirtDir() + "/log/qemu/";
   fs::remove(logs + name + ".log", ec);
-  const std::string prefix = name + "-fs", suffix = "-virtiofsd.log";
-  for (const auto& e : fs::directory_iterator(logs, ec)) {
-    const std::string leaf = e.path().filename().string();
-    if (leaf.size() <= prefix.size() + suffix.size() ||
-        leaf.compare(0, prefix.size(), prefix) != 0 ||
-        leaf.compare(leaf.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      continue;
-    }
-    const std::string index =
-        leaf.substr(prefix.size(), leaf.size() - prefix.size() - suffix.size());
-    if (index.find_first_not_of("0123456789") == std::string::npos) fs::remove(e.path(), ec);
+  for (size_t i = 0; i < meta.shares.size(); ++i) {
+    const std::string share_log = name + "-fs" + std::to_string(i) + "-virtiofsd";
+    if (!hv_.Get(share_log).ok()) fs::remove(logs + share_log + ".log", ec);
   }
 }
 
@@ -173,7 +167,7 @@ Result<std::shared_ptr<guest::GuestAgent>> Workspaces::Agent(const Caller& c,
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
   if (ws->state != virt::VmState::kRunning) return NotRunning(name, ws->state);
-  auto agent = agents_.Get(name, ws->meta.agent_socket, 10s);
+  auto agent = agents_.Get(name, 10s);
   if (!agent.ok()) {
     // The VM may have died since (its QEMU killed, the guest powered off).
     auto info = hv_.Get(name);

@@ -35,7 +35,7 @@ struct CreateParams {
   uint32_t memory_mib = 0;  // 0: the image's default
   std::vector<shares::ShareSpec> shares;
   bool allow_dangerous_shares = false;  // / or the caller's home
-  std::string net = "allowlist";        // or "none"
+  NetMode net = NetMode::kAllowlist;
   std::vector<net::AllowEntry> allow;
   std::vector<virt::WorkspaceMeta::Port> publish;  // host 0: any free port
   uint32_t disk_gib = 0;                           // 0: the image's default (disk images only)
@@ -146,11 +146,10 @@ class Workspaces {
   // console (from byte `console_from` of `console_log`: the file keeps every
   // boot) fails it at once and stops the VM, which would reboot into the
   // same panic until the timeout.
-  Status WaitForAgent(const std::string& name, const std::string& socket,
-                      std::chrono::seconds timeout, const std::string& console_log,
-                      uintmax_t console_from);
+  Status WaitForAgent(const std::string& name, std::chrono::seconds timeout,
+                      const std::string& console_log, uintmax_t console_from);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
-  void RemoveFiles(const std::string& name, const std::string& agent_socket);
+  void RemoveFiles(const std::string& name, const virt::WorkspaceMeta& meta);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).
   Status PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta);
   // A guest just booted: its egress and published ports.

@@ -137,12 +137,8 @@ void BulkDemux::Lost() {
   buf_.clear();
 }
 
-std::shared_ptr<BulkReader> BulkReader::Connect(const std::string& socket_path) {
-  // Never waits: QEMU takes one client, and with the previous one still
-  // there a connect would wait in its backlog.
-  auto connected = ConnectUnix(socket_path, std::chrono::milliseconds(0));
-  if (!connected.ok()) return nullptr;
-  unique_fd fd = std::move(connected.value());
+std::shared_ptr<BulkReader> BulkReader::Open(unique_fd fd) {
+  if (!fd) return nullptr;
   int flags = fcntl(fd.get(), F_GETFL);
   if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return nullptr;
   return std::shared_ptr<BulkReader>(new BulkReader(std::move(fd)));
@@ -202,16 +198,6 @@ void BulkReader::Unregister(const std::string& tag) {
     sinks_.erase(it);
   }
   sink->Close();
-}
-
-std::string BulkSocketPath(const std::string& agent_socket) {
-  const std::string suffix = ".sock";
-  std::string base = agent_socket;
-  if (base.size() >= suffix.size() &&
-      base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    base.resize(base.size() - suffix.size());
-  }
-  return base + ".out";
 }
 
 }  // namespace ws::guest

@@ -87,9 +87,9 @@ class BulkDemux {
 // client). Thread-safe.
 class BulkReader {
  public:
-  // Null when the socket is not there (a VM defined before the port existed)
-  // or refuses the connection.
-  static std::shared_ptr<BulkReader> Connect(const std::string& socket_path);
+  // Reads `fd`, a connected stream socket to the port (made blocking here);
+  // null when it is not valid.
+  static std::shared_ptr<BulkReader> Open(unique_fd fd);
   ~BulkReader();
 
   // Registers `sink` under a fresh random tag, which is returned.
@@ -112,10 +112,5 @@ class BulkReader {
   std::map<std::string, std::shared_ptr<BulkSink>, std::less<>> sinks_;  // guarded by mu_
   std::thread thread_;
 };
-
-// The host end of the bulk port of the VM whose agent socket is
-// `agent_socket` ("<id>.sock" -> "<id>.out", no longer: socket paths are
-// bounded).
-std::string BulkSocketPath(const std::string& agent_socket);
 
 }  // namespace ws::guest

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -91,13 +92,16 @@ bool ToExecEnd(const v1::ExecExit& e, ExecEnd* end) {
   return true;
 }
 
+// Every call below starts on its first use, not when it is made: the owner
+// can register it for cancellation first, and a Cancel before the start
+// cancels the call as it starts (a guest that does not read its channel
+// cannot hold the thread that opens a call).
 class GrpcExecCall final : public ExecCall {
  public:
-  explicit GrpcExecCall(std::shared_ptr<GrpcGuestAgent> agent) : agent_(std::move(agent)) {}
-  bool Open(v1::GuestAgent::Stub& stub, const ExecSpec& spec) {
-    stream_ = stub.Exec(&ctx_);
-    v1::ExecRequest start;
-    auto* s = start.mutable_start();
+  GrpcExecCall(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub,
+               const ExecSpec& spec)
+      : agent_(std::move(agent)), stub_(stub) {
+    auto* s = start_.mutable_start();
     for (const auto& a : spec.argv) s->add_argv(a);
     for (const auto& kv : spec.env) s->add_env(kv);
     s->set_cwd(spec.cwd);
@@ -112,9 +116,9 @@ class GrpcExecCall final : public ExecCall {
     }
     s->set_login_shell(spec.login_shell);
     s->set_bulk_tag(spec.bulk_tag);
-    return stream_->Write(start);
   }
   bool Write(const ExecInput& in) override {
+    if (!Start()) return false;
     v1::ExecRequest r;
     auto* m = r.mutable_input();
     switch (in.kind) {
@@ -134,8 +138,11 @@ class GrpcExecCall final : public ExecCall {
     }
     return stream_->Write(r);
   }
-  void CloseWrite() override { stream_->WritesDone(); }
+  void CloseWrite() override {
+    if (Start()) stream_->WritesDone();
+  }
   bool Read(ExecEvent* event) override {
+    Start();  // a failed start write shows as the end of the call
     v1::ExecResponse m;
     if (!stream_->Read(&m)) return false;
     switch (m.kind_case()) {
@@ -160,14 +167,28 @@ class GrpcExecCall final : public ExecCall {
   }
   void Cancel() override { ctx_.TryCancel(); }
   Status Finish() override {
+    Start();
     grpc::Status s = stream_->Finish();
     Observe(*agent_, s);
     return FromAgent(s, "");
   }
 
  private:
+  // Opens the call and writes the start, once; false when the write failed.
+  bool Start() {
+    std::call_once(started_, [&] {
+      stream_ = stub_.Exec(&ctx_);
+      start_ok_ = stream_->Write(start_);
+    });
+    return start_ok_;
+  }
+
   std::shared_ptr<GrpcGuestAgent> agent_;
+  v1::GuestAgent::Stub& stub_;
+  v1::ExecRequest start_;
   grpc::ClientContext ctx_;
+  std::once_flag started_;
+  bool start_ok_ = false;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ExecRequest, v1::ExecResponse>> stream_;
 };
 
@@ -175,57 +196,66 @@ class GrpcTreeSource final : public TreeSource {
  public:
   GrpcTreeSource(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub,
                  const std::string& path)
-      : agent_(std::move(agent)) {
-    v1::ReadTreeRequest req;
-    req.set_path(path);
-    reader_ = stub.ReadTree(&ctx_, req);
+      : agent_(std::move(agent)), stub_(stub) {
+    req_.set_path(path);
   }
-  bool Read(v1::TreeChunk* chunk) override { return reader_->Read(chunk); }
+  bool Read(v1::TreeChunk* chunk) override { return Start().Read(chunk); }
   void Cancel() override { ctx_.TryCancel(); }
   Status Finish() override {
-    grpc::Status s = reader_->Finish();
+    grpc::Status s = Start().Finish();
     Observe(*agent_, s);
     return FromAgent(s, "");
   }
 
  private:
+  grpc::ClientReader<v1::TreeChunk>& Start() {
+    std::call_once(started_, [&] { reader_ = stub_.ReadTree(&ctx_, req_); });
+    return *reader_;
+  }
+
   std::shared_ptr<GrpcGuestAgent> agent_;
+  v1::GuestAgent::Stub& stub_;
+  v1::ReadTreeRequest req_;
   grpc::ClientContext ctx_;
+  std::once_flag started_;
   std::unique_ptr<grpc::ClientReader<v1::TreeChunk>> reader_;
 };
 
 class GrpcTreeSink final : public TreeSink {
  public:
   GrpcTreeSink(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
-      : agent_(std::move(agent)) {
-    writer_ = stub.WriteTree(&ctx_, &resp_);
-  }
-  bool Write(const v1::TreeChunk& chunk) override { return writer_->Write(chunk); }
+      : agent_(std::move(agent)), stub_(stub) {}
+  bool Write(const v1::TreeChunk& chunk) override { return Start().Write(chunk); }
   void Cancel() override { ctx_.TryCancel(); }
   Result<TreeWritten> Finish() override {
-    writer_->WritesDone();
-    grpc::Status s = writer_->Finish();
+    Start().WritesDone();
+    grpc::Status s = Start().Finish();
     Observe(*agent_, s);
     if (!s.ok()) return FromAgent(s, "");
     return TreeWritten{GuestText(resp_.root(), 4096), resp_.entries(), resp_.bytes()};
   }
 
  private:
+  grpc::ClientWriter<v1::TreeChunk>& Start() {
+    std::call_once(started_, [&] { writer_ = stub_.WriteTree(&ctx_, &resp_); });
+    return *writer_;
+  }
+
   std::shared_ptr<GrpcGuestAgent> agent_;
+  v1::GuestAgent::Stub& stub_;
   grpc::ClientContext ctx_;
   v1::WriteTreeResponse resp_;
+  std::once_flag started_;
   std::unique_ptr<grpc::ClientWriter<v1::TreeChunk>> writer_;
 };
 
 class GrpcEgressWatch final : public EgressWatch {
  public:
   GrpcEgressWatch(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
-      : agent_(std::move(agent)) {
-    reader_ = stub.WatchEgress(&ctx_, v1::WatchEgressRequest());
-  }
+      : agent_(std::move(agent)), stub_(stub) {}
   bool Next(EgressAttempt* a) override {
     v1::EgressRequest req;
-    if (!reader_->Read(&req)) return false;
+    if (!Start().Read(&req)) return false;
     // Cut before anything copies them, then cleaned: an attempt holds a
     // few KiB whatever the guest sent.
     a->id = req.id();
@@ -239,28 +269,35 @@ class GrpcEgressWatch final : public EgressWatch {
   }
   void Cancel() override { ctx_.TryCancel(); }
   Status Finish() override {
-    grpc::Status s = reader_->Finish();
+    grpc::Status s = Start().Finish();
     Observe(*agent_, s);
     return FromAgent(s, "egress watch");
   }
 
  private:
+  grpc::ClientReader<v1::EgressRequest>& Start() {
+    std::call_once(started_, [&] { reader_ = stub_.WatchEgress(&ctx_, v1::WatchEgressRequest()); });
+    return *reader_;
+  }
+
   std::shared_ptr<GrpcGuestAgent> agent_;
+  v1::GuestAgent::Stub& stub_;
   grpc::ClientContext ctx_;
+  std::once_flag started_;
   std::unique_ptr<grpc::ClientReader<v1::EgressRequest>> reader_;
 };
 
 // A Tunnel or Forward call's data, as a ByteStream.
 class GrpcByteStream final : public ByteStream {
  public:
-  explicit GrpcByteStream(std::shared_ptr<GrpcGuestAgent> agent) : agent_(std::move(agent)) {}
-  grpc::ClientContext& ctx() { return ctx_; }
-  void Open(std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>> s,
-            const v1::TunnelMessage& first) {
-    stream_ = std::move(s);
-    stream_->Write(first);  // a failure shows in the first Read
-  }
+  // `open` makes the call on the context; `first` is written before any data.
+  using OpenFn =
+      std::function<std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>>(
+          grpc::ClientContext*)>;
+  GrpcByteStream(std::shared_ptr<GrpcGuestAgent> agent, OpenFn open, v1::TunnelMessage first)
+      : agent_(std::move(agent)), open_(std::move(open)), first_(std::move(first)) {}
   bool Read(std::string* data) override {
+    Start();  // a failed first write shows as the end of the stream
     v1::TunnelMessage m;
     while (stream_->Read(&m)) {
       if (!m.has_data()) continue;
@@ -270,21 +307,37 @@ class GrpcByteStream final : public ByteStream {
     return false;
   }
   bool Write(std::string_view data) override {
+    if (!Start()) return false;
     v1::TunnelMessage m;
     m.set_data(data.data(), data.size());
     return stream_->Write(m);
   }
-  void CloseWrite() override { stream_->WritesDone(); }
+  void CloseWrite() override {
+    if (Start()) stream_->WritesDone();
+  }
   void Cancel() override { ctx_.TryCancel(); }
   Status Finish() override {
+    Start();
     grpc::Status s = stream_->Finish();
     Observe(*agent_, s);
     return FromAgent(s, "");
   }
 
  private:
+  bool Start() {
+    std::call_once(started_, [&] {
+      stream_ = open_(&ctx_);
+      first_ok_ = stream_->Write(first_);
+    });
+    return first_ok_;
+  }
+
   std::shared_ptr<GrpcGuestAgent> agent_;
+  OpenFn open_;
+  v1::TunnelMessage first_;
   grpc::ClientContext ctx_;
+  std::once_flag started_;
+  bool first_ok_ = false;
   std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>> stream_;
 };
 
@@ -293,17 +346,17 @@ class GrpcByteStream final : public ByteStream {
 GrpcGuestAgent::GrpcGuestAgent(std::unique_ptr<Wire> wire) : wire_(std::move(wire)) {}
 GrpcGuestAgent::~GrpcGuestAgent() = default;
 
-Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::string& socket_path,
-                                                                std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;  // for the connect and the handshake together
-  // gRPC's fd transport wants it non-blocking, as ConnectUnix returns it.
-  auto fd = ConnectUnix(socket_path, timeout);
-  if (!fd.ok()) return Status(fd.status().code(), "guest agent: " + fd.status().message());
+Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(
+    unique_fd agent_fd, const std::function<Result<unique_fd>()>& dial_bulk,
+    std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  if (!agent_fd) return Status(Code::kUnavailable, "guest agent: no connection");
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxAgentMessage);
   args.SetMaxSendMessageSize(kMaxAgentMessage);
   auto wire = std::make_unique<Wire>();
-  wire->channel = grpc::CreateCustomInsecureChannelFromFd("workspace-agent", fd->release(), args);
+  wire->channel =
+      grpc::CreateCustomInsecureChannelFromFd("workspace-agent", agent_fd.release(), args);
   wire->stub = v1::GuestAgent::NewStub(wire->channel);
   std::shared_ptr<GrpcGuestAgent> agent(new GrpcGuestAgent(std::move(wire)));
 
@@ -323,7 +376,7 @@ Result<std::shared_ptr<GrpcGuestAgent>> GrpcGuestAgent::Connect(const std::strin
   }
   // After the handshake: QEMU takes one client per socket, and an attempt
   // that failed must not hold the port.
-  agent->bulk_ = BulkReader::Connect(BulkSocketPath(socket_path));
+  if (auto bulk = dial_bulk(); bulk.ok()) agent->bulk_ = BulkReader::Open(std::move(bulk.value()));
   return agent;
 }
 
@@ -404,9 +457,7 @@ Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,
 }
 
 std::unique_ptr<ExecCall> GrpcGuestAgent::Exec(const ExecSpec& spec) {
-  auto call = std::make_unique<GrpcExecCall>(shared_from_this());
-  call->Open(*wire_->stub, spec);  // a failed write shows in the first Read
-  return call;
+  return std::make_unique<GrpcExecCall>(shared_from_this(), *wire_->stub, spec);
 }
 
 std::unique_ptr<TreeSource> GrpcGuestAgent::ReadTree(const std::string& guest_path) {
@@ -422,12 +473,12 @@ std::unique_ptr<EgressWatch> GrpcGuestAgent::WatchEgress() {
 }
 
 std::unique_ptr<ByteStream> GrpcGuestAgent::AcceptTunnel(uint64_t id) {
-  auto stream = std::make_unique<GrpcByteStream>(shared_from_this());
   v1::TunnelMessage open;
   open.mutable_open()->set_id(id);
   open.mutable_open()->set_allow(true);
-  stream->Open(wire_->stub->Tunnel(&stream->ctx()), open);
-  return stream;
+  auto* stub = wire_->stub.get();
+  return std::make_unique<GrpcByteStream>(
+      shared_from_this(), [stub](grpc::ClientContext* ctx) { return stub->Tunnel(ctx); }, open);
 }
 
 Status GrpcGuestAgent::RefuseTunnel(uint64_t id, const std::string& reason,
@@ -449,11 +500,11 @@ Status GrpcGuestAgent::RefuseTunnel(uint64_t id, const std::string& reason,
 }
 
 std::unique_ptr<ByteStream> GrpcGuestAgent::Forward(uint16_t port) {
-  auto stream = std::make_unique<GrpcByteStream>(shared_from_this());
   v1::TunnelMessage open;
   open.mutable_forward()->set_port(port);
-  stream->Open(wire_->stub->Forward(&stream->ctx()), open);
-  return stream;
+  auto* stub = wire_->stub.get();
+  return std::make_unique<GrpcByteStream>(
+      shared_from_this(), [stub](grpc::ClientContext* ctx) { return stub->Forward(ctx); }, open);
 }
 
 BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }

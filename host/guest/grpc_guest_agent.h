@@ -13,6 +13,7 @@
 #include <string>
 
 #include "host/common/status.h"
+#include "host/common/unique_fd.h"
 #include "host/guest/bulk_stream.h"
 #include "host/guest/guest_agent.h"
 
@@ -21,12 +22,14 @@ namespace ws::guest {
 class GrpcGuestAgent final : public GuestAgent,
                              public std::enable_shared_from_this<GrpcGuestAgent> {
  public:
-  // Connects and performs the version handshake, then opens the VM's bulk
-  // output port beside the socket. kUnavailable when the socket is not
-  // there or the agent does not answer within `timeout`;
+  // Performs the version handshake over `agent_fd` (a connected,
+  // non-blocking stream socket to the agent's channel), then opens the bulk
+  // output port with `dial_bulk` (an error there: no bulk port).
+  // kDeadlineExceeded when the agent does not answer within `timeout`;
   // kFailedPrecondition on a protocol mismatch.
-  static Result<std::shared_ptr<GrpcGuestAgent>> Connect(const std::string& socket_path,
-                                                         std::chrono::milliseconds timeout);
+  static Result<std::shared_ptr<GrpcGuestAgent>> Connect(
+      unique_fd agent_fd, const std::function<Result<unique_fd>()>& dial_bulk,
+      std::chrono::milliseconds timeout);
   ~GrpcGuestAgent() override;
 
   Result<AgentInfo> Info(std::chrono::milliseconds timeout) override;

@@ -169,8 +169,8 @@ class GuestAgent {
   virtual Result<RunExit> Run(const RunSpec& spec,
                               const std::function<void(std::string_view)>& on_output,
                               const std::function<bool()>& cancelled) = 0;
-  // Starts an exec: null when the call could not be opened (the connection
-  // is down). The start message is the first thing written.
+  // An exec, never null. The call starts on its first use (so it can be
+  // cancelled before); a connection that is down shows as its end.
   virtual std::unique_ptr<ExecCall> Exec(const ExecSpec& spec) = 0;
   virtual std::unique_ptr<TreeSource> ReadTree(const std::string& guest_path) = 0;
   virtual std::unique_ptr<TreeSink> WriteTree() = 0;

@@ -60,4 +60,14 @@ std::string NormalizeDir(const std::string& dir) {
   return s;
 }
 
+std::string BulkSocketPath(const std::string& agent_socket) {
+  const std::string suffix = ".sock";
+  std::string base = agent_socket;
+  if (base.size() >= suffix.size() &&
+      base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    base.resize(base.size() - suffix.size());
+  }
+  return base + ".out";
+}
+
 }  // namespace ws::store

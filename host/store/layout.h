@@ -47,6 +47,11 @@ class Layout {
   std::string state_dir_;
 };
 
+// The host end of the bulk port of the VM whose agent socket is
+// `agent_socket` ("<id>.sock" -> "<id>.out", no longer: socket paths are
+// bounded).
+std::string BulkSocketPath(const std::string& agent_socket);
+
 // Ok when every socket path derived from the state dir fits in sun_path;
 // otherwise says which path is too long and what to do.
 Status CheckSocketBudget(const Layout& layout);

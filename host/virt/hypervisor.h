@@ -3,11 +3,13 @@
 // includes libvirt.h. Implementations are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "host/common/status.h"
+#include "host/common/unique_fd.h"
 #include "host/virt/vm_spec.h"
 
 namespace ws::virt {
@@ -47,6 +49,14 @@ class Hypervisor {
   // Every domain that carries our metadata.
   virtual Result<std::vector<VmInfo>> List() = 0;
   virtual std::string Uri() const = 0;
+  // A connected stream socket (non-blocking) to the running VM's agent
+  // channel, within `timeout`. kNotFound when the VM has no channel open
+  // (it is not running): nothing to wait for.
+  virtual Result<unique_fd> DialAgent(const std::string& name,
+                                      std::chrono::milliseconds timeout) = 0;
+  // Its bulk output port; never waits (QEMU takes one client). kNotFound
+  // when there is none (a VM defined before the port existed).
+  virtual Result<unique_fd> DialBulk(const std::string& name) = 0;
   // Null while the adapter has none (today's libvirt adapter).
   virtual Snapshots* snapshots() { return nullptr; }
 };

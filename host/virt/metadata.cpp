@@ -44,7 +44,7 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   x << " version='1' owner='" << m.owner_uid << "' image='" << XmlEscape(m.image) << "' created='"
     << XmlEscape(m.created_at) << "' accel='" << XmlEscape(m.accel) << "' cpus='" << m.cpus
     << "' memory-mib='" << m.memory_mib << "' agent-socket='" << XmlEscape(m.agent_socket)
-    << "' console-log='" << XmlEscape(m.console_log) << "' net='" << XmlEscape(m.net) << "'";
+    << "' console-log='" << XmlEscape(m.console_log) << "' net='" << NetModeName(m.net) << "'";
   if (!m.cpu_model.empty()) x << " cpu-model='" << XmlEscape(m.cpu_model) << "'";
   if (!m.disk.empty()) {
     x << " disk='" << XmlEscape(m.disk) << "' base='" << XmlEscape(m.base) << "' disk-gib='"
@@ -119,11 +119,13 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
   if (!m.disk.empty() && (m.base.empty() || !ParseU32(Prop(root, "disk-gib"), &m.disk_gib))) {
     return Status(Code::kInvalidArgument, "workspace metadata has a malformed disk");
   }
-  m.net = Prop(root, "net");
-  if (m.net.empty()) m.net = "allowlist";
-  if (m.net != "allowlist" && m.net != "none" && m.net != "open") {
-    return Status(Code::kInvalidArgument, "bad net mode " + m.net);
+  const std::string net = Prop(root, "net");
+  auto mode = net.empty() ? std::optional<NetMode>(NetMode::kAllowlist) : ParseNetMode(net);
+  if (!mode) {
+    return Status(Code::kInvalidArgument, "bad net mode " + net);
   }
+  m.net = *mode;
+
   for (xmlNode* n = root->children; n; n = n->next) {
     if (n->type == XML_ELEMENT_NODE &&
         std::string(reinterpret_cast<const char*>(n->name)) == "allow") {

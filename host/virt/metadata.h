@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "host/common/net_mode.h"
 #include "host/common/status.h"
 #include "host/net/policy.h"
 
@@ -48,7 +49,7 @@ struct WorkspaceMeta {
   std::string base;
   uint32_t disk_gib = 0;
   std::vector<ShareMeta> shares;
-  std::string net = "allowlist";       // "allowlist" or "none"
+  NetMode net = NetMode::kAllowlist;
   std::vector<net::AllowEntry> allow;  // the egress allowlist
   struct Port {
     uint16_t host = 0;  // on 127.0.0.1

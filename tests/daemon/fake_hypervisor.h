@@ -71,6 +71,13 @@ class FakeHypervisor final : public virt::Hypervisor {
     return out;
   }
   std::string Uri() const override { return "fake:///"; }
+  // The tests dial their agents through AgentPool's seam, not a socket.
+  Result<unique_fd> DialAgent(const std::string&, std::chrono::milliseconds) override {
+    return Status(Code::kNotFound, "the fake has no channels");
+  }
+  Result<unique_fd> DialBulk(const std::string&) override {
+    return Status(Code::kNotFound, "the fake has no channels");
+  }
 
  private:
   struct Vm {

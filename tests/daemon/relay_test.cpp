@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "host/common/unix_socket.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
 #include "host/guest/grpc_guest_agent.h"
@@ -126,7 +127,11 @@ class RelayTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   Result<std::shared_ptr<guest::GrpcGuestAgent>> Connect(std::chrono::milliseconds timeout) {
-    return guest::GrpcGuestAgent::Connect(dir_ + "/agent.sock", timeout);
+    auto fd = ConnectUnix(dir_ + "/agent.sock", timeout);
+    if (!fd.ok()) return fd.status();
+    return guest::GrpcGuestAgent::Connect(
+        std::move(fd.value()),
+        [] { return Result<unique_fd>(Status(Code::kNotFound, "no bulk port")); }, timeout);
   }
   // The CLI's end: a Controller stub to the relays over the adapter.
   std::unique_ptr<v1::Controller::Stub> Cli() {

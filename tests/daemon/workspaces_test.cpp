@@ -149,7 +149,7 @@ TEST_F(WorkspacesTest, ACreateThatFailsAtAnyStepLeavesNothing) {
 
 TEST_F(WorkspacesTest, ACreateRefusedBeforeAnythingIsMadeSaysWhy) {
   CreateParams p = Params();
-  p.net = "wide";
+  p.cpus = 64;
   EXPECT_EQ(workspaces_->Create(root_, p).status().code(), Code::kInvalidArgument);
   p = Params();
   p.memory_mib = 64;

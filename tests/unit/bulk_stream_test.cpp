@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "host/common/bulk_marker.h"
+#include "host/store/layout.h"
 
 namespace ws::guest {
 namespace {
@@ -164,7 +165,7 @@ TEST(BulkSink, NothingIsDeliveredAfterTheEnd) {
 }
 
 TEST(BulkSocketPath, SitsNextToTheAgentSocketAndIsNoLonger) {
-  EXPECT_EQ(BulkSocketPath("/var/lib/workspace/run/0123abcd4567.sock"),
+  EXPECT_EQ(store::BulkSocketPath("/var/lib/workspace/run/0123abcd4567.sock"),
             "/var/lib/workspace/run/0123abcd4567.out");
 }
 

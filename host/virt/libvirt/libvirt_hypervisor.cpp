@@ -3,9 +3,12 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "host/common/unix_socket.h"
+#include "host/store/layout.h"
 #include "host/virt/metadata.h"
 
 namespace ws::virt {
@@ -83,6 +86,18 @@ class LibvirtHypervisor final : public Hypervisor {
     return Status::Ok();
   }
 
+  Result<unique_fd> DialAgent(const std::string& name, std::chrono::milliseconds timeout) override {
+    auto socket = AgentSocket(name);
+    if (!socket.ok()) return socket.status();
+    return Dial(socket.value(), timeout);
+  }
+
+  Result<unique_fd> DialBulk(const std::string& name) override {
+    auto socket = AgentSocket(name);
+    if (!socket.ok()) return socket.status();
+    return Dial(store::BulkSocketPath(socket.value()), std::chrono::milliseconds(0));
+  }
+
   Status Start(const std::string& name) override {
     auto d = Lookup(name);
     if (!d.ok()) return d.status();
@@ -145,6 +160,23 @@ class LibvirtHypervisor final : public Hypervisor {
   std::string Uri() const override { return uri_; }
 
  private:
+  // The unix sockets libvirt binds for the VM's channels: where create put
+  // them (our metadata of the domain).
+  Result<std::string> AgentSocket(const std::string& name) {
+    auto info = Get(name);
+    if (!info.ok()) return info.status();
+    auto meta = ParseMetadata(info->metadata_xml);
+    if (!meta.ok()) return meta.status();
+    return meta->agent_socket;
+  }
+  static Result<unique_fd> Dial(const std::string& path, std::chrono::milliseconds timeout) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return Status(Code::kNotFound, "the VM's channel " + path + " is not open (is it running?)");
+    }
+    return ConnectUnix(path, timeout);
+  }
+
   Result<DomPtr> Lookup(const std::string& name) {
     DomPtr d(virDomainLookupByName(conn_.get(), name.c_str()));
     if (!d) {
