@@ -92,15 +92,33 @@ bool ToExecEnd(const v1::ExecExit& e, ExecEnd* end) {
   return true;
 }
 
+// What every call to the agent holds: the connection (alive while the call
+// is), the stub, the call's context (outliving the call's stream, which the
+// derived class holds) and its one start.
+struct CallState {
+  CallState(std::shared_ptr<GrpcGuestAgent> a, v1::GuestAgent::Stub& s)
+      : agent(std::move(a)), stub(s) {}
+  // How the call ended, in our words; a transport that broke marks the
+  // connection.
+  Status Ended(const grpc::Status& s, const std::string& what) {
+    Observe(*agent, s);
+    return FromAgent(s, what);
+  }
+  std::shared_ptr<GrpcGuestAgent> agent;
+  v1::GuestAgent::Stub& stub;
+  grpc::ClientContext ctx;
+  std::once_flag started;
+};
+
 // Every call below starts on its first use, not when it is made: the owner
 // can register it for cancellation first, and a Cancel before the start
 // cancels the call as it starts (a guest that does not read its channel
 // cannot hold the thread that opens a call).
-class GrpcExecCall final : public ExecCall {
+class GrpcExecCall final : public ExecCall, private CallState {
  public:
   GrpcExecCall(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub,
                const ExecSpec& spec)
-      : agent_(std::move(agent)), stub_(stub) {
+      : CallState(std::move(agent), stub) {
     auto* s = start_.mutable_start();
     for (const auto& a : spec.argv) s->add_argv(a);
     for (const auto& kv : spec.env) s->add_env(kv);
@@ -162,97 +180,82 @@ class GrpcExecCall final : public ExecCall {
       case v1::ExecResponse::KIND_NOT_SET:
         break;
     }
-    ctx_.TryCancel();  // not a message the agent may send
+    ctx.TryCancel();  // not a message the agent may send
     return false;
   }
-  void Cancel() override { ctx_.TryCancel(); }
+  void Cancel() override { ctx.TryCancel(); }
   Status Finish() override {
     Start();
     grpc::Status s = stream_->Finish();
-    Observe(*agent_, s);
-    return FromAgent(s, "");
+    return Ended(s, "");
   }
 
  private:
   // Opens the call and writes the start, once; false when the write failed.
   bool Start() {
-    std::call_once(started_, [&] {
-      stream_ = stub_.Exec(&ctx_);
+    std::call_once(started, [&] {
+      stream_ = stub.Exec(&ctx);
       start_ok_ = stream_->Write(start_);
     });
     return start_ok_;
   }
 
-  std::shared_ptr<GrpcGuestAgent> agent_;
-  v1::GuestAgent::Stub& stub_;
   v1::ExecRequest start_;
-  grpc::ClientContext ctx_;
-  std::once_flag started_;
   bool start_ok_ = false;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ExecRequest, v1::ExecResponse>> stream_;
 };
 
-class GrpcTreeSource final : public TreeSource {
+class GrpcTreeSource final : public TreeSource, private CallState {
  public:
   GrpcTreeSource(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub,
                  const std::string& path)
-      : agent_(std::move(agent)), stub_(stub) {
+      : CallState(std::move(agent), stub) {
     req_.set_path(path);
   }
   bool Read(v1::TreeChunk* chunk) override { return Start().Read(chunk); }
-  void Cancel() override { ctx_.TryCancel(); }
+  void Cancel() override { ctx.TryCancel(); }
   Status Finish() override {
     grpc::Status s = Start().Finish();
-    Observe(*agent_, s);
-    return FromAgent(s, "");
+    return Ended(s, "");
   }
 
  private:
   grpc::ClientReader<v1::TreeChunk>& Start() {
-    std::call_once(started_, [&] { reader_ = stub_.ReadTree(&ctx_, req_); });
+    std::call_once(started, [&] { reader_ = stub.ReadTree(&ctx, req_); });
     return *reader_;
   }
 
-  std::shared_ptr<GrpcGuestAgent> agent_;
-  v1::GuestAgent::Stub& stub_;
   v1::ReadTreeRequest req_;
-  grpc::ClientContext ctx_;
-  std::once_flag started_;
   std::unique_ptr<grpc::ClientReader<v1::TreeChunk>> reader_;
 };
 
-class GrpcTreeSink final : public TreeSink {
+class GrpcTreeSink final : public TreeSink, private CallState {
  public:
   GrpcTreeSink(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
-      : agent_(std::move(agent)), stub_(stub) {}
+      : CallState(std::move(agent), stub) {}
   bool Write(const v1::TreeChunk& chunk) override { return Start().Write(chunk); }
-  void Cancel() override { ctx_.TryCancel(); }
+  void Cancel() override { ctx.TryCancel(); }
   Result<TreeWritten> Finish() override {
     Start().WritesDone();
     grpc::Status s = Start().Finish();
-    Observe(*agent_, s);
-    if (!s.ok()) return FromAgent(s, "");
+    if (!s.ok()) return Ended(s, "");
     return TreeWritten{GuestText(resp_.root(), 4096), resp_.entries(), resp_.bytes()};
   }
 
  private:
   grpc::ClientWriter<v1::TreeChunk>& Start() {
-    std::call_once(started_, [&] { writer_ = stub_.WriteTree(&ctx_, &resp_); });
+    std::call_once(started, [&] { writer_ = stub.WriteTree(&ctx, &resp_); });
     return *writer_;
   }
 
-  std::shared_ptr<GrpcGuestAgent> agent_;
-  v1::GuestAgent::Stub& stub_;
-  grpc::ClientContext ctx_;
   v1::WriteTreeResponse resp_;
-  std::once_flag started_;
   std::unique_ptr<grpc::ClientWriter<v1::TreeChunk>> writer_;
 };
 
-class GrpcEgressWatch final : public EgressWatch {
+class GrpcEgressWatch final : public EgressWatch, private CallState {
  public:
   GrpcEgressWatch(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub)
-      : agent_(std::move(agent)), stub_(stub) {}
+      : CallState(std::move(agent), stub) {}
   bool Next(EgressAttempt* a) override {
     v1::EgressRequest req;
     if (!Start().Read(&req)) return false;
@@ -267,35 +270,31 @@ class GrpcEgressWatch final : public EgressWatch {
     a->exec_id = GuestText(req.exec_id(), kMaxEgressField);
     return true;
   }
-  void Cancel() override { ctx_.TryCancel(); }
+  void Cancel() override { ctx.TryCancel(); }
   Status Finish() override {
     grpc::Status s = Start().Finish();
-    Observe(*agent_, s);
-    return FromAgent(s, "egress watch");
+    return Ended(s, "egress watch");
   }
 
  private:
   grpc::ClientReader<v1::EgressRequest>& Start() {
-    std::call_once(started_, [&] { reader_ = stub_.WatchEgress(&ctx_, v1::WatchEgressRequest()); });
+    std::call_once(started, [&] { reader_ = stub.WatchEgress(&ctx, v1::WatchEgressRequest()); });
     return *reader_;
   }
 
-  std::shared_ptr<GrpcGuestAgent> agent_;
-  v1::GuestAgent::Stub& stub_;
-  grpc::ClientContext ctx_;
-  std::once_flag started_;
   std::unique_ptr<grpc::ClientReader<v1::EgressRequest>> reader_;
 };
 
 // A Tunnel or Forward call's data, as a ByteStream.
-class GrpcByteStream final : public ByteStream {
+class GrpcByteStream final : public ByteStream, private CallState {
  public:
   // `open` makes the call on the context; `first` is written before any data.
   using OpenFn =
       std::function<std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>>(
           grpc::ClientContext*)>;
-  GrpcByteStream(std::shared_ptr<GrpcGuestAgent> agent, OpenFn open, v1::TunnelMessage first)
-      : agent_(std::move(agent)), open_(std::move(open)), first_(std::move(first)) {}
+  GrpcByteStream(std::shared_ptr<GrpcGuestAgent> agent, v1::GuestAgent::Stub& stub, OpenFn open,
+                 v1::TunnelMessage first)
+      : CallState(std::move(agent), stub), open_(std::move(open)), first_(std::move(first)) {}
   bool Read(std::string* data) override {
     Start();  // a failed first write shows as the end of the stream
     v1::TunnelMessage m;
@@ -315,28 +314,24 @@ class GrpcByteStream final : public ByteStream {
   void CloseWrite() override {
     if (Start()) stream_->WritesDone();
   }
-  void Cancel() override { ctx_.TryCancel(); }
+  void Cancel() override { ctx.TryCancel(); }
   Status Finish() override {
     Start();
     grpc::Status s = stream_->Finish();
-    Observe(*agent_, s);
-    return FromAgent(s, "");
+    return Ended(s, "");
   }
 
  private:
   bool Start() {
-    std::call_once(started_, [&] {
-      stream_ = open_(&ctx_);
+    std::call_once(started, [&] {
+      stream_ = open_(&ctx);
       first_ok_ = stream_->Write(first_);
     });
     return first_ok_;
   }
 
-  std::shared_ptr<GrpcGuestAgent> agent_;
   OpenFn open_;
   v1::TunnelMessage first_;
-  grpc::ClientContext ctx_;
-  std::once_flag started_;
   bool first_ok_ = false;
   std::unique_ptr<grpc::ClientReaderWriter<v1::TunnelMessage, v1::TunnelMessage>> stream_;
 };
@@ -478,7 +473,8 @@ std::unique_ptr<ByteStream> GrpcGuestAgent::AcceptTunnel(uint64_t id) {
   open.mutable_open()->set_allow(true);
   auto* stub = wire_->stub.get();
   return std::make_unique<GrpcByteStream>(
-      shared_from_this(), [stub](grpc::ClientContext* ctx) { return stub->Tunnel(ctx); }, open);
+      shared_from_this(), *stub, [stub](grpc::ClientContext* ctx) { return stub->Tunnel(ctx); },
+      open);
 }
 
 Status GrpcGuestAgent::RefuseTunnel(uint64_t id, const std::string& reason,
@@ -504,7 +500,8 @@ std::unique_ptr<ByteStream> GrpcGuestAgent::Forward(uint16_t port) {
   open.mutable_forward()->set_port(port);
   auto* stub = wire_->stub.get();
   return std::make_unique<GrpcByteStream>(
-      shared_from_this(), [stub](grpc::ClientContext* ctx) { return stub->Forward(ctx); }, open);
+      shared_from_this(), *stub, [stub](grpc::ClientContext* ctx) { return stub->Forward(ctx); },
+      open);
 }
 
 BulkReader* GrpcGuestAgent::bulk() const { return bulk_ && bulk_->Alive() ? bulk_.get() : nullptr; }
