@@ -8,7 +8,7 @@ namespace ws::controller {
 Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Get(const std::string& name,
                                                           std::chrono::milliseconds timeout) {
   auto cached = [&]() -> std::shared_ptr<guest::GuestAgent> {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = agents_.find(name);
     if (it == agents_.end()) return nullptr;
     if (it->second->Alive()) return it->second;
@@ -56,21 +56,21 @@ Result<std::shared_ptr<guest::GuestAgent>> AgentPool::Reconnect(const std::strin
 }
 
 std::shared_ptr<std::mutex> AgentPool::ConnectLock(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& m = connecting_[name];
   if (!m) m = std::make_shared<std::mutex>();
   return m;
 }
 
 void AgentPool::Put(const std::string& name, std::shared_ptr<guest::GuestAgent> agent) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& slot = agents_[name];
   if (slot && slot != agent) slot->ReleaseBulk();
   slot = std::move(agent);
 }
 
 void AgentPool::Drop(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(name);
   if (it == agents_.end()) return;
   it->second->ReleaseBulk();

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "host/common/mutex.h"
 #include "host/guest/guest_agent.h"
 
 namespace ws::controller {
@@ -45,12 +46,12 @@ class AgentPool {
 
   const Dial dial_;
 
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<guest::GuestAgent>> agents_;  // guarded by mu_
+  Mutex mu_;
+  std::map<std::string, std::shared_ptr<guest::GuestAgent>> agents_ WS_GUARDED_BY(mu_);
   // One connect at a time: QEMU's chardev accepts one client; a second
   // connect() sits in its backlog and must not race the first (after a
   // daemon restart, the egress watcher and the first exec both connect).
-  std::map<std::string, std::shared_ptr<std::mutex>> connecting_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<std::mutex>> connecting_ WS_GUARDED_BY(mu_);
 };
 
 }  // namespace ws::controller

@@ -13,7 +13,7 @@ void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMet
       name, [this, name] { return agents_.Get(name, 10s); }, meta.allow, audit_path_(name),
       registry_, meta.owner_uid, private_ok);
   std::unique_ptr<net::EgressRelay> old;  // stopped outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   old = std::exchange(egress_[name], std::move(relay));
 }
 
@@ -28,7 +28,7 @@ void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& me
                        "): " + s.message());
     Log("workspace '" + name + "': published port " + problems.back());
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (problems.empty()) {
     problems_.erase(name);
   } else {
@@ -39,7 +39,7 @@ void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& me
 void GuestNetwork::Detach(const std::string& name) {
   std::unique_ptr<net::EgressRelay> relay;  // stopped outside the lock
   std::map<uint16_t, std::unique_ptr<net::PortForward>> ports;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   problems_.erase(name);
   if (auto it = egress_.find(name); it != egress_.end()) {
     relay = std::move(it->second);
@@ -53,7 +53,7 @@ void GuestNetwork::Detach(const std::string& name) {
 
 void GuestNetwork::SetAllowlist(const std::string& name, const std::vector<net::AllowEntry>& allow,
                                 bool private_ok) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = egress_.find(name);
   if (it != egress_.end()) it->second->SetAllowlist(allow, private_ok);
 }
@@ -70,14 +70,14 @@ Status GuestNetwork::OpenPort(const std::string& name, virt::WorkspaceMeta::Port
   if (!fwd.ok() && p->host == 0) fwd = net::PortForward::Open(0, p->guest, agent);
   if (!fwd.ok()) return fwd.status();
   p->host = fwd.value()->host_port();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ports_[name][p->host] = std::move(fwd.value());
   return Status::Ok();
 }
 
 void GuestNetwork::ClosePort(const std::string& name, uint16_t host_port) {
   std::unique_ptr<net::PortForward> gone;  // stopped outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = ports_.find(name); it != ports_.end()) {
     if (auto f = it->second.find(host_port); f != it->second.end()) {
       gone = std::move(f->second);
@@ -93,7 +93,7 @@ void GuestNetwork::ClosePort(const std::string& name, uint16_t host_port) {
 }
 
 std::vector<std::string> GuestNetwork::Problems(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = problems_.find(name);
   return it == problems_.end() ? std::vector<std::string>{} : it->second;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host/common/mutex.h"
 #include "host/controller/agent_pool.h"
 #include "host/net/egress_relay.h"
 #include "host/net/port_forward.h"
@@ -51,11 +52,11 @@ class GuestNetwork {
   AgentPool& agents_;
   const std::function<std::string(const std::string&)> audit_path_;
   registry::Registry* registry_ = nullptr;  // set before serving
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_;  // guarded by mu_
-  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>>
-      ports_;                                                 // guarded by mu_
-  std::map<std::string, std::vector<std::string>> problems_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_ WS_GUARDED_BY(mu_);
+  std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_
+      WS_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> problems_ WS_GUARDED_BY(mu_);
 };
 
 }  // namespace ws::controller

@@ -84,7 +84,7 @@ std::string Workspaces::ShareSpecDir(const std::string& name, const std::string&
 }
 
 std::shared_ptr<std::mutex> Workspaces::LockFor(const std::string& name) {
-  std::lock_guard lock(locks_mu_);
+  MutexLock lock(locks_mu_);
   auto& m = locks_[name];
   if (!m) m = std::make_shared<std::mutex>();
   return m;

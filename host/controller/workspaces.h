@@ -168,8 +168,8 @@ class Workspaces {
   std::string virtiofsd_binary_;
   AgentPool agents_;
   GuestNetwork net_;
-  std::mutex locks_mu_;
-  std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // guarded by locks_mu_
+  Mutex locks_mu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_ WS_GUARDED_BY(locks_mu_);
 };
 
 // How long a boot may take before create/start give up.

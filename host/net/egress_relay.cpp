@@ -53,10 +53,13 @@ void EgressRelay::Drop(Shared& shared, const EgressAttempt& req, const std::stri
 }
 
 bool EgressRelay::Shared::AcquireSlot() {
-  std::unique_lock lock(mu);
-  if (!slot_freed.wait_for(lock, std::chrono::seconds(kTunnelWaitSeconds),
-                           [&] { return open_tunnels < kMaxTunnels; })) {
-    return false;
+  MutexLock lock(mu);
+  const auto until = Clock::now() + std::chrono::seconds(kTunnelWaitSeconds);
+  while (open_tunnels >= kMaxTunnels) {
+    if (slot_freed.wait_until(lock, until) == std::cv_status::timeout &&
+        open_tunnels >= kMaxTunnels) {
+      return false;
+    }
   }
   ++open_tunnels;
   return true;
@@ -64,7 +67,7 @@ bool EgressRelay::Shared::AcquireSlot() {
 
 void EgressRelay::Shared::ReleaseSlot() {
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     --open_tunnels;
   }
   slot_freed.notify_one();
@@ -81,7 +84,7 @@ EgressRelay::EgressRelay(std::string workspace, AgentFn agent, std::vector<Allow
 
 EgressRelay::~EgressRelay() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     if (watch_) watch_->Cancel();
     cv_.notify_all();
@@ -90,7 +93,7 @@ EgressRelay::~EgressRelay() {
 }
 
 void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow, bool private_ok) {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(shared_->mu);
   shared_->allow = std::move(allow);
   shared_->private_ok = private_ok;
 }
@@ -98,25 +101,25 @@ void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow, bool private_ok) {
 void EgressRelay::WatchLoop() {
   for (;;) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
     }
     auto agent = agent_();
     if (agent.ok()) {
       auto watch = agent.value()->WatchEgress();
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (stopping_) return;
         watch_ = watch.get();
       }
       EgressAttempt req;
       while (watch->Next(&req)) Take(agent.value(), req);
       (void)watch->Finish();  // the agent connection is replaced when it broke
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       watch_ = nullptr;
     }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    MutexLock lock(mu_);
+    if (!stopping_) cv_.wait_for(lock, std::chrono::seconds(1));
   }
 }
 
@@ -149,7 +152,7 @@ void EgressRelay::Take(const std::shared_ptr<guest::GuestAgent>& agent, const Eg
 
 // The verdict by name (and port) alone, before any DNS.
 Decision EgressRelay::DecideByName(Shared& shared, const EgressAttempt& req) {
-  std::lock_guard lock(shared.mu);
+  MutexLock lock(shared.mu);
   Decision d =
       Decide(shared.allow, req.host, static_cast<uint16_t>(req.port > 65535 ? 0 : req.port));
   d.entry = nullptr;  // points into the list, which may change: not used past here

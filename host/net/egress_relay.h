@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/common/mutex.h"
 #include "host/guest/guest_agent.h"
 #include "host/net/audit_log.h"
 #include "host/net/policy.h"
@@ -64,16 +65,16 @@ class EgressRelay {
     void ReleaseSlot();
     const std::string workspace;
     AuditLog audit;
-    std::mutex mu;
-    std::condition_variable slot_freed;
-    std::vector<AllowEntry> allow;  // guarded by mu
-    int open_tunnels = 0;           // guarded by mu
-    std::atomic<int> handlers{0};   // announcements being handled (a thread each)
+    Mutex mu;
+    CondVar slot_freed;
+    std::vector<AllowEntry> allow WS_GUARDED_BY(mu);
+    int open_tunnels WS_GUARDED_BY(mu) = 0;
+    std::atomic<int> handlers{0};  // announcements being handled (a thread each)
     registry::Registry* const registry;
     const uid_t owner;
     // May an entry the user typed reach a non-public address? Not for a
-    // member's workspace unless the daemon's policy says so. Guarded by mu.
-    bool private_ok;
+    // member's workspace unless the daemon's policy says so.
+    bool private_ok WS_GUARDED_BY(mu);
   };
   void WatchLoop();
   void Take(const std::shared_ptr<guest::GuestAgent>& agent, const guest::EgressAttempt& req);
@@ -87,10 +88,10 @@ class EgressRelay {
 
   AgentFn agent_;
   std::shared_ptr<Shared> shared_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  guest::EgressWatch* watch_ = nullptr;  // guarded by mu_: the call to cancel on stop
-  bool stopping_ = false;                // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  guest::EgressWatch* watch_ WS_GUARDED_BY(mu_) = nullptr;  // the call to cancel on stop
+  bool stopping_ WS_GUARDED_BY(mu_) = false;
   std::thread watcher_;
 };
 
