@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   put("metadata", ws::virt::RenderMetadata(m));
 
   put("allow_entry", "*.Example.org:8443");
+  put("boot_params",
+      "console=ttyS0 workspace.v=1 workspace.name=app workspace.net=allowlist "
+      "workspace.root=/dev/vda "
+      "workspace.git_name=Zo%C3%AB%20O%27Brien workspace.share=ws0:/workspace:rw");
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
   put("guest_text",
