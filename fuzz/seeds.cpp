@@ -43,6 +43,18 @@ int main(int argc, char** argv) {
   put("metadata", ws::virt::RenderMetadata(m));
 
   put("allow_entry", "*.Example.org:8443");
+  // A ClientHello naming "a.example" (TLS 1.2 record, one cipher suite).
+  {
+    std::string body = std::string("\x03\x03", 2) + std::string(32, 'r') + std::string("\x00", 1) +
+                       std::string("\x00\x02\x13\x01", 4) + std::string("\x01\x00", 2);
+    const std::string sni = std::string("\x00\x0c\x00\x00\x09", 5) + "a.example";
+    const std::string ext = std::string("\x00\x00\x00", 3) + static_cast<char>(sni.size()) + sni;
+    body += std::string(1, '\0') + static_cast<char>(ext.size()) + ext;
+    const std::string hs = std::string("\x01\x00", 2) + static_cast<char>(body.size() >> 8) +
+                           static_cast<char>(body.size() & 0xff) + body;
+    put("client_hello", std::string("\x16\x03\x01", 3) + static_cast<char>(hs.size() >> 8) +
+                            static_cast<char>(hs.size() & 0xff) + hs);
+  }
   put("boot_params",
       "console=ttyS0 workspace.v=1 workspace.name=app workspace.net=allowlist "
       "workspace.root=/dev/vda "
