@@ -1,10 +1,6 @@
 #include "host/controller/copy_relay.h"
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
+#include "host/common/cancel_watch.h"
 #include "host/common/grpc_status.h"
 
 namespace ws::controller {
@@ -13,35 +9,9 @@ namespace v1 = workspace::v1;
 
 namespace {
 
-// Cancels a guest call once the CLI's call is cancelled (polled every
-// 100 ms): a guest that stalls must not hold the daemon's thread.
-class CancelWithCli {
- public:
-  CancelWithCli(grpc::ServerContext* ctx, std::function<void()> cancel)
-      : thread_([this, ctx, cancel = std::move(cancel)] {
-          std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return done_; })) {
-            if (ctx->IsCancelled()) {
-              cancel();
-              return;
-            }
-          }
-        }) {}
-  ~CancelWithCli() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
+// How often a guest call checks whether the CLI's call was cancelled: a
+// guest that stalls must not hold the daemon's thread.
+constexpr auto kCliCheck = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -52,7 +22,7 @@ grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc:
   auto source = agent.value()->ReadTree(req.path());
   // Until the guest's answer is in: a guest that stalls at any point holds
   // no daemon thread past the CLI's call.
-  CancelWithCli watch(ctx, [&] { source->Cancel(); });
+  CancelWatch watch([ctx] { return ctx->IsCancelled(); }, [&] { source->Cancel(); }, kCliCheck);
   v1::TreeChunk chunk;
   while (source->Read(&chunk)) {
     if (ctx->IsCancelled() || !out->Write(chunk)) {
@@ -72,7 +42,7 @@ grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller, grpc::
   auto agent = agents(caller, req.start().workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
   auto sink = agent.value()->WriteTree();
-  CancelWithCli watch(ctx, [&] { sink->Cancel(); });
+  CancelWatch watch([ctx] { return ctx->IsCancelled(); }, [&] { sink->Cancel(); }, kCliCheck);
   v1::TreeChunk chunk;
   *chunk.mutable_start() = req.start().target();
   bool ok = sink->Write(chunk);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <mutex>
 #include <optional>
-#include <thread>
 
+#include "host/common/cancel_watch.h"
 #include "host/common/grpc_status.h"
 #include "host/common/printable.h"
 #include "host/common/unix_socket.h"
@@ -411,37 +411,28 @@ Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,
   exec.user = spec.user;
   exec.timeout_seconds = static_cast<uint32_t>(spec.timeout.count());
   auto call = Exec(exec);
-  std::atomic<bool> done{false};
-  // A command's output may pause for minutes: the watcher, not a deadline,
-  // ends a cancelled call.
-  std::thread watcher([&] {
-    while (!done) {
-      if (cancelled()) {
-        call->Cancel();
-        return;
-      }
-      for (int i = 0; i < 10 && !done; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  });
   std::optional<RunExit> exit;
-  call->CloseWrite();
-  ExecEvent ev;
-  while (call->Read(&ev)) {
-    switch (ev.kind) {
-      case ExecEvent::Kind::kStdout:
-      case ExecEvent::Kind::kStderr:
-        on_output(ev.data);
-        break;
-      case ExecEvent::Kind::kExit:
-        exit = RunExit{ev.end.signal ? 128 + ev.end.signal : ev.end.code, ev.end.timed_out};
-        break;
+  Status s;
+  {
+    // A command's output may pause for minutes: the watch, not a deadline,
+    // ends a cancelled call.
+    CancelWatch watch(
+        cancelled, [&] { call->Cancel(); }, std::chrono::seconds(1));
+    call->CloseWrite();
+    ExecEvent ev;
+    while (call->Read(&ev)) {
+      switch (ev.kind) {
+        case ExecEvent::Kind::kStdout:
+        case ExecEvent::Kind::kStderr:
+          on_output(ev.data);
+          break;
+        case ExecEvent::Kind::kExit:
+          exit = RunExit{ev.end.signal ? 128 + ev.end.signal : ev.end.code, ev.end.timed_out};
+          break;
+      }
     }
+    s = call->Finish();
   }
-  Status s = call->Finish();
-  done = true;
-  watcher.join();
   if (cancelled()) return Status(Code::kUnavailable, "cancelled");
   if (!s.ok()) {
     return Status(s.code(), "running " + (spec.argv.empty() ? "" : GuestText(spec.argv[0], 256)) +
