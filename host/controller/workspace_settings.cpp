@@ -1,37 +1,12 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <thread>
 
-#include "host/common/boot_params.h"
-#include "host/common/cleanup.h"
-#include "host/common/log.h"
-#include "host/common/names.h"
-#include "host/common/subprocess.h"
-#include "host/common/time_format.h"
-#include "host/common/unique_fd.h"
 #include "host/controller/member_policy.h"
-#include "host/controller/unfetched_commits.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
-#include "host/shares/share_check.h"
-#include "host/shares/share_config.h"
-#include "host/store/disks.h"
-#include "host/virt/cpu_model.h"
-#include "host/virt/vm_spec.h"
 
 namespace ws::controller {
 
 using namespace internal;
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
 
 Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
     const Caller& c, const std::string& name, const std::vector<std::string>& add,
