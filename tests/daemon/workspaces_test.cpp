@@ -147,6 +147,36 @@ TEST_F(WorkspacesTest, ACreateThatFailsAtAnyStepLeavesNothing) {
   ExpectNothingLeft(18931);
 }
 
+// libvirt names a share daemon's log NAME-fsN-virtiofsd.log, which is also
+// the QEMU log of a workspace called NAME-fsN-virtiofsd: destroy removes
+// its own share logs, never the log of a workspace that exists by that name.
+TEST_F(WorkspacesTest, DestroyRemovesItsShareLogsButNotAnotherWorkspacesLogOfTheSameName) {
+  const std::string logs = dir_ + "/state/libvirt/log/qemu/";
+  fs::create_directories(logs);
+  fs::create_directories(dir_ + "/project");
+  auto with_share = [&](const std::string& name) {
+    CreateParams p = Params();
+    p.name = name;
+    p.shares = {{dir_ + "/project", "/workspace", true, {}, {}, {}}};
+    auto ws = workspaces_->Create(root_, p);
+    EXPECT_TRUE(ws.ok()) << ws.status().message();
+  };
+  // Control: with no such other workspace, the share log goes.
+  with_share("app");
+  std::ofstream(logs + "app-fs0-virtiofsd.log") << "share daemon log";
+  ASSERT_TRUE(workspaces_->Destroy(root_, "app", true).ok());
+  EXPECT_FALSE(fs::exists(logs + "app-fs0-virtiofsd.log"));
+  // A workspace named app-fs0-virtiofsd exists: its QEMU log stays.
+  with_share("app");
+  CreateParams other = Params();
+  other.name = "app-fs0-virtiofsd";
+  ASSERT_TRUE(workspaces_->Create(root_, other).ok());
+  std::ofstream(logs + "app-fs0-virtiofsd.log") << "the other workspace's QEMU log";
+  ASSERT_TRUE(workspaces_->Destroy(root_, "app", true).ok());
+  EXPECT_TRUE(fs::exists(logs + "app-fs0-virtiofsd.log"));
+  EXPECT_TRUE(workspaces_->Destroy(root_, "app-fs0-virtiofsd", true).ok());
+}
+
 TEST_F(WorkspacesTest, ACreateRefusedBeforeAnythingIsMadeSaysWhy) {
   CreateParams p = Params();
   p.cpus = 64;
