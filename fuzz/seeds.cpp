@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
       "console=ttyS0 workspace.v=1 workspace.name=app workspace.net=allowlist "
       "workspace.root=/dev/vda "
       "workspace.git_name=Zo%C3%AB%20O%27Brien workspace.share=ws0:/workspace:rw");
+  put("http_requests",
+      "\x05GET /a?b=1 HTTP/1.1\r\nHost: h.test\r\n\r\n"
+      "POST /u HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc\r\n"
+      "PUT /c HTTP/1.1\r\nHost: h.test:80\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\nGET /deny HTTP/1.0\r\n\r\n");
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
   put("guest_text",

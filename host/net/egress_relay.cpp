@@ -195,6 +195,10 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
     (void)agent->RefuseTunnel(req.id, d.reason, std::chrono::seconds(kTunnelWaitSeconds));
   }
   if (slot) shared->ReleaseSlot();
+  if (!counts.refused.empty()) {  // allowed by name, refused by what it carried
+    d.verdict = Verdict::kDeny;
+    d.reason = counts.refused;
+  }
   rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
   rec.reason = d.reason;
   rec.bytes_up = counts.guest_to_socket;

@@ -14,7 +14,8 @@
 
 namespace ws::net {
 
-RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds) {
+RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds,
+                                  const GuestFilter& filter) {
   using Clock = std::chrono::steady_clock;
   std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
   auto touch = [&] { last_activity = Clock::now().time_since_epoch().count(); };
@@ -36,7 +37,7 @@ RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds) 
     stream.Cancel();
     shutdown(fd, SHUT_RDWR);
     stop_watchdog();
-    return RelayCounts{0, 0};
+    return RelayCounts{};
   };
   if (idle_seconds > 0) {
     try {
@@ -56,6 +57,7 @@ RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds) 
     }
   }
   std::atomic<uint64_t> to_guest{0};
+  std::atomic<bool> refusing{false};  // a filter's reply still goes to the guest after the reader
   std::thread from_socket;
   try {
     from_socket = std::thread([&] {
@@ -68,22 +70,48 @@ RelayCounts RelaySocketOverStream(int fd, ByteStream& stream, int idle_seconds) 
         touch();
         if (!stream.Write(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
       }
-      stream.CloseWrite();
+      if (!refusing) stream.CloseWrite();
     });
   } catch (const std::system_error&) {
     return give_up();
   }
+  RelayCounts counts;
   uint64_t to_socket = 0;
-  std::string data;
+  std::string data, passed, reply;
   while (stream.Read(&data)) {
-    if (!WriteAll(fd, data.data(), data.size())) break;
-    to_socket += data.size();
     touch();
+    const std::string* out = &data;
+    if (filter) {
+      passed.clear();
+      const bool go_on = filter(data, &passed, &reply, &counts.refused);
+      out = &passed;
+      if (!go_on) {
+        if (!out->empty() && WriteAll(fd, out->data(), out->size())) to_socket += out->size();
+        // Nothing more reaches the socket; the guest hears the reply, then
+        // the end (a guest that keeps sending is drained until it stops or
+        // falls idle).
+        refusing = true;
+        shutdown(fd, SHUT_RDWR);
+        from_socket.join();
+        if (!reply.empty()) stream.Write(reply);
+        stream.CloseWrite();
+        while (stream.Read(&data)) {
+        }
+        stop_watchdog();
+        counts.socket_to_guest = to_guest.load();
+        counts.guest_to_socket = to_socket;
+        return counts;
+      }
+    }
+    if (!WriteAll(fd, out->data(), out->size())) break;
+    to_socket += out->size();
   }
   shutdown(fd, SHUT_RDWR);  // wakes the reader
   from_socket.join();
   stop_watchdog();
-  return {to_guest.load(), to_socket};
+  counts.socket_to_guest = to_guest.load();
+  counts.guest_to_socket = to_socket;
+  return counts;
 }
 
 }  // namespace ws::net

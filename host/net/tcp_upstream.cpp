@@ -1,10 +1,11 @@
-// TcpUpstream: the raw relay of an allowed connection to the address the
-// policy checked.
+// TcpUpstream: the relay of an allowed connection to the address the policy
+// checked, held to the name the guest asked for (TunnelGuard).
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include "host/common/tcp_connect.h"
 #include "host/common/unique_fd.h"
+#include "host/net/tunnel_guard.h"
 #include "host/net/upstream.h"
 
 namespace ws::net {
@@ -23,10 +24,21 @@ IpAddress FromSockaddr(const sockaddr* sa) {
 
 class TcpUpstream final : public Upstream {
  public:
-  TcpUpstream(unique_fd remote, std::string address, int idle_seconds)
-      : remote_(std::move(remote)), address_(std::move(address)), idle_seconds_(idle_seconds) {}
+  TcpUpstream(unique_fd remote, std::string address, int idle_seconds, std::string host,
+              uint16_t port)
+      : remote_(std::move(remote)),
+        address_(std::move(address)),
+        idle_seconds_(idle_seconds),
+        guard_(std::move(host), port) {}
   RelayCounts Handle(const Decision&, ByteStream& guest) override {
-    return RelaySocketOverStream(remote_.get(), guest, idle_seconds_);
+    return RelaySocketOverStream(
+        remote_.get(), guest, idle_seconds_,
+        [this](std::string_view in, std::string* out, std::string* reply, std::string* why) {
+          if (guard_.Feed(in, out)) return true;
+          *reply = guard_.reply();
+          *why = guard_.refusal();
+          return false;
+        });
   }
   std::string address() const override { return address_; }
 
@@ -34,6 +46,7 @@ class TcpUpstream final : public Upstream {
   unique_fd remote_;
   std::string address_;
   int idle_seconds_;
+  TunnelGuard guard_;
 };
 
 }  // namespace
@@ -64,8 +77,8 @@ Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t por
     }
     auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, 10000);  // the address just checked
     if (fd.ok()) {
-      out.upstream =
-          std::make_unique<TcpUpstream>(std::move(fd.value()), addr.ToString(), idle_seconds);
+      out.upstream = std::make_unique<TcpUpstream>(std::move(fd.value()), addr.ToString(),
+                                                   idle_seconds, target, port);
       break;
     }
     last = decision;

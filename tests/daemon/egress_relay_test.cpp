@@ -10,13 +10,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "tests/daemon/fake_guest_agent.h"
+#include "tests/support/openssl_hello.h"
 
 namespace ws::test {
 namespace {
@@ -131,6 +134,103 @@ TEST_F(EgressRelayTest, ATunnelWhoseGuestNeverSpeaksIsCutWhenIdle) {
   EXPECT_GE(conn, 0) << "the relay never connected to the allowed server";  // control
   if (conn >= 0) close(conn);
   close(server);
+}
+
+// A server on loopback that keeps what its one connection sent.
+class RecordingServer {
+ public:
+  RecordingServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 4);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      connected_ = true;
+      char buf[4096];
+      for (;;) {
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        std::lock_guard lock(mu_);
+        got_.append(buf, static_cast<size_t>(n));
+      }
+      close(c);
+    });
+  }
+  ~RecordingServer() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  bool connected() const { return connected_; }
+  std::string got() {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> connected_{false};
+  std::mutex mu_;
+  std::string got_;
+  std::thread thread_;
+};
+
+// An allowed name fronts for no other: the first bytes on its tunnel must
+// name it (TLS SNI, HTTP Host), or the upstream receives nothing at all.
+TEST_F(EgressRelayTest, ATunnelCarriesOnlyTheNameItWasAllowedTo) {
+  struct Case {
+    std::string sent;
+    bool passes;
+    std::string why;  // in the audit line when refused
+  };
+  const std::vector<Case> cases = {
+      {test::OpenSslHello("localhost", {"http/1.1"}), true, ""},
+      {test::OpenSslHello("other.example", {"http/1.1"}), false,
+       "TLS server name other.example is not localhost"},
+      {test::OpenSslHello(nullptr, {}), false, "without a server name (SNI) to localhost"},
+      {"GET / HTTP/1.1\r\nHost: localhost:PORT\r\n\r\n", true, ""},
+      {"GET / HTTP/1.1\r\nHost: other.example\r\n\r\n", false,
+       "Host 'other.example' is not localhost"},
+  };
+  int id = 0;
+  for (Case c : cases) {
+    RecordingServer server;
+    if (auto at = c.sent.find("PORT"); at != std::string::npos) {
+      c.sent.replace(at, 4, std::to_string(server.port()));
+    }
+    StartRelay({"localhost:" + std::to_string(server.port())});
+    auto guest = std::make_shared<ScriptedStream>(c.sent);
+    agent_->NextTunnel(guest);
+    agent_->PushAttempt(Attempt(++id, "localhost", server.port()));
+    const std::string decision = c.passes ? "\"decision\":\"allow\"" : "\"decision\":\"deny\"";
+    if (c.passes) {
+      ASSERT_TRUE(WaitFor([&] { return server.got() == c.sent; })) << Audit();
+      guest->Cancel();  // the client goes: the tunnel ends and is audited
+    }
+    ASSERT_TRUE(WaitFor([&] { return Count(Audit(), decision) == 1; })) << Audit();
+    EXPECT_TRUE(server.connected()) << "control: the allowed address was reached";
+    if (!c.passes) {
+      EXPECT_EQ(server.got(), "") << "the upstream received bytes of a refused tunnel";
+      EXPECT_NE(Audit().find(c.why), std::string::npos) << Audit();
+      EXPECT_TRUE(guest->ended()) << "the guest's end was closed";
+      if (c.sent.rfind("GET", 0) == 0) {
+        EXPECT_EQ(guest->written().rfind("HTTP/1.1 421 ", 0), 0u) << guest->written();
+      } else {
+        EXPECT_EQ(guest->written(), "") << "a TLS client hears no HTTP";
+      }
+    }
+    relay_.reset();
+    std::filesystem::remove(dir_ + "/audit.jsonl");
+  }
 }
 
 }  // namespace

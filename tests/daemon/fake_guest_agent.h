@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -39,6 +40,64 @@ class SilentStream final : public ByteStream {
   std::mutex mu_;
   std::condition_variable cv_;
   bool cancelled_ = false;
+};
+
+// A stream whose guest end sends `bytes` and then waits, as a client waits
+// for its answer, until the host ends its side; what the host wrote is kept.
+class ScriptedStream final : public ByteStream {
+ public:
+  explicit ScriptedStream(std::string bytes) : bytes_(std::move(bytes)) {}
+  bool Read(std::string* data) override {
+    std::unique_lock lock(mu_);
+    if (!sent_) {
+      sent_ = true;
+      *data = bytes_;
+      return true;
+    }
+    cv_.wait(lock, [&] { return ended_; });
+    return false;
+  }
+  bool Write(std::string_view data) override {
+    std::lock_guard lock(mu_);
+    written_.append(data);
+    return !ended_;
+  }
+  void CloseWrite() override { Cancel(); }
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+  Status Finish() override { return Status::Ok(); }
+  std::string written() {
+    std::lock_guard lock(mu_);
+    return written_;
+  }
+  bool ended() {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::string bytes_;
+  std::string written_;
+  bool sent_ = false, ended_ = false;
+};
+
+// A ByteStream handed out while the test keeps the stream itself.
+class SharedStream final : public ByteStream {
+ public:
+  explicit SharedStream(std::shared_ptr<ByteStream> s) : s_(std::move(s)) {}
+  bool Read(std::string* data) override { return s_->Read(data); }
+  bool Write(std::string_view data) override { return s_->Write(data); }
+  void CloseWrite() override { s_->CloseWrite(); }
+  void Cancel() override { s_->Cancel(); }
+  Status Finish() override { return s_->Finish(); }
+
+ private:
+  std::shared_ptr<ByteStream> s_;
 };
 
 class FakeGuestAgent final : public guest::GuestAgent {
@@ -75,6 +134,11 @@ class FakeGuestAgent final : public guest::GuestAgent {
     std::lock_guard lock(mu_);
     return accepted_;
   }
+  // The next tunnel accepted is this stream (else a silent one).
+  void NextTunnel(std::shared_ptr<ByteStream> stream) {
+    std::lock_guard lock(mu_);
+    next_tunnel_ = std::move(stream);
+  }
 
   // --- GuestAgent ---
   Result<guest::AgentInfo> Info(std::chrono::milliseconds) override { return guest::AgentInfo{}; }
@@ -92,6 +156,7 @@ class FakeGuestAgent final : public guest::GuestAgent {
   std::unique_ptr<ByteStream> AcceptTunnel(uint64_t) override {
     std::lock_guard lock(mu_);
     ++accepted_;
+    if (next_tunnel_) return std::make_unique<SharedStream>(std::move(next_tunnel_));
     return std::make_unique<SilentStream>();
   }
   Status RefuseTunnel(uint64_t, const std::string& reason, std::chrono::milliseconds) override {
@@ -141,6 +206,7 @@ class FakeGuestAgent final : public guest::GuestAgent {
   bool hold_ = false;
   int waiting_ = 0, refused_ = 0, accepted_ = 0;
   std::vector<std::string> reasons_;
+  std::shared_ptr<ByteStream> next_tunnel_;
 };
 
 }  // namespace ws::test

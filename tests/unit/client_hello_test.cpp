@@ -2,38 +2,17 @@
 #include "host/net/client_hello.h"
 
 #include <gtest/gtest.h>
-#include <openssl/ssl.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tests/support/openssl_hello.h"
+
 namespace ws::net {
 namespace {
 
-// The first flight of an OpenSSL client: its ClientHello record(s).
-std::string OpenSslHello(const char* sni, const std::vector<std::string>& alpn) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL* ssl = SSL_new(ctx);
-  BIO* in = BIO_new(BIO_s_mem());
-  BIO* out = BIO_new(BIO_s_mem());
-  SSL_set_bio(ssl, in, out);
-  if (sni) SSL_set_tlsext_host_name(ssl, sni);
-  if (!alpn.empty()) {
-    std::string wire;
-    for (const auto& p : alpn) wire += static_cast<char>(p.size()) + p;
-    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()),
-                        static_cast<unsigned>(wire.size()));
-  }
-  SSL_set_connect_state(ssl);
-  (void)SSL_do_handshake(ssl);  // wants to read: the hello is written
-  char* data = nullptr;
-  long n = BIO_get_mem_data(out, &data);
-  std::string hello(data, static_cast<size_t>(n));
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  return hello;
-}
+using test::OpenSslHello;
 
 uint16_t Get16(const std::string& s, size_t at) {
   return static_cast<uint16_t>(static_cast<uint8_t>(s[at]) << 8 | static_cast<uint8_t>(s[at + 1]));

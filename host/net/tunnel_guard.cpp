@@ -1,0 +1,183 @@
+#include "host/net/tunnel_guard.h"
+
+#include <optional>
+
+#include "host/net/address.h"
+#include "host/net/client_hello.h"
+#include "host/net/policy.h"
+
+namespace ws::net {
+namespace {
+
+// The longest method we wait for before deciding the bytes are not HTTP.
+constexpr size_t kMaxMethod = 24;
+
+enum class Looks { kHttp, kMaybe, kNo };
+
+// An HTTP/1.x request begins with a method (upper-case letters) and a space.
+Looks LooksLikeHttp(std::string_view b) {
+  for (size_t i = 0; i < b.size() && i <= kMaxMethod; ++i) {
+    if (b[i] == ' ') return i > 0 ? Looks::kHttp : Looks::kNo;
+    if (b[i] < 'A' || b[i] > 'Z') return Looks::kNo;
+  }
+  return b.size() <= kMaxMethod ? Looks::kMaybe : Looks::kNo;
+}
+
+// "host", "host:port", "[v6]", "[v6]:port" -> host and port text.
+bool SplitAuthority(std::string_view a, std::string_view* host, std::string_view* port) {
+  if (!a.empty() && a.front() == '[') {
+    const size_t close = a.find(']');
+    if (close == std::string_view::npos) return false;
+    *host = a.substr(0, close + 1);
+    std::string_view rest = a.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    *port = rest.substr(1);
+    return true;
+  }
+  const size_t colon = a.rfind(':');
+  *host = a.substr(0, colon);
+  if (colon != std::string_view::npos) *port = a.substr(colon + 1);
+  return true;
+}
+
+bool IsWebPort(uint16_t port) { return port == 80 || port == 443; }
+
+}  // namespace
+
+TunnelGuard::TunnelGuard(std::string host, uint16_t port)
+    : host_([&] {
+        if (ParseIpLiteral(host)) return host;
+        return NormalizeHostName(host).value_or(host);
+      }()),
+      host_is_ip_(ParseIpLiteral(host).has_value()),
+      port_(port) {}
+
+TunnelGuard::~TunnelGuard() = default;
+
+const char* TunnelGuard::kind() const {
+  switch (mode_) {
+    case Mode::kTls:
+      return "tls";
+    case Mode::kHttp:
+      return "http";
+    case Mode::kOther:
+      return "other";
+    case Mode::kSniff:
+    case Mode::kRefused:
+      break;
+  }
+  return "";
+}
+
+bool TunnelGuard::Refuse(std::string why, std::string reply) {
+  mode_ = Mode::kRefused;
+  refusal_ = std::move(why);
+  reply_ = std::move(reply);
+  buffered_.clear();
+  return false;
+}
+
+// Is `authority` (HOST[:PORT]) the host and port this connection goes to?
+bool TunnelGuard::IsThisHost(std::string_view authority) const {
+  std::string_view name, port;
+  if (!SplitAuthority(authority, &name, &port)) return false;
+  if (!port.empty() && port != std::to_string(port_)) return false;
+  if (host_is_ip_) {
+    auto a = ParseIpLiteral(name), b = ParseIpLiteral(host_);
+    return a && b && *a == *b;
+  }
+  return NormalizeHostName(name) == host_;
+}
+
+Refusal TunnelGuard::CheckHost(RequestHead* head) const {
+  auto fronting = [&](const std::string& named) {
+    return Refusal{421,
+                   "Host '" + named.substr(0, 255) + "' is not " + host_ +
+                       ", the host this connection was allowed to (domain fronting is refused)"};
+  };
+  if (!head->authority.empty() && !IsThisHost(head->authority)) return fronting(head->authority);
+  const auto hosts = head->All("host");
+  if (hosts.empty()) {  // HTTP/1.0: the one this connection goes to
+    head->headers.push_back({"Host", port_ == 80 ? host_ : host_ + ":" + std::to_string(port_)});
+    return {};
+  }
+  if (!IsThisHost(hosts.front())) return fronting(hosts.front());
+  return {};
+}
+
+bool TunnelGuard::Sniff(std::string* out) {
+  ClientHello hello;
+  switch (ParseClientHello(buffered_, &hello)) {
+    case HelloStatus::kNeedMore:
+      return true;
+    case HelloStatus::kMalformed:
+      return Refuse("a malformed TLS ClientHello", "");
+    case HelloStatus::kComplete: {
+      if (host_is_ip_ && hello.has_sni) {
+        return Refuse("TLS server name " + hello.server_name + " on a connection to the address " +
+                          host_ + " (domain fronting is refused)",
+                      "");
+      }
+      if (!host_is_ip_ && !hello.has_sni) {
+        return Refuse("a TLS ClientHello without a server name (SNI) to " + host_, "");
+      }
+      if (!host_is_ip_ && NormalizeHostName(hello.server_name) != host_) {
+        return Refuse("TLS server name " + hello.server_name + " is not " + host_ +
+                          ", the host this connection was allowed to (domain fronting is refused)",
+                      "");
+      }
+      mode_ = Mode::kTls;
+      out->append(buffered_);
+      buffered_.clear();
+      return true;
+    }
+    case HelloStatus::kNotTls:
+      break;
+  }
+  switch (LooksLikeHttp(buffered_)) {
+    case Looks::kMaybe:
+      return true;
+    case Looks::kHttp: {
+      mode_ = Mode::kHttp;
+      http_ = std::make_unique<HttpRequestFilter>(
+          [this](RequestHead* head) { return CheckHost(head); });
+      std::string held;
+      held.swap(buffered_);
+      return Feed(held, out);
+    }
+    case Looks::kNo:
+      break;
+  }
+  if (IsWebPort(port_)) {
+    return Refuse("neither TLS nor HTTP on port " + std::to_string(port_),
+                  RefusalResponse({400, "neither TLS nor HTTP on port " + std::to_string(port_)}));
+  }
+  mode_ = Mode::kOther;
+  out->append(buffered_);
+  buffered_.clear();
+  return true;
+}
+
+bool TunnelGuard::Feed(std::string_view in, std::string* out) {
+  switch (mode_) {
+    case Mode::kRefused:
+      return false;
+    case Mode::kTls:
+    case Mode::kOther:
+      out->append(in);
+      return true;
+    case Mode::kHttp:
+      if (http_->Feed(in, out)) return true;
+      // Answers to earlier requests may be on their way: only the first
+      // request's refusal is told in HTTP.
+      return Refuse(http_->refusal().reason,
+                    http_->requests() == 0 ? RefusalResponse(http_->refusal()) : "");
+    case Mode::kSniff:
+      buffered_.append(in);
+      return Sniff(out);
+  }
+  return false;
+}
+
+}  // namespace ws::net

@@ -1,0 +1,175 @@
+// The request side of an HTTP/1.1 connection: heads checked before they go
+// on, bodies passed in their own framing, ambiguous framing refused.
+#include "host/net/http_requests.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ws::net {
+namespace {
+
+struct Filtered {
+  bool ok = true;
+  std::string out;
+  Refusal refusal;
+  std::vector<std::string> heads;  // "METHOD TARGET" as checked
+};
+
+// Feeds `in` in pieces of `step` bytes (0: at once) through a filter whose
+// check records each head and refuses none.
+Filtered Filter(const std::string& in, size_t step = 0) {
+  Filtered r;
+  HttpRequestFilter f([&](RequestHead* h) {
+    r.heads.push_back(h->method + " " + h->target);
+    return Refusal{};
+  });
+  if (step == 0) step = in.size() ? in.size() : 1;
+  for (size_t at = 0; at < in.size() && r.ok; at += step) {
+    r.ok = f.Feed(std::string_view(in).substr(at, step), &r.out);
+  }
+  r.refusal = f.refusal();
+  return r;
+}
+
+const std::string kGet = "GET /a?x=1 HTTP/1.1\r\nHost: h.test\r\nAccept: */*\r\n\r\n";
+
+TEST(HttpRequestFilter, PassesHeadsAndBodiesWholeInAnyPieces) {
+  const std::string post = "POST /up HTTP/1.1\r\nHost: h.test\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string chunked =
+      "PUT /c HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: t\r\n\r\n";
+  const std::string all = kGet + post + chunked + kGet;
+  for (size_t step : {0, 1, 2, 7, 64}) {
+    Filtered r = Filter(all, step);
+    ASSERT_TRUE(r.ok) << step << ": " << r.refusal.reason;
+    EXPECT_EQ(r.out, all) << step;
+    EXPECT_EQ(r.heads, (std::vector<std::string>{"GET /a?x=1", "POST /up", "PUT /c", "GET /a?x=1"}))
+        << step;
+  }
+}
+
+TEST(HttpRequestFilter, NothingGoesOnBeforeTheWholeHeadIsChecked) {
+  Filtered r = Filter(kGet.substr(0, kGet.size() - 1));
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(r.heads.empty());
+}
+
+TEST(HttpRequestFilter, ACheckSeesAndEditsTheHeadAndCanRefuseIt) {
+  std::string out;
+  HttpRequestFilter edit([](RequestHead* h) {
+    for (auto& hd : h->headers) {
+      if (hd.name == "Accept") hd.value = "text/plain";
+    }
+    return Refusal{};
+  });
+  ASSERT_TRUE(edit.Feed(kGet, &out));
+  EXPECT_EQ(out, "GET /a?x=1 HTTP/1.1\r\nHost: h.test\r\nAccept: text/plain\r\n\r\n");
+
+  out.clear();
+  HttpRequestFilter refuse([](RequestHead* h) {
+    return h->target == "/no" ? Refusal{403, "not this one"} : Refusal{};
+  });
+  EXPECT_FALSE(refuse.Feed(kGet + "GET /no HTTP/1.1\r\nHost: h.test\r\n\r\n" + kGet, &out));
+  EXPECT_EQ(out, kGet) << "the request before the refused one went on, nothing after";
+  EXPECT_EQ(refuse.refusal().status, 403);
+  EXPECT_EQ(refuse.requests(), 1);
+  EXPECT_FALSE(refuse.Feed(kGet, &out)) << "a refused connection takes nothing more";
+}
+
+TEST(HttpRequestFilter, AmbiguousFramingIsRefusedBeforeAnyByteGoesOn) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+       "more than one Content-Length"},
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy",
+       "more than one Content-Length"},
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "both Content-Length and Transfer-Encoding"},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       "a transfer coding other than chunked"},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
+       "a transfer coding other than chunked"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n", "obs-fold"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\tfolded\r\n\r\n", "obs-fold"},
+      {"GET / HTTP/1.1\nHost: h\r\n\r\n", "a bare LF"},
+      {"GET / HTTP/1.1\r\nHost: h\n\n", "a bare LF"},
+      {"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", "a bare CR"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n", "a control character"},
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "more than one Host"},
+      {"TRACE / HTTP/1.1\r\nHost: h\r\n\r\n", "TRACE is refused"},
+      {"CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", "CONNECT"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+       "upgrades"},
+      {"GET https://other.test/ HTTP/1.1\r\nHost: h\r\n\r\n", "not a path"},
+      {"GET http://u:p@other.test/ HTTP/1.1\r\nHost: h\r\n\r\n", "user information"},
+      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", "only HTTP/1.0 and HTTP/1.1"},
+      {"GET /\r\n\r\n", "HTTP/1.0"},
+      {"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", "malformed"},
+  };
+  for (const auto& [in, why] : cases) {
+    for (size_t step : {0, 1}) {
+      Filtered r = Filter(in, step);
+      EXPECT_FALSE(r.ok) << in;
+      EXPECT_EQ(r.out, "") << in;
+      EXPECT_TRUE(r.heads.empty()) << in;
+      EXPECT_NE(r.refusal.reason.find(why), std::string::npos) << in << " -> " << r.refusal.reason;
+      EXPECT_GE(r.refusal.status, 400) << in;
+    }
+  }
+  // Controls: the same shapes, unambiguous, pass.
+  for (const std::string in :
+       {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\tfolded\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"}) {
+    Filtered r = Filter(in);
+    EXPECT_TRUE(r.ok) << in << " -> " << r.refusal.reason;
+    EXPECT_EQ(r.heads.size(), 1u) << in;
+  }
+}
+
+TEST(HttpRequestFilter, AnAbsoluteUrlGoesOnInOriginFormWithItsHostChecked) {
+  std::string seen;
+  HttpRequestFilter f([&](RequestHead* h) {
+    seen = h->authority + " " + h->target;
+    return Refusal{};
+  });
+  std::string out;
+  ASSERT_TRUE(f.Feed("GET http://Other.Test:8080?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", &out));
+  EXPECT_EQ(seen, "Other.Test:8080 /?q=1");
+  EXPECT_EQ(out, "GET /?q=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+}
+
+TEST(HttpRequestFilter, ABrokenChunkedBodyEndsTheConnection) {
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  Filtered r = Filter(head + "zz\r\nabc\r\n0\r\n\r\n" + kGet);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.refusal.reason.find("malformed request body"), std::string::npos) << r.refusal.reason;
+  EXPECT_EQ(r.heads.size(), 1u) << "the next head was never read";
+}
+
+TEST(HttpRequestFilter, HeadsAreBounded) {
+  std::string big = "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(kMaxRequestHeadBytes, 'a');
+  Filtered r = Filter(big, 4096);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.refusal.status, 431);
+  std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (size_t i = 0; i < kMaxRequestHeaders + 1; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  r = Filter(many + "\r\n");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.refusal.status, 431);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(HttpRequestFilter, TheRefusalIsAWholeResponse) {
+  const std::string r = RefusalResponse({421, "Host 'x' is not y"});
+  EXPECT_EQ(r.rfind("HTTP/1.1 421 Misdirected Request\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(r.find("\r\n\r\nworkspace: Host 'x' is not y\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ws::net
