@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 
 #include "tests/integration/environment.h"
 #include "tests/support/http_server.h"
+#include "tests/support/openssl_hello.h"
 
 namespace ws::test {
 namespace {
@@ -109,6 +111,70 @@ TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection)
       << audit;
   EXPECT_NE(audit.find("resolves to 10.0.0.5 (private)"), std::string::npos) << audit;
   EXPECT_EQ(Cli({"destroy", "-f", "named"}).code, 0);
+}
+
+std::string Base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// Domain fronting through an allowed name: a Host header or a TLS server
+// name other than the host the guest's proxy was asked for reaches nothing.
+TEST_F(NamedHosts, AnAllowedNameCannotFrontForAnother) {
+  RecordingHttpServer web(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 80),
+                          "allowed-by-name");
+  RecordingHttpServer tls(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443),
+                          "tls-port");
+  ASSERT_TRUE(web.ok() && tls.ok());
+  auto create =
+      Cli({"create", "front", "--no-share", "--no-default-allow", "--allow", "allowed.test"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto sh = [&](const std::string& script) {
+    return Cli({"exec", "--timeout", "60", "front", "--", "sh", "-c", script});
+  };
+  // Plain HTTP: the same request with the allowed Host (control), then another.
+  auto fetch = [&](const std::string& header) {
+    return sh("wget -q -O- " + header + " http://allowed.test/ 2>&1; echo \" rc=$?\"").out;
+  };
+  EXPECT_NE(fetch("").find("allowed-by-name rc=0"), std::string::npos);
+  ASSERT_NE(web.received().find("Host: allowed.test"), std::string::npos) << web.received();
+  const size_t web_before = web.received().size();
+  const std::string fronted = fetch("--header 'Host: other.example'");
+  EXPECT_EQ(fronted.find("allowed-by-name"), std::string::npos) << fronted;
+  EXPECT_NE(fronted.find("421"), std::string::npos) << fronted;
+  EXPECT_EQ(web.received().size(), web_before) << "the fronted request reached the server";
+
+  // TLS through CONNECT: a ClientHello for the allowed name (control), then
+  // one for another name; the hellos come from OpenSSL on the host.
+  auto connect = [&](const char* sni) {
+    return sh(
+        "printf '%s' " + Base64(OpenSslHello(sni, {"http/1.1"})) +
+        " | base64 -d > /tmp/hello && (printf 'CONNECT allowed.test:443 HTTP/1.1\\r\\n\\r\\n';"
+        " cat /tmp/hello; sleep 2) | nc 127.0.0.1 3128 | head -c 200");
+  };
+  auto ok = connect("allowed.test");
+  EXPECT_NE(ok.out.find("200 Connection established"), std::string::npos) << ok.out << ok.err;
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 50 && tls.received().empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return !tls.received().empty() && tls.received()[0] == 0x16;
+  }()) << "control: the allowed name's hello reached the server";
+  const size_t tls_before = tls.received().size();
+  auto other = connect("other.example");
+  EXPECT_NE(other.out.find("200 Connection established"), std::string::npos) << other.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(tls.received().size(), tls_before) << "the fronted hello reached the server";
+
+  auto audit = Cli({"audit", "front", "--json"}).out;
+  EXPECT_NE(audit.find("Host 'other.example' is not allowed.test"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("TLS server name other.example is not allowed.test"), std::string::npos)
+      << audit;
+  EXPECT_EQ(Cli({"destroy", "-f", "front"}).code, 0);
 }
 
 }  // namespace
