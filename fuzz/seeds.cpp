@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
       "POST /u HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc\r\n"
       "PUT /c HTTP/1.1\r\nHost: h.test:80\r\nTransfer-Encoding: chunked\r\n\r\n"
       "3\r\nabc\r\n0\r\n\r\nGET /deny HTTP/1.0\r\n\r\n");
+  put("http_rules",
+      "POST /v1/messages?x=1 HTTP/1.1\r\nHost: api.test\r\nx-api-key: "
+      "wsph_0123456789abcdef0123456789abcdef\r\nContent-Length: 2\r\n\r\n{}"
+      "GET / HTTP/1.1\r\nHost: api.test\r\nx-api-key: own\r\n\r\n");
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
   put("guest_text",

@@ -51,9 +51,8 @@ class TcpUpstream final : public Upstream {
 
 }  // namespace
 
-Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t port,
-               int idle_seconds) {
-  Dialed out{decision, nullptr};
+Connected ConnectChecked(const Decision& decision, const std::string& target, uint16_t port) {
+  Connected out{decision, unique_fd(), ""};
   std::string host = target;
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   addrinfo hints{};
@@ -77,8 +76,8 @@ Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t por
     }
     auto fd = ConnectTcp(ai->ai_addr, ai->ai_addrlen, 10000);  // the address just checked
     if (fd.ok()) {
-      out.upstream = std::make_unique<TcpUpstream>(std::move(fd.value()), addr.ToString(),
-                                                   idle_seconds, target, port);
+      out.fd = std::move(fd.value());
+      out.address = addr.ToString();
       break;
     }
     last = decision;
@@ -86,7 +85,18 @@ Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t por
     last.reason = "connecting to " + addr.ToString() + ": " + fd.status().message();
   }
   freeaddrinfo(res);
-  if (!out.upstream) out.decision = last;
+  if (!out.fd.valid()) out.decision = last;
+  return out;
+}
+
+Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t port,
+               int idle_seconds) {
+  Connected c = ConnectChecked(decision, target, port);
+  Dialed out{c.decision, nullptr};
+  if (c.fd.valid()) {
+    out.upstream = std::make_unique<TcpUpstream>(std::move(c.fd), std::move(c.address),
+                                                 idle_seconds, target, port);
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "host/common/byte_stream.h"
 #include "host/common/status.h"
+#include "host/common/unique_fd.h"
 #include "host/net/policy.h"
 #include "host/net/stream_relay.h"
 
@@ -27,7 +28,15 @@ class Upstream {
 // Resolves `host` (no lookup for an IP literal), checks every address
 // against `decision` (CheckResolved) and connects to the first that passes
 // — exactly the address checked, no second lookup. On failure the returned
-// Decision says why (a denial); on success the Upstream relays raw bytes.
+// Decision says why (a denial) and `fd` is not valid.
+struct Connected {
+  Decision decision;
+  unique_fd fd;
+  std::string address;  // the address connected to
+};
+Connected ConnectChecked(const Decision& decision, const std::string& host, uint16_t port);
+
+// ConnectChecked, then an Upstream that relays the bytes (TunnelGuard).
 struct Dialed {
   Decision decision;
   std::unique_ptr<Upstream> upstream;  // null unless decision allows

@@ -1,0 +1,82 @@
+// The rules an intercepted request is held to, per host class, and the
+// secret substitution: pure functions over one request head (and a
+// response scrubber), so they are unit-tested and fuzzed apart from TLS.
+//
+//   - every request names the host the connection was allowed to (Host, and
+//     the authority of an absolute URL): else 421;
+//   - a package registry is read-only unless the user allowed writes: only
+//     GET and HEAD pass (npm publish, twine upload, any PUT/POST: 403);
+//   - an AI API host takes requests only through a binding: the binding's
+//     header must hold the placeholder (in the binding's format) and no
+//     other credential may ride along (Authorization, x-api-key, api-key,
+//     x-goog-api-key, Proxy-Authorization, Cookie, a key= query value):
+//     else 403 "foreign credential", so a worm's own key uploads nothing;
+//     with no binding for the host, 403 naming the command that adds one;
+//   - a binding's placeholder becomes the real value only in that header,
+//     in that format, on that host; nowhere else is anything replaced.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/net/http_requests.h"
+
+namespace ws::net {
+
+enum class HostClass { kOther, kAiApi, kRegistry };
+const char* HostClassName(HostClass c);
+
+struct Binding {
+  std::string secret;       // the secret's name, for the audit
+  std::string header;       // where it goes, e.g. "x-api-key", "Authorization"
+  std::string format;       // the header's value around "{}", e.g. "Bearer {}"
+  std::string placeholder;  // what the guest holds
+  std::string value;        // the real secret: host memory only, never logged
+};
+
+// How one host's requests are handled.
+struct HostPlan {
+  std::string host;  // normalized name the connection was allowed to
+  uint16_t port = 443;
+  HostClass host_class = HostClass::kOther;
+  std::vector<Binding> bindings;  // the ones bound to this host
+  bool writes_allowed = false;    // a registry: methods beyond GET/HEAD
+};
+
+// What happened to one request, for the audit line (no header value, no
+// secret in any field).
+struct RequestOutcome {
+  Refusal refusal;      // status 0: passed on
+  std::string rule;     // which rule decided: "host", "read-only", "foreign credential", ...
+  std::string binding;  // the secret injected or expected, "" when none
+  bool injected = false;
+};
+
+// Applies the plan's rules to `head` and substitutes its binding in place.
+RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head);
+
+// "/path?a=…&b=…": the path with every query value blanked (names kept).
+std::string PathForAudit(std::string_view target);
+
+// Replaces every occurrence of the secrets' real values in a byte stream by
+// their placeholders, padded with '*' or cut to the value's length (the
+// framing of what carries it stays right). Holds back only the bytes that
+// could still begin a value, so streams (SSE) pass as they come.
+class Scrubber {
+ public:
+  explicit Scrubber(std::vector<std::pair<std::string, std::string>> value_to_placeholder);
+  // Appends to *out what can go on; counts replacements.
+  void Feed(std::string_view in, std::string* out);
+  // At the end of the stream: what was held back.
+  void Flush(std::string* out);
+  int replaced() const { return replaced_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> pairs_;  // value, same-length stand-in
+  std::string held_;
+  int replaced_ = 0;
+};
+
+}  // namespace ws::net
