@@ -17,12 +17,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "host/net/tunnel_guard.h"
-#include "tests/support/openssl_hello.h"
-#include "tests/support/tls_http_server.h"
+#include "tests/support/tls_loopback.h"
 
 namespace ws::test {
 namespace {
@@ -31,124 +32,12 @@ using namespace std::chrono_literals;
 const std::string kPh = "wsph_00112233445566778899aabbccddeeff";
 const std::string kKey = "sk-test-REAL-KEY-0123456789";
 
-// The tunnel's guest end: one side of a socket pair.
-class SocketStream final : public ByteStream {
- public:
-  explicit SocketStream(int fd) : fd_(fd) {}
-  ~SocketStream() override { close(fd_); }
-  bool Read(std::string* data) override {
-    char buf[16384];
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    data->assign(buf, static_cast<size_t>(n));
-    return true;
-  }
-  bool Write(std::string_view d) override {
-    return send(fd_, d.data(), d.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(d.size());
-  }
-  void CloseWrite() override { shutdown(fd_, SHUT_WR); }
-  void Cancel() override { shutdown(fd_, SHUT_RDWR); }
-  Status Finish() override { return Status::Ok(); }
-
- private:
-  int fd_;
-};
-
-// The real host: TLS on loopback; records every request byte it decrypts;
-// /sse sends three events, each after the test has seen the one before.
-class Server {
- public:
-  explicit Server(const TestCa& ca) {
-    ctx_ = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate_chain_file(ctx_, ca.cert_pem_path().c_str());
-    SSL_CTX_use_PrivateKey_file(ctx_, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 8);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Server() {
-    shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    close(fd_);
-    SSL_CTX_free(ctx_);
-  }
-  uint16_t port() const { return port_; }
-  std::string got() {
-    std::lock_guard lock(mu_);
-    return got_;
-  }
-  int connections() {
-    std::lock_guard lock(mu_);
-    return connections_;
-  }
-  void Seen(int event) {
-    std::lock_guard lock(mu_);
-    seen_ = event;
-    cv_.notify_all();
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      {
-        std::lock_guard lock(mu_);
-        ++connections_;
-      }
-      timeval tv{10, 0};
-      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      SSL* ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) Serve(ssl);
-      SSL_shutdown(ssl);
-      SSL_free(ssl);
-      close(c);
-    }
-  }
-  void Serve(SSL* ssl) {
-    std::string req;
-    char buf[4096];
-    while (req.find("\r\n\r\n") == std::string::npos) {
-      int n = SSL_read(ssl, buf, sizeof buf);
-      if (n <= 0) return;
-      req.append(buf, static_cast<size_t>(n));
-      std::lock_guard lock(mu_);
-      got_.append(buf, static_cast<size_t>(n));
-    }
-    auto send = [&](const std::string& s) { SSL_write(ssl, s.data(), static_cast<int>(s.size())); };
-    if (req.rfind("GET /sse ", 0) == 0) {
-      send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
-      for (int e = 1; e <= 3; ++e) {
-        std::unique_lock lock(mu_);
-        if (!cv_.wait_for(lock, 20s, [&] { return seen_ >= e - 1; })) return;
-        lock.unlock();
-        send("data: event" + std::to_string(e) + "\n\n");
-      }
-      return;
-    }
-    // Anything else: the request head back as the body (a reflecting server).
-    const std::string head = req.substr(0, req.find("\r\n\r\n"));
-    send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(head.size()) +
-         "\r\nConnection: close\r\n\r\n" + head);
-  }
-  SSL_CTX* ctx_;
-  int fd_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string got_;
-  int connections_ = 0;
-  int seen_ = 0;
-};
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 class InterceptTest : public ::testing::Test {
  protected:
@@ -156,7 +45,7 @@ class InterceptTest : public ::testing::Test {
     char tmpl[] = "/tmp/ws-intercept-XXXXXX";
     dir_ = mkdtemp(tmpl);
     upstream_ca_ = std::make_unique<TestCa>(dir_ + "/upstream");
-    server_ = std::make_unique<Server>(*upstream_ca_);
+    server_ = std::make_unique<LoopbackTlsServer>(*upstream_ca_);
     auto ca = net::WorkspaceCa::Create({"localhost"}, "workspace t");
     ASSERT_TRUE(ca.ok()) << ca.status().message();
     ca_ = std::move(ca.value());
@@ -212,46 +101,9 @@ class InterceptTest : public ::testing::Test {
       }
       ex.refused = dialed.upstream->Handle(dialed.decision, *stream).refused;
     });
-    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    BIO* b = BIO_new_mem_buf(ca_->CertPem().data(), static_cast<int>(ca_->CertPem().size()));
-    const std::string pem = ca_->CertPem();
-    BIO_free(b);
-    b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    X509* root = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
-    BIO_free(b);
-    X509_STORE_add_cert(store, root);
-    X509_free(root);
-    if (!intercept)
-      SSL_CTX_load_verify_locations(ctx, upstream_ca_->ca_pem_path().c_str(), nullptr);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    SSL* ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, pair[1]);
-    if (sni) {
-      SSL_set_tlsext_host_name(ssl, sni);
-      SSL_set1_host(ssl, sni);
-    }
-    if (!alpn.empty()) {
-      std::string wire;
-      for (const auto& p : alpn) wire += static_cast<char>(p.size()) + p;
-      SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()),
-                          static_cast<unsigned>(wire.size()));
-    }
-    timeval tv{20, 0};
-    setsockopt(pair[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ex.handshake = SSL_connect(ssl) == 1;
-    if (ex.handshake) {
-      SSL_write(ssl, request.data(), static_cast<int>(request.size()));
-      char buf[4096];
-      int n;
-      while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) {
-        ex.response.append(buf, static_cast<size_t>(n));
-        if (on_read) on_read(ex.response);
-      }
-    }
-    ERR_clear_error();
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
+    std::string trust = ca_->CertPem();
+    if (!intercept) trust += ReadFile(upstream_ca_->ca_pem_path());
+    ex.handshake = GuestTlsExchange(pair[1], trust, sni, alpn, request, &ex.response, on_read);
     shutdown(pair[1], SHUT_RDWR);
     host.join();
     close(pair[1]);
@@ -260,7 +112,7 @@ class InterceptTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<TestCa> upstream_ca_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<LoopbackTlsServer> server_;
   std::shared_ptr<net::WorkspaceCa> ca_;
   std::shared_ptr<net::InterceptTls> tls_;
 };
