@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "guest-agent/host_settings.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/users.h"
 
@@ -36,7 +37,9 @@ std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
     env.push_back("NO_PROXY=localhost,127.0.0.1");
     env.push_back("no_proxy=localhost,127.0.0.1");
   }
-  for (const auto& kv : start.env()) {
+  std::vector<std::string> own = HostEnv();  // the host's settings, then the exec's own
+  own.insert(own.end(), start.env().begin(), start.env().end());
+  for (const auto& kv : own) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) continue;
     std::string key = kv.substr(0, eq + 1);

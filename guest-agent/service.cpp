@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "guest-agent/exec_session.h"
+#include "guest-agent/host_settings.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/stream_relay.h"
 #include "guest-agent/tree.h"
@@ -96,6 +97,23 @@ grpc::Status AgentService::Forward(
             "nothing listens on guest port " + std::to_string(port)};
   }
   RelaySocket(fd.get(), ctx, s);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::Configure(grpc::ServerContext*,
+                                     const workspace::v1::ConfigureRequest* req,
+                                     workspace::v1::ConfigureResponse*) {
+  if (req->ca_pem().size() > 64 * 1024 || req->env_size() > 64) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "settings over their bounds"};
+  }
+  for (const auto& kv : req->env()) {
+    if (kv.size() > 4096 || kv.find('=') == std::string::npos ||
+        kv.find('\0') != std::string::npos) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "a variable that is not KEY=VALUE"};
+    }
+  }
+  Status s = ApplyHostSettings(req->ca_pem(), {req->env().begin(), req->env().end()});
+  if (!s.ok()) return {grpc::StatusCode::INTERNAL, s.message()};
   return grpc::Status::OK;
 }
 

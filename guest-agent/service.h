@@ -35,6 +35,8 @@ class AgentService final : public workspace::v1::GuestAgent::WithRawCallbackMeth
   grpc::Status Forward(grpc::ServerContext*,
                        grpc::ServerReaderWriter<workspace::v1::TunnelMessage,
                                                 workspace::v1::TunnelMessage>*) override;
+  grpc::Status Configure(grpc::ServerContext*, const workspace::v1::ConfigureRequest*,
+                         workspace::v1::ConfigureResponse*) override;
 
  private:
   std::function<void()> power_off_;

@@ -151,8 +151,9 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
                 "the workspace daemon did not answer within 120 s; see " + layout.DaemonLog());
 }
 
-int ExecDaemon(const GlobalOptions& g) {
+int ExecDaemon(const GlobalOptions& g, const std::vector<std::string>& extra) {
   std::vector<std::string> args = DaemonArgs(g);
+  args.insert(args.end(), extra.begin(), extra.end());
   ExecArgs(args);
   std::fprintf(stderr, "workspace: cannot run the daemon %s: %s; rebuild with ./scripts/setup\n",
                args[0].c_str(), std::strerror(errno));

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "host/common/status.h"
 #include "workspace/v1/controller.grpc.pb.h"
@@ -21,6 +22,7 @@ Result<std::unique_ptr<workspace::v1::Controller::Stub>> ConnectDaemon(const Glo
 
 // `workspace daemon`: replaces this process with the daemon's own binary
 // (workspace-daemon, next to this one). Returns an exit code only on failure.
-int ExecDaemon(const GlobalOptions& g);
+// `extra`: more of the daemon's own options (--upstream-ca FILE).
+int ExecDaemon(const GlobalOptions& g, const std::vector<std::string>& extra = {});
 
 }  // namespace ws::cli

@@ -239,7 +239,15 @@ int Run(int argc, char** argv) {
 
   // daemon
   auto* daemon_cmd = app.add_subcommand("daemon", "Run the daemon (as root) in the foreground");
-  daemon_cmd->callback([&] { c.code = ExecDaemon(c.global); });
+  std::string upstream_ca;
+  daemon_cmd->add_option("--upstream-ca", upstream_ca,
+                         "For tests only: one more CA the daemon trusts for the real servers of "
+                         "intercepted hosts (besides the system's)");
+  daemon_cmd->callback([&] {
+    std::vector<std::string> extra;
+    if (!upstream_ca.empty()) extra = {"--upstream-ca", upstream_ca};
+    c.code = ExecDaemon(c.global, extra);
+  });
 
   std::vector<std::string> args(argv, argv + argc);
   MarkMissingExecName(&args);

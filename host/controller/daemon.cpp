@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +85,9 @@ HostLimits ProbeLimits() {
 }  // namespace
 
 int RunDaemon(const DaemonOptions& opts) {
+  // Secrets live in this process's memory: no core dump, no ptrace by
+  // anyone but root with CAP_SYS_PTRACE.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (geteuid() != 0) {
     std::fprintf(stderr,
                  "workspace daemon: must run as root (libvirt refuses virtiofs otherwise); "
@@ -162,6 +166,11 @@ int RunDaemon(const DaemonOptions& opts) {
   };
   auto* workspaces = new Workspaces(*hypervisor, layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
+  if (auto tls = net::InterceptTls::Make(opts.upstream_ca); tls.ok()) {
+    workspaces->SetInterceptTls(tls.value());
+  } else {
+    Log("no TLS interception (secrets cannot be bound): " + tls.status().message());
+  }
   const char* reg_config = getenv("WORKSPACE_REGISTRY_CONFIG");
   workspaces->SetRegistry(new registry::Registry(
       layout.CacheDir(),

@@ -13,13 +13,16 @@
 int main(int argc, char** argv) {
   CLI::App app{"The workspace daemon (run as root; `workspace daemon` starts this)",
                "workspace daemon"};
-  ws::controller::DaemonOptions opts{ws::store::kDefaultStateDir, "", "auto"};
+  ws::controller::DaemonOptions opts{ws::store::kDefaultStateDir, "", "auto", ""};
   app.add_option("--state-dir", opts.state_dir, "State directory (default /var/lib/workspace)")
       ->envname("WORKSPACE_STATE_DIR");
   app.add_option("--libvirt-uri,--connect", opts.connect_uri,
                  "libvirt URI (default: embedded, no libvirtd)")
       ->envname("WORKSPACE_LIBVIRT_URI");
   app.add_option("--accel", opts.accel, "auto, kvm or tcg")->envname("WORKSPACE_ACCEL");
+  app.add_option("--upstream-ca", opts.upstream_ca,
+                 "For tests only: one more CA trusted for intercepted hosts' real servers")
+      ->envname("WORKSPACE_UPSTREAM_CA");
   CLI11_PARSE(app, argc, argv);
   if (opts.accel.empty()) opts.accel = "auto";
   int code = ws::controller::RunDaemon(opts);

@@ -17,6 +17,13 @@ void GuestNetwork::StartEgress(const std::string& name, const virt::WorkspaceMet
   old = std::exchange(egress_[name], std::move(relay));
 }
 
+void GuestNetwork::SetIntercept(const std::string& name, std::vector<net::HostPlan> plans,
+                                std::shared_ptr<net::WorkspaceCa> ca) {
+  MutexLock lock(mu_);
+  auto it = egress_.find(name);
+  if (it != egress_.end()) it->second->SetIntercept(std::move(plans), std::move(ca), tls_);
+}
+
 void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& meta,
                           bool private_ok) {
   StartEgress(name, meta, private_ok);

@@ -25,6 +25,11 @@ class GuestNetwork {
       : agents_(agents), audit_path_(std::move(audit_path)) {}
 
   void SetRegistry(registry::Registry* r) { registry_ = r; }
+  void SetInterceptTls(std::shared_ptr<net::InterceptTls> tls) { tls_ = std::move(tls); }
+  const std::shared_ptr<net::InterceptTls>& intercept_tls() const { return tls_; }
+  // The hosts a running workspace's egress intercepts (none: an empty list).
+  void SetIntercept(const std::string& name, std::vector<net::HostPlan> plans,
+                    std::shared_ptr<net::WorkspaceCa> ca);
   registry::Registry* registry() const { return registry_; }
 
   // The guest just booted (or the daemon restarted): its egress relay, and
@@ -52,6 +57,7 @@ class GuestNetwork {
   AgentPool& agents_;
   const std::function<std::string(const std::string&)> audit_path_;
   registry::Registry* registry_ = nullptr;  // set before serving
+  std::shared_ptr<net::InterceptTls> tls_;  // set before serving (null: no interception)
   mutable Mutex mu_;
   std::map<std::string, std::unique_ptr<net::EgressRelay>> egress_ WS_GUARDED_BY(mu_);
   std::map<std::string, std::map<uint16_t, std::unique_ptr<net::PortForward>>> ports_

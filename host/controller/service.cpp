@@ -146,6 +146,7 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
   p.cpu_model = req->cpu_model();
   p.git_name = req->git_name();
   p.git_email = req->git_email();
+  p.secrets.assign(req->secrets().begin(), req->secrets().end());
   for (const auto& sh : req->shares()) {
     p.shares.push_back({sh.host_path(),
                         sh.guest_path(),

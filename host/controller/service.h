@@ -59,6 +59,14 @@ class ControllerService final : public workspace::v1::Controller::Service {
   grpc::Status Processes(Ctx*, const workspace::v1::ProcessesRequest*,
                          workspace::v1::ProcessesResponse*) override;
   grpc::Status Kill(Ctx*, const workspace::v1::KillRequest*, workspace::v1::KillResponse*) override;
+  grpc::Status SecretAdd(Ctx*, const workspace::v1::SecretAddRequest*,
+                         workspace::v1::SecretInfo*) override;
+  grpc::Status SecretList(Ctx*, const workspace::v1::SecretListRequest*,
+                          workspace::v1::SecretListResponse*) override;
+  grpc::Status SecretRemove(Ctx*, const workspace::v1::SecretRemoveRequest*,
+                            workspace::v1::SecretRemoveResponse*) override;
+  grpc::Status SecretBind(Ctx*, const workspace::v1::SecretBindRequest*,
+                          workspace::v1::SecretBindResponse*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;

@@ -147,6 +147,21 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
                                        "' is not installed; see them with: workspace image list");
   }
 
+  // Secrets to bind: the caller's own, known before anything is made.
+  std::vector<Bound> bound;
+  for (const auto& name : p.secrets) {
+    if (p.net != NetMode::kAllowlist) {
+      return Status(Code::kInvalidArgument,
+                    "--secret needs --net allowlist: secrets are injected by the egress");
+    }
+    auto secret = secrets_.Get(c.uid, name);
+    if (!secret.ok()) return secret.status();
+    if (std::none_of(bound.begin(), bound.end(),
+                     [&](const Bound& b) { return b.secret == name; })) {
+      bound.push_back({name, store::NewPlaceholder()});
+    }
+  }
+
   // An image's defaults shrink to fit a small host; explicit values are checked.
   const uint32_t cpus = p.cpus ? p.cpus : std::min(image->default_cpus, limits_.cpus);
   const uint32_t memory = p.memory_mib ? p.memory_mib
@@ -271,6 +286,10 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   Status s = PrepareShares(p.name, meta);
   if (!s.ok()) return s;
+  if (!bound.empty()) {
+    s = WriteBindings(p.name, bound);
+    if (!s.ok()) return s;
+  }
   s = WritePrivateFile(meta.console_log, "");  // QEMU appends to it
   if (!s.ok()) return s;
   // A console kept by the cap of a workspace of the same name before is
@@ -295,8 +314,10 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   if (!s.ok()) return s;
   s = WaitForAgent(p.name, kBootTimeout, meta.console_log, 0);
   if (!s.ok()) return s;
-  rollback.Dismiss();
   net_.StartEgress(p.name, meta, PrivateOk(meta));
+  s = ApplySecrets(p.name, meta, true);
+  if (!s.ok()) return s;
+  rollback.Dismiss();
   return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta};
 }
 

@@ -77,7 +77,8 @@ Workspaces::Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& i
       virtiofsd_binary_(std::move(virtiofsd_binary)),
       agents_(std::move(dial_agent)),
       net_(agents_,
-           [this](const std::string& name) { return layout_.WorkspaceDir(name) + "/audit.log"; }) {}
+           [this](const std::string& name) { return layout_.WorkspaceDir(name) + "/audit.log"; }),
+      secrets_(layout_.state_dir() + "/secrets") {}
 
 std::string Workspaces::ShareSpecDir(const std::string& name, const std::string& tag) const {
   return layout_.WorkspaceDir(name) + "/shares/" + tag;
@@ -135,6 +136,9 @@ Result<std::vector<WorkspaceView>> Workspaces::List(const Caller& c) {
 
 void Workspaces::AttachGuest(const std::string& name, const virt::WorkspaceMeta& meta) {
   net_.Attach(name, meta, PrivateOk(meta));
+  if (Status s = ApplySecrets(name, meta, true); !s.ok()) {
+    Log("workspace '" + name + "': its secrets are not set up: " + s.message());
+  }
 }
 
 void Workspaces::DetachGuest(const std::string& name) {

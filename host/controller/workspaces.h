@@ -22,6 +22,7 @@
 #include "host/net/port_forward.h"
 #include "host/shares/share_spec.h"
 #include "host/store/layout.h"
+#include "host/store/secret_store.h"
 #include "host/virt/accel.h"
 #include "host/virt/hypervisor.h"
 #include "host/virt/metadata.h"
@@ -42,6 +43,21 @@ struct CreateParams {
   std::string cpu_model;                           // empty: auto (host/virt/cpu_model.h)
   std::string git_name;                            // the caller's git identity, for the guest
   std::string git_email;
+  std::vector<std::string> secrets;  // the caller's, by name: bound from the start
+};
+
+// One secret bound to a workspace, as the CLI may see it.
+struct BindingView {
+  std::string secret;
+  std::string host;
+  std::string env;
+};
+
+// A secret as the CLI may see it (no value), with the caller's workspaces
+// bound to it.
+struct SecretView {
+  store::Secret secret;
+  std::vector<std::string> bound_to;
 };
 
 // A workspace as callers see it.
@@ -131,6 +147,19 @@ class Workspaces {
   virt::Accel accel() const { return accel_; }
   const store::Layout& layout() const { return layout_; }
 
+  // Secrets (workspace_secrets.cpp): the caller's own, kept on the host;
+  // bound to a workspace, each is injected by the host into requests to its
+  // host, and the guest holds only a placeholder.
+  Status AddSecret(const Caller& c, store::Secret s);
+  Result<std::vector<SecretView>> ListSecrets(const Caller& c);
+  // Unbinds it from the caller's workspaces (returned) and forgets it.
+  Result<std::vector<std::string>> RemoveSecret(const Caller& c, const std::string& name);
+  Result<std::vector<BindingView>> BindSecrets(const Caller& c, const std::string& workspace,
+                                               const std::vector<std::string>& add,
+                                               const std::vector<std::string>& remove);
+  // The daemon's TLS for interception (set once, before serving).
+  void SetInterceptTls(std::shared_ptr<net::InterceptTls> tls) { net_.SetInterceptTls(tls); }
+
  private:
   Result<WorkspaceView> Find(const Caller& c, const std::string& name);
   // Start and Stop with the workspace's lock held.
@@ -154,6 +183,19 @@ class Workspaces {
   Status PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta);
   // A guest just booted: its egress and published ports.
   void AttachGuest(const std::string& name, const virt::WorkspaceMeta& meta);
+  // The workspace's bindings as its egress and guest need them: plans for
+  // the egress relay (with the workspace CA) and the guest's CA and
+  // placeholders. Fails closed: a binding whose secret is gone is dropped
+  // from the guest and its host refuses requests.
+  // at_boot: a guest just booted, with nothing set yet.
+  Status ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta, bool at_boot);
+  struct Bound {
+    std::string secret;
+    std::string placeholder;
+  };
+  std::string BindingsPath(const std::string& name) const;
+  Result<std::vector<Bound>> ReadBindings(const std::string& name) const;
+  Status WriteBindings(const std::string& name, const std::vector<Bound>& bound) const;
   // Stops the egress relay and port forwards and drops the agent connection:
   // what the daemon holds of a guest that is going away or went away.
   void DetachGuest(const std::string& name);
@@ -168,6 +210,7 @@ class Workspaces {
   std::string virtiofsd_binary_;
   AgentPool agents_;
   GuestNetwork net_;
+  store::SecretStore secrets_;
   Mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_ WS_GUARDED_BY(locks_mu_);
 };

@@ -401,6 +401,19 @@ Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
   return FromAgent(s, "guest shutdown");
 }
 
+Status GrpcGuestAgent::Configure(const std::string& ca_pem, const std::vector<std::string>& env,
+                                 std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  v1::ConfigureRequest req;
+  req.set_ca_pem(ca_pem);
+  for (const auto& kv : env) req.add_env(kv);
+  v1::ConfigureResponse resp;
+  grpc::Status s = wire_->stub->Configure(&ctx, req, &resp);
+  Observe(*this, s);
+  return FromAgent(s, "guest settings");
+}
+
 Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,
                                     const std::function<void(std::string_view)>& on_output,
                                     const std::function<bool()>& cancelled) {

@@ -163,6 +163,10 @@ class GuestAgent {
 
   virtual Result<AgentInfo> Info(std::chrono::milliseconds timeout) = 0;
   virtual Status Shutdown(std::chrono::milliseconds timeout) = 0;
+  // Sets what the host sets in the guest (agent.proto's Configure): a CA to
+  // trust ("" none) and variables every exec gets; replaces the last.
+  virtual Status Configure(const std::string& ca_pem, const std::vector<std::string>& env,
+                           std::chrono::milliseconds timeout) = 0;
   // Runs a command with no stdin; each piece of its stdout and stderr goes
   // to on_output as it arrives (untrusted guest bytes). Stops the command
   // once `cancelled` returns true; it is polled about every second.

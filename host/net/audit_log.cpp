@@ -71,7 +71,8 @@ std::string ToJsonLine(const AuditRecord& r) {
          ",\"bytes_down\":" + std::to_string(r.bytes_down) +
          ",\"duration_ms\":" + std::to_string(r.duration_ms) + ",\"endpoint\":" + q(r.endpoint) +
          ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) +
-         ",\"cache\":" + q(r.cache) + "}\n";
+         ",\"cache\":" + q(r.cache) + ",\"rule\":" + q(r.rule) + ",\"binding\":" + q(r.binding) +
+         ",\"injected\":" + (r.injected ? "true" : "false") + "}\n";
 }
 
 void AuditLog::Append(const AuditRecord& r) {

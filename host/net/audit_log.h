@@ -31,6 +31,12 @@ struct AuditRecord {
   std::string path;
   int status = 0;
   std::string cache;
+  // An intercepted request (intercept.h): the rule that decided, the secret
+  // injected or expected, whether it was injected. `path` holds no query
+  // value; no header value or secret is ever recorded.
+  std::string rule;
+  std::string binding;
+  bool injected = false;
 };
 
 std::string ToJsonLine(const AuditRecord& r);

@@ -108,6 +108,9 @@ HelloStatus ParseBody(std::string_view body, ClientHello* out) {
     HelloStatus s = HelloStatus::kComplete;
     if (type == kServerNameExtension) s = ParseServerName(data, out);
     if (type == kAlpnExtension) s = ParseAlpn(data, out);
+    // Encrypted ClientHello (and its draft, ESNI): the outer SNI is not the
+    // name the server will be asked for.
+    if (type == 0xfe0d || type == 0xffce) out->encrypted = true;
     if (s != HelloStatus::kComplete) return s;
   }
   return HelloStatus::kComplete;
@@ -121,6 +124,7 @@ HelloStatus ParseClientHello(std::string_view bytes, ClientHello* out) {
   std::string handshake;
   Reader r(bytes);
   bool first = true;
+  size_t records = 0;
   for (;;) {
     uint8_t type;
     uint16_t version, length;
@@ -134,6 +138,7 @@ HelloStatus ParseClientHello(std::string_view bytes, ClientHello* out) {
     if (!r.Bytes(length, &payload)) return HelloStatus::kNeedMore;
     handshake.append(payload);
     first = false;
+    if (++records > kMaxHelloRecords) return HelloStatus::kMalformed;
     if (handshake.size() < 4) continue;
     if (static_cast<uint8_t>(handshake[0]) != kClientHelloType) return HelloStatus::kMalformed;
     const size_t body = static_cast<size_t>(static_cast<uint8_t>(handshake[1])) << 16 |

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <system_error>
 
 #include "host/common/unique_fd.h"
@@ -98,6 +99,14 @@ void EgressRelay::SetAllowlist(std::vector<AllowEntry> allow, bool private_ok) {
   shared_->private_ok = private_ok;
 }
 
+void EgressRelay::SetIntercept(std::vector<HostPlan> plans, std::shared_ptr<WorkspaceCa> ca,
+                               std::shared_ptr<InterceptTls> tls) {
+  MutexLock lock(shared_->mu);
+  shared_->plans = std::move(plans);
+  shared_->ca = std::move(ca);
+  shared_->tls = std::move(tls);
+}
+
 void EgressRelay::WatchLoop() {
   for (;;) {
     {
@@ -181,7 +190,41 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   }
   std::unique_ptr<Upstream> upstream;
   if (d.verdict == Verdict::kAllow) {
-    Dialed dialed = DialTcp(d, req.host, static_cast<uint16_t>(req.port), IdleSeconds());
+    // A host with a plan is intercepted (on any port: its requests carry a
+    // secret or a rule, and plain bytes to it are refused).
+    std::optional<HostPlan> plan;
+    std::shared_ptr<WorkspaceCa> ca;
+    std::shared_ptr<InterceptTls> tls;
+    {
+      MutexLock lock(shared->mu);
+      const auto name = NormalizeHostName(req.host);
+      for (const auto& p : shared->plans) {
+        if (name && p.host == *name) plan = p;
+      }
+      ca = shared->ca;
+      tls = shared->tls;
+    }
+    Dialed dialed;
+    if (plan && ca && tls) {
+      plan->port = static_cast<uint16_t>(req.port);
+      dialed = DialIntercept(d, req.host, std::move(*plan), ca, tls, IdleSeconds(),
+                             [shared, req](const InterceptedRequest& r) {
+                               AuditRecord a = RecordFor(*shared, req);
+                               a.target = req.host;
+                               a.port = req.port;
+                               a.method = r.method;
+                               a.path = r.path;
+                               a.rule = r.outcome.rule;
+                               a.binding = r.outcome.binding;
+                               a.injected = r.outcome.injected;
+                               a.status = r.outcome.refusal.status;
+                               a.decision = r.outcome.refusal.status == 0 ? "allow" : "deny";
+                               a.reason = r.outcome.refusal.reason;
+                               shared->audit.Append(a);
+                             });
+    } else {
+      dialed = DialTcp(d, req.host, static_cast<uint16_t>(req.port), IdleSeconds());
+    }
     d = dialed.decision;
     upstream = std::move(dialed.upstream);
   }

@@ -2,7 +2,10 @@
 // connection the guest's proxy holds (GuestAgent.WatchEgress), decides it by
 // the allowlist — by name before any DNS, then by the resolved address,
 // connecting only to the address it checked (no second lookup) — and relays
-// allowed ones over a Tunnel stream. Every attempt goes to the audit log.
+// allowed ones over a Tunnel stream — held to the name asked for
+// (TunnelGuard), or, for a host with a plan (a secret bound to it),
+// intercepted (intercept.h). Every attempt goes to the audit log, and every
+// intercepted request.
 // Connections to the guest's registry port (method REGISTRY) are served by
 // the host's Registry over the same Tunnel, never connected anywhere.
 // Bounded: at most kMaxTunnels relays at once; a connection over the bound
@@ -25,6 +28,7 @@
 #include "host/common/mutex.h"
 #include "host/guest/guest_agent.h"
 #include "host/net/audit_log.h"
+#include "host/net/intercept.h"
 #include "host/net/policy.h"
 #include "host/registry/registry.h"
 
@@ -48,6 +52,10 @@ class EgressRelay {
   ~EgressRelay();  // stops taking connections; tunnels in flight finish on their own
 
   void SetAllowlist(std::vector<AllowEntry> allow, bool private_ok);
+  // The hosts whose requests the host reads (intercept.h), with the CA that
+  // vouches for them to the guest; for the next connection. Empty: none.
+  void SetIntercept(std::vector<HostPlan> plans, std::shared_ptr<WorkspaceCa> ca,
+                    std::shared_ptr<InterceptTls> tls);
 
  private:
   // What connection threads use; shared, so it outlives the relay if they do.
@@ -75,6 +83,9 @@ class EgressRelay {
     // May an entry the user typed reach a non-public address? Not for a
     // member's workspace unless the daemon's policy says so.
     bool private_ok WS_GUARDED_BY(mu);
+    std::vector<HostPlan> plans WS_GUARDED_BY(mu);
+    std::shared_ptr<WorkspaceCa> ca WS_GUARDED_BY(mu);
+    std::shared_ptr<InterceptTls> tls WS_GUARDED_BY(mu);
   };
   void WatchLoop();
   void Take(const std::shared_ptr<guest::GuestAgent>& agent, const guest::EgressAttempt& req);

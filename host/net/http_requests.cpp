@@ -3,6 +3,7 @@
 #include <http_parser.h>
 
 #include <cctype>
+#include <cstdio>
 
 namespace ws::net {
 namespace {
@@ -23,6 +24,11 @@ std::string Trim(std::string s) {
   if (b == std::string::npos) return "";
   size_t e = s.find_last_not_of(" \t");
   return s.substr(b, e - b + 1);
+}
+
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
 }
 
 const char* ReasonPhrase(int status) {
@@ -80,12 +86,14 @@ struct HttpRequestFilter::Impl {
     };
     settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
       auto* self = static_cast<Impl*>(p->data);
+      if (self->state == State::kBody) return 0;  // a trailer: dropped
       if (self->in_value && !self->FlushHeader()) return 1;
       self->field.append(at, n);
       return 0;
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto* self = static_cast<Impl*>(p->data);
+      if (self->state == State::kBody) return 0;
       self->in_value = true;
       self->value.append(at, n);
       return 0;
@@ -94,6 +102,20 @@ struct HttpRequestFilter::Impl {
       auto* self = static_cast<Impl*>(p->data);
       if (self->in_value && !self->FlushHeader()) return -1;
       self->headers_done = true;
+      return 0;
+    };
+    // A chunked body goes on re-framed: each chunk's data as "SIZE CRLF DATA
+    // CRLF", extensions and trailers dropped, so no server can read its
+    // framing another way than http_parser did.
+    settings.on_body = [](http_parser* p, const char* at, size_t n) {
+      auto* self = static_cast<Impl*>(p->data);
+      if (self->chunked && self->body_out && n > 0) {
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", n);
+        self->body_out->append(size);
+        self->body_out->append(at, n);
+        self->body_out->append("\r\n");
+      }
       return 0;
     };
     settings.on_message_complete = [](http_parser* p) {
@@ -154,9 +176,17 @@ struct HttpRequestFilter::Impl {
       const size_t end = raw.find("\r\n", at);
       const std::string_view line = raw.substr(at, end - at);
       at = end + 2;
+      if (line.empty()) continue;  // the blank line
       const size_t colon = line.find(':');
-      if (colon == std::string_view::npos) continue;  // the blank line; http_parser judges the rest
+      if (colon == std::string_view::npos || colon == 0) {
+        return Refuse(400, "a header line without a name and a colon");
+      }
       const std::string_view name = line.substr(0, colon);
+      for (char c : name) {
+        // A name is a token right before its colon: "Host : x" is not Host
+        // here, and a server that trims it would frame the request another way.
+        if (!IsTokenChar(c)) return Refuse(400, "a header name that is not a token");
+      }
       if (IEquals(name, "content-length")) ++lengths;
       if (IEquals(name, "host")) ++hosts;
       if (IEquals(name, "transfer-encoding")) {
@@ -194,6 +224,9 @@ struct HttpRequestFilter::Impl {
     if (parser.http_major != 1 || parser.http_minor > 1) {
       return Refuse(400, "only HTTP/1.0 and HTTP/1.1 requests are passed on");
     }
+    if (parser.http_minor == 0 && !head.All("transfer-encoding").empty()) {
+      return Refuse(400, "Transfer-Encoding in an HTTP/1.0 request");
+    }
     if (parser.method == HTTP_CONNECT) return Refuse(405, "CONNECT inside a connection");
     if (parser.method == HTTP_TRACE) return Refuse(405, "TRACE is refused (it echoes headers)");
     if (parser.upgrade) return Refuse(501, "protocol upgrades are not passed on");
@@ -216,6 +249,7 @@ struct HttpRequestFilter::Impl {
     if (r.status != 0) return Refuse(r.status, std::move(r.reason));
     out->append(head.Serialize());
     ++requests;
+    chunked = (parser.flags & F_CHUNKED) != 0;
     if (message_done) {
       state = State::kHead;
     } else {
@@ -232,6 +266,8 @@ struct HttpRequestFilter::Impl {
   RequestHead head;
   std::string field, value;
   bool in_value = false, headers_done = false, message_done = false, too_many_headers = false;
+  bool chunked = false;             // the body under way is chunked
+  std::string* body_out = nullptr;  // where a chunked body's re-framed bytes go
   Refusal refusal;
   int requests = 0;
 };
@@ -250,11 +286,14 @@ bool HttpRequestFilter::Feed(std::string_view in, std::string* out) {
   while (pos < in.size()) {
     if (s.state == State::kEnded) return false;
     if (s.state == State::kBody) {
+      s.body_out = out;
       const size_t n =
           http_parser_execute(&s.parser, &s.settings, in.data() + pos, in.size() - pos);
-      out->append(in.data() + pos, n);
+      s.body_out = nullptr;
+      if (!s.chunked) out->append(in.data() + pos, n);  // a Content-Length body, as sent
       pos += n;
       if (s.message_done) {
+        if (s.chunked) out->append("0\r\n\r\n");
         http_parser_pause(&s.parser, 0);
         s.state = State::kHead;
         continue;

@@ -41,6 +41,21 @@ bool IsPlanHost(const HostPlan& plan, std::string_view authority) {
   return NormalizeHostName(name) == plan.host;
 }
 
+// A query name as a server reads it: %XX decoded, '+' a space.
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
 // The query's parameter names, lower-cased.
 std::vector<std::string> QueryNames(std::string_view target) {
   std::vector<std::string> names;
@@ -50,7 +65,7 @@ std::vector<std::string> QueryNames(std::string_view target) {
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
-    names.push_back(Lower(pair.substr(0, pair.find('='))));
+    names.push_back(Lower(PercentDecode(pair.substr(0, pair.find('=')))));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -181,11 +196,15 @@ RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head) {
       if (Lower(h.name) == injected_header) h.value = Fill(match->format, match->value);
     }
     o.injected = true;
-    // The answer comes back uncompressed, so a reflected secret is seen.
-    head->headers.erase(
-        std::remove_if(head->headers.begin(), head->headers.end(),
-                       [](const HttpHeader& h) { return Lower(h.name) == "accept-encoding"; }),
-        head->headers.end());
+    // The answer comes back whole and uncompressed, so a reflected secret
+    // is seen: no compression, no ranges, no transfer codings asked for.
+    head->headers.erase(std::remove_if(head->headers.begin(), head->headers.end(),
+                                       [](const HttpHeader& h) {
+                                         const std::string n = Lower(h.name);
+                                         return n == "accept-encoding" || n == "range" ||
+                                                n == "if-range" || n == "te";
+                                       }),
+                        head->headers.end());
     head->headers.push_back({"Accept-Encoding", "identity"});
   }
   return o;

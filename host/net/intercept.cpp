@@ -168,6 +168,11 @@ class ServerSide {
 };
 
 // TLS with the guest, in memory: ciphertext in and out over the ByteStream.
+// mu_ guards the SSL and queued_, the records in the order TLS wrote them;
+// write_mu_ is held by whoever writes the stream. Lock order: write_mu_
+// before mu_, and the stream is never written under mu_, so the reader
+// (an alert while reading) and the answers thread (a blocked write) cannot
+// wait on each other.
 class GuestSide {
  public:
   GuestSide(SSL* ssl, ByteStream& stream) : ssl_(ssl), stream_(stream) {
@@ -187,11 +192,12 @@ class GuestSide {
     for (;;) {
       int r, err;
       {
-        std::unique_lock lock(mu_);
+        std::lock_guard lock(mu_);
         r = SSL_do_handshake(ssl_);
         err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
-        if (!FlushLocked(lock)) return Status(Code::kUnavailable, "the guest went away");
+        QueueOutputLocked();
       }
+      if (!Send(true)) return Status(Code::kUnavailable, "the guest went away");
       if (r == 1) return Status::Ok();
       if (err != SSL_ERROR_WANT_READ) {
         const std::string why = SslErrors();
@@ -210,11 +216,12 @@ class GuestSide {
     for (;;) {
       int n, err;
       {
-        std::unique_lock lock(mu_);
+        std::lock_guard lock(mu_);
         n = SSL_read(ssl_, buf, sizeof buf);
         err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, n);
-        if (!FlushLocked(lock)) return false;
+        QueueOutputLocked();
       }
+      if (!Send(false)) return false;
       if (n > 0) {
         plain->assign(buf, static_cast<size_t>(n));
         return true;
@@ -225,44 +232,67 @@ class GuestSide {
       Give(cipher);
     }
   }
+  // Waits for the stream (the answers' pace is the guest's).
   bool Write(std::string_view plain) {
-    std::unique_lock lock(mu_);
-    if (!plain.empty() && SSL_write(ssl_, plain.data(), static_cast<int>(plain.size())) <= 0) {
-      return false;
+    {
+      std::lock_guard lock(mu_);
+      if (!plain.empty() && SSL_write(ssl_, plain.data(), static_cast<int>(plain.size())) <= 0) {
+        return false;
+      }
+      QueueOutputLocked();
     }
-    return FlushLocked(lock);
+    return Send(true);
   }
   // close_notify, then no more writes.
   void Close() {
     {
-      std::unique_lock lock(mu_);
+      std::lock_guard lock(mu_);
       SSL_shutdown(ssl_);
-      (void)FlushLocked(lock);
+      QueueOutputLocked();
     }
+    (void)Send(true);
     std::lock_guard w(write_mu_);
     stream_.CloseWrite();
   }
 
  private:
-  // Sends what TLS wrote, in order: the write lock is taken before the TLS
-  // lock is let go, and the stream written outside the TLS lock.
-  bool FlushLocked(std::unique_lock<std::mutex>& lock) {
-    std::string out;
+  void QueueOutputLocked() {
     char buf[16 * 1024];
     int n;
-    while ((n = BIO_read(wbio_, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    if (out.empty()) return true;
-    std::lock_guard w(write_mu_);
-    lock.unlock();
-    const bool ok = stream_.Write(out);
-    lock.lock();
-    return ok;
+    while ((n = BIO_read(wbio_, buf, sizeof buf)) > 0) queued_.append(buf, static_cast<size_t>(n));
+  }
+  // Writes what is queued, in order. With `wait` false it leaves the work
+  // to a thread already writing, which looks at the queue again once it
+  // has let go of the stream.
+  bool Send(bool wait) {
+    for (;;) {
+      std::unique_lock w(write_mu_, std::defer_lock);
+      if (wait) {
+        w.lock();
+      } else if (!w.try_lock()) {
+        return true;
+      }
+      wait = false;
+      for (;;) {
+        std::string out;
+        {
+          std::lock_guard lock(mu_);
+          out.swap(queued_);
+        }
+        if (out.empty()) break;
+        if (!stream_.Write(out)) return false;
+      }
+      w.unlock();
+      std::lock_guard lock(mu_);
+      if (queued_.empty()) return true;
+    }
   }
   SSL* ssl_;
   BIO* rbio_;
   BIO* wbio_;
   ByteStream& stream_;
   std::mutex mu_;
+  std::string queued_;  // guarded by mu_
   std::mutex write_mu_;
 };
 
@@ -312,6 +342,9 @@ class InterceptUpstream final : public Upstream {
         return refuse("only TLS to " + plan_.host + " (its requests carry credentials or rules)");
       }
       if (st == HelloStatus::kMalformed) return refuse("a malformed TLS ClientHello");
+    }
+    if (hello.encrypted) {
+      return refuse("an encrypted ClientHello (ECH): its server name cannot be checked");
     }
     if (!hello.has_sni || NormalizeHostName(hello.server_name) != plan_.host) {
       return refuse(hello.has_sni

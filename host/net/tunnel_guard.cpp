@@ -14,13 +14,18 @@ constexpr size_t kMaxMethod = 24;
 
 enum class Looks { kHttp, kMaybe, kNo };
 
-// An HTTP/1.x request begins with a method (upper-case letters) and a space.
+// An HTTP/1.x request begins with a method (letters: servers differ on
+// case, and on blank lines before it, so both count) and a space.
 Looks LooksLikeHttp(std::string_view b) {
-  for (size_t i = 0; i < b.size() && i <= kMaxMethod; ++i) {
-    if (b[i] == ' ') return i > 0 ? Looks::kHttp : Looks::kNo;
-    if (b[i] < 'A' || b[i] > 'Z') return Looks::kNo;
+  size_t start = 0;
+  while (start < b.size() && (b[start] == '\r' || b[start] == '\n')) ++start;
+  if (start > kMaxMethod) return Looks::kHttp;  // blank lines only: HttpRequestFilter judges
+  for (size_t i = start; i < b.size() && i - start <= kMaxMethod; ++i) {
+    if (b[i] == ' ') return i > start ? Looks::kHttp : Looks::kNo;
+    const char c = b[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return Looks::kNo;
   }
-  return b.size() <= kMaxMethod ? Looks::kMaybe : Looks::kNo;
+  return b.size() - start <= kMaxMethod ? Looks::kMaybe : Looks::kNo;
 }
 
 // "host", "host:port", "[v6]", "[v6]:port" -> host and port text.
@@ -84,6 +89,10 @@ bool TunnelGuard::IsThisHost(std::string_view authority) const {
   if (!SplitAuthority(authority, &name, &port)) return false;
   if (!port.empty() && port != std::to_string(port_)) return false;
   if (host_is_ip_) {
+    // inet_aton stops at whitespace and a zone is cut off: only address characters.
+    if (name.find_first_not_of("0123456789abcdefABCDEFxX.:[]") != std::string_view::npos) {
+      return false;
+    }
     auto a = ParseIpLiteral(name), b = ParseIpLiteral(host_);
     return a && b && *a == *b;
   }
@@ -114,6 +123,9 @@ bool TunnelGuard::Sniff(std::string* out) {
     case HelloStatus::kMalformed:
       return Refuse("a malformed TLS ClientHello", "");
     case HelloStatus::kComplete: {
+      if (hello.encrypted) {
+        return Refuse("an encrypted ClientHello (ECH): its server name cannot be checked", "");
+      }
       if (host_is_ip_ && hello.has_sni) {
         return Refuse("TLS server name " + hello.server_name + " on a connection to the address " +
                           host_ + " (domain fronting is refused)",

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "host/net/address.h"
 #include "host/net/policy.h"
@@ -171,8 +172,13 @@ Result<std::shared_ptr<const Leaf>> WorkspaceCa::LeafFor(const std::string& host
                   "the workspace CA does not vouch for '" + host_in.substr(0, 255) + "'");
   }
   MutexLock lock(mu_);
-  for (const auto& [name, leaf] : leaves_) {
-    if (name == *host) return leaf;
+  // A leaf is reused until a day before it ends (a daemon may run for months).
+  time_t soon = time(nullptr) + 86400;
+  for (auto it = leaves_.begin(); it != leaves_.end(); ++it) {
+    if (it->first != *host) continue;
+    if (X509_cmp_time(X509_get0_notAfter(it->second->cert), &soon) > 0) return it->second;
+    leaves_.erase(it);
+    break;
   }
   if (!leaf_key_ && !(leaf_key_ = NewKey())) return SslError("a key for leaf certificates");
   X509* c = NewCert(leaf_key_, *host, kLeafDays);

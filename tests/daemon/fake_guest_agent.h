@@ -143,6 +143,10 @@ class FakeGuestAgent final : public guest::GuestAgent {
   // --- GuestAgent ---
   Result<guest::AgentInfo> Info(std::chrono::milliseconds) override { return guest::AgentInfo{}; }
   Status Shutdown(std::chrono::milliseconds) override { return Status::Ok(); }
+  Status Configure(const std::string&, const std::vector<std::string>&,
+                   std::chrono::milliseconds) override {
+    return Status::Ok();
+  }
   Result<guest::RunExit> Run(const guest::RunSpec&, const std::function<void(std::string_view)>&,
                              const std::function<bool()>&) override {
     return guest::RunExit{0, false};

@@ -127,6 +127,30 @@ TEST(ClientHello, PlainTextIsNotTlsAndBrokenHellosAreMalformed) {
   // Control: the same surgery adding an unknown extension instead parses.
   EXPECT_EQ(ParseClientHello(WithExtension(hello, 0x7a7a, ""), &h), HelloStatus::kComplete);
   EXPECT_EQ(h.server_name, "a.example");
+  EXPECT_FALSE(h.encrypted);
+}
+
+TEST(ClientHello, AnEncryptedHelloIsMarked) {
+  const std::string hello = OpenSslHello("public.example", {});
+  ClientHello h;
+  for (uint16_t type : {0xfe0d, 0xffce}) {
+    ASSERT_EQ(ParseClientHello(WithExtension(hello, type, "x"), &h), HelloStatus::kComplete);
+    EXPECT_TRUE(h.encrypted) << type;
+  }
+}
+
+TEST(ClientHello, AHelloSpreadOverManyRecordsIsMalformed) {
+  const std::string hello = OpenSslHello("a.example", {});
+  const std::string payload = hello.substr(5);
+  std::string split;
+  for (char c : payload) split += std::string("\x16\x03\x01\x00\x01", 5) + c;
+  ClientHello h;
+  EXPECT_EQ(ParseClientHello(split, &h), HelloStatus::kMalformed);
+  std::string two = std::string("\x16\x03\x01\x00\x10", 5) + payload.substr(0, 16);
+  const size_t rest = payload.size() - 16;
+  two += std::string("\x16\x03\x01", 3) + static_cast<char>(rest >> 8) +
+         static_cast<char>(rest & 0xff) + payload.substr(16);
+  EXPECT_EQ(ParseClientHello(two, &h), HelloStatus::kComplete) << "control: two records";
 }
 
 }  // namespace

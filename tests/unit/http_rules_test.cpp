@@ -71,6 +71,7 @@ TEST(HttpRules, AnAiHostRefusesAnyCredentialButThePlaceholder) {
        "/v1/files"},
       {{{"Host", "api.anthropic.test"}, {"x-api-key", kPh}, {"Cookie", "session=worm"}}, "/"},
       {{{"Host", "api.anthropic.test"}, {"x-api-key", kPh}}, "/v1/files?Key=worm"},
+      {{{"Host", "api.anthropic.test"}, {"x-api-key", kPh}}, "/v1/files?a=1&%6Bey=worm"},
       {{{"Host", "api.anthropic.test"}, {"x-api-key", kPh + "x"}}, "/"},
   };
   for (const auto& c : cases) {

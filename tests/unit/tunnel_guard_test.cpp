@@ -138,6 +138,15 @@ TEST(TunnelGuard, OtherProtocolsPassOnlyOffTheWebPorts) {
     EXPECT_EQ(w.out, "");
     EXPECT_NE(web.refusal().find("neither TLS nor HTTP"), std::string::npos);
   }
+  for (const std::string http : {"\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n",
+                                 "get / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"}) {
+    TunnelGuard g("allowed.test", 8080);  // HTTP on another port is still HTTP
+    Fed h = Feed(g, http);
+    EXPECT_FALSE(h.ok) << http;
+    EXPECT_EQ(h.out, "") << http;
+  }
+  TunnelGuard ip("198.51.100.10", 80);
+  EXPECT_FALSE(Feed(ip, "GET / HTTP/1.1\r\nHost: 198.51.100.10 evil.test\r\n\r\n").ok);
   TunnelGuard wait("allowed.test", 80);  // a method not yet ended by its space: wait
   Fed w = Feed(wait, "GE");
   EXPECT_TRUE(w.ok);

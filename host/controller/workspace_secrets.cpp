@@ -1,0 +1,240 @@
+// Workspaces' secrets: the caller's store, bindings per workspace
+// (STATE/workspaces/NAME/secrets.json: secret names and their placeholders,
+// never a value), and what a binding sets up — the egress relay's plans with
+// the workspace CA (STATE/workspaces/NAME/ca/), and the guest's CA and
+// placeholders (GuestAgent::Configure).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
+#include "host/net/workspace_ca.h"
+
+namespace ws::controller {
+
+using namespace internal;
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Most secrets bound to one workspace.
+constexpr size_t kMaxBindings = 16;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+std::string Workspaces::BindingsPath(const std::string& name) const {
+  return layout_.WorkspaceDir(name) + "/secrets.json";
+}
+
+Result<std::vector<Workspaces::Bound>> Workspaces::ReadBindings(const std::string& name) const {
+  std::vector<Bound> out;
+  std::error_code ec;
+  if (!fs::exists(BindingsPath(name), ec)) return out;
+  json j = json::parse(ReadText(BindingsPath(name)), nullptr, false);
+  if (j.is_discarded() || !j.contains("bindings") || !j["bindings"].is_array()) {
+    return Status(Code::kInternal, BindingsPath(name) + " is not a bindings file");
+  }
+  for (const auto& b : j["bindings"]) {
+    out.push_back({b.value("secret", ""), b.value("placeholder", "")});
+  }
+  return out;
+}
+
+Status Workspaces::WriteBindings(const std::string& name, const std::vector<Bound>& bound) const {
+  json list = json::array();
+  for (const auto& b : bound)
+    list.push_back({{"secret", b.secret}, {"placeholder", b.placeholder}});
+  return WritePrivateFile(BindingsPath(name), json{{"bindings", list}}.dump(2) + "\n");
+}
+
+Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta,
+                                bool at_boot) {
+  if (meta.net != NetMode::kAllowlist) return Status::Ok();
+  auto bound = ReadBindings(name);
+  if (!bound.ok()) return bound.status();
+  if (bound.value().empty() && at_boot) return Status::Ok();  // a fresh guest has nothing to undo
+  std::vector<net::HostPlan> plans;
+  std::vector<std::string> env, hosts;
+  for (const auto& b : bound.value()) {
+    auto secret = secrets_.Get(meta.owner_uid, b.secret);
+    net::Binding binding;
+    binding.secret = b.secret;
+    binding.placeholder = b.placeholder;
+    std::string host;
+    if (secret.ok()) {
+      binding.header = secret->header;
+      binding.format = secret->format;
+      binding.value = secret->value;  // empty would refuse: never sent without it
+      host = secret->host;
+      if (!secret->env.empty()) env.push_back(secret->env + "=" + b.placeholder);
+    } else {
+      continue;  // removed since: its placeholder reaches nothing (no plan, no value)
+    }
+    auto it = std::find_if(plans.begin(), plans.end(),
+                           [&](const net::HostPlan& p) { return p.host == host; });
+    if (it == plans.end()) {
+      net::HostPlan plan;
+      plan.host = host;
+      plans.push_back(plan);
+      hosts.push_back(host);
+      it = plans.end() - 1;
+    }
+    it->bindings.push_back(std::move(binding));
+  }
+  std::shared_ptr<net::WorkspaceCa> ca;
+  if (!plans.empty()) {
+    if (!net_.intercept_tls()) {
+      return Status(Code::kFailedPrecondition, "this daemon cannot intercept TLS (see its log)");
+    }
+    std::sort(hosts.begin(), hosts.end());
+    std::string joined;
+    for (const auto& h : hosts) joined += h + "\n";
+    const std::string dir = layout_.WorkspaceDir(name) + "/ca";
+    if (ReadText(dir + "/hosts") == joined) {
+      auto loaded =
+          net::WorkspaceCa::Load(ReadText(dir + "/cert.pem"), ReadText(dir + "/key.pem"), hosts);
+      if (loaded.ok()) ca = std::move(loaded.value());
+    }
+    if (!ca) {  // none yet, or for other hosts: a new one (the guest is told below)
+      auto made = net::WorkspaceCa::Create(hosts, "workspace " + name);
+      if (!made.ok()) return made.status();
+      ca = std::move(made.value());
+      mkdir(dir.c_str(), 0700);
+      for (auto [file, text] : {std::pair<const char*, std::string>{"key.pem", ca->KeyPem()},
+                                {"cert.pem", ca->CertPem()},
+                                {"hosts", joined}}) {
+        if (Status s = WritePrivateFile(dir + "/" + file, text); !s.ok()) return s;
+      }
+    }
+  }
+  net_.SetIntercept(name, plans, ca);
+  auto agent = agents_.Get(name, 10s);
+  if (!agent.ok()) return agent.status();
+  return agent.value()->Configure(ca ? ca->CertPem() : "", env, 10s);
+}
+
+Status Workspaces::AddSecret(const Caller& c, store::Secret s) {
+  s.added.clear();
+  const std::string secret_name = s.name;
+  if (Status put = secrets_.Put(c.uid, std::move(s)); !put.ok()) return put;
+  // A new value or host for workspaces already bound to it.
+  auto all = List(c);
+  if (!all.ok()) return Status::Ok();
+  for (const auto& ws : all.value()) {
+    if (ws.meta.owner_uid != c.uid || ws.state != virt::VmState::kRunning) continue;
+    auto bound = ReadBindings(ws.name);
+    if (!bound.ok()) continue;
+    for (const auto& b : bound.value()) {
+      if (b.secret == secret_name) (void)ApplySecrets(ws.name, ws.meta, false);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SecretView>> Workspaces::ListSecrets(const Caller& c) {
+  auto secrets = secrets_.List(c.uid);
+  if (!secrets.ok()) return secrets.status();
+  auto all = List(c);
+  std::vector<SecretView> out;
+  for (auto& s : secrets.value()) {
+    SecretView v{store::Redacted(std::move(s)), {}};
+    if (all.ok()) {
+      for (const auto& ws : all.value()) {
+        if (ws.meta.owner_uid != c.uid) continue;
+        auto bound = ReadBindings(ws.name);
+        if (!bound.ok()) continue;
+        for (const auto& b : bound.value()) {
+          if (b.secret == v.secret.name) v.bound_to.push_back(ws.name);
+        }
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Workspaces::RemoveSecret(const Caller& c,
+                                                          const std::string& name) {
+  auto secret = secrets_.Get(c.uid, name);
+  if (!secret.ok()) return secret.status();
+  std::vector<std::string> unbound;
+  auto all = List(c);
+  if (all.ok()) {
+    for (const auto& ws : all.value()) {
+      if (ws.meta.owner_uid != c.uid) continue;
+      auto r = BindSecrets(c, ws.name, {}, {name});
+      if (r.ok()) unbound.push_back(ws.name);
+    }
+  }
+  if (Status s = secrets_.Remove(c.uid, name); !s.ok()) return s;
+  return unbound;
+}
+
+Result<std::vector<BindingView>> Workspaces::BindSecrets(const Caller& c,
+                                                         const std::string& workspace,
+                                                         const std::vector<std::string>& add,
+                                                         const std::vector<std::string>& remove) {
+  auto lock = LockFor(workspace);
+  std::lock_guard guard(*lock);
+  auto ws = Find(c, workspace);
+  if (!ws.ok()) return ws.status();
+  if (ws->meta.net != NetMode::kAllowlist) {
+    return Status(Code::kFailedPrecondition,
+                  "workspace '" + workspace + "' has --net " + NetModeName(ws->meta.net) +
+                      ": secrets are injected by its egress, which it does not have");
+  }
+  auto bound = ReadBindings(workspace);
+  if (!bound.ok()) return bound.status();
+  auto& list = bound.value();
+  bool removed_any = false;
+  for (const auto& name : remove) {
+    const size_t before = list.size();
+    std::erase_if(list, [&](const Bound& b) { return b.secret == name; });
+    if (list.size() == before) {
+      return Status(Code::kNotFound,
+                    "secret '" + name.substr(0, 40) + "' is not bound to '" + workspace + "'");
+    }
+    removed_any = true;
+  }
+  for (const auto& name : add) {
+    // The owner's secret: a workspace only ever carries its owner's.
+    auto secret = secrets_.Get(ws->meta.owner_uid, name);
+    if (!secret.ok()) return secret.status();
+    if (std::any_of(list.begin(), list.end(), [&](const Bound& b) { return b.secret == name; })) {
+      continue;
+    }
+    if (list.size() >= kMaxBindings) {
+      return Status(Code::kResourceExhausted,
+                    "a workspace takes at most " + std::to_string(kMaxBindings) + " secrets");
+    }
+    list.push_back({name, store::NewPlaceholder()});
+  }
+  if (!add.empty() || removed_any) {
+    if (Status s = WriteBindings(workspace, list); !s.ok()) return s;
+    if (ws->state == virt::VmState::kRunning) {
+      if (Status s = ApplySecrets(workspace, ws->meta, false); !s.ok()) return s;
+    }
+  }
+  std::vector<BindingView> out;
+  for (const auto& b : list) {
+    auto secret = secrets_.Get(ws->meta.owner_uid, b.secret);
+    out.push_back({b.secret, secret.ok() ? secret->host : "", secret.ok() ? secret->env : ""});
+  }
+  return out;
+}
+
+}  // namespace ws::controller
