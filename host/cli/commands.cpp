@@ -16,6 +16,7 @@
 #include "host/cli/git_command.h"
 #include "host/cli/image_commands.h"
 #include "host/cli/net_commands.h"
+#include "host/cli/secret_commands.h"
 #include "host/cli/session_commands.h"
 #include "host/cli/workspace_commands.h"
 #include "host/common/printable.h"
@@ -193,6 +194,7 @@ int Run(int argc, char** argv) {
   WorkspaceCommands workspaces(app, c);
   SessionCommands sessions(app, c);
   NetCommands net(app, c);
+  SecretCommands secrets(app, c);
   ImageCommands images(app, c);
   GitCommand git(app, c);
   ChangesCommand changes(app, c);

@@ -133,6 +133,16 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       ->type_name("MIB")
       ->check(CLI::Range(128, 1 << 20));
   create_cmd
+      ->add_option(
+          "--secret",
+          [&](const CLI::results_t& r) {
+            for (const auto& v : r) create.add_secrets(v);
+            return true;
+          },
+          "Bind a secret of yours (workspace secret add) from the start (repeatable)")
+      ->type_name("NAME")
+      ->allow_extra_args(false);
+  create_cmd
       ->add_option("--cpu-model", *create.mutable_cpu_model(),
                    "Guest CPU: auto (default: max under TCG, host under KVM), max, host, or a QEMU "
                    "model such as Haswell")

@@ -1,29 +1,9 @@
 #include "host/cli/default_allow.h"
 
-#include <fstream>
-
-#include "host/common/subprocess.h"
+#include "host/net/ai_api_hosts.h"
 
 namespace ws::cli {
 
-std::vector<net::AllowEntry> DefaultAllowlist() {
-  std::vector<net::AllowEntry> out;
-  for (const std::string& dir :
-       {ExeDir() + "/../share/workspace", std::string("/usr/share/workspace")}) {
-    std::ifstream f(dir + "/ai-api-hosts.txt");
-    if (!f) continue;
-    std::string line;
-    while (std::getline(f, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      auto e = net::ParseAllowEntry(line, "ai-apis");
-      if (!e.ok()) continue;
-      bool seen = false;
-      for (const auto& x : out) seen = seen || (x.host == e->host && x.port == e->port);
-      if (!seen) out.push_back(e.value());
-    }
-    break;
-  }
-  return out;
-}
+std::vector<net::AllowEntry> DefaultAllowlist() { return net::AiApiHosts(); }
 
 }  // namespace ws::cli

@@ -13,6 +13,7 @@
 
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
+#include "host/net/ai_api_hosts.h"
 #include "host/net/workspace_ca.h"
 
 namespace ws::controller {
@@ -89,6 +90,8 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     if (it == plans.end()) {
       net::HostPlan plan;
       plan.host = host;
+      // An AI API takes only the bound key: a worm's own is refused there.
+      plan.host_class = net::IsAiApiHost(host) ? net::HostClass::kAiApi : net::HostClass::kOther;
       plans.push_back(plan);
       hosts.push_back(host);
       it = plans.end() - 1;

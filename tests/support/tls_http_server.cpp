@@ -81,7 +81,8 @@ void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
 
 // Self-signed when `issuer` is null. Strict verifiers (Python 3.13, Go)
 // want key identifiers and usages on both, hence the full set.
-CertPtr MakeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key) {
+CertPtr MakeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
+                 const std::string& san = "IP:127.0.0.1,DNS:localhost") {
   CertPtr cert(X509_new(), X509_free);
   X509* c = cert.get();
   X509* iss = issuer ? issuer : c;
@@ -101,7 +102,7 @@ CertPtr MakeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_k
     AddExt(c, iss, NID_basic_constraints, "critical,CA:FALSE");
     AddExt(c, iss, NID_key_usage, "critical,digitalSignature");
     AddExt(c, iss, NID_ext_key_usage, "serverAuth");
-    AddExt(c, iss, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    AddExt(c, iss, NID_subject_alt_name, san.c_str());
   }
   AddExt(c, iss, NID_subject_key_identifier, "hash");
   AddExt(c, iss, NID_authority_key_identifier, "keyid:always");
@@ -256,7 +257,7 @@ struct TlsHttpServer::State {
   bool ServeOne(Conn& c);
 };
 
-TestCa::TestCa(const std::string& dir) {
+TestCa::TestCa(const std::string& dir, const std::vector<std::string>& dns_names) {
   std::filesystem::create_directories(dir);
   ca_ = dir + "/ca.pem";
   cert_ = dir + "/cert.pem";
@@ -264,7 +265,9 @@ TestCa::TestCa(const std::string& dir) {
   KeyPtr ca_key(EVP_EC_gen("P-256"), EVP_PKEY_free), key(EVP_EC_gen("P-256"), EVP_PKEY_free);
   if (!ca_key || !key) Fail("EVP_EC_gen");
   CertPtr ca = MakeCert(ca_key.get(), "ws test CA", nullptr, nullptr);
-  CertPtr cert = MakeCert(key.get(), "localhost", ca.get(), ca_key.get());
+  std::string san = "IP:127.0.0.1,DNS:localhost";
+  for (const auto& n : dns_names) san += ",DNS:" + n;
+  CertPtr cert = MakeCert(key.get(), "localhost", ca.get(), ca_key.get(), san);
   WritePem(ca_, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); });
   WritePem(cert_, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
   WritePem(key_, [&](BIO* b) {

@@ -14,10 +14,11 @@
 namespace ws::test {
 
 // A self-signed CA and a server certificate for 127.0.0.1 and localhost
-// signed by it, written as PEM files into `dir` (created if missing).
+// (and `dns_names`) signed by it, written as PEM files into `dir` (created
+// if missing).
 class TestCa {
  public:
-  explicit TestCa(const std::string& dir);
+  explicit TestCa(const std::string& dir, const std::vector<std::string>& dns_names = {});
   const std::string& ca_pem_path() const { return ca_; }
   const std::string& cert_pem_path() const { return cert_; }
   const std::string& key_pem_path() const { return key_; }

@@ -52,16 +52,21 @@ class SocketStream final : public ByteStream {
 // body (a reflecting server). One request per connection.
 class LoopbackTlsServer {
  public:
-  explicit LoopbackTlsServer(const TestCa& ca) {
+  // On 127.0.0.1 at a free port, or on `listen_fd` (bound and listening,
+  // e.g. in a test network namespace).
+  explicit LoopbackTlsServer(const TestCa& ca, int listen_fd = -1) {
     ctx_ = SSL_CTX_new(TLS_server_method());
     SSL_CTX_use_certificate_chain_file(ctx_, ca.cert_pem_path().c_str());
     SSL_CTX_use_PrivateKey_file(ctx_, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd_ = listen_fd;
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 8);
+    if (fd_ < 0) {
+      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      listen(fd_, 8);
+    }
     socklen_t len = sizeof a;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
