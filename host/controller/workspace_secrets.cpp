@@ -67,7 +67,17 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   if (meta.net != NetMode::kAllowlist) return Status::Ok();
   auto bound = ReadBindings(name);
   if (!bound.ok()) return bound.status();
-  if (bound.value().empty() && at_boot) return Status::Ok();  // a fresh guest has nothing to undo
+  // The AI APIs it may reach: only through a binding (http_rules.h), so
+  // their requests are read even with none.
+  std::vector<std::string> ai_hosts;
+  for (const auto& e : meta.allow) {
+    if (!e.is_wildcard() && (e.port == 0 || e.port == 443) && net::IsAiApiHost(e.host)) {
+      ai_hosts.push_back(e.host);
+    }
+  }
+  if (bound.value().empty() && ai_hosts.empty() && at_boot) {
+    return Status::Ok();  // a fresh guest has nothing to undo
+  }
   std::vector<net::HostPlan> plans;
   std::vector<std::string> env, hosts;
   for (const auto& b : bound.value()) {
@@ -97,6 +107,16 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
       it = plans.end() - 1;
     }
     it->bindings.push_back(std::move(binding));
+  }
+  for (const auto& host : ai_hosts) {
+    if (std::none_of(plans.begin(), plans.end(),
+                     [&](const net::HostPlan& p) { return p.host == host; })) {
+      net::HostPlan plan;
+      plan.host = host;
+      plan.host_class = net::HostClass::kAiApi;
+      plans.push_back(plan);
+      hosts.push_back(host);
+    }
   }
   std::shared_ptr<net::WorkspaceCa> ca;
   if (!plans.empty()) {

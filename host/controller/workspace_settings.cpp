@@ -48,6 +48,12 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
   Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
   if (!s.ok()) return s;
   net_.SetAllowlist(name, list, ws->meta.owner_uid == 0 || policy.allow_private_hosts);
+  if (ws->state == virt::VmState::kRunning) {
+    // An AI API added or removed: the hosts the egress reads change.
+    if (Status a = ApplySecrets(name, ws->meta, false); !a.ok()) {
+      return Status(a.code(), "the allowlist changed, but: " + a.message());
+    }
+  }
   return list;
 }
 

@@ -270,6 +270,15 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   ASSERT_EQ(Cli({"secret", "unbind", "sec", "anthropic"}).code, 0);
   auto after = sh("echo \"[$ANTHROPIC_API_KEY]\"");
   EXPECT_EQ(after.out, "[]\n") << after.out;
+  // With no binding, an allowed AI API still takes no key from the guest:
+  // refused with the command that adds one, the server reached by nothing.
+  const size_t unbound_before = server.got().size();
+  auto own =
+      sh("curl -sS -w ' %{http_code}' https://api.anthropic.com/v1/messages -H "
+         "'x-api-key: sk-ant-users-own-key-in-the-vm'");
+  EXPECT_NE(own.out.find("403"), std::string::npos) << own.out << own.err;
+  EXPECT_NE(own.out.find("workspace secret add"), std::string::npos) << own.out;
+  EXPECT_EQ(server.got().size(), unbound_before);
   EXPECT_EQ(Cli({"destroy", "-f", "sec"}).code, 0);
 }
 
