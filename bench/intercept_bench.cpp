@@ -51,7 +51,7 @@ double Once(Setup& s, bool intercept, const std::string& path, size_t* got) {
   std::thread host([&] {
     ws::test::SocketStream stream(pair[0]);
     ws::net::Dialed dialed =
-        intercept ? ws::net::DialIntercept(d, "localhost", plan, s.ca, s.tls, 60, nullptr)
+        intercept ? ws::net::DialIntercept(d, "localhost", plan, s.ca, s.tls, 60, nullptr, nullptr)
                   : ws::net::DialTcp(d, "localhost", s.server->port(), 60);
     if (dialed.upstream) dialed.upstream->Handle(dialed.decision, stream);
   });

@@ -166,6 +166,10 @@ int RunDaemon(const DaemonOptions& opts) {
   };
   auto* workspaces = new Workspaces(*hypervisor, layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
+  if (!opts.upstream_ca.empty()) {
+    Log("--upstream-ca " + opts.upstream_ca +
+        ": trusting it for the real servers of intercepted hosts (for tests only)");
+  }
   if (auto tls = net::InterceptTls::Make(opts.upstream_ca); tls.ok()) {
     workspaces->SetInterceptTls(tls.value());
   } else {

@@ -21,8 +21,7 @@ int main(int argc, char** argv) {
       ->envname("WORKSPACE_LIBVIRT_URI");
   app.add_option("--accel", opts.accel, "auto, kvm or tcg")->envname("WORKSPACE_ACCEL");
   app.add_option("--upstream-ca", opts.upstream_ca,
-                 "For tests only: one more CA trusted for intercepted hosts' real servers")
-      ->envname("WORKSPACE_UPSTREAM_CA");
+                 "For tests only: one more CA trusted for intercepted hosts' real servers");
   CLI11_PARSE(app, argc, argv);
   if (opts.accel.empty()) opts.accel = "auto";
   int code = ws::controller::RunDaemon(opts);

@@ -149,6 +149,9 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
 
   // Secrets to bind: the caller's own, known before anything is made.
   std::vector<Bound> bound;
+  if (p.secrets.size() > 16) {
+    return Status(Code::kInvalidArgument, "a workspace takes at most 16 secrets");
+  }
   for (const auto& name : p.secrets) {
     if (p.net != NetMode::kAllowlist) {
       return Status(Code::kInvalidArgument,
@@ -287,7 +290,7 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   Status s = PrepareShares(p.name, meta);
   if (!s.ok()) return s;
   if (!bound.empty()) {
-    s = WriteBindings(p.name, bound);
+    s = WriteBindings(p.name, c.uid, bound);
     if (!s.ok()) return s;
   }
   s = WritePrivateFile(meta.console_log, "");  // QEMU appends to it

@@ -41,87 +41,102 @@ std::string Workspaces::BindingsPath(const std::string& name) const {
   return layout_.WorkspaceDir(name) + "/secrets.json";
 }
 
-Result<std::vector<Workspaces::Bound>> Workspaces::ReadBindings(const std::string& name) const {
+// The file names its owner: bindings are only ever read for the workspace
+// (and owner) they were written for, even by a call that began before the
+// workspace was destroyed and its name taken by someone else.
+Result<std::vector<Workspaces::Bound>> Workspaces::ReadBindings(const std::string& name,
+                                                                uid_t owner) const {
   std::vector<Bound> out;
   std::error_code ec;
   if (!fs::exists(BindingsPath(name), ec)) return out;
+  const Status bad(Code::kInternal, BindingsPath(name) + " is not this workspace's bindings file");
   json j = json::parse(ReadText(BindingsPath(name)), nullptr, false);
-  if (j.is_discarded() || !j.contains("bindings") || !j["bindings"].is_array()) {
-    return Status(Code::kInternal, BindingsPath(name) + " is not a bindings file");
+  if (j.is_discarded() || !j.is_object() || !j.contains("bindings") || !j["bindings"].is_array() ||
+      !j.contains("owner") || !j["owner"].is_number_unsigned() ||
+      j["owner"].get<uint64_t>() != owner) {
+    return bad;
   }
   for (const auto& b : j["bindings"]) {
-    out.push_back({b.value("secret", ""), b.value("placeholder", "")});
+    if (!b.is_object() || !b.contains("secret") || !b["secret"].is_string() ||
+        !b.contains("placeholder") || !b["placeholder"].is_string()) {
+      return bad;
+    }
+    out.push_back({b["secret"].get<std::string>(), b["placeholder"].get<std::string>()});
   }
   return out;
 }
 
-Status Workspaces::WriteBindings(const std::string& name, const std::vector<Bound>& bound) const {
+Status Workspaces::WriteBindings(const std::string& name, uid_t owner,
+                                 const std::vector<Bound>& bound) const {
   json list = json::array();
-  for (const auto& b : bound)
+  for (const auto& b : bound) {
     list.push_back({{"secret", b.secret}, {"placeholder", b.placeholder}});
-  return WritePrivateFile(BindingsPath(name), json{{"bindings", list}}.dump(2) + "\n");
+  }
+  return WritePrivateFile(BindingsPath(name),
+                          json{{"owner", owner}, {"bindings", list}}.dump(2) + "\n");
 }
 
 Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta,
                                 bool at_boot) {
   if (meta.net != NetMode::kAllowlist) return Status::Ok();
-  auto bound = ReadBindings(name);
-  if (!bound.ok()) return bound.status();
-  // The AI APIs it may reach: only through a binding (http_rules.h), so
-  // their requests are read even with none.
+  // The AI APIs it may reach, however the allowlist allows them: only
+  // through a binding (http_rules.h), so their requests are read even with none.
   std::vector<std::string> ai_hosts;
-  for (const auto& e : meta.allow) {
-    if (!e.is_wildcard() && (e.port == 0 || e.port == 443) && net::IsAiApiHost(e.host)) {
+  for (const auto& e : net::AiApiHosts()) {
+    if (net::Decide(meta.allow, e.host, 443).verdict == net::Verdict::kAllow ||
+        net::Decide(meta.allow, e.host, 80).verdict == net::Verdict::kAllow) {
       ai_hosts.push_back(e.host);
     }
   }
-  if (bound.value().empty() && ai_hosts.empty() && at_boot) {
-    return Status::Ok();  // a fresh guest has nothing to undo
-  }
+  auto bound = ReadBindings(name, meta.owner_uid);
   std::vector<net::HostPlan> plans;
   std::vector<std::string> env, hosts;
-  for (const auto& b : bound.value()) {
-    auto secret = secrets_.Get(meta.owner_uid, b.secret);
-    net::Binding binding;
-    binding.secret = b.secret;
-    binding.placeholder = b.placeholder;
-    std::string host;
-    if (secret.ok()) {
+  auto plan_for = [&](const std::string& host, net::HostClass cls) -> net::HostPlan& {
+    for (auto& p : plans) {
+      if (p.host == host) return p;
+    }
+    net::HostPlan plan;
+    plan.host = host;
+    plan.host_class = cls;
+    plans.push_back(plan);
+    hosts.push_back(host);
+    return plans.back();
+  };
+  if (bound.ok()) {
+    if (bound.value().empty() && ai_hosts.empty() && at_boot) {
+      return Status::Ok();  // a fresh guest has nothing to undo
+    }
+    for (const auto& b : bound.value()) {
+      auto secret = secrets_.Get(meta.owner_uid, b.secret);
+      if (!secret.ok()) continue;  // removed since: no plan, no variable, never its value
+      net::Binding binding;
+      binding.secret = b.secret;
+      binding.placeholder = b.placeholder;
       binding.header = secret->header;
       binding.format = secret->format;
-      binding.value = secret->value;  // empty would refuse: never sent without it
-      host = secret->host;
+      binding.value = secret->value;
       if (!secret->env.empty()) env.push_back(secret->env + "=" + b.placeholder);
-    } else {
-      continue;  // removed since: its placeholder reaches nothing (no plan, no value)
-    }
-    auto it = std::find_if(plans.begin(), plans.end(),
-                           [&](const net::HostPlan& p) { return p.host == host; });
-    if (it == plans.end()) {
-      net::HostPlan plan;
-      plan.host = host;
       // An AI API takes only the bound key: a worm's own is refused there.
-      plan.host_class = net::IsAiApiHost(host) ? net::HostClass::kAiApi : net::HostClass::kOther;
-      plans.push_back(plan);
-      hosts.push_back(host);
-      it = plans.end() - 1;
-    }
-    it->bindings.push_back(std::move(binding));
-  }
-  for (const auto& host : ai_hosts) {
-    if (std::none_of(plans.begin(), plans.end(),
-                     [&](const net::HostPlan& p) { return p.host == host; })) {
-      net::HostPlan plan;
-      plan.host = host;
-      plan.host_class = net::HostClass::kAiApi;
-      plans.push_back(plan);
-      hosts.push_back(host);
+      plan_for(secret->host,
+               net::IsAiApiHost(secret->host) ? net::HostClass::kAiApi : net::HostClass::kOther)
+          .bindings.push_back(std::move(binding));
     }
   }
+  for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
+  // Fails closed: when anything below fails, the hosts stay planned but
+  // without values or a CA, and the relay refuses them (no key goes out,
+  // and no AI API becomes an open tunnel).
+  auto fail = [&](Status s) {
+    for (auto& p : plans) p.bindings.clear();
+    net_.SetIntercept(name, plans, nullptr);
+    return s;
+  };
+  if (!bound.ok()) return fail(bound.status());
   std::shared_ptr<net::WorkspaceCa> ca;
   if (!plans.empty()) {
     if (!net_.intercept_tls()) {
-      return Status(Code::kFailedPrecondition, "this daemon cannot intercept TLS (see its log)");
+      return fail(
+          Status(Code::kFailedPrecondition, "this daemon cannot intercept TLS (see its log)"));
     }
     std::sort(hosts.begin(), hosts.end());
     std::string joined;
@@ -134,20 +149,27 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
     if (!ca) {  // none yet, or for other hosts: a new one (the guest is told below)
       auto made = net::WorkspaceCa::Create(hosts, "workspace " + name);
-      if (!made.ok()) return made.status();
+      if (!made.ok()) return fail(made.status());
       ca = std::move(made.value());
       mkdir(dir.c_str(), 0700);
       for (auto [file, text] : {std::pair<const char*, std::string>{"key.pem", ca->KeyPem()},
                                 {"cert.pem", ca->CertPem()},
                                 {"hosts", joined}}) {
-        if (Status s = WritePrivateFile(dir + "/" + file, text); !s.ok()) return s;
+        if (Status s = WritePrivateFile(dir + "/" + file, text); !s.ok()) return fail(s);
       }
     }
   }
   net_.SetIntercept(name, plans, ca);
   auto agent = agents_.Get(name, 10s);
   if (!agent.ok()) return agent.status();
-  return agent.value()->Configure(ca ? ca->CertPem() : "", env, 10s);
+  Status s = agent.value()->Configure(ca ? ca->CertPem() : "", env, 10s);
+  if (!s.ok()) {
+    return Status(s.code(), "setting the workspace CA and secrets' placeholders in the guest: " +
+                                s.message() +
+                                " (an agent older than this daemon? rebuild the images: "
+                                "./scripts/setup)");
+  }
+  return Status::Ok();
 }
 
 Status Workspaces::AddSecret(const Caller& c, store::Secret s) {
@@ -159,7 +181,11 @@ Status Workspaces::AddSecret(const Caller& c, store::Secret s) {
   if (!all.ok()) return Status::Ok();
   for (const auto& ws : all.value()) {
     if (ws.meta.owner_uid != c.uid || ws.state != virt::VmState::kRunning) continue;
-    auto bound = ReadBindings(ws.name);
+    auto lock = LockFor(ws.name);
+    std::lock_guard guard(*lock);
+    auto fresh = Find(c, ws.name);  // as it is now, under its lock
+    if (!fresh.ok() || fresh->uuid != ws.uuid) continue;
+    auto bound = ReadBindings(ws.name, ws.meta.owner_uid);
     if (!bound.ok()) continue;
     for (const auto& b : bound.value()) {
       if (b.secret == secret_name) (void)ApplySecrets(ws.name, ws.meta, false);
@@ -178,7 +204,7 @@ Result<std::vector<SecretView>> Workspaces::ListSecrets(const Caller& c) {
     if (all.ok()) {
       for (const auto& ws : all.value()) {
         if (ws.meta.owner_uid != c.uid) continue;
-        auto bound = ReadBindings(ws.name);
+        auto bound = ReadBindings(ws.name, ws.meta.owner_uid);
         if (!bound.ok()) continue;
         for (const auto& b : bound.value()) {
           if (b.secret == v.secret.name) v.bound_to.push_back(ws.name);
@@ -220,7 +246,10 @@ Result<std::vector<BindingView>> Workspaces::BindSecrets(const Caller& c,
                   "workspace '" + workspace + "' has --net " + NetModeName(ws->meta.net) +
                       ": secrets are injected by its egress, which it does not have");
   }
-  auto bound = ReadBindings(workspace);
+  if (add.size() + remove.size() > kMaxBindings * 2) {
+    return Status(Code::kInvalidArgument, "too many names at once");
+  }
+  auto bound = ReadBindings(workspace, ws->meta.owner_uid);
   if (!bound.ok()) return bound.status();
   auto& list = bound.value();
   bool removed_any = false;
@@ -247,7 +276,7 @@ Result<std::vector<BindingView>> Workspaces::BindSecrets(const Caller& c,
     list.push_back({name, store::NewPlaceholder()});
   }
   if (!add.empty() || removed_any) {
-    if (Status s = WriteBindings(workspace, list); !s.ok()) return s;
+    if (Status s = WriteBindings(workspace, ws->meta.owner_uid, list); !s.ok()) return s;
     if (ws->state == virt::VmState::kRunning) {
       if (Status s = ApplySecrets(workspace, ws->meta, false); !s.ok()) return s;
     }

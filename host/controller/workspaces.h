@@ -194,8 +194,8 @@ class Workspaces {
     std::string placeholder;
   };
   std::string BindingsPath(const std::string& name) const;
-  Result<std::vector<Bound>> ReadBindings(const std::string& name) const;
-  Status WriteBindings(const std::string& name, const std::vector<Bound>& bound) const;
+  Result<std::vector<Bound>> ReadBindings(const std::string& name, uid_t owner) const;
+  Status WriteBindings(const std::string& name, uid_t owner, const std::vector<Bound>& bound) const;
   // Stops the egress relay and port forwards and drops the agent connection:
   // what the daemon holds of a guest that is going away or went away.
   void DetachGuest(const std::string& name);

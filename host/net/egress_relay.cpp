@@ -105,6 +105,7 @@ void EgressRelay::SetIntercept(std::vector<HostPlan> plans, std::shared_ptr<Work
   shared_->plans = std::move(plans);
   shared_->ca = std::move(ca);
   shared_->tls = std::move(tls);
+  ++shared_->plan_generation;
 }
 
 void EgressRelay::WatchLoop() {
@@ -195,19 +196,38 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
     std::optional<HostPlan> plan;
     std::shared_ptr<WorkspaceCa> ca;
     std::shared_ptr<InterceptTls> tls;
+    uint64_t generation = 0;
     {
       MutexLock lock(shared->mu);
       const auto name = NormalizeHostName(req.host);
       for (const auto& p : shared->plans) {
-        if (name && p.host == *name) plan = p;
+        // A secret goes to its host's TLS port; an AI API is read on every
+        // port (plain bytes to it are refused).
+        if (name && p.host == *name && (req.port == 443 || p.host_class == HostClass::kAiApi)) {
+          plan = p;
+        }
       }
       ca = shared->ca;
       tls = shared->tls;
+      generation = shared->plan_generation;
     }
     Dialed dialed;
-    if (plan && ca && tls) {
+    if (plan && !(ca && tls)) {
+      // Planned but not readable (the CA could not be made): refused, never
+      // tunnelled, so no AI API becomes an open way out.
+      dialed.decision = d;
+      dialed.decision.verdict = Verdict::kDeny;
+      dialed.decision.reason = "the host cannot read requests to " + plan->host +
+                               " in this workspace now (see the daemon's log)";
+    } else if (plan) {
       plan->port = static_cast<uint16_t>(req.port);
-      dialed = DialIntercept(d, req.host, std::move(*plan), ca, tls, IdleSeconds(),
+      // Unbound, removed or replaced since this connection opened: its next
+      // request is refused, so an old value never goes out again.
+      auto current = [shared, generation] {
+        MutexLock lock(shared->mu);
+        return shared->plan_generation == generation;
+      };
+      dialed = DialIntercept(d, req.host, std::move(*plan), ca, tls, IdleSeconds(), current,
                              [shared, req](const InterceptedRequest& r) {
                                AuditRecord a = RecordFor(*shared, req);
                                a.target = req.host;

@@ -86,6 +86,7 @@ class EgressRelay {
     std::vector<HostPlan> plans WS_GUARDED_BY(mu);
     std::shared_ptr<WorkspaceCa> ca WS_GUARDED_BY(mu);
     std::shared_ptr<InterceptTls> tls WS_GUARDED_BY(mu);
+    uint64_t plan_generation WS_GUARDED_BY(mu) = 0;  // bumped by each SetIntercept
   };
   void WatchLoop();
   void Take(const std::shared_ptr<guest::GuestAgent>& agent, const guest::EgressAttempt& req);

@@ -300,13 +300,14 @@ class InterceptUpstream final : public Upstream {
  public:
   InterceptUpstream(unique_fd remote, std::string address, HostPlan plan,
                     std::shared_ptr<WorkspaceCa> ca, std::shared_ptr<InterceptTls> tls,
-                    int idle_seconds, RequestAuditFn audit)
+                    int idle_seconds, std::function<bool()> current, RequestAuditFn audit)
       : remote_(std::move(remote)),
         address_(std::move(address)),
         plan_(std::move(plan)),
         ca_(std::move(ca)),
         tls_(std::move(tls)),
         idle_seconds_(idle_seconds),
+        current_(std::move(current)),
         audit_(std::move(audit)) {}
 
   std::string address() const override { return address_; }
@@ -412,7 +413,15 @@ class InterceptUpstream final : public Upstream {
       return refuse("the host has no thread for it");
     }
     HttpRequestFilter requests([&](RequestHead* head) {
-      RequestOutcome o = ApplyRules(plan_, head);
+      RequestOutcome o;
+      if (current_ && !current_()) {
+        o.refusal = {403,
+                     "the workspace's secrets changed since this connection opened; "
+                     "connect again"};
+        o.rule = "stale";
+      } else {
+        o = ApplyRules(plan_, head);
+      }
       if (audit_) audit_({head->method, PathForAudit(head->target), o});
       return o.refusal;
     });
@@ -459,6 +468,7 @@ class InterceptUpstream final : public Upstream {
   std::shared_ptr<WorkspaceCa> ca_;
   std::shared_ptr<InterceptTls> tls_;
   int idle_seconds_;
+  std::function<bool()> current_;
   RequestAuditFn audit_;
 };
 
@@ -493,13 +503,13 @@ InterceptTls::~InterceptTls() {
 
 Dialed DialIntercept(const Decision& decision, const std::string& host, HostPlan plan,
                      std::shared_ptr<WorkspaceCa> ca, std::shared_ptr<InterceptTls> tls,
-                     int idle_seconds, RequestAuditFn audit) {
+                     int idle_seconds, std::function<bool()> current, RequestAuditFn audit) {
   Connected c = ConnectChecked(decision, host, plan.port);
   Dialed out{c.decision, nullptr};
   if (c.fd.valid()) {
     out.upstream = std::make_unique<InterceptUpstream>(
         std::move(c.fd), std::move(c.address), std::move(plan), std::move(ca), std::move(tls),
-        idle_seconds, std::move(audit));
+        idle_seconds, std::move(current), std::move(audit));
   }
   return out;
 }

@@ -50,9 +50,11 @@ struct InterceptedRequest {
 using RequestAuditFn = std::function<void(const InterceptedRequest&)>;
 
 // Connects to `host` as DialTcp does (the checked address only) and returns
-// an upstream that intercepts with `plan`.
+// an upstream that intercepts with `plan`. `current` (null: always) says
+// whether the plan still holds; once it does not, the connection's next
+// request is refused (a secret unbound or replaced is not sent again).
 Dialed DialIntercept(const Decision& decision, const std::string& host, HostPlan plan,
                      std::shared_ptr<WorkspaceCa> ca, std::shared_ptr<InterceptTls> tls,
-                     int idle_seconds, RequestAuditFn audit);
+                     int idle_seconds, std::function<bool()> current, RequestAuditFn audit);
 
 }  // namespace ws::net

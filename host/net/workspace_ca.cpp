@@ -111,7 +111,8 @@ Result<std::unique_ptr<WorkspaceCa>> WorkspaceCa::Create(const std::vector<std::
   if (!hosts.ok()) return hosts.status();
   EVP_PKEY* key = NewKey();
   if (!key) return SslError("a key for the workspace CA");
-  X509* c = NewCert(key, label.substr(0, 60) + " (workspace CA)", kCaDays);
+  // A common name is at most 64 bytes; the name constraints say the rest.
+  X509* c = NewCert(key, label.substr(0, 48) + " CA", kCaDays);
   if (!c) {
     EVP_PKEY_free(key);
     return SslError("the workspace CA certificate");
@@ -181,7 +182,7 @@ Result<std::shared_ptr<const Leaf>> WorkspaceCa::LeafFor(const std::string& host
     break;
   }
   if (!leaf_key_ && !(leaf_key_ = NewKey())) return SslError("a key for leaf certificates");
-  X509* c = NewCert(leaf_key_, *host, kLeafDays);
+  X509* c = NewCert(leaf_key_, host->substr(0, 64), kLeafDays);  // the SAN names it whole
   if (!c) return SslError("a leaf certificate");
   X509_set_issuer_name(c, X509_get_subject_name(cert_));
   const bool ok = AddExt(c, cert_, NID_basic_constraints, "critical,CA:FALSE") &&

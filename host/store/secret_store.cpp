@@ -119,6 +119,13 @@ Result<std::vector<Secret>> SecretStore::LoadLocked(uid_t owner) {
                   path + " is not a secrets file; move it away and add them again");
   }
   for (const auto& e : j["secrets"]) {
+    if (!e.is_object()) continue;
+    for (const char* k : {"name", "host", "header", "format", "env", "value", "added"}) {
+      if (e.contains(k) && !e[k].is_string()) {
+        return Status(Code::kInternal,
+                      path + " is not a secrets file; move it away and add them again");
+      }
+    }
     Secret s;
     s.name = e.value("name", "");
     s.host = e.value("host", "");

@@ -87,7 +87,7 @@ class InterceptTest : public ::testing::Test {
     std::thread host([&] {
       net::Dialed dialed =
           intercept ? net::DialIntercept(
-                          d, "localhost", plan, ca_, tls_, 30,
+                          d, "localhost", plan, ca_, tls_, 30, current_,
                           [&](const net::InterceptedRequest& r) {
                             std::lock_guard lock(audit_mu);
                             ex.audit.push_back(r.method + " " + r.path + " " + r.outcome.rule +
@@ -115,6 +115,7 @@ class InterceptTest : public ::testing::Test {
   std::unique_ptr<LoopbackTlsServer> server_;
   std::shared_ptr<net::WorkspaceCa> ca_;
   std::shared_ptr<net::InterceptTls> tls_;
+  std::function<bool()> current_;  // the plan still holds (null: always)
 };
 
 std::string Request(const std::string& method, const std::string& key,
@@ -199,6 +200,17 @@ TEST_F(InterceptTest, RefusedRequestsAndConnectionsSendTheServerNoRequestByte) {
     }
   }
   // Control: the same server takes the same request with the placeholder.
+  Exchange ok = Run(Plan(net::HostClass::kAiApi), "localhost", {"http/1.1"}, Request("GET", kPh));
+  EXPECT_EQ(ok.refused, "");
+  EXPECT_NE(server_->got().find(kKey), std::string::npos);
+}
+
+TEST_F(InterceptTest, ARequestUnderAPlanThatChangedSinceIsRefused) {
+  current_ = [] { return false; };  // unbound or replaced since the connection opened
+  Exchange ex = Run(Plan(net::HostClass::kAiApi), "localhost", {"http/1.1"}, Request("GET", kPh));
+  EXPECT_NE(ex.refused.find("secrets changed"), std::string::npos) << ex.refused;
+  EXPECT_EQ(server_->got(), "");
+  current_ = [] { return true; };  // control
   Exchange ok = Run(Plan(net::HostClass::kAiApi), "localhost", {"http/1.1"}, Request("GET", kPh));
   EXPECT_EQ(ok.refused, "");
   EXPECT_NE(server_->got().find(kKey), std::string::npos);

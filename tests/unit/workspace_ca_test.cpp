@@ -104,6 +104,17 @@ TEST(WorkspaceCa, WhatElseItsKeySignsNoClientAccepts) {
   X509_free(root);
 }
 
+TEST(WorkspaceCa, LongNamesFitTheirCertificates) {
+  const std::string host = std::string(60, 'a') + "." + std::string(60, 'b') + ".example";
+  auto ca = WorkspaceCa::Create({host}, "workspace " + std::string(63, 'w'));
+  ASSERT_TRUE(ca.ok()) << ca.status().message();
+  auto leaf = ca.value()->LeafFor(host);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  X509* root = ReadCert(ca.value()->CertPem());
+  EXPECT_EQ(Verify(root, leaf.value()->cert, host), X509_V_OK);
+  X509_free(root);
+}
+
 TEST(WorkspaceCa, RefusesWhatIsNoHostNameAndLoadsWhatItWrote) {
   for (const std::string& bad :
        std::vector<std::string>{"127.0.0.1", "*.api.test", "api test", "",
