@@ -6,6 +6,7 @@
 // framed, checked and given its secret, the answer scrubbed).
 //   intercept_bench [N] [MiB]    (N requests each way, one connection each;
 //                                 then one download of MiB each way)
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // as the daemon
   const int n = argc > 1 ? std::atoi(argv[1]) : 50;
   const size_t mib = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
   Setup s;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 class EgressRelayTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);  // as the daemon
     char tmpl[] = "/tmp/ws-egress-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     agent_ = std::make_shared<FakeGuestAgent>();

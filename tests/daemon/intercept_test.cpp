@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ std::string ReadFile(const std::string& path) {
 class InterceptTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);  // as the daemon: a peer gone is an error return, not a kill
     char tmpl[] = "/tmp/ws-intercept-XXXXXX";
     dir_ = mkdtemp(tmpl);
     upstream_ca_ = std::make_unique<TestCa>(dir_ + "/upstream");

@@ -249,6 +249,11 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
          " headers={'x-api-key': os.environ['ANTHROPIC_API_KEY']}); print(u.urlopen(r).status)\"");
   EXPECT_EQ(py.out, "200\n") << py.out << py.err;
   EXPECT_NE(server.got().find("GET /py HTTP/1.1"), std::string::npos) << server.got();
+  // git trusts the workspace CA too (the system bundle): its request, with
+  // no placeholder, is answered 403 by the host, not a certificate error.
+  auto git = sh("git ls-remote https://api.anthropic.com/x.git 2>&1; echo rc=$?");
+  EXPECT_NE(git.out.find("403"), std::string::npos) << git.out;
+  EXPECT_EQ(git.out.find("certificate"), std::string::npos) << git.out;
   // A worm with its own key, and one that sends the placeholder elsewhere.
   const size_t before = server.got().size();
   auto worm =
