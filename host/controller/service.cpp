@@ -60,6 +60,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
   out->set_accel(w.meta.accel);
   out->set_cpu_model(w.meta.cpu_model);
   for (auto& p : all.PortProblems(w.name)) out->add_port_problems(p);
+  for (auto& name : all.BoundSecrets(w.name, w.meta.owner_uid)) out->add_secrets(name);
   out->set_created_at(w.meta.created_at);
   out->set_uuid(w.uuid);
   out->set_console_log(w.meta.console_log);

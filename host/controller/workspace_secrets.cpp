@@ -76,6 +76,15 @@ Status Workspaces::WriteBindings(const std::string& name, uid_t owner,
                           json{{"owner", owner}, {"bindings", list}}.dump(2) + "\n");
 }
 
+std::vector<std::string> Workspaces::BoundSecrets(const std::string& name, uid_t owner) const {
+  std::vector<std::string> out;
+  auto bound = ReadBindings(name, owner);
+  if (bound.ok()) {
+    for (const auto& b : bound.value()) out.push_back(b.secret);
+  }
+  return out;
+}
+
 Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta,
                                 bool at_boot) {
   if (meta.net != NetMode::kAllowlist) return Status::Ok();

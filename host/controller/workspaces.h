@@ -157,6 +157,8 @@ class Workspaces {
   Result<std::vector<BindingView>> BindSecrets(const Caller& c, const std::string& workspace,
                                                const std::vector<std::string>& add,
                                                const std::vector<std::string>& remove);
+  // The names of the secrets bound to a workspace (for inspect).
+  std::vector<std::string> BoundSecrets(const std::string& name, uid_t owner) const;
   // The daemon's TLS for interception (set once, before serving).
   void SetInterceptTls(std::shared_ptr<net::InterceptTls> tls) { net_.SetInterceptTls(tls); }
 

@@ -228,6 +228,10 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   auto sh = [&](const std::string& script) {
     return Cli({"exec", "--timeout", "90", "sec", "--", "sh", "-c", script});
   };
+  auto inspect = Cli({"inspect", "sec", "--json"});
+  EXPECT_NE(inspect.out.find("\"secrets\":[\"anthropic\"]"), std::string::npos) << inspect.out;
+  EXPECT_EQ(inspect.out.find(key), std::string::npos);
+  EXPECT_EQ(inspect.out.find("wsph_"), std::string::npos) << "inspect shows no placeholder";
   // The guest's variable is a placeholder; the key is nowhere in its environment.
   auto env =
       sh("echo \"$ANTHROPIC_API_KEY\"; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | "
