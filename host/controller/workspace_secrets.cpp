@@ -14,6 +14,7 @@
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
 #include "host/net/ai_api_hosts.h"
+#include "host/net/http_rules.h"
 #include "host/net/workspace_ca.h"
 
 namespace ws::controller {
@@ -111,8 +112,11 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     hosts.push_back(host);
     return plans.back();
   };
+  const bool registries = std::any_of(meta.allow.begin(), meta.allow.end(), [](const auto& e) {
+    return !e.is_wildcard() && net::IsPackageRegistryHost(e.host);
+  });
   if (bound.ok()) {
-    if (bound.value().empty() && ai_hosts.empty() && at_boot) {
+    if (bound.value().empty() && ai_hosts.empty() && !registries && at_boot) {
       return Status::Ok();  // a fresh guest has nothing to undo
     }
     for (const auto& b : bound.value()) {
@@ -132,6 +136,12 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
+  // Package registries allowed directly: read-only (a publish is an upload).
+  for (const auto& e : meta.allow) {
+    if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) {
+      plan_for(e.host, net::HostClass::kRegistry);
+    }
+  }
   // Fails closed: when anything below fails, the hosts stay planned but
   // without values or a CA, and the relay refuses them (no key goes out,
   // and no AI API becomes an open tunnel).

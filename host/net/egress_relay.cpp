@@ -203,7 +203,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
       for (const auto& p : shared->plans) {
         // A secret goes to its host's TLS port; an AI API is read on every
         // port (plain bytes to it are refused).
-        if (name && p.host == *name && (req.port == 443 || p.host_class == HostClass::kAiApi)) {
+        if (name && p.host == *name && (req.port == 443 || p.host_class != HostClass::kOther)) {
           plan = p;
         }
       }
@@ -212,7 +212,12 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
       generation = shared->plan_generation;
     }
     Dialed dialed;
-    if (plan && !(ca && tls)) {
+    if (plan && plan->host_class == HostClass::kRegistry && req.port != 443) {
+      // A registry over plain HTTP (apt's default): held to its name and
+      // to reads, without TLS to end.
+      dialed = DialTcp(d, req.host, static_cast<uint16_t>(req.port), IdleSeconds(),
+                       !plan->writes_allowed);
+    } else if (plan && !(ca && tls)) {
       // Planned but not readable (the CA could not be made): refused, never
       // tunnelled, so no AI API becomes an open way out.
       dialed.decision = d;

@@ -82,6 +82,15 @@ RequestOutcome Refused(int status, std::string rule, std::string reason, std::st
 
 }  // namespace
 
+bool IsPackageRegistryHost(std::string_view host) {
+  for (std::string_view h :
+       {"registry.npmjs.org", "registry.yarnpkg.com", "pypi.org", "upload.pypi.org",
+        "files.pythonhosted.org", "deb.debian.org", "security.debian.org"}) {
+    if (host == h) return true;
+  }
+  return false;
+}
+
 const char* HostClassName(HostClass c) {
   switch (c) {
     case HostClass::kAiApi:

@@ -28,6 +28,10 @@ namespace ws::net {
 enum class HostClass { kOther, kAiApi, kRegistry };
 const char* HostClassName(HostClass c);
 
+// The public package registries (npm, PyPI, Debian) a workspace reads from
+// and, allowed directly, must not publish to: writes there are uploads.
+bool IsPackageRegistryHost(std::string_view host);
+
 struct Binding {
   std::string secret;       // the secret's name, for the audit
   std::string header;       // where it goes, e.g. "x-api-key", "Authorization"

@@ -25,11 +25,11 @@ IpAddress FromSockaddr(const sockaddr* sa) {
 class TcpUpstream final : public Upstream {
  public:
   TcpUpstream(unique_fd remote, std::string address, int idle_seconds, std::string host,
-              uint16_t port)
+              uint16_t port, bool read_only)
       : remote_(std::move(remote)),
         address_(std::move(address)),
         idle_seconds_(idle_seconds),
-        guard_(std::move(host), port) {}
+        guard_(std::move(host), port, read_only) {}
   RelayCounts Handle(const Decision&, ByteStream& guest) override {
     return RelaySocketOverStream(
         remote_.get(), guest, idle_seconds_,
@@ -89,13 +89,13 @@ Connected ConnectChecked(const Decision& decision, const std::string& target, ui
   return out;
 }
 
-Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t port,
-               int idle_seconds) {
+Dialed DialTcp(const Decision& decision, const std::string& target, uint16_t port, int idle_seconds,
+               bool read_only) {
   Connected c = ConnectChecked(decision, target, port);
   Dialed out{c.decision, nullptr};
   if (c.fd.valid()) {
     out.upstream = std::make_unique<TcpUpstream>(std::move(c.fd), std::move(c.address),
-                                                 idle_seconds, target, port);
+                                                 idle_seconds, target, port, read_only);
   }
   return out;
 }

@@ -50,13 +50,14 @@ bool IsWebPort(uint16_t port) { return port == 80 || port == 443; }
 
 }  // namespace
 
-TunnelGuard::TunnelGuard(std::string host, uint16_t port)
+TunnelGuard::TunnelGuard(std::string host, uint16_t port, bool read_only)
     : host_([&] {
         if (ParseIpLiteral(host)) return host;
         return NormalizeHostName(host).value_or(host);
       }()),
       host_is_ip_(ParseIpLiteral(host).has_value()),
-      port_(port) {}
+      port_(port),
+      read_only_(read_only) {}
 
 TunnelGuard::~TunnelGuard() = default;
 
@@ -100,6 +101,11 @@ bool TunnelGuard::IsThisHost(std::string_view authority) const {
 }
 
 Refusal TunnelGuard::CheckHost(RequestHead* head) const {
+  if (read_only_ && head->method != "GET" && head->method != "HEAD") {
+    return {403, head->method + " to the package registry " + host_ +
+                     " is refused: registries are read-only in a workspace (publishing is an "
+                     "upload)"};
+  }
   auto fronting = [&](const std::string& named) {
     return Refusal{421,
                    "Host '" + named.substr(0, 255) + "' is not " + host_ +

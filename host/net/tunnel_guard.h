@@ -23,8 +23,10 @@ namespace ws::net {
 
 class TunnelGuard {
  public:
-  // `host` as the guest asked for it (a name or an IP literal), `port` its port.
-  TunnelGuard(std::string host, uint16_t port);
+  // `host` as the guest asked for it (a name or an IP literal), `port` its
+  // port. `read_only`: HTTP requests other than GET and HEAD are refused
+  // (a package registry reached over plain HTTP).
+  TunnelGuard(std::string host, uint16_t port, bool read_only = false);
   ~TunnelGuard();
 
   // Takes the guest's next bytes and appends to *out what may go on. False
@@ -47,6 +49,7 @@ class TunnelGuard {
   const std::string host_;  // normalized name, or the IP literal as given
   const bool host_is_ip_;
   const uint16_t port_;
+  const bool read_only_;
   Mode mode_ = Mode::kSniff;
   std::string buffered_;  // held while sniffing
   std::unique_ptr<HttpRequestFilter> http_;

@@ -41,6 +41,7 @@ struct Dialed {
   Decision decision;
   std::unique_ptr<Upstream> upstream;  // null unless decision allows
 };
-Dialed DialTcp(const Decision& decision, const std::string& host, uint16_t port, int idle_seconds);
+Dialed DialTcp(const Decision& decision, const std::string& host, uint16_t port, int idle_seconds,
+               bool read_only = false);
 
 }  // namespace ws::net

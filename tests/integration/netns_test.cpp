@@ -194,8 +194,9 @@ class InterceptedHosts : public NamedHosts {
   void SetUp() override {
     char tmpl[] = "/tmp/wsit-ca-XXXXXX";
     ca_dir_ = mkdtemp(tmpl);
-    ca_ = std::make_unique<TestCa>(ca_dir_, std::vector<std::string>{"api.anthropic.com"});
-    extra_hosts_ = "198.51.100.10 api.anthropic.com\n";
+    ca_ = std::make_unique<TestCa>(
+        ca_dir_, std::vector<std::string>{"api.anthropic.com", "registry.npmjs.org"});
+    extra_hosts_ = "198.51.100.10 api.anthropic.com\n198.51.100.10 registry.npmjs.org\n";
     daemon_args_ = {"--upstream-ca", ca_->ca_pem_path()};
     NamedHosts::SetUp();
   }
@@ -223,7 +224,8 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   auto list = Cli({"secret", "list", "--json"});
   EXPECT_NE(list.out.find("\"host\":\"api.anthropic.com\""), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find(key), std::string::npos) << "a value came back";
-  auto create = Cli({"create", "sec", "--image", "debian", "--no-share", "--secret", "anthropic"});
+  auto create = Cli({"create", "sec", "--image", "debian", "--no-share", "--secret", "anthropic",
+                     "--allow", "registry.npmjs.org"});
   ASSERT_EQ(create.code, 0) << create.err;
   auto sh = [&](const std::string& script) {
     return Cli({"exec", "--timeout", "90", "sec", "--", "sh", "-c", script});
@@ -258,6 +260,14 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   auto git = sh("git ls-remote https://api.anthropic.com/x.git 2>&1; echo rc=$?");
   EXPECT_NE(git.out.find("403"), std::string::npos) << git.out;
   EXPECT_EQ(git.out.find("certificate"), std::string::npos) << git.out;
+  // A registry allowed directly takes reads, never a publish.
+  auto read = sh("curl -sS https://registry.npmjs.org/wspkg");
+  EXPECT_NE(read.out.find("GET /wspkg HTTP/1.1"), std::string::npos) << read.out << read.err;
+  const size_t before_put = server.got().size();
+  auto put = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
+  EXPECT_NE(put.out.find("read-only"), std::string::npos) << put.out << put.err;
+  EXPECT_NE(put.out.find(" 403"), std::string::npos) << put.out;
+  EXPECT_EQ(server.got().size(), before_put) << "the publish reached the registry";
   // A worm with its own key, and one that sends the placeholder elsewhere.
   const size_t before = server.got().size();
   auto worm =

@@ -124,6 +124,25 @@ TEST(TunnelGuard, EveryHttpRequestMustNameTheAllowedHost) {
   }
 }
 
+TEST(TunnelGuard, AReadOnlyTunnelPassesReadsOnly) {
+  const std::string get = "GET /pool/x.deb HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n";
+  TunnelGuard g("deb.debian.org", 80, /*read_only=*/true);
+  Fed f = Feed(g, get + "HEAD / HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n");
+  ASSERT_TRUE(f.ok) << g.refusal();  // control
+  for (const char* m : {"PUT", "POST", "DELETE", "PATCH"}) {
+    TunnelGuard w("deb.debian.org", 80, true);
+    Fed r = Feed(
+        w, std::string(m) + " /x HTTP/1.1\r\nHost: deb.debian.org\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_FALSE(r.ok) << m;
+    EXPECT_EQ(r.out, "") << m;
+    EXPECT_NE(w.refusal().find("read-only"), std::string::npos) << w.refusal();
+    EXPECT_EQ(w.reply().rfind("HTTP/1.1 403 ", 0), 0u);
+  }
+  TunnelGuard open("deb.debian.org", 80);  // control: not read-only
+  EXPECT_TRUE(
+      Feed(open, "PUT /x HTTP/1.1\r\nHost: deb.debian.org\r\nContent-Length: 0\r\n\r\n").ok);
+}
+
 TEST(TunnelGuard, OtherProtocolsPassOnlyOffTheWebPorts) {
   const std::string ssh = "SSH-2.0-OpenSSH_9.2\r\n";
   TunnelGuard off("git.test", 22);
