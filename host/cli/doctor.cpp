@@ -8,11 +8,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "host/cli/cli_support.h"
 #include "host/cli/exit_codes.h"
+#include "host/common/printable.h"
 #include "host/common/subprocess.h"
+#include "host/net/ai_api_hosts.h"
 #include "host/shares/share_config.h"
 #include "host/store/layout.h"
 #include "host/virt/accel.h"
@@ -55,9 +58,87 @@ struct Report {
 
 bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
 
+// Run in the guest: each tool asks for https://HOST/ through the proxy and
+// says whether TLS held (any HTTP answer, a refusal by the host included)
+// or failed on the certificate. One line per tool: "ok TOOL", "problem
+// TOOL WHY" or "skip TOOL".
+std::string TrustScript(const std::string& host) {
+  return "h=" + host + R"SCRIPT(
+if command -v curl >/dev/null; then
+  out=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 "https://$h/" 2>&1) \
+    && echo "ok curl" || echo "problem curl $(echo "$out" | tail -1)"
+else echo "skip curl"; fi
+if command -v python3 >/dev/null; then
+  python3 - "$h" <<'EOF'
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen("https://" + sys.argv[1] + "/", timeout=30); print("ok python")
+except urllib.error.HTTPError:
+    print("ok python")
+except Exception as e:
+    print("problem python", str(e).replace("\n", " ")[:200])
+EOF
+else echo "skip python"; fi
+if command -v git >/dev/null; then
+  out=$(GIT_TERMINAL_PROMPT=0 git ls-remote "https://$h/workspace-doctor.git" 2>&1)
+  case "$out" in *certificate*|*SSL*) echo "problem git $(echo "$out" | tail -1)";; *) echo "ok git";; esac
+else echo "skip git"; fi
+if command -v node >/dev/null; then
+  if [ -r "$NODE_EXTRA_CA_CERTS" ]; then echo "ok node"; else echo "problem node NODE_EXTRA_CA_CERTS is not set to a readable file"; fi
+else echo "skip node"; fi
+)SCRIPT";
+}
+
+// The workspace's tools against one of the hosts it reads (an AI API on
+// its allowlist).
+void CheckWorkspaceTrust(const GlobalOptions& g, const std::string& name, Report& r) {
+  auto inspect =
+      RunCommand({ExeDir() + "/workspace", "--state-dir", g.state_dir, "inspect", name, "--json"});
+  if (!inspect.ok()) {
+    return r.Problem("workspace '" + name + "' can be inspected", inspect.status().message());
+  }
+  const std::string& json = inspect.value();
+  if (json.find("\"state\":\"running\"") == std::string::npos) {
+    return r.Problem("workspace '" + name + "' is running", "workspace start " + name);
+  }
+  std::string host;
+  for (const auto& e : net::AiApiHosts()) {
+    if (json.find("\"host\":\"" + e.host + "\"") != std::string::npos) {
+      host = e.host;
+      break;
+    }
+  }
+  if (host.empty()) {
+    return r.Ok("workspace '" + name + "' reads no host's requests (no AI API on its allowlist)");
+  }
+  auto out = RunCommand({ExeDir() + "/workspace", "--state-dir", g.state_dir, "exec", "--timeout",
+                         "120", name, "--", "sh", "-c", TrustScript(host)});
+  if (!out.ok()) {
+    return r.Problem("the trust check ran in workspace '" + name + "'", out.status().message());
+  }
+  std::istringstream lines(out.value());
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string status, tool, why;
+    words >> status >> tool;
+    std::getline(words, why);
+    if (status == "skip" || tool.empty()) continue;
+    const std::string what =
+        tool + " in workspace '" + name + "' trusts its CA (https://" + host + ")";
+    if (status == "ok") {
+      r.Ok(what);
+    } else {
+      r.Problem(what, "restart the program, or `workspace reset " + name +
+                          "`; the image must keep /etc/ssl/certs/ca-certificates.crt (" +
+                          Printable(why.substr(0, 200)) + ")");
+    }
+  }
+}
+
 }  // namespace
 
-int RunDoctor(const GlobalOptions& g, bool json) {
+int RunDoctor(const GlobalOptions& g, bool json, const std::string& workspace) {
   Report r;
   r.json = json;
   const std::string exe_dir = ExeDir();
@@ -115,6 +196,7 @@ int RunDoctor(const GlobalOptions& g, bool json) {
   r.Advise(bare.ok() && bare.value().rfind("explicit", 0) == 0,
            "your git uses only the bare repositories you name (safe.bareRepository=explicit)",
            "git config --global safe.bareRepository explicit");
+  if (!workspace.empty() && client.ok()) CheckWorkspaceTrust(g, workspace, r);
   if (json) std::printf("%s\n", ToJson(r.checks).c_str());
   return r.problems == 0 ? kOk : kFailure;
 }

@@ -260,9 +260,12 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
   });
 
   // doctor
-  doctor_cmd = app.add_subcommand("doctor", "Check this host and say what to fix");
+  doctor_cmd = app.add_subcommand(
+      "doctor", "Check this host and say what to fix; with NAME, also that workspace's tools");
+  doctor_cmd->add_option("name", doctor_name,
+                         "A running workspace whose curl, python, git and node must trust its CA");
   doctor_cmd->add_flag("--json", doctor_json, "JSON output (fields in docs/cli.md)");
-  doctor_cmd->callback([&] { c.code = RunDoctor(c.global, doctor_json); });
+  doctor_cmd->callback([&] { c.code = RunDoctor(c.global, doctor_json, doctor_name); });
 }
 
 }  // namespace ws::cli

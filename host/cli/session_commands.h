@@ -47,6 +47,7 @@ class SessionCommands {
   std::string trust_dir;
   bool trust_list = false, trust_remove = false, trust_json = false;
   bool doctor_json = false;
+  std::string doctor_name;
 };
 
 }  // namespace ws::cli

@@ -285,6 +285,27 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
       << audit;
   EXPECT_NE(audit.find("\"rule\":\"foreign credential\""), std::string::npos) << audit;
   EXPECT_EQ(audit.find(key), std::string::npos) << "the key is in the audit log";
+  // doctor checks the same from the host: each tool's TLS holds.
+  auto doctor = Cli({"doctor", "sec", "--json"});
+  for (const std::string tool : {"curl", "python", "git", "node"}) {
+    const size_t at = doctor.out.find(
+        "\"check\":\"" + tool + " in workspace 'sec' trusts its CA (https://api.anthropic.com)\"");
+    ASSERT_NE(at, std::string::npos) << tool << ": " << doctor.out;
+    const size_t open = doctor.out.rfind('{', at), close = doctor.out.find('}', at);
+    EXPECT_NE(doctor.out.substr(open, close - open).find("\"status\":\"ok\""), std::string::npos)
+        << tool << ": " << doctor.out;
+  }
+  // ... and says so when a tool's trust is gone (the guest dropped the CA).
+  ASSERT_EQ(Cli({"exec", "-u", "root", "sec", "--", "sh", "-c",
+                 "cp /etc/ssl/certs/ca-certificates.crt.workspace-original "
+                 "/etc/ssl/certs/ca-certificates.crt && rm /etc/ssl/certs/workspace-ca.pem"})
+                .code,
+            0);
+  auto broken = Cli({"doctor", "sec"});
+  EXPECT_EQ(broken.code, 1);
+  EXPECT_NE(broken.out.find("PROBLEM  curl in workspace 'sec' trusts its CA"), std::string::npos)
+      << broken.out;
+  EXPECT_NE(broken.out.find("PROBLEM  node in workspace 'sec'"), std::string::npos) << broken.out;
   // Unbound: the guest's variable is gone and the host injects nothing.
   ASSERT_EQ(Cli({"secret", "unbind", "sec", "anthropic"}).code, 0);
   auto after = sh("echo \"[$ANTHROPIC_API_KEY]\"");

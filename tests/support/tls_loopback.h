@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ class LoopbackTlsServer {
   // On 127.0.0.1 at a free port, or on `listen_fd` (bound and listening,
   // e.g. in a test network namespace).
   explicit LoopbackTlsServer(const TestCa& ca, int listen_fd = -1) {
+    signal(SIGPIPE, SIG_IGN);  // a client that went away is an error return, not a kill
     ctx_ = SSL_CTX_new(TLS_server_method());
     SSL_CTX_use_certificate_chain_file(ctx_, ca.cert_pem_path().c_str());
     SSL_CTX_use_PrivateKey_file(ctx_, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM);
