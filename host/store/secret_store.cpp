@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "host/common/atomic_file.h"
 #include "host/common/time_format.h"
 #include "host/net/policy.h"
 
@@ -154,20 +155,7 @@ Status SecretStore::SaveLocked(uid_t owner, const std::vector<Secret>& all) {
                     {"added", s.added}});
   }
   const std::string text = json{{"version", 1}, {"secrets", list}}.dump(2) + "\n";
-  const std::string path = dir_ + "/" + std::to_string(owner) + ".json";
-  const std::string tmp = path + ".tmp";
-  unlink(tmp.c_str());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return ErrnoStatus("writing " + tmp, errno);
-  const bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus("writing " + path, err);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(dir_ + "/" + std::to_string(owner) + ".json", text, 0600);
 }
 
 Status SecretStore::Put(uid_t owner, Secret s) {
