@@ -23,6 +23,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kHandshakeSeconds = 10;
+// How long the server's answers may still come once the guest has ended.
+constexpr int kDrainSeconds = 5;
 const unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 std::string SslErrors() {
@@ -391,6 +393,7 @@ class InterceptUpstream final : public Upstream {
     for (const auto& b : plan_.bindings) secrets.emplace_back(b.value, b.placeholder);
     std::atomic<uint64_t> down{0};
     std::atomic<int> scrubbed{0};
+    std::atomic<bool> answers_done{false};
     std::thread answers;
     try {
       answers = std::thread([&] {
@@ -408,6 +411,7 @@ class InterceptUpstream final : public Upstream {
         if (!out.empty() && client.Write(out)) down += out.size();
         scrubbed = scrub.replaced();
         client.Close();
+        answers_done = true;
       });
     } catch (const std::system_error&) {
       return refuse("the host has no thread for it");
@@ -443,10 +447,14 @@ class InterceptUpstream final : public Upstream {
       }
     }
     server.CloseWrite();
-    if (!counts.refused.empty()) {
-      stop = true;
-      shutdown(remote_.get(), SHUT_RDWR);
+    // The guest is done: the server's last answer may still come, for a
+    // while (a server that keeps the connection open would hold it, and a
+    // tunnel slot, until the idle cut).
+    for (int i = 0; i < kDrainSeconds * 10 && counts.refused.empty() && !answers_done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    stop = true;
+    shutdown(remote_.get(), SHUT_RDWR);
     answers.join();
     counts.guest_to_socket = up_bytes;
     counts.socket_to_guest = down.load();
