@@ -30,7 +30,7 @@ Result<std::string> ReadValueFile(const std::string& path) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return Status(Code::kInvalidArgument, "--from-file " + path + ": not a regular file");
+    return Status(Code::kFailedPrecondition, "--from-file " + path + ": not a regular file");
   }
   std::string text;
   char buf[4096];
@@ -40,7 +40,7 @@ Result<std::string> ReadValueFile(const std::string& path) {
   }
   close(fd);
   if (text.size() > kMaxValue) {
-    return Status(Code::kInvalidArgument, "--from-file " + path + ": over 16 KiB");
+    return Status(Code::kFailedPrecondition, "--from-file " + path + ": over 16 KiB");
   }
   return Chomp(text);
 }
@@ -67,12 +67,14 @@ Result<std::string> RunValueCommand(const std::string& cmd) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status(Code::kInvalidArgument,
+    return Status(Code::kFailedPrecondition,
                   "--from-command failed (exit " +
                       std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128) +
                       "); nothing was added");
   }
-  if (text.size() > kMaxValue) return Status(Code::kInvalidArgument, "--from-command: over 16 KiB");
+  if (text.size() > kMaxValue) {
+    return Status(Code::kFailedPrecondition, "--from-command: over 16 KiB");
+  }
   return Chomp(text);
 }
 
