@@ -91,16 +91,25 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   if (meta.net != NetMode::kAllowlist) return Status::Ok();
   // The AI APIs it may reach, however the allowlist allows them: only
   // through a binding (http_rules.h), so their requests are read even with none.
-  std::vector<std::string> ai_hosts;
-  for (const auto& e : net::AiApiHosts()) {
+  const std::vector<net::AllowEntry> ai_apis = net::AiApiHosts();
+  auto is_ai_api = [&](const std::string& host) {
+    return std::any_of(ai_apis.begin(), ai_apis.end(),
+                       [&](const net::AllowEntry& e) { return e.host == host; });
+  };
+  std::vector<std::string> ai_hosts, registry_hosts;
+  for (const auto& e : ai_apis) {
     if (net::Decide(meta.allow, e.host, 443).verdict == net::Verdict::kAllow ||
         net::Decide(meta.allow, e.host, 80).verdict == net::Verdict::kAllow) {
       ai_hosts.push_back(e.host);
     }
   }
+  // Package registries allowed directly: read-only (a publish is an upload).
+  for (const auto& e : meta.allow) {
+    if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) registry_hosts.push_back(e.host);
+  }
   auto bound = ReadBindings(name, meta.owner_uid);
   std::vector<net::HostPlan> plans;
-  std::vector<std::string> env, hosts;
+  std::vector<std::string> env;
   auto plan_for = [&](const std::string& host, net::HostClass cls) -> net::HostPlan& {
     for (auto& p : plans) {
       if (p.host == host) return p;
@@ -109,19 +118,24 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     plan.host = host;
     plan.host_class = cls;
     plans.push_back(plan);
-    hosts.push_back(host);
     return plans.back();
   };
-  const bool registries = std::any_of(meta.allow.begin(), meta.allow.end(), [](const auto& e) {
-    return !e.is_wildcard() && net::IsPackageRegistryHost(e.host);
-  });
   if (bound.ok()) {
-    if (bound.value().empty() && ai_hosts.empty() && !registries && at_boot) {
+    if (bound.value().empty() && ai_hosts.empty() && registry_hosts.empty() && at_boot) {
       return Status::Ok();  // a fresh guest has nothing to undo
     }
+    // The owner's secrets, read once.
+    const auto secrets = bound.value().empty()
+                             ? Result<std::vector<store::Secret>>(std::vector<store::Secret>())
+                             : secrets_.List(meta.owner_uid);
     for (const auto& b : bound.value()) {
-      auto secret = secrets_.Get(meta.owner_uid, b.secret);
-      if (!secret.ok()) continue;  // removed since: no plan, no variable, never its value
+      const store::Secret* secret = nullptr;
+      if (secrets.ok()) {
+        for (const auto& s : secrets.value()) {
+          if (s.name == b.secret) secret = &s;
+        }
+      }
+      if (!secret) continue;  // removed since: no plan, no variable, never its value
       net::Binding binding;
       binding.secret = b.secret;
       binding.placeholder = b.placeholder;
@@ -131,17 +145,12 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
       if (!secret->env.empty()) env.push_back(secret->env + "=" + b.placeholder);
       // An AI API takes only the bound key: a worm's own is refused there.
       plan_for(secret->host,
-               net::IsAiApiHost(secret->host) ? net::HostClass::kAiApi : net::HostClass::kOther)
+               is_ai_api(secret->host) ? net::HostClass::kAiApi : net::HostClass::kOther)
           .bindings.push_back(std::move(binding));
     }
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
-  // Package registries allowed directly: read-only (a publish is an upload).
-  for (const auto& e : meta.allow) {
-    if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) {
-      plan_for(e.host, net::HostClass::kRegistry);
-    }
-  }
+  for (const auto& host : registry_hosts) plan_for(host, net::HostClass::kRegistry);
   // Fails closed: when anything below fails, the hosts stay planned but
   // without values or a CA, and the relay refuses them (no key goes out,
   // and no AI API becomes an open tunnel).
@@ -157,6 +166,8 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
       return fail(
           Status(Code::kFailedPrecondition, "this daemon cannot intercept TLS (see its log)"));
     }
+    std::vector<std::string> hosts;
+    for (const auto& p : plans) hosts.push_back(p.host);
     std::sort(hosts.begin(), hosts.end());
     std::string joined;
     for (const auto& h : hosts) joined += h + "\n";

@@ -26,11 +26,4 @@ std::vector<AllowEntry> AiApiHosts() {
   return out;
 }
 
-bool IsAiApiHost(const std::string& host) {
-  for (const auto& e : AiApiHosts()) {
-    if (e.host == host) return true;
-  }
-  return false;
-}
-
 }  // namespace ws::net

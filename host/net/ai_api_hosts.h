@@ -13,7 +13,5 @@ namespace ws::net {
 
 // Its entries, as allowlist entries from source "ai-apis".
 std::vector<AllowEntry> AiApiHosts();
-// Is `host` (a normalized name) one of them?
-bool IsAiApiHost(const std::string& host);
 
 }  // namespace ws::net

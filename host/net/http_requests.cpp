@@ -26,11 +26,6 @@ std::string Trim(std::string s) {
   return s.substr(b, e - b + 1);
 }
 
-bool IsTokenChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != 0 && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
-}
-
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 400:
@@ -66,6 +61,11 @@ std::string RequestHead::Serialize() const {
   std::string s = method + " " + target + " HTTP/1." + std::to_string(minor) + "\r\n";
   for (const auto& h : headers) s += h.name + ": " + h.value + "\r\n";
   return s + "\r\n";
+}
+
+bool IsHttpTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
 }
 
 std::string RefusalResponse(const Refusal& r) {
@@ -185,7 +185,7 @@ struct HttpRequestFilter::Impl {
       for (char c : name) {
         // A name is a token right before its colon: "Host : x" is not Host
         // here, and a server that trims it would frame the request another way.
-        if (!IsTokenChar(c)) return Refuse(400, "a header name that is not a token");
+        if (!IsHttpTokenChar(c)) return Refuse(400, "a header name that is not a token");
       }
       if (IEquals(name, "content-length")) ++lengths;
       if (IEquals(name, "host")) ++hosts;

@@ -69,6 +69,9 @@ class HttpRequestFilter {
   std::unique_ptr<Impl> impl_;
 };
 
+// A character of an HTTP token (a header name, a method): RFC 9110's tchar.
+bool IsHttpTokenChar(char c);
+
 // What the guest's client is told of a refusal: a whole HTTP/1.1 response,
 // "workspace: REASON" as its text body, and Connection: close.
 std::string RefusalResponse(const Refusal& refusal);

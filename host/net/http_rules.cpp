@@ -5,6 +5,7 @@
 
 #include "host/net/address.h"
 #include "host/net/policy.h"
+#include "host/net/tunnel_guard.h"
 
 namespace ws::net {
 namespace {
@@ -27,18 +28,6 @@ std::string Fill(const std::string& format, const std::string& v) {
   const size_t at = out.find("{}");
   if (at == std::string::npos) return v;
   return out.replace(at, 2, v);
-}
-
-// Is `authority` (HOST[:PORT]) the plan's host and port?
-bool IsPlanHost(const HostPlan& plan, std::string_view authority) {
-  std::string_view name = authority, port;
-  const size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    name = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (!port.empty() && port != std::to_string(plan.port)) return false;
-  return NormalizeHostName(name) == plan.host;
 }
 
 // A query name as a server reads it: %XX decoded, '+' a space.
@@ -126,7 +115,7 @@ std::string PathForAudit(std::string_view target) {
 RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head) {
   const bool ai = plan.host_class == HostClass::kAiApi;
   // The host the connection was allowed to, and no other.
-  if (!head->authority.empty() && !IsPlanHost(plan, head->authority)) {
+  if (!head->authority.empty() && !AuthorityIsHost(head->authority, plan.host, plan.port)) {
     return Refused(421, "host",
                    "'" + head->authority.substr(0, 255) + "' is not " + plan.host +
                        ", the host this connection was allowed to");
@@ -134,7 +123,7 @@ RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head) {
   const auto hosts = head->All("host");
   if (hosts.empty()) {
     head->headers.push_back({"Host", plan.host});
-  } else if (!IsPlanHost(plan, hosts.front())) {
+  } else if (!AuthorityIsHost(hosts.front(), plan.host, plan.port)) {
     return Refused(421, "host",
                    "Host '" + hosts.front().substr(0, 255) + "' is not " + plan.host +
                        ", the host this connection was allowed to");

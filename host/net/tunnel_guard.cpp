@@ -84,20 +84,19 @@ bool TunnelGuard::Refuse(std::string why, std::string reply) {
   return false;
 }
 
-// Is `authority` (HOST[:PORT]) the host and port this connection goes to?
-bool TunnelGuard::IsThisHost(std::string_view authority) const {
-  std::string_view name, port;
-  if (!SplitAuthority(authority, &name, &port)) return false;
-  if (!port.empty() && port != std::to_string(port_)) return false;
-  if (host_is_ip_) {
+bool AuthorityIsHost(std::string_view authority, std::string_view host, uint16_t port) {
+  std::string_view name, given_port;
+  if (!SplitAuthority(authority, &name, &given_port)) return false;
+  if (!given_port.empty() && given_port != std::to_string(port)) return false;
+  if (ParseIpLiteral(host)) {
     // inet_aton stops at whitespace and a zone is cut off: only address characters.
     if (name.find_first_not_of("0123456789abcdefABCDEFxX.:[]") != std::string_view::npos) {
       return false;
     }
-    auto a = ParseIpLiteral(name), b = ParseIpLiteral(host_);
+    auto a = ParseIpLiteral(name), b = ParseIpLiteral(host);
     return a && b && *a == *b;
   }
-  return NormalizeHostName(name) == host_;
+  return NormalizeHostName(name) == host;
 }
 
 Refusal TunnelGuard::CheckHost(RequestHead* head) const {
@@ -111,13 +110,14 @@ Refusal TunnelGuard::CheckHost(RequestHead* head) const {
                    "Host '" + named.substr(0, 255) + "' is not " + host_ +
                        ", the host this connection was allowed to (domain fronting is refused)"};
   };
-  if (!head->authority.empty() && !IsThisHost(head->authority)) return fronting(head->authority);
+  if (!head->authority.empty() && !AuthorityIsHost(head->authority, host_, port_))
+    return fronting(head->authority);
   const auto hosts = head->All("host");
   if (hosts.empty()) {  // HTTP/1.0: the one this connection goes to
     head->headers.push_back({"Host", port_ == 80 ? host_ : host_ + ":" + std::to_string(port_)});
     return {};
   }
-  if (!IsThisHost(hosts.front())) return fronting(hosts.front());
+  if (!AuthorityIsHost(hosts.front(), host_, port_)) return fronting(hosts.front());
   return {};
 }
 

@@ -21,6 +21,11 @@
 
 namespace ws::net {
 
+// Does `authority` (HOST[:PORT], from a Host header or an absolute URL)
+// name `host` (a normalized name, or an IP literal: the same address in any
+// spelling) and, when it gives a port, `port`?
+bool AuthorityIsHost(std::string_view authority, std::string_view host, uint16_t port);
+
 class TunnelGuard {
  public:
   // `host` as the guest asked for it (a name or an IP literal), `port` its
@@ -44,7 +49,6 @@ class TunnelGuard {
   bool Refuse(std::string why, std::string reply);
   bool Sniff(std::string* out);
   Refusal CheckHost(RequestHead* head) const;
-  bool IsThisHost(std::string_view authority) const;
 
   const std::string host_;  // normalized name, or the IP literal as given
   const bool host_is_ip_;

@@ -13,6 +13,7 @@
 
 #include "host/common/atomic_file.h"
 #include "host/common/time_format.h"
+#include "host/net/http_requests.h"
 #include "host/net/policy.h"
 
 namespace ws::store {
@@ -27,11 +28,6 @@ const std::vector<SecretPreset> kPresets = {
     {"openai", "api.openai.com", "Authorization", "Bearer {}", "OPENAI_API_KEY"},
     {"github", "api.github.com", "Authorization", "Bearer {}", "GH_TOKEN"},
 };
-
-bool IsTokenChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
 
 Status Invalid(const std::string& what) { return Status(Code::kInvalidArgument, what); }
 
@@ -70,7 +66,7 @@ Status ValidateSecret(Secret* s) {
   s->host = *host;
   if (s->header.empty() || s->header.size() > 64) return Invalid("--header: give a header name");
   for (char c : s->header) {
-    if (!IsTokenChar(c))
+    if (!net::IsHttpTokenChar(c))
       return Invalid("--header: '" + s->header.substr(0, 64) + "' is not a header name");
   }
   const size_t at = s->format.find("{}");
