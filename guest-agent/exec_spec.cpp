@@ -36,6 +36,7 @@ std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
     }
     env.push_back("NO_PROXY=localhost,127.0.0.1");
     env.push_back("no_proxy=localhost,127.0.0.1");
+    env.push_back("NODE_USE_ENV_PROXY=1");  // node's fetch honours the proxy (node >= 22.21, 24)
   }
   std::vector<std::string> own = HostEnv();  // the host's settings, then the exec's own
   own.insert(own.end(), start.env().begin(), start.env().end());

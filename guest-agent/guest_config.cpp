@@ -134,7 +134,8 @@ void ConfigureGuest(NetMode net_mode) {
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       sh += std::string("export ") + k + "=" + proxy + "\n";
     }
-    Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n");
+    Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n"
+                         "export NODE_USE_ENV_PROXY=1\n");
   } else {
     for (const char* f : files) std::remove(f);
     Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);

@@ -105,7 +105,7 @@ std::string PathForAudit(std::string_view target) {
     first = false;
     const size_t eq = pair.find('=');
     out += pair.substr(0, eq);
-    if (eq != std::string_view::npos) out += "=…";
+    if (eq != std::string_view::npos) out += "=-";
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }

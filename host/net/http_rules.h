@@ -61,7 +61,7 @@ struct RequestOutcome {
 // Applies the plan's rules to `head` and substitutes its binding in place.
 RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head);
 
-// "/path?a=…&b=…": the path with every query value blanked (names kept).
+// "/path?a=-&b=-": the path with every query value blanked (names kept).
 std::string PathForAudit(std::string_view target);
 
 // Replaces every occurrence of the secrets' real values in a byte stream by

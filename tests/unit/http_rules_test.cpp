@@ -135,7 +135,7 @@ TEST(HttpRules, EveryRequestNamesTheAllowedHost) {
 }
 
 TEST(HttpRules, TheAuditPathKeepsNoQueryValue) {
-  EXPECT_EQ(PathForAudit("/v1/x?key=secret&b=2&flag"), "/v1/x?key=…&b=…&flag");
+  EXPECT_EQ(PathForAudit("/v1/x?key=secret&b=2&flag"), "/v1/x?key=-&b=-&flag");
   EXPECT_EQ(PathForAudit("/v1/x"), "/v1/x");
 }
 
