@@ -31,6 +31,9 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   allow_cmd->add_option("--remove", allow_remove, "Remove HOST[:PORT] from the allowlist")
       ->allow_extra_args(false);
   allow_cmd->add_flag("--list", allow_list, "List the allowlist (with where each entry came from)");
+  allow_cmd->add_flag("--writes", allow_writes,
+                      "The package registries named take writes (npm publish, uploads); "
+                      "without it they are read-only again");
   allow_cmd->add_flag("--json", allow_json,
                       "JSON output: the allowlist after the change (fields in docs/cli.md)");
   allow_cmd->callback([&] {
@@ -46,11 +49,15 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     if (allow_list && (!allow_args.empty() || !allow_remove.empty())) {
       return void(c.code = Fail("--list takes no HOST and no --remove", kUsage));
     }
+    if (allow_writes && allow_args.empty()) {
+      return void(c.code = Fail("--writes needs the registry HOST to allow writes to", kUsage));
+    }
     grpc::ClientContext ctx;
     v1::AllowRequest req;
     req.set_name(allow_name);
     for (const auto& a : allow_args) req.add_add(a);
     for (const auto& r : allow_remove) req.add_remove(r);
+    req.set_writes(allow_writes);
     v1::AllowResponse resp;
     Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
@@ -59,7 +66,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     for (const auto& a : resp.allow()) {
       std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
       std::string port = a.port() ? ":" + std::to_string(a.port()) : "";
-      std::printf("%-40s %s\n", (h + port).c_str(), a.source().c_str());
+      std::printf("%-40s %s%s\n", (h + port).c_str(), a.source().c_str(),
+                  a.writes() ? ", writes" : "");
     }
   });
 

@@ -25,7 +25,7 @@ class NetCommands {
   Context& c;
   std::string allow_name;
   std::vector<std::string> allow_args, allow_remove;
-  bool allow_list = false, allow_json = false;
+  bool allow_list = false, allow_json = false, allow_writes = false;
   CLI::App* allow_cmd = nullptr;
   std::string port_name;
   std::vector<std::string> port_args;

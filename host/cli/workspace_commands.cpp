@@ -98,7 +98,8 @@ void PrintDetails(const v1::Workspace& w) {
   for (const auto& a : w.allow()) {
     std::string h = a.host().find(':') != std::string::npos ? "[" + a.host() + "]" : a.host();
     std::string port = a.port() ? ":" + std::to_string(a.port()) : " (80, 443)";
-    std::printf("  allow %s%s  from %s\n", h.c_str(), port.c_str(), a.source().c_str());
+    std::printf("  allow %s%s  from %s%s\n", h.c_str(), port.c_str(), a.source().c_str(),
+                a.writes() ? ", writes" : "");
   }
 }
 

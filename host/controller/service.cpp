@@ -29,6 +29,7 @@ void ToProto(const net::AllowEntry& a, v1::AllowRule* out) {
   out->set_host(a.host);
   out->set_port(a.port);
   out->set_source(a.source);
+  out->set_writes(a.writes);
 }
 
 v1::WorkspaceState ToProto(virt::VmState s) {
@@ -250,7 +251,7 @@ grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req,
   WS_IDENTIFY(ctx, caller);
   auto list =
       workspaces_.UpdateAllowlist(caller, req->name(), {req->add().begin(), req->add().end()},
-                                  {req->remove().begin(), req->remove().end()});
+                                  {req->remove().begin(), req->remove().end()}, req->writes());
   if (!list.ok()) return ToGrpc(list.status());
   for (const auto& a : list.value()) ToProto(a, resp->add_allow());
   return grpc::Status::OK;

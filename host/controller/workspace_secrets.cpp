@@ -96,7 +96,7 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     return std::any_of(ai_apis.begin(), ai_apis.end(),
                        [&](const net::AllowEntry& e) { return e.host == host; });
   };
-  std::vector<std::string> ai_hosts, registry_hosts;
+  std::vector<std::string> ai_hosts, registry_hosts, writable_registries;
   for (const auto& e : ai_apis) {
     if (net::Decide(meta.allow, e.host, 443).verdict == net::Verdict::kAllow ||
         net::Decide(meta.allow, e.host, 80).verdict == net::Verdict::kAllow) {
@@ -105,7 +105,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   }
   // Package registries allowed directly: read-only (a publish is an upload).
   for (const auto& e : meta.allow) {
-    if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) registry_hosts.push_back(e.host);
+    if (e.is_wildcard() || !net::IsPackageRegistryHost(e.host)) continue;
+    registry_hosts.push_back(e.host);
+    if (e.writes) writable_registries.push_back(e.host);  // allow --writes
   }
   auto bound = ReadBindings(name, meta.owner_uid);
   std::vector<net::HostPlan> plans;
@@ -151,6 +153,8 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
   for (const auto& host : registry_hosts) plan_for(host, net::HostClass::kRegistry);
+  for (const auto& host : writable_registries)
+    plan_for(host, net::HostClass::kRegistry).writes_allowed = true;
   // Fails closed: when anything below fails, the hosts stay planned but
   // without values or a CA, and the relay refuses them (no key goes out,
   // and no AI API becomes an open tunnel).

@@ -10,7 +10,7 @@ using namespace internal;
 
 Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
     const Caller& c, const std::string& name, const std::vector<std::string>& add,
-    const std::vector<std::string>& remove) {
+    const std::vector<std::string>& remove, bool writes) {
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
@@ -36,10 +36,17 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
     auto e = net::ParseAllowEntry(spec, "user");
     if (!e.ok()) return e.status();
     if (Status s = CheckAllowEntry(policy, c.uid, e.value()); !s.ok()) return s;
+    if (writes && !net::IsPackageRegistryHost(e->host)) {
+      return Status(Code::kInvalidArgument, "--writes is for package registries (" +
+                                                net::PackageRegistryHostList() + "); " + spec +
+                                                " is not one, and no other host is read-only");
+    }
+    e->writes = writes;
     bool dup = false;
     for (auto& x : list) {
       if (x.host == e->host && x.port == e->port) {
         x.source = "user";  // named explicitly now
+        x.writes = writes;  // as named now: --writes again to keep them
         dup = true;
       }
     }

@@ -126,7 +126,8 @@ class Workspaces {
   // Adds and removes allowlist entries; effective for the next connection.
   Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
                                                        const std::vector<std::string>& add,
-                                                       const std::vector<std::string>& remove);
+                                                       const std::vector<std::string>& remove,
+                                                       bool writes = false);
   // Publishes guest ports on 127.0.0.1 / stops publishing host ports;
   // returns the workspace's published ports.
   Result<std::vector<virt::WorkspaceMeta::Port>> UpdatePorts(

@@ -71,13 +71,22 @@ RequestOutcome Refused(int status, std::string rule, std::string reason, std::st
 
 }  // namespace
 
+constexpr std::string_view kPackageRegistryHosts[] = {
+    "registry.npmjs.org",     "registry.yarnpkg.com", "pypi.org",           "upload.pypi.org",
+    "files.pythonhosted.org", "deb.debian.org",       "security.debian.org"};
+
 bool IsPackageRegistryHost(std::string_view host) {
-  for (std::string_view h :
-       {"registry.npmjs.org", "registry.yarnpkg.com", "pypi.org", "upload.pypi.org",
-        "files.pythonhosted.org", "deb.debian.org", "security.debian.org"}) {
+  for (std::string_view h : kPackageRegistryHosts) {
     if (host == h) return true;
   }
   return false;
+}
+
+std::string PackageRegistryHostList() {
+  std::string out;
+  for (std::string_view h : kPackageRegistryHosts)
+    out += (out.empty() ? "" : ", ") + std::string(h);
+  return out;
 }
 
 const char* HostClassName(HostClass c) {

@@ -30,7 +30,9 @@ const char* HostClassName(HostClass c);
 
 // The public package registries (npm, PyPI, Debian) a workspace reads from
 // and, allowed directly, must not publish to: writes there are uploads.
+// `allow --writes` lifts that for one host of one workspace.
 bool IsPackageRegistryHost(std::string_view host);
+std::string PackageRegistryHostList();  // "registry.npmjs.org, ..." for messages
 
 struct Binding {
   std::string secret;       // the secret's name, for the audit

@@ -16,9 +16,10 @@
 namespace ws::net {
 
 struct AllowEntry {
-  std::string host;    // lowercase name, "*.suffix", or a canonical IP literal
-  uint16_t port = 0;   // 0: 80 and 443
-  std::string source;  // where it came from: "user", "apt", "npm", "pip", "ai-apis", ...
+  std::string host;     // lowercase name, "*.suffix", or a canonical IP literal
+  uint16_t port = 0;    // 0: 80 and 443
+  std::string source;   // where it came from: "user", "apt", "npm", "pip", "ai-apis", ...
+  bool writes = false;  // a package registry: writes (publish, upload) allowed, not read-only
   bool is_wildcard() const { return host.rfind("*.", 0) == 0; }
   std::string ToString() const;  // "host[:port]" (IPv6 in brackets)
 };

@@ -53,7 +53,7 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   x << ">";
   for (const auto& a : m.allow) {
     x << "<" << prefix << "allow host='" << XmlEscape(a.host) << "' port='" << a.port
-      << "' source='" << XmlEscape(a.source) << "'/>";
+      << "' source='" << XmlEscape(a.source) << "'" << (a.writes ? " writes='1'" : "") << "/>";
   }
   for (const auto& p : m.ports) {
     x << "<" << prefix << "port host='" << p.host << "' guest='" << p.guest << "'/>";
@@ -138,6 +138,7 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
       if (port) spec += ":" + std::to_string(port);
       auto e = net::ParseAllowEntry(spec, Prop(n, "source"));
       if (!e.ok()) return e.status();
+      e->writes = Prop(n, "writes") == "1";
       m.allow.push_back(e.value());
       continue;
     }

@@ -285,6 +285,22 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   EXPECT_NE(put.out.find("read-only"), std::string::npos) << put.out << put.err;
   EXPECT_NE(put.out.find(" 403"), std::string::npos) << put.out;
   EXPECT_EQ(server.got().size(), before_put) << "the publish reached the registry";
+  // allow --writes lifts that for this registry of this workspace, at once;
+  // allowed again without it, the registry is read-only again.
+  ASSERT_EQ(Cli({"allow", "sec", "registry.npmjs.org", "--writes"}).code, 0);
+  EXPECT_NE(Cli({"allow", "sec", "--list"}).out.find("user, writes"), std::string::npos);
+  auto written = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
+  EXPECT_NE(written.out.find("PUT /wspkg HTTP/1.1"), std::string::npos) << written.out;
+  EXPECT_NE(written.out.find(" 200"), std::string::npos) << written.out;
+  ASSERT_EQ(Cli({"allow", "sec", "registry.npmjs.org"}).code, 0);
+  const size_t before_again = server.got().size();
+  auto again = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
+  EXPECT_NE(again.out.find(" 403"), std::string::npos) << again.out;
+  EXPECT_EQ(server.got().size(), before_again);
+  auto not_registry = Cli({"allow", "sec", "example.com", "--writes"});
+  EXPECT_EQ(not_registry.code, 2);
+  EXPECT_NE(not_registry.err.find("--writes is for package registries"), std::string::npos)
+      << not_registry.err;
   // A worm with its own key, and one that sends the placeholder elsewhere.
   const size_t before = server.got().size();
   auto worm =

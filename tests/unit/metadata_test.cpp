@@ -35,6 +35,18 @@ TEST(Metadata, CpuModelRoundTripsAndOldWorkspacesRunQemu64) {
   EXPECT_EQ(ParseMetadata(RenderMetadata(Sample()))->cpu_model, "qemu64");
 }
 
+TEST(Metadata, AllowEntriesKeepWhetherARegistryTakesWrites) {
+  WorkspaceMeta m = Sample();
+  m.allow.push_back({"registry.npmjs.org", 0, "user", true});
+  m.allow.push_back({"pypi.org", 0, "pip", false});
+  auto back = ParseMetadata(RenderMetadata(m));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_EQ(back->allow.size(), 2u);
+  EXPECT_TRUE(back->allow[0].writes);
+  EXPECT_FALSE(back->allow[1].writes);
+  EXPECT_EQ(RenderMetadata(Sample()).find("writes"), std::string::npos) << "absent when unset";
+}
+
 TEST(Metadata, SharesRoundTrip) {
   WorkspaceMeta m = Sample();
   m.shares.push_back({"ws0",
