@@ -19,13 +19,6 @@ std::vector<std::string> host_env;  // guarded by mu
 
 constexpr char kBundleOriginal[] = "/etc/ssl/certs/ca-certificates.crt.workspace-original";
 
-std::string ReadAll(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env) {
@@ -40,10 +33,11 @@ Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env
     // The image's bundle is kept aside once; each call rebuilds from it.
     struct stat st;
     if (lstat(kBundleOriginal, &st) != 0 && lstat(kSystemBundle, &st) == 0 && S_ISREG(st.st_mode)) {
-      if (Status s = WriteFileAtomically(kBundleOriginal, ReadAll(kSystemBundle), 0644); !s.ok())
+      if (Status s = WriteFileAtomically(kBundleOriginal, ReadFileOrEmpty(kSystemBundle), 0644);
+          !s.ok())
         return s;
     }
-    std::string bundle = ReadAll(kBundleOriginal);
+    std::string bundle = ReadFileOrEmpty(kBundleOriginal);
     if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
     if (Status s = WriteFileAtomically(kSystemBundle, bundle + ca_pem, 0644); !s.ok()) return s;
     env.push_back(std::string("NODE_EXTRA_CA_CERTS=") + kWorkspaceCaFile);

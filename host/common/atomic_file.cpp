@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 
 namespace ws {
 
@@ -21,6 +23,13 @@ Status WriteFileAtomically(const std::string& path, std::string_view text, mode_
     return ErrnoStatus("writing " + path, err);
   }
   return Status::Ok();
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace ws

@@ -14,4 +14,7 @@ namespace ws {
 
 Status WriteFileAtomically(const std::string& path, std::string_view text, mode_t mode);
 
+// A file's whole contents; "" when it is missing or cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 }  // namespace ws

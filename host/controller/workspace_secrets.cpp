@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "host/common/atomic_file.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
 #include "host/net/ai_api_hosts.h"
@@ -29,13 +30,6 @@ namespace {
 // Most secrets bound to one workspace.
 constexpr size_t kMaxBindings = 16;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::string Workspaces::BindingsPath(const std::string& name) const {
@@ -51,7 +45,7 @@ Result<std::vector<Workspaces::Bound>> Workspaces::ReadBindings(const std::strin
   std::error_code ec;
   if (!fs::exists(BindingsPath(name), ec)) return out;
   const Status bad(Code::kInternal, BindingsPath(name) + " is not this workspace's bindings file");
-  json j = json::parse(ReadText(BindingsPath(name)), nullptr, false);
+  json j = json::parse(ReadFileOrEmpty(BindingsPath(name)), nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("bindings") || !j["bindings"].is_array() ||
       !j.contains("owner") || !j["owner"].is_number_unsigned() ||
       j["owner"].get<uint64_t>() != owner) {
@@ -176,9 +170,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     std::string joined;
     for (const auto& h : hosts) joined += h + "\n";
     const std::string dir = layout_.WorkspaceDir(name) + "/ca";
-    if (ReadText(dir + "/hosts") == joined) {
-      auto loaded =
-          net::WorkspaceCa::Load(ReadText(dir + "/cert.pem"), ReadText(dir + "/key.pem"), hosts);
+    if (ReadFileOrEmpty(dir + "/hosts") == joined) {
+      auto loaded = net::WorkspaceCa::Load(ReadFileOrEmpty(dir + "/cert.pem"),
+                                           ReadFileOrEmpty(dir + "/key.pem"), hosts);
       if (loaded.ok()) ca = std::move(loaded.value());
     }
     if (!ca) {  // none yet, or for other hosts: a new one (the guest is told below)

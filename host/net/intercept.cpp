@@ -11,11 +11,16 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <system_error>
 #include <thread>
 
+#include "host/common/mutex.h"
+#include "host/common/ssl_errors.h"
 #include "host/net/client_hello.h"
+#include "host/net/http_requests.h"
+#include "host/net/http_responses.h"
 #include "host/net/policy.h"
 
 namespace ws::net {
@@ -26,17 +31,6 @@ constexpr int kHandshakeSeconds = 10;
 // How long the server's answers may still come once the guest has ended.
 constexpr int kDrainSeconds = 5;
 const unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-std::string SslErrors() {
-  std::string out;
-  char err[256];
-  while (unsigned long e = ERR_get_error()) {
-    ERR_error_string_n(e, err, sizeof err);
-    if (!out.empty()) out += "; ";
-    out += err;
-  }
-  return out;
-}
 
 int SelectHttp11(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                  unsigned inlen, void*) {
@@ -111,8 +105,7 @@ class ServerSide {
           return Status(Code::kPermissionDenied, std::string("its certificate does not verify: ") +
                                                      X509_verify_cert_error_string(verify));
         }
-        const std::string why = SslErrors();
-        return Status(Code::kUnavailable, "TLS handshake failed" + (why.empty() ? "" : ": " + why));
+        return Status(Code::kUnavailable, "TLS handshake failed: " + SslErrors());
       }
     }
   }
@@ -202,9 +195,7 @@ class GuestSide {
       if (!Send(true)) return Status(Code::kUnavailable, "the guest went away");
       if (r == 1) return Status::Ok();
       if (err != SSL_ERROR_WANT_READ) {
-        const std::string why = SslErrors();
-        return Status(Code::kInvalidArgument,
-                      "the guest's TLS handshake failed" + (why.empty() ? "" : ": " + why));
+        return Status(Code::kInvalidArgument, "the guest's TLS handshake failed: " + SslErrors());
       }
       if (!stream_.Read(&cipher)) return Status(Code::kUnavailable, "the guest went away");
       idle.Touch();
@@ -298,6 +289,15 @@ class GuestSide {
   std::mutex write_mu_;
 };
 
+// The requests passed on awaiting their answers, and who ends the guest's
+// side: the answers (the server closed) or the requests (a refusal to send).
+struct Pairing {
+  Mutex mu;
+  std::deque<InterceptedRequest> unanswered WS_GUARDED_BY(mu);
+  bool refusing WS_GUARDED_BY(mu) = false;
+  bool closed WS_GUARDED_BY(mu) = false;
+};
+
 class InterceptUpstream final : public Upstream {
  public:
   InterceptUpstream(unique_fd remote, std::string address, HostPlan plan,
@@ -388,12 +388,26 @@ class InterceptUpstream final : public Upstream {
     client.Give(first);
     if (Status s = client.Handshake(idle); !s.ok()) return refuse(s.message());
 
-    // 4. Requests up (checked, substituted), answers down (scrubbed).
+    // 4. Requests up (checked, substituted), answers down (scrubbed). Each
+    // request passed on is audited once its answer's status is read.
     std::vector<std::pair<std::string, std::string>> secrets;
     for (const auto& b : plan_.bindings) secrets.emplace_back(b.value, b.placeholder);
     std::atomic<uint64_t> down{0};
     std::atomic<int> scrubbed{0};
     std::atomic<bool> answers_done{false};
+    HttpResponseWatcher watcher;
+    Pairing pair;
+    auto answered = [&](int status) {
+      InterceptedRequest r;
+      {
+        MutexLock lock(pair.mu);
+        if (pair.unanswered.empty()) return;  // an answer to no request: nothing to pair
+        r = std::move(pair.unanswered.front());
+        pair.unanswered.pop_front();
+      }
+      r.status = status;
+      if (audit_) audit_(r);
+    };
     std::thread answers;
     try {
       answers = std::thread([&] {
@@ -401,36 +415,54 @@ class InterceptUpstream final : public Upstream {
         std::string plain, out;
         while (server.Read(&plain)) {
           idle.Touch();
+          watcher.Feed(plain, answered);
           out.clear();
           scrub.Feed(plain, &out);
           if (!out.empty() && !client.Write(out)) break;
           down += out.size();
         }
+        if (!stop) watcher.Feed({}, answered);  // the server's end: a body to close ends
         out.clear();
         scrub.Flush(&out);
         if (!out.empty() && client.Write(out)) down += out.size();
         scrubbed = scrub.replaced();
-        client.Close();
+        bool close_it;
+        {
+          MutexLock lock(pair.mu);
+          close_it = !pair.refusing;
+          pair.closed = close_it;
+        }
+        if (close_it) client.Close();
         answers_done = true;
       });
     } catch (const std::system_error&) {
       return refuse("the host has no thread for it");
     }
     HttpRequestFilter requests([&](RequestHead* head) {
-      RequestOutcome o;
+      InterceptedRequest r{head->method, PathForAudit(head->target), {}, 0};
       if (current_ && !current_()) {
-        o.refusal = {403,
-                     "the workspace's secrets changed since this connection opened; "
-                     "connect again"};
-        o.rule = "stale";
+        r.outcome.refusal = {403,
+                             "the workspace's secrets changed since this connection opened; "
+                             "connect again"};
+        r.outcome.rule = "stale";
       } else {
-        o = ApplyRules(plan_, head);
+        r.outcome = ApplyRules(plan_, head);
       }
-      if (audit_) audit_({head->method, PathForAudit(head->target), o});
-      return o.refusal;
+      if (r.outcome.refusal.status != 0) {
+        r.status = r.outcome.refusal.status;
+        if (audit_) audit_(r);
+        return r.outcome.refusal;
+      }
+      {
+        MutexLock lock(pair.mu);
+        pair.unanswered.push_back(r);
+      }
+      watcher.Expect(head->method == "HEAD");
+      return r.outcome.refusal;
     });
     std::string plain, out;
     uint64_t up_bytes = 0;
+    bool answer_refusal = false;
     while (client.Read(&plain, idle)) {
       out.clear();
       const bool go_on = requests.Feed(plain, &out);
@@ -440,9 +472,10 @@ class InterceptUpstream final : public Upstream {
       }
       if (!go_on) {
         counts.refused = requests.refusal().reason;
-        // Only a first request is answered in HTTP; after others, answers
-        // may be on their way, and the connection just ends.
-        if (requests.requests() == 0) (void)client.Write(RefusalResponse(requests.refusal()));
+        // The refusal is the guest's answer once the answers to the requests
+        // before it have arrived whole (in order, as HTTP/1.1 pairs them).
+        MutexLock lock(pair.mu);
+        pair.refusing = answer_refusal = !pair.closed;
         break;
       }
     }
@@ -450,12 +483,28 @@ class InterceptUpstream final : public Upstream {
     // The guest is done: the server's last answer may still come, for a
     // while (a server that keeps the connection open would hold it, and a
     // tunnel slot, until the idle cut).
-    for (int i = 0; i < kDrainSeconds * 10 && counts.refused.empty() && !answers_done; ++i) {
+    for (int i = 0; i < kDrainSeconds * 10 && !answers_done; ++i) {
+      if (!counts.refused.empty() &&
+          (watcher.broken() || watcher.completed() >= requests.requests())) {
+        break;  // every answer before the refusal is through
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop = true;
     shutdown(remote_.get(), SHUT_RDWR);
     answers.join();
+    if (answer_refusal) {
+      if (!watcher.broken() && watcher.completed() >= requests.requests()) {
+        (void)client.Write(RefusalResponse(requests.refusal()));
+      }
+      client.Close();
+    }
+    {
+      MutexLock lock(pair.mu);
+      for (auto& r : pair.unanswered) {
+        if (audit_) audit_(r);  // no answer came (status 0)
+      }
+    }
     counts.guest_to_socket = up_bytes;
     counts.socket_to_guest = down.load();
     if (scrubbed > 0 && audit_) {

@@ -46,6 +46,7 @@ struct InterceptedRequest {
   std::string method;
   std::string path;  // PathForAudit: no query value
   RequestOutcome outcome;
+  int status = 0;  // the answer's: the refusal's, or the server's once read (0: none came)
 };
 using RequestAuditFn = std::function<void(const InterceptedRequest&)>;
 

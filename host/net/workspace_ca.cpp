@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "host/common/ssl_errors.h"
 #include "host/net/address.h"
 #include "host/net/policy.h"
 
@@ -18,10 +19,7 @@ namespace ws::net {
 namespace {
 
 Status SslError(const std::string& what) {
-  char err[256] = "";
-  ERR_error_string_n(ERR_get_error(), err, sizeof err);
-  ERR_clear_error();
-  return Status(Code::kInternal, what + ": " + err);
+  return Status(Code::kInternal, what + ": " + SslErrors());
 }
 
 EVP_PKEY* NewKey() { return EVP_EC_gen("P-256"); }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "host/common/ssl_errors.h"
 #include "host/common/tcp_connect.h"
 #include "host/common/unique_fd.h"
 
@@ -22,13 +23,7 @@ namespace {
 constexpr int kConnectSeconds = 10;
 constexpr int kReadSeconds = 60;
 
-std::string SslError(const std::string& what) {
-  unsigned long e = ERR_get_error();
-  char buf[256] = "unknown error";
-  if (e) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return what + ": " + buf;
-}
+std::string SslError(const std::string& what) { return what + ": " + SslErrors(); }
 
 Result<unique_fd> Connect(const Url& u) {
   addrinfo hints{};

@@ -93,7 +93,8 @@ class InterceptTest : public ::testing::Test {
                           [&](const net::InterceptedRequest& r) {
                             std::lock_guard lock(audit_mu);
                             ex.audit.push_back(r.method + " " + r.path + " " + r.outcome.rule +
-                                               " " + (r.outcome.injected ? "injected" : "-"));
+                                               " " + (r.outcome.injected ? "injected" : "-") + " " +
+                                               std::to_string(r.status));
                           })
                     : net::DialTcp(d, "localhost", server_->port(), 30);
       if (!dialed.upstream) {
@@ -139,8 +140,8 @@ TEST_F(InterceptTest, ThePlaceholderReachesTheBoundHostAsTheRealKeyAndNowhereEls
   EXPECT_NE(ex.response.find("x-api-key: " + kPh.substr(0, kKey.size())), std::string::npos)
       << ex.response;
   ASSERT_EQ(ex.audit.size(), 2u);
-  EXPECT_EQ(ex.audit[0], "POST /v1/messages ai-api injected");
-  EXPECT_EQ(ex.audit[1], "RESPONSE 1 replaced by the placeholder reflected secret -");
+  EXPECT_EQ(ex.audit[0], "POST /v1/messages ai-api injected 200") << "with its answer's status";
+  EXPECT_EQ(ex.audit[1], "RESPONSE 1 replaced by the placeholder reflected secret - 0");
 }
 
 TEST_F(InterceptTest, ThePlaceholderToAHostWithoutBindingArrivesUnchanged) {
@@ -205,6 +206,27 @@ TEST_F(InterceptTest, RefusedRequestsAndConnectionsSendTheServerNoRequestByte) {
   Exchange ok = Run(Plan(net::HostClass::kAiApi), "localhost", {"http/1.1"}, Request("GET", kPh));
   EXPECT_EQ(ok.refused, "");
   EXPECT_NE(server_->got().find(kKey), std::string::npos);
+}
+
+// Pipelined on one connection: a read that passes, then a write a registry
+// refuses. The guest gets the read's answer whole, then the refusal in
+// HTTP; the server never sees the write.
+TEST_F(InterceptTest, ALaterRefusalIsAnsweredAfterTheAnswersBeforeIt) {
+  Exchange ex = Run(Plan(net::HostClass::kRegistry, false), "localhost", {"http/1.1"},
+                    Request("GET", "x", "/wspkg") + Request("PUT", "x", "/wspkg"));
+  ASSERT_TRUE(ex.handshake);
+  EXPECT_NE(ex.refused.find("read-only"), std::string::npos) << ex.refused;
+  const size_t ok = ex.response.find("HTTP/1.1 200 OK");
+  const size_t refused = ex.response.find("HTTP/1.1 403");
+  ASSERT_NE(ok, std::string::npos) << ex.response;
+  ASSERT_NE(refused, std::string::npos) << "the refusal is answered: " << ex.response;
+  EXPECT_LT(ok, refused);
+  EXPECT_NE(ex.response.find("GET /wspkg HTTP/1.1", ok), std::string::npos) << "answer whole";
+  EXPECT_NE(ex.response.find("workspace: ", refused), std::string::npos) << ex.response;
+  EXPECT_EQ(server_->got().find("PUT"), std::string::npos) << server_->got();
+  ASSERT_EQ(ex.audit.size(), 2u);
+  EXPECT_EQ(ex.audit[0], "PUT /wspkg read-only - 403") << "a refusal is audited at once";
+  EXPECT_EQ(ex.audit[1], "GET /wspkg registry - 200") << "a request once its answer came";
 }
 
 TEST_F(InterceptTest, ARequestUnderAPlanThatChangedSinceIsRefused) {

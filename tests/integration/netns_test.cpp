@@ -434,7 +434,14 @@ TEST_F(InterceptedHosts, TheRealClaudeCodeCliCarriesTheKeyWhileAWormBesideItCarr
   EXPECT_NE(audit.find("\"target\":\"evil.test\",\"port\":443,\"method\":\"CONNECT\""),
             std::string::npos)
       << audit;
-  EXPECT_NE(audit.find("\"binding\":\"anthropic\",\"injected\":true"), std::string::npos) << audit;
+  // Claude Code's request, audited with the server's answer, its query value blanked.
+  EXPECT_NE(audit.find("\"method\":\"POST\",\"address\":\"\",\"decision\":\"allow\""),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("\"path\":\"/v1/messages?beta=-\",\"status\":200,\"cache\":\"\",\"rule\":"
+                       "\"ai-api\",\"binding\":\"anthropic\",\"injected\":true"),
+            std::string::npos)
+      << audit;
   EXPECT_EQ(audit.find(key), std::string::npos);
 
   // The real key is in no guest file (the session transcript Claude Code

@@ -49,7 +49,8 @@ class SocketStream final : public ByteStream {
 
 // The real host: TLS on loopback; records every request byte it decrypts;
 // /sse sends three events, each after the test has seen the one before;
-// POST /v1/messages answers as the Messages API streams, saying kMessagesReply;
+// POST /v1/messages asking to stream answers as the Messages API does, saying
+// kMessagesReply;
 // /big/N sends N bytes; anything else gets its request head back as the
 // body (a reflecting server). One request per connection.
 class LoopbackTlsServer {
@@ -141,7 +142,8 @@ class LoopbackTlsServer {
       got_.append(buf, static_cast<size_t>(n));
     }
     auto send = [&](const std::string& s) { SSL_write(ssl, s.data(), static_cast<int>(s.size())); };
-    if (req.rfind("POST /v1/messages", 0) == 0) {
+    if (req.rfind("POST /v1/messages", 0) == 0 &&
+        req.find("\"stream\":true", head_end) != std::string::npos) {
       // The Messages API, streamed: one assistant turn saying kMessagesReply.
       const std::string events[] = {
           R"({"type":"message_start","message":{"id":"msg_test","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}})",
