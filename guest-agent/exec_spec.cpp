@@ -1,10 +1,12 @@
 #include "guest-agent/exec_spec.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <vector>
 
 #include "guest-agent/host_settings.h"
+#include "guest-agent/node_fetch_proxy.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/users.h"
 
@@ -36,7 +38,11 @@ std::vector<std::string> BuildEnv(const ExecStart& start, const User& user) {
     }
     env.push_back("NO_PROXY=localhost,127.0.0.1");
     env.push_back("no_proxy=localhost,127.0.0.1");
-    env.push_back("NODE_USE_ENV_PROXY=1");  // node's fetch honours the proxy (node >= 22.21, 24)
+    // node's fetch through the proxy: itself from 22.21 on, else our script.
+    env.push_back("NODE_USE_ENV_PROXY=1");
+    if (access(kNodeFetchProxyPath, R_OK) == 0) {  // else node would not start at all
+      env.push_back(std::string("NODE_OPTIONS=--require=") + kNodeFetchProxyPath);
+    }
   }
   std::vector<std::string> own = HostEnv();  // the host's settings, then the exec's own
   own.insert(own.end(), start.env().begin(), start.env().end());

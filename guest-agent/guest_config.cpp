@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "guest-agent/init.h"
+#include "guest-agent/node_fetch_proxy.h"
 #include "guest-agent/proxy.h"
 #include "host/registry/apt_sources.h"
 
@@ -134,8 +135,11 @@ void ConfigureGuest(NetMode net_mode) {
     for (const char* k : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       sh += std::string("export ") + k + "=" + proxy + "\n";
     }
-    Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n"
-                         "export NODE_USE_ENV_PROXY=1\n");
+    MakeDirs(fs::path(kNodeFetchProxyPath).parent_path().string());
+    Write(kNodeFetchProxyPath, kNodeFetchProxyScript);
+    Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n" +
+                        "export NODE_USE_ENV_PROXY=1\nif [ -r " + kNodeFetchProxyPath +
+                        " ]; then export NODE_OPTIONS=--require=" + kNodeFetchProxyPath + "; fi\n");
   } else {
     for (const char* f : files) std::remove(f);
     Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);

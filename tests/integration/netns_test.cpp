@@ -272,6 +272,14 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
          " headers={'x-api-key': os.environ['ANTHROPIC_API_KEY']}); print(u.urlopen(r).status)\"");
   EXPECT_EQ(py.out, "200\n") << py.out << py.err;
   EXPECT_NE(server.got().find("GET /py HTTP/1.1"), std::string::npos) << server.got();
+  // node's built-in fetch too (Debian 12's node 18 ignores HTTPS_PROXY:
+  // the agent's script tunnels it through the proxy).
+  auto node = sh(
+      "node --version; node -e \"fetch('https://api.anthropic.com/node', {headers: {'x-api-key': "
+      "process.env.ANTHROPIC_API_KEY}}).then(async r => console.log('status', r.status, "
+      "(await r.text()).includes('x-api-key: wsph_')))\"");
+  EXPECT_NE(node.out.find("status 200 true"), std::string::npos) << node.out << node.err;
+  EXPECT_NE(server.got().find("GET /node HTTP/1.1"), std::string::npos) << server.got();
   // git trusts the workspace CA too (the system bundle): its request, with
   // no placeholder, is answered 403 by the host, not a certificate error.
   auto git = sh("git ls-remote https://api.anthropic.com/x.git 2>&1; echo rc=$?");
