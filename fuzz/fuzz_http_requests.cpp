@@ -3,12 +3,17 @@
 // a crash; the verdict and the heads passed on do not depend on how the
 // bytes were split into reads; everything passed on is itself accepted by a
 // second filter, which sees the same heads (what goes on is well framed).
+// The same bytes read as a server's answers: statuses and ends do not
+// depend on the split either.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "host/net/http_requests.h"
+#include "host/net/http_responses.h"
 #include "host/net/tunnel_guard.h"
 
 namespace {
@@ -66,5 +71,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Outcome c = Feed(g1, in, in.size());
   Outcome d = Feed(g2, in, step);
   if (c.ok != d.ok) abort();
+
+  // The same bytes as a server's answers (HttpResponseWatcher): the statuses
+  // read, the answers completed and the verdict do not depend on the split.
+  auto watch = [&](size_t st) {
+    ws::net::HttpResponseWatcher w;
+    for (int i = 0; i < 4; ++i) w.Expect(i == 1);  // the second request was HEAD
+    std::vector<int> statuses;
+    auto on = [&](int s) { statuses.push_back(s); };
+    for (size_t at = 0; at < in.size(); at += st) w.Feed(in.substr(at, st), on);
+    w.Feed({}, on);
+    return std::make_tuple(statuses, w.completed(), w.broken());
+  };
+  if (watch(in.size()) != watch(step)) abort();
   return 0;
 }

@@ -10,9 +10,10 @@
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::string dir = argv[1];
-  auto put = [&](const std::string& target, const std::string& text) {
+  auto put = [&](const std::string& target, const std::string& text,
+                 const std::string& file = "seed") {
     std::filesystem::create_directories(dir + "/" + target);
-    std::ofstream(dir + "/" + target + "/seed") << text;
+    std::ofstream(dir + "/" + target + "/" + file) << text;
   };
   ws::shares::ShareConfig c;
   c.host_path = "/home/user/project";
@@ -64,6 +65,12 @@ int main(int argc, char** argv) {
       "POST /u HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc\r\n"
       "PUT /c HTTP/1.1\r\nHost: h.test:80\r\nTransfer-Encoding: chunked\r\n\r\n"
       "3\r\nabc\r\n0\r\n\r\nGET /deny HTTP/1.0\r\n\r\n");
+  put("http_requests",  // the server's side: the answers HttpResponseWatcher reads
+      "\x03HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+      "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+      "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n",
+      "answers");
   put("http_rules",
       "POST /v1/messages?x=1 HTTP/1.1\r\nHost: api.test\r\nx-api-key: "
       "wsph_0123456789abcdef0123456789abcdef\r\nContent-Length: 2\r\n\r\n{}"
