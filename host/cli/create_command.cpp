@@ -206,6 +206,10 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
       publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
       writable_paths.insert(writable_paths.begin(), f.writable.begin(), f.writable.end());
+      for (const auto& name : f.secrets) {  // as --secret (the flags' names too)
+        const auto& have = create.secrets();
+        if (std::find(have.begin(), have.end(), name) == have.end()) create.add_secrets(name);
+      }
       if (share_specs.empty() && !no_share && f.shares) {
         if (f.shares->empty()) no_share = true;
         for (const auto& sh : *f.shares) {

@@ -24,9 +24,9 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
   auto parsed = ParseToml(text, kProjectFileName);
   if (!parsed.ok()) return parsed.status();
   const auto& t = parsed.value();
-  static const char* kKeys[] = {"name",      "image",   "net",           "cpus",  "memory",
-                                "allow",     "publish", "default_allow", "share", "disk",
-                                "cpu_model", "images",  "writable"};
+  static const char* kKeys[] = {"name",      "image",   "net",           "cpus",   "memory",
+                                "allow",     "publish", "default_allow", "share",  "disk",
+                                "cpu_model", "images",  "writable",      "secrets"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -65,12 +65,15 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
     if (!v) return Bad("default_allow", "true or false");
     f.default_allow = *v;
   }
-  for (const char* key : {"allow", "publish", "writable"}) {
+  for (const char* key : {"allow", "publish", "writable", "secrets"}) {
     if (!t->contains(key)) continue;
     auto arr = t->get_array_of<std::string>(key);
     if (!arr) return Bad(key, "a list of strings");
     const std::string k = key;
-    (k == "allow" ? f.allow : k == "publish" ? f.publish : f.writable) = *arr;
+    (k == "allow"     ? f.allow
+     : k == "publish" ? f.publish
+     : k == "secrets" ? f.secrets
+                      : f.writable) = *arr;
   }
   if (t->contains("share")) {
     auto tables = t->get_table_array("share");
@@ -124,6 +127,10 @@ std::string ProjectFileTemplate(const std::string& name) {
          "# Paths host tools read or run that the guest may write all the same (it may\n"
          "# not by default: .git, .claude, .vscode, .envrc, .npmrc, ...; docs/cli.md).\n"
          "# writable = []          # e.g. [\".vscode\"]: its tasks then run what the guest wrote\n"
+         "\n"
+         "# Secrets of yours the workspace may use (names from `workspace secret list`;\n"
+         "# never values): the guest gets a placeholder, the host injects the value.\n"
+         "# secrets = []           # e.g. [\"anthropic\"]\n"
          "\n"
          "# Shared folders (paths relative to this file). Without [[share]] tables, the\n"
          "# folder of this file is shared read-write at /workspace.\n"

@@ -28,6 +28,7 @@ struct ProjectFile {
   std::optional<uint32_t> cpus, memory_mib, disk_gib;
   std::vector<std::string> allow, publish;
   std::vector<std::string> writable;  // protected paths opened to the guest
+  std::vector<std::string> secrets;   // names of the user's secrets to bind (as --secret)
   std::optional<bool> default_allow;
   std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables
   std::optional<std::string> cpu_model;

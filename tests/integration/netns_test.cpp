@@ -395,8 +395,25 @@ TEST_F(InterceptedHosts, TheRealClaudeCodeCliCarriesTheKeyWhileAWormBesideItCarr
       CliWith({"secret", "add", "anthropic", "--from-env", "WS_TEST_KEY"}, {{"WS_TEST_KEY", key}})
           .code,
       0);
-  auto create = Cli({"create", "cc", "--image", "debian", "--no-share", "--secret", "anthropic"});
+  // Bound by the project's file, trusted as written: a name the user has
+  // no secret of fails the create before anything is made.
+  const std::string project = ca_dir_ + "/project";
+  fs::create_directories(project);
+  RunOptions in_project;
+  in_project.cwd = project;
+  in_project.env["WORKSPACE_STATE_DIR"] = state_;
+  std::ofstream(project + "/.workspace.toml")
+      << "name = \"cc\"\nimage = \"debian\"\nsecrets = [\"anthropic\", \"nosuch\"]\n";
+  auto unknown = W().Cli({"create", "--trust", "--no-share"}, in_project);
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("nosuch"), std::string::npos) << unknown.err;
+  EXPECT_EQ(Cli({"list", "-q"}).out, "") << "nothing made";
+  std::ofstream(project + "/.workspace.toml")
+      << "name = \"cc\"\nimage = \"debian\"\nsecrets = [\"anthropic\"]\n";
+  auto create = W().Cli({"create", "--trust", "--no-share"}, in_project);
   ASSERT_EQ(create.code, 0) << create.err;
+  EXPECT_NE(Cli({"inspect", "cc", "--json"}).out.find("\"secrets\":[\"anthropic\"]"),
+            std::string::npos);
   auto install = Cli({"exec", "-u", "root", "--timeout", "900", "cc", "--", "npm", "install", "-g",
                       "--no-audit", "--no-fund", "@anthropic-ai/claude-code"});
   ASSERT_EQ(install.code, 0) << install.out << install.err;

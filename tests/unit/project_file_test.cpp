@@ -14,6 +14,7 @@ net = "allowlist"
 allow = ["api.example.com", "*.corp.example:8443"]
 default_allow = false
 publish = ["3000", "8080:80"]
+secrets = ["anthropic", "github"]
 [[share]]
 path = "."
 guest = "/workspace"
@@ -30,6 +31,7 @@ read_only = true
   EXPECT_FALSE(*f->default_allow);
   EXPECT_EQ(f->allow.size(), 2u);
   EXPECT_EQ(f->publish[1], "8080:80");
+  EXPECT_EQ(f->secrets, (std::vector<std::string>{"anthropic", "github"}));
   ASSERT_EQ(f->shares->size(), 2u);
   EXPECT_EQ((*f->shares)[0].path, "/home/u/proj");
   EXPECT_EQ((*f->shares)[1].path, "/home/u/data");
@@ -48,10 +50,10 @@ TEST(ProjectFile, BadFilesAreRefusedNamingTheKey) {
     const char* text;
     const char* says;
   };
-  for (auto c :
-       {Case{"cpus = \"two\"", "'cpus'"}, Case{"memory = -1", "'memory'"},
-        Case{"allow = \"x\"", "'allow'"}, Case{"nmae = \"x\"", "unknown key 'nmae'"},
-        Case{"name = ", ".workspace.toml"}, Case{"[[share]]\nguest = \"/w\"", "'share.path'"}}) {
+  for (auto c : {Case{"cpus = \"two\"", "'cpus'"}, Case{"memory = -1", "'memory'"},
+                 Case{"allow = \"x\"", "'allow'"}, Case{"secrets = [1]", "'secrets'"},
+                 Case{"nmae = \"x\"", "unknown key 'nmae'"}, Case{"name = ", ".workspace.toml"},
+                 Case{"[[share]]\nguest = \"/w\"", "'share.path'"}}) {
     auto f = ParseProjectFile(c.text, "/p");
     ASSERT_FALSE(f.ok()) << c.text;
     EXPECT_NE(f.status().message().find(c.says), std::string::npos) << f.status().message();
