@@ -140,12 +140,9 @@ Result<std::unique_ptr<v1::Controller::Stub>> ConnectDaemon(const GlobalOptions&
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
-    std::string error = ErrorLoggedSince(layout.DaemonLog(), log_start);
-    // Two commands that start the daemon at once: the one that lost waits
-    // for the other's socket like everyone else.
-    if (error.find("another workspace daemon is already running") != std::string::npos) {
-      error.clear();
-    }
+    // Two commands that start the daemon at once: the daemon of the one
+    // that lost logs no error, and it waits for the other's socket.
+    const std::string error = ErrorLoggedSince(layout.DaemonLog(), log_start);
     if (!error.empty()) {
       return Status(Code::kUnavailable, "the workspace daemon did not start: " + error +
                                             " (log: " + layout.DaemonLog() + ")");

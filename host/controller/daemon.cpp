@@ -127,7 +127,10 @@ int RunDaemon(const DaemonOptions& opts) {
 
   unique_fd lock(open(layout.DaemonLock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock || flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return Fail("another workspace daemon is already running for " + layout.state_dir());
+    // Not an error for the CLI that started this one (it lost a race, and a
+    // daemon is what it wants); said on a terminal, as every log line is.
+    Log("not started: another workspace daemon is already running for " + layout.state_dir());
+    return 1;
   }
   std::string pid = std::to_string(getpid()) + "\n";
   (void)!ftruncate(lock.get(), 0);

@@ -403,17 +403,18 @@ TEST_F(InterceptedHosts, TheRealClaudeCodeCliCarriesTheKeyWhileAWormBesideItCarr
   in_project.cwd = project;
   in_project.env["WORKSPACE_STATE_DIR"] = state_;
   std::ofstream(project + "/.workspace.toml")
-      << "name = \"cc\"\nimage = \"debian\"\nsecrets = [\"anthropic\", \"nosuch\"]\n";
+      << "name = \"cc\"\nsecrets = [\"anthropic\", \"nosuch\"]\n";
   auto unknown = W().Cli({"create", "--trust", "--no-share"}, in_project);
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.err.find("nosuch"), std::string::npos) << unknown.err;
   EXPECT_EQ(Cli({"list", "-q"}).out, "") << "nothing made";
-  std::ofstream(project + "/.workspace.toml")
-      << "name = \"cc\"\nimage = \"debian\"\nsecrets = [\"anthropic\"]\n";
-  auto create = W().Cli({"create", "--trust", "--no-share"}, in_project);
+  std::ofstream(project + "/.workspace.toml") << "name = \"cc\"\nsecrets = [\"anthropic\"]\n";
+  // (--image: the test environment's WORKSPACE_IMAGE would win over the file)
+  auto create = W().Cli({"create", "--trust", "--no-share", "--image", "debian"}, in_project);
   ASSERT_EQ(create.code, 0) << create.err;
-  EXPECT_NE(Cli({"inspect", "cc", "--json"}).out.find("\"secrets\":[\"anthropic\"]"),
-            std::string::npos);
+  const std::string inspect = Cli({"inspect", "cc", "--json"}).out;
+  EXPECT_NE(inspect.find("\"secrets\":[\"anthropic\"]"), std::string::npos) << inspect;
+  ASSERT_NE(inspect.find("\"image\":\"debian\""), std::string::npos) << inspect;
   auto install = Cli({"exec", "-u", "root", "--timeout", "900", "cc", "--", "npm", "install", "-g",
                       "--no-audit", "--no-fund", "@anthropic-ai/claude-code"});
   ASSERT_EQ(install.code, 0) << install.out << install.err;
