@@ -139,7 +139,8 @@ void ConfigureGuest(NetMode net_mode) {
     Write(kNodeFetchProxyPath, kNodeFetchProxyScript);
     Write(files[3], sh + "export no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1\n" +
                         "export NODE_USE_ENV_PROXY=1\nif [ -r " + kNodeFetchProxyPath +
-                        " ]; then export NODE_OPTIONS=--require=" + kNodeFetchProxyPath + "; fi\n");
+                        " ]; then export NODE_OPTIONS=\"${NODE_OPTIONS:+$NODE_OPTIONS }--require=" +
+                        kNodeFetchProxyPath + "\"; fi\n");
   } else {
     for (const char* f : files) std::remove(f);
     Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);

@@ -46,45 +46,54 @@ inline constexpr char kNodeFetchProxyScript[] = R"JS('use strict';
     // Only node's own default: a dispatcher the program set stays.
     if (!current || current.constructor?.name !== 'Agent') return;
     const Agent = current.constructor;
-    function connect(opts, callback) {
+    function connect(opts, cb) {
+      let called = false;
+      const callback = (err, socket) => {  // once, whatever fires after
+        if (called) return;
+        called = true;
+        cb(err, socket);
+      };
       const https = opts.protocol === 'https:';
-      const host = opts.hostname;
+      const host = String(opts.hostname).replace(/^\[(.*)\]$/, '$1');  // [v6] -> v6
       const port = Number(opts.port) || (https ? 443 : 80);
+      const target = (host.includes(':') ? `[${host}]` : host) + ':' + port;
       const direct = noProxy.some((n) => host === n || host.endsWith('.' + n.replace(/^\./, '')));
-      const done = (err, socket) => {
-        if (err) return callback(err);
-        if (!https) return callback(null, socket);
-        const t = tls.connect({socket, servername: opts.servername || host,
-                               ALPNProtocols: ['http/1.1']});
-        t.once('secureConnect', () => callback(null, t));
+      const done = (s) => {
+        s.removeAllListeners('error');
+        s.setTimeout(0);
+        if (!https) return callback(null, s);
+        const t = tls.connect({socket: s, ALPNProtocols: ['http/1.1'],
+                               servername: net.isIP(host) ? undefined : opts.servername || host});
+        t.once('secureConnect', () => {
+          t.removeAllListeners('error');
+          callback(null, t);
+        });
         t.once('error', callback);
       };
+      const s = direct ? net.connect(port, host) : net.connect(Number(url.port) || 80, url.hostname);
+      s.once('error', callback);
+      s.setTimeout(30000, () => s.destroy(new Error(`connecting to ${target}: timed out`)));
       if (direct) {
-        const s = net.connect(port, host);
-        s.once('connect', () => done(null, s));
-        s.once('error', callback);
+        s.once('connect', () => done(s));
         return;
       }
-      const s = net.connect(Number(url.port) || 80, url.hostname);
-      s.once('error', callback);
       s.once('connect', () => {
-        s.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`);
+        s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
         let head = Buffer.alloc(0);
         const onData = (chunk) => {
           head = Buffer.concat([head, chunk]);
           const end = head.indexOf('\r\n\r\n');
           if (end < 0) {
-            if (head.length > 16384) { s.destroy(); callback(new Error('proxy: answer too long')); }
+            if (head.length > 16384) s.destroy(new Error('proxy: answer too long'));
             return;
           }
           s.removeListener('data', onData);
           const status = head.subarray(0, head.indexOf('\r\n')).toString();
-          if (!/^HTTP\/1\.[01] 200/.test(status)) {
-            s.destroy();
-            return callback(new Error(`proxy refused CONNECT ${host}:${port}: ${status}`));
+          if (!/^HTTP\/1\.[01] 200 /.test(status + ' ')) {
+            return s.destroy(new Error(`proxy refused CONNECT ${target}: ${status}`));
           }
           if (end + 4 < head.length) s.unshift(head.subarray(end + 4));
-          done(null, s);
+          done(s);
         };
         s.on('data', onData);
       });

@@ -141,6 +141,8 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
           },
           "Bind a secret of yours (workspace secret add) from the start (repeatable)")
       ->type_name("NAME")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
       ->allow_extra_args(false);
   create_cmd
       ->add_option("--cpu-model", *create.mutable_cpu_model(),

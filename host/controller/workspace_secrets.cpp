@@ -112,7 +112,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
     net::HostPlan plan;
     plan.host = host;
-    plan.host_class = cls;
+    // A registry stays one with a secret bound to it: read-only unless
+    // allowed writes (a bound token must not make it take a publish).
+    plan.host_class = net::IsPackageRegistryHost(host) ? net::HostClass::kRegistry : cls;
     plans.push_back(plan);
     return plans.back();
   };

@@ -41,12 +41,17 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
                                                 net::PackageRegistryHostList() + "); " + spec +
                                                 " is not one, and no other host is read-only");
     }
+    if (writes && e->port != 0) {
+      return Status(Code::kInvalidArgument,
+                    "--writes takes the registry's name without a port (it holds for the host)");
+    }
     e->writes = writes;
     bool dup = false;
     for (auto& x : list) {
-      if (x.host == e->host && x.port == e->port) {
+      if (x.host != e->host) continue;
+      x.writes = writes;  // for the host, whatever the port: --writes again to keep them
+      if (x.port == e->port) {
         x.source = "user";  // named explicitly now
-        x.writes = writes;  // as named now: --writes again to keep them
         dup = true;
       }
     }

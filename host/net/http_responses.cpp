@@ -22,23 +22,28 @@ struct HttpResponseWatcher::Impl {
     http_parser_init(&parser, HTTP_RESPONSE);
     parser.data = this;
     http_parser_settings_init(&settings);
+    // Return values: 0 a body as framed, 1 no body, anything else an error.
     settings.on_headers_complete = [](http_parser* p) {
       auto* self = static_cast<Impl*>(p->data);
-      if (p->status_code < 200) return 0;  // interim: its request waits on
+      const unsigned status = p->status_code;
+      // No body, whatever a Content-Length says (RFC 9110 6.4.1).
+      const bool bodiless = status < 200 || status == 204 || status == 304;
+      if (status < 200) return 1;  // interim: its request waits on
       bool head = false;
       {
         MutexLock lock(self->mu);
-        if (!self->expected.empty()) head = self->expected.front();
+        if (self->expected.empty()) return -1;  // an answer to no request: stop pairing
+        head = self->expected.front();
       }
-      if (*self->on_status) (*self->on_status)(static_cast<int>(p->status_code));
-      return head ? 1 : 0;  // 1: no body follows
+      if (*self->on_status) (*self->on_status)(static_cast<int>(status));
+      return head || bodiless ? 1 : 0;
     };
     settings.on_message_complete = [](http_parser* p) {
       auto* self = static_cast<Impl*>(p->data);
       if (p->status_code < 200) return 0;
       {
         MutexLock lock(self->mu);
-        if (!self->expected.empty()) self->expected.pop_front();
+        self->expected.pop_front();  // one is there: on_headers_complete checked
       }
       ++self->completed;
       return 0;

@@ -1,9 +1,11 @@
 // HttpResponseWatcher: the server's side of an intercepted connection, read
 // and never changed, to learn each answer's status and where it ends — one
 // answer per request passed on, in order (HTTP/1.1 has no other way to pair
-// them). An answer to HEAD has no body; 1xx answers are interim. Once the
-// bytes cannot be read as HTTP/1.1 answers the watcher stops (broken()), and
-// its owner stops relying on it; the bytes go on regardless.
+// them). An answer to HEAD, a 204 and a 304 have no body (whatever their
+// Content-Length says); 1xx answers are interim. Once the bytes cannot be
+// read as HTTP/1.1 answers, or an answer comes to no request, the watcher
+// stops (broken()) and its owner stops relying on it; the bytes go on
+// regardless.
 #pragma once
 
 #include <functional>

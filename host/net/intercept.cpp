@@ -30,6 +30,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kHandshakeSeconds = 10;
 // How long the server's answers may still come once the guest has ended.
 constexpr int kDrainSeconds = 5;
+// Most requests passed on and not yet answered on one connection (a guest
+// pipelining to a server that does not answer holds host memory).
+constexpr size_t kMaxUnanswered = 64;
 const unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 int SelectHttp11(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -448,14 +451,21 @@ class InterceptUpstream final : public Upstream {
       } else {
         r.outcome = ApplyRules(plan_, head);
       }
+      if (r.outcome.refusal.status == 0) {
+        MutexLock lock(pair.mu);
+        if (pair.unanswered.size() < kMaxUnanswered) {
+          pair.unanswered.push_back(r);
+        } else {
+          r.outcome.refusal = {429, "more than " + std::to_string(kMaxUnanswered) +
+                                        " requests waiting for their answers on one connection"};
+          r.outcome.rule = "in flight";
+          r.outcome.injected = false;
+        }
+      }
       if (r.outcome.refusal.status != 0) {
         r.status = r.outcome.refusal.status;
         if (audit_) audit_(r);
         return r.outcome.refusal;
-      }
-      {
-        MutexLock lock(pair.mu);
-        pair.unanswered.push_back(r);
       }
       watcher.Expect(head->method == "HEAD");
       return r.outcome.refusal;

@@ -241,14 +241,23 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   auto list = Cli({"secret", "list", "--json"});
   EXPECT_NE(list.out.find("\"host\":\"api.anthropic.com\""), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find(key), std::string::npos) << "a value came back";
+  // A registry's token bound too: the registry stays read-only all the same.
+  const std::string npm_token = "npm_TESTREALTOKEN" + std::to_string(getpid());
+  ASSERT_EQ(
+      CliWith({"secret", "add", "npm", "--host", "registry.npmjs.org", "--header", "Authorization",
+               "--format", "Bearer {}", "--env", "NPM_TOKEN", "--from-env", "WS_NPM"},
+              {{"WS_NPM", npm_token}})
+          .code,
+      0);
   auto create = Cli({"create", "sec", "--image", "debian", "--no-share", "--secret", "anthropic",
-                     "--allow", "registry.npmjs.org"});
+                     "--secret", "npm", "--allow", "registry.npmjs.org"});
   ASSERT_EQ(create.code, 0) << create.err;
   auto sh = [&](const std::string& script) {
     return Cli({"exec", "--timeout", "90", "sec", "--", "sh", "-c", script});
   };
   auto inspect = Cli({"inspect", "sec", "--json"});
-  EXPECT_NE(inspect.out.find("\"secrets\":[\"anthropic\"]"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"secrets\":[\"anthropic\",\"npm\"]"), std::string::npos)
+      << inspect.out;
   EXPECT_EQ(inspect.out.find(key), std::string::npos);
   EXPECT_EQ(inspect.out.find("wsph_"), std::string::npos) << "inspect shows no placeholder";
   // The guest's variable is a placeholder; the key is nowhere in its environment.
@@ -289,7 +298,9 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   auto read = sh("curl -sS https://registry.npmjs.org/wspkg");
   EXPECT_NE(read.out.find("GET /wspkg HTTP/1.1"), std::string::npos) << read.out << read.err;
   const size_t before_put = server.got().size();
-  auto put = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
+  auto put =
+      sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}' -H "
+         "\"Authorization: Bearer $NPM_TOKEN\"");
   EXPECT_NE(put.out.find("read-only"), std::string::npos) << put.out << put.err;
   EXPECT_NE(put.out.find(" 403"), std::string::npos) << put.out;
   EXPECT_EQ(server.got().size(), before_put) << "the publish reached the registry";
@@ -297,14 +308,20 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   // allowed again without it, the registry is read-only again.
   ASSERT_EQ(Cli({"allow", "sec", "registry.npmjs.org", "--writes"}).code, 0);
   EXPECT_NE(Cli({"allow", "sec", "--list"}).out.find("user, writes"), std::string::npos);
-  auto written = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
+  auto written =
+      sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}' -H "
+         "\"Authorization: Bearer $NPM_TOKEN\"");
   EXPECT_NE(written.out.find("PUT /wspkg HTTP/1.1"), std::string::npos) << written.out;
   EXPECT_NE(written.out.find(" 200"), std::string::npos) << written.out;
+  EXPECT_NE(server.got().find("Authorization: Bearer " + npm_token + "\r\n"), std::string::npos)
+      << "the token injected on the registry";
   ASSERT_EQ(Cli({"allow", "sec", "registry.npmjs.org"}).code, 0);
   const size_t before_again = server.got().size();
   auto again = sh("curl -sS -w ' %{http_code}' -X PUT https://registry.npmjs.org/wspkg -d '{}'");
   EXPECT_NE(again.out.find(" 403"), std::string::npos) << again.out;
   EXPECT_EQ(server.got().size(), before_again);
+  EXPECT_EQ(Cli({"allow", "sec", "registry.npmjs.org:443", "--writes"}).code, 2)
+      << "writes hold for the host: no port";
   auto not_registry = Cli({"allow", "sec", "example.com", "--writes"});
   EXPECT_EQ(not_registry.code, 2);
   EXPECT_NE(not_registry.err.find("--writes is for package registries"), std::string::npos)

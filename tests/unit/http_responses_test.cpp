@@ -42,10 +42,35 @@ TEST(HttpResponseWatcher, AnAnswerToHeadHasNoBodyWhateverItsLengthSays) {
   EXPECT_EQ(x.w.completed(), 2);
 }
 
+TEST(HttpResponseWatcher, NoContentAndNotModifiedHaveNoBodyWhateverTheirLengthSays) {
+  Watched x;
+  for (int i = 0; i < 3; ++i) x.w.Expect(false);
+  x.Feed(
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 120\r\n\r\n"
+      "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_EQ(x.statuses, (std::vector<int>{304, 204, 200}));
+  EXPECT_EQ(x.w.completed(), 3);
+  EXPECT_FALSE(x.w.broken());
+}
+
+TEST(HttpResponseWatcher, AnAnswerToNoRequestStopsThePairing) {
+  Watched x;
+  x.w.Expect(false);
+  x.Feed(
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+      "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(x.statuses, (std::vector<int>{200}));
+  EXPECT_EQ(x.w.completed(), 1) << "the unasked answer is not counted";
+  EXPECT_TRUE(x.w.broken());
+}
+
 TEST(HttpResponseWatcher, InterimAnswersAreNotTheRequestsAnswer) {
   Watched x;
   x.w.Expect(false);
-  x.Feed("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  x.Feed(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nContent-Length: 4\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(x.statuses, (std::vector<int>{200}));
   EXPECT_EQ(x.w.completed(), 1);
 }
