@@ -525,7 +525,17 @@ TEST(DerivedImage, ACancelledBuildRemovesItsWorkspace) {
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(seen) << "the build workspace appeared";
-  std::this_thread::sleep_for(std::chrono::seconds(8));  // booted, the step running
+  // Booted, the step running (however long the boot takes on a busy host).
+  const std::string list = W().Cli({"list", "-q"}).out;
+  const size_t at = list.find("build-cancelme-");
+  ASSERT_NE(at, std::string::npos) << list;
+  const std::string builder = list.substr(at, list.find('\n', at) - at);
+  bool running = false;
+  for (int i = 0; i < 180 && !running; ++i) {
+    running = W().Cli({"exec", builder, "--", "pgrep", "-x", "sleep"}).code == 0;
+    if (!running) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(running) << "the build's step ran in " << builder;
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   bool gone = false;

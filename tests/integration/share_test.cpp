@@ -547,9 +547,9 @@ TEST(Shares, TheProjectFileDecidesAndTheGuestCannotChangeIt) {
   EXPECT_EQ(create.out, "fromfile\n");
   auto inspect = W().Cli({"inspect", "fromfile", "--json"}).out;
   EXPECT_NE(inspect.find("\"memory_mib\":384"), std::string::npos) << inspect;
-  EXPECT_NE(
-      inspect.find("\"allow\":[{\"host\":\"api.example.com\",\"port\":0,\"source\":\"user\"}]"),
-      std::string::npos)
+  EXPECT_NE(inspect.find("\"allow\":[{\"host\":\"api.example.com\",\"port\":0,\"source\":\"user\","
+                         "\"writes\":false}]"),
+            std::string::npos)
       << inspect;
   EXPECT_NE(inspect.find("\"guest_path\":\"/workspace\",\"mode\":\"rw\""), std::string::npos)
       << inspect;
