@@ -4,6 +4,7 @@
 #include <fstream>
 #include <string>
 
+#include "host/github/push_commands.h"
 #include "host/shares/share_config.h"
 #include "host/virt/metadata.h"
 
@@ -75,6 +76,12 @@ int main(int argc, char** argv) {
       "POST /v1/messages?x=1 HTTP/1.1\r\nHost: api.test\r\nx-api-key: "
       "wsph_0123456789abcdef0123456789abcdef\r\nContent-Length: 2\r\n\r\n{}"
       "GET / HTTP/1.1\r\nHost: api.test\r\nx-api-key: own\r\n\r\n");
+  {
+    const std::string a(40, 'a'), b(40, 'b');
+    put("push_commands",
+        ws::github::PktLine(a + " " + b + std::string(" refs/heads/agent/x\0report-status\n", 34)) +
+            ws::github::PktLine(std::string(40, '0') + " " + b + " refs/tags/v1\n") + "0000PACK");
+  }
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
   put("guest_text",

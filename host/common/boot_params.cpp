@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "host/common/hex.h"
+
 namespace ws::boot {
 namespace {
 
@@ -18,13 +20,6 @@ std::string Escape(std::string_view v) {
     }
   }
   return out;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // Control characters are dropped: a value reaches files and a terminal.
