@@ -37,7 +37,13 @@ class EgressRelayTest : public ::testing::Test {
   }
   void TearDown() override {
     relay_.reset();
-    std::filesystem::remove_all(dir_);
+    // Handler threads that were just released may still append their audit
+    // line: retry a moment rather than fail on "directory not empty".
+    std::error_code ec;
+    for (int i = 0;
+         i < 50 && std::filesystem::remove_all(dir_, ec) == static_cast<std::uintmax_t>(-1); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   void StartRelay(std::vector<std::string> allow) {
     std::vector<net::AllowEntry> entries;
