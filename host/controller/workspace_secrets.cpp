@@ -90,7 +90,7 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     return std::any_of(ai_apis.begin(), ai_apis.end(),
                        [&](const net::AllowEntry& e) { return e.host == host; });
   };
-  std::vector<std::string> ai_hosts, registry_hosts, writable_registries;
+  std::vector<std::string> ai_hosts;
   for (const auto& e : ai_apis) {
     if (net::Decide(meta.allow, e.host, 443).verdict == net::Verdict::kAllow ||
         net::Decide(meta.allow, e.host, 80).verdict == net::Verdict::kAllow) {
@@ -98,10 +98,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   // Package registries allowed directly: read-only (a publish is an upload).
+  std::vector<const net::AllowEntry*> registries;
   for (const auto& e : meta.allow) {
-    if (e.is_wildcard() || !net::IsPackageRegistryHost(e.host)) continue;
-    registry_hosts.push_back(e.host);
-    if (e.writes) writable_registries.push_back(e.host);  // allow --writes
+    if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) registries.push_back(&e);
   }
   auto bound = ReadBindings(name, meta.owner_uid);
   std::vector<net::HostPlan> plans;
@@ -119,7 +118,7 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     return plans.back();
   };
   if (bound.ok()) {
-    if (bound.value().empty() && ai_hosts.empty() && registry_hosts.empty() && at_boot) {
+    if (bound.value().empty() && ai_hosts.empty() && registries.empty() && at_boot) {
       return Status::Ok();  // a fresh guest has nothing to undo
     }
     // The owner's secrets, read once.
@@ -148,9 +147,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
-  for (const auto& host : registry_hosts) plan_for(host, net::HostClass::kRegistry);
-  for (const auto& host : writable_registries)
-    plan_for(host, net::HostClass::kRegistry).writes_allowed = true;
+  for (const auto* e : registries) {  // allow --writes lifts read-only for the host
+    plan_for(e->host, net::HostClass::kRegistry).writes_allowed |= e->writes;
+  }
   // Fails closed: when anything below fails, the hosts stay planned but
   // without values or a CA, and the relay refuses them (no key goes out,
   // and no AI API becomes an open tunnel).
