@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
         ws::github::PktLine(a + " " + b + std::string(" refs/heads/agent/x\0report-status\n", 34)) +
             ws::github::PktLine(std::string(40, '0') + " " + b + " refs/tags/v1\n") + "0000PACK");
   }
+  put("api_rules",
+      "\x01[{\"query\":\"mutation M($i: X!) { a: createPullRequest(input: $i) { pullRequest { "
+      "url } } ...F } fragment F on Mutation { __typename }\",\"variables\":{\"i\":{}}},"
+      "{\"query\":\"{ viewer { login } }\"}]");
+  put("api_rules", "\x00POST /repos/me/proj/pulls?x=1");
   put("names", "My Project_2");
   put("share_spec", "/home/u/p:/workspace:ro");
   put("guest_text",

@@ -35,22 +35,41 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The console's "Kernel panic" line written from byte `from` on, cleaned
-// for a one-line message; "" when there is none.
-std::string PanicLine(const std::string& console_log, uintmax_t from) {
+// The console's text written from byte `from` on.
+std::string ConsoleSince(const std::string& console_log, uintmax_t from) {
   std::ifstream f(console_log, std::ios::binary);
   std::error_code ec;
   if (fs::file_size(console_log, ec) < from) from = 0;  // cut by the console cap since
   if (!f || !f.seekg(static_cast<std::streamoff>(from))) return "";
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  size_t at = text.find("Kernel panic");
-  if (at == std::string::npos) return "";
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// The line of `text` at `at`, printable only, at most 160 characters.
+std::string CleanLine(const std::string& text, size_t at) {
   std::string line;
   for (size_t i = at; i < text.size() && text[i] != '\n' && line.size() < 160; ++i) {
     char c = text[i];
     if (c >= 0x20 && c < 0x7f) line += c;
   }
   return line;
+}
+
+// The console's "Kernel panic" line since `from`, cleaned for a one-line
+// message; "" when there is none.
+std::string PanicLine(const std::string& console_log, uintmax_t from) {
+  const std::string text = ConsoleSince(console_log, from);
+  size_t at = text.find("Kernel panic");
+  return at == std::string::npos ? "" : CleanLine(text, at);
+}
+
+// The last line the guest wrote on its console since `from` ("" if none):
+// where a boot that never reached the agent stopped.
+std::string LastConsoleLine(const std::string& console_log, uintmax_t from) {
+  const std::string text = ConsoleSince(console_log, from);
+  size_t end = text.find_last_not_of("\r\n");
+  if (end == std::string::npos) return "";
+  const size_t nl = text.rfind('\n', end);
+  return CleanLine(text, nl == std::string::npos ? 0 : nl + 1);
 }
 
 }  // namespace
@@ -84,9 +103,14 @@ Status Workspaces::WaitForAgent(const std::string& name, std::chrono::seconds ti
     }
     std::this_thread::sleep_for(50ms);  // a round that failed at once must not spin
   }
-  return {Code::kDeadlineExceeded, "the guest agent of '" + name + "' did not answer within " +
-                                       std::to_string(timeout.count()) + " s (" + last.message() +
-                                       "); see the console with: workspace logs " + name};
+  const std::string console = LastConsoleLine(console_log, console_from);
+  Log("boot of " + name +
+      " timed out; its console's last line: " + (console.empty() ? "(nothing)" : console));
+  return {Code::kDeadlineExceeded,
+          "the guest agent of '" + name + "' did not answer within " +
+              std::to_string(timeout.count()) + " s (" + last.message() + "; the console's last " +
+              "line: " + (console.empty() ? "nothing" : "'" + console + "'") +
+              "); see the console with: workspace logs " + name};
 }
 
 Result<WorkspaceView> Workspaces::Start(const Caller& c, const std::string& name) {
