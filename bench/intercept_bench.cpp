@@ -47,7 +47,8 @@ double Once(Setup& s, bool intercept, const std::string& path, size_t* got) {
                          s.server->port(),
                          ws::net::HostClass::kAiApi,
                          {{"bench", "x-api-key", "{}", kPh, "sk-bench-real-key"}},
-                         false};
+                         false,
+                         nullptr};
   const auto t0 = Clock::now();
   std::thread host([&] {
     ws::test::SocketStream stream(pair[0]);

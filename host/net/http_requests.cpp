@@ -2,11 +2,16 @@
 
 #include <http_parser.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 namespace ws::net {
 namespace {
+
+// Most bytes of a refused request's body read (and dropped) so its client
+// gets to read the refusal; past it the connection ends at once.
+constexpr uint64_t kMaxDrainedBody = 64 * 1024 * 1024;
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -34,6 +39,10 @@ const char* ReasonPhrase(int status) {
       return "Forbidden";
     case 405:
       return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
     case 421:
       return "Misdirected Request";
     case 431:
@@ -69,6 +78,7 @@ bool IsHttpTokenChar(char c) {
 }
 
 std::string RefusalResponse(const Refusal& r) {
+  if (!r.response.empty()) return r.response;
   const std::string body = "workspace: " + r.reason + "\n";
   return "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) +
          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
@@ -78,7 +88,7 @@ std::string RefusalResponse(const Refusal& r) {
 struct HttpRequestFilter::Impl {
   enum class State { kHead, kBody, kEnded };
 
-  explicit Impl(Check c) : check(std::move(c)) {
+  explicit Impl(GatedCheck c) : check(std::move(c)) {
     http_parser_settings_init(&settings);
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
       static_cast<Impl*>(p->data)->head.target.append(at, n);
@@ -109,6 +119,11 @@ struct HttpRequestFilter::Impl {
     // framing another way than http_parser did.
     settings.on_body = [](http_parser* p, const char* at, size_t n) {
       auto* self = static_cast<Impl*>(p->data);
+      if (self->draining) return 0;
+      if (self->holding) {
+        self->held_body.append(at, n);
+        return 0;
+      }
       if (self->chunked && self->body_out && n > 0) {
         char size[20];
         std::snprintf(size, sizeof size, "%zx\r\n", n);
@@ -139,8 +154,8 @@ struct HttpRequestFilter::Impl {
     return true;
   }
 
-  bool Refuse(int status, std::string reason) {
-    refusal = {status, std::move(reason)};
+  bool Refuse(int status, std::string reason, std::string response = "") {
+    refusal = {status, std::move(reason), std::move(response)};
     state = State::kEnded;
     return false;
   }
@@ -245,20 +260,88 @@ struct HttpRequestFilter::Impl {
       return Refuse(400, "a request target that is not a path (send origin form: GET /path)");
     }
     if (n != raw.size()) return Refuse(400, "a malformed request head");
-    Refusal r = check(&head);
-    if (r.status != 0) return Refuse(r.status, std::move(r.reason));
-    out->append(head.Serialize());
-    ++requests;
+    gate = BodyGate{};
+    Refusal r = check(&head, &gate);
+    if (r.status != 0) return Refuse(r.status, std::move(r.reason), std::move(r.response));
     chunked = (parser.flags & F_CHUNKED) != 0;
-    if (message_done) {
-      state = State::kHead;
+    holding = static_cast<bool>(gate.check);
+    if (holding) {
+      if (!head.All("content-encoding").empty()) {
+        return Refuse(415,
+                      "a request whose body the host reads must not be compressed "
+                      "(Content-Encoding)");
+      }
+      // The server does not see the head before the body: it cannot say
+      // 100 Continue (the client sends on after its own wait).
+      head.headers.erase(
+          std::remove_if(head.headers.begin(), head.headers.end(),
+                         [](const HttpHeader& h) { return IEquals(h.name, "expect"); }),
+          head.headers.end());
+      held_head = head.Serialize();
+      held_body.clear();
     } else {
-      state = State::kBody;
+      out->append(head.Serialize());
+      ++requests;
     }
+    state = message_done ? State::kHead : State::kBody;
+    return !holding || Judge(out);
+  }
+
+  // A held request: passed on (head, then the body so far in its framing),
+  // held on, or refused (the rest of its body then read and dropped).
+  bool Judge(std::string* out) {
+    if (held_body.size() > gate.limit) {
+      Refusal r{413, "a request body over " + std::to_string(gate.limit / 1024) +
+                         " KiB where the host must read it whole"};
+      return Drain(std::move(r));
+    }
+    Refusal r;
+    switch (gate.check(held_body, message_done, &r)) {
+      case BodyVerdict::kNeedMore:
+        if (message_done) return Drain({400, "a request body the host could not read"});
+        return true;
+      case BodyVerdict::kRefuse:
+        return Drain(std::move(r));
+      case BodyVerdict::kPass:
+        break;
+    }
+    holding = false;
+    out->append(held_head);
+    if (chunked && !held_body.empty()) {
+      char size[20];
+      std::snprintf(size, sizeof size, "%zx\r\n", held_body.size());
+      out->append(size);
+      out->append(held_body);
+      out->append("\r\n");
+    } else if (!chunked) {
+      out->append(held_body);
+    }
+    held_head.clear();
+    held_body.clear();
+    ++requests;
     return true;
   }
 
-  Check check;
+  // Refuses the held request once its body has all come (at once if it has).
+  bool Drain(Refusal r) {
+    holding = false;
+    held_head.clear();
+    held_body.clear();
+    if (message_done || state != State::kBody) {
+      return Refuse(r.status, std::move(r.reason), std::move(r.response));
+    }
+    draining = true;
+    drained_refusal = std::move(r);
+    return true;
+  }
+
+  GatedCheck check;
+  BodyGate gate;         // the request under way's
+  bool holding = false;  // its head and body are held for the gate
+  std::string held_head, held_body;
+  bool draining = false;  // refused by the gate: its body is read and dropped
+  uint64_t drained = 0;
+  Refusal drained_refusal;
   http_parser parser{};
   http_parser_settings settings{};
   State state = State::kHead;
@@ -273,6 +356,9 @@ struct HttpRequestFilter::Impl {
 };
 
 HttpRequestFilter::HttpRequestFilter(Check check)
+    : impl_(std::make_unique<Impl>(
+          [check = std::move(check)](RequestHead* head, BodyGate*) { return check(head); })) {}
+HttpRequestFilter::HttpRequestFilter(GatedCheck check)
     : impl_(std::make_unique<Impl>(std::move(check))) {}
 HttpRequestFilter::~HttpRequestFilter() = default;
 
@@ -290,17 +376,31 @@ bool HttpRequestFilter::Feed(std::string_view in, std::string* out) {
       const size_t n =
           http_parser_execute(&s.parser, &s.settings, in.data() + pos, in.size() - pos);
       s.body_out = nullptr;
-      if (!s.chunked) out->append(in.data() + pos, n);  // a Content-Length body, as sent
+      const bool was_holding = s.holding;
+      if (!s.chunked && !s.holding && !s.draining) {
+        out->append(in.data() + pos, n);  // a Content-Length body, as sent
+      }
       pos += n;
+      if (HTTP_PARSER_ERRNO(&s.parser) != HPE_OK && !s.message_done) {
+        return s.Refuse(400, std::string("a malformed request body (") +
+                                 http_errno_description(HTTP_PARSER_ERRNO(&s.parser)) + ")");
+      }
+      if (s.draining) {
+        s.drained += n;
+        if (s.message_done || s.drained > kMaxDrainedBody) {
+          s.draining = false;
+          Refusal r = std::move(s.drained_refusal);
+          return s.Refuse(r.status, std::move(r.reason), std::move(r.response));
+        }
+        continue;
+      }
+      if (was_holding && !s.Judge(out)) return false;
+      if (s.draining) continue;
       if (s.message_done) {
         if (s.chunked) out->append("0\r\n\r\n");
         http_parser_pause(&s.parser, 0);
         s.state = State::kHead;
         continue;
-      }
-      if (HTTP_PARSER_ERRNO(&s.parser) != HPE_OK) {
-        return s.Refuse(400, std::string("a malformed request body (") +
-                                 http_errno_description(HTTP_PARSER_ERRNO(&s.parser)) + ")");
       }
       continue;
     }

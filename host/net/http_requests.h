@@ -10,7 +10,8 @@
 // talks to a proxy sends on a kept-alive connection) goes on in origin form,
 // its HOST given to the check (a server takes it over Host); any other form
 // but a path is refused. A body goes on as it comes, in its own framing. A
-// refusal ends the connection. Pure: bytes in, bytes out.
+// refusal ends the connection. A check may hold a request's body until it
+// has read it (BodyGate). Pure: bytes in, bytes out.
 #pragma once
 
 #include <cstddef>
@@ -40,8 +41,24 @@ struct RequestHead {
 };
 
 struct Refusal {
+  Refusal() = default;
+  Refusal(int s, std::string why, std::string answer = "")
+      : status(s), reason(std::move(why)), response(std::move(answer)) {}
   int status = 0;  // 0: none
   std::string reason;
+  std::string response;  // the whole answer, when not RefusalResponse's (a git push's report)
+};
+
+// A check of a request's body before any of the request goes on (a git
+// push's command list, a GraphQL document): the head and the body are held
+// (the body decoded from its framing, at most `limit` bytes) until `check`
+// passes or refuses them. A refused body is read to its end and dropped,
+// so the client gets to read the refusal.
+enum class BodyVerdict { kNeedMore, kPass, kRefuse };
+struct BodyGate {
+  size_t limit = 0;
+  // The body so far; `complete` once it has all come. kRefuse fills *refusal.
+  std::function<BodyVerdict(std::string_view body, bool complete, Refusal* refusal)> check;
 };
 
 // Most bytes a request head may take, and most header lines in it.
@@ -54,6 +71,9 @@ class HttpRequestFilter {
   // refusal (status != 0) ends the connection.
   using Check = std::function<Refusal(RequestHead* head)>;
   explicit HttpRequestFilter(Check check);
+  // As above; the check may also set a gate on the request's body.
+  using GatedCheck = std::function<Refusal(RequestHead* head, BodyGate* gate)>;
+  explicit HttpRequestFilter(GatedCheck check);
   ~HttpRequestFilter();
   HttpRequestFilter(const HttpRequestFilter&) = delete;
   HttpRequestFilter& operator=(const HttpRequestFilter&) = delete;
@@ -72,8 +92,9 @@ class HttpRequestFilter {
 // A character of an HTTP token (a header name, a method): RFC 9110's tchar.
 bool IsHttpTokenChar(char c);
 
-// What the guest's client is told of a refusal: a whole HTTP/1.1 response,
-// "workspace: REASON" as its text body, and Connection: close.
+// What the guest's client is told of a refusal: its `response`, or a whole
+// HTTP/1.1 response with "workspace: REASON" as its text body and
+// Connection: close.
 std::string RefusalResponse(const Refusal& refusal);
 
 }  // namespace ws::net

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "host/github/github_http.h"
 #include "host/net/address.h"
 #include "host/net/policy.h"
 #include "host/net/tunnel_guard.h"
@@ -89,8 +90,21 @@ std::string PackageRegistryHostList() {
   return out;
 }
 
+bool IsGithubClass(HostClass c) {
+  return c == HostClass::kGithubGit || c == HostClass::kGithubApi ||
+         c == HostClass::kGithubReadOnly || c == HostClass::kGithubUploads;
+}
+
 const char* HostClassName(HostClass c) {
   switch (c) {
+    case HostClass::kGithubGit:
+      return "github";
+    case HostClass::kGithubApi:
+      return "github-api";
+    case HostClass::kGithubReadOnly:
+      return "github-read-only";
+    case HostClass::kGithubUploads:
+      return "github-uploads";
     case HostClass::kAiApi:
       return "ai-api";
     case HostClass::kRegistry:
@@ -121,7 +135,7 @@ std::string PathForAudit(std::string_view target) {
   return out;
 }
 
-RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head) {
+RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head, BodyRule* body) {
   const bool ai = plan.host_class == HostClass::kAiApi;
   // The host the connection was allowed to, and no other.
   if (!head->authority.empty() && !AuthorityIsHost(head->authority, plan.host, plan.port)) {
@@ -146,6 +160,18 @@ RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head) {
   }
   RequestOutcome o;
   o.rule = ai ? "ai-api" : HostClassName(plan.host_class);
+  if (IsGithubClass(plan.host_class)) {
+    static const github::GithubRules kNone;
+    BodyRule local;
+    o = github::ApplyGithubRules(plan.host_class, plan.github ? *plan.github : kNone, *head,
+                                 body ? body : &local);
+    if (!body && local.check) {
+      return Refused(500, "github",
+                     "a request whose body must be read first, on a path that "
+                     "cannot read it");
+    }
+    if (o.refusal.status != 0) return o;
+  }
   // The binding whose header holds its placeholder; checked before anything is replaced.
   const Binding* match = nullptr;
   for (const Binding& b : plan.bindings) {

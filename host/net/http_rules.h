@@ -17,15 +17,31 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "host/net/http_requests.h"
 
+namespace ws::github {
+struct GithubRules;
+}
+
 namespace ws::net {
 
-enum class HostClass { kOther, kAiApi, kRegistry };
+// kGithub*: the GitHub rule set (host/github/github_http.h).
+enum class HostClass {
+  kOther,
+  kAiApi,
+  kRegistry,
+  kGithubGit,
+  kGithubApi,
+  kGithubReadOnly,
+  kGithubUploads
+};
+bool IsGithubClass(HostClass c);
 const char* HostClassName(HostClass c);
 
 // The public package registries (npm, PyPI, Debian) a workspace reads from
@@ -47,8 +63,9 @@ struct HostPlan {
   std::string host;  // normalized name the connection was allowed to
   uint16_t port = 443;
   HostClass host_class = HostClass::kOther;
-  std::vector<Binding> bindings;  // the ones bound to this host
-  bool writes_allowed = false;    // a registry: methods beyond GET/HEAD
+  std::vector<Binding> bindings;                      // the ones bound to this host
+  bool writes_allowed = false;                        // a registry: methods beyond GET/HEAD
+  std::shared_ptr<const github::GithubRules> github;  // a GitHub class: its rules
 };
 
 // What happened to one request, for the audit line (no header value, no
@@ -58,10 +75,20 @@ struct RequestOutcome {
   std::string rule;     // which rule decided: "host", "read-only", "foreign credential", ...
   std::string binding;  // the secret injected or expected, "" when none
   bool injected = false;
+  std::vector<std::string> refs;  // a push: "OLD NEW REF" per ref update
+};
+
+// A rule that must read the request's body before it goes on: `check` sees
+// the body as it comes and sets the outcome's rule, refs and refusal.
+struct BodyRule {
+  size_t limit = 0;
+  std::function<BodyVerdict(std::string_view body, bool complete, RequestOutcome* outcome)> check;
 };
 
 // Applies the plan's rules to `head` and substitutes its binding in place.
-RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head);
+// `body` (may be null: then a rule that needs the body refuses) is set when
+// the request's body must be read before it goes on.
+RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head, BodyRule* body = nullptr);
 
 // "/path?a=-&b=-": the path with every query value blanked (names kept).
 std::string PathForAudit(std::string_view target);

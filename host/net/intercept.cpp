@@ -441,34 +441,58 @@ class InterceptUpstream final : public Upstream {
     } catch (const std::system_error&) {
       return refuse("the host has no thread for it");
     }
-    HttpRequestFilter requests([&](RequestHead* head) {
+    // A request passed on awaits its answer (for its audit line); one
+    // refused is audited now.
+    auto passed = [&](InterceptedRequest r, bool head_only) -> Refusal {
+      {
+        MutexLock lock(pair.mu);
+        if (pair.unanswered.size() < kMaxUnanswered) {
+          pair.unanswered.push_back(r);
+          watcher.Expect(head_only);
+          return Refusal{};
+        }
+      }
+      r.outcome.refusal = {429, "more than " + std::to_string(kMaxUnanswered) +
+                                    " requests waiting for their answers on one connection"};
+      r.outcome.rule = "in flight";
+      r.outcome.injected = false;
+      r.status = 429;
+      if (audit_) audit_(r);
+      return r.outcome.refusal;
+    };
+    auto refused = [&](InterceptedRequest r) {
+      r.status = r.outcome.refusal.status;
+      if (audit_) audit_(r);
+      return r.outcome.refusal;
+    };
+    HttpRequestFilter requests([&](RequestHead* head, BodyGate* gate) {
       InterceptedRequest r{head->method, PathForAudit(head->target), {}, 0};
+      BodyRule body;
       if (current_ && !current_()) {
         r.outcome.refusal = {403,
                              "the workspace's secrets changed since this connection opened; "
                              "connect again"};
         r.outcome.rule = "stale";
       } else {
-        r.outcome = ApplyRules(plan_, head);
+        r.outcome = ApplyRules(plan_, head, &body);
       }
-      if (r.outcome.refusal.status == 0) {
-        MutexLock lock(pair.mu);
-        if (pair.unanswered.size() < kMaxUnanswered) {
-          pair.unanswered.push_back(r);
-        } else {
-          r.outcome.refusal = {429, "more than " + std::to_string(kMaxUnanswered) +
-                                        " requests waiting for their answers on one connection"};
-          r.outcome.rule = "in flight";
-          r.outcome.injected = false;
+      if (r.outcome.refusal.status != 0) return refused(std::move(r));
+      if (!body.check) return passed(std::move(r), head->method == "HEAD");
+      // Passed on (and audited) once the body rule has read enough of it.
+      gate->limit = body.limit;
+      gate->check = [&, r, check = std::move(body.check)](std::string_view b, bool complete,
+                                                          Refusal* refusal) mutable {
+        const BodyVerdict v = check(b, complete, &r.outcome);
+        if (v == BodyVerdict::kRefuse) {
+          r.outcome.injected = false;  // nothing of it went on
+          *refusal = refused(r);
+        } else if (v == BodyVerdict::kPass) {
+          *refusal = passed(r, false);
+          if (refusal->status != 0) return BodyVerdict::kRefuse;
         }
-      }
-      if (r.outcome.refusal.status != 0) {
-        r.status = r.outcome.refusal.status;
-        if (audit_) audit_(r);
-        return r.outcome.refusal;
-      }
-      watcher.Expect(head->method == "HEAD");
-      return r.outcome.refusal;
+        return v;
+      };
+      return Refusal{};
     });
     std::string plain, out;
     uint64_t up_bytes = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -198,6 +199,98 @@ TEST(HttpRequestFilter, TheRefusalIsAWholeResponse) {
   EXPECT_EQ(r.rfind("HTTP/1.1 421 Misdirected Request\r\n", 0), 0u) << r;
   EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
   EXPECT_NE(r.find("\r\n\r\nworkspace: Host 'x' is not y\n"), std::string::npos);
+}
+
+// A gate holds a request's head and body until it has read enough of the
+// body; nothing of the request goes on before.
+struct Gated {
+  bool ok = true;
+  std::string out;
+  std::vector<size_t> out_sizes;  // out's size after each piece
+  Refusal refusal;
+};
+Gated FilterGated(const std::string& in, size_t step, size_t limit,
+                  std::function<BodyVerdict(std::string_view, bool, Refusal*)> check) {
+  Gated r;
+  HttpRequestFilter f([&](RequestHead* h, BodyGate* gate) {
+    if (h->method == "POST") *gate = BodyGate{limit, check};
+    return Refusal{};
+  });
+  if (step == 0) step = in.size();
+  for (size_t at = 0; at < in.size() && r.ok; at += step) {
+    r.ok = f.Feed(std::string_view(in).substr(at, step), &r.out);
+    r.out_sizes.push_back(r.out.size());
+  }
+  r.refusal = f.refusal();
+  return r;
+}
+
+TEST(HttpRequestFilter, AGateHoldsTheRequestUntilItsBodyIsRead) {
+  const std::string post =
+      "POST /p HTTP/1.1\r\nHost: h.test\r\nContent-Length: 10\r\n\r\nKEEP-going";
+  auto pass_on_keep = [](std::string_view body, bool, Refusal*) {
+    return body.size() >= 4
+               ? (body.substr(0, 4) == "KEEP" ? BodyVerdict::kPass : BodyVerdict::kRefuse)
+               : BodyVerdict::kNeedMore;
+  };
+  for (size_t step : {size_t{0}, size_t{1}, size_t{7}}) {
+    auto r = FilterGated(post + kGet, step, 1024, pass_on_keep);
+    EXPECT_TRUE(r.ok) << step;
+    EXPECT_EQ(r.out, post + kGet) << step;
+    if (step == 1) {
+      // Nothing went on before the 4th body byte was read.
+      const size_t head = post.size() - 10;
+      EXPECT_EQ(r.out_sizes[head + 2], 0u);
+      EXPECT_EQ(r.out_sizes[head + 3], head + 4);
+    }
+  }
+  // Chunked: the held part goes on as one chunk, the rest as it comes.
+  const std::string chunked =
+      "POST /p HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\nExpect: "
+      "100-continue\r\n\r\n2\r\nKE\r\n3\r\nEP-\r\n5\r\ngoing\r\n0\r\n\r\n";
+  const std::string head = "POST /p HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  auto c = FilterGated(chunked, 0, 1024, pass_on_keep);
+  EXPECT_TRUE(c.ok);
+  EXPECT_EQ(c.out, head + "a\r\nKEEP-going\r\n0\r\n\r\n")
+      << "Expect is dropped: the server never saw the head to answer it";
+  auto bytewise = FilterGated(chunked, 1, 1024, pass_on_keep);
+  EXPECT_TRUE(bytewise.ok);
+  EXPECT_EQ(bytewise.out.substr(0, head.size() + 9), head + "4\r\nKEEP\r\n");
+}
+
+TEST(HttpRequestFilter, AGateRefusalSendsNothingAndReadsTheBodyToItsEnd) {
+  const std::string post =
+      "POST /p HTTP/1.1\r\nHost: h.test\r\nContent-Length: 10\r\n\r\nEVIL-going";
+  auto refuse = [](std::string_view body, bool, Refusal* r) {
+    if (body.size() < 4) return BodyVerdict::kNeedMore;
+    *r = Refusal(403, "evil", "HTTP/1.1 200 OK\r\n\r\ncustom");
+    return BodyVerdict::kRefuse;
+  };
+  for (size_t step : {size_t{0}, size_t{1}}) {
+    auto r = FilterGated(post + kGet, step, 1024, refuse);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.out, "") << "nothing of the refused request went on";
+    EXPECT_EQ(r.refusal.status, 403);
+    EXPECT_EQ(RefusalResponse(r.refusal), "HTTP/1.1 200 OK\r\n\r\ncustom");
+    if (step == 1) {
+      // The refusal came once the body had all been read, not at its 4th byte.
+      EXPECT_EQ(r.out_sizes.size(), post.size());
+    }
+  }
+  // A body over the limit; a compressed one; a body that ends undecided.
+  auto need_more = [](std::string_view, bool, Refusal*) { return BodyVerdict::kNeedMore; };
+  auto big = FilterGated(post, 0, 5, need_more);
+  EXPECT_EQ(big.refusal.status, 413);
+  EXPECT_EQ(big.out, "");
+  auto undecided = FilterGated(post, 0, 1024, need_more);
+  EXPECT_EQ(undecided.refusal.status, 400);
+  auto gz = FilterGated(
+      "POST /p HTTP/1.1\r\nHost: h.test\r\nContent-Encoding: gzip\r\nContent-Length: 1\r\n\r\nx", 0,
+      1024, need_more);
+  EXPECT_EQ(gz.refusal.status, 415);
+  EXPECT_EQ(gz.out, "");
+  // Control: a request without a gate on the same filter goes on at once.
+  EXPECT_EQ(FilterGated(kGet, 0, 5, need_more).out, kGet);
 }
 
 }  // namespace
