@@ -175,4 +175,21 @@ bool Context::SplitName(Stub* stub, std::vector<std::string>* args, std::string*
   return Resolve(stub, name);
 }
 
+void PrintGithubRules(const v1::GithubRules& rules,
+                      const google::protobuf::RepeatedPtrField<v1::AllowRule>& allow,
+                      const std::string& indent) {
+  const bool on = std::any_of(allow.begin(), allow.end(),
+                              [](const v1::AllowRule& a) { return a.source() == "github"; });
+  if (!on && rules.push().empty() && rules.api_write().empty()) return;
+  std::printf("%sGitHub rules: clone and fetch any repository; API reads\n", indent.c_str());
+  if (rules.push().empty())
+    std::printf("%s  push: nothing (add --push OWNER/REPO)\n", indent.c_str());
+  for (const auto& p : rules.push()) {
+    std::printf("%s  push %s%s\n", indent.c_str(), p.c_str(),
+                p.find(':') == std::string::npos ? " (agent/* and workspace/*)" : "");
+  }
+  for (const auto& a : rules.api_write())
+    std::printf("%s  api-write %s\n", indent.c_str(), a.c_str());
+}
+
 }  // namespace ws::cli

@@ -53,6 +53,12 @@ grpc::ClientContext* Deadline(grpc::ClientContext* ctx, int seconds);
 // "[HOST_PORT:]GUEST_PORT" -> a PortForward (host 0: the guest's number if free).
 Result<v1::PortForward> ParsePortSpec(const std::string& spec);
 
+// The GitHub rule set's lines for `allow --list` and `inspect` (nothing
+// when it is off), each line starting with `indent`.
+void PrintGithubRules(const v1::GithubRules& rules,
+                      const google::protobuf::RepeatedPtrField<v1::AllowRule>& allow,
+                      const std::string& indent);
+
 }  // namespace ws::cli
 
 namespace ws::cli {

@@ -24,7 +24,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   allow_cmd =
       app.add_subcommand("allow",
                          "Change or list a workspace's egress allowlist (changes apply at once, "
-                         "and are kept): allow [NAME] HOST[:PORT]...");
+                         "and are kept): allow [NAME] HOST[:PORT]..., or allow [NAME] github "
+                         "[--push OWNER/REPO[:REF_GLOB]]... [--api-write SPEC]...");
   allow_cmd->add_option("args", allow_args,
                         "[NAME] then HOST[:PORT] or *.DOMAIN to allow (NAME: default the "
                         "current folder's workspace; name it to allow several hosts at once)");
@@ -34,6 +35,16 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
   allow_cmd->add_flag("--writes", allow_writes,
                       "The package registries named take writes (npm publish, uploads); "
                       "without it they are read-only again");
+  allow_cmd
+      ->add_option("--push", allow_push,
+                   "With github: OWNER/REPO[:REF_GLOB] the workspace may push to (default "
+                   "refs agent/* and workspace/*; repeatable; replaces the list)")
+      ->allow_extra_args(false);
+  allow_cmd
+      ->add_option("--api-write", allow_api_write,
+                   "With github: an API write allowed, 'METHOD /PATH' ('*' a segment) or "
+                   "'mutation FIELD' (repeatable; replaces the list)")
+      ->allow_extra_args(false);
   allow_cmd->add_flag("--json", allow_json,
                       "JSON output: the allowlist after the change (fields in docs/cli.md)");
   allow_cmd->callback([&] {
@@ -58,6 +69,8 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
     for (const auto& a : allow_args) req.add_add(a);
     for (const auto& r : allow_remove) req.add_remove(r);
     req.set_writes(allow_writes);
+    for (const auto& p : allow_push) req.add_push(p);
+    for (const auto& a : allow_api_write) req.add_api_write(a);
     v1::AllowResponse resp;
     Status s = FromGrpc(stub->Allow(Deadline(&ctx, 30), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
@@ -69,6 +82,7 @@ NetCommands::NetCommands(CLI::App& app, Context& context) : c(context) {
       std::printf("%-40s %s%s\n", (h + port).c_str(), a.source().c_str(),
                   a.writes() ? ", writes" : "");
     }
+    PrintGithubRules(resp.github(), resp.allow(), "");
   });
 
   // port

@@ -26,6 +26,7 @@ class NetCommands {
   std::string allow_name;
   std::vector<std::string> allow_args, allow_remove;
   bool allow_list = false, allow_json = false, allow_writes = false;
+  std::vector<std::string> allow_push, allow_api_write;
   CLI::App* allow_cmd = nullptr;
   std::string port_name;
   std::vector<std::string> port_args;

@@ -101,6 +101,7 @@ void PrintDetails(const v1::Workspace& w) {
     std::printf("  allow %s%s  from %s%s\n", h.c_str(), port.c_str(), a.source().c_str(),
                 a.writes() ? ", writes" : "");
   }
+  PrintGithubRules(w.github(), w.allow(), "  ");
 }
 
 }  // namespace

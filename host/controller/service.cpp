@@ -32,6 +32,11 @@ void ToProto(const net::AllowEntry& a, v1::AllowRule* out) {
   out->set_writes(a.writes);
 }
 
+void ToProto(const virt::WorkspaceMeta& m, v1::GithubRules* out) {
+  for (const auto& p : m.github_push) out->add_push(p);
+  for (const auto& a : m.github_api_writes) out->add_api_write(a);
+}
+
 v1::WorkspaceState ToProto(virt::VmState s) {
   switch (s) {
     case virt::VmState::kRunning:
@@ -103,6 +108,7 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
     f->set_guest_port(p.guest);
   }
   for (const auto& a : w.meta.allow) ToProto(a, out->add_allow());
+  ToProto(w.meta, out->mutable_github());
   out->set_disk_gib(w.meta.disk_gib);
 }
 
@@ -249,11 +255,16 @@ grpc::Status ControllerService::Port(Ctx* ctx, const v1::PortRequest* req, v1::P
 grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req,
                                       v1::AllowResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  auto list =
-      workspaces_.UpdateAllowlist(caller, req->name(), {req->add().begin(), req->add().end()},
-                                  {req->remove().begin(), req->remove().end()}, req->writes());
-  if (!list.ok()) return ToGrpc(list.status());
-  for (const auto& a : list.value()) ToProto(a, resp->add_allow());
+  AllowChange change;
+  change.add = {req->add().begin(), req->add().end()};
+  change.remove = {req->remove().begin(), req->remove().end()};
+  change.writes = req->writes();
+  change.push = {req->push().begin(), req->push().end()};
+  change.api_writes = {req->api_write().begin(), req->api_write().end()};
+  auto meta = workspaces_.UpdateAllowlist(caller, req->name(), change);
+  if (!meta.ok()) return ToGrpc(meta.status());
+  for (const auto& a : meta->allow) ToProto(a, resp->add_allow());
+  ToProto(meta.value(), resp->mutable_github());
   return grpc::Status::OK;
 }
 

@@ -14,6 +14,7 @@
 #include "host/common/atomic_file.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
+#include "host/github/github_http.h"
 #include "host/net/ai_api_hosts.h"
 #include "host/net/http_rules.h"
 #include "host/net/workspace_ca.h"
@@ -102,6 +103,17 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   for (const auto& e : meta.allow) {
     if (!e.is_wildcard() && net::IsPackageRegistryHost(e.host)) registries.push_back(&e);
   }
+  // GitHub hosts, however the allowlist allows them: held to the GitHub
+  // rule set (github_http.h), with the workspace's pushes and API writes.
+  std::vector<std::string> github_hosts;
+  for (const auto& host : github::GithubHosts()) {
+    for (uint32_t port : {443u, 80u, 22u}) {
+      if (net::Decide(meta.allow, host, port).verdict == net::Verdict::kAllow) {
+        github_hosts.push_back(host);
+        break;
+      }
+    }
+  }
   auto bound = ReadBindings(name, meta.owner_uid);
   std::vector<net::HostPlan> plans;
   std::vector<std::string> env;
@@ -118,7 +130,8 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     return plans.back();
   };
   if (bound.ok()) {
-    if (bound.value().empty() && ai_hosts.empty() && registries.empty() && at_boot) {
+    if (bound.value().empty() && ai_hosts.empty() && registries.empty() && github_hosts.empty() &&
+        at_boot) {
       return Status::Ok();  // a fresh guest has nothing to undo
     }
     // The owner's secrets, read once.
@@ -147,6 +160,20 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
+  if (!github_hosts.empty()) {
+    auto rules = std::make_shared<github::GithubRules>();
+    for (const auto& p : meta.github_push) {
+      if (auto r = github::ParsePushRule(p); r.ok()) rules->push.push_back(r.value());
+    }
+    for (const auto& a : meta.github_api_writes) {
+      if (auto r = github::ParseApiWrite(a); r.ok()) rules->api_writes.push_back(r.value());
+    }
+    for (const auto& host : github_hosts) {
+      net::HostPlan& p = plan_for(host, github::GithubHostClass(host));
+      p.host_class = github::GithubHostClass(host);  // also where a secret planned it first
+      p.github = rules;
+    }
+  }
   for (const auto* e : registries) {  // allow --writes lifts read-only for the host
     plan_for(e->host, net::HostClass::kRegistry).writes_allowed |= e->writes;
   }

@@ -3,14 +3,33 @@
 #include "host/controller/member_policy.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
+#include "host/github/api_rules.h"
+#include "host/github/github_http.h"
+#include "host/github/push_rules.h"
 
 namespace ws::controller {
 
 using namespace internal;
 
-Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
-    const Caller& c, const std::string& name, const std::vector<std::string>& add,
-    const std::vector<std::string>& remove, bool writes) {
+namespace {
+
+bool IsGithubWord(const std::string& spec) { return spec == "github"; }
+
+// The GitHub rule set's rules, checked; kInvalidArgument says which is wrong.
+Status CheckGithubRules(const AllowChange& change) {
+  for (const auto& p : change.push) {
+    if (auto r = github::ParsePushRule(p); !r.ok()) return r.status();
+  }
+  for (const auto& a : change.api_writes) {
+    if (auto r = github::ParseApiWrite(a); !r.ok()) return r.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<virt::WorkspaceMeta> Workspaces::UpdateAllowlist(const Caller& c, const std::string& name,
+                                                        const AllowChange& change) {
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
@@ -20,8 +39,29 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
                                                  NetModeName(ws->meta.net) +
                                                  ": it has no allowlist");
   }
+  const bool github_added = std::any_of(change.add.begin(), change.add.end(), IsGithubWord);
+  if ((!change.push.empty() || !change.api_writes.empty()) && !github_added) {
+    return Status(Code::kInvalidArgument,
+                  "--push and --api-write belong to the GitHub rule set: workspace allow " + name +
+                      " github --push OWNER/REPO[:REF_GLOB]");
+  }
+  if (Status s = CheckGithubRules(change); !s.ok()) return s;
+  if (github_added && change.writes) {
+    return Status(Code::kInvalidArgument,
+                  "--writes is for package registries; GitHub takes --push and --api-write");
+  }
   auto& list = ws->meta.allow;
-  for (const auto& spec : remove) {
+  for (const auto& spec : change.remove) {
+    if (IsGithubWord(spec)) {  // the rule set: its hosts and its rules
+      auto it = std::remove_if(list.begin(), list.end(),
+                               [](const net::AllowEntry& x) { return x.source == "github"; });
+      if (it == list.end() && ws->meta.github_push.empty() && ws->meta.github_api_writes.empty())
+        return Status(Code::kNotFound, "the GitHub rule set is not on '" + name + "'");
+      list.erase(it, list.end());
+      ws->meta.github_push.clear();
+      ws->meta.github_api_writes.clear();
+      continue;
+    }
     auto e = net::ParseAllowEntry(spec, "user");
     if (!e.ok()) return e.status();
     auto it = std::remove_if(list.begin(), list.end(), [&](const net::AllowEntry& x) {
@@ -32,41 +72,56 @@ Result<std::vector<net::AllowEntry>> Workspaces::UpdateAllowlist(
     list.erase(it, list.end());
   }
   const MemberPolicy policy = LoadMemberPolicy(DaemonConfigPath());
-  for (const auto& spec : add) {
+  auto add = [&](net::AllowEntry e, bool writes) {
+    e.writes = writes;
+    bool dup = false;
+    for (auto& x : list) {
+      if (x.host != e.host) continue;
+      x.writes = writes;  // for the host, whatever the port: --writes again to keep them
+      if (x.port == e.port) {
+        if (e.source == "user") x.source = "user";  // named explicitly now
+        dup = true;
+      }
+    }
+    if (!dup) list.push_back(std::move(e));
+  };
+  for (const auto& spec : change.add) {
+    if (IsGithubWord(spec)) {
+      // Its hosts on 443 only (no SSH to GitHub), each read by the rule set.
+      for (const auto& host : github::GithubHosts()) {
+        auto e = net::ParseAllowEntry(host + ":443", "github");
+        if (!e.ok()) return e.status();
+        add(e.value(), false);
+      }
+      ws->meta.github_push = change.push;
+      ws->meta.github_api_writes = change.api_writes;
+      continue;
+    }
     auto e = net::ParseAllowEntry(spec, "user");
     if (!e.ok()) return e.status();
     if (Status s = CheckAllowEntry(policy, c.uid, e.value()); !s.ok()) return s;
-    if (writes && !net::IsPackageRegistryHost(e->host)) {
+    if (change.writes && !net::IsPackageRegistryHost(e->host)) {
       return Status(Code::kInvalidArgument, "--writes is for package registries (" +
                                                 net::PackageRegistryHostList() + "); " + spec +
                                                 " is not one, and no other host is read-only");
     }
-    if (writes && e->port != 0) {
+    if (change.writes && e->port != 0) {
       return Status(Code::kInvalidArgument,
                     "--writes takes the registry's name without a port (it holds for the host)");
     }
-    e->writes = writes;
-    bool dup = false;
-    for (auto& x : list) {
-      if (x.host != e->host) continue;
-      x.writes = writes;  // for the host, whatever the port: --writes again to keep them
-      if (x.port == e->port) {
-        x.source = "user";  // named explicitly now
-        dup = true;
-      }
-    }
-    if (!dup) list.push_back(e.value());
+    add(e.value(), change.writes);
   }
   Status s = hv_.SetMetadata(name, virt::RenderMetadataForUpdate(ws->meta));
   if (!s.ok()) return s;
   net_.SetAllowlist(name, list, ws->meta.owner_uid == 0 || policy.allow_private_hosts);
   if (ws->state == virt::VmState::kRunning) {
-    // An AI API added or removed: the hosts the egress reads change.
+    // An AI API or a GitHub host added or removed, or the GitHub rules
+    // changed: the hosts the egress reads change.
     if (Status a = ApplySecrets(name, ws->meta, false); !a.ok()) {
       return Status(a.code(), "the allowlist changed, but: " + a.message());
     }
   }
-  return list;
+  return ws->meta;
 }
 
 Result<std::vector<virt::WorkspaceMeta::Port>> Workspaces::UpdatePorts(

@@ -87,6 +87,14 @@ struct HostLimits {
   uint64_t memory_mib = 1024;
 };
 
+// What `workspace allow` changes.
+struct AllowChange {
+  std::vector<std::string> add, remove;  // HOST[:PORT], *.DOMAIN, or "github" (the rule set)
+  bool writes = false;                   // the registries added take writes
+  // With "github" added: its rules, replacing the ones it had.
+  std::vector<std::string> push, api_writes;
+};
+
 class Workspaces {
  public:
   Workspaces(virt::Hypervisor& hv, store::Layout layout, ImageStore& images,
@@ -123,11 +131,10 @@ class Workspaces {
   std::vector<std::string> PortProblems(const std::string& name) const {
     return net_.Problems(name);
   }
-  // Adds and removes allowlist entries; effective for the next connection.
-  Result<std::vector<net::AllowEntry>> UpdateAllowlist(const Caller& c, const std::string& name,
-                                                       const std::vector<std::string>& add,
-                                                       const std::vector<std::string>& remove,
-                                                       bool writes = false);
+  // Adds and removes allowlist entries (and the GitHub rule set, named
+  // "github"); effective for the next connection. Returns the metadata after.
+  Result<virt::WorkspaceMeta> UpdateAllowlist(const Caller& c, const std::string& name,
+                                              const AllowChange& change);
   // Publishes guest ports on 127.0.0.1 / stops publishing host ports;
   // returns the workspace's published ports.
   Result<std::vector<virt::WorkspaceMeta::Port>> UpdatePorts(

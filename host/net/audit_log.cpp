@@ -62,6 +62,9 @@ std::string ToJsonLine(const AuditRecord& r) {
     return "\"" + JsonEscape(s.substr(0, kMaxAuditField)) + "...(" + std::to_string(s.size()) +
            " bytes)\"";
   };
+  std::string refs = "[";
+  for (size_t i = 0; i < r.refs.size(); ++i) refs += (i ? "," : "") + q(r.refs[i]);
+  refs += "]";
   return "{\"time\":" + q(r.time) + ",\"workspace\":" + q(r.workspace) +
          ",\"exec_id\":" + q(r.exec_id) + ",\"pid\":" + std::to_string(r.pid) +
          ",\"command\":" + q(r.command) + ",\"target\":" + q(r.target) +
@@ -72,7 +75,7 @@ std::string ToJsonLine(const AuditRecord& r) {
          ",\"duration_ms\":" + std::to_string(r.duration_ms) + ",\"endpoint\":" + q(r.endpoint) +
          ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) +
          ",\"cache\":" + q(r.cache) + ",\"rule\":" + q(r.rule) + ",\"binding\":" + q(r.binding) +
-         ",\"injected\":" + (r.injected ? "true" : "false") + "}\n";
+         ",\"injected\":" + (r.injected ? "true" : "false") + ",\"refs\":" + refs + "}\n";
 }
 
 void AuditLog::Append(const AuditRecord& r) {

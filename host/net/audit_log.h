@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace ws::net {
 
@@ -37,6 +38,8 @@ struct AuditRecord {
   std::string rule;
   std::string binding;
   bool injected = false;
+  // A git push (GitHub rule set): "OLD NEW REF" per ref update, allowed or not.
+  std::vector<std::string> refs;
 };
 
 std::string ToJsonLine(const AuditRecord& r);

@@ -242,6 +242,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
                                a.rule = r.outcome.rule;
                                a.binding = r.outcome.binding;
                                a.injected = r.outcome.injected;
+                               a.refs = r.outcome.refs;
                                a.status = r.status;
                                a.decision = r.outcome.refusal.status == 0 ? "allow" : "deny";
                                a.reason = r.outcome.refusal.reason;

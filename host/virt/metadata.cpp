@@ -7,6 +7,8 @@
 #include <memory>
 #include <sstream>
 
+#include "host/github/api_rules.h"
+#include "host/github/push_rules.h"
 #include "host/virt/cpu_model.h"
 #include "host/virt/vm_spec.h"
 
@@ -57,6 +59,12 @@ std::string Render(const WorkspaceMeta& m, bool declare) {
   }
   for (const auto& p : m.ports) {
     x << "<" << prefix << "port host='" << p.host << "' guest='" << p.guest << "'/>";
+  }
+  for (const auto& p : m.github_push) {
+    x << "<" << prefix << "github-push spec='" << XmlEscape(p) << "'/>";
+  }
+  for (const auto& a : m.github_api_writes) {
+    x << "<" << prefix << "github-api-write spec='" << XmlEscape(a) << "'/>";
   }
   for (const auto& sh : m.shares) {
     x << "<" << prefix << "share tag='" << XmlEscape(sh.tag) << "' host='"
@@ -150,6 +158,25 @@ Result<WorkspaceMeta> ParseMetadata(const std::string& xml) {
         return Status(Code::kInvalidArgument, "workspace metadata has a malformed port");
       }
       m.ports.push_back({static_cast<uint16_t>(h), static_cast<uint16_t>(g)});
+      continue;
+    }
+    if (n->type == XML_ELEMENT_NODE &&
+        std::string(reinterpret_cast<const char*>(n->name)) == "github-push") {
+      const std::string spec = Prop(n, "spec");
+      if (!github::ParsePushRule(spec).ok()) {
+        return Status(Code::kInvalidArgument, "workspace metadata has a malformed github-push");
+      }
+      m.github_push.push_back(spec);
+      continue;
+    }
+    if (n->type == XML_ELEMENT_NODE &&
+        std::string(reinterpret_cast<const char*>(n->name)) == "github-api-write") {
+      const std::string spec = Prop(n, "spec");
+      if (!github::ParseApiWrite(spec).ok()) {
+        return Status(Code::kInvalidArgument,
+                      "workspace metadata has a malformed github-api-write");
+      }
+      m.github_api_writes.push_back(spec);
       continue;
     }
     if (n->type != XML_ELEMENT_NODE ||

@@ -51,6 +51,10 @@ struct WorkspaceMeta {
   std::vector<ShareMeta> shares;
   NetMode net = NetMode::kAllowlist;
   std::vector<net::AllowEntry> allow;  // the egress allowlist
+  // The GitHub rule set's (allow NAME github): --push OWNER/REPO[:GLOB] and
+  // --api-write specs, as given (host/github/push_rules.h, api_rules.h).
+  std::vector<std::string> github_push;
+  std::vector<std::string> github_api_writes;
   struct Port {
     uint16_t host = 0;  // on 127.0.0.1
     uint16_t guest = 0;
