@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "host/common/atomic_file.h"
+#include "host/common/base64.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
 #include "host/github/github_http.h"
@@ -80,6 +81,34 @@ std::vector<std::string> Workspaces::BoundSecrets(const std::string& name, uid_t
   }
   return out;
 }
+
+namespace {
+
+// A GitHub token (the github preset) serves git as well as the API: git
+// sends it as Basic "x-access-token:TOKEN" to github.com (from a credential
+// helper that knows only the placeholder), gh as "token TOKEN" to
+// api.github.com. Each form gets a binding whose placeholder is that form
+// of the workspace's placeholder.
+void AddGithubGitBindings(const net::Binding& token, net::HostPlan* git, net::HostPlan* api,
+                          std::vector<std::string>* env) {
+  net::Binding basic = token;
+  basic.format = "Basic {}";
+  basic.placeholder = EncodeBase64("x-access-token:" + token.placeholder);
+  basic.value = EncodeBase64("x-access-token:" + token.value);
+  git->bindings.push_back(std::move(basic));
+  net::Binding gh = token;
+  gh.format = "token {}";
+  api->bindings.push_back(std::move(gh));
+  // git's credential helper for github.com, for every exec: the placeholder.
+  env->push_back("GIT_CONFIG_COUNT=1");
+  env->push_back("GIT_CONFIG_KEY_0=credential.https://github.com.helper");
+  env->push_back(
+      "GIT_CONFIG_VALUE_0=!f() { test \"$1\" = get && echo username=x-access-token && "
+      "echo password=" +
+      token.placeholder + "; }; f");
+}
+
+}  // namespace
 
 Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta,
                                 bool at_boot) {
@@ -153,6 +182,13 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
       binding.format = secret->format;
       binding.value = secret->value;
       if (!secret->env.empty()) env.push_back(secret->env + "=" + b.placeholder);
+      if (secret->host == "api.github.com" && secret->header == "Authorization") {
+        // Both planned first: a plan made by the second call must not move the first.
+        plan_for("github.com", net::HostClass::kOther);
+        plan_for("api.github.com", net::HostClass::kOther);
+        AddGithubGitBindings(binding, &plan_for("github.com", net::HostClass::kOther),
+                             &plan_for("api.github.com", net::HostClass::kOther), &env);
+      }
       // An AI API takes only the bound key: a worm's own is refused there.
       plan_for(secret->host,
                is_ai_api(secret->host) ? net::HostClass::kAiApi : net::HostClass::kOther)

@@ -64,23 +64,30 @@ bool GlobMatches(const std::vector<std::string>& glob, const std::vector<std::st
   return glob.size() == path.size();
 }
 
-// The calls a worm publishes or persists with: only an exact rule lets one
-// through. Matched on lower-case segments.
+// The calls a worm publishes or persists with, and the writes that change
+// a repository's refs or settings around the push rules: only an exact
+// rule lets one through. Matched on lower-case segments, each without what
+// follows its first '.' (hooks.json is hooks).
 std::string SensitiveWrite(std::string_view method, std::vector<std::string> p) {
-  // A repository's files are its own (a rule for them lists them); only
-  // the segments before contents/ name what is written.
-  if (p.size() > 3 && p[0] == "repos" && p[3] == "contents") return "";
+  for (auto& seg : p) seg = seg.substr(0, seg.find('.'));
   auto is = [&](std::initializer_list<const char*> glob) {
     std::vector<std::string> g(glob.begin(), glob.end());
     return GlobMatches(g, p);
   };
   auto has = [&](std::string_view seg) { return std::find(p.begin(), p.end(), seg) != p.end(); };
+  // Under /repos/O/R: the part after the repository.
+  auto sub = [&](std::string_view seg) { return p.size() > 3 && p[0] == "repos" && p[3] == seg; };
   if (is({"user", "repos"}) || is({"orgs", "*", "repos"}) || is({"repos", "*", "*", "generate"}) ||
       is({"repos", "*", "*", "forks"}) || is({"repos", "*", "*", "transfer"})) {
     return "repository creation or transfer";
   }
-  if (is({"repos", "*", "*"})) {
+  if (is({"repos", "*", "*"}) || (!p.empty() && p[0] == "repositories")) {
     return method == "DELETE" ? "repository deletion" : "repository settings and visibility";
+  }
+  if (sub("git") || sub("contents") || sub("merges") || sub("releases") || sub("tags") ||
+      sub("branches") || sub("rulesets") || (sub("pulls") && has("merge")) ||
+      (sub("pulls") && has("update-branch"))) {
+    return "commits, refs, merges, tags and branch settings (the push rules do not see them)";
   }
   if (has("runners")) return "self-hosted runner registration";
   if (has("dispatches")) return "workflow dispatch";
@@ -91,8 +98,36 @@ std::string SensitiveWrite(std::string_view method, std::vector<std::string> p) 
     return "collaborators and memberships";
   }
   if (!p.empty() && p[0] == "gists") return "gists";
-  if (has("workflows") || has("permissions")) return "Actions settings";
+  if (has("actions") || has("workflows") || has("permissions") || has("deployments") ||
+      has("environments") || has("pages")) {
+    return "Actions, deployments and Pages";
+  }
+  if (has("codespaces")) return "codespaces (a machine outside the workspace)";
+  if (has("migrations")) return "migrations (an export of repositories)";
   return "";
+}
+
+// How deep arrays and objects nest in a JSON text (outside its strings),
+// read before the parser builds anything of it.
+size_t JsonDepth(std::string_view s) {
+  size_t depth = 0, max = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max = std::max(max, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return max;
 }
 
 // --- GraphQL: a lexer and a parser for executable documents (the October
@@ -396,22 +431,31 @@ class Parser {
   size_t tokens_ = 0;
 };
 
-// The root fields of a selection set, with fragments at the root resolved
-// (a spread of an unknown fragment, or a cycle, is an error).
-bool RootFields(const Document& doc, const std::vector<Selection>& set,
-                std::set<std::string>* visiting, std::vector<std::string>* out) {
+// The root fields of a selection set, with fragments at the root resolved:
+// each fragment once (a spread of it again adds nothing new), at most 64
+// deep; a spread of an unknown fragment, or a cycle, is an error. Only
+// mutations are walked, so a query full of spreads costs nothing.
+constexpr size_t kMaxRootFields = 1000;
+
+bool RootFields(const Document& doc, const std::vector<Selection>& set, int depth,
+                std::set<std::string>* visiting, std::set<std::string>* done,
+                std::set<std::string>* out) {
+  if (depth > kMaxDepth) return false;
   for (const auto& s : set) {
     if (!s.field.empty()) {
-      out->push_back(s.field);
+      out->insert(s.field);
+      if (out->size() > kMaxRootFields) return false;
     } else if (s.is_inline) {
-      if (!RootFields(doc, s.inline_set, visiting, out)) return false;
+      if (!RootFields(doc, s.inline_set, depth + 1, visiting, done, out)) return false;
     } else {
       auto it = doc.fragments.find(s.fragment);
       if (it == doc.fragments.end() || visiting->count(s.fragment)) return false;
+      if (done->count(s.fragment)) continue;  // its fields are in already
       visiting->insert(s.fragment);
-      const bool ok = RootFields(doc, it->second, visiting, out);
+      const bool ok = RootFields(doc, it->second, depth + 1, visiting, done, out);
       visiting->erase(s.fragment);
       if (!ok) return false;
+      done->insert(s.fragment);
     }
   }
   return true;
@@ -433,12 +477,13 @@ ApiVerdict CheckDocument(const std::vector<ApiWriteRule>& rules, std::string_vie
   std::string allowed_by = "query";
   for (const auto& op : doc.operations) {
     if (op.type == "subscription") return Refused("GraphQL subscriptions are refused");
-    std::vector<std::string> fields;
-    std::set<std::string> visiting;
-    if (!RootFields(doc, op.root, &visiting, &fields)) {
-      return Refused("a GraphQL operation spreading a fragment it does not define");
-    }
     if (op.type == "query") continue;
+    std::set<std::string> fields, visiting, done;
+    if (!RootFields(doc, op.root, 0, &visiting, &done, &fields)) {
+      return Refused(
+          "a GraphQL mutation whose root the host cannot resolve (a fragment it does not define, "
+          "a cycle, or over 1000 fields or 64 levels)");
+    }
     for (const auto& f : fields) {
       if (f == "__typename") continue;
       auto it = std::find_if(rules.begin(), rules.end(), [&](const ApiWriteRule& r) {
@@ -559,6 +604,7 @@ ApiVerdict CheckRestCall(const std::vector<ApiWriteRule>& rules, std::string_vie
 
 ApiVerdict CheckGraphqlBody(const std::vector<ApiWriteRule>& rules, std::string_view body) {
   if (body.size() > kMaxGraphqlBody) return Refused("a GraphQL request over 1 MiB");
+  if (JsonDepth(body) > 64) return Refused("a GraphQL request nested over 64 levels");
   nlohmann::json j;
   if (!ParseJson(body, &j)) {
     return Refused("a GraphQL request whose body is not JSON (or gives a key twice)");

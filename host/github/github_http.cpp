@@ -1,6 +1,7 @@
 #include "host/github/github_http.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace ws::github {
 namespace {
@@ -8,6 +9,12 @@ namespace {
 using net::BodyVerdict;
 using net::HostClass;
 using net::RequestOutcome;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 RequestOutcome Pass(std::string rule) {
   RequestOutcome o;
@@ -120,9 +127,19 @@ RequestOutcome GitHost(const GithubRules& rules, const net::RequestHead& head,
 
 RequestOutcome ApiHost(const GithubRules& rules, const net::RequestHead& head,
                        net::BodyRule* body) {
-  if (Path(head.target) == "/graphql") {
-    if (head.method != "POST") {
-      return Refuse(403, "github graphql", "GraphQL is read only from a POST body");
+  // Any path a server might route to GraphQL (/GraphQL, /graphql.json) is
+  // GraphQL here, and read only one way: a JSON body, no query string.
+  if (Lower(Path(head.target)).rfind("/graphql", 0) == 0) {
+    if (head.method != "POST" || Path(head.target) != "/graphql" ||
+        head.target.find('?') != std::string::npos) {
+      return Refuse(403, "github graphql",
+                    "GraphQL is read only from the JSON body of POST /graphql");
+    }
+    const auto types = head.All("content-type");
+    if (types.size() != 1 ||
+        Lower(types.front()).substr(0, types.front().find(';')) != "application/json") {
+      return Refuse(415, "github graphql",
+                    "a GraphQL request must be Content-Type: application/json");
     }
     body->limit = kMaxGraphqlBody;
     body->check = [&rules](std::string_view b, bool complete, RequestOutcome* o) {
@@ -169,6 +186,16 @@ const std::vector<std::string>& GithubHosts() {
 
 RequestOutcome ApplyGithubRules(HostClass c, const GithubRules& rules, const net::RequestHead& head,
                                 net::BodyRule* body) {
+  // A method other than the one checked must not reach a server that honours an override.
+  for (const char* h : {"x-http-method-override", "x-http-method", "x-method-override"}) {
+    if (!head.All(h).empty()) {
+      return Refuse(400, "github", std::string("a method override (") + h + ") is refused");
+    }
+  }
+  const std::string query = Lower(Query(head.target));
+  if (("&" + query).find("&_method=") != std::string::npos) {
+    return Refuse(400, "github", "a method override (_method=) is refused");
+  }
   switch (c) {
     case HostClass::kGithubGit:
       return GitHost(rules, head, body);

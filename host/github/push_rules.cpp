@@ -59,8 +59,9 @@ Result<PushRule> ParsePushRule(std::string_view spec) {
   if (colon != std::string_view::npos) {
     std::string glob(spec.substr(colon + 1));
     if (glob.empty() || glob.size() > 256 ||
-        std::any_of(glob.begin(), glob.end(),
-                    [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+        std::any_of(glob.begin(), glob.end(), [](unsigned char c) {
+          return c <= ' ' || c >= 0x7f || c == '\\' || c == '~' || c == '^' || c == ':';
+        })) {
       return Status(Code::kInvalidArgument, "--push " + std::string(repo) +
                                                 ": the ref glob after ':' must be a non-empty "
                                                 "pattern without spaces, e.g. agent/*");

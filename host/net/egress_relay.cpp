@@ -15,6 +15,17 @@
 namespace ws::net {
 namespace {
 
+// A name under GitHub's domains that the GitHub rule set does not plan.
+bool IsUnreadGithubName(const std::string& host) {
+  for (std::string_view domain : {".github.com", ".githubusercontent.com", ".githubassets.com"}) {
+    if (host.size() > domain.size() &&
+        host.compare(host.size() - domain.size(), domain.size(), domain) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 using guest::EgressAttempt;
 using Clock = std::chrono::steady_clock;
 
@@ -194,6 +205,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
     // A host with a plan is intercepted (on any port: its requests carry a
     // secret or a rule, and plain bytes to it are refused).
     std::optional<HostPlan> plan;
+    bool github_unread = false;
     std::shared_ptr<WorkspaceCa> ca;
     std::shared_ptr<InterceptTls> tls;
     uint64_t generation = 0;
@@ -207,12 +219,23 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
           plan = p;
         }
       }
+      // Under the GitHub rule set, a GitHub name it does not read (allowed
+      // by a wildcard: ssh.github.com, a package host) is no way around it.
+      github_unread = !plan && name && IsUnreadGithubName(*name) &&
+                      std::any_of(shared->plans.begin(), shared->plans.end(),
+                                  [](const HostPlan& p) { return IsGithubClass(p.host_class); });
       ca = shared->ca;
       tls = shared->tls;
       generation = shared->plan_generation;
     }
     Dialed dialed;
-    if (plan && plan->host_class == HostClass::kRegistry && req.port != 443) {
+    if (github_unread) {
+      dialed.decision = d;
+      dialed.decision.verdict = Verdict::kDeny;
+      dialed.decision.reason = req.host +
+                               " is a GitHub host outside the GitHub rule set (only its hosts "
+                               "are reached, on 443, read by the host)";
+    } else if (plan && plan->host_class == HostClass::kRegistry && req.port != 443) {
       // A registry over plain HTTP (apt's default): held to its name and
       // to reads, without TLS to end.
       dialed = DialTcp(d, req.host, static_cast<uint16_t>(req.port), IdleSeconds(),

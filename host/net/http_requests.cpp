@@ -290,14 +290,13 @@ struct HttpRequestFilter::Impl {
   // A held request: passed on (head, then the body so far in its framing),
   // held on, or refused (the rest of its body then read and dropped).
   bool Judge(std::string* out) {
-    if (held_body.size() > gate.limit) {
-      Refusal r{413, "a request body over " + std::to_string(gate.limit / 1024) +
-                         " KiB where the host must read it whole"};
-      return Drain(std::move(r));
-    }
     Refusal r;
     switch (gate.check(held_body, message_done, &r)) {
       case BodyVerdict::kNeedMore:
+        if (held_body.size() > gate.limit) {
+          return Drain({413, "a request body over " + std::to_string(gate.limit / 1024) +
+                                 " KiB where the host must read it whole"});
+        }
         if (message_done) return Drain({400, "a request body the host could not read"});
         return true;
       case BodyVerdict::kRefuse:

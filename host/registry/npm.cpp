@@ -7,6 +7,8 @@
 #include <sstream>
 #include <vector>
 
+#include "host/common/base64.h"
+
 namespace ws::registry {
 namespace {
 
@@ -24,18 +26,6 @@ bool NamePart(std::string_view s) {
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string DecodeBase64(const std::string& b64) {
-  std::string out(b64.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()),
-                          static_cast<int>(b64.size()));
-  if (n < 0) return "";
-  size_t pad = 0;
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
-  return out;
 }
 
 std::string DecodeHex(const std::string& hex) {

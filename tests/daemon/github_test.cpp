@@ -277,10 +277,11 @@ TEST_F(GithubRules, TheWormsApiCallsReachTheServerNotAtAll) {
   EXPECT_EQ(curl({api + "/repos/me/proj"}).out, "200");
   EXPECT_EQ(curl({"-X", "POST", "-d", "{\"title\":\"t\"}", api + "/repos/me/proj/pulls"}).out,
             "200");
-  EXPECT_EQ(curl({"-d", R"({"query":"mutation { createPullRequest(input: {}) { x } }"})",
-                  api + "/graphql"})
-                .out,
-            "200");
+  EXPECT_EQ(
+      curl({"-H", "Content-Type: application/json", "-d",
+            R"({"query":"mutation { createPullRequest(input: {}) { x } }"})", api + "/graphql"})
+          .out,
+      "200");
   ASSERT_EQ(server_->Log().size(), 3u);
   const uint64_t before = server_->BytesReceived();
 
@@ -309,7 +310,8 @@ TEST_F(GithubRules, TheWormsApiCallsReachTheServerNotAtAll) {
        R"({"query":"mutation { ...F } fragment F on Mutation { createRepository(input: {name: \"x\"}) { x } }"})",
        api + "/graphql"},
   };
-  for (const auto& call : worm) {
+  for (auto call : worm) {
+    call.insert(call.begin(), {"-H", "Content-Type: application/json"});
     auto r = curl(call);
     EXPECT_EQ(r.out, "403") << call.back() << ": " << r.err;
     EXPECT_NE(r.err.find("workspace: "), std::string::npos) << r.err;

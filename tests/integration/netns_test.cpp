@@ -20,7 +20,9 @@
 #include <mutex>
 #include <thread>
 
+#include "host/common/base64.h"
 #include "tests/integration/environment.h"
+#include "tests/support/git_http_server.h"
 #include "tests/support/http_server.h"
 #include "tests/support/openssl_hello.h"
 #include "tests/support/tls_loopback.h"
@@ -82,8 +84,10 @@ class NamedHosts : public ::testing::Test {
     ws::test::Run({"ip", "netns", "del", srv_});
     fs::remove_all("/etc/netns/" + ns_);
   }
-  RunResult Cli(std::vector<std::string> args) {
+  RunResult Cli(std::vector<std::string> args) { return CliWith(std::move(args), {}); }
+  RunResult CliWith(std::vector<std::string> args, std::map<std::string, std::string> env) {
     RunOptions o;
+    o.env = std::move(env);
     o.env["WORKSPACE_STATE_DIR"] = state_;
     return W().Cli(args, o);
   }
@@ -220,12 +224,6 @@ class InterceptedHosts : public NamedHosts {
   void TearDown() override {
     NamedHosts::TearDown();
     fs::remove_all(ca_dir_);
-  }
-  RunResult CliWith(std::vector<std::string> args, std::map<std::string, std::string> env) {
-    RunOptions o;
-    o.env = std::move(env);
-    o.env["WORKSPACE_STATE_DIR"] = state_;
-    return W().Cli(args, o);
   }
   std::string ca_dir_;
   std::unique_ptr<TestCa> ca_;
@@ -501,6 +499,121 @@ TEST_F(InterceptedHosts, TheRealClaudeCodeCliCarriesTheKeyWhileAWormBesideItCarr
     EXPECT_EQ(r->err.find(key.substr(0, 24)), std::string::npos) << r->err;
   }
   EXPECT_EQ(Cli({"destroy", "-f", "cc"}).code, 0);
+}
+
+// GitHub, stood in for by the real git http-backend behind a TLS server in
+// the test namespace named github.com and api.github.com (the daemon's
+// /etc/hosts maps them there; its certificate comes from a test CA the
+// daemon trusts with --upstream-ca). The token is the host's: the guest
+// holds a placeholder, its git asks a credential helper that knows only
+// that, and the host puts the real token in on the way out.
+class GithubHosts : public NamedHosts {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wsit-gh-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    ca_ = std::make_unique<TestCa>(dir_ + "/ca",
+                                   std::vector<std::string>{"github.com", "api.github.com"});
+    extra_hosts_ =
+        "198.51.100.10 github.com\n198.51.100.10 api.github.com\n198.51.100.10 ssh.github.com\n";
+    daemon_args_ = {"--upstream-ca", ca_->ca_pem_path()};
+    NamedHosts::SetUp();
+  }
+  void TearDown() override {
+    NamedHosts::TearDown();
+    fs::remove_all(dir_);
+  }
+  RunResult Git(const std::vector<std::string>& args) {
+    std::vector<std::string> full = {"git", "-c", "user.name=t", "-c", "user.email=t@t"};
+    full.insert(full.end(), args.begin(), args.end());
+    return ws::test::Run(full);
+  }
+  std::string dir_;
+  std::unique_ptr<TestCa> ca_;
+};
+
+TEST_F(GithubHosts, AnAgentClonesAndPushesItsBranchWithOnlyAPlaceholderAndNotToMain) {
+  const std::string bare = dir_ + "/root/me/proj.git";
+  ASSERT_EQ(Git({"init", "-q", "--bare", "-b", "main", bare}).code, 0);
+  ASSERT_EQ(Git({"--git-dir", bare, "config", "http.receivepack", "true"}).code, 0);
+  const std::string seed = dir_ + "/seed";
+  ASSERT_EQ(Git({"init", "-q", "-b", "main", seed}).code, 0);
+  std::ofstream(seed + "/README") << "hello\n";
+  ASSERT_EQ(Git({"-C", seed, "add", "README"}).code, 0);
+  ASSERT_EQ(Git({"-C", seed, "commit", "-qm", "first"}).code, 0);
+  ASSERT_EQ(Git({"-C", seed, "push", "-q", bare, "main"}).code, 0);
+  GitHttpServer github(*ca_, dir_ + "/root",
+                       RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443));
+  const std::string token = "ghp_TESTREALTOKEN" + std::to_string(getpid());
+  github.RequireForPush("Basic " + EncodeBase64("x-access-token:" + token));
+
+  auto add = CliWith({"secret", "add", "github", "--from-env", "WS_TEST_TOKEN"},
+                     {{"WS_TEST_TOKEN", token}});
+  ASSERT_EQ(add.code, 0) << add.err;
+  auto create = Cli({"create", "gh", "--no-share", "--no-default-allow", "--image", "debian",
+                     "--secret", "github"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto allow = Cli({"allow", "gh", "github", "--push", "me/proj"});
+  ASSERT_EQ(allow.code, 0) << allow.err;
+  EXPECT_NE(Cli({"allow", "gh", "--list"}).out.find("push me/proj (agent/* and workspace/*)"),
+            std::string::npos);
+  auto sh = [&](const std::string& script) {
+    return Cli({"exec", "--timeout", "120", "gh", "--", "sh", "-c", script});
+  };
+  auto clone = sh("cd /tmp && git clone -q https://github.com/me/proj.git && cat proj/README");
+  ASSERT_EQ(clone.code, 0) << clone.out << clone.err;
+  EXPECT_EQ(clone.out, "hello\n");
+  auto commit =
+      sh("cd /tmp/proj && echo fix > fix.txt && git add fix.txt && git -c user.name=a "
+         "-c user.email=a@a commit -qm fix && git rev-parse HEAD");
+  ASSERT_EQ(commit.code, 0) << commit.err;
+  auto push = sh("cd /tmp/proj && git push origin HEAD:agent/fix 2>&1");
+  EXPECT_EQ(push.code, 0) << push.out;
+  EXPECT_EQ(Git({"--git-dir", bare, "rev-parse", "agent/fix"}).out, commit.out);
+  auto main = sh("cd /tmp/proj && git push origin HEAD:main 2>&1");
+  EXPECT_NE(main.code, 0) << main.out;
+  EXPECT_NE(main.out.find("[remote rejected] HEAD -> main (workspace: updating refs/heads/main "
+                          "in me/proj is not allowed: pushes there may update only: "
+                          "refs/heads/agent/*, refs/heads/workspace/*)"),
+            std::string::npos)
+      << main.out;
+  EXPECT_NE(Git({"--git-dir", bare, "rev-parse", "main"}).out, commit.out);
+  // gh-style API reads with the placeholder in GH_TOKEN.
+  auto api =
+      sh("curl -s -w ' %{http_code}' -H \"Authorization: token $GH_TOKEN\" "
+         "https://api.github.com/repos/me/proj");
+  EXPECT_NE(api.out.find("\"served\":\"GET /repos/me/proj\"} 200"), std::string::npos)
+      << api.out << api.err;
+  // A wildcard opens no way around the rule set: a GitHub name it does
+  // not read is refused (the API, read, still answers).
+  ASSERT_EQ(Cli({"allow", "gh", "*.github.com"}).code, 0);
+  auto ssh =
+      sh("curl -s -o /dev/null -w '%{http_connect} ' https://ssh.github.com/; curl -s -o "
+         "/dev/null -w '%{http_code}' -H \"Authorization: token $GH_TOKEN\" "
+         "https://api.github.com/repos/me/proj");
+  EXPECT_EQ(ssh.out, "403 200") << ssh.err;
+  // The guest held only the placeholder; the server got the token.
+  auto env =
+      sh("echo $GH_TOKEN; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | "
+         "grep -c ghp_TESTREAL");
+  EXPECT_EQ(env.out.rfind("wsph_", 0), 0u) << env.out;
+  EXPECT_NE(env.out.find("\n0\n"), std::string::npos) << env.out;
+  std::string auths;
+  for (const auto& a : github.Authorizations()) auths += a + "\n";
+  EXPECT_NE(auths.find("Basic " + EncodeBase64("x-access-token:" + token)), std::string::npos)
+      << auths;
+  EXPECT_NE(auths.find("token " + token), std::string::npos) << auths;
+  EXPECT_EQ(auths.find("wsph_"), std::string::npos) << auths;
+  EXPECT_EQ(auths.find(EncodeBase64("x-access-token:wsph_").substr(0, 24)), std::string::npos)
+      << "a placeholder reached the server: " << auths;
+  auto audit = Cli({"audit", "gh", "--json"}).out;
+  EXPECT_NE(audit.find("\"rule\":\"github push me/proj:refs/heads/agent/*\""), std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("refs/heads/main\"]"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("ssh.github.com is a GitHub host outside the GitHub rule set"),
+            std::string::npos)
+      << audit;
+  EXPECT_EQ(Cli({"destroy", "-f", "gh"}).code, 0);
 }
 
 }  // namespace

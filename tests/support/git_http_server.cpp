@@ -28,18 +28,21 @@ std::string Header(const std::string& head, const std::string& name) {
 
 }  // namespace
 
-GitHttpServer::GitHttpServer(const TestCa& ca, std::string project_root)
+GitHttpServer::GitHttpServer(const TestCa& ca, std::string project_root, int listen_fd)
     : root_(std::move(project_root)) {
   signal(SIGPIPE, SIG_IGN);
   ctx_ = SSL_CTX_new(TLS_server_method());
   SSL_CTX_use_certificate_chain_file(ctx_, ca.cert_pem_path().c_str());
   SSL_CTX_use_PrivateKey_file(ctx_, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM);
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd_ = listen_fd;
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  listen(fd_, 16);
+  if (fd_ < 0) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 16);
+  }
   socklen_t len = sizeof a;
   getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);
@@ -56,6 +59,16 @@ GitHttpServer::~GitHttpServer() {
 std::vector<std::string> GitHttpServer::Log() {
   std::lock_guard lock(mu_);
   return log_;
+}
+
+void GitHttpServer::RequireForPush(std::string authorization) {
+  std::lock_guard lock(mu_);
+  push_authorization_ = std::move(authorization);
+}
+
+std::vector<std::string> GitHttpServer::Authorizations() {
+  std::lock_guard lock(mu_);
+  return authorizations_;
 }
 
 uint64_t GitHttpServer::BytesReceived() {
@@ -121,14 +134,23 @@ void GitHttpServer::Serve(SSL* ssl) {
   const size_t sp1 = head.find(' '), sp2 = head.find(' ', sp1 + 1);
   const std::string method = head.substr(0, sp1);
   const std::string target = head.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string authorization = Header(head, "Authorization");
+  std::string required;
   {
     std::lock_guard lock(mu_);
     log_.push_back(method + " " + target);
+    if (!authorization.empty()) authorizations_.push_back(authorization);
+    required = push_authorization_;
   }
   const size_t q = target.find('?');
   const std::string path = target.substr(0, q);
   std::string answer;
-  if (path.find(".git/") != std::string::npos) {
+  if (!required.empty() && target.find("git-receive-pack") != std::string::npos &&
+      authorization != required) {
+    answer =
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"GitHub\"\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  } else if (path.find(".git/") != std::string::npos) {
     RunOptions o;
     o.env = {{"GIT_PROJECT_ROOT", root_},
              {"GIT_HTTP_EXPORT_ALL", "1"},

@@ -20,8 +20,10 @@ namespace ws::test {
 
 class GitHttpServer {
  public:
-  // Serves /OWNER/REPO.git/... from `project_root`/OWNER/REPO.git.
-  GitHttpServer(const TestCa& ca, std::string project_root);
+  // Serves /OWNER/REPO.git/... from `project_root`/OWNER/REPO.git, on
+  // 127.0.0.1 at a free port or on `listen_fd` (bound and listening, e.g.
+  // in a test network namespace; the server closes it).
+  GitHttpServer(const TestCa& ca, std::string project_root, int listen_fd = -1);
   ~GitHttpServer();
   GitHttpServer(const GitHttpServer&) = delete;
   GitHttpServer& operator=(const GitHttpServer&) = delete;
@@ -31,6 +33,11 @@ class GitHttpServer {
   std::vector<std::string> Log();
   // Every byte decrypted from every connection (heads and bodies).
   uint64_t BytesReceived();
+  // From now on a push (service git-receive-pack) needs this Authorization
+  // value, as GitHub does; without it: 401 asking for Basic credentials.
+  void RequireForPush(std::string authorization);
+  // Every Authorization value received, in order.
+  std::vector<std::string> Authorizations();
 
  private:
   void Loop();
@@ -41,6 +48,8 @@ class GitHttpServer {
   std::string root_;
   std::mutex mu_;
   std::vector<std::string> log_;
+  std::vector<std::string> authorizations_;
+  std::string push_authorization_;
   uint64_t bytes_ = 0;
   std::thread thread_;
 };

@@ -41,7 +41,7 @@ TEST(RestCalls, ReadsPassAndWritesNeedARule) {
       << post.reason;
 
   const auto rules = Rules({"POST /repos/me/proj/pulls", "PATCH /repos/me/proj/pulls/*",
-                            "PUT /repos/me/proj/contents/**"});
+                            "PUT /repos/me/proj/issues/**"});
   auto ok = CheckRestCall(rules, "POST", "/repos/ME/proj/pulls");
   EXPECT_TRUE(ok.allowed) << ok.reason;
   EXPECT_EQ(ok.rule, "POST /repos/me/proj/pulls");
@@ -49,9 +49,8 @@ TEST(RestCalls, ReadsPassAndWritesNeedARule) {
   EXPECT_FALSE(CheckRestCall(rules, "PATCH", "/repos/me/proj/pulls/7/x").allowed);
   EXPECT_FALSE(CheckRestCall(rules, "POST", "/repos/me/other/pulls").allowed);
   EXPECT_FALSE(CheckRestCall(rules, "PUT", "/repos/me/proj/pulls").allowed) << "method differs";
-  EXPECT_TRUE(CheckRestCall(rules, "PUT", "/repos/me/proj/contents/src/keys/a.txt").allowed)
-      << "a file under a folder named like a sensitive call";
-  EXPECT_FALSE(CheckRestCall(rules, "PUT", "/repos/me/proj/contents").allowed) << "** needs one";
+  EXPECT_TRUE(CheckRestCall(rules, "PUT", "/repos/me/proj/issues/3/lock").allowed);
+  EXPECT_FALSE(CheckRestCall(rules, "PUT", "/repos/me/proj/issues").allowed) << "** needs one";
   // Paths a server could read another way than the rule.
   for (const char* odd :
        {"/repos/me/proj/pulls/../../other/pulls", "/repos/me/proj//pulls", "/repos/me/proj/pull%73",
@@ -83,6 +82,23 @@ TEST(RestCalls, WormCallsNeedARuleNamingThemExactly) {
       {"PUT", "/repos/me/proj/collaborators/evil"},
       {"POST", "/gists"},
       {"PATCH", "/gists/abc"},
+      // Writes that change refs or settings around the push rules.
+      {"DELETE", "/repos/me/proj/git/refs/heads/main"},
+      {"PATCH", "/repos/me/proj/git/refs/heads/main"},
+      {"POST", "/repos/me/proj/git/refs"},
+      {"PUT", "/repos/me/proj/contents/.github/workflows/x.yml"},
+      {"POST", "/repos/me/proj/merges"},
+      {"PUT", "/repos/me/proj/pulls/1/merge"},
+      {"POST", "/repos/me/proj/releases"},
+      {"PUT", "/repos/me/proj/branches/main/protection"},
+      {"POST", "/repos/me/proj/rulesets"},
+      {"POST", "/repos/me/proj/codespaces"},
+      {"POST", "/repos/me/proj/actions/runs/1/rerun"},
+      {"POST", "/repos/me/proj/deployments"},
+      {"POST", "/user/migrations"},
+      {"PATCH", "/repositories/123"},
+      {"POST", "/repos/me/proj/hooks.json"},
+      {"POST", "/repos/me/proj/forks.json"},
   };
   for (const auto& [method, path] : worm) {
     EXPECT_FALSE(CheckRestCall({}, method, path).allowed) << method << " " << path;
@@ -182,6 +198,26 @@ TEST(Graphql, HiddenMutationsAreFound) {
 }
 
 TEST(Graphql, DeepAndHugeDocumentsAreRefusedNotFollowed) {
+  // Fragments spreading each other twice: 2^40 walks if each were followed
+  // every time; read at once (each fragment once), never hung.
+  std::string laughs = "mutation { ...A0 } ";
+  for (int i = 0; i < 40; ++i) {
+    laughs += "fragment A" + std::to_string(i) + " on Mutation { ...A" + std::to_string(i + 1) +
+              " ...A" + std::to_string(i + 1) + " } ";
+  }
+  laughs += "fragment A40 on Mutation { createPullRequest { x } }";
+  const auto pr = Rules({"mutation createPullRequest"});
+  EXPECT_TRUE(CheckGraphqlBody(pr, Gql(laughs)).allowed) << "each fragment walked once";
+  laughs.replace(laughs.rfind("createPullRequest"), 17, "createRepository");
+  EXPECT_FALSE(CheckGraphqlBody(pr, Gql(laughs)).allowed);
+  std::string chain = "mutation { ...A0 } ";
+  for (int i = 0; i < 70; ++i) {
+    chain +=
+        "fragment A" + std::to_string(i) + " on Mutation { ...A" + std::to_string(i + 1) + " } ";
+  }
+  chain += "fragment A70 on Mutation { createPullRequest { x } }";
+  EXPECT_FALSE(CheckGraphqlBody(pr, Gql(chain)).allowed) << "64 levels at most";
+  EXPECT_FALSE(CheckGraphqlBody(pr, std::string(500000, '[') + std::string(500000, ']')).allowed);
   std::string deep = "{ a ";
   for (int i = 0; i < 10000; ++i) deep += "{ a ";
   EXPECT_FALSE(CheckGraphqlBody({}, Gql(deep)).allowed);

@@ -161,7 +161,8 @@ TEST(GithubHttp, GraphqlBodiesAreReadWholeBeforeAnyOfThemGoesOn) {
   rules.api_writes.push_back(ParseApiWrite("mutation createPullRequest").value());
   auto post = [&](const std::string& body) {
     return Send(HostClass::kGithubApi, rules, "api.github.com",
-                "POST /graphql HTTP/1.1\r\nHost: api.github.com\r\nContent-Length: " +
+                "POST /graphql HTTP/1.1\r\nHost: api.github.com\r\nContent-Type: "
+                "application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body);
   };
   auto query = post(R"({"query":"{ viewer { login } }"})");
@@ -181,6 +182,29 @@ TEST(GithubHttp, GraphqlBodiesAreReadWholeBeforeAnyOfThemGoesOn) {
   EXPECT_TRUE(Send(HostClass::kGithubApi, rules, "api.github.com",
                    "GET /repos/me/proj HTTP/1.1\r\nHost: api.github.com\r\n\r\n")
                   .ok);
+  // GraphQL read any other way, and a method said twice, are refused.
+  const std::string mutation = R"({"query":"mutation { createRepository(input: {}) { x } }"})";
+  for (const std::string& req : std::vector<std::string>{
+           "POST /GraphQL HTTP/1.1\r\nHost: api.github.com\r\nContent-Type: application/json\r\n"
+           "Content-Length: " +
+               std::to_string(mutation.size()) + "\r\n\r\n" + mutation,
+           "POST /graphql.json HTTP/1.1\r\nHost: api.github.com\r\nContent-Length: 2\r\n\r\n{}",
+           "POST /graphql?query=mutation%7BdeleteRepository%7D HTTP/1.1\r\nHost: "
+           "api.github.com\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+           "GET /graphql?query=mutation%7Bx%7D HTTP/1.1\r\nHost: api.github.com\r\n\r\n",
+           "POST /graphql HTTP/1.1\r\nHost: api.github.com\r\nContent-Type: "
+           "application/x-www-form-urlencoded\r\nContent-Length: 2\r\n\r\n{}",
+           "POST /repos/me/proj/pulls HTTP/1.1\r\nHost: api.github.com\r\nX-HTTP-Method-Override: "
+           "DELETE\r\nContent-Length: 0\r\n\r\n",
+           "POST /repos/me/proj/pulls?_method=DELETE HTTP/1.1\r\nHost: "
+           "api.github.com\r\nContent-Length: 0\r\n\r\n"}) {
+    GithubRules wide = rules;
+    wide.api_writes.push_back(ParseApiWrite("POST /**").value());
+    wide.api_writes.push_back(ParseApiWrite("POST /repos/me/proj/pulls").value());
+    auto r = Send(HostClass::kGithubApi, wide, "api.github.com", req);
+    EXPECT_FALSE(r.ok) << req;
+    EXPECT_EQ(r.out, "") << req;
+  }
 }
 
 }  // namespace
