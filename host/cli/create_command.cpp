@@ -21,6 +21,7 @@
 #include "host/common/printable.h"
 #include "host/common/subprocess.h"
 #include "host/common/unique_fd.h"
+#include "host/github/github_http.h"
 #include "host/shares/protected_paths.h"
 #include "host/shares/share_spec.h"
 
@@ -208,6 +209,8 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       allow_specs.insert(allow_specs.begin(), f.allow.begin(), f.allow.end());
       publish_specs.insert(publish_specs.begin(), f.publish.begin(), f.publish.end());
       writable_paths.insert(writable_paths.begin(), f.writable.begin(), f.writable.end());
+      for (const auto& p : f.github_push) create.mutable_github()->add_push(p);
+      for (const auto& a : f.github_api_writes) create.mutable_github()->add_api_write(a);
       for (const auto& name : f.secrets) {  // as --secret (the flags' names too)
         const auto& have = create.secrets();
         if (std::find(have.begin(), have.end(), name) == have.end()) create.add_secrets(name);
@@ -280,9 +283,22 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     std::vector<net::AllowEntry> allow;
     if (net_mode == "allowlist" && !no_default_allow) allow = DefaultAllowlist();
     for (const auto& spec : allow_specs) {
+      if (spec == "github") {  // the GitHub rule set: its hosts on 443
+        for (const auto& host : github::GithubHosts()) {
+          allow.push_back(net::ParseAllowEntry(host + ":443", "github").value());
+        }
+        continue;
+      }
       auto e = net::ParseAllowEntry(spec, "user");
       if (!e.ok()) return void(c.code = Fail(e.status()));
       allow.push_back(e.value());
+    }
+    const bool github_on =
+        std::find(allow_specs.begin(), allow_specs.end(), "github") != allow_specs.end();
+    if ((create.github().push_size() || create.github().api_write_size()) && !github_on) {
+      return void(
+          c.code =
+              Fail(std::string(kProjectFileName) + ": [github] needs \"github\" in allow", kUsage));
     }
     for (const auto& a : allow) {
       auto* r = create.add_allow();

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "host/common/toml.h"
+#include "host/github/api_rules.h"
+#include "host/github/push_rules.h"
 
 namespace ws::cli {
 namespace {
@@ -24,9 +26,9 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
   auto parsed = ParseToml(text, kProjectFileName);
   if (!parsed.ok()) return parsed.status();
   const auto& t = parsed.value();
-  static const char* kKeys[] = {"name",      "image",   "net",           "cpus",   "memory",
-                                "allow",     "publish", "default_allow", "share",  "disk",
-                                "cpu_model", "images",  "writable",      "secrets"};
+  static const char* kKeys[] = {"name",      "image",   "net",           "cpus",    "memory",
+                                "allow",     "publish", "default_allow", "share",   "disk",
+                                "cpu_model", "images",  "writable",      "secrets", "github"};
   for (const auto& [key, value] : *t) {
     (void)value;
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -74,6 +76,28 @@ Result<ProjectFile> ParseProjectFile(const std::string& text, const std::string&
      : k == "publish" ? f.publish
      : k == "secrets" ? f.secrets
                       : f.writable) = *arr;
+  }
+  if (t->contains("github")) {
+    auto gh = t->get_table("github");
+    if (!gh) return Bad("github", "a [github] table (push, api_write)");
+    for (const auto& [key, value] : *gh) {
+      (void)value;
+      if (key != "push" && key != "api_write") {
+        return Status(Code::kInvalidArgument,
+                      std::string(kProjectFileName) + ": unknown key 'github." + key + "'");
+      }
+      auto arr = gh->get_array_of<std::string>(key);
+      if (!arr) return Bad("github." + key, "a list of strings");
+      for (const auto& spec : *arr) {
+        Status s = key == "push" ? github::ParsePushRule(spec).status()
+                                 : github::ParseApiWrite(spec).status();
+        if (!s.ok()) {
+          return Status(Code::kInvalidArgument,
+                        std::string(kProjectFileName) + ": github." + key + ": " + s.message());
+        }
+      }
+      (key == "push" ? f.github_push : f.github_api_writes) = *arr;
+    }
   }
   if (t->contains("share")) {
     auto tables = t->get_table_array("share");

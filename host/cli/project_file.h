@@ -29,6 +29,8 @@ struct ProjectFile {
   std::vector<std::string> allow, publish;
   std::vector<std::string> writable;  // protected paths opened to the guest
   std::vector<std::string> secrets;   // names of the user's secrets to bind (as --secret)
+  // [github]: the GitHub rule set's push and api_write lists (with "github" in allow).
+  std::vector<std::string> github_push, github_api_writes;
   std::optional<bool> default_allow;
   std::optional<std::vector<ProjectShare>> shares;  // set when the file has [[share]] tables
   std::optional<std::string> cpu_model;

@@ -81,7 +81,7 @@ Status CheckAllowEntry(const MemberPolicy& p, uid_t caller, const net::AllowEntr
 }
 
 bool IsKnownAllowSource(const std::string& source) {
-  for (const char* s : {"user", "apt", "npm", "pip", "ai-apis"}) {
+  for (const char* s : {"user", "apt", "npm", "pip", "ai-apis", "github"}) {
     if (source == s) return true;
   }
   return false;

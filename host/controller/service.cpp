@@ -17,6 +17,7 @@
 #include "host/controller/member_policy.h"
 #include "host/controller/service_support.h"
 #include "host/controller/share_changes.h"
+#include "host/github/github_http.h"
 #include "host/shares/guard_log.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
@@ -123,7 +124,13 @@ Result<net::AllowEntry> FromProto(const v1::AllowRule& a) {
   if (!IsKnownAllowSource(source)) {
     return Status(Code::kInvalidArgument,
                   "allowlist source '" + source.substr(0, 32) +
-                      "' is not one the daemon knows (user, apt, npm, pip, ai-apis)");
+                      "' is not one the daemon knows (user, apt, npm, pip, ai-apis, github)");
+  }
+  const auto& gh = github::GithubHosts();
+  if (source == "github" &&
+      (a.port() != 443 || std::find(gh.begin(), gh.end(), a.host()) == gh.end())) {
+    return Status(Code::kInvalidArgument,
+                  "allowlist source 'github' is for the GitHub hosts on 443");
   }
   return net::ParseAllowEntry(spec, source);
 }
@@ -182,6 +189,8 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
     if (!e.ok()) return ToGrpc(e.status());
     p.allow.push_back(e.value());
   }
+  p.github_push = {req->github().push().begin(), req->github().push().end()};
+  p.github_api_writes = {req->github().api_write().begin(), req->github().api_write().end()};
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
   ToProto(ws.value(), resp->mutable_workspace(), workspaces_);

@@ -20,6 +20,8 @@
 #include "host/controller/unfetched_commits.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
+#include "host/github/api_rules.h"
+#include "host/github/push_rules.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
 #include "host/store/disks.h"
@@ -205,6 +207,12 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   for (const auto& e : p.allow) {
     if (Status s = CheckAllowEntry(policy, c.uid, e); !s.ok()) return s;
   }
+  for (const auto& spec : p.github_push) {
+    if (auto r = github::ParsePushRule(spec); !r.ok()) return r.status();
+  }
+  for (const auto& spec : p.github_api_writes) {
+    if (auto r = github::ParseApiWrite(spec); !r.ok()) return r.status();
+  }
   if (Status s = shares::CheckShareSet(p.shares); !s.ok()) return s;
   std::vector<virt::ShareMeta> share_metas;
   for (size_t i = 0; i < p.shares.size(); ++i) {
@@ -222,6 +230,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   meta.shares = share_metas;
   meta.net = p.net;
   meta.allow = p.allow;
+  meta.github_push = p.github_push;
+  meta.github_api_writes = p.github_api_writes;
   meta.owner_uid = c.uid;
   meta.image = image->name;
   meta.created_at = NowRfc3339();

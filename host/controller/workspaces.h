@@ -44,6 +44,8 @@ struct CreateParams {
   std::string git_name;                            // the caller's git identity, for the guest
   std::string git_email;
   std::vector<std::string> secrets;  // the caller's, by name: bound from the start
+  // The GitHub rule set's (allow NAME github), as given: checked at create.
+  std::vector<std::string> github_push, github_api_writes;
 };
 
 // One secret bound to a workspace, as the CLI may see it.

@@ -550,13 +550,20 @@ TEST_F(GithubHosts, AnAgentClonesAndPushesItsBranchWithOnlyAPlaceholderAndNotToM
   auto add = CliWith({"secret", "add", "github", "--from-env", "WS_TEST_TOKEN"},
                      {{"WS_TEST_TOKEN", token}});
   ASSERT_EQ(add.code, 0) << add.err;
-  auto create = Cli({"create", "gh", "--no-share", "--no-default-allow", "--image", "debian",
-                     "--secret", "github"});
+  // The project's file sets the rule set and binds the token by name.
+  const std::string project = dir_ + "/project";
+  fs::create_directories(project);
+  std::ofstream(project + "/.workspace.toml")
+      << "name = \"gh\"\ndefault_allow = false\nallow = [\"github\"]\nsecrets = [\"github\"]\n"
+         "[github]\npush = [\"me/proj\"]\n";
+  RunOptions in_project;
+  in_project.cwd = project;
+  in_project.env["WORKSPACE_STATE_DIR"] = state_;
+  auto create = W().Cli({"create", "--trust", "--no-share", "--image", "debian"}, in_project);
   ASSERT_EQ(create.code, 0) << create.err;
-  auto allow = Cli({"allow", "gh", "github", "--push", "me/proj"});
-  ASSERT_EQ(allow.code, 0) << allow.err;
-  EXPECT_NE(Cli({"allow", "gh", "--list"}).out.find("push me/proj (agent/* and workspace/*)"),
-            std::string::npos);
+  const std::string list = Cli({"allow", "gh", "--list"}).out;
+  EXPECT_NE(list.find("push me/proj (agent/* and workspace/*)"), std::string::npos) << list;
+  EXPECT_NE(list.find("api.github.com:443"), std::string::npos) << list;
   auto sh = [&](const std::string& script) {
     return Cli({"exec", "--timeout", "120", "gh", "--", "sh", "-c", script});
   };

@@ -53,11 +53,25 @@ TEST(ProjectFile, BadFilesAreRefusedNamingTheKey) {
   for (auto c : {Case{"cpus = \"two\"", "'cpus'"}, Case{"memory = -1", "'memory'"},
                  Case{"allow = \"x\"", "'allow'"}, Case{"secrets = [1]", "'secrets'"},
                  Case{"nmae = \"x\"", "unknown key 'nmae'"}, Case{"name = ", ".workspace.toml"},
-                 Case{"[[share]]\nguest = \"/w\"", "'share.path'"}}) {
+                 Case{"[[share]]\nguest = \"/w\"", "'share.path'"},
+                 Case{"[github]\npush = [\"me\"]", "github.push: --push takes OWNER/REPO"},
+                 Case{"[github]\napi_write = [\"GET /x\"]", "github.api_write"},
+                 Case{"[github]\npsuh = []", "unknown key 'github.psuh'"}}) {
     auto f = ParseProjectFile(c.text, "/p");
     ASSERT_FALSE(f.ok()) << c.text;
     EXPECT_NE(f.status().message().find(c.says), std::string::npos) << f.status().message();
   }
+}
+
+TEST(ProjectFile, TheGithubRuleSet) {
+  auto f = ParseProjectFile(
+      "allow = [\"github\"]\n[github]\npush = [\"me/proj\", \"me/proj:fix-*\"]\napi_write = "
+      "[\"POST /repos/me/proj/pulls\"]\n",
+      "/p");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(f->allow, std::vector<std::string>{"github"});
+  EXPECT_EQ(f->github_push, (std::vector<std::string>{"me/proj", "me/proj:fix-*"}));
+  EXPECT_EQ(f->github_api_writes, std::vector<std::string>{"POST /repos/me/proj/pulls"});
 }
 
 TEST(ProjectFile, TheTemplateParses) {
