@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "host/common/json_depth.h"
+
 namespace ws::github {
 namespace {
 
@@ -105,29 +107,6 @@ std::string SensitiveWrite(std::string_view method, std::vector<std::string> p) 
   if (has("codespaces")) return "codespaces (a machine outside the workspace)";
   if (has("migrations")) return "migrations (an export of repositories)";
   return "";
-}
-
-// How deep arrays and objects nest in a JSON text (outside its strings),
-// read before the parser builds anything of it.
-size_t JsonDepth(std::string_view s) {
-  size_t depth = 0, max = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max = std::max(max, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return max;
 }
 
 // --- GraphQL: a lexer and a parser for executable documents (the October
@@ -604,7 +583,7 @@ ApiVerdict CheckRestCall(const std::vector<ApiWriteRule>& rules, std::string_vie
 
 ApiVerdict CheckGraphqlBody(const std::vector<ApiWriteRule>& rules, std::string_view body) {
   if (body.size() > kMaxGraphqlBody) return Refused("a GraphQL request over 1 MiB");
-  if (JsonDepth(body) > 64) return Refused("a GraphQL request nested over 64 levels");
+  if (JsonTooDeep(body, 64)) return Refused("a GraphQL request nested over 64 levels");
   nlohmann::json j;
   if (!ParseJson(body, &j)) {
     return Refused("a GraphQL request whose body is not JSON (or gives a key twice)");

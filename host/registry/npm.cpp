@@ -84,27 +84,6 @@ Result<NpmPath> ParseNpmPath(std::string_view rest) {
   return out;
 }
 
-bool JsonTooDeep(std::string_view text, int max) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p) {
   if (!p.file.empty()) return upstream + p.name + "/-/" + p.file;
   std::string name = p.name;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "host/common/json_depth.h"
 #include "host/common/status.h"
 
 namespace ws::registry {
@@ -21,11 +22,6 @@ struct NpmPath {
 // kInvalidArgument for anything else: registry API calls (/-/...), dot
 // segments, characters a package name cannot hold.
 Result<NpmPath> ParseNpmPath(std::string_view rest);
-
-// True when JSON text nests arrays and objects deeper than `max` (the
-// writer recurses once a level: an upstream's deep document must not
-// overflow the daemon's stack).
-bool JsonTooDeep(std::string_view text, int max);
 
 // The upstream URL of a path: `upstream` ends with '/'.
 std::string NpmUpstreamUrl(const std::string& upstream, const NpmPath& p);
