@@ -19,6 +19,7 @@
 #include "host/github/github_http.h"
 #include "host/net/intercept.h"
 #include "tests/support/git_http_server.h"
+#include "tests/support/http_server.h"
 #include "tests/support/process.h"
 #include "tests/support/tls_loopback.h"
 
@@ -34,12 +35,8 @@ class InterceptingProxy {
   InterceptingProxy(net::HostPlan plan, std::shared_ptr<net::WorkspaceCa> ca,
                     std::shared_ptr<net::InterceptTls> tls)
       : plan_(std::move(plan)), ca_(std::move(ca)), tls_(std::move(tls)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd_ = RecordingHttpServer::ListenLoopback();
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 16);
     socklen_t len = sizeof a;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -103,21 +100,8 @@ class GithubRules : public ::testing::Test {
     char tmpl[] = "/tmp/ws-github-XXXXXX";
     dir_ = mkdtemp(tmpl);
     upstream_ca_ = std::make_unique<TestCa>(dir_ + "/upstream");
-    fs::create_directories(dir_ + "/root/me");
-    for (const char* repo : {"proj", "other"}) {
-      const std::string bare = dir_ + "/root/me/" + repo + ".git";
-      ASSERT_EQ(Git({"init", "-q", "--bare", "-b", "main", bare}).code, 0);
-      ASSERT_EQ(Git({"--git-dir", bare, "config", "http.receivepack", "true"}).code, 0);
-    }
-    // main with one commit, pushed straight into the bare repositories.
-    const std::string seed = dir_ + "/seed";
-    ASSERT_EQ(Git({"init", "-q", "-b", "main", seed}).code, 0);
-    std::ofstream(seed + "/README") << "hello\n";
-    ASSERT_EQ(Git({"-C", seed, "add", "README"}).code, 0);
-    ASSERT_EQ(Git({"-C", seed, "commit", "-qm", "first"}).code, 0);
-    for (const char* repo : {"proj", "other"}) {
-      ASSERT_EQ(Git({"-C", seed, "push", "-q", dir_ + "/root/me/" + repo + ".git", "main"}).code,
-                0);
+    for (const char* repo : {"me/proj", "me/other"}) {
+      ASSERT_EQ(MakeBareRepository(dir_ + "/root", repo), "");
     }
     server_ = std::make_unique<GitHttpServer>(*upstream_ca_, dir_ + "/root");
     auto ca = net::WorkspaceCa::Create({"localhost"}, "workspace t");

@@ -534,14 +534,7 @@ class GithubHosts : public NamedHosts {
 
 TEST_F(GithubHosts, AnAgentClonesAndPushesItsBranchWithOnlyAPlaceholderAndNotToMain) {
   const std::string bare = dir_ + "/root/me/proj.git";
-  ASSERT_EQ(Git({"init", "-q", "--bare", "-b", "main", bare}).code, 0);
-  ASSERT_EQ(Git({"--git-dir", bare, "config", "http.receivepack", "true"}).code, 0);
-  const std::string seed = dir_ + "/seed";
-  ASSERT_EQ(Git({"init", "-q", "-b", "main", seed}).code, 0);
-  std::ofstream(seed + "/README") << "hello\n";
-  ASSERT_EQ(Git({"-C", seed, "add", "README"}).code, 0);
-  ASSERT_EQ(Git({"-C", seed, "commit", "-qm", "first"}).code, 0);
-  ASSERT_EQ(Git({"-C", seed, "push", "-q", bare, "main"}).code, 0);
+  ASSERT_EQ(MakeBareRepository(dir_ + "/root", "me/proj"), "");
   GitHttpServer github(*ca_, dir_ + "/root",
                        RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443));
   const std::string token = "ghp_TESTREALTOKEN" + std::to_string(getpid());

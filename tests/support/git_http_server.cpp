@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 
+#include "tests/support/http_server.h"
 #include "tests/support/process.h"
 
 namespace ws::test {
@@ -28,21 +29,38 @@ std::string Header(const std::string& head, const std::string& name) {
 
 }  // namespace
 
+std::string MakeBareRepository(const std::string& root, const std::string& repo) {
+  const std::string bare = root + "/" + repo + ".git", seed = bare + ".seed";
+  RunOptions o;
+  o.env = {{"GIT_AUTHOR_NAME", "t"},
+           {"GIT_AUTHOR_EMAIL", "t@t"},
+           {"GIT_COMMITTER_NAME", "t"},
+           {"GIT_COMMITTER_EMAIL", "t@t"},
+           {"GIT_CONFIG_NOSYSTEM", "1"}};
+  const std::vector<std::vector<std::string>> steps = {
+      {"git", "init", "-q", "--bare", "-b", "main", bare},
+      {"git", "--git-dir", bare, "config", "http.receivepack", "true"},
+      {"git", "init", "-q", "-b", "main", seed},
+      {"sh", "-c", "echo hello > " + seed + "/README"},
+      {"git", "-C", seed, "add", "README"},
+      {"git", "-C", seed, "commit", "-qm", "first"},
+      {"git", "-C", seed, "push", "-q", bare, "main"},
+      {"rm", "-rf", seed}};
+  for (const auto& step : steps) {
+    RunResult r = Run(step, o);
+    if (r.code != 0) return step[1] + " " + step[2] + ": " + r.err;
+  }
+  return "";
+}
+
 GitHttpServer::GitHttpServer(const TestCa& ca, std::string project_root, int listen_fd)
     : root_(std::move(project_root)) {
   signal(SIGPIPE, SIG_IGN);
   ctx_ = SSL_CTX_new(TLS_server_method());
   SSL_CTX_use_certificate_chain_file(ctx_, ca.cert_pem_path().c_str());
   SSL_CTX_use_PrivateKey_file(ctx_, ca.key_pem_path().c_str(), SSL_FILETYPE_PEM);
-  fd_ = listen_fd;
+  fd_ = listen_fd >= 0 ? listen_fd : RecordingHttpServer::ListenLoopback();
   sockaddr_in a{};
-  if (fd_ < 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 16);
-  }
   socklen_t len = sizeof a;
   getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);

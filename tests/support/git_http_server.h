@@ -18,6 +18,10 @@
 
 namespace ws::test {
 
+// Makes `root`/OWNER/REPO.git, a bare repository taking pushes over HTTP,
+// with one commit on main (README: "hello"). "" or what failed.
+std::string MakeBareRepository(const std::string& root, const std::string& repo);
+
 class GitHttpServer {
  public:
   // Serves /OWNER/REPO.git/... from `project_root`/OWNER/REPO.git, on
