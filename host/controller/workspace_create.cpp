@@ -20,8 +20,7 @@
 #include "host/controller/unfetched_commits.h"
 #include "host/controller/workspaces.h"
 #include "host/controller/workspaces_internal.h"
-#include "host/github/api_rules.h"
-#include "host/github/push_rules.h"
+#include "host/github/github_http.h"
 #include "host/shares/share_check.h"
 #include "host/shares/share_config.h"
 #include "host/store/disks.h"
@@ -207,11 +206,14 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   for (const auto& e : p.allow) {
     if (Status s = CheckAllowEntry(policy, c.uid, e); !s.ok()) return s;
   }
-  for (const auto& spec : p.github_push) {
-    if (auto r = github::ParsePushRule(spec); !r.ok()) return r.status();
+  if (Status s = github::CheckGithubRuleSpecs(p.github_push, p.github_api_writes); !s.ok()) {
+    return s;
   }
-  for (const auto& spec : p.github_api_writes) {
-    if (auto r = github::ParseApiWrite(spec); !r.ok()) return r.status();
+  if ((!p.github_push.empty() || !p.github_api_writes.empty()) &&
+      std::none_of(p.allow.begin(), p.allow.end(),
+                   [](const net::AllowEntry& e) { return e.source == "github"; })) {
+    return Status(Code::kInvalidArgument,
+                  "GitHub push and api-write rules need the GitHub rule set allowed (github)");
   }
   if (Status s = shares::CheckShareSet(p.shares); !s.ok()) return s;
   std::vector<virt::ShareMeta> share_metas;

@@ -3,6 +3,7 @@
 // never a value), and what a binding sets up — the egress relay's plans with
 // the workspace CA (STATE/workspaces/NAME/ca/), and the guest's CA and
 // placeholders (GuestAgent::Configure).
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -182,7 +183,8 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
       binding.format = secret->format;
       binding.value = secret->value;
       if (!secret->env.empty()) env.push_back(secret->env + "=" + b.placeholder);
-      if (secret->host == "api.github.com" && secret->header == "Authorization") {
+      if (secret->host == "api.github.com" &&
+          strcasecmp(secret->header.c_str(), "authorization") == 0) {
         // Both planned first: a plan made by the second call must not move the first.
         plan_for("github.com", net::HostClass::kOther);
         plan_for("api.github.com", net::HostClass::kOther);
@@ -196,7 +198,9 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   for (const auto& host : ai_hosts) plan_for(host, net::HostClass::kAiApi);
-  if (!github_hosts.empty()) {
+  {
+    // Every GitHub host planned (allowed, or carrying a bound token) is
+    // held to the rule set: a token's plan never stands without its rules.
     auto rules = std::make_shared<github::GithubRules>();
     for (const auto& p : meta.github_push) {
       if (auto r = github::ParsePushRule(p); r.ok()) rules->push.push_back(r.value());
@@ -204,9 +208,11 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     for (const auto& a : meta.github_api_writes) {
       if (auto r = github::ParseApiWrite(a); r.ok()) rules->api_writes.push_back(r.value());
     }
-    for (const auto& host : github_hosts) {
-      net::HostPlan& p = plan_for(host, github::GithubHostClass(host));
-      p.host_class = github::GithubHostClass(host);  // also where a secret planned it first
+    for (const auto& host : github_hosts) plan_for(host, github::GithubHostClass(host));
+    for (auto& p : plans) {
+      const net::HostClass c = github::GithubHostClass(p.host);
+      if (c == net::HostClass::kOther) continue;
+      p.host_class = c;
       p.github = rules;
     }
   }

@@ -15,17 +15,6 @@ namespace {
 
 bool IsGithubWord(const std::string& spec) { return spec == "github"; }
 
-// The GitHub rule set's rules, checked; kInvalidArgument says which is wrong.
-Status CheckGithubRules(const AllowChange& change) {
-  for (const auto& p : change.push) {
-    if (auto r = github::ParsePushRule(p); !r.ok()) return r.status();
-  }
-  for (const auto& a : change.api_writes) {
-    if (auto r = github::ParseApiWrite(a); !r.ok()) return r.status();
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<virt::WorkspaceMeta> Workspaces::UpdateAllowlist(const Caller& c, const std::string& name,
@@ -45,7 +34,7 @@ Result<virt::WorkspaceMeta> Workspaces::UpdateAllowlist(const Caller& c, const s
                   "--push and --api-write belong to the GitHub rule set: workspace allow " + name +
                       " github --push OWNER/REPO[:REF_GLOB]");
   }
-  if (Status s = CheckGithubRules(change); !s.ok()) return s;
+  if (Status s = github::CheckGithubRuleSpecs(change.push, change.api_writes); !s.ok()) return s;
   if (github_added && change.writes) {
     return Status(Code::kInvalidArgument,
                   "--writes is for package registries; GitHub takes --push and --api-write");

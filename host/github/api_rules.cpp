@@ -87,7 +87,8 @@ std::string SensitiveWrite(std::string_view method, std::vector<std::string> p) 
     return method == "DELETE" ? "repository deletion" : "repository settings and visibility";
   }
   if (sub("git") || sub("contents") || sub("merges") || sub("releases") || sub("tags") ||
-      sub("branches") || sub("rulesets") || (sub("pulls") && has("merge")) ||
+      sub("branches") || sub("merge-upstream") || sub("statuses") || sub("check-runs") ||
+      sub("check-suites") || has("rulesets") || (sub("pulls") && has("merge")) ||
       (sub("pulls") && has("update-branch"))) {
     return "commits, refs, merges, tags and branch settings (the push rules do not see them)";
   }

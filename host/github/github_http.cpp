@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "host/common/hex.h"
+
 namespace ws::github {
 namespace {
 
@@ -47,6 +49,23 @@ std::string Query(std::string_view target) {
 }
 
 std::string_view Path(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// `s` with %XX decoded, lower-cased, and runs of '/' as one: how a lenient
+// server might read a path or a query.
+std::string Loosely(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+      c = static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
+      i += 2;
+    }
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out += c;
+  }
+  return out;
+}
 
 // A push: held until its command list has been read; passed when every
 // ref update passes the rules, else answered with git's own report.
@@ -129,7 +148,7 @@ RequestOutcome ApiHost(const GithubRules& rules, const net::RequestHead& head,
                        net::BodyRule* body) {
   // Any path a server might route to GraphQL (/GraphQL, /graphql.json) is
   // GraphQL here, and read only one way: a JSON body, no query string.
-  if (Lower(Path(head.target)).rfind("/graphql", 0) == 0) {
+  if (Loosely(Path(head.target)).rfind("/graphql", 0) == 0) {
     if (head.method != "POST" || Path(head.target) != "/graphql" ||
         head.target.find('?') != std::string::npos) {
       return Refuse(403, "github graphql",
@@ -162,6 +181,22 @@ RequestOutcome ApiHost(const GithubRules& rules, const net::RequestHead& head,
 
 }  // namespace
 
+Status CheckGithubRuleSpecs(const std::vector<std::string>& push,
+                            const std::vector<std::string>& api_writes) {
+  if (push.size() > kMaxGithubRules || api_writes.size() > kMaxGithubRules) {
+    return Status(Code::kInvalidArgument, "at most " + std::to_string(kMaxGithubRules) +
+                                              " --push and " + std::to_string(kMaxGithubRules) +
+                                              " --api-write rules");
+  }
+  for (const auto& p : push) {
+    if (auto r = ParsePushRule(p); !r.ok()) return r.status();
+  }
+  for (const auto& a : api_writes) {
+    if (auto r = ParseApiWrite(a); !r.ok()) return r.status();
+  }
+  return Status::Ok();
+}
+
 net::HostClass GithubHostClass(std::string_view host) {
   if (host == "github.com") return HostClass::kGithubGit;
   if (host == "api.github.com") return HostClass::kGithubApi;
@@ -192,9 +227,22 @@ RequestOutcome ApplyGithubRules(HostClass c, const GithubRules& rules, const net
       return Refuse(400, "github", std::string("a method override (") + h + ") is refused");
     }
   }
-  const std::string query = Lower(Query(head.target));
-  if (("&" + query).find("&_method=") != std::string::npos) {
-    return Refuse(400, "github", "a method override (_method=) is refused");
+  const std::string query = Loosely(Query(head.target));
+  for (const char* at : {"&_method", ";_method"}) {
+    if (((query.rfind("_method", 0) == 0) || query.find(at) != std::string::npos)) {
+      return Refuse(400, "github", "a method override (_method=) is refused");
+    }
+  }
+  // Form bodies could carry a _method= of their own; the API takes JSON.
+  if (!IsRead(head.method)) {
+    for (const auto& t : head.All("content-type")) {
+      const std::string type = Lower(t.substr(0, t.find(';')));
+      if (type == "application/x-www-form-urlencoded" || type == "multipart/form-data") {
+        if (c == HostClass::kGithubApi) {
+          return Refuse(415, "github", "a form body to the GitHub API is refused (it takes JSON)");
+        }
+      }
+    }
   }
   switch (c) {
     case HostClass::kGithubGit:

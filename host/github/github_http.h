@@ -27,6 +27,14 @@ struct GithubRules {
   std::vector<ApiWriteRule> api_writes;
 };
 
+// Most --push and --api-write rules one workspace keeps, each.
+inline constexpr size_t kMaxGithubRules = 64;
+
+// The rule set's lists as given (push specs, api-write specs), checked:
+// kInvalidArgument says which is wrong, or that there are too many.
+Status CheckGithubRuleSpecs(const std::vector<std::string>& push,
+                            const std::vector<std::string>& api_writes);
+
 // The host class a GitHub host name has (kOther when it is none).
 net::HostClass GithubHostClass(std::string_view host);
 // Every host the rule set covers, for `allow NAME github`.

@@ -62,9 +62,10 @@ Result<PushRule> ParsePushRule(std::string_view spec) {
         std::any_of(glob.begin(), glob.end(), [](unsigned char c) {
           return c <= ' ' || c >= 0x7f || c == '\\' || c == '~' || c == '^' || c == ':';
         })) {
-      return Status(Code::kInvalidArgument, "--push " + std::string(repo) +
-                                                ": the ref glob after ':' must be a non-empty "
-                                                "pattern without spaces, e.g. agent/*");
+      return Status(Code::kInvalidArgument,
+                    "--push " + std::string(repo) +
+                        ": the ref glob after ':' must be a non-empty "
+                        "ASCII pattern without spaces or \\ ~ ^ :, e.g. agent/*");
     }
     if (glob.rfind("refs/", 0) != 0) glob = "refs/heads/" + glob;
     rule.ref_globs.push_back(std::move(glob));

@@ -176,6 +176,7 @@ Decision EgressRelay::DecideByName(Shared& shared, const EgressAttempt& req) {
   MutexLock lock(shared.mu);
   Decision d =
       Decide(shared.allow, req.host, static_cast<uint16_t>(req.port > 65535 ? 0 : req.port));
+  d.by_wildcard = d.entry && d.entry->is_wildcard();
   d.entry = nullptr;  // points into the list, which may change: not used past here
   if (!shared.private_ok) d.explicit_entry = false;
   return d;
@@ -219,9 +220,10 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
           plan = p;
         }
       }
-      // Under the GitHub rule set, a GitHub name it does not read (allowed
-      // by a wildcard: ssh.github.com, a package host) is no way around it.
-      github_unread = !plan && name && IsUnreadGithubName(*name) &&
+      // Under the GitHub rule set, a GitHub name it does not read, allowed
+      // by a wildcard (ssh.github.com, a package host), is no way around it;
+      // one the user named exactly is theirs to allow.
+      github_unread = !plan && d.by_wildcard && name && IsUnreadGithubName(*name) &&
                       std::any_of(shared->plans.begin(), shared->plans.end(),
                                   [](const HostPlan& p) { return IsGithubClass(p.host_class); });
       ca = shared->ca;

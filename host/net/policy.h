@@ -39,6 +39,7 @@ struct Decision {
   // An exact entry the user added (not a default, not a wildcard): only
   // then may the target resolve to a non-public address.
   bool explicit_entry = false;
+  bool by_wildcard = false;  // allowed by a *.domain entry
 };
 
 // Decides on the target as asked (name or IP literal, and port).

@@ -259,7 +259,9 @@ TEST_F(GithubRules, TheWormsApiCallsReachTheServerNotAtAll) {
   const std::string api = "https://localhost:" + std::to_string(server_->port());
   // Controls: a read, a listed write and a listed mutation arrive.
   EXPECT_EQ(curl({api + "/repos/me/proj"}).out, "200");
-  EXPECT_EQ(curl({"-X", "POST", "-d", "{\"title\":\"t\"}", api + "/repos/me/proj/pulls"}).out,
+  EXPECT_EQ(curl({"-H", "Content-Type: application/json", "-d", "{\"title\":\"t\"}",
+                  api + "/repos/me/proj/pulls"})
+                .out,
             "200");
   EXPECT_EQ(
       curl({"-H", "Content-Type: application/json", "-d",

@@ -99,6 +99,9 @@ TEST(RestCalls, WormCallsNeedARuleNamingThemExactly) {
       {"PATCH", "/repositories/123"},
       {"POST", "/repos/me/proj/hooks.json"},
       {"POST", "/repos/me/proj/forks.json"},
+      {"POST", "/repos/me/proj/merge-upstream"},
+      {"POST", "/orgs/acme/rulesets"},
+      {"POST", "/repos/me/proj/statuses/abc"},
   };
   for (const auto& [method, path] : worm) {
     EXPECT_FALSE(CheckRestCall({}, method, path).allowed) << method << " " << path;

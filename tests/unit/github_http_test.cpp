@@ -197,7 +197,13 @@ TEST(GithubHttp, GraphqlBodiesAreReadWholeBeforeAnyOfThemGoesOn) {
            "POST /repos/me/proj/pulls HTTP/1.1\r\nHost: api.github.com\r\nX-HTTP-Method-Override: "
            "DELETE\r\nContent-Length: 0\r\n\r\n",
            "POST /repos/me/proj/pulls?_method=DELETE HTTP/1.1\r\nHost: "
-           "api.github.com\r\nContent-Length: 0\r\n\r\n"}) {
+           "api.github.com\r\nContent-Length: 0\r\n\r\n",
+           "POST /repos/me/proj/pulls?x=1;%5Fmethod=DELETE HTTP/1.1\r\nHost: "
+           "api.github.com\r\nContent-Length: 0\r\n\r\n",
+           "POST /repos/me/proj/pulls HTTP/1.1\r\nHost: api.github.com\r\nContent-Type: "
+           "application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\n_method=DELETE",
+           "GET //graphql?query=mutation%7Bx%7D HTTP/1.1\r\nHost: api.github.com\r\n\r\n",
+           "GET /%67raphql?query=mutation%7Bx%7D HTTP/1.1\r\nHost: api.github.com\r\n\r\n"}) {
     GithubRules wide = rules;
     wide.api_writes.push_back(ParseApiWrite("POST /**").value());
     wide.api_writes.push_back(ParseApiWrite("POST /repos/me/proj/pulls").value());
