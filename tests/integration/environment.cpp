@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -39,6 +41,22 @@ void World::SetUp() {
 }
 
 void World::TearDown() {
+  // A failed run keeps what the daemon saw of it: each boot that timed out
+  // (with its console's last line), then the log's last lines.
+  if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+    std::ifstream log(state_dir_ + "/daemon.log");
+    std::vector<std::string> timeouts;
+    std::deque<std::string> last;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("timed out") != std::string::npos) timeouts.push_back(line);
+      last.push_back(line);
+      if (last.size() > 40) last.pop_front();
+    }
+    std::fprintf(stderr, "--- the daemon's log: boots that timed out ---\n");
+    for (const auto& l : timeouts) std::fprintf(stderr, "%s\n", l.c_str());
+    std::fprintf(stderr, "--- the daemon's log: its last lines ---\n");
+    for (const auto& l : last) std::fprintf(stderr, "%s\n", l.c_str());
+  }
   CleanUpStateDir(state_dir_, *this);
   Run({"rm", "-rf", home_});
 }
