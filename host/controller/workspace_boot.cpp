@@ -77,8 +77,24 @@ std::string LastConsoleLine(const std::string& console_log, uintmax_t from) {
 Status Workspaces::WaitForAgent(const std::string& name, std::chrono::seconds timeout,
                                 const std::string& console_log, uintmax_t console_from) {
   const auto deadline = Clock::now() + timeout;
+  // A boot that has not reached the agent halfway through is started over
+  // once (a guest that hung while booting; the reason goes to the log).
+  auto restart_at = Clock::now() + timeout / 2;
   Status last;
   while (Clock::now() < deadline) {
+    if (Clock::now() >= restart_at) {
+      restart_at = Clock::time_point::max();
+      const std::string console = LastConsoleLine(console_log, console_from);
+      Log("boot of " + name + " reached no agent in " + std::to_string(timeout.count() / 2) +
+          " s (its console's last line: " + (console.empty() ? "(nothing)" : console) +
+          "; last attempt: " + last.message() + "); starting it over once");
+      agents_.Drop(name);
+      hv_.ForceOff(name);
+      if (Status s = hv_.Start(name); !s.ok()) {
+        return {s.code(), "workspace '" + name + "' hung while booting and did not start again: " +
+                              s.message() + "; see its console with: workspace logs " + name};
+      }
+    }
     auto info = hv_.Get(name);
     if (info.ok() && info->state != virt::VmState::kRunning) {
       return {Code::kInternal, "workspace '" + name + "' stopped while booting (state " +
