@@ -6,16 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "host/common/ascii.h"
 #include "host/common/json_depth.h"
 
 namespace ws::github {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string> Segments(std::string_view path) {
   std::vector<std::string> out;
@@ -518,7 +513,7 @@ Result<ApiWriteRule> ParseApiWrite(std::string_view spec) {
   if (!IsHttpMethod(method) || method == "GET" || method == "HEAD") {
     return Status(Code::kInvalidArgument, usage + " (GET and HEAD always pass)");
   }
-  std::string path = Lower(target);
+  std::string path = AsciiLower(target);
   // Wildcards are whole segments: check the path with them as plain names.
   std::string plain = path;
   for (auto& seg : Segments(path)) {
@@ -560,7 +555,7 @@ ApiVerdict CheckRestCall(const std::vector<ApiWriteRule>& rules, std::string_vie
   if (!IsPlainPath(path)) {
     return Refused("a write to an API path that is not plain (escapes, dot or empty segments)");
   }
-  const std::string lower = Lower(path);
+  const std::string lower = AsciiLower(path);
   const auto segs = Segments(lower);
   const std::string sensitive = SensitiveWrite(method, segs);
   for (const auto& r : rules) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "host/common/ascii.h"
 #include "host/common/hex.h"
 
 namespace ws::github {
@@ -11,12 +12,6 @@ namespace {
 using net::BodyVerdict;
 using net::HostClass;
 using net::RequestOutcome;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 RequestOutcome Pass(std::string rule) {
   RequestOutcome o;
@@ -156,7 +151,7 @@ RequestOutcome ApiHost(const GithubRules& rules, const net::RequestHead& head,
     }
     const auto types = head.All("content-type");
     if (types.size() != 1 ||
-        Lower(types.front()).substr(0, types.front().find(';')) != "application/json") {
+        AsciiLower(types.front()).substr(0, types.front().find(';')) != "application/json") {
       return Refuse(415, "github graphql",
                     "a GraphQL request must be Content-Type: application/json");
     }
@@ -236,7 +231,7 @@ RequestOutcome ApplyGithubRules(HostClass c, const GithubRules& rules, const net
   // Form bodies could carry a _method= of their own; the API takes JSON.
   if (!IsRead(head.method)) {
     for (const auto& t : head.All("content-type")) {
-      const std::string type = Lower(t.substr(0, t.find(';')));
+      const std::string type = AsciiLower(t.substr(0, t.find(';')));
       if (type == "application/x-www-form-urlencoded" || type == "multipart/form-data") {
         if (c == HostClass::kGithubApi) {
           return Refuse(415, "github", "a form body to the GitHub API is refused (it takes JSON)");

@@ -5,18 +5,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "host/common/ascii.h"
+
 namespace ws::github {
 namespace {
 
 const std::vector<std::string>& DefaultGlobs() {
   static const std::vector<std::string> globs = {"refs/heads/agent/*", "refs/heads/workspace/*"};
   return globs;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // A GitHub owner or repository name: letters, digits, '-', '_', '.'; not
@@ -55,7 +51,7 @@ Result<PushRule> ParsePushRule(std::string_view spec) {
                   "--push takes OWNER/REPO[:REF_GLOB], e.g. me/proj or me/proj:agent/*");
   }
   PushRule rule;
-  rule.repo = Lower(repo);
+  rule.repo = AsciiLower(repo);
   if (colon != std::string_view::npos) {
     std::string glob(spec.substr(colon + 1));
     if (glob.empty() || glob.size() > 256 ||
@@ -76,7 +72,7 @@ Result<PushRule> ParsePushRule(std::string_view spec) {
 PushVerdict CheckRefUpdate(const std::vector<PushRule>& rules, std::string_view repo,
                            const RefUpdate& update) {
   PushVerdict v;
-  const std::string name = Lower(repo);
+  const std::string name = AsciiLower(repo);
   std::vector<std::string> globs;
   bool listed = false;
   for (const auto& r : rules) {
@@ -119,7 +115,7 @@ std::optional<GitRequest> ParseGitPath(std::string_view target) {
   if (repo.size() > 4 && repo.substr(repo.size() - 4) == ".git") repo.remove_suffix(4);
   if (!IsNamePart(owner) || !IsNamePart(repo)) return std::nullopt;
   GitRequest r;
-  r.repo = Lower(owner) + "/" + Lower(repo);
+  r.repo = AsciiLower(owner) + "/" + AsciiLower(repo);
   if (rest == "info/refs") {
     r.service = GitService::kInfoRefs;
   } else if (rest == "git-upload-pack") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "host/common/ascii.h"
 #include "host/github/github_http.h"
 #include "host/net/address.h"
 #include "host/net/policy.h"
@@ -17,12 +18,6 @@ constexpr std::string_view kCredentialHeaders[] = {
 // Query parameters that do.
 constexpr std::string_view kCredentialParams[] = {"key", "api_key", "apikey", "access_token",
                                                   "token"};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string Fill(const std::string& format, const std::string& v) {
   std::string out = format;
@@ -55,7 +50,7 @@ std::vector<std::string> QueryNames(std::string_view target) {
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
-    names.push_back(Lower(PercentDecode(pair.substr(0, pair.find('=')))));
+    names.push_back(AsciiLower(PercentDecode(pair.substr(0, pair.find('=')))));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -191,7 +186,7 @@ RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head, BodyRule* bod
                      b.secret);
     }
   }
-  const std::string injected_header = match ? Lower(match->header) : "";
+  const std::string injected_header = match ? AsciiLower(match->header) : "";
   if (match) o.binding = match->secret;
   if (ai) {
     if (plan.bindings.empty()) {
@@ -226,14 +221,14 @@ RequestOutcome ApplyRules(const HostPlan& plan, RequestHead* head, BodyRule* bod
   }
   if (match) {
     for (auto& h : head->headers) {
-      if (Lower(h.name) == injected_header) h.value = Fill(match->format, match->value);
+      if (AsciiLower(h.name) == injected_header) h.value = Fill(match->format, match->value);
     }
     o.injected = true;
     // The answer comes back whole and uncompressed, so a reflected secret
     // is seen: no compression, no ranges, no transfer codings asked for.
     head->headers.erase(std::remove_if(head->headers.begin(), head->headers.end(),
                                        [](const HttpHeader& h) {
-                                         const std::string n = Lower(h.name);
+                                         const std::string n = AsciiLower(h.name);
                                          return n == "accept-encoding" || n == "range" ||
                                                 n == "if-range" || n == "te";
                                        }),

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "host/common/ascii.h"
 #include "host/common/base64.h"
 
 namespace ws::registry {
@@ -21,11 +22,6 @@ bool NamePart(std::string_view s) {
     if (!(isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')) return false;
   }
   return true;
-}
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::string DecodeHex(const std::string& hex) {
@@ -111,7 +107,7 @@ Result<std::string> RewritePackument(std::string_view text, const std::string& u
       std::string rest;
       if (url.rfind(upstream, 0) == 0) {
         rest = url.substr(upstream.size());
-      } else if (Lower(upstream).rfind("https://", 0) == 0 &&
+      } else if (AsciiLower(upstream).rfind("https://", 0) == 0 &&
                  url.rfind("http://" + upstream.substr(8), 0) == 0) {
         rest = url.substr(upstream.size() - 1);
       } else {

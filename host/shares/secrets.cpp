@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "host/common/ascii.h"
 #include "host/common/open_beneath.h"
 #include "host/common/unique_fd.h"
 #include "host/shares/protected_paths.h"
@@ -25,12 +26,6 @@ constexpr size_t kKeyHeadBytes = 64 * 1024;
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
 }
 
 std::string Trim(std::string_view s) {
@@ -81,7 +76,7 @@ std::string StripUrlCredentials(std::string_view text) {
             text[start - 1] == '.' || text[start - 1] == '-')) {
       --start;
     }
-    const std::string scheme = Lower(text.substr(start, scheme_end - start));
+    const std::string scheme = AsciiLower(text.substr(start, scheme_end - start));
     const size_t auth = scheme_end + 3;
     size_t end = auth;
     while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) &&
@@ -121,7 +116,7 @@ std::string DropLines(std::string_view text, F drop) {
 
 // The key of a "key = value" or "key: value" line, lower-case, quotes off.
 std::string KeyOf(const std::string& line, const char* seps) {
-  std::string key = Lower(Trim(std::string_view(line).substr(0, line.find_first_of(seps))));
+  std::string key = AsciiLower(Trim(std::string_view(line).substr(0, line.find_first_of(seps))));
   if (key.size() >= 2 && (key.front() == '"' || key.front() == '\'') && key.back() == key.front()) {
     key = key.substr(1, key.size() - 2);
   }
