@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "host/net/intercept.h"
+#include "host/tripwire/decoys.h"
 #include "tests/support/tls_loopback.h"
 
 namespace {
@@ -35,10 +36,11 @@ struct Setup {
   std::shared_ptr<ws::net::WorkspaceCa> ca;
   std::shared_ptr<ws::net::InterceptTls> tls;
   std::string trust;  // the workspace CA and the server's, for the client
+  std::shared_ptr<const ws::tripwire::DecoyIndex> decoys;
 };
 
 // One request over a new connection; seconds, and the bytes that came back.
-double Once(Setup& s, bool intercept, const std::string& path, size_t* got) {
+double Once(Setup& s, bool intercept, const std::string& path, size_t* got, bool decoys = false) {
   int pair[2];
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
   ws::net::AllowEntry entry{"localhost", s.server->port(), "user"};
@@ -48,7 +50,14 @@ double Once(Setup& s, bool intercept, const std::string& path, size_t* got) {
                          ws::net::HostClass::kAiApi,
                          {{"bench", "x-api-key", "{}", kPh, "sk-bench-real-key"}},
                          false,
-                         nullptr};
+                         nullptr,
+                         {}};
+  if (decoys) {  // the relay's watch: every request head and body read for decoys
+    auto watch = std::make_shared<ws::tripwire::DecoyWatch>(s.decoys);
+    plan.watch = [watch](std::string_view bytes, const std::string&) {
+      return watch->Feed(bytes).empty() ? std::string() : std::string("decoy");
+    };
+  }
   const auto t0 = Clock::now();
   std::thread host([&] {
     ws::test::SocketStream stream(pair[0]);
@@ -94,16 +103,36 @@ int main(int argc, char** argv) {
   std::stringstream pem;
   pem << in.rdbuf();
   s.trust = s.ca->CertPem() + pem.str();
+  s.decoys = std::make_shared<ws::tripwire::DecoyIndex>(ws::tripwire::MakeDecoys().value());
 
   std::printf("%-52s %5s %4s %9s %9s %9s\n", "figure", "unit", "n", "min", "median", "p95");
-  for (bool intercept : {false, true}) {
+  for (int mode = 0; mode < 3; ++mode) {
     std::vector<double> ms;
     size_t got = 0;
-    for (int i = 0; i < n; ++i) ms.push_back(1000 * Once(s, intercept, "/echo", &got));
-    std::printf("%-52s %5s %4d %9.3f %9.3f %9.3f\n",
-                intercept ? "request on a new connection, intercepted"
-                          : "request on a new connection, opaque tunnel",
-                "ms", n, Percentile(ms, 0), Percentile(ms, 0.5), Percentile(ms, 0.95));
+    for (int i = 0; i < n; ++i) ms.push_back(1000 * Once(s, mode > 0, "/echo", &got, mode == 2));
+    const char* what[] = {"request on a new connection, opaque tunnel",
+                          "request on a new connection, intercepted",
+                          "request on a new connection, intercepted + decoys"};
+    std::printf("%-52s %5s %4d %9.3f %9.3f %9.3f\n", what[mode], "ms", n, Percentile(ms, 0),
+                Percentile(ms, 0.5), Percentile(ms, 0.95));
+  }
+  {  // what the decoy watch costs per byte a guest sends (pure CPU)
+    std::string text;
+    while (text.size() < (mib << 20))
+      text += "{\"model\":\"x\",\"messages\":[{\"role\":\"user\"}]} ";
+    std::vector<double> rate;
+    for (int i = 0; i < 3; ++i) {
+      ws::tripwire::DecoyWatch watch(s.decoys);
+      const auto t0 = Clock::now();
+      for (size_t at = 0; at < text.size(); at += 16384) {
+        if (!watch.Feed(std::string_view(text).substr(at, 16384)).empty()) return 1;
+      }
+      rate.push_back(static_cast<double>(text.size()) / 1e6 /
+                     std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    std::printf("%-52s %5s %4d %9.1f %9.1f %9.1f\n",
+                (std::to_string(mib) + " MiB sent, read for decoys").c_str(), "MB/s", 3,
+                Percentile(rate, 0), Percentile(rate, 0.5), Percentile(rate, 1));
   }
   for (bool intercept : {false, true}) {
     std::vector<double> rate;

@@ -9,7 +9,9 @@
 #include <mutex>
 #include <sstream>
 
+#include "guest-agent/users.h"
 #include "host/common/atomic_file.h"
+#include "host/common/unique_fd.h"
 
 namespace ws::agent {
 namespace {
@@ -46,6 +48,41 @@ Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env
     }
   }
   host_env = std::move(env);
+  return Status::Ok();
+}
+
+Status PlantHomeFiles(const std::vector<HomeFile>& files) {
+  if (files.empty()) return Status::Ok();
+  auto user = LookupUser("");
+  if (!user.ok()) return user.status();
+  unique_fd home(open(user->home.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!home) return ErrnoStatus("the home " + user->home, errno);
+  for (const auto& f : files) {
+    // Down the path from the home, never through a link.
+    unique_fd dir(dup(home.get()));
+    std::string rest = f.path;
+    bool ok = true;
+    for (size_t slash; ok && (slash = rest.find('/')) != std::string::npos;) {
+      const std::string part = rest.substr(0, slash);
+      rest = rest.substr(slash + 1);
+      if (mkdirat(dir.get(), part.c_str(), 0700) == 0) {
+        (void)fchownat(dir.get(), part.c_str(), user->uid, user->gid, AT_SYMLINK_NOFOLLOW);
+      }
+      unique_fd next(
+          openat(dir.get(), part.c_str(), O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC));
+      ok = static_cast<bool>(next);
+      dir = std::move(next);
+    }
+    if (!ok) continue;  // something else is there: left as it is
+    unique_fd out(openat(dir.get(), rest.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f.mode & 0777));
+    if (!out) continue;  // already there (the user's own, or planted before)
+    if (!WriteAll(out.get(), f.content.data(), f.content.size())) {
+      return ErrnoStatus("writing ~/" + f.path, errno);
+    }
+    (void)fchown(out.get(), user->uid, user->gid);
+    (void)fchmod(out.get(), f.mode & 0777);
+  }
   return Status::Ok();
 }
 

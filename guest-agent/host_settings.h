@@ -21,6 +21,16 @@ inline constexpr char kSystemBundle[] = "/etc/ssl/certs/ca-certificates.crt";
 // Replaces the last settings. Bounded by the caller (the service).
 Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env);
 
+// Files for the default user's home (decoy credentials): each written,
+// owned by the user, only where nothing is yet; parent directories made
+// 0700. The paths were checked by the caller (relative, no . or ..).
+struct HomeFile {
+  std::string path;
+  std::string content;
+  unsigned mode = 0600;
+};
+Status PlantHomeFiles(const std::vector<HomeFile>& files);
+
 // "KEY=VALUE" every exec starts with (before its own).
 std::vector<std::string> HostEnv();
 

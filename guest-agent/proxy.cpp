@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -25,6 +27,7 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMaxHead = 16 * 1024;
 constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kMaxHeadForHost = 64 * 1024;  // EgressRequest.head
 
 void Reply(int fd, const std::string& status, const std::string& body) {
   std::string r = "HTTP/1.1 " + status +
@@ -46,6 +49,29 @@ bool ReadHead(int fd, std::string* head) {
     head->append(buf, static_cast<size_t>(n));
   }
   return true;
+}
+
+// For a plain-http request with a small Content-Length body, waits a moment
+// for the rest of that body, so the host reads the whole request for decoys
+// even when it denies it (issue #23). The head is in *bytes already.
+void ReadSmallBody(int fd, std::string* bytes) {
+  const size_t end = bytes->find("\r\n\r\n");
+  if (end == std::string::npos) return;
+  std::string lower = bytes->substr(0, end);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t at = lower.find("\r\ncontent-length:");
+  if (at == std::string::npos) return;
+  const size_t want = std::strtoul(lower.c_str() + at + 17, nullptr, 10);
+  if (want == 0 || want > kMaxHeadForHost) return;
+  const auto deadline = std::chrono::steady_clock::now() + 500ms;
+  char buf[4096];
+  while (bytes->size() < end + 4 + want && std::chrono::steady_clock::now() < deadline) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = recv(fd, buf, std::min(sizeof buf, end + 4 + want - bytes->size()), 0);
+    if (n <= 0) return;
+    bytes->append(buf, static_cast<size_t>(n));
+  }
 }
 
 // "host:port" / "[v6]:port" -> host, port.
@@ -214,8 +240,10 @@ void EgressProxy::Serve(unique_fd client) {
     if (authority.find('@') != std::string::npos || !SplitHostPort(authority, 80, &host, &port)) {
       return Reply(client.get(), "400 Bad Request", "workspace: bad request URL\n");
     }
+    ReadSmallBody(client.get(), &head);
     // Origin form for the server; the rest of the head (and body bytes) as sent.
     p->first_bytes = method + " " + path + " " + version + head.substr(line.size());
+    req.set_head(head.substr(0, kMaxHeadForHost));
   } else {
     return Reply(client.get(), "400 Bad Request",
                  "workspace: this is an HTTP proxy; use CONNECT or an absolute http:// URL\n");

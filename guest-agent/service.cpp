@@ -13,6 +13,7 @@
 
 #include "guest-agent/exec_session.h"
 #include "guest-agent/host_settings.h"
+#include "guest-agent/notices.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/stream_relay.h"
 #include "guest-agent/tree.h"
@@ -112,8 +113,37 @@ grpc::Status AgentService::Configure(grpc::ServerContext*,
       return {grpc::StatusCode::INVALID_ARGUMENT, "a variable that is not KEY=VALUE"};
     }
   }
+  if (req->home_files_size() > 16) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "more than 16 files for the home"};
+  }
+  std::vector<HomeFile> files;
+  for (const auto& f : req->home_files()) {
+    const std::string& p = f.path();
+    bool bad = p.empty() || p.size() > 256 || p[0] == '/' || p.back() == '/' ||
+               f.content().size() > 64 * 1024 || p.find('\0') != std::string::npos;
+    for (size_t at = 0; !bad && at <= p.size();) {
+      const size_t slash = std::min(p.find('/', at), p.size());
+      const std::string part = p.substr(at, slash - at);
+      bad = part.empty() || part == "." || part == "..";
+      at = slash + 1;
+    }
+    if (bad) return {grpc::StatusCode::INVALID_ARGUMENT, "a home file path that is not plain"};
+    files.push_back({p, f.content(), f.mode()});
+  }
   Status s = ApplyHostSettings(req->ca_pem(), {req->env().begin(), req->env().end()});
+  if (s.ok()) s = PlantHomeFiles(files);
   if (!s.ok()) return {grpc::StatusCode::INTERNAL, s.message()};
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::Notify(grpc::ServerContext*, const workspace::v1::NotifyRequest* req,
+                                  workspace::v1::NotifyResponse*) {
+  if (req->line().size() > 4096 || req->exec_id().size() > 256) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "a notice over its bounds"};
+  }
+  std::string line = req->line();
+  if (line.empty() || line.back() != '\n') line += '\n';
+  NoticeBoard::Instance().Post(req->exec_id(), line);
   return grpc::Status::OK;
 }
 

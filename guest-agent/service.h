@@ -37,6 +37,8 @@ class AgentService final : public workspace::v1::GuestAgent::WithRawCallbackMeth
                                                 workspace::v1::TunnelMessage>*) override;
   grpc::Status Configure(grpc::ServerContext*, const workspace::v1::ConfigureRequest*,
                          workspace::v1::ConfigureResponse*) override;
+  grpc::Status Notify(grpc::ServerContext*, const workspace::v1::NotifyRequest*,
+                      workspace::v1::NotifyResponse*) override;
 
  private:
   std::function<void()> power_off_;

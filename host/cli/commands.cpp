@@ -18,6 +18,7 @@
 #include "host/cli/net_commands.h"
 #include "host/cli/secret_commands.h"
 #include "host/cli/session_commands.h"
+#include "host/cli/tripwire_commands.h"
 #include "host/cli/workspace_commands.h"
 #include "host/common/printable.h"
 #include "host/store/layout.h"
@@ -198,6 +199,7 @@ int Run(int argc, char** argv) {
   ImageCommands images(app, c);
   GitCommand git(app, c);
   ChangesCommand changes(app, c);
+  TripwireCommands tripwire(app, c);
 
   // help
   std::vector<std::string> help_topic;

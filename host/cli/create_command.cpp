@@ -182,6 +182,9 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       ->allow_extra_args(false);
   create_cmd->add_flag("--no-default-allow", no_default_allow,
                        "Start from an empty allowlist (no registries, no AI APIs)");
+  create_cmd->add_flag("--no-decoys", no_decoys,
+                       "Put no decoy credentials in the guest's home (they raise alerts when "
+                       "something sends them; docs/cli.md#alerts)");
   create_cmd->add_flag("--trust", trust_project,
                        "Trust this folder's .workspace.toml as it is now (see workspace trust)");
   create_cmd->add_flag("--no-project-file", no_project_file,
@@ -265,6 +268,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
       }
     }
     create.set_allow_dangerous_shares(share_dangerous);
+    create.set_no_decoys(no_decoys);
     create.set_net(net_mode);
     for (const auto& spec : publish_specs) {
       auto f = ParsePortSpec(spec);

@@ -30,6 +30,7 @@ class CreateCommand {
   std::string net_mode = "allowlist";
   std::vector<std::string> allow_specs;
   bool no_default_allow = false;
+  bool no_decoys = false;
   std::vector<std::string> publish_specs;
   bool trust_project = false, no_project_file = false;
 };

@@ -35,6 +35,18 @@ void WarnPortProblems(const v1::Workspace& w) {
   }
 }
 
+// A workspace's tripwires tripped: said on stderr, whatever else is printed.
+void PrintUnseenAlerts(const std::vector<const v1::Workspace*>& rows) {
+  for (const auto* w : rows) {
+    if (w->unseen_alerts() == 0) continue;
+    std::fprintf(stderr,
+                 "workspace: ALERT: '%s' has %u new alert%s: something read a decoy credential "
+                 "and tried to send it (workspace alerts %s)\n",
+                 w->name().c_str(), w->unseen_alerts(), w->unseen_alerts() == 1 ? "" : "s",
+                 w->name().c_str());
+  }
+}
+
 void PrintTable(const std::vector<const v1::Workspace*>& rows) {
   std::printf("%-24s %-9s %-10s %4s %8s  %s\n", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY",
               "CREATED");
@@ -42,6 +54,7 @@ void PrintTable(const std::vector<const v1::Workspace*>& rows) {
     std::printf("%-24s %-9s %-10s %4u %5uMiB  %s\n", w->name().c_str(), w->state().c_str(),
                 w->image().c_str(), w->cpus(), w->memory_mib(), w->created_at().c_str());
   }
+  PrintUnseenAlerts(rows);
 }
 
 void PrintDetails(const v1::Workspace& w) {
@@ -102,6 +115,12 @@ void PrintDetails(const v1::Workspace& w) {
                 a.writes() ? ", writes" : "");
   }
   PrintGithubRules(w.github(), w.allow(), "  ");
+  std::printf("Decoys:      %s\n",
+              !w.decoys()
+                  ? "none (--no-decoys)"
+                  : "in the guest's home and variables (~/.npmrc, ~/.aws/credentials, ...)");
+  std::printf("Alerts:      %u new (workspace alerts %s)\n", w.unseen_alerts(), w.name().c_str());
+  PrintUnseenAlerts({&w});
 }
 
 }  // namespace

@@ -24,6 +24,13 @@ void GuestNetwork::SetIntercept(const std::string& name, std::vector<net::HostPl
   if (it != egress_.end()) it->second->SetIntercept(std::move(plans), std::move(ca), tls_);
 }
 
+void GuestNetwork::SetTripwire(const std::string& name,
+                               std::shared_ptr<tripwire::Tripwire> tripwire) {
+  MutexLock lock(mu_);
+  auto it = egress_.find(name);
+  if (it != egress_.end()) it->second->SetTripwire(std::move(tripwire));
+}
+
 void GuestNetwork::Attach(const std::string& name, const virt::WorkspaceMeta& meta,
                           bool private_ok) {
   StartEgress(name, meta, private_ok);

@@ -31,6 +31,8 @@ class GuestNetwork {
   void SetIntercept(const std::string& name, std::vector<net::HostPlan> plans,
                     std::shared_ptr<net::WorkspaceCa> ca);
   registry::Registry* registry() const { return registry_; }
+  // A running workspace's decoys, for its egress (null: none).
+  void SetTripwire(const std::string& name, std::shared_ptr<tripwire::Tripwire> tripwire);
 
   // The guest just booted (or the daemon restarted): its egress relay, and
   // its published ports opened again (what fails is kept, see Problems).

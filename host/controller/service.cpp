@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "host/common/grpc_status.h"
+#include "host/common/printable.h"
 #include "host/common/unique_fd.h"
 #include "host/controller/copy_relay.h"
 #include "host/controller/exec_relay.h"
@@ -111,6 +112,9 @@ void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) 
   for (const auto& a : w.meta.allow) ToProto(a, out->add_allow());
   ToProto(w.meta, out->mutable_github());
   out->set_disk_gib(w.meta.disk_gib);
+  out->set_decoys(all.HasDecoys(w.name));
+  out->set_unseen_alerts(
+      static_cast<uint32_t>(std::min<uint64_t>(all.UnseenAlerts(w.name), UINT32_MAX)));
 }
 
 }  // namespace
@@ -191,9 +195,35 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
   }
   p.github_push = {req->github().push().begin(), req->github().push().end()};
   p.github_api_writes = {req->github().api_write().begin(), req->github().api_write().end()};
+  p.decoys = !req->no_decoys();
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
   ToProto(ws.value(), resp->mutable_workspace(), workspaces_);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Alerts(Ctx* ctx, const v1::AlertsRequest* req,
+                                       v1::AlertsResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto view = workspaces_.Alerts(caller, req->workspace(), req->mark_seen());
+  if (!view.ok()) return ToGrpc(view.status());
+  resp->set_decoys(view->decoys);
+  resp->set_dropped(view->dropped);
+  for (size_t i = 0; i < view->alerts.size(); ++i) {
+    const auto& a = view->alerts[i];
+    auto* out = resp->add_alerts();
+    // Written by the host, from guest-given text: cleaned again on the way out.
+    out->set_time(GuestText(a.time, 64));
+    out->set_decoy(GuestText(a.decoy, 64));
+    out->set_where(GuestText(a.where, 256));
+    out->set_channel(GuestText(a.channel, 64));
+    out->set_target(GuestText(a.target));
+    out->set_detail(GuestText(a.detail));
+    out->set_pid(a.pid);
+    out->set_command(GuestText(a.command));
+    out->set_exec_id(GuestText(a.exec_id, 256));
+    out->set_seen(i < view->seen);
+  }
   return grpc::Status::OK;
 }
 

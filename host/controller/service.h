@@ -67,6 +67,8 @@ class ControllerService final : public workspace::v1::Controller::Service {
                             workspace::v1::SecretRemoveResponse*) override;
   grpc::Status SecretBind(Ctx*, const workspace::v1::SecretBindRequest*,
                           workspace::v1::SecretBindResponse*) override;
+  grpc::Status Alerts(Ctx*, const workspace::v1::AlertsRequest*,
+                      workspace::v1::AlertsResponse*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;

@@ -305,6 +305,10 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     s = WriteBindings(p.name, c.uid, bound);
     if (!s.ok()) return s;
   }
+  if (p.decoys) {
+    s = WriteDecoys(p.name);
+    if (!s.ok()) return s;
+  }
   s = WritePrivateFile(meta.console_log, "");  // QEMU appends to it
   if (!s.ok()) return s;
   // A console kept by the cap of a workspace of the same name before is

@@ -113,7 +113,15 @@ void AddGithubGitBindings(const net::Binding& token, net::HostPlan* git, net::Ho
 
 Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMeta& meta,
                                 bool at_boot) {
-  if (meta.net != NetMode::kAllowlist) return Status::Ok();
+  if (meta.net != NetMode::kAllowlist) {
+    // No egress to read: the decoys still go in (a copy out is read for them).
+    guest::GuestSettings settings;
+    ArmTripwire(name, &settings);
+    if (settings.home_files.empty()) return Status::Ok();
+    auto agent = agents_.Get(name, 10s);
+    if (!agent.ok()) return agent.status();
+    return agent.value()->Configure(settings, 10s);
+  }
   // The AI APIs it may reach, however the allowlist allows them: only
   // through a binding (http_rules.h), so their requests are read even with none.
   const std::vector<net::AllowEntry> ai_apis = net::AiApiHosts();
@@ -161,7 +169,7 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
   };
   if (bound.ok()) {
     if (bound.value().empty() && ai_hosts.empty() && registries.empty() && github_hosts.empty() &&
-        at_boot) {
+        at_boot && !HasDecoys(name)) {
       return Status::Ok();  // a fresh guest has nothing to undo
     }
     // The owner's secrets, read once.
@@ -258,9 +266,13 @@ Status Workspaces::ApplySecrets(const std::string& name, const virt::WorkspaceMe
     }
   }
   net_.SetIntercept(name, plans, ca);
+  guest::GuestSettings settings;
+  settings.ca_pem = ca ? ca->CertPem() : "";
+  settings.env = std::move(env);
+  ArmTripwire(name, &settings);
   auto agent = agents_.Get(name, 10s);
   if (!agent.ok()) return agent.status();
-  Status s = agent.value()->Configure(ca ? ca->CertPem() : "", env, 10s);
+  Status s = agent.value()->Configure(settings, 10s);
   if (!s.ok()) {
     return Status(s.code(), "setting the workspace CA and secrets' placeholders in the guest: " +
                                 s.message() +

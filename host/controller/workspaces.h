@@ -23,6 +23,7 @@
 #include "host/shares/share_spec.h"
 #include "host/store/layout.h"
 #include "host/store/secret_store.h"
+#include "host/tripwire/alerts.h"
 #include "host/virt/accel.h"
 #include "host/virt/hypervisor.h"
 #include "host/virt/metadata.h"
@@ -46,6 +47,7 @@ struct CreateParams {
   std::vector<std::string> secrets;  // the caller's, by name: bound from the start
   // The GitHub rule set's (allow NAME github), as given: checked at create.
   std::vector<std::string> github_push, github_api_writes;
+  bool decoys = true;  // decoy credentials in the guest's home (issue #23)
 };
 
 // One secret bound to a workspace, as the CLI may see it.
@@ -169,6 +171,18 @@ class Workspaces {
                                                const std::vector<std::string>& remove);
   // The names of the secrets bound to a workspace (for inspect).
   std::vector<std::string> BoundSecrets(const std::string& name, uid_t owner) const;
+  // Decoys and alerts (workspace_tripwire.cpp, issue #23): a workspace's
+  // alerts, all marked seen when `mark_seen`.
+  struct AlertsView {
+    bool decoys = false;
+    std::vector<tripwire::Alert> alerts;
+    uint64_t seen = 0;  // the first `seen` were seen before
+    uint64_t dropped = 0;
+  };
+  Result<AlertsView> Alerts(const Caller& c, const std::string& name, bool mark_seen);
+  bool HasDecoys(const std::string& name) const;
+  uint64_t UnseenAlerts(const std::string& name) const;
+
   // The daemon's TLS for interception (set once, before serving).
   void SetInterceptTls(std::shared_ptr<net::InterceptTls> tls) { net_.SetInterceptTls(tls); }
 
@@ -206,6 +220,12 @@ class Workspaces {
     std::string placeholder;
   };
   std::string BindingsPath(const std::string& name) const;
+  // STATE/workspaces/NAME/decoys.json: a fresh set at create.
+  std::string DecoysPath(const std::string& name) const;
+  Status WriteDecoys(const std::string& name);
+  // What the guest gets of them (home files, variables) and the egress's
+  // tripwire; none when the workspace has no decoys.
+  void ArmTripwire(const std::string& name, guest::GuestSettings* settings);
   Result<std::vector<Bound>> ReadBindings(const std::string& name, uid_t owner) const;
   Status WriteBindings(const std::string& name, uid_t owner, const std::vector<Bound>& bound) const;
   // Stops the egress relay and port forwards and drops the agent connection:

@@ -268,6 +268,7 @@ class GrpcEgressWatch final : public EgressWatch, private CallState {
     a->pid = req.pid();
     a->command = GuestText(req.command(), kMaxEgressField);
     a->exec_id = GuestText(req.exec_id(), kMaxEgressField);
+    a->head = req.head().substr(0, kMaxEgressHead);
     return true;
   }
   void Cancel() override { ctx.TryCancel(); }
@@ -401,17 +402,35 @@ Status GrpcGuestAgent::Shutdown(std::chrono::milliseconds timeout) {
   return FromAgent(s, "guest shutdown");
 }
 
-Status GrpcGuestAgent::Configure(const std::string& ca_pem, const std::vector<std::string>& env,
-                                 std::chrono::milliseconds timeout) {
+Status GrpcGuestAgent::Configure(const GuestSettings& settings, std::chrono::milliseconds timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Clock::now() + timeout);
   v1::ConfigureRequest req;
-  req.set_ca_pem(ca_pem);
-  for (const auto& kv : env) req.add_env(kv);
+  req.set_ca_pem(settings.ca_pem);
+  for (const auto& kv : settings.env) req.add_env(kv);
+  for (const auto& f : settings.home_files) {
+    auto* out = req.add_home_files();
+    out->set_path(f.path);
+    out->set_content(f.content);
+    out->set_mode(f.mode);
+  }
   v1::ConfigureResponse resp;
   grpc::Status s = wire_->stub->Configure(&ctx, req, &resp);
   Observe(*this, s);
   return FromAgent(s, "guest settings");
+}
+
+Status GrpcGuestAgent::Notify(const std::string& exec_id, const std::string& line,
+                              std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Clock::now() + timeout);
+  v1::NotifyRequest req;
+  req.set_exec_id(exec_id);
+  req.set_line(line);
+  v1::NotifyResponse resp;
+  grpc::Status s = wire_->stub->Notify(&ctx, req, &resp);
+  Observe(*this, s);
+  return FromAgent(s, "exec notice");
 }
 
 Result<RunExit> GrpcGuestAgent::Run(const RunSpec& spec,

@@ -34,8 +34,9 @@ class GrpcGuestAgent final : public GuestAgent,
 
   Result<AgentInfo> Info(std::chrono::milliseconds timeout) override;
   Status Shutdown(std::chrono::milliseconds timeout) override;
-  Status Configure(const std::string& ca_pem, const std::vector<std::string>& env,
-                   std::chrono::milliseconds timeout) override;
+  Status Configure(const GuestSettings& settings, std::chrono::milliseconds timeout) override;
+  Status Notify(const std::string& exec_id, const std::string& line,
+                std::chrono::milliseconds timeout) override;
   Result<RunExit> Run(const RunSpec& spec, const std::function<void(std::string_view)>& on_output,
                       const std::function<bool()>& cancelled) override;
   std::unique_ptr<ExecCall> Exec(const ExecSpec& spec) override;

@@ -145,8 +145,24 @@ struct EgressAttempt {
   int32_t pid = 0;
   std::string command;
   std::string exec_id;
+  // A plain-http request's head and first body bytes, raw (binary, not
+  // cleaned), at most kMaxEgressHead: read for decoys, never shown.
+  std::string head;
 };
 inline constexpr size_t kMaxEgressField = 1024;
+inline constexpr size_t kMaxEgressHead = 64 * 1024;
+
+// What the host sets in the guest (agent.proto's Configure).
+struct GuestSettings {
+  std::string ca_pem;            // a CA to trust; "" none
+  std::vector<std::string> env;  // "KEY=VALUE" every exec gets
+  struct HomeFile {
+    std::string path;  // relative to the default user's home
+    std::string content;
+    unsigned mode = 0600;
+  };
+  std::vector<HomeFile> home_files;  // written where nothing is yet
+};
 inline constexpr size_t kMaxEgressHost = 255;
 
 class EgressWatch {
@@ -163,10 +179,13 @@ class GuestAgent {
 
   virtual Result<AgentInfo> Info(std::chrono::milliseconds timeout) = 0;
   virtual Status Shutdown(std::chrono::milliseconds timeout) = 0;
-  // Sets what the host sets in the guest (agent.proto's Configure): a CA to
-  // trust ("" none) and variables every exec gets; replaces the last.
-  virtual Status Configure(const std::string& ca_pem, const std::vector<std::string>& env,
-                           std::chrono::milliseconds timeout) = 0;
+  // Sets what the host sets in the guest (agent.proto's Configure); the CA
+  // and variables replace the last.
+  virtual Status Configure(const GuestSettings& settings, std::chrono::milliseconds timeout) = 0;
+  // A line for the stderr of the running exec `exec_id` (dropped by the
+  // agent when there is none).
+  virtual Status Notify(const std::string& exec_id, const std::string& line,
+                        std::chrono::milliseconds timeout) = 0;
   // Runs a command with no stdin; each piece of its stdout and stderr goes
   // to on_output as it arrives (untrusted guest bytes). Stops the command
   // once `cancelled` returns true; it is polled about every second.

@@ -65,6 +65,9 @@ std::string ToJsonLine(const AuditRecord& r) {
   std::string refs = "[";
   for (size_t i = 0; i < r.refs.size(); ++i) refs += (i ? "," : "") + q(r.refs[i]);
   refs += "]";
+  std::string decoys = "[";
+  for (size_t i = 0; i < r.decoys.size(); ++i) decoys += (i ? "," : "") + q(r.decoys[i]);
+  decoys += "]";
   return "{\"time\":" + q(r.time) + ",\"workspace\":" + q(r.workspace) +
          ",\"exec_id\":" + q(r.exec_id) + ",\"pid\":" + std::to_string(r.pid) +
          ",\"command\":" + q(r.command) + ",\"target\":" + q(r.target) +
@@ -75,7 +78,8 @@ std::string ToJsonLine(const AuditRecord& r) {
          ",\"duration_ms\":" + std::to_string(r.duration_ms) + ",\"endpoint\":" + q(r.endpoint) +
          ",\"path\":" + q(r.path) + ",\"status\":" + std::to_string(r.status) +
          ",\"cache\":" + q(r.cache) + ",\"rule\":" + q(r.rule) + ",\"binding\":" + q(r.binding) +
-         ",\"injected\":" + (r.injected ? "true" : "false") + ",\"refs\":" + refs + "}\n";
+         ",\"injected\":" + (r.injected ? "true" : "false") + ",\"refs\":" + refs +
+         ",\"decoys\":" + decoys + "}\n";
 }
 
 void AuditLog::Append(const AuditRecord& r) {

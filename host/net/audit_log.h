@@ -40,6 +40,9 @@ struct AuditRecord {
   bool injected = false;
   // A git push (GitHub rule set): "OLD NEW REF" per ref update, allowed or not.
   std::vector<std::string> refs;
+  // Decoy credentials seen in what the guest sent ("npm-token ~/.npmrc"):
+  // a tripwire (issue #23). Never the value.
+  std::vector<std::string> decoys;
 };
 
 std::string ToJsonLine(const AuditRecord& r);

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <system_error>
+#include <utility>
 
 #include "host/common/unique_fd.h"
 #include "host/net/stream_relay.h"
@@ -38,6 +40,55 @@ int IdleSeconds() {
   }();
   return seconds;
 }
+
+// The guest's bytes on one connection, read for decoys: each one seen
+// raises an alert naming the connection's process and exec, and is named
+// in the refusal and the audit.
+class DecoyTrap {
+ public:
+  DecoyTrap(std::shared_ptr<tripwire::Tripwire> t, const EgressAttempt& req)
+      : tripwire_(std::move(t)), watch_(tripwire_->Watch()), req_(req) {
+    req_.head.clear();
+  }
+  // The refusal's reason when `bytes` held a decoy; "" when not.
+  std::string See(std::string_view bytes, const std::string& channel, const std::string& detail) {
+    std::vector<const tripwire::Decoy*> found;
+    {
+      std::lock_guard lock(mu_);
+      found = watch_.Feed(bytes);
+      for (const auto* d : found) labels_.push_back(tripwire::Tripwire::Label(*d));
+    }
+    if (found.empty()) return "";
+    std::string names;
+    for (const auto* d : found) {
+      names += (names.empty() ? "" : ", ") + d->kind + " from " + d->where;
+      tripwire::Alert a;
+      a.decoy = d->kind;
+      a.where = d->where;
+      a.channel = channel;
+      a.target = req_.host + ":" + std::to_string(req_.port);
+      a.detail = detail;
+      a.pid = req_.pid;
+      a.command = req_.command;
+      a.exec_id = req_.exec_id;
+      tripwire_->Raise(std::move(a));
+    }
+    return "it carries a decoy credential (" + names +
+           "): something read it and tried to send it; nothing was sent (workspace alerts)";
+  }
+  // The decoys seen since the last call, for an audit line.
+  std::vector<std::string> TakeLabels() {
+    std::lock_guard lock(mu_);
+    return std::exchange(labels_, {});
+  }
+
+ private:
+  std::shared_ptr<tripwire::Tripwire> tripwire_;
+  std::mutex mu_;
+  tripwire::DecoyWatch watch_;  // guarded by mu_
+  EgressAttempt req_;
+  std::vector<std::string> labels_;  // guarded by mu_
+};
 
 }  // namespace
 
@@ -119,6 +170,11 @@ void EgressRelay::SetIntercept(std::vector<HostPlan> plans, std::shared_ptr<Work
   ++shared_->plan_generation;
 }
 
+void EgressRelay::SetTripwire(std::shared_ptr<tripwire::Tripwire> tripwire) {
+  MutexLock lock(shared_->mu);
+  shared_->tripwire = std::move(tripwire);
+}
+
 void EgressRelay::WatchLoop() {
   for (;;) {
     {
@@ -192,6 +248,27 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   rec.method = req.method;
 
   Decision d = DecideByName(*shared, req);
+  std::shared_ptr<DecoyTrap> trap;
+  {
+    MutexLock lock(shared->mu);
+    if (shared->tripwire) trap = std::make_shared<DecoyTrap>(shared->tripwire, req);
+  }
+  if (trap) {
+    // The name (a decoy as a DNS label), then a plain-http request's head
+    // and first body bytes: read whether or not the host is allowed.
+    std::string why = trap->See(req.host, "egress", req.method + " name");
+    if (why.empty() && !req.head.empty()) {
+      std::string_view line(req.head);
+      line = line.substr(0, std::min(line.find('\r'), size_t{200}));
+      why = trap->See(req.head, "egress",
+                      std::string(line) + (d.verdict == Verdict::kAllow ? "" : " (denied)"));
+    }
+    rec.decoys = trap->TakeLabels();
+    if (!why.empty()) {
+      d.verdict = Verdict::kDeny;
+      d.reason = d.reason.empty() ? why : d.reason + "; " + why;
+    }
+  }
   bool slot = false;
   if (d.verdict == Verdict::kAllow) {
     slot = shared->AcquireSlot();
@@ -251,6 +328,11 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
                                " in this workspace now (see the daemon's log)";
     } else if (plan) {
       plan->port = static_cast<uint16_t>(req.port);
+      if (trap) {
+        plan->watch = [trap](std::string_view bytes, const std::string& request) {
+          return trap->See(bytes, "request", request);
+        };
+      }
       // Unbound, removed or replaced since this connection opened: its next
       // request is refused, so an old value never goes out again.
       auto current = [shared, generation] {
@@ -258,7 +340,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
         return shared->plan_generation == generation;
       };
       dialed = DialIntercept(d, req.host, std::move(*plan), ca, tls, IdleSeconds(), current,
-                             [shared, req](const InterceptedRequest& r) {
+                             [shared, req, trap](const InterceptedRequest& r) {
                                AuditRecord a = RecordFor(*shared, req);
                                a.target = req.host;
                                a.port = req.port;
@@ -268,6 +350,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
                                a.binding = r.outcome.binding;
                                a.injected = r.outcome.injected;
                                a.refs = r.outcome.refs;
+                               if (trap) a.decoys = trap->TakeLabels();
                                a.status = r.status;
                                a.decision = r.outcome.refusal.status == 0 ? "allow" : "deny";
                                a.reason = r.outcome.refusal.reason;
@@ -292,6 +375,10 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   if (!counts.refused.empty()) {  // allowed by name, refused by what it carried
     d.verdict = Verdict::kDeny;
     d.reason = counts.refused;
+  }
+  if (trap) {
+    auto late = trap->TakeLabels();  // a body cut by a decoy past its request's line
+    rec.decoys.insert(rec.decoys.end(), late.begin(), late.end());
   }
   rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
   rec.reason = d.reason;

@@ -31,6 +31,7 @@
 #include "host/net/intercept.h"
 #include "host/net/policy.h"
 #include "host/registry/registry.h"
+#include "host/tripwire/alerts.h"
 
 namespace ws::net {
 
@@ -56,6 +57,10 @@ class EgressRelay {
   // vouches for them to the guest; for the next connection. Empty: none.
   void SetIntercept(std::vector<HostPlan> plans, std::shared_ptr<WorkspaceCa> ca,
                     std::shared_ptr<InterceptTls> tls);
+  // The workspace's decoys (issue #23): every name, plain-http request and
+  // intercepted request is read for them; one seen is refused and raises
+  // an alert. Null: none.
+  void SetTripwire(std::shared_ptr<tripwire::Tripwire> tripwire);
 
  private:
   // What connection threads use; shared, so it outlives the relay if they do.
@@ -87,6 +92,7 @@ class EgressRelay {
     std::shared_ptr<WorkspaceCa> ca WS_GUARDED_BY(mu);
     std::shared_ptr<InterceptTls> tls WS_GUARDED_BY(mu);
     uint64_t plan_generation WS_GUARDED_BY(mu) = 0;  // bumped by each SetIntercept
+    std::shared_ptr<tripwire::Tripwire> tripwire WS_GUARDED_BY(mu);
   };
   void WatchLoop();
   void Take(const std::shared_ptr<guest::GuestAgent>& agent, const guest::EgressAttempt& req);

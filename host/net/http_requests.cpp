@@ -124,6 +124,10 @@ struct HttpRequestFilter::Impl {
         self->held_body.append(at, n);
         return 0;
       }
+      if (self->tap && n > 0) {
+        self->tapped = self->tap(std::string_view(at, n));
+        if (!self->tapped.empty()) return 1;  // this piece and the rest stay here
+      }
       if (self->chunked && self->body_out && n > 0) {
         char size[20];
         std::snprintf(size, sizeof size, "%zx\r\n", n);
@@ -305,6 +309,9 @@ struct HttpRequestFilter::Impl {
         break;
     }
     holding = false;
+    if (tap && !held_body.empty()) {
+      if (std::string why = tap(held_body); !why.empty()) return Refuse(403, std::move(why));
+    }
     out->append(held_head);
     if (chunked && !held_body.empty()) {
       char size[20];
@@ -335,6 +342,8 @@ struct HttpRequestFilter::Impl {
   }
 
   GatedCheck check;
+  HttpRequestFilter::BodyTap tap;
+  std::string tapped;    // the tap's refusal of the body under way
   BodyGate gate;         // the request under way's
   bool holding = false;  // its head and body are held for the gate
   std::string held_head, held_body;
@@ -361,6 +370,8 @@ HttpRequestFilter::HttpRequestFilter(GatedCheck check)
     : impl_(std::make_unique<Impl>(std::move(check))) {}
 HttpRequestFilter::~HttpRequestFilter() = default;
 
+void HttpRequestFilter::SetBodyTap(BodyTap tap) { impl_->tap = std::move(tap); }
+
 const Refusal& HttpRequestFilter::refusal() const { return impl_->refusal; }
 int HttpRequestFilter::requests() const { return impl_->requests; }
 
@@ -375,6 +386,7 @@ bool HttpRequestFilter::Feed(std::string_view in, std::string* out) {
       const size_t n =
           http_parser_execute(&s.parser, &s.settings, in.data() + pos, in.size() - pos);
       s.body_out = nullptr;
+      if (!s.tapped.empty()) return s.Refuse(403, std::move(s.tapped));
       const bool was_holding = s.holding;
       if (!s.chunked && !s.holding && !s.draining) {
         out->append(in.data() + pos, n);  // a Content-Length body, as sent

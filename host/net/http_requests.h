@@ -78,6 +78,12 @@ class HttpRequestFilter {
   HttpRequestFilter(const HttpRequestFilter&) = delete;
   HttpRequestFilter& operator=(const HttpRequestFilter&) = delete;
 
+  // Sees every request body as it goes on (decoded from its framing, in
+  // pieces); a non-empty answer refuses the request with 403 before the
+  // piece goes on and ends the connection (what went before it has gone).
+  using BodyTap = std::function<std::string(std::string_view piece)>;
+  void SetBodyTap(BodyTap tap);
+
   // Takes the guest's next bytes and appends to *out what may go on. False
   // once the connection must end: refusal() says why.
   bool Feed(std::string_view in, std::string* out);

@@ -66,6 +66,11 @@ struct HostPlan {
   std::vector<Binding> bindings;                      // the ones bound to this host
   bool writes_allowed = false;                        // a registry: methods beyond GET/HEAD
   std::shared_ptr<const github::GithubRules> github;  // a GitHub class: its rules
+  // Sees what the guest sends on the connection (each request's head as
+  // sent, then its body, with the request's "METHOD /path" for the record);
+  // a non-empty answer refuses the request with 403 (a decoy credential in
+  // it: issue #23). Null: none. Set per connection by the relay.
+  std::function<std::string(std::string_view bytes, const std::string& request)> watch;
 };
 
 // What happened to one request, for the audit line (no header value, no

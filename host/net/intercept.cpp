@@ -301,6 +301,24 @@ struct Pairing {
   bool closed WS_GUARDED_BY(mu) = false;
 };
 
+// A small body (a known length, not compressed) held whole before any of
+// its request goes on, so the watch reads all of it first (the body tap
+// sees what passes, after the head has gone). None for larger bodies.
+BodyRule HoldSmallBody(const RequestHead& head) {
+  constexpr size_t kHeldBody = 256 * 1024;
+  const auto lengths = head.All("content-length");
+  if (lengths.size() != 1 || !head.All("transfer-encoding").empty() ||
+      !head.All("content-encoding").empty()) {
+    return {};
+  }
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(lengths[0].c_str(), &end, 10);
+  if (n == 0 || n > kHeldBody || !end || *end) return {};
+  return {kHeldBody, [](std::string_view, bool complete, RequestOutcome*) {
+            return complete ? BodyVerdict::kPass : BodyVerdict::kNeedMore;
+          }};
+}
+
 class InterceptUpstream final : public Upstream {
  public:
   InterceptUpstream(unique_fd remote, std::string address, HostPlan plan,
@@ -465,10 +483,17 @@ class InterceptUpstream final : public Upstream {
       if (audit_) audit_(r);
       return r.outcome.refusal;
     };
+    std::string request_label;  // the request under way, for the watch
     HttpRequestFilter requests([&](RequestHead* head, BodyGate* gate) {
       InterceptedRequest r{head->method, PathForAudit(head->target), {}, 0};
       BodyRule body;
-      if (current_ && !current_()) {
+      request_label = r.method + " " + r.path;
+      std::string watched;
+      if (plan_.watch) watched = plan_.watch(head->Serialize(), request_label);
+      if (!watched.empty()) {
+        r.outcome.refusal = {403, std::move(watched)};
+        r.outcome.rule = "decoy";
+      } else if (current_ && !current_()) {
         r.outcome.refusal = {403,
                              "the workspace's secrets changed since this connection opened; "
                              "connect again"};
@@ -477,6 +502,7 @@ class InterceptUpstream final : public Upstream {
         r.outcome = ApplyRules(plan_, head, &body);
       }
       if (r.outcome.refusal.status != 0) return refused(std::move(r));
+      if (!body.check && plan_.watch) body = HoldSmallBody(*head);
       if (!body.check) return passed(std::move(r), head->method == "HEAD");
       // Passed on (and audited) once the body rule has read enough of it.
       gate->limit = body.limit;
@@ -494,6 +520,10 @@ class InterceptUpstream final : public Upstream {
       };
       return Refusal{};
     });
+    if (plan_.watch) {
+      requests.SetBodyTap(
+          [&](std::string_view piece) { return plan_.watch(piece, request_label + " body"); });
+    }
     std::string plain, out;
     uint64_t up_bytes = 0;
     bool answer_refusal = false;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "host/common/base64.h"
 
@@ -160,30 +161,81 @@ std::vector<std::string> DecoyEnv(const std::vector<Decoy>& decoys) {
   return env;
 }
 
-DecoyWatch::DecoyWatch(std::vector<Decoy> decoys) : decoys_(std::move(decoys)) {
+uint64_t DecoyIndex::Key(const char* p) {
+  uint64_t k;
+  std::memcpy(&k, p, sizeof k);
+  return k;
+}
+
+DecoyIndex::DecoyIndex(std::vector<Decoy> decoys) : decoys_(std::move(decoys)) {
   for (size_t i = 0; i < decoys_.size(); ++i) {
-    for (auto& form : EncodedForms(decoys_[i].value)) {
+    for (auto& form : EncodedForms(decoys_[i].value)) {  // each at least 12 bytes
       longest_ = std::max(longest_, form.size());
+      const size_t bit = Bit(Key(form.data()));
+      bloom_[bit >> 6] |= uint64_t{1} << (bit & 63);
       needles_.push_back({std::move(form), i});
     }
   }
 }
 
+DecoyWatch::DecoyWatch(std::vector<Decoy> decoys)
+    : index_(std::make_shared<DecoyIndex>(std::move(decoys))) {}
+DecoyWatch::DecoyWatch(std::shared_ptr<const DecoyIndex> index) : index_(std::move(index)) {}
+
 std::vector<const Decoy*> DecoyWatch::Feed(std::string_view bytes) {
   std::vector<const Decoy*> found;
-  if (needles_.empty()) return found;
-  std::string window = tail_;
-  window.append(bytes);
-  for (const auto& n : needles_) {
-    const Decoy* d = &decoys_[n.decoy];
-    if (std::find(seen_.begin(), seen_.end(), d) != seen_.end()) continue;
-    if (window.find(n.text) == std::string::npos) continue;
-    seen_.push_back(d);
-    found.push_back(d);
+  const size_t longest = index_->longest();
+  if (longest == 0) return found;
+  // Only the tail and the start of `bytes` need joining; the rest is
+  // scanned where it lies.
+  auto take = [&](size_t i) {
+    const Decoy* d = &index_->decoys()[i];
+    if (std::find(found.begin(), found.end(), d) == found.end()) found.push_back(d);
+    if (std::find(seen_.begin(), seen_.end(), d) == seen_.end()) seen_.push_back(d);
+  };
+  if (!tail_.empty()) {  // those that straddle: begin in the tail, end in `bytes`
+    std::string joint = tail_;
+    joint.append(bytes.substr(0, longest - 1));
+    index_->Scan(joint, [&](size_t i, size_t at, size_t n) {
+      if (at < tail_.size() && at + n > tail_.size()) take(i);
+    });
   }
-  const size_t keep = std::min(window.size(), longest_ - 1);
-  tail_ = window.substr(window.size() - keep);
+  index_->Scan(bytes, [&](size_t i, size_t, size_t) { take(i); });
+  if (bytes.size() >= longest - 1) {
+    tail_.assign(bytes.substr(bytes.size() - (longest - 1)));
+  } else {
+    tail_.append(bytes);
+    if (tail_.size() > longest - 1) tail_.erase(0, tail_.size() - (longest - 1));
+  }
   return found;
+}
+
+std::string DecoysToJson(const std::vector<Decoy>& decoys) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& d : decoys) {
+    out.push_back({{"kind", d.kind}, {"where", d.where}, {"value", d.value}});
+  }
+  return out.dump(2) + "\n";
+}
+
+Result<std::vector<Decoy>> DecoysFromJson(std::string_view json) {
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_array()) {
+    return Status(Code::kInternal, "the workspace's decoys file is not a JSON array");
+  }
+  std::vector<Decoy> out;
+  for (const auto& e : doc) {
+    if (!e.is_object() || !e.value("kind", nlohmann::json()).is_string() ||
+        !e.value("where", nlohmann::json()).is_string() ||
+        !e.value("value", nlohmann::json()).is_string()) {
+      return Status(Code::kInternal, "a decoy in the workspace's decoys file is malformed");
+    }
+    Decoy d{e["kind"].get<std::string>(), e["where"].get<std::string>(),
+            e["value"].get<std::string>()};
+    if (d.value.size() < 12) return Status(Code::kInternal, "a decoy value shorter than 12");
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace ws::tripwire

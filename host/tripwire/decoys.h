@@ -8,6 +8,9 @@
 // but for the randomness.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,31 +41,70 @@ std::vector<DecoyFile> DecoyFiles(const std::vector<Decoy>& decoys);
 // whose `where` is a variable name.
 std::vector<std::string> DecoyEnv(const std::vector<Decoy>& decoys);
 
-// Finds decoys in a byte stream as it passes, whatever the pieces.
-class DecoyWatch {
+// Every form of a set of decoys, indexed by their first 8 bytes so a scan
+// costs a load and a bit test per byte. Immutable: shared by the watches.
+class DecoyIndex {
  public:
-  explicit DecoyWatch(std::vector<Decoy> decoys);
-  // The decoys first seen in what has passed, now that `bytes` did.
-  std::vector<const Decoy*> Feed(std::string_view bytes);
-  // Every decoy seen so far.
-  const std::vector<const Decoy*>& seen() const { return seen_; }
+  explicit DecoyIndex(std::vector<Decoy> decoys);
+  const std::vector<Decoy>& decoys() const { return decoys_; }
+  size_t longest() const { return longest_; }
+  // Calls found(decoy index, offset, length) for each needle in `text`.
+  template <typename F>
+  void Scan(std::string_view text, F&& found) const;
 
  private:
   struct Needle {
     std::string text;
     size_t decoy;
   };
+  static uint64_t Key(const char* p);
+  static size_t Bit(uint64_t key) { return (key * 0x9E3779B97F4A7C15ull) >> 48; }
   std::vector<Decoy> decoys_;
-  std::vector<Needle> needles_;
+  std::vector<Needle> needles_;                                // sorted by Key
+  std::vector<uint64_t> bloom_ = std::vector<uint64_t>(1024);  // 65,536 bits
   size_t longest_ = 0;
-  std::string tail_;  // the last longest_-1 bytes: a needle may straddle pieces
+};
+
+// Finds decoys in a byte stream as it passes, whatever the pieces.
+class DecoyWatch {
+ public:
+  explicit DecoyWatch(std::vector<Decoy> decoys);
+  explicit DecoyWatch(std::shared_ptr<const DecoyIndex> index);
+  // The decoys that ended in `bytes` (each once), whether or not seen before.
+  std::vector<const Decoy*> Feed(std::string_view bytes);
+  // Every decoy seen so far, each once.
+  const std::vector<const Decoy*>& seen() const { return seen_; }
+
+ private:
+  std::shared_ptr<const DecoyIndex> index_;
+  std::string tail_;  // the last longest-1 bytes: a needle may straddle pieces
   std::vector<const Decoy*> seen_;
 };
+
+// For the workspace's state: the decoys as JSON, and back.
+std::string DecoysToJson(const std::vector<Decoy>& decoys);
+Result<std::vector<Decoy>> DecoysFromJson(std::string_view json);
 
 // The forms of `value` a worm's encoding leaves in its output: the value,
 // its hex and its percent-encoding (both cases), the stable middle of its
 // base64 at each of the three alignments, and of the base64 of those. Each
 // at least 12 bytes.
 std::vector<std::string> EncodedForms(std::string_view value);
+
+template <typename F>
+void DecoyIndex::Scan(std::string_view text, F&& found) const {
+  if (needles_.empty() || text.size() < 8) return;
+  for (size_t i = 0; i + 8 <= text.size(); ++i) {
+    const uint64_t key = Key(text.data() + i);
+    const size_t bit = Bit(key);
+    if (!(bloom_[bit >> 6] >> (bit & 63) & 1)) continue;
+    for (const auto& n : needles_) {
+      if (Key(n.text.data()) == key && text.size() - i >= n.text.size() &&
+          text.compare(i, n.text.size(), n.text) == 0) {
+        found(n.decoy, i, n.text.size());
+      }
+    }
+  }
+}
 
 }  // namespace ws::tripwire

@@ -143,9 +143,24 @@ class FakeGuestAgent final : public guest::GuestAgent {
   // --- GuestAgent ---
   Result<guest::AgentInfo> Info(std::chrono::milliseconds) override { return guest::AgentInfo{}; }
   Status Shutdown(std::chrono::milliseconds) override { return Status::Ok(); }
-  Status Configure(const std::string&, const std::vector<std::string>&,
-                   std::chrono::milliseconds) override {
+  Status Configure(const guest::GuestSettings& settings, std::chrono::milliseconds) override {
+    std::lock_guard lock(mu_);
+    settings_ = settings;
     return Status::Ok();
+  }
+  Status Notify(const std::string& exec_id, const std::string& line,
+                std::chrono::milliseconds) override {
+    std::lock_guard lock(mu_);
+    notices_.push_back(exec_id + " " + line);
+    return Status::Ok();
+  }
+  guest::GuestSettings settings() {
+    std::lock_guard lock(mu_);
+    return settings_;
+  }
+  std::vector<std::string> notices() {
+    std::lock_guard lock(mu_);
+    return notices_;
   }
   Result<guest::RunExit> Run(const guest::RunSpec&, const std::function<void(std::string_view)>&,
                              const std::function<bool()>&) override {
@@ -211,6 +226,8 @@ class FakeGuestAgent final : public guest::GuestAgent {
   int waiting_ = 0, refused_ = 0, accepted_ = 0;
   std::vector<std::string> reasons_;
   std::shared_ptr<ByteStream> next_tunnel_;
+  guest::GuestSettings settings_;
+  std::vector<std::string> notices_;
 };
 
 }  // namespace ws::test

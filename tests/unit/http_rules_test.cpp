@@ -15,7 +15,7 @@ const std::string kKey = "sk-ant-api03-REALREALREALREALREAL";
 Binding Anthropic() { return {"anthropic", "x-api-key", "{}", kPh, kKey}; }
 
 HostPlan Ai(std::vector<Binding> b = {Anthropic()}) {
-  return {"api.anthropic.test", 443, HostClass::kAiApi, std::move(b), false, nullptr};
+  return {"api.anthropic.test", 443, HostClass::kAiApi, std::move(b), false, nullptr, {}};
 }
 
 RequestHead Head(std::string method, std::string target,
@@ -47,7 +47,7 @@ TEST(HttpRules, ThePlaceholderBecomesTheSecretInItsHeaderOnly) {
 
 TEST(HttpRules, AFormatWrapsTheSecret) {
   Binding b{"openai", "Authorization", "Bearer {}", kPh, "sk-real"};
-  HostPlan plan{"api.openai.test", 443, HostClass::kAiApi, {b}, false, nullptr};
+  HostPlan plan{"api.openai.test", 443, HostClass::kAiApi, {b}, false, nullptr, {}};
   RequestHead h =
       Head("POST", "/v1/files", {{"Host", "api.openai.test"}, {"authorization", "Bearer " + kPh}});
   RequestOutcome o = ApplyRules(plan, &h);
@@ -94,7 +94,7 @@ TEST(HttpRules, AnAiHostRefusesAnyCredentialButThePlaceholder) {
 }
 
 TEST(HttpRules, AnotherHostWithABindingPassesForeignCredentialsUntouched) {
-  HostPlan plan{"api.example.test", 443, HostClass::kOther, {Anthropic()}, false, nullptr};
+  HostPlan plan{"api.example.test", 443, HostClass::kOther, {Anthropic()}, false, nullptr, {}};
   RequestHead h = Head("GET", "/", {{"Host", "api.example.test"}, {"x-api-key", "their-own"}});
   RequestOutcome o = ApplyRules(plan, &h);
   EXPECT_EQ(o.refusal.status, 0);
@@ -103,7 +103,7 @@ TEST(HttpRules, AnotherHostWithABindingPassesForeignCredentialsUntouched) {
 }
 
 TEST(HttpRules, RegistriesAreReadOnlyUnlessWritesAreAllowed) {
-  HostPlan plan{"registry.npmjs.test", 443, HostClass::kRegistry, {}, false, nullptr};
+  HostPlan plan{"registry.npmjs.test", 443, HostClass::kRegistry, {}, false, nullptr, {}};
   for (const char* m : {"PUT", "POST", "DELETE", "PATCH"}) {
     RequestHead h = Head(m, "/wspkg", {{"Host", "registry.npmjs.test"}});
     RequestOutcome o = ApplyRules(plan, &h);

@@ -1,0 +1,131 @@
+#include "host/tripwire/alerts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "host/common/atomic_file.h"
+#include "host/common/log.h"
+#include "host/common/printable.h"
+#include "host/common/unique_fd.h"
+#include "host/net/audit_log.h"
+
+namespace ws::tripwire {
+
+std::string AlertToJson(const Alert& a) {
+  // Guest-given text is cut, and dumped with invalid UTF-8 replaced.
+  auto cut = [](const std::string& s) { return s.substr(0, 1024); };
+  nlohmann::json j = {
+      {"time", a.time},       {"decoy", a.decoy},          {"where", a.where},
+      {"channel", a.channel}, {"target", cut(a.target)},   {"detail", cut(a.detail)},
+      {"pid", a.pid},         {"command", cut(a.command)}, {"exec_id", cut(a.exec_id)}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<Alert> AlertFromJson(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status(Code::kInternal, "a malformed alert");
+  Alert a;
+  auto text = [&](const char* key, std::string* out) {
+    if (auto it = j.find(key); it != j.end() && it->is_string()) *out = it->get<std::string>();
+  };
+  text("time", &a.time);
+  text("decoy", &a.decoy);
+  text("where", &a.where);
+  text("channel", &a.channel);
+  text("target", &a.target);
+  text("detail", &a.detail);
+  text("command", &a.command);
+  text("exec_id", &a.exec_id);
+  if (auto it = j.find("pid"); it != j.end() && it->is_number_integer()) a.pid = it->get<int32_t>();
+  return a;
+}
+
+std::string AlertLine(const Alert& a) {
+  std::string who;
+  if (!a.command.empty()) who += " by " + Printable(a.command.substr(0, 200));
+  if (a.pid != 0) who += (who.empty() ? " by pid " : " (pid ") + std::to_string(a.pid);
+  if (a.pid != 0 && !a.command.empty()) who += ")";
+  if (!a.exec_id.empty()) who += ", exec " + Printable(a.exec_id);
+  std::string line = "decoy " + a.decoy + " (" + a.where + ") seen in " + a.channel;
+  if (!a.target.empty()) line += " to " + Printable(a.target);
+  line += who;
+  if (!a.detail.empty()) line += ": " + Printable(a.detail);
+  return line;
+}
+
+Status AlertLog::Append(const Alert& a) {
+  std::lock_guard lock(mu_);
+  // Bounded: past kMaxAlerts only the count of dropped ones grows.
+  const std::string kept = ReadFileOrEmpty(path());
+  if (static_cast<size_t>(std::count(kept.begin(), kept.end(), '\n')) >= kMaxAlerts) {
+    const uint64_t dropped =
+        std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.dropped").c_str(), nullptr, 10);
+    return WriteFileAtomically(dir_ + "/alerts.dropped", std::to_string(dropped + 1), 0600);
+  }
+  const std::string line = AlertToJson(a) + "\n";
+  const int fd = open(path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("opening " + path(), errno);
+  const bool ok = WriteAll(fd, line.data(), line.size());
+  close(fd);
+  return ok ? Status::Ok() : ErrnoStatus("writing " + path(), errno);
+}
+
+Result<AlertLog::Contents> AlertLog::Read() const {
+  std::lock_guard lock(mu_);
+  Contents c;
+  const std::string text = ReadFileOrEmpty(path());
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    auto a = AlertFromJson(std::string_view(text).substr(at, end - at));
+    if (a.ok()) c.alerts.push_back(std::move(a.value()));
+    at = end + 1;
+  }
+  c.seen = std::min<uint64_t>(
+      std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.seen").c_str(), nullptr, 10), c.alerts.size());
+  c.dropped = std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.dropped").c_str(), nullptr, 10);
+  return c;
+}
+
+uint64_t AlertLog::Unseen() const {
+  const std::string text = ReadFileOrEmpty(path());
+  const uint64_t lines = static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+  const uint64_t seen = std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.seen").c_str(), nullptr, 10);
+  return lines > seen ? lines - seen : 0;
+}
+
+Status AlertLog::MarkSeen(uint64_t count) {
+  std::lock_guard lock(mu_);
+  return WriteFileAtomically(dir_ + "/alerts.seen", std::to_string(count), 0600);
+}
+
+Tripwire::Tripwire(std::vector<Decoy> decoys, std::shared_ptr<AlertLog> log, NotifyFn notify)
+    : index_(std::make_shared<DecoyIndex>(std::move(decoys))),
+      log_(std::move(log)),
+      notify_(std::move(notify)) {}
+
+std::vector<const Decoy*> Tripwire::Scan(std::string_view bytes) const {
+  DecoyWatch watch(index_);
+  return watch.Feed(bytes);
+}
+
+void Tripwire::Raise(Alert a) {
+  a.time = net::NowRfc3339Millis();
+  const std::string line = AlertLine(a);
+  Log("tripwire: " + line);
+  if (log_) (void)log_->Append(a);
+  if (notify_ && !a.exec_id.empty()) {
+    notify_(a.exec_id, "workspace: ALERT: " + line +
+                           " (a decoy credential: something read it and tried to send it; "
+                           "see `workspace alerts`)");
+  }
+}
+
+}  // namespace ws::tripwire
