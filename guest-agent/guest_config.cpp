@@ -12,6 +12,7 @@
 #include "guest-agent/init.h"
 #include "guest-agent/node_fetch_proxy.h"
 #include "guest-agent/proxy.h"
+#include "host/common/atomic_file.h"
 #include "host/registry/apt_sources.h"
 
 namespace ws::agent {
@@ -22,7 +23,10 @@ constexpr char kHeader[] = "Written by the workspace agent at each boot; edits a
 // the CA certificates the image took from the host.
 constexpr char kNpmCa[] = "cafile=/etc/ssl/certs/ca-certificates.crt\n";
 
+// Left alone when it holds `text` already: a file rewritten the same at
+// each boot would show in `workspace diff` as changed.
 void Write(const std::string& path, const std::string& text) {
+  if (ReadFileOrEmpty(path) == text) return;
   std::ofstream f(path, std::ios::trunc);
   f << text;
   if (!f) std::fprintf(stderr, "workspace-agent: cannot write %s\n", path.c_str());

@@ -19,6 +19,12 @@ namespace {
 std::mutex mu;
 std::vector<std::string> host_env;  // guarded by mu
 
+// Written only when it would change (a diff of the disk stays quiet).
+Status WriteIfChanged(const std::string& path, const std::string& text, mode_t mode) {
+  if (ReadFileOrEmpty(path) == text) return Status::Ok();
+  return WriteFileAtomically(path, text, mode);
+}
+
 constexpr char kBundleOriginal[] = "/etc/ssl/certs/ca-certificates.crt.workspace-original";
 
 }  // namespace
@@ -31,7 +37,7 @@ Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env
   } else {
     mkdir("/etc/ssl", 0755);
     mkdir("/etc/ssl/certs", 0755);
-    if (Status s = WriteFileAtomically(kWorkspaceCaFile, ca_pem, 0644); !s.ok()) return s;
+    if (Status s = WriteIfChanged(kWorkspaceCaFile, ca_pem, 0644); !s.ok()) return s;
     // The image's bundle is kept aside once; each call rebuilds from it.
     struct stat st;
     if (lstat(kBundleOriginal, &st) != 0 && lstat(kSystemBundle, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -41,7 +47,7 @@ Status ApplyHostSettings(const std::string& ca_pem, std::vector<std::string> env
     }
     std::string bundle = ReadFileOrEmpty(kBundleOriginal);
     if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
-    if (Status s = WriteFileAtomically(kSystemBundle, bundle + ca_pem, 0644); !s.ok()) return s;
+    if (Status s = WriteIfChanged(kSystemBundle, bundle + ca_pem, 0644); !s.ok()) return s;
     env.push_back(std::string("NODE_EXTRA_CA_CERTS=") + kWorkspaceCaFile);
     for (const char* k : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}) {
       env.push_back(std::string(k) + "=" + kSystemBundle);

@@ -15,10 +15,12 @@
 #include "host/cli/exit_codes.h"
 #include "host/cli/project_file.h"
 #include "host/cli/project_trust.h"
+#include "host/cli/tripwire_commands.h"
 #include "host/common/grpc_status.h"
 #include "host/common/names.h"
 #include "host/common/printable.h"
 #include "host/common/unique_fd.h"
+#include "host/net/audit_log.h"
 #include "host/shares/share_spec.h"
 
 namespace ws::cli {
@@ -73,6 +75,10 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
       "-d,--detach", exec_detach,
       "Run in the background, kept after this command returns (until it exits, workspace kill, "
       "or the workspace stops); prints its ID (see workspace ps, logs NAME ID)");
+  exec_cmd->add_flag("--checkpoint", exec_checkpoint,
+                     "Checkpoint the workspace's disk first, and after the command print what it "
+                     "left (files that run or are setuid, denied egress, decoys touched) and how "
+                     "to roll it back");
   exec_cmd->add_option("name", exec.workspace,
                        "Workspace name (default: the current folder's workspace)");
   exec_cmd->add_option("command", exec.argv, "Command and arguments, after --")->required();
@@ -85,6 +91,18 @@ SessionCommands::SessionCommands(CLI::App& app, Context& context) : c(context) {
     }
     Stub* stub = c.Connect(true);
     if (!stub || !c.Resolve(stub, &exec.workspace, true)) return;
+    if (exec_detach && exec_checkpoint) {
+      return void(c.code =
+                      Fail("--checkpoint waits for the command: it takes no -d", kExecFailure));
+    }
+    if (exec_checkpoint) {
+      auto label = TakeCheckpoint(stub, exec.workspace, false);
+      if (!label.ok()) return void(c.code = Fail(label.status(), true));
+      const std::string started_at = net::NowRfc3339Millis();
+      c.code = RunExec(stub, exec);
+      PrintExecSummary(stub, exec.workspace, label.value(), started_at);
+      return;
+    }
     if (!exec_detach) return void(c.code = RunExec(stub, exec));
     grpc::ClientContext ctx;
     v1::ExecDetachedRequest req;

@@ -33,6 +33,7 @@ class SessionCommands {
   EnvFlags exec_env, shell_env;
   ExecOptions exec;
   bool exec_detach = false;
+  bool exec_checkpoint = false;
   std::string ps_name;
   bool ps_json = false;
   std::vector<std::string> kill_args;

@@ -1,5 +1,9 @@
 #include "host/common/names.h"
 
+#include <cctype>
+
+#include "host/common/printable.h"
+
 namespace ws {
 namespace {
 
@@ -44,6 +48,20 @@ std::string NameFromFolder(std::string_view folder) {
   while (!out.empty() && out.back() == '-') out.pop_back();
   if (out.size() > kMaxNameLength) out.resize(kMaxNameLength);
   return out.empty() ? "workspace" : out;
+}
+
+Status CheckCheckpointLabel(std::string_view label) {
+  if (label.empty() || label.size() > 64) {
+    return Status(Code::kInvalidArgument, "a checkpoint label is 1 to 64 characters");
+  }
+  for (char c : label) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return Status(Code::kInvalidArgument,
+                    "checkpoint label '" + Printable(label) +
+                        "': use letters, digits, '-', '_' and '.' (e.g. before-install)");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace ws

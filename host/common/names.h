@@ -18,4 +18,8 @@ Status ValidateName(std::string_view name);
 // "workspace" when nothing usable is left.
 std::string NameFromFolder(std::string_view folder);
 
+// A checkpoint's label: 1 to 64 of letters, digits, '-', '_', '.'
+// (kInvalidArgument, saying so, otherwise).
+Status CheckCheckpointLabel(std::string_view label);
+
 }  // namespace ws

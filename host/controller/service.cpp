@@ -22,6 +22,7 @@
 #include "host/shares/guard_log.h"
 #include "host/shares/share_config.h"
 #include "host/shares/view.h"
+#include "host/tripwire/change_flags.h"
 
 namespace ws::controller {
 namespace v1 = workspace::v1;
@@ -223,6 +224,85 @@ grpc::Status ControllerService::Alerts(Ctx* ctx, const v1::AlertsRequest* req,
     out->set_command(GuestText(a.command));
     out->set_exec_id(GuestText(a.exec_id, 256));
     out->set_seen(i < view->seen);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Checkpoint(Ctx* ctx, const v1::CheckpointRequest* req,
+                                           v1::CheckpointResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  if (req->remove()) {
+    return ToGrpc(workspaces_.RemoveCheckpoint(caller, req->workspace(), req->label()));
+  }
+  if (req->list()) {
+    auto list = workspaces_.Checkpoints(caller, req->workspace());
+    if (!list.ok()) return ToGrpc(list.status());
+    for (const auto& cp : list.value()) {
+      auto* out = resp->add_checkpoints();
+      out->set_label(cp.label);
+      out->set_created_at(cp.created_at);
+    }
+    return grpc::Status::OK;
+  }
+  auto cp = workspaces_.Checkpoint(caller, req->workspace(), req->label());
+  if (!cp.ok()) return ToGrpc(cp.status());
+  auto* out = resp->add_checkpoints();
+  out->set_label(cp->label);
+  out->set_created_at(cp->created_at);
+  resp->set_seconds(cp->seconds);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Rollback(Ctx* ctx, const v1::RollbackRequest* req,
+                                         v1::RollbackResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto r = workspaces_.Rollback(caller, req->workspace(), req->label());
+  if (!r.ok()) return ToGrpc(r.status());
+  ToProto(r->workspace, resp->mutable_workspace(), workspaces_);
+  resp->set_label(r->label);
+  resp->set_discarded_bytes(r->discarded_bytes);
+  resp->set_seconds(r->seconds);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Diff(Ctx* ctx, const v1::DiffRequest* req, v1::DiffResponse* resp) {
+  WS_IDENTIFY(ctx, caller);
+  auto d = workspaces_.Diff(caller, req->workspace(), req->label());
+  if (!d.ok()) return ToGrpc(d.status());
+  resp->set_since(d->since);
+  resp->set_cut(d->diff.cut);
+  resp->set_files_walked(d->diff.files_walked);
+  resp->set_changed_bytes(d->diff.changed_bytes);
+  resp->set_seconds(d->seconds);
+  struct Row {
+    int rank;
+    const store::DiskChange* change;
+    std::vector<std::string> flags;
+  };
+  std::vector<Row> rows;
+  for (const auto& c : d->diff.changes) {
+    // A removed one's flags say what it was (a hook that went).
+    auto flags = tripwire::ChangeFlags(c.path, c.mode);
+    rows.push_back({tripwire::FlagRank(flags), &c, std::move(flags)});
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.rank < b.rank; });
+  for (const auto& r : rows) {
+    auto* e = resp->add_entries();
+    e->set_path(GuestText(r.change->path, 4096));
+    e->set_change(store::DiskChangeKindName(r.change->kind));
+    const uint32_t type = r.change->mode & 0170000;
+    e->set_type(type == 0100000   ? "file"
+                : type == 040000  ? "dir"
+                : type == 0120000 ? "symlink"
+                                  : "other");
+    e->set_size(r.change->size);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", r.change->mode & 07777);
+    e->set_mode(mode);
+    e->set_uid(r.change->uid);
+    e->set_gid(r.change->gid);
+    for (const auto& f : r.flags) e->add_flags(f);
   }
   return grpc::Status::OK;
 }

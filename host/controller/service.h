@@ -69,6 +69,11 @@ class ControllerService final : public workspace::v1::Controller::Service {
                           workspace::v1::SecretBindResponse*) override;
   grpc::Status Alerts(Ctx*, const workspace::v1::AlertsRequest*,
                       workspace::v1::AlertsResponse*) override;
+  grpc::Status Checkpoint(Ctx*, const workspace::v1::CheckpointRequest*,
+                          workspace::v1::CheckpointResponse*) override;
+  grpc::Status Rollback(Ctx*, const workspace::v1::RollbackRequest*,
+                        workspace::v1::RollbackResponse*) override;
+  grpc::Status Diff(Ctx*, const workspace::v1::DiffRequest*, workspace::v1::DiffResponse*) override;
 
  private:
   Result<Caller> Identify(Ctx* ctx) const;

@@ -21,6 +21,7 @@
 #include "host/net/egress_relay.h"
 #include "host/net/port_forward.h"
 #include "host/shares/share_spec.h"
+#include "host/store/disk_diff.h"
 #include "host/store/layout.h"
 #include "host/store/secret_store.h"
 #include "host/tripwire/alerts.h"
@@ -76,6 +77,30 @@ struct ResetResult {
   WorkspaceView workspace;
   uint64_t discarded_bytes = 0;  // what the old overlay held
 };
+
+// A checkpoint of a workspace's root disk (workspace_checkpoints.cpp).
+struct CheckpointView {
+  std::string label;
+  std::string layer;  // the frozen qcow2 layer (host path)
+  std::string created_at;
+  double seconds = 0;  // what taking it took
+};
+
+struct RollbackResult {
+  WorkspaceView workspace;
+  std::string label;
+  uint64_t discarded_bytes = 0;  // what the layers after the checkpoint held
+  double seconds = 0;
+};
+
+struct DiffView {
+  std::string since;  // "create" or a checkpoint's label
+  store::DiskDiff diff;
+  double seconds = 0;
+};
+
+// Most checkpoints a workspace keeps.
+inline constexpr size_t kMaxCheckpoints = 16;
 
 struct ImageView {
   Image image;
@@ -171,6 +196,17 @@ class Workspaces {
                                                const std::vector<std::string>& remove);
   // The names of the secrets bound to a workspace (for inspect).
   std::vector<std::string> BoundSecrets(const std::string& name, uid_t owner) const;
+  // Checkpoints of the root disk, rollback to one, and what changed on the
+  // disk since one or since create (workspace_checkpoints.cpp, issue #23).
+  // An empty label: the next cp-N (checkpoint), the last one (rollback),
+  // since create (diff).
+  Result<CheckpointView> Checkpoint(const Caller& c, const std::string& name, std::string label);
+  Result<std::vector<CheckpointView>> Checkpoints(const Caller& c, const std::string& name);
+  Status RemoveCheckpoint(const Caller& c, const std::string& name, const std::string& label);
+  Result<RollbackResult> Rollback(const Caller& c, const std::string& name,
+                                  const std::string& label);
+  Result<DiffView> Diff(const Caller& c, const std::string& name, const std::string& label);
+
   // Decoys and alerts (workspace_tripwire.cpp, issue #23): a workspace's
   // alerts, all marked seen when `mark_seen`.
   struct AlertsView {
@@ -220,6 +256,20 @@ class Workspaces {
     std::string placeholder;
   };
   std::string BindingsPath(const std::string& name) const;
+  // STATE/workspaces/NAME/checkpoints.json: labels and frozen layers, oldest first.
+  struct CheckpointItem {
+    std::string label, layer, created_at;
+  };
+  struct CheckpointList {
+    uint64_t next = 1;  // the number of the next layer file (disk-N.qcow2)
+    std::vector<CheckpointItem> items;
+  };
+  std::string CheckpointsPath(const std::string& name) const;
+  Result<CheckpointList> ReadCheckpoints(const std::string& name) const;
+  Status WriteCheckpoints(const std::string& name, const CheckpointList& list) const;
+  void QuiesceGuest(const std::string& name, const std::function<void()>& then);
+  // Every layer but `keep` and the list go (reset).
+  void DropCheckpoints(const std::string& name, const std::string& keep);
   // STATE/workspaces/NAME/decoys.json: a fresh set at create.
   std::string DecoysPath(const std::string& name) const;
   Status WriteDecoys(const std::string& name);

@@ -24,11 +24,20 @@ struct VmInfo {
   std::string metadata_xml;  // our <workspace> element; empty if not ours
 };
 
-// Saving and restoring a VM's state, and external disk snapshots: the seam
-// checkpoints, rollback and booted templates will use. No operation yet.
+// External disk snapshots of a VM's root disk (checkpoints and rollback,
+// issue #23); saving and restoring its memory will join them (templates).
 class Snapshots {
  public:
   virtual ~Snapshots() = default;
+  // The file the VM's root disk writes to now: the top of its chain.
+  virtual Result<std::string> DiskTop(const std::string& name) = 0;
+  // Freezes the root disk as it is: the VM writes to a new thin overlay at
+  // `new_top` on it from now on (running: live, nothing copied). The old
+  // top is read-only from then on.
+  virtual Status FreezeDisk(const std::string& name, const std::string& new_top) = 0;
+  // Points a stopped VM's root disk at `top` (a qcow2 whose chain the
+  // caller made).
+  virtual Status SetDiskTop(const std::string& name, const std::string& top) = 0;
 };
 
 class Hypervisor {

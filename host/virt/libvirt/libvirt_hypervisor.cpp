@@ -2,11 +2,17 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "host/common/subprocess.h"
 #include "host/common/unix_socket.h"
 #include "host/store/layout.h"
 #include "host/virt/metadata.h"
@@ -75,7 +81,70 @@ VmState MapState(int state, int reason) {
   }
 }
 
-class LibvirtHypervisor final : public Hypervisor {
+// A domain's XML, parsed; its root disk (target vda) found.
+class DomainXml {
+ public:
+  explicit DomainXml(const std::string& xml)
+      : doc_(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
+                           XML_PARSE_NONET | XML_PARSE_NOBLANKS)) {}
+  ~DomainXml() {
+    if (doc_) xmlFreeDoc(doc_);
+  }
+  DomainXml(const DomainXml&) = delete;
+  DomainXml& operator=(const DomainXml&) = delete;
+  // The <disk> whose <target dev='vda'>; null when none.
+  xmlNodePtr RootDisk() const {
+    if (!doc_) return nullptr;
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc_);
+    xmlXPathObjectPtr found = xmlXPathEvalExpression(
+        reinterpret_cast<const xmlChar*>("/domain/devices/disk[target/@dev='vda']"), ctx);
+    xmlNodePtr disk = found && found->nodesetval && found->nodesetval->nodeNr == 1
+                          ? found->nodesetval->nodeTab[0]
+                          : nullptr;
+    xmlXPathFreeObject(found);
+    xmlXPathFreeContext(ctx);
+    return disk;
+  }
+  static xmlNodePtr Child(xmlNodePtr node, const char* name) {
+    for (xmlNodePtr c = node ? node->children : nullptr; c; c = c->next) {
+      if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST name) == 0) return c;
+    }
+    return nullptr;
+  }
+  std::string SourceFile() const {
+    xmlNodePtr source = Child(RootDisk(), "source");
+    xmlChar* file = source ? xmlGetProp(source, BAD_CAST "file") : nullptr;
+    std::string out = file ? reinterpret_cast<const char*>(file) : "";
+    xmlFree(file);
+    return out;
+  }
+  // Sets the root disk's file, and drops the chain libvirt described (it
+  // reads the new one from the image).
+  bool SetSourceFile(const std::string& path) {
+    xmlNodePtr disk = RootDisk();
+    xmlNodePtr source = Child(disk, "source");
+    if (!source) return false;
+    xmlSetProp(source, BAD_CAST "file", BAD_CAST path.c_str());
+    while (xmlNodePtr b = Child(disk, "backingStore")) {
+      xmlUnlinkNode(b);
+      xmlFreeNode(b);
+    }
+    return true;
+  }
+  std::string Dump() const {
+    xmlChar* mem = nullptr;
+    int n = 0;
+    xmlDocDumpMemory(doc_, &mem, &n);
+    std::string out(reinterpret_cast<const char*>(mem), static_cast<size_t>(n));
+    xmlFree(mem);
+    return out;
+  }
+
+ private:
+  xmlDocPtr doc_;
+};
+
+class LibvirtHypervisor final : public Hypervisor, public Snapshots {
  public:
   LibvirtHypervisor(ConnPtr conn, std::string uri) : conn_(std::move(conn)), uri_(std::move(uri)) {}
 
@@ -158,6 +227,63 @@ class LibvirtHypervisor final : public Hypervisor {
   }
 
   std::string Uri() const override { return uri_; }
+  Snapshots* snapshots() override { return this; }
+
+  Result<std::string> DiskTop(const std::string& name) override {
+    auto xml = Xml(name, 0);
+    if (!xml.ok()) return xml.status();
+    DomainXml doc(xml.value());
+    std::string top = doc.SourceFile();
+    if (top.empty()) return Status(Code::kFailedPrecondition, "VM " + name + " has no root disk");
+    return top;
+  }
+
+  Status FreezeDisk(const std::string& name, const std::string& new_top) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    auto top = DiskTop(name);
+    if (!top.ok()) return top.status();
+    if (virDomainIsActive(d->get()) != 1) {
+      // Off: the overlay made here, then the definition pointed at it.
+      auto run = RunCommand(
+          {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", top.value(), new_top});
+      if (!run.ok()) return Status(Code::kInternal, "freezing the disk: " + run.status().message());
+      chmod(new_top.c_str(), 0600);
+      Status s = SetDiskTop(name, new_top);
+      if (!s.ok()) unlink(new_top.c_str());
+      return s;
+    }
+    std::string xml =
+        "<domainsnapshot><memory snapshot='no'/><disks><disk name='vda' snapshot='external' "
+        "type='file'><driver type='qcow2'/><source file='" +
+        XmlEscape(new_top) + "'/></disk></disks></domainsnapshot>";
+    virDomainSnapshotPtr snap = virDomainSnapshotCreateXML(
+        d->get(), xml.c_str(),
+        VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |
+            VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC);
+    if (!snap) return LastError("freezing the disk of " + name);
+    virDomainSnapshotFree(snap);
+    // The next boot writes to the new top too.
+    auto config = Xml(name, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    if (!config.ok()) return config.status();
+    DomainXml doc(config.value());
+    if (doc.SourceFile() != new_top) {
+      if (!doc.SetSourceFile(new_top)) return Status(Code::kInternal, "no root disk in " + name);
+      DomPtr redefined(virDomainDefineXML(conn_.get(), doc.Dump().c_str()));
+      if (!redefined) return LastError("keeping the new disk of " + name);
+    }
+    return Status::Ok();
+  }
+
+  Status SetDiskTop(const std::string& name, const std::string& top) override {
+    auto config = Xml(name, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    if (!config.ok()) return config.status();
+    DomainXml doc(config.value());
+    if (!doc.SetSourceFile(top)) return Status(Code::kInternal, "no root disk in VM " + name);
+    DomPtr d(virDomainDefineXML(conn_.get(), doc.Dump().c_str()));
+    if (!d) return LastError("pointing the disk of " + name + " at " + top);
+    return Status::Ok();
+  }
 
  private:
   // The unix sockets libvirt binds for the VM's channels: where create put
@@ -175,6 +301,16 @@ class LibvirtHypervisor final : public Hypervisor {
       return Status(Code::kNotFound, "the VM's channel " + path + " is not open (is it running?)");
     }
     return ConnectUnix(path, timeout);
+  }
+
+  Result<std::string> Xml(const std::string& name, unsigned flags) {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    char* xml = virDomainGetXMLDesc(d->get(), flags);
+    if (!xml) return LastError("reading the definition of " + name);
+    std::string out = xml;
+    free(xml);
+    return out;
   }
 
   Result<DomPtr> Lookup(const std::string& name) {

@@ -1,0 +1,476 @@
+#include "host/store/disk_diff.h"
+
+extern "C" {
+#include <et/com_err.h>
+}
+#include <ext2fs/ext2fs.h>
+#include <libnbd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+#include "host/common/subprocess.h"
+
+namespace ws::store {
+namespace {
+
+// ---- an image over NBD, as libext2fs's block device ------------------------
+
+// An NBD export read in 256 KiB chunks, the last 64 kept: libext2fs reads
+// a block at a time, and each read would be a round trip.
+class Reader {
+ public:
+  explicit Reader(nbd_handle* h) : h_(h), size_(nbd_get_size(h)) {}
+  bool Read(uint64_t offset, size_t n, char* out) {
+    if (size_ < 0 || offset + n > static_cast<uint64_t>(size_) || offset + n < offset) return false;
+    while (n > 0) {
+      const uint64_t index = offset / kChunk;
+      const std::string* chunk = Chunk(index);
+      if (!chunk) return false;
+      const size_t at = static_cast<size_t>(offset - index * kChunk);
+      const size_t take = std::min(n, chunk->size() - at);
+      std::memcpy(out, chunk->data() + at, take);
+      out += take;
+      offset += take;
+      n -= take;
+    }
+    return true;
+  }
+  uint64_t size() const { return size_ < 0 ? 0 : static_cast<uint64_t>(size_); }
+
+ private:
+  static constexpr uint64_t kChunk = 256 * 1024;
+  static constexpr size_t kKept = 64;
+  const std::string* Chunk(uint64_t index) {
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->first == index) {
+        kept_.splice(kept_.begin(), kept_, it);
+        return &kept_.front().second;
+      }
+    }
+    const uint64_t start = index * kChunk;
+    std::string data(static_cast<size_t>(std::min<uint64_t>(kChunk, size() - start)), '\0');
+    if (nbd_pread(h_, data.data(), data.size(), start, 0) == -1) return nullptr;
+    kept_.emplace_front(index, std::move(data));
+    if (kept_.size() > kKept) kept_.pop_back();
+    return &kept_.front().second;
+  }
+  nbd_handle* h_;
+  int64_t size_;
+  std::list<std::pair<uint64_t, std::string>> kept_;  // most recent first
+};
+
+// libext2fs opens a channel by name only: the name is a key here.
+std::mutex images_mu;
+std::map<std::string, Reader*> images;  // guarded by images_mu
+
+errcode_t NbdOpen(const char* name, int flags, io_channel* channel);
+errcode_t NbdClose(io_channel io) {
+  if (--io->refcount > 0) return 0;
+  ext2fs_free_mem(&io->name);
+  ext2fs_free_mem(&io);
+  return 0;
+}
+errcode_t NbdSetBlockSize(io_channel io, int size) {
+  io->block_size = size;
+  return 0;
+}
+errcode_t NbdRead64(io_channel io, unsigned long long block, int count, void* data) {
+  const size_t size = count < 0 ? static_cast<size_t>(-count)
+                                : static_cast<size_t>(count) * static_cast<size_t>(io->block_size);
+  auto* r = static_cast<Reader*>(io->private_data);
+  const uint64_t offset = block * static_cast<uint64_t>(io->block_size);
+  if (offset >= r->size()) return EXT2_ET_SHORT_READ;
+  const size_t take = std::min<uint64_t>(size, r->size() - offset);
+  if (!r->Read(offset, take, static_cast<char*>(data))) return EXT2_ET_SHORT_READ;
+  if (take < size) std::memset(static_cast<char*>(data) + take, 0, size - take);
+  return 0;
+}
+errcode_t NbdRead(io_channel io, unsigned long block, int count, void* data) {
+  return NbdRead64(io, block, count, data);
+}
+errcode_t NbdWrite(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
+errcode_t NbdWrite64(io_channel, unsigned long long, int, const void*) { return EXT2_ET_RO_FILSYS; }
+errcode_t NbdWriteByte(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
+errcode_t NbdFlush(io_channel) { return 0; }
+errcode_t NbdSetOption(io_channel, const char*, const char*) { return EXT2_ET_INVALID_ARGUMENT; }
+
+struct_io_manager nbd_manager = [] {
+  struct_io_manager m{};
+  m.magic = EXT2_ET_MAGIC_IO_MANAGER;
+  m.name = "workspace NBD";
+  m.open = NbdOpen;
+  m.close = NbdClose;
+  m.set_blksize = NbdSetBlockSize;
+  m.read_blk = NbdRead;
+  m.write_blk = NbdWrite;
+  m.flush = NbdFlush;
+  m.write_byte = NbdWriteByte;
+  m.set_option = NbdSetOption;
+  m.read_blk64 = NbdRead64;
+  m.write_blk64 = NbdWrite64;
+  return m;
+}();
+
+errcode_t NbdOpen(const char* name, int flags, io_channel* channel) {
+  if (flags & IO_FLAG_RW) return EXT2_ET_RO_FILSYS;
+  Reader* h = nullptr;
+  {
+    std::lock_guard lock(images_mu);
+    auto it = images.find(name);
+    if (it == images.end()) return EXT2_ET_BAD_DEVICE_NAME;
+    h = it->second;
+  }
+  io_channel io = nullptr;
+  if (errcode_t e = ext2fs_get_memzero(sizeof(struct struct_io_channel), &io)) return e;
+  if (errcode_t e = ext2fs_get_mem(std::strlen(name) + 1, &io->name)) {
+    ext2fs_free_mem(&io);
+    return e;
+  }
+  std::strcpy(io->name, name);
+  io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+  io->manager = &nbd_manager;
+  io->block_size = 1024;
+  io->refcount = 1;
+  io->private_data = h;
+  *channel = io;
+  return 0;
+}
+
+// One image, served read-only by its own qemu-nbd (force-share: the VM may
+// hold the top open for writing), with its ext4 opened on top.
+class Image {
+ public:
+  ~Image() {
+    if (fs_) ext2fs_close_free(&fs_);
+    {
+      std::lock_guard lock(images_mu);
+      images.erase(key_);
+    }
+    nbd_close(h_);  // ends qemu-nbd
+  }
+  static Result<std::unique_ptr<Image>> Open(const std::string& path) {
+    static int serial = 0;
+    std::unique_ptr<Image> img(new Image());
+    img->h_ = nbd_create();
+    if (!img->h_) return Status(Code::kInternal, std::string("libnbd: ") + nbd_get_error());
+    std::string escaped;  // QEMU's option syntax doubles commas
+    for (char c : path) escaped += c == ',' ? std::string(",,") : std::string(1, c);
+    std::string opts = "driver=qcow2,file.driver=file,file.filename=" + escaped + ",force-share=on";
+    std::string a0 = "qemu-nbd", a1 = "-r", a2 = "--image-opts";
+    char* argv[] = {a0.data(), a1.data(), a2.data(), opts.data(), nullptr};
+    if (nbd_connect_systemd_socket_activation(img->h_, argv) == -1) {
+      return Status(Code::kInternal,
+                    "reading " + path + " (qemu-nbd): " + std::string(nbd_get_error()));
+    }
+    {
+      std::lock_guard lock(images_mu);
+      img->key_ = "nbd-" + std::to_string(++serial);
+      img->reader_ = std::make_unique<Reader>(img->h_);
+      images[img->key_] = img->reader_.get();
+    }
+    errcode_t e =
+        ext2fs_open2(img->key_.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, &nbd_manager, &img->fs_);
+    if (e) {
+      img->fs_ = nullptr;
+      return Status(Code::kFailedPrecondition,
+                    "the file system in " + path + " cannot be read: " + error_message(e));
+    }
+    return img;
+  }
+  ext2_filsys fs() const { return fs_; }
+
+ private:
+  Image() = default;
+  nbd_handle* h_ = nullptr;
+  std::unique_ptr<Reader> reader_;
+  std::string key_;
+  ext2_filsys fs_ = nullptr;
+};
+
+// ---- what changed in the chain ----------------------------------------------
+
+// Byte ranges [start, end), sorted, merged.
+class Ranges {
+ public:
+  void Add(uint64_t start, uint64_t length) { r_.push_back({start, start + length}); }
+  void Seal() {
+    std::sort(r_.begin(), r_.end());
+    std::vector<std::pair<uint64_t, uint64_t>> merged;
+    for (const auto& r : r_) {
+      if (!merged.empty() && r.first <= merged.back().second) {
+        merged.back().second = std::max(merged.back().second, r.second);
+      } else {
+        merged.push_back(r);
+      }
+    }
+    r_ = std::move(merged);
+  }
+  bool Touches(uint64_t start, uint64_t length) const {
+    auto it = std::upper_bound(r_.begin(), r_.end(), std::make_pair(start, UINT64_MAX));
+    if (it != r_.begin() && std::prev(it)->second > start) return true;
+    return it != r_.end() && it->first < start + length;
+  }
+  uint64_t Bytes() const {
+    uint64_t n = 0;
+    for (const auto& r : r_) n += r.second - r.first;
+    return n;
+  }
+  bool empty() const { return r_.empty(); }
+
+ private:
+  std::vector<std::pair<uint64_t, uint64_t>> r_;
+};
+
+Result<nlohmann::json> QemuImgJson(std::vector<std::string> args) {
+  args.insert(args.begin(), "qemu-img");
+  auto run = RunCommand(args);
+  if (!run.ok()) return Status(Code::kInternal, "qemu-img: " + run.status().message());
+  auto j = nlohmann::json::parse(run.value(), nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return Status(Code::kInternal, "qemu-img's answer is not a JSON array");
+  }
+  return j;
+}
+
+// The ranges of `top` held by the layers above `old` in its chain.
+Result<Ranges> ChangedRanges(const std::string& old_image, const std::string& top) {
+  auto chain = QemuImgJson({"info", "-U", "--backing-chain", "--output=json", top});
+  if (!chain.ok()) return chain.status();
+  int depth = -1;
+  for (size_t i = 0; i < chain->size(); ++i) {
+    const auto& f = (*chain)[i];
+    if (f.is_object() && f.value("filename", "") == old_image) depth = static_cast<int>(i);
+  }
+  if (depth < 0) {
+    return Status(Code::kFailedPrecondition, old_image + " is not below " + top + " any more");
+  }
+  Ranges changed;
+  if (depth == 0) return changed;
+  auto map = QemuImgJson({"map", "-U", "--output=json", top});
+  if (!map.ok()) return map.status();
+  for (const auto& e : *map) {
+    if (!e.is_object() || !e.value("present", false)) continue;
+    if (e.value("depth", depth) < depth) {
+      changed.Add(e.value("start", uint64_t{0}), e.value("length", uint64_t{0}));
+    }
+  }
+  changed.Seal();
+  return changed;
+}
+
+// ---- the file systems -------------------------------------------------------
+
+struct Walked {
+  std::map<std::string, ext2_ino_t> files;  // path -> inode
+  bool cut = false;
+};
+
+Walked Walk(ext2_filsys fs, uint64_t* budget) {
+  Walked out;
+  struct Dir {
+    ext2_ino_t ino;
+    std::string path;
+    int depth;
+  };
+  std::vector<Dir> todo = {{EXT2_ROOT_INO, "", 0}};
+  std::set<ext2_ino_t> seen_dirs = {EXT2_ROOT_INO};
+  out.files["/"] = EXT2_ROOT_INO;
+  while (!todo.empty()) {
+    Dir d = std::move(todo.back());
+    todo.pop_back();
+    struct Ctx {
+      ext2_filsys fs;
+      Dir* dir;
+      Walked* out;
+      std::vector<Dir>* todo;
+      std::set<ext2_ino_t>* seen;
+      uint64_t* budget;
+    } ctx{fs, &d, &out, &todo, &seen_dirs, budget};
+    auto each = [](ext2_ino_t, int, struct ext2_dir_entry* e, int, int, char*, void* p) -> int {
+      auto* c = static_cast<Ctx*>(p);
+      const int n = ext2fs_dirent_name_len(e);
+      std::string name(e->name, static_cast<size_t>(n));
+      if (name == "." || name == ".." || e->inode == 0) return 0;
+      if (*c->budget == 0 || c->dir->path.size() + 1 + name.size() > 4096) {
+        c->out->cut = true;
+        return *c->budget == 0 ? DIRENT_ABORT : 0;
+      }
+      --*c->budget;
+      std::string path = c->dir->path + "/" + name;
+      c->out->files[path] = e->inode;
+      ext2_inode inode;
+      if (ext2fs_read_inode(c->fs, e->inode, &inode) == 0 && LINUX_S_ISDIR(inode.i_mode)) {
+        if (c->dir->depth + 1 >= 64) {
+          c->out->cut = true;
+        } else if (c->seen->insert(e->inode).second) {  // a loop in a broken tree ends here
+          c->todo->push_back({e->inode, path, c->dir->depth + 1});
+        }
+      }
+      return 0;
+    };
+    (void)ext2fs_dir_iterate2(fs, d.ino, 0, nullptr, each, &ctx);
+  }
+  return out;
+}
+
+struct InodeBytes {
+  std::vector<unsigned char> raw;
+  ext2_inode_large* get() { return reinterpret_cast<ext2_inode_large*>(raw.data()); }
+};
+
+bool ReadInode(ext2_filsys fs, ext2_ino_t ino, InodeBytes* out) {
+  const int size = EXT2_INODE_SIZE(fs->super);
+  out->raw.assign(static_cast<size_t>(std::max<int>(size, sizeof(ext2_inode_large))), 0);
+  return ext2fs_read_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(out->raw.data()), size) == 0;
+}
+
+// The inode as it matters: all of it but the access time and the checksums.
+std::vector<unsigned char> Significant(InodeBytes in, int inode_size) {
+  auto blank = [&](size_t off, size_t n) {
+    if (off + n <= static_cast<size_t>(inode_size)) std::memset(in.raw.data() + off, 0, n);
+  };
+  blank(offsetof(ext2_inode_large, i_atime), 4);
+  blank(offsetof(ext2_inode_large, osd2.linux2.l_i_checksum_lo), 2);
+  blank(offsetof(ext2_inode_large, i_checksum_hi), 2);
+  blank(offsetof(ext2_inode_large, i_atime_extra), 4);
+  in.raw.resize(static_cast<size_t>(inode_size));
+  return in.raw;
+}
+
+// Whether the file's bytes (or its block map) differ in the changed ranges.
+bool BlocksDiffer(ext2_filsys old_fs, ext2_filsys new_fs, ext2_ino_t ino, const Ranges& changed) {
+  struct Ctx {
+    ext2_filsys old_fs, new_fs;
+    ext2_ino_t ino;
+    const Ranges* changed;
+    bool differ = false;
+    std::vector<char> a, b;
+  } ctx{old_fs, new_fs, ino, &changed, false, {}, {}};
+  const size_t bs = new_fs->blocksize;
+  ctx.a.resize(bs);
+  ctx.b.resize(bs);
+  auto each = [](ext2_filsys fs, blk64_t* blk, e2_blkcnt_t logical, blk64_t, int, void* p) -> int {
+    auto* c = static_cast<Ctx*>(p);
+    const uint64_t bs = fs->blocksize;
+    if (!c->changed->Touches(*blk * bs, bs)) return 0;
+    blk64_t old_blk = *blk;
+    if (logical >= 0) {  // data: the same logical block of the old file
+      if (ext2fs_bmap2(c->old_fs, c->ino, nullptr, nullptr, 0, static_cast<blk64_t>(logical),
+                       nullptr, &old_blk) != 0 ||
+          old_blk != *blk) {
+        c->differ = true;
+        return BLOCK_ABORT;
+      }
+    }
+    if (io_channel_read_blk64(c->old_fs->io, old_blk, 1, c->a.data()) != 0 ||
+        io_channel_read_blk64(fs->io, *blk, 1, c->b.data()) != 0 || c->a != c->b) {
+      c->differ = true;
+      return BLOCK_ABORT;
+    }
+    return 0;
+  };
+  (void)ext2fs_block_iterate3(new_fs, ino, BLOCK_FLAG_READ_ONLY, nullptr, each, &ctx);
+  return ctx.differ;
+}
+
+DiskChange Describe(DiskChange::Kind kind, const std::string& path, ext2_filsys fs,
+                    ext2_ino_t ino) {
+  DiskChange c;
+  c.kind = kind;
+  c.path = path;
+  InodeBytes in;
+  if (ReadInode(fs, ino, &in)) {
+    c.mode = in.get()->i_mode;
+    c.uid = inode_uid(*in.get());
+    c.gid = inode_gid(*in.get());
+    c.size = EXT2_I_SIZE(in.get());
+  }
+  return c;
+}
+
+}  // namespace
+
+const char* DiskChangeKindName(DiskChange::Kind k) {
+  switch (k) {
+    case DiskChange::Kind::kAdded:
+      return "added";
+    case DiskChange::Kind::kRemoved:
+      return "removed";
+    case DiskChange::Kind::kChanged:
+      break;
+  }
+  return "changed";
+}
+
+Result<DiskDiff> DiffDisks(const std::string& old_image, const std::string& new_image) {
+  DiskDiff diff;
+  auto changed = ChangedRanges(old_image, new_image);
+  if (!changed.ok()) return changed.status();
+  diff.changed_bytes = changed->Bytes();
+  if (changed->empty()) return diff;  // not a byte differs
+  auto old_img = Image::Open(old_image);
+  if (!old_img.ok()) return old_img.status();
+  auto new_img = Image::Open(new_image);
+  if (!new_img.ok()) return new_img.status();
+  ext2_filsys old_fs = (*old_img)->fs(), new_fs = (*new_img)->fs();
+  uint64_t budget = kMaxDiffFiles;
+  Walked before = Walk(old_fs, &budget);
+  budget = kMaxDiffFiles;
+  Walked after = Walk(new_fs, &budget);
+  diff.cut = before.cut || after.cut;
+  diff.files_walked = before.files.size() + after.files.size();
+  const int old_isize = EXT2_INODE_SIZE(old_fs->super), new_isize = EXT2_INODE_SIZE(new_fs->super);
+  auto a = before.files.begin();
+  auto b = after.files.begin();
+  while (a != before.files.end() || b != after.files.end()) {
+    if (b == after.files.end() || (a != before.files.end() && a->first < b->first)) {
+      diff.changes.push_back(Describe(DiskChange::Kind::kRemoved, a->first, old_fs, a->second));
+      ++a;
+      continue;
+    }
+    if (a == before.files.end() || b->first < a->first) {
+      diff.changes.push_back(Describe(DiskChange::Kind::kAdded, b->first, new_fs, b->second));
+      ++b;
+      continue;
+    }
+    InodeBytes was, is;
+    bool differ = a->second != b->second || !ReadInode(old_fs, a->second, &was) ||
+                  !ReadInode(new_fs, b->second, &is);
+    bool directory = false;
+    if (!differ) {
+      directory = LINUX_S_ISDIR(is.get()->i_mode);
+      if (directory) {
+        // A folder's entries show as their own changes: only its mode and owner count.
+        differ = was.get()->i_mode != is.get()->i_mode ||
+                 inode_uid(*was.get()) != inode_uid(*is.get()) ||
+                 inode_gid(*was.get()) != inode_gid(*is.get());
+      } else {
+        // A fast symlink or inline data is all in the inode.
+        const bool in_inode = ext2fs_is_fast_symlink(reinterpret_cast<ext2_inode*>(is.get())) ||
+                              (is.get()->i_flags & EXT4_INLINE_DATA_FL) != 0;
+        differ = Significant(was, old_isize) != Significant(is, new_isize) ||
+                 (!in_inode && BlocksDiffer(old_fs, new_fs, b->second, *changed));
+      }
+    }
+    if (differ) {
+      DiskChange c = Describe(DiskChange::Kind::kChanged, b->first, new_fs, b->second);
+      InodeBytes prior;
+      if (ReadInode(old_fs, a->second, &prior)) c.old_mode = prior.get()->i_mode;
+      diff.changes.push_back(std::move(c));
+    }
+    ++a;
+    ++b;
+  }
+  return diff;
+}
+
+}  // namespace ws::store
