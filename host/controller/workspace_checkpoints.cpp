@@ -313,6 +313,11 @@ Result<DiffView> Workspaces::Diff(const Caller& c, const std::string& name,
   if (!diff.ok()) return diff.status();
   view.diff = std::move(diff.value());
   view.seconds = Since(t0);
+  Log("workspace '" + name + "': diff since " + view.since + ": " +
+      std::to_string(view.diff.changes.size()) + " changes, " +
+      std::to_string(view.diff.files_walked) + " files walked, " +
+      std::to_string(view.diff.journal_blocks) + " blocks from the journal, " +
+      std::to_string(view.seconds) + " s");
   return view;
 }
 

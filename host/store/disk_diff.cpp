@@ -29,7 +29,35 @@ namespace {
 class Reader {
  public:
   explicit Reader(nbd_handle* h) : h_(h), size_(nbd_get_size(h)) {}
+  // The ext4 journal's latest committed copy of each block it holds
+  // (ReadJournal): read in place of the block, as a replay would write it.
+  struct Copy {
+    uint64_t offset;  // of the copy, on the device
+    bool escaped;     // its first four bytes were the journal's magic
+  };
+  void SetOverlay(std::map<uint64_t, Copy> overlay, uint64_t block_size) {
+    overlay_ = std::move(overlay);
+    block_size_ = block_size;
+  }
   bool Read(uint64_t offset, size_t n, char* out) {
+    if (!Raw(offset, n, out)) return false;
+    if (overlay_.empty()) return true;
+    const uint64_t bs = block_size_;
+    std::string copy(bs, '\0');
+    for (auto it = overlay_.lower_bound(offset / bs);
+         it != overlay_.end() && it->first * bs < offset + n; ++it) {
+      if (!Raw(it->second.offset, bs, copy.data())) return false;
+      if (it->second.escaped) std::memcpy(copy.data(), "\xc0\x3b\x39\x98", 4);
+      const uint64_t from = std::max(offset, it->first * bs);
+      const uint64_t to = std::min(offset + n, it->first * bs + bs);
+      std::memcpy(out + (from - offset), copy.data() + (from - it->first * bs), to - from);
+    }
+    return true;
+  }
+  uint64_t size() const { return size_ < 0 ? 0 : static_cast<uint64_t>(size_); }
+
+ private:
+  bool Raw(uint64_t offset, size_t n, char* out) {
     if (size_ < 0 || offset + n > static_cast<uint64_t>(size_) || offset + n < offset) return false;
     while (n > 0) {
       const uint64_t index = offset / kChunk;
@@ -44,9 +72,6 @@ class Reader {
     }
     return true;
   }
-  uint64_t size() const { return size_ < 0 ? 0 : static_cast<uint64_t>(size_); }
-
- private:
   static constexpr uint64_t kChunk = 256 * 1024;
   static constexpr size_t kKept = 64;
   const std::string* Chunk(uint64_t index) {
@@ -66,7 +91,107 @@ class Reader {
   nbd_handle* h_;
   int64_t size_;
   std::list<std::pair<uint64_t, std::string>> kept_;  // most recent first
+  std::map<uint64_t, Copy> overlay_;                  // by file system block
+  uint64_t block_size_ = 4096;
 };
+
+// ---- the ext4 journal, replayed in the view ----------------------------------
+// A guest's last changes may sit in its journal, committed but not yet
+// written in place (its kernel would replay them at the next boot): the
+// view applies them as that replay would (jbd2's format: descriptor, commit
+// and revoke blocks; 32- or 64-bit tags, with or without checksums).
+
+uint32_t Be32(const unsigned char* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+
+std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
+  std::map<uint64_t, Reader::Copy> overlay;
+  const ext2_ino_t journal = fs->super->s_journal_inum;
+  if (!ext2fs_has_feature_journal(fs->super) || journal == 0 || fs->super->s_journal_dev != 0) {
+    return overlay;
+  }
+  const uint64_t bs = fs->blocksize;
+  std::vector<unsigned char> b(bs);
+  auto where = [&](uint64_t logical, blk64_t* physical) {
+    return ext2fs_bmap2(fs, journal, nullptr, nullptr, 0, logical, nullptr, physical) == 0 &&
+           *physical != 0;
+  };
+  auto read = [&](uint64_t logical) {
+    blk64_t p = 0;
+    return where(logical, &p) && io_channel_read_blk64(fs->io, p, 1, b.data()) == 0;
+  };
+  constexpr uint32_t kMagic = 0xC03B3998;
+  if (!read(0) || Be32(&b[0]) != kMagic || (Be32(&b[4]) != 3 && Be32(&b[4]) != 4) ||
+      Be32(&b[12]) != bs) {
+    return overlay;
+  }
+  const uint64_t maxlen = Be32(&b[16]), first = Be32(&b[20]);
+  const uint32_t seq = Be32(&b[24]);
+  uint64_t pos = Be32(&b[28]);
+  if (pos == 0 || first == 0 || first >= maxlen || pos >= maxlen) return overlay;  // clean
+  const uint32_t incompat = Be32(&b[4]) == 4 ? Be32(&b[0x28]) : 0;
+  const bool is64 = incompat & 0x2, v2 = incompat & 0x8, v3 = incompat & 0x10;
+  const size_t tag_size = v3 ? (is64 ? 16 : 12) : (is64 ? 12 : 8) + (v2 ? 2 : 0);
+  const size_t tail = (v2 || v3) ? 4 : 0;
+  struct Logged {
+    uint64_t block, logical;
+    bool escaped;
+  };
+  struct Txn {
+    uint32_t seq;
+    std::vector<Logged> logged;
+  };
+  std::vector<Txn> committed;
+  std::map<uint64_t, uint32_t> revoked;  // block -> last transaction that revoked it
+  Txn open{seq, {}};
+  std::vector<uint64_t> open_revokes;
+  auto next = [&](uint64_t p) { return p + 1 >= maxlen ? first : p + 1; };
+  for (uint64_t walked = 0; walked < maxlen; ++walked) {
+    if (!read(pos) || Be32(&b[0]) != kMagic || Be32(&b[8]) != open.seq) break;
+    const uint32_t type = Be32(&b[4]);
+    if (type == 1) {  // descriptor: tags, each for the next block of the log
+      const std::vector<unsigned char> d = b;
+      size_t at = 12;
+      while (at + tag_size <= bs - tail && walked < maxlen) {
+        const unsigned char* t = &d[at];
+        uint64_t block = Be32(t);
+        const uint32_t flags = v3 ? Be32(t + 4) : (uint32_t{t[6]} << 8 | t[7]);
+        if (is64) block |= uint64_t{Be32(t + 8)} << 32;
+        pos = next(pos);
+        ++walked;
+        open.logged.push_back({block, pos, (flags & 0x1) != 0});
+        at += tag_size + ((flags & 0x2) ? 0 : 16);  // SAME_UUID, or the UUID follows
+        if (flags & 0x8) break;                     // the last tag
+      }
+    } else if (type == 2) {  // commit: the transaction holds
+      for (uint64_t r : open_revokes) revoked[r] = open.seq;
+      const uint32_t done = open.seq;
+      committed.push_back(std::move(open));
+      open = Txn{done + 1, {}};
+      open_revokes.clear();
+    } else if (type == 5) {  // revoke: blocks not to replay from this or earlier transactions
+      const size_t count = std::min<size_t>(Be32(&b[12]), bs);
+      for (size_t at = 16; at + (is64 ? 8 : 4) <= count; at += is64 ? 8 : 4) {
+        open_revokes.push_back(is64 ? (uint64_t{Be32(&b[at])} << 32 | Be32(&b[at + 4]))
+                                    : Be32(&b[at]));
+      }
+    } else {
+      break;
+    }
+    pos = next(pos);
+  }
+  for (const auto& txn : committed) {
+    for (const auto& l : txn.logged) {
+      auto r = revoked.find(l.block);
+      if (r != revoked.end() && r->second >= txn.seq) continue;
+      blk64_t p = 0;
+      if (l.block >= ext2fs_blocks_count(fs->super) || !where(l.logical, &p)) continue;
+      overlay[l.block] = {p * bs, l.escaped};
+    }
+  }
+  return overlay;
+}
 
 // libext2fs opens a channel by name only: the name is a key here.
 std::mutex images_mu;
@@ -184,9 +309,25 @@ class Image {
       return Status(Code::kFailedPrecondition,
                     "the file system in " + path + " cannot be read: " + error_message(e));
     }
+    // The journal's committed changes, as the guest's next boot would
+    // replay them: opened again through them (the superblock may be one).
+    auto overlay = ReadJournal(img->fs_);
+    if (!overlay.empty()) {
+      img->journaled_ = overlay.size();
+      img->reader_->SetOverlay(std::move(overlay), img->fs_->blocksize);
+      ext2fs_close_free(&img->fs_);
+      e = ext2fs_open2(img->key_.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, &nbd_manager, &img->fs_);
+      if (e) {
+        img->fs_ = nullptr;
+        return Status(Code::kFailedPrecondition,
+                      "the file system in " + path +
+                          " cannot be read with its journal replayed: " + error_message(e));
+      }
+    }
     return img;
   }
   ext2_filsys fs() const { return fs_; }
+  size_t journaled() const { return journaled_; }  // blocks taken from the journal
 
  private:
   Image() = default;
@@ -194,6 +335,7 @@ class Image {
   std::unique_ptr<Reader> reader_;
   std::string key_;
   ext2_filsys fs_ = nullptr;
+  size_t journaled_ = 0;
 };
 
 // ---- what changed in the chain ----------------------------------------------
@@ -422,6 +564,7 @@ Result<DiskDiff> DiffDisks(const std::string& old_image, const std::string& new_
   auto new_img = Image::Open(new_image);
   if (!new_img.ok()) return new_img.status();
   ext2_filsys old_fs = (*old_img)->fs(), new_fs = (*new_img)->fs();
+  diff.journal_blocks = (*old_img)->journaled() + (*new_img)->journaled();
   uint64_t budget = kMaxDiffFiles;
   Walked before = Walk(old_fs, &budget);
   budget = kMaxDiffFiles;

@@ -6,7 +6,10 @@
 //     ranges held by layers above the old point), which only QEMU writes —
 //     nothing the guest does in its own file system can hide a write there;
 //   - the file systems are read in user space by libext2fs, over NBD from
-//     a `qemu-nbd` per image (read-only, started by libnbd, no socket path);
+//     a `qemu-nbd` per image (read-only, started by libnbd, no socket path),
+//     each with its ext4 journal's committed transactions applied, as the
+//     guest's next boot would replay them (a change the guest left in its
+//     journal is seen);
 //   - a file is changed when its inode differs (any field but its access
 //     time and checksum: mode, owner, size, times, flags, extended
 //     attributes, its block map), or when any of its blocks lies in a
@@ -39,6 +42,7 @@ struct DiskDiff {
   bool cut = false;                 // a bound was reached: the list is incomplete
   uint64_t files_walked = 0;        // in both images
   uint64_t changed_bytes = 0;       // held by the layers above the old point
+  uint64_t journal_blocks = 0;      // blocks read from the ext4 journals (replayed)
 };
 
 inline constexpr uint64_t kMaxDiffFiles = 2'000'000;
