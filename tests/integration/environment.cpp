@@ -130,7 +130,24 @@ void StopDaemon(const std::string& state_dir) {
   }
 }
 
+// Every tripwire alert a daemon raised (its log's "tripwire:" lines) goes
+// to one file per run, so the run shows the decoys' false-alert rate: only
+// the tests that send a decoy on purpose should have any.
+std::string TripwireLog() {
+  const char* v = getenv("WORKSPACE_TEST_TRIPWIRE_LOG");
+  return v && *v ? v : "/tmp/workspace-test-tripwires.log";
+}
+
+void KeepTripwires(const std::string& state_dir) {
+  std::ifstream log(state_dir + "/daemon.log");
+  std::ofstream out(TripwireLog(), std::ios::app);
+  for (std::string line; std::getline(log, line);) {
+    if (line.find(" tripwire: ") != std::string::npos) out << state_dir << " " << line << "\n";
+  }
+}
+
 void CleanUpStateDir(const std::string& state_dir, const World& w) {
+  KeepTripwires(state_dir);
   RunOptions o;
   o.env["WORKSPACE_STATE_DIR"] = state_dir;
   auto list = Run({w.bin(), "list", "--json"}, o);
@@ -150,8 +167,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "integration_tests: must run as root (the daemon runs as root)\n");
     return 1;
   }
+  std::ofstream(ws::test::TripwireLog(), std::ios::trunc);
   ws::test::World::Get().SetUp();
   int rc = RUN_ALL_TESTS();
   ws::test::World::Get().TearDown();
+  {
+    std::ifstream kept(ws::test::TripwireLog());
+    int n = 0;
+    for (std::string line; std::getline(kept, line);) ++n;
+    std::printf("tripwire alerts raised in this run: %d (each in %s)\n", n,
+                ws::test::TripwireLog().c_str());
+  }
   return rc;
 }

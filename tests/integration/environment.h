@@ -51,5 +51,7 @@ void StopDaemon(const std::string& state_dir);
 void EnsureUser(const std::string& user, bool in_group);
 // Destroys every workspace of a state dir, stops its daemon, removes the dir.
 void CleanUpStateDir(const std::string& state_dir, const World& w);
+// Where every daemon's tripwire alerts of this run are kept (KeepTripwires).
+std::string TripwireLog();
 
 }  // namespace ws::test
