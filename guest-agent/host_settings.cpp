@@ -9,6 +9,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "guest-agent/decoy_reads.h"
 #include "guest-agent/users.h"
 #include "host/common/atomic_file.h"
 #include "host/common/unique_fd.h"
@@ -63,6 +64,7 @@ Status PlantHomeFiles(const std::vector<HomeFile>& files) {
   if (!user.ok()) return user.status();
   unique_fd home(open(user->home.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!home) return ErrnoStatus("the home " + user->home, errno);
+  std::vector<std::string> watched;  // ours: planted now or before (the same bytes)
   for (const auto& f : files) {
     // Down the path from the home, never through a link.
     unique_fd dir(dup(home.get()));
@@ -82,13 +84,20 @@ Status PlantHomeFiles(const std::vector<HomeFile>& files) {
     if (!ok) continue;  // something else is there: left as it is
     unique_fd out(openat(dir.get(), rest.c_str(),
                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f.mode & 0777));
-    if (!out) continue;  // already there (the user's own, or planted before)
+    if (!out) {  // already there: planted before (watched), or the user's own (left alone)
+      if (ReadFileOrEmpty(user->home + "/" + f.path) == f.content) {
+        watched.push_back(user->home + "/" + f.path);
+      }
+      continue;
+    }
+    watched.push_back(user->home + "/" + f.path);
     if (!WriteAll(out.get(), f.content.data(), f.content.size())) {
       return ErrnoStatus("writing ~/" + f.path, errno);
     }
     (void)fchown(out.get(), user->uid, user->gid);
     (void)fchmod(out.get(), f.mode & 0777);
   }
+  WatchDecoyReads(watched);
   return Status::Ok();
 }
 

@@ -107,6 +107,25 @@ bool SplitHostPort(const std::string& hp, uint16_t default_port, std::string* ho
   return true;
 }
 
+}  // namespace
+
+void DescribeProcess(int pid, v1::EgressRequest* req) {
+  const std::string base = "/proc/" + std::to_string(pid);
+  req->set_pid(pid);
+  std::ifstream cmd(base + "/cmdline");
+  std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  for (auto& ch : c) ch = ch == '\0' ? ' ' : ch;
+  while (!c.empty() && c.back() == ' ') c.pop_back();
+  req->set_command(c.substr(0, 512));
+  std::ifstream cg(base + "/cgroup");
+  std::string cgl;
+  if (std::getline(cg, cgl) && cgl.find("/workspace-exec/") != std::string::npos) {
+    req->set_exec_id(cgl.substr(cgl.find("/workspace-exec/") + 16));
+  }
+}
+
+namespace {
+
 // The process owning the other end of `fd` (a loopback TCP connection to `port`).
 void FindOwner(int fd, uint16_t port_here, v1::EgressRequest* req) {
   sockaddr_in peer{};
@@ -146,17 +165,7 @@ void FindOwner(int fd, uint16_t port_here, v1::EgressRequest* req) {
     }
     closedir(fds);
     if (!found) continue;
-    req->set_pid(std::atoi(e->d_name));
-    std::ifstream cmd(base + "/cmdline");
-    std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-    for (auto& ch : c) ch = ch == '\0' ? ' ' : ch;
-    while (!c.empty() && c.back() == ' ') c.pop_back();
-    req->set_command(c.substr(0, 512));
-    std::ifstream cg(base + "/cgroup");
-    std::string cgl;
-    if (std::getline(cg, cgl) && cgl.find("/workspace-exec/") != std::string::npos) {
-      req->set_exec_id(cgl.substr(cgl.find("/workspace-exec/") + 16));
-    }
+    DescribeProcess(std::atoi(e->d_name), req);
     break;
   }
   closedir(proc);
@@ -282,6 +291,14 @@ void EgressProxy::Announce(v1::EgressRequest req, std::shared_ptr<Pending> p, ui
     pending_.erase(req.id());
   }
   Reply(fd, "504 Gateway Timeout", "workspace: the host did not decide in time\n");
+}
+
+void EgressProxy::Report(v1::EgressRequest req) {
+  std::lock_guard lock(mu_);
+  if (watchers_ == 0 || announce_.size() >= 256) return;
+  req.set_id(++next_id_);
+  announce_.push_back(std::move(req));
+  cv_.notify_all();
 }
 
 grpc::Status EgressProxy::Watch(grpc::ServerContext* ctx,

@@ -26,6 +26,10 @@ namespace ws::agent {
 inline constexpr uint16_t kProxyPort = 3128;
 inline constexpr uint16_t kRegistryPort = 3129;
 
+// Sets pid, command (cmdline, at most 512 bytes) and exec_id (its
+// workspace-exec cgroup) of `req` from /proc.
+void DescribeProcess(int pid, workspace::v1::EgressRequest* req);
+
 class EgressProxy {
  public:
   static EgressProxy& Instance();
@@ -39,6 +43,10 @@ class EgressProxy {
   grpc::Status Tunnel(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<workspace::v1::TunnelMessage, workspace::v1::TunnelMessage>* s);
+  // A report for the host on the same stream, answered by nothing (a
+  // decoy file opened: method FILE-READ). Dropped when no host watches or
+  // 256 wait already.
+  void Report(workspace::v1::EgressRequest req);
 
  private:
   struct Pending {

@@ -15,9 +15,14 @@ std::string AlertText(const v1::Alert& a) {
   if (!a.command().empty()) who += " by " + Printable(a.command());
   if (a.pid() != 0) who += " (pid " + std::to_string(a.pid()) + ")";
   if (!a.exec_id().empty()) who += " in exec " + Printable(a.exec_id());
-  std::string line = Printable(a.time()) + "  " + Printable(a.decoy()) + " from " +
-                     Printable(a.where()) + " seen in " + Printable(a.channel());
-  if (!a.target().empty()) line += " to " + Printable(a.target());
+  std::string line =
+      Printable(a.time()) + "  " + Printable(a.decoy()) + " from " + Printable(a.where());
+  if (a.channel() == "file-read") {
+    line += " read (" + Printable(a.target()) + ")";
+  } else {
+    line += " seen in " + Printable(a.channel());
+    if (!a.target().empty()) line += " to " + Printable(a.target());
+  }
   line += who;
   if (!a.detail().empty()) line += ": " + Printable(a.detail());
   return line;
@@ -106,6 +111,11 @@ void PrintExecSummary(Stub* stub, const std::string& name, const std::string& la
       }
     }
     if (flagged > shown) out += "  ... and " + std::to_string(flagged - shown) + " more\n";
+    if (diff->cut()) {
+      out +=
+          "  THE LIST IS INCOMPLETE: the disk's walk stopped at a bound or an unreadable folder "
+          "(treat the workspace as compromised)\n";
+    }
     out += "  files changed outside the shares: " + std::to_string(diff->entries_size()) + " (" +
            std::to_string(flagged) + " that run, are setuid or executable; workspace diff " + name +
            " " + label + ")\n";
@@ -196,8 +206,8 @@ TripwireCommands::TripwireCommands(CLI::App& app, Context& context) : c(context)
     }
     if (resp.dropped() > 0) {
       std::printf(
-          "(%llu more alerts were raised past the 1000 kept; the audit log names each: "
-          "workspace audit %s)\n",
+          "(%llu older alerts were dropped to keep the newest 1000; the audit log names "
+          "each send: workspace audit %s)\n",
           static_cast<unsigned long long>(resp.dropped()), name.c_str());
     }
     if (shown > 0) {
@@ -308,6 +318,12 @@ TripwireCommands::TripwireCommands(CLI::App& app, Context& context) : c(context)
     if (!diff.ok()) return void(c.code = Fail(diff.status()));
     if (diff_json) return void(std::printf("%s\n", ToJson(diff.value()).c_str()));
     for (const auto& e : diff->entries()) std::printf("%s\n", EntryText(e).c_str());
+    for (const auto& u : diff->unreadable()) {
+      std::fprintf(stderr,
+                   "workspace: the folder %s could not be read whole: what it holds may be "
+                   "missing from the list\n",
+                   Printable(u).c_str());
+    }
     std::fprintf(stderr,
                  "workspace: %d change%s on the disk of '%s' since %s (%s written, %.1f s)%s\n",
                  diff->entries_size(), diff->entries_size() == 1 ? "" : "s", diff_name.c_str(),

@@ -274,6 +274,7 @@ grpc::Status ControllerService::Diff(Ctx* ctx, const v1::DiffRequest* req, v1::D
   resp->set_files_walked(d->diff.files_walked);
   resp->set_changed_bytes(d->diff.changed_bytes);
   resp->set_seconds(d->seconds);
+  for (const auto& u : d->diff.unreadable) resp->add_unreadable(GuestText(u, 4096));
   struct Row {
     int rank;
     const store::DiskChange* change;

@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "host/common/atomic_file.h"
+#include "host/common/cleanup.h"
 #include "host/common/log.h"
 #include "host/common/names.h"
 #include "host/common/time_format.h"
@@ -64,6 +67,16 @@ void Workspaces::QuiesceGuest(const std::string& name, const std::function<void(
     if (std::string thaw = run({"/sbin/fsfreeze", "--unfreeze", "/"}); thaw.empty()) return;
   }
   Log("workspace '" + name + "': could not thaw its root file system after reading its disk");
+}
+
+// A new layer's file: its number and a time stamp, so no name is ever a
+// layer still in use (a number not advanced after a failure).
+std::string Workspaces::LayerPath(const std::string& name, uint64_t number) const {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return layout_.WorkspaceDir(name) + "/disk-" + std::to_string(number) + "-" + std::to_string(ns) +
+         ".qcow2";
 }
 
 std::string Workspaces::CheckpointsPath(const std::string& name) const {
@@ -132,10 +145,7 @@ Result<CheckpointView> Workspaces::Checkpoint(const Caller& c, const std::string
   }
   auto top = snaps->DiskTop(name);
   if (!top.ok()) return top.status();
-  const std::string new_top =
-      layout_.WorkspaceDir(name) + "/disk-" + std::to_string(list->next) + ".qcow2";
-  std::error_code ec;
-  fs::remove(new_top, ec);  // a leftover of a failed one
+  const std::string new_top = LayerPath(name, list->next);
   Status frozen;
   auto freeze = [&] { frozen = snaps->FreezeDisk(name, new_top); };
   if (ws->state == virt::VmState::kRunning) {
@@ -229,10 +239,8 @@ Result<RollbackResult> Workspaces::Rollback(const Caller& c, const std::string& 
   auto old_top = snaps->DiskTop(name);
   if (!old_top.ok()) return old_top.status();
   // The fresh overlay first: a failure here loses nothing.
-  const std::string fresh =
-      layout_.WorkspaceDir(name) + "/disk-" + std::to_string(list->next) + ".qcow2";
+  const std::string fresh = LayerPath(name, list->next);
   std::error_code ec;
-  fs::remove(fresh, ec);
   if (Status s = store::CreateOverlay(target.layer, fresh, ws->meta.disk_gib); !s.ok()) return s;
   DetachGuest(name);
   if (ws->state != virt::VmState::kStopped && ws->state != virt::VmState::kCrashed) {
@@ -280,11 +288,36 @@ void Workspaces::DropCheckpoints(const std::string& name, const std::string& kee
   fs::remove(CheckpointsPath(name), ec);
 }
 
+namespace {
+
+// Diffs run at most two at once in the daemon, one per workspace: each
+// holds two qemu-nbd and walks two file systems.
+std::mutex diffs_mu;
+std::set<std::string> diffs_running;  // guarded by diffs_mu
+
+}  // namespace
+
 Result<DiffView> Workspaces::Diff(const Caller& c, const std::string& name,
                                   const std::string& label) {
   const auto t0 = Clock::now();
   auto ws = Find(c, name);
   if (!ws.ok()) return ws.status();
+  {
+    std::lock_guard lock(diffs_mu);
+    if (diffs_running.count(name) || diffs_running.size() >= 2) {
+      return Status(Code::kResourceExhausted,
+                    "another diff is running (one per workspace, two in all); try again when it "
+                    "ends");
+    }
+    diffs_running.insert(name);
+  }
+  Cleanup done([&] {
+    std::lock_guard lock(diffs_mu);
+    diffs_running.erase(name);
+  });
+  // Not while a checkpoint, rollback or reset moves its layers.
+  auto lock = LockFor(name);
+  std::lock_guard guard(*lock);
   if (ws->meta.disk.empty()) {
     return Status(Code::kFailedPrecondition, "workspace '" + name + "' has no disk (image " +
                                                  ws->meta.image + " boots from memory)");

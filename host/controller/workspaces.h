@@ -265,6 +265,7 @@ class Workspaces {
     std::vector<CheckpointItem> items;
   };
   std::string CheckpointsPath(const std::string& name) const;
+  std::string LayerPath(const std::string& name, uint64_t number) const;
   Result<CheckpointList> ReadCheckpoints(const std::string& name) const;
   Status WriteCheckpoints(const std::string& name, const CheckpointList& list) const;
   void QuiesceGuest(const std::string& name, const std::function<void()>& then);

@@ -206,6 +206,26 @@ void EgressRelay::WatchLoop() {
 // than 255 bytes: a longer one is dropped. The agent adapter has cut and
 // cleaned every field: a handler holds a few KiB, whatever the guest sent.
 void EgressRelay::Take(const std::shared_ptr<guest::GuestAgent>& agent, const EgressAttempt& req) {
+  if (req.method == "FILE-READ") {  // a decoy file opened: no connection to answer
+    std::shared_ptr<tripwire::Tripwire> tripwire;
+    {
+      MutexLock lock(shared_->mu);
+      tripwire = shared_->tripwire;
+    }
+    if (!tripwire || shared_->handlers.fetch_add(1) >= kMaxHandlers) {
+      if (tripwire) --shared_->handlers;
+      return;
+    }
+    try {  // off this thread: telling the exec may wait on the agent
+      std::thread([shared = shared_, tripwire, req] {
+        (void)tripwire->RaiseFileRead(req.host, req.pid, req.command, req.exec_id);
+        --shared->handlers;
+      }).detach();
+    } catch (const std::system_error&) {
+      --shared_->handlers;
+    }
+    return;
+  }
   if (req.host.size() > kMaxHostName) {
     Drop(*shared_, req, "a host name longer than " + std::to_string(kMaxHostName) + " bytes");
     return;

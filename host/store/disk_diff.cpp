@@ -108,9 +108,13 @@ uint32_t Be32(const unsigned char* p) {
 std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
   std::map<uint64_t, Reader::Copy> overlay;
   const ext2_ino_t journal = fs->super->s_journal_inum;
-  if (!ext2fs_has_feature_journal(fs->super) || journal == 0 || fs->super->s_journal_dev != 0) {
+  // Only what the kernel would replay: a journal marked as needing it.
+  if (!ext2fs_has_feature_journal(fs->super) || journal == 0 || fs->super->s_journal_dev != 0 ||
+      !ext2fs_has_feature_journal_needs_recovery(fs->super)) {
     return overlay;
   }
+  ext2_inode jinode;
+  if (ext2fs_read_inode(fs, journal, &jinode) != 0) return overlay;
   const uint64_t bs = fs->blocksize;
   std::vector<unsigned char> b(bs);
   auto where = [&](uint64_t logical, blk64_t* physical) {
@@ -127,12 +131,14 @@ std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
     return overlay;
   }
   const uint64_t maxlen = Be32(&b[16]), first = Be32(&b[20]);
+  // A journal longer than its file is refused (as the kernel does).
+  if (maxlen > EXT2_I_SIZE(&jinode) / bs) return overlay;
   const uint32_t seq = Be32(&b[24]);
   uint64_t pos = Be32(&b[28]);
   if (pos == 0 || first == 0 || first >= maxlen || pos >= maxlen) return overlay;  // clean
   const uint32_t incompat = Be32(&b[4]) == 4 ? Be32(&b[0x28]) : 0;
   const bool is64 = incompat & 0x2, v2 = incompat & 0x8, v3 = incompat & 0x10;
-  const size_t tag_size = v3 ? (is64 ? 16 : 12) : (is64 ? 12 : 8) + (v2 ? 2 : 0);
+  const size_t tag_size = v3 ? 16 : (is64 ? 12 : 8) + (v2 ? 2 : 0);
   const size_t tail = (v2 || v3) ? 4 : 0;
   struct Logged {
     uint64_t block, logical;
@@ -145,7 +151,10 @@ std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
   std::vector<Txn> committed;
   std::map<uint64_t, uint32_t> revoked;  // block -> last transaction that revoked it
   Txn open{seq, {}};
-  std::vector<uint64_t> open_revokes;
+  std::set<uint64_t> open_revokes;
+  // Bounded by the journal's length: at most one entry per block logged.
+  const uint64_t most = std::min<uint64_t>(maxlen, ext2fs_blocks_count(fs->super));
+  uint64_t entries = 0;
   auto next = [&](uint64_t p) { return p + 1 >= maxlen ? first : p + 1; };
   for (uint64_t walked = 0; walked < maxlen; ++walked) {
     if (!read(pos) || Be32(&b[0]) != kMagic || Be32(&b[8]) != open.seq) break;
@@ -160,6 +169,7 @@ std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
         if (is64) block |= uint64_t{Be32(t + 8)} << 32;
         pos = next(pos);
         ++walked;
+        if (++entries > most) return overlay;
         open.logged.push_back({block, pos, (flags & 0x1) != 0});
         at += tag_size + ((flags & 0x2) ? 0 : 16);  // SAME_UUID, or the UUID follows
         if (flags & 0x8) break;                     // the last tag
@@ -173,8 +183,9 @@ std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
     } else if (type == 5) {  // revoke: blocks not to replay from this or earlier transactions
       const size_t count = std::min<size_t>(Be32(&b[12]), bs);
       for (size_t at = 16; at + (is64 ? 8 : 4) <= count; at += is64 ? 8 : 4) {
-        open_revokes.push_back(is64 ? (uint64_t{Be32(&b[at])} << 32 | Be32(&b[at + 4]))
-                                    : Be32(&b[at]));
+        if (++entries > most) return overlay;
+        open_revokes.insert(is64 ? (uint64_t{Be32(&b[at])} << 32 | Be32(&b[at + 4]))
+                                 : Be32(&b[at]));
       }
     } else {
       break;
@@ -184,7 +195,8 @@ std::map<uint64_t, Reader::Copy> ReadJournal(ext2_filsys fs) {
   for (const auto& txn : committed) {
     for (const auto& l : txn.logged) {
       auto r = revoked.find(l.block);
-      if (r != revoked.end() && r->second >= txn.seq) continue;
+      // Revoked by this transaction or a later one (sequence numbers wrap).
+      if (r != revoked.end() && static_cast<int32_t>(r->second - txn.seq) >= 0) continue;
       blk64_t p = 0;
       if (l.block >= ext2fs_blocks_count(fs->super) || !where(l.logical, &p)) continue;
       overlay[l.block] = {p * bs, l.escaped};
@@ -270,6 +282,10 @@ errcode_t NbdOpen(const char* name, int flags, io_channel* channel) {
   return 0;
 }
 
+// Read-only; a bad checksum does not stop the read (the guest wrote the
+// bytes; what counts is what its kernel would use).
+constexpr int kOpenFlags = EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS;
+
 // One image, served read-only by its own qemu-nbd (force-share: the VM may
 // hold the top open for writing), with its ext4 opened on top.
 class Image {
@@ -303,7 +319,7 @@ class Image {
       images[img->key_] = img->reader_.get();
     }
     errcode_t e =
-        ext2fs_open2(img->key_.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, &nbd_manager, &img->fs_);
+        ext2fs_open2(img->key_.c_str(), nullptr, kOpenFlags, 0, 0, &nbd_manager, &img->fs_);
     if (e) {
       img->fs_ = nullptr;
       return Status(Code::kFailedPrecondition,
@@ -314,9 +330,10 @@ class Image {
     auto overlay = ReadJournal(img->fs_);
     if (!overlay.empty()) {
       img->journaled_ = overlay.size();
+      for (const auto& [block, copy] : overlay) img->journal_blocks_.push_back(block);
       img->reader_->SetOverlay(std::move(overlay), img->fs_->blocksize);
       ext2fs_close_free(&img->fs_);
-      e = ext2fs_open2(img->key_.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, &nbd_manager, &img->fs_);
+      e = ext2fs_open2(img->key_.c_str(), nullptr, kOpenFlags, 0, 0, &nbd_manager, &img->fs_);
       if (e) {
         img->fs_ = nullptr;
         return Status(Code::kFailedPrecondition,
@@ -328,6 +345,7 @@ class Image {
   }
   ext2_filsys fs() const { return fs_; }
   size_t journaled() const { return journaled_; }  // blocks taken from the journal
+  const std::vector<uint64_t>& journal_blocks() const { return journal_blocks_; }
 
  private:
   Image() = default;
@@ -336,6 +354,7 @@ class Image {
   std::string key_;
   ext2_filsys fs_ = nullptr;
   size_t journaled_ = 0;
+  std::vector<uint64_t> journal_blocks_;
 };
 
 // ---- what changed in the chain ----------------------------------------------
@@ -411,12 +430,22 @@ Result<Ranges> ChangedRanges(const std::string& old_image, const std::string& to
 
 // ---- the file systems -------------------------------------------------------
 
+// What one diff may spend, whatever the guest built: files, path bytes, and
+// steps (directory entries and blocks visited, empty ones too).
+struct Budget {
+  uint64_t files = kMaxDiffFiles;
+  uint64_t path_bytes = 256ull << 20;
+  uint64_t steps = 50'000'000;
+  bool Step() { return steps > 0 && --steps > 0; }
+};
+
 struct Walked {
   std::map<std::string, ext2_ino_t> files;  // path -> inode
   bool cut = false;
+  std::vector<std::string> unreadable;  // folders whose entries could not all be read
 };
 
-Walked Walk(ext2_filsys fs, uint64_t* budget) {
+Walked Walk(ext2_filsys fs, Budget* budget) {
   Walked out;
   struct Dir {
     ext2_ino_t ino;
@@ -435,18 +464,29 @@ Walked Walk(ext2_filsys fs, uint64_t* budget) {
       Walked* out;
       std::vector<Dir>* todo;
       std::set<ext2_ino_t>* seen;
-      uint64_t* budget;
+      Budget* budget;
+      bool aborted = false;
     } ctx{fs, &d, &out, &todo, &seen_dirs, budget};
     auto each = [](ext2_ino_t, int, struct ext2_dir_entry* e, int, int, char*, void* p) -> int {
       auto* c = static_cast<Ctx*>(p);
+      if (!c->budget->Step()) {
+        c->out->cut = c->aborted = true;
+        return DIRENT_ABORT;
+      }
       const int n = ext2fs_dirent_name_len(e);
       std::string name(e->name, static_cast<size_t>(n));
       if (name == "." || name == ".." || e->inode == 0) return 0;
-      if (*c->budget == 0 || c->dir->path.size() + 1 + name.size() > 4096) {
+      const size_t bytes = c->dir->path.size() + 1 + name.size();
+      if (bytes > 4096) {
         c->out->cut = true;
-        return *c->budget == 0 ? DIRENT_ABORT : 0;
+        return 0;
       }
-      --*c->budget;
+      if (c->budget->files == 0 || c->budget->path_bytes < bytes) {
+        c->out->cut = c->aborted = true;
+        return DIRENT_ABORT;
+      }
+      --c->budget->files;
+      c->budget->path_bytes -= bytes;
       std::string path = c->dir->path + "/" + name;
       c->out->files[path] = e->inode;
       ext2_inode inode;
@@ -459,7 +499,13 @@ Walked Walk(ext2_filsys fs, uint64_t* budget) {
       }
       return 0;
     };
-    (void)ext2fs_dir_iterate2(fs, d.ino, 0, nullptr, each, &ctx);
+    const errcode_t e =
+        ext2fs_dir_iterate2(fs, d.ino, DIRENT_FLAG_INCLUDE_EMPTY, nullptr, each, &ctx);
+    if (ctx.aborted) break;
+    if (e != 0) {  // a block of it unreadable: what came after it is not seen
+      out.cut = true;
+      if (out.unreadable.size() < 100) out.unreadable.push_back(d.path.empty() ? "/" : d.path);
+    }
   }
   return out;
 }
@@ -489,20 +535,27 @@ std::vector<unsigned char> Significant(InodeBytes in, int inode_size) {
 }
 
 // Whether the file's bytes (or its block map) differ in the changed ranges.
-bool BlocksDiffer(ext2_filsys old_fs, ext2_filsys new_fs, ext2_ino_t ino, const Ranges& changed) {
+// A map that cannot be walked, or a walk past the budget, counts as differing.
+bool BlocksDiffer(ext2_filsys old_fs, ext2_filsys new_fs, ext2_ino_t ino, const Ranges& changed,
+                  Budget* budget) {
   struct Ctx {
     ext2_filsys old_fs, new_fs;
     ext2_ino_t ino;
     const Ranges* changed;
+    Budget* budget;
     bool differ = false;
     std::vector<char> a, b;
-  } ctx{old_fs, new_fs, ino, &changed, false, {}, {}};
+  } ctx{old_fs, new_fs, ino, &changed, budget, false, {}, {}};
   const size_t bs = new_fs->blocksize;
   ctx.a.resize(bs);
   ctx.b.resize(bs);
   auto each = [](ext2_filsys fs, blk64_t* blk, e2_blkcnt_t logical, blk64_t, int, void* p) -> int {
     auto* c = static_cast<Ctx*>(p);
     const uint64_t bs = fs->blocksize;
+    if (!c->budget->Step()) {
+      c->differ = true;
+      return BLOCK_ABORT;
+    }
     if (!c->changed->Touches(*blk * bs, bs)) return 0;
     blk64_t old_blk = *blk;
     if (logical >= 0) {  // data: the same logical block of the old file
@@ -520,7 +573,9 @@ bool BlocksDiffer(ext2_filsys old_fs, ext2_filsys new_fs, ext2_ino_t ino, const 
     }
     return 0;
   };
-  (void)ext2fs_block_iterate3(new_fs, ino, BLOCK_FLAG_READ_ONLY, nullptr, each, &ctx);
+  if (ext2fs_block_iterate3(new_fs, ino, BLOCK_FLAG_READ_ONLY, nullptr, each, &ctx) != 0) {
+    return true;
+  }
   return ctx.differ;
 }
 
@@ -565,16 +620,27 @@ Result<DiskDiff> DiffDisks(const std::string& old_image, const std::string& new_
   if (!new_img.ok()) return new_img.status();
   ext2_filsys old_fs = (*old_img)->fs(), new_fs = (*new_img)->fs();
   diff.journal_blocks = (*old_img)->journaled() + (*new_img)->journaled();
-  uint64_t budget = kMaxDiffFiles;
-  Walked before = Walk(old_fs, &budget);
-  budget = kMaxDiffFiles;
-  Walked after = Walk(new_fs, &budget);
+  // A block the journal replaces is a changed one too (compared, not assumed).
+  for (const auto* img : {&*old_img, &*new_img}) {
+    for (uint64_t block : (*img)->journal_blocks())
+      changed->Add(block * new_fs->blocksize, new_fs->blocksize);
+  }
+  changed->Seal();
+  Budget old_budget, new_budget;
+  Walked before = Walk(old_fs, &old_budget);
+  Walked after = Walk(new_fs, &new_budget);
   diff.cut = before.cut || after.cut;
+  diff.unreadable = after.unreadable;
+  diff.unreadable.insert(diff.unreadable.end(), before.unreadable.begin(), before.unreadable.end());
   diff.files_walked = before.files.size() + after.files.size();
   const int old_isize = EXT2_INODE_SIZE(old_fs->super), new_isize = EXT2_INODE_SIZE(new_fs->super);
   auto a = before.files.begin();
   auto b = after.files.begin();
   while (a != before.files.end() || b != after.files.end()) {
+    if (diff.changes.size() >= kMaxDiffChanges) {
+      diff.cut = true;
+      break;
+    }
     if (b == after.files.end() || (a != before.files.end() && a->first < b->first)) {
       diff.changes.push_back(Describe(DiskChange::Kind::kRemoved, a->first, old_fs, a->second));
       ++a;
@@ -601,7 +667,7 @@ Result<DiskDiff> DiffDisks(const std::string& old_image, const std::string& new_
         const bool in_inode = ext2fs_is_fast_symlink(reinterpret_cast<ext2_inode*>(is.get())) ||
                               (is.get()->i_flags & EXT4_INLINE_DATA_FL) != 0;
         differ = Significant(was, old_isize) != Significant(is, new_isize) ||
-                 (!in_inode && BlocksDiffer(old_fs, new_fs, b->second, *changed));
+                 (!in_inode && BlocksDiffer(old_fs, new_fs, b->second, *changed, &new_budget));
       }
     }
     if (differ) {

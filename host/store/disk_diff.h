@@ -14,8 +14,9 @@
 //     time and checksum: mode, owner, size, times, flags, extended
 //     attributes, its block map), or when any of its blocks lies in a
 //     changed range and its bytes there differ.
-// Bounded: at most kMaxDiffFiles files walked per image, 64 levels, 4 KiB
-// paths; past a bound the result says it was cut.
+// Bounded: at most kMaxDiffFiles files and 256 MiB of paths walked per
+// image, 50,000,000 entries and blocks visited, 64 levels, 4 KiB paths,
+// kMaxDiffChanges listed; past a bound the result says it was cut.
 #pragma once
 
 #include <cstdint>
@@ -43,9 +44,12 @@ struct DiskDiff {
   uint64_t files_walked = 0;        // in both images
   uint64_t changed_bytes = 0;       // held by the layers above the old point
   uint64_t journal_blocks = 0;      // blocks read from the ext4 journals (replayed)
+  // Folders whose entries could not all be read (the list is cut there).
+  std::vector<std::string> unreadable;
 };
 
 inline constexpr uint64_t kMaxDiffFiles = 2'000'000;
+inline constexpr size_t kMaxDiffChanges = 50'000;  // listed; past it the list is cut
 
 // `old_image` must be in `new_image`'s backing chain (or be it: nothing
 // changed). Both are qcow2 files on the host.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -52,8 +53,13 @@ std::string AlertLine(const Alert& a) {
   if (a.pid != 0) who += (who.empty() ? " by pid " : " (pid ") + std::to_string(a.pid);
   if (a.pid != 0 && !a.command.empty()) who += ")";
   if (!a.exec_id.empty()) who += ", exec " + Printable(a.exec_id);
-  std::string line = "decoy " + a.decoy + " (" + a.where + ") seen in " + a.channel;
-  if (!a.target.empty()) line += " to " + Printable(a.target);
+  std::string line = "decoy " + a.decoy + " (" + a.where + ")";
+  if (a.channel == "file-read") {
+    line += " read from " + Printable(a.target);
+  } else {
+    line += " seen in " + a.channel;
+    if (!a.target.empty()) line += " to " + Printable(a.target);
+  }
   line += who;
   if (!a.detail.empty()) line += ": " + Printable(a.detail);
   return line;
@@ -62,11 +68,23 @@ std::string AlertLine(const Alert& a) {
 Status AlertLog::Append(const Alert& a) {
   std::lock_guard lock(mu_);
   // Bounded: past kMaxAlerts only the count of dropped ones grows.
+  // Bounded: past kMaxAlerts the oldest half goes (counted as dropped), so
+  // the newest are always kept and the seen count still holds.
   const std::string kept = ReadFileOrEmpty(path());
-  if (static_cast<size_t>(std::count(kept.begin(), kept.end(), '\n')) >= kMaxAlerts) {
+  const size_t lines = static_cast<size_t>(std::count(kept.begin(), kept.end(), '\n'));
+  if (lines >= kMaxAlerts) {
+    size_t cut = 0;
+    for (size_t i = 0; i < kMaxAlerts / 2; ++i) cut = kept.find('\n', cut) + 1;
+    const uint64_t seen =
+        std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.seen").c_str(), nullptr, 10);
     const uint64_t dropped =
         std::strtoull(ReadFileOrEmpty(dir_ + "/alerts.dropped").c_str(), nullptr, 10);
-    return WriteFileAtomically(dir_ + "/alerts.dropped", std::to_string(dropped + 1), 0600);
+    if (Status s = WriteFileAtomically(path(), kept.substr(cut), 0600); !s.ok()) return s;
+    (void)WriteFileAtomically(dir_ + "/alerts.seen",
+                              std::to_string(seen > kMaxAlerts / 2 ? seen - kMaxAlerts / 2 : 0),
+                              0600);
+    (void)WriteFileAtomically(dir_ + "/alerts.dropped", std::to_string(dropped + kMaxAlerts / 2),
+                              0600);
   }
   const std::string line = AlertToJson(a) + "\n";
   const int fd = open(path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -116,7 +134,65 @@ std::vector<const Decoy*> Tripwire::Scan(std::string_view bytes) const {
   return watch.Feed(bytes);
 }
 
+bool Tripwire::RaiseFileRead(const std::string& path, int32_t pid, const std::string& command,
+                             const std::string& exec_id) {
+  // The tool each file is for, by the first word of its command line.
+  const std::string tool = command.substr(0, command.find(' '));
+  const std::string base = tool.substr(tool.rfind('/') + 1);
+  bool any = false;
+  for (const auto& d : index_->decoys()) {
+    if (d.where.rfind("~/", 0) != 0) continue;
+    const std::string tail = d.where.substr(1);  // "/.npmrc"
+    if (path.size() <= tail.size() ||
+        path.compare(path.size() - tail.size(), tail.size(), tail) != 0 ||
+        (path.rfind("/home/", 0) != 0 && path.rfind("/root/", 0) != 0)) {
+      continue;
+    }
+    any = true;
+    static const std::pair<const char*, std::vector<std::string>> kOwners[] = {
+        {"/.npmrc", {"npm", "npx"}},
+        {"/.config/gh/hosts.yml", {"gh"}},
+        {"/.git-credentials", {"git", "git-credential-store"}},
+        {"/.aws/credentials", {"aws"}},
+        {"/.ssh/id_ed25519", {"ssh", "ssh-add", "ssh-keygen", "scp", "sftp"}}};
+    bool owner = false;
+    for (const auto& [file, tools] : kOwners) {
+      if (tail == file) owner = std::find(tools.begin(), tools.end(), base) != tools.end();
+    }
+    if (owner) continue;
+    Alert a;
+    a.decoy = d.kind;
+    a.where = d.where;
+    a.channel = "file-read";
+    a.target = path;
+    a.detail = "opened in the guest (the agent's fanotify report; best effort)";
+    a.pid = pid;
+    a.command = command;
+    a.exec_id = exec_id;
+    Raise(std::move(a));
+  }
+  return any;
+}
+
 void Tripwire::Raise(Alert a) {
+  {
+    // At most kAlertsPerMinute written and told a minute (a guest that
+    // loops on a decoy fills no disk); the rest are only counted.
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_ > std::chrono::minutes(1)) {
+      if (quiet_ > 0) {
+        Log("tripwire: " + std::to_string(quiet_) + " more alerts in the last minute, not kept");
+      }
+      window_ = now;
+      raised_ = 0;
+      quiet_ = 0;
+    }
+    if (++raised_ > kAlertsPerMinute) {
+      ++quiet_;
+      return;
+    }
+  }
   a.time = net::NowRfc3339Millis();
   const std::string line = AlertLine(a);
   Log("tripwire: " + line);

@@ -6,6 +6,7 @@
 // many its owner has seen (`workspace alerts` marks them seen).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,9 +37,11 @@ Result<Alert> AlertFromJson(std::string_view line);
 // "npm-token (~/.npmrc) in egress to evil.example:80 by node (pid 12, exec 3): DETAIL"
 std::string AlertLine(const Alert& a);
 
-// Most alerts a workspace keeps; past it, new ones are counted, not kept
-// (the audit log still names each).
+// Most alerts a workspace keeps; past it the older half goes, counted as
+// dropped (the audit log still names each send).
 inline constexpr size_t kMaxAlerts = 1000;
+// Alerts a workspace writes and tells a minute; more are counted in the log.
+inline constexpr int kAlertsPerMinute = 30;
 
 // A workspace's alerts file and its seen-count file. Thread-safe.
 class AlertLog {
@@ -75,6 +78,12 @@ class Tripwire {
   std::vector<const Decoy*> Scan(std::string_view bytes) const;
   // Records `a` (time filled in) and tells its exec.
   void Raise(Alert a);
+  // A decoy file of the guest user's home opened (the agent's report, path
+  // absolute in the guest) by `command`: an alert per decoy it holds, unless
+  // the opener is the tool the file is for (npm and ~/.npmrc, gh, git, aws,
+  // ssh): those read them on every run. False when the path is no decoy's.
+  bool RaiseFileRead(const std::string& path, int32_t pid, const std::string& command,
+                     const std::string& exec_id);
   // "npm-token ~/.npmrc" for an audit record.
   static std::string Label(const Decoy& d) { return d.kind + " " + d.where; }
 
@@ -82,6 +91,9 @@ class Tripwire {
   std::shared_ptr<const DecoyIndex> index_;
   std::shared_ptr<AlertLog> log_;
   NotifyFn notify_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point window_;  // guarded by mu_
+  int raised_ = 0, quiet_ = 0;                    // guarded by mu_
 };
 
 }  // namespace ws::tripwire

@@ -402,10 +402,12 @@ TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
   auto sh = [&](const std::string& script) {
     return Cli({"exec", "--timeout", "120", "trip", "--", "sh", "-c", script});
   };
+  EXPECT_NE(Cli({"inspect", "trip"}).out.find("Alerts:      0 new"), std::string::npos);
   // The decoys are where a worm looks, owned by the user, 0600.
-  auto home = sh(
-      "stat -c '%a %U %n' ~/.npmrc ~/.aws/credentials ~/.config/gh/hosts.yml ~/.git-credentials "
-      "~/.ssh/id_ed25519; sed -n 's/.*_authToken=//p' ~/.npmrc; echo \"$NPM_TOKEN\" | cut -c1-4");
+  auto home =
+      sh("stat -c '%a %U %n' ~/.npmrc ~/.aws/credentials ~/.config/gh/hosts.yml ~/.git-credentials "
+         "~/.ssh/id_ed25519; cat ~/.npmrc | sed -n 's/.*_authToken=//p'; echo \"$NPM_TOKEN\" | "
+         "cut -c1-4");
   ASSERT_EQ(home.code, 0) << home.out << home.err;
   EXPECT_NE(home.out.find("600 user /home/user/.npmrc"), std::string::npos) << home.out;
   EXPECT_NE(home.out.find("600 user /home/user/.ssh/id_ed25519"), std::string::npos) << home.out;
@@ -414,7 +416,6 @@ TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
   const std::string token = home.out.substr(tok_at, home.out.find('\n', tok_at) - tok_at);
   ASSERT_EQ(token.size(), 40u) << token;
   EXPECT_NE(home.out.find("\nnpm_\n"), std::string::npos) << "NPM_TOKEN is a decoy too";
-  EXPECT_NE(Cli({"inspect", "trip"}).out.find("Alerts:      0 new"), std::string::npos);
   // Positive controls: the same sends without the token get through.
   auto clean =
       sh("curl -sS -w ' %{http_code}' -X POST https://api.anthropic.com/v1/messages -H "
@@ -457,17 +458,38 @@ TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
   // alerts --json: both, with the process and the exec.
   auto alerts = Cli({"alerts", "trip", "--json"});
   ASSERT_EQ(alerts.code, 0) << alerts.err;
-  EXPECT_EQ(Count(alerts.out, "\"decoy\":\"npm-token\""), 2) << alerts.out;
+  EXPECT_EQ(Count(alerts.out, "\"channel\":\"egress\""), 1) << alerts.out;
+  EXPECT_EQ(Count(alerts.out, "\"channel\":\"request\""), 1) << alerts.out;
+  // The agent saw the reads too (fanotify): the test's own cat, and the
+  // postinstall's sed, each with its exec; npm's own reads are not alerts.
+  EXPECT_NE(alerts.out.find("\"channel\":\"file-read\",\"target\":\"/home/user/.npmrc\","
+                            "\"detail\":\"opened in the guest (the agent's fanotify report; best "
+                            "effort)\",\"pid\":"),
+            std::string::npos)
+      << alerts.out;
+  EXPECT_NE(alerts.out.find("\"command\":\"sed -n s/.*_authToken=//p /home/user/.npmrc\""),
+            std::string::npos)
+      << alerts.out;
+  EXPECT_NE(alerts.out.find("\"command\":\"cat /home/user/.npmrc\""), std::string::npos)
+      << alerts.out;
+  EXPECT_EQ(alerts.out.find("\"command\":\"npm "), std::string::npos) << alerts.out;
   EXPECT_NE(alerts.out.find("\"channel\":\"egress\""), std::string::npos) << alerts.out;
   EXPECT_NE(alerts.out.find("\"channel\":\"request\""), std::string::npos) << alerts.out;
   EXPECT_NE(alerts.out.find("\"target\":\"evil.test:80\""), std::string::npos) << alerts.out;
   EXPECT_NE(alerts.out.find("\"command\":\"curl -s -X POST"), std::string::npos) << alerts.out;
-  EXPECT_NE(alerts.out.find("\"exec_id\":\""), std::string::npos) << alerts.out;
-  EXPECT_EQ(alerts.out.find("\"exec_id\":\"\""), std::string::npos) << "an alert without its exec";
+  // The sends name their exec (the reads are best effort: a process gone
+  // before the agent looked has none).
+  for (const char* channel : {"egress", "request"}) {
+    const size_t at = alerts.out.find(std::string("\"channel\":\"") + channel + "\"");
+    ASSERT_NE(at, std::string::npos) << alerts.out;
+    const size_t id = alerts.out.find("\"exec_id\":\"", at);
+    ASSERT_NE(id, std::string::npos);
+    EXPECT_NE(alerts.out[id + 11], '"') << channel << " alert without its exec: " << alerts.out;
+  }
   EXPECT_EQ(alerts.out.find(token), std::string::npos);
   // list and inspect say so until they are seen.
   auto list = Cli({"list"});
-  EXPECT_NE(list.err.find("ALERT: 'trip' has 2 new alerts"), std::string::npos) << list.err;
+  EXPECT_NE(list.err.find("ALERT: 'trip' has "), std::string::npos) << list.err;
   auto shown = Cli({"alerts", "trip"});
   EXPECT_EQ(shown.code, 0);
   EXPECT_NE(shown.out.find("npm-token from ~/.npmrc seen in egress to evil.test:80 by curl"),
