@@ -1,5 +1,7 @@
 #include "host/controller/copy_relay.h"
 
+#include <optional>
+
 #include "host/common/cancel_watch.h"
 #include "host/common/grpc_status.h"
 
@@ -16,7 +18,8 @@ constexpr auto kCliCheck = std::chrono::milliseconds(100);
 }  // namespace
 
 grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
-                          const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out) {
+                          const v1::CopyOutRequest& req, grpc::ServerWriter<v1::TreeChunk>* out,
+                          std::shared_ptr<tripwire::Tripwire> tripwire) {
   auto agent = agents(caller, req.workspace());
   if (!agent.ok()) return ToGrpc(agent.status());
   auto source = agent.value()->ReadTree(req.path());
@@ -24,7 +27,23 @@ grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc:
   // no daemon thread past the CLI's call.
   CancelWatch watch([ctx] { return ctx->IsCancelled(); }, [&] { source->Cancel(); }, kCliCheck);
   v1::TreeChunk chunk;
+  std::optional<tripwire::DecoyWatch> decoys;  // the current file's
+  std::string file;
   while (source->Read(&chunk)) {
+    if (tripwire && chunk.has_entry()) {
+      file = chunk.entry().path();
+      decoys.emplace(tripwire->Watch());
+    } else if (tripwire && chunk.has_data() && decoys) {
+      for (const auto* d : decoys->Feed(chunk.data())) {
+        tripwire::Alert a;
+        a.decoy = d->kind;
+        a.where = d->where;
+        a.channel = "copy-out";
+        a.target = tripwire->index()->Redact(req.path() + (file.empty() ? "" : "/" + file));
+        a.detail = "a file copied out of the guest with workspace cp holds it";
+        tripwire->Raise(std::move(a));
+      }
+    }
     if (ctx->IsCancelled() || !out->Write(chunk)) {
       source->Cancel();
       break;

@@ -11,13 +11,18 @@
 
 #include "host/controller/caller.h"
 #include "host/controller/exec_relay.h"
+#include "host/tripwire/alerts.h"
 #include "workspace/v1/controller.grpc.pb.h"
 
 namespace ws::controller {
 
+// `tripwire` (may be null): each file's bytes are read for the workspace's
+// decoys on the way out; one seen raises a copy-out alert (the copy goes on:
+// the user asked for it, and learns what it holds).
 grpc::Status RelayCopyOut(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
                           const workspace::v1::CopyOutRequest& req,
-                          grpc::ServerWriter<workspace::v1::TreeChunk>* out);
+                          grpc::ServerWriter<workspace::v1::TreeChunk>* out,
+                          std::shared_ptr<tripwire::Tripwire> tripwire = nullptr);
 
 grpc::Status RelayCopyIn(const AgentLookup& agents, const Caller& caller, grpc::ServerContext* ctx,
                          grpc::ServerReader<workspace::v1::CopyInRequest>* in,

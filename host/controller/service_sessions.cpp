@@ -118,7 +118,8 @@ grpc::Status ControllerService::Audit(Ctx* ctx, const v1::AuditRequest* req,
 grpc::Status ControllerService::CopyOut(Ctx* ctx, const v1::CopyOutRequest* req,
                                         grpc::ServerWriter<v1::TreeChunk>* out) {
   WS_IDENTIFY(ctx, caller);
-  return RelayCopyOut(AgentsOf(workspaces_), caller, ctx, *req, out);
+  return RelayCopyOut(AgentsOf(workspaces_), caller, ctx, *req, out,
+                      workspaces_.TripwireFor(req->workspace()));
 }
 
 grpc::Status ControllerService::CopyIn(Ctx* ctx, grpc::ServerReader<v1::CopyInRequest>* in,

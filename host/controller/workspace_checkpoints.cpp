@@ -79,6 +79,15 @@ std::string Workspaces::LayerPath(const std::string& name, uint64_t number) cons
          ".qcow2";
 }
 
+Result<size_t> Workspaces::FindCheckpoint(const CheckpointList& list, const std::string& name,
+                                          const std::string& label) {
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    if (list.items[i].label == label) return i;
+  }
+  return Status(Code::kNotFound, "workspace '" + name + "' has no checkpoint '" + label +
+                                     "' (workspace checkpoint " + name + " --list)");
+}
+
 std::string Workspaces::CheckpointsPath(const std::string& name) const {
   return layout_.WorkspaceDir(name) + "/checkpoints.json";
 }
@@ -193,12 +202,9 @@ Status Workspaces::RemoveCheckpoint(const Caller& c, const std::string& name,
   if (!ws.ok()) return ws.status();
   auto list = ReadCheckpoints(name);
   if (!list.ok()) return list.status();
-  auto it = std::find_if(list->items.begin(), list->items.end(),
-                         [&](const CheckpointItem& cp) { return cp.label == label; });
-  if (it == list->items.end()) {
-    return Status(Code::kNotFound, "workspace '" + name + "' has no checkpoint '" + label +
-                                       "' (workspace checkpoint " + name + " --list)");
-  }
+  auto at = FindCheckpoint(list.value(), name, label);
+  if (!at.ok()) return at.status();
+  auto it = list->items.begin() + static_cast<std::ptrdiff_t>(at.value());
   // The label goes; its layer stays in the chain (the disk above it is
   // built on it) until a rollback past it or a reset.
   list->items.erase(it);
@@ -227,13 +233,9 @@ Result<RollbackResult> Workspaces::Rollback(const Caller& c, const std::string& 
   }
   size_t at = list->items.size() - 1;
   if (!label.empty()) {
-    auto it = std::find_if(list->items.begin(), list->items.end(),
-                           [&](const CheckpointItem& cp) { return cp.label == label; });
-    if (it == list->items.end()) {
-      return Status(Code::kNotFound, "workspace '" + name + "' has no checkpoint '" + label +
-                                         "' (workspace checkpoint " + name + " --list)");
-    }
-    at = static_cast<size_t>(it - list->items.begin());
+    auto found = FindCheckpoint(list.value(), name, label);
+    if (!found.ok()) return found.status();
+    at = found.value();
   }
   const CheckpointItem target = list->items[at];
   auto old_top = snaps->DiskTop(name);
@@ -330,13 +332,9 @@ Result<DiffView> Workspaces::Diff(const Caller& c, const std::string& name,
   if (!label.empty()) {
     auto list = ReadCheckpoints(name);
     if (!list.ok()) return list.status();
-    auto it = std::find_if(list->items.begin(), list->items.end(),
-                           [&](const CheckpointItem& cp) { return cp.label == label; });
-    if (it == list->items.end()) {
-      return Status(Code::kNotFound, "workspace '" + name + "' has no checkpoint '" + label +
-                                         "' (workspace checkpoint " + name + " --list)");
-    }
-    old_image = it->layer;
+    auto found = FindCheckpoint(list.value(), name, label);
+    if (!found.ok()) return found.status();
+    old_image = list->items[found.value()].layer;
     view.since = label;
   }
   auto top = snaps->DiskTop(name);

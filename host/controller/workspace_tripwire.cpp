@@ -60,7 +60,17 @@ void Workspaces::ArmTripwire(const std::string& name, guest::GuestSettings* sett
           });
     }
   }
+  {
+    MutexLock lock(tripwires_mu_);
+    tripwires_[name] = armed;
+  }
   net_.SetTripwire(name, std::move(armed));
+}
+
+std::shared_ptr<tripwire::Tripwire> Workspaces::TripwireFor(const std::string& name) {
+  MutexLock lock(tripwires_mu_);
+  auto it = tripwires_.find(name);
+  return it == tripwires_.end() ? nullptr : it->second;
 }
 
 Result<Workspaces::AlertsView> Workspaces::Alerts(const Caller& c, const std::string& name,

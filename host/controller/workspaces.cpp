@@ -144,6 +144,8 @@ void Workspaces::AttachGuest(const std::string& name, const virt::WorkspaceMeta&
 void Workspaces::DetachGuest(const std::string& name) {
   net_.Detach(name);
   agents_.Drop(name);
+  MutexLock lock(tripwires_mu_);
+  tripwires_.erase(name);
 }
 
 void Workspaces::ResumeAll() {

@@ -217,6 +217,8 @@ class Workspaces {
   };
   Result<AlertsView> Alerts(const Caller& c, const std::string& name, bool mark_seen);
   bool HasDecoys(const std::string& name) const;
+  // A running workspace's tripwire (null: no decoys, or not armed yet).
+  std::shared_ptr<tripwire::Tripwire> TripwireFor(const std::string& name);
   uint64_t UnseenAlerts(const std::string& name) const;
 
   // The daemon's TLS for interception (set once, before serving).
@@ -265,6 +267,9 @@ class Workspaces {
     std::vector<CheckpointItem> items;
   };
   std::string CheckpointsPath(const std::string& name) const;
+  // The index of `label` in the list; kNotFound saying how to list them.
+  static Result<size_t> FindCheckpoint(const CheckpointList& list, const std::string& name,
+                                       const std::string& label);
   std::string LayerPath(const std::string& name, uint64_t number) const;
   Result<CheckpointList> ReadCheckpoints(const std::string& name) const;
   Status WriteCheckpoints(const std::string& name, const CheckpointList& list) const;
@@ -296,6 +301,9 @@ class Workspaces {
   store::SecretStore secrets_;
   Mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_ WS_GUARDED_BY(locks_mu_);
+  Mutex tripwires_mu_;
+  std::map<std::string, std::shared_ptr<tripwire::Tripwire>> tripwires_
+      WS_GUARDED_BY(tripwires_mu_);
 };
 
 // How long a boot may take before create/start give up.

@@ -66,16 +66,18 @@ class DecoyTrap {
       a.decoy = d->kind;
       a.where = d->where;
       a.channel = channel;
-      a.target = req_.host + ":" + std::to_string(req_.port);
-      a.detail = detail;
+      // Never a decoy's value in what is kept (a name or a URL may hold one).
+      a.target = Redact(req_.host) + ":" + std::to_string(req_.port);
+      a.detail = Redact(detail);
       a.pid = req_.pid;
-      a.command = req_.command;
+      a.command = Redact(req_.command);
       a.exec_id = req_.exec_id;
       tripwire_->Raise(std::move(a));
     }
     return "it carries a decoy credential (" + names +
            "): something read it and tried to send it; nothing was sent (workspace alerts)";
   }
+  std::string Redact(std::string_view text) const { return tripwire_->index()->Redact(text); }
   // The decoys seen since the last call, for an audit line.
   std::vector<std::string> TakeLabels() {
     std::lock_guard lock(mu_);
@@ -284,6 +286,10 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
                       std::string(line) + (d.verdict == Verdict::kAllow ? "" : " (denied)"));
     }
     rec.decoys = trap->TakeLabels();
+    if (!rec.decoys.empty()) {
+      rec.target = trap->Redact(rec.target);
+      rec.command = trap->Redact(rec.command);
+    }
     if (!why.empty()) {
       d.verdict = Verdict::kDeny;
       d.reason = d.reason.empty() ? why : d.reason + "; " + why;
@@ -371,6 +377,10 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
                                a.injected = r.outcome.injected;
                                a.refs = r.outcome.refs;
                                if (trap) a.decoys = trap->TakeLabels();
+                               if (!a.decoys.empty()) {
+                                 a.command = trap->Redact(a.command);
+                                 a.path = trap->Redact(a.path);
+                               }
                                a.status = r.status;
                                a.decision = r.outcome.refusal.status == 0 ? "allow" : "deny";
                                a.reason = r.outcome.refusal.reason;
@@ -399,6 +409,7 @@ void EgressRelay::Handle(std::shared_ptr<Shared> shared, std::shared_ptr<guest::
   if (trap) {
     auto late = trap->TakeLabels();  // a body cut by a decoy past its request's line
     rec.decoys.insert(rec.decoys.end(), late.begin(), late.end());
+    if (!late.empty()) rec.command = trap->Redact(rec.command);
   }
   rec.decision = d.verdict == Verdict::kAllow ? "allow" : "deny";
   rec.reason = d.reason;

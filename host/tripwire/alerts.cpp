@@ -47,11 +47,12 @@ Result<Alert> AlertFromJson(std::string_view line) {
   return a;
 }
 
-std::string AlertLine(const Alert& a) {
+std::string AlertLine(const Alert& a, bool brief) {
   std::string who;
-  if (!a.command.empty()) who += " by " + Printable(a.command.substr(0, 200));
+  const std::string command = brief ? a.command.substr(0, a.command.find(' ')) : a.command;
+  if (!command.empty()) who += " by " + Printable(command.substr(0, 200));
   if (a.pid != 0) who += (who.empty() ? " by pid " : " (pid ") + std::to_string(a.pid);
-  if (a.pid != 0 && !a.command.empty()) who += ")";
+  if (a.pid != 0 && !command.empty()) who += ")";
   if (!a.exec_id.empty()) who += ", exec " + Printable(a.exec_id);
   std::string line = "decoy " + a.decoy + " (" + a.where + ")";
   if (a.channel == "file-read") {
@@ -167,7 +168,7 @@ bool Tripwire::RaiseFileRead(const std::string& path, int32_t pid, const std::st
     a.target = path;
     a.detail = "opened in the guest (the agent's fanotify report; best effort)";
     a.pid = pid;
-    a.command = command;
+    a.command = index_->Redact(command);
     a.exec_id = exec_id;
     Raise(std::move(a));
   }
@@ -198,7 +199,7 @@ void Tripwire::Raise(Alert a) {
   Log("tripwire: " + line);
   if (log_) (void)log_->Append(a);
   if (notify_ && !a.exec_id.empty()) {
-    notify_(a.exec_id, "workspace: ALERT: " + line +
+    notify_(a.exec_id, "workspace: ALERT: " + AlertLine(a, true) +
                            " (a decoy credential: something read it and tried to send it; "
                            "see `workspace alerts`)");
   }

@@ -34,8 +34,9 @@ struct Alert {
 
 std::string AlertToJson(const Alert& a);  // one line, no newline
 Result<Alert> AlertFromJson(std::string_view line);
-// "npm-token (~/.npmrc) in egress to evil.example:80 by node (pid 12, exec 3): DETAIL"
-std::string AlertLine(const Alert& a);
+// "npm-token (~/.npmrc) in egress to evil.example:80 by node (pid 12, exec 3): DETAIL";
+// `brief` names the program only (the exec's stderr line), not its whole command.
+std::string AlertLine(const Alert& a, bool brief = false);
 
 // Most alerts a workspace keeps; past it the older half goes, counted as
 // dropped (the audit log still names each send).

