@@ -293,7 +293,6 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
   // Everything the guest holds is about to be thrown away: no clean
   // shutdown to wait for (shares are served by the host and lose nothing).
   // The fresh disk is made first, so a failed reset loses nothing.
-  uint64_t layers_bytes = 0;  // checkpoints' layers, gone with the rest
   auto let_go = [&]() -> Status {
     DetachGuest(name);
     if (ws->state != virt::VmState::kStopped && ws->state != virt::VmState::kCrashed) {
@@ -309,22 +308,14 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
     }
     return Status::Ok();
   };
-  if (!ws->meta.disk.empty()) {
-    std::error_code size_ec;
-    for (const auto& e : fs::directory_iterator(layout_.WorkspaceDir(name), size_ec)) {
-      if (e.path().filename().string().rfind("disk-", 0) == 0) {
-        layers_bytes += store::AllocatedBytes(e.path().string());
-      }
-    }
-  }
   ResetResult r;
   if (ws->meta.disk.empty()) {
     if (Status s = let_go(); !s.ok()) return s;
   } else {
     auto held = store::ReplaceOverlay(ws->meta.base, ws->meta.disk, ws->meta.disk_gib, let_go);
     if (!held.ok()) return held.status();
-    r.discarded_bytes = held.value() + layers_bytes;
-    DropCheckpoints(name, ws->meta.disk);
+    // Checkpoints' layers go with the rest.
+    r.discarded_bytes = held.value() + DropCheckpoints(name, ws->meta.disk);
   }
   auto started = StartLocked(std::move(ws.value()));
   if (!started.ok()) return started.status();

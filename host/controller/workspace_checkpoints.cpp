@@ -183,8 +183,7 @@ Result<std::vector<CheckpointView>> Workspaces::Checkpoints(const Caller& c,
   auto list = ReadCheckpoints(name);
   if (!list.ok()) return list.status();
   std::vector<CheckpointView> out;
-  for (size_t i = 0; i < list->items.size(); ++i) {
-    const auto& cp = list->items[i];
+  for (const auto& cp : list->items) {
     CheckpointView v;
     v.label = cp.label;
     v.layer = cp.layer;
@@ -280,14 +279,18 @@ Result<RollbackResult> Workspaces::Rollback(const Caller& c, const std::string& 
   return r;
 }
 
-void Workspaces::DropCheckpoints(const std::string& name, const std::string& keep) {
-  auto list = ReadCheckpoints(name);
+uint64_t Workspaces::DropCheckpoints(const std::string& name, const std::string& keep) {
+  uint64_t held = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(layout_.WorkspaceDir(name), ec)) {
     const std::string file = entry.path().filename().string();
-    if (file.rfind("disk-", 0) == 0 && entry.path().string() != keep) fs::remove(entry.path(), ec);
+    if (file.rfind("disk-", 0) == 0 && entry.path().string() != keep) {
+      held += store::AllocatedBytes(entry.path().string());
+      fs::remove(entry.path(), ec);
+    }
   }
   fs::remove(CheckpointsPath(name), ec);
+  return held;
 }
 
 namespace {

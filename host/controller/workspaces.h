@@ -274,8 +274,8 @@ class Workspaces {
   Result<CheckpointList> ReadCheckpoints(const std::string& name) const;
   Status WriteCheckpoints(const std::string& name, const CheckpointList& list) const;
   void QuiesceGuest(const std::string& name, const std::function<void()>& then);
-  // Every layer but `keep` and the list go (reset).
-  void DropCheckpoints(const std::string& name, const std::string& keep);
+  // Every layer but `keep` and the list go (reset); returns what they held.
+  uint64_t DropCheckpoints(const std::string& name, const std::string& keep);
   // STATE/workspaces/NAME/decoys.json: a fresh set at create.
   std::string DecoysPath(const std::string& name) const;
   Status WriteDecoys(const std::string& name);

@@ -130,11 +130,6 @@ Tripwire::Tripwire(std::vector<Decoy> decoys, std::shared_ptr<AlertLog> log, Not
       log_(std::move(log)),
       notify_(std::move(notify)) {}
 
-std::vector<const Decoy*> Tripwire::Scan(std::string_view bytes) const {
-  DecoyWatch watch(index_);
-  return watch.Feed(bytes);
-}
-
 bool Tripwire::RaiseFileRead(const std::string& path, int32_t pid, const std::string& command,
                              const std::string& exec_id) {
   // The tool each file is for, by the first word of its command line.

@@ -75,8 +75,6 @@ class Tripwire {
   std::shared_ptr<const DecoyIndex> index() const { return index_; }
   // A fresh watch for one stream.
   DecoyWatch Watch() const { return DecoyWatch(index_); }
-  // The decoys in one piece of bytes, each once.
-  std::vector<const Decoy*> Scan(std::string_view bytes) const;
   // Records `a` (time filled in) and tells its exec.
   void Raise(Alert a);
   // A decoy file of the guest user's home opened (the agent's report, path
