@@ -23,15 +23,6 @@ constexpr char kHeader[] = "Written by the workspace agent at each boot; edits a
 // the CA certificates the image took from the host.
 constexpr char kNpmCa[] = "cafile=/etc/ssl/certs/ca-certificates.crt\n";
 
-// Left alone when it holds `text` already: a file rewritten the same at
-// each boot would show in `workspace diff` as changed.
-void Write(const std::string& path, const std::string& text) {
-  if (ReadFileOrEmpty(path) == text) return;
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  if (!f) std::fprintf(stderr, "workspace-agent: cannot write %s\n", path.c_str());
-}
-
 // A git config value in double quotes.
 std::string GitQuote(const std::string& v) {
   std::string out = "\"";
@@ -44,6 +35,8 @@ std::string GitQuote(const std::string& v) {
 
 namespace fs = std::filesystem;
 
+void Write(const std::string& path, const std::string& text) { WriteIfChanged(path, text); }
+
 void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
   std::error_code ec;
   lchown(dir.c_str(), uid, gid);
@@ -52,6 +45,8 @@ void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
     lchown(it->path().c_str(), uid, gid);
   }
 }
+
+}  // namespace
 
 // The share's .git is the host's and read-only (the host's git must never
 // read or run what the guest wrote). So that git works in the guest, a git
@@ -106,7 +101,33 @@ void SetUpGuestGit(const std::string& tag, const std::string& share) {
   }
 }
 
-}  // namespace
+void WriteIfChanged(const std::string& path, const std::string& text) {
+  if (ReadFileOrEmpty(path) == text) return;
+  std::ofstream f(path, std::ios::trunc);
+  f << text;
+  if (!f) std::fprintf(stderr, "workspace-agent: cannot write %s\n", path.c_str());
+}
+
+void WriteGuestHostName(const std::string& host) {
+  // sudo and friends look the host name up.
+  Write("/etc/hostname", host + "\n");
+  Write("/etc/hosts", std::string("# ") + kHeader + "\n127.0.0.1\tlocalhost\n127.0.1.1\t" + host +
+                          "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+}
+
+void WriteGitConfig(const std::string& name, const std::string& email, bool proxied) {
+  const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
+  std::string git = std::string("# ") + kHeader + "\n";
+  if (!name.empty() || !email.empty()) {
+    git += "[user]\n";
+    if (!name.empty()) git += "\tname = " + GitQuote(name) + "\n";
+    if (!email.empty()) git += "\temail = " + GitQuote(email) + "\n";
+  }
+  // Shares belong to the guest user; root (sudo git) may use them too.
+  git += "[safe]\n\tdirectory = *\n";
+  if (proxied) git += "[http]\n\tproxy = " + proxy + "\n";
+  Write("/etc/gitconfig", git);
+}
 
 void ConfigureGuest(NetMode net_mode) {
   const std::string proxy = "http://127.0.0.1:" + std::to_string(kProxyPort);
@@ -148,29 +169,6 @@ void ConfigureGuest(NetMode net_mode) {
   } else {
     for (const char* f : files) std::remove(f);
     Write(files[1], std::string("# ") + kHeader + "\n" + kNpmCa);
-  }
-  // sudo and friends look the host name up.
-  const std::string& host = Boot().name;
-  if (!host.empty()) {
-    Write("/etc/hostname", host + "\n");
-    Write("/etc/hosts", std::string("# ") + kHeader + "\n127.0.0.1\tlocalhost\n127.0.1.1\t" + host +
-                            "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  }
-  std::string git = std::string("# ") + kHeader + "\n";
-  const std::string& name = Boot().git_name;
-  const std::string& email = Boot().git_email;
-  if (!name.empty() || !email.empty()) {
-    git += "[user]\n";
-    if (!name.empty()) git += "\tname = " + GitQuote(name) + "\n";
-    if (!email.empty()) git += "\temail = " + GitQuote(email) + "\n";
-  }
-  // Shares belong to the guest user; root (sudo git) may use them too.
-  git += "[safe]\n\tdirectory = *\n";
-  if (proxied) git += "[http]\n\tproxy = " + proxy + "\n";
-  Write("/etc/gitconfig", git);
-
-  for (const auto& sh : Boot().shares) {
-    if (!sh.read_only) SetUpGuestGit(sh.tag, sh.guest_path);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "guest-agent/identity.h"
 #include "host/common/unique_fd.h"
 
 namespace ws::agent {
@@ -70,18 +72,6 @@ void BringUpLoopback() {
   if (!s || ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return Log("lo: %s", std::strerror(errno));
   ifr.ifr_flags |= IFF_UP;
   if (ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) Log("lo up: %s", std::strerror(errno));
-}
-
-// Mounts the virtiofs shares the host listed as workspace.share=TAG:PATH:MODE.
-// The host enforces read-only; the guest mount flag only matches it.
-void MountShares() {
-  for (const auto& sh : Boot().shares) {
-    MakeDirs(sh.guest_path);
-    unsigned long flags = MS_NOSUID | MS_NODEV | (sh.read_only ? MS_RDONLY : 0);
-    if (mount(sh.tag.c_str(), sh.guest_path.c_str(), "virtiofs", flags, nullptr) != 0) {
-      Log("mount share %s: %s", sh.guest_path.c_str(), std::strerror(errno));
-    }
-  }
 }
 
 // Waits for the block device `dev`, mounts it and makes it the root
@@ -206,11 +196,6 @@ bool InitSystem() {
   Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "favordynmods");
   setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   BringUpLoopback();
-  MountShares();
-  const std::string& name = Boot().name;
-  if (!name.empty() && sethostname(name.c_str(), name.size()) != 0) {
-    Log("hostname %s: %s", name.c_str(), std::strerror(errno));
-  }
   if (!root.empty()) GrowRootFs(root);
   return true;
 }
@@ -262,6 +247,29 @@ void ConfigureUserNetwork() {
   std::ofstream("/etc/resolv.conf") << "nameserver 10.0.2.3\n";
 }
 
+void ZeroFreeMemory() {
+  std::ifstream meminfo("/proc/meminfo");
+  uint64_t free_kib = 0;
+  for (std::string key; meminfo >> key;) {
+    uint64_t v = 0;
+    meminfo >> v;
+    meminfo.ignore(64, '\n');
+    if (key == "MemFree:") free_kib = v;
+  }
+  const uint64_t margin_kib = 32 << 10;  // left to the kernel: no reclaim, no OOM
+  if (free_kib <= margin_kib) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Each page is zeroed by the kernel as it is faulted in, then freed
+    // when the child ends.
+    const size_t bytes = static_cast<size_t>(free_kib - margin_kib) << 10;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NORESERVE, -1, 0);
+    _exit(p == MAP_FAILED ? 1 : 0);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
 void PowerOff() {
   // Every process but this one: a polite signal, a moment, then the end.
   if (getpid() == 1) {
@@ -271,7 +279,7 @@ void PowerOff() {
   }
   sync();
   // A disk root is left clean (no journal replay, nothing half-written).
-  for (const auto& sh : Boot().shares) umount2(sh.guest_path.c_str(), MNT_DETACH);
+  for (const auto& sh : MountedShares()) umount2(sh.guest_path.c_str(), MNT_DETACH);
   if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0 && errno != EINVAL) {
     Log("remount / read-only: %s%s", std::strerror(errno));
   }

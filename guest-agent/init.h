@@ -28,6 +28,10 @@ void ConfigureUserNetwork();
 // Syncs and powers the machine off. Does not return when it succeeds.
 void PowerOff();
 
+// A template's boot: every free page of guest memory is zeroed (faulted in
+// by a child, which then ends), so that the saved state skips it.
+void ZeroFreeMemory();
+
 // What the host said at boot (host/common/boot_params.h), read once from
 // /proc/cmdline; empty when it cannot be read (logged).
 const boot::BootParams& Boot();

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "guest-agent/guest_config.h"
+#include "guest-agent/identity.h"
 #include "guest-agent/init.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/reaper.h"
@@ -55,10 +56,15 @@ int main(int argc, char** argv) {
       ws::agent::PowerOff();
     }
   }
+  // Before the reaper, which would take its child.
+  if (pid1 && ws::agent::Boot().template_boot) ws::agent::ZeroFreeMemory();
   ws::agent::Reaper::Instance();  // reap from now on (as PID 1: every orphan)
   const auto& boot = ws::agent::Boot();
   if (pid1 && boot.net == ws::NetMode::kOpen) ws::agent::ConfigureUserNetwork();
   if (pid1 && !boot.root.empty()) ws::agent::ConfigureGuest(boot.net);
+  // What the command line names (a cold boot); a guest restored from a
+  // template gets its identity from the host instead (Configure).
+  if (pid1) (void)ws::agent::ApplyIdentity(ws::agent::BootIdentity());
   if (pid1 && boot.net == ws::NetMode::kAllowlist) {
     if (auto s = ws::agent::EgressProxy::Instance().Start(); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());

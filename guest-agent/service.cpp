@@ -13,6 +13,7 @@
 
 #include "guest-agent/exec_session.h"
 #include "guest-agent/host_settings.h"
+#include "guest-agent/identity.h"
 #include "guest-agent/notices.h"
 #include "guest-agent/proxy.h"
 #include "guest-agent/stream_relay.h"
@@ -104,6 +105,23 @@ grpc::Status AgentService::Forward(
 grpc::Status AgentService::Configure(grpc::ServerContext*,
                                      const workspace::v1::ConfigureRequest* req,
                                      workspace::v1::ConfigureResponse*) {
+  if (req->has_identity()) {
+    const auto& in = req->identity();
+    Identity id;
+    id.hostname = in.hostname();
+    id.machine_id = in.machine_id();
+    id.git_name = in.git_name();
+    id.git_email = in.git_email();
+    for (const auto& sh : in.shares())
+      id.shares.push_back({sh.tag(), sh.guest_path(), sh.read_only()});
+    id.entropy = in.entropy();
+    id.unix_time_ns = in.unix_time_ns();
+    Status s = CheckIdentity(id);
+    if (!s.ok()) return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
+    s = ApplyIdentity(id);
+    if (!s.ok()) return {grpc::StatusCode::INTERNAL, s.message()};
+    return grpc::Status::OK;
+  }
   if (req->ca_pem().size() > 64 * 1024 || req->env_size() > 64) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "settings over their bounds"};
   }

@@ -192,4 +192,14 @@ void PrintGithubRules(const v1::GithubRules& rules,
     std::printf("%s  api-write %s\n", indent.c_str(), a.c_str());
 }
 
+void PrintBoot(const std::string& name, const v1::Boot& boot) {
+  if (boot.mode() == "template") {
+    std::fprintf(stderr, "%s: restored from its image's template in %.2f s\n", name.c_str(),
+                 boot.seconds());
+  } else {
+    std::fprintf(stderr, "%s: booted cold in %.2f s: %s\n", name.c_str(), boot.seconds(),
+                 Printable(boot.reason()).c_str());
+  }
+}
+
 }  // namespace ws::cli

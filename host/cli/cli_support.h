@@ -59,6 +59,9 @@ void PrintGithubRules(const v1::GithubRules& rules,
                       const google::protobuf::RepeatedPtrField<v1::AllowRule>& allow,
                       const std::string& indent);
 
+// --verbose of create and reset: how the guest came up, on stderr.
+void PrintBoot(const std::string& name, const v1::Boot& boot);
+
 }  // namespace ws::cli
 
 namespace ws::cli {

@@ -185,6 +185,12 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
   create_cmd->add_flag("--no-decoys", no_decoys,
                        "Put no decoy credentials in the guest's home (they raise alerts when "
                        "something sends them; docs/cli.md#alerts)");
+  create_cmd->add_flag("--cold-boot", cold_boot,
+                       "Boot the guest's kernel even when its image has a template to restore "
+                       "(docs/cli.md#templates)");
+  create_cmd->add_flag(
+      "--verbose", verbose,
+      "Say how the guest came up: restored from a template, or booted cold and why");
   create_cmd->add_flag("--trust", trust_project,
                        "Trust this folder's .workspace.toml as it is now (see workspace trust)");
   create_cmd->add_flag("--no-project-file", no_project_file,
@@ -269,6 +275,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     }
     create.set_allow_dangerous_shares(share_dangerous);
     create.set_no_decoys(no_decoys);
+    create.set_cold_boot(cold_boot);
     create.set_net(net_mode);
     for (const auto& spec : publish_specs) {
       auto f = ParsePortSpec(spec);
@@ -326,6 +333,7 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
     Status s = FromGrpc(stub->Create(Deadline(&ctx, 300), create, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (verbose) PrintBoot(create_name, resp.boot());
     for (const auto& sh : resp.workspace().shares()) {
       for (const auto& h : sh.hidden()) {
         std::fprintf(stderr, "Hidden from the guest: %s/%s (show it with --show %s)\n",
@@ -341,10 +349,12 @@ CreateCommand::CreateCommand(CLI::App& app, Context& context) : c(context) {
                              ? ", " + std::to_string(resp.workspace().disk_gib()) + " GiB disk"
                              : "";
       std::fprintf(stderr,
-                   "Workspace '%s' is running (%s image, %u CPU, %u MiB%s, %.1f s).\n"
+                   "Workspace '%s' is running (%s image, %u CPU, %u MiB%s, %.1f s%s).\n"
                    "Run a command: workspace exec %s -- uname -a\n",
                    create_name.c_str(), resp.workspace().image().c_str(), resp.workspace().cpus(),
-                   resp.workspace().memory_mib(), disk.c_str(), secs, create_name.c_str());
+                   resp.workspace().memory_mib(), disk.c_str(), secs,
+                   resp.boot().mode() == "template" ? ", from its template" : "",
+                   create_name.c_str());
     }
     std::printf("%s\n", create_name.c_str());
   });

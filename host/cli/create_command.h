@@ -31,6 +31,7 @@ class CreateCommand {
   std::vector<std::string> allow_specs;
   bool no_default_allow = false;
   bool no_decoys = false;
+  bool cold_boot = false, verbose = false;
   std::vector<std::string> publish_specs;
   bool trust_project = false, no_project_file = false;
 };

@@ -209,6 +209,20 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
         if (step.size() > 100) step = step.substr(0, 97) + "...";
         std::printf("  run %d: %s\n", i + 1, step.c_str());
       }
+      // Its templates: what create and reset restore (docs/cli.md#templates).
+      for (const auto& t : img.templates()) {
+        if (t.state() != "ready") {
+          std::printf("  template: %s\n", t.state().c_str());
+          continue;
+        }
+        std::string shape =
+            std::to_string(t.cpus()) + " vCPU, " + std::to_string(t.memory_mib()) + " MiB" +
+            (t.disk_gib() ? ", " + std::to_string(t.disk_gib()) + " GiB disk" : "") + ", net " +
+            t.net();
+        std::printf("  template: %s: %s (memory %s, disk %s), built %s\n", shape.c_str(),
+                    Size(t.memory_bytes() + t.disk_bytes()).c_str(), Size(t.memory_bytes()).c_str(),
+                    Size(t.disk_bytes()).c_str(), t.built_at().c_str());
+      }
     }
   });
 

@@ -315,6 +315,12 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
   reset_cmd->add_flag("-f,--force", reset_force,
                       "Reset even when the guest has commits not fetched yet");
   reset_cmd->add_flag("--json", reset_json, "JSON output (fields in docs/cli.md)");
+  reset_cmd->add_flag("--cold-boot", reset_cold,
+                      "Boot the guest's kernel even when its image has a template to restore "
+                      "(docs/cli.md#templates)");
+  reset_cmd->add_flag(
+      "--verbose", reset_verbose,
+      "Say how the guest came up: restored from a template, or booted cold and why");
   reset_cmd->callback([&] {
     Stub* stub = c.Connect(false);
     if (!stub || !c.Resolve(stub, &reset_name, false, "reset")) return;
@@ -325,10 +331,12 @@ WorkspaceCommands::WorkspaceCommands(CLI::App& app, Context& context) : c(contex
     v1::ResetRequest req;
     req.set_name(reset_name);
     req.set_force(reset_force);
+    req.set_cold_boot(reset_cold);
     v1::ResetResponse resp;
     Status s = FromGrpc(stub->Reset(Deadline(&ctx, 300), req, &resp));
     if (!s.ok()) return void(c.code = Fail(s));
     if (reset_json) return void(std::printf("%s\n", ToJson(resp).c_str()));
+    if (reset_verbose) PrintBoot(reset_name, resp.boot());
     const auto& w = resp.workspace();
     if (w.disk_gib()) {
       std::printf(

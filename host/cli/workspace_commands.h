@@ -42,7 +42,7 @@ class WorkspaceCommands {
   CLI::App* destroy_cmd = nullptr;
   CLI::App* prune_cmd = nullptr;
   std::string reset_name;
-  bool reset_force = false, reset_json = false;
+  bool reset_force = false, reset_json = false, reset_cold = false, reset_verbose = false;
   CLI::App* reset_cmd = nullptr;
   std::string logs_name;
   std::vector<std::string> logs_args;

@@ -43,6 +43,7 @@ std::string Encode(const BootParams& p) {
   out += " workspace.name=" + Escape(p.name);
   out += std::string(" workspace.net=") + NetModeName(p.net);
   if (!p.root.empty()) out += " workspace.root=" + Escape(p.root);
+  if (p.template_boot) out += " workspace.template=1";
   // Bounded: the whole command line must stay under the kernel's 2 KiB.
   if (!p.git_name.empty() && p.git_name.size() <= 128)
     out += " workspace.git_name=" + Escape(p.git_name);
@@ -90,6 +91,8 @@ Result<BootParams> Decode(std::string_view cmdline) {
       p.git_name = Unescape(value);
     } else if (key == "git_email") {
       p.git_email = Unescape(value);
+    } else if (key == "template") {
+      p.template_boot = value == "1";
     } else if (key == "share") {
       const size_t a = value.find(':'), b = value.rfind(':');
       const std::string_view mode = b == std::string_view::npos ? "" : value.substr(b + 1);

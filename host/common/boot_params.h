@@ -31,6 +31,10 @@ struct BootParams {
   std::string root;  // the root disk's device ("/dev/vda"), or "" (run from the initramfs)
   std::string git_name, git_email;  // the host user's git identity (each ≤128 bytes, else left out)
   std::vector<ShareMount> shares;
+  // A template's boot (issue #24): the agent zeroes the guest's free
+  // memory before it says it is ready, so the saved state holds only what
+  // is in use.
+  bool template_boot = false;
   bool operator==(const BootParams&) const = default;
 };
 

@@ -169,6 +169,12 @@ int RunDaemon(const DaemonOptions& opts) {
   };
   auto* workspaces = new Workspaces(*hypervisor, layout, *images, dial, accel.value(),
                                     ProbeLimits(), "minimal", ExeDir() + "/workspace-virtiofsd");
+  // Fresh guests restored from templates (issue #24) unless turned off.
+  if (const char* t = getenv("WORKSPACE_TEMPLATES"); t && std::string(t) == "off") {
+    Log("WORKSPACE_TEMPLATES=off: every create and reset boots the guest's kernel");
+  } else {
+    workspaces->SetTemplates(new Templates(layout, *hypervisor));
+  }
   if (!opts.upstream_ca.empty()) {
     Log("--upstream-ca " + opts.upstream_ca +
         ": trusting it for the real servers of intercepted hosts (for tests only)");

@@ -58,6 +58,12 @@ v1::WorkspaceState ToProto(virt::VmState s) {
   return v1::WORKSPACE_STATE_UNKNOWN;
 }
 
+void ToProto(const BootReport& b, v1::Boot* out) {
+  out->set_mode(b.restored ? "template" : "cold");
+  out->set_reason(b.reason);
+  out->set_seconds(b.seconds);
+}
+
 void ToProto(const WorkspaceView& w, v1::Workspace* out, const Workspaces& all) {
   out->set_name(w.name);
   out->set_state(virt::VmStateName(w.state));
@@ -197,9 +203,11 @@ grpc::Status ControllerService::Create(Ctx* ctx, const v1::CreateRequest* req,
   p.github_push = {req->github().push().begin(), req->github().push().end()};
   p.github_api_writes = {req->github().api_write().begin(), req->github().api_write().end()};
   p.decoys = !req->no_decoys();
+  p.cold_boot = req->cold_boot();
   auto ws = workspaces_.Create(caller, p);
   if (!ws.ok()) return ToGrpc(ws.status());
   ToProto(ws.value(), resp->mutable_workspace(), workspaces_);
+  ToProto(ws->boot, resp->mutable_boot());
   return grpc::Status::OK;
 }
 
@@ -391,9 +399,10 @@ grpc::Status ControllerService::Allow(Ctx* ctx, const v1::AllowRequest* req,
 grpc::Status ControllerService::Reset(Ctx* ctx, const v1::ResetRequest* req,
                                       v1::ResetResponse* resp) {
   WS_IDENTIFY(ctx, caller);
-  auto r = workspaces_.Reset(caller, req->name(), req->force());
+  auto r = workspaces_.Reset(caller, req->name(), req->force(), req->cold_boot());
   if (!r.ok()) return ToGrpc(r.status());
   ToProto(r->workspace, resp->mutable_workspace(), workspaces_);
+  ToProto(r->workspace.boot, resp->mutable_boot());
   resp->set_discarded_bytes(r->discarded_bytes);
   return grpc::Status::OK;
 }

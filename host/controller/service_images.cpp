@@ -32,6 +32,19 @@ void ToProto(const ImageView& v, v1::Image* out) {
   out->set_default_memory_mib(v.image.default_memory_mib);
   out->set_default_disk_gib(v.image.default_disk_gib);
   for (const auto& u : v.used_by) out->add_used_by(u);
+  for (const auto& t : v.templates) {
+    auto* o = out->add_templates();
+    o->set_state(t.state);
+    o->set_cpus(t.cpus);
+    o->set_memory_mib(t.memory_mib);
+    o->set_disk_gib(t.disk_gib);
+    o->set_net(t.net);
+    o->set_cpu_model(t.cpu_model);
+    o->set_memory_bytes(t.memory_bytes);
+    o->set_disk_bytes(t.disk_bytes);
+    o->set_built_at(t.built_at);
+    o->set_build_seconds(t.build_seconds);
+  }
   out->set_from(v.image.from);
   out->set_from_created_at(v.image.from_created);
   for (const auto& r : v.image.run) out->add_run(r);

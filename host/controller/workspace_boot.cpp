@@ -157,7 +157,7 @@ Status Workspaces::MarkUnfetchedUnknown(const std::string& name, const virt::Wor
   return Status::Ok();
 }
 
-Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
+Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws, bool fresh, bool cold) {
   const std::string& name = ws.name;
   if (ws.state == virt::VmState::kRunning) return ws;
   if (ws.state == virt::VmState::kPaused || ws.state == virt::VmState::kStopping) {
@@ -184,13 +184,20 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws) {
   const uintmax_t console_from = fs::file_size(ws.meta.console_log, ec);
   const Unfetched before = ReadRecord(UnfetchedRecord(name));
   if (Status r = MarkUnfetchedUnknown(name, ws.meta); !r.ok()) return r;
-  s = hv_.Start(name);
-  if (!s.ok()) {
-    (void)Record(UnfetchedRecord(name), before);  // it never ran: what was known still holds
-    return s;
+  if (fresh) {
+    auto booted = BootFresh(name, ws.uuid, ws.meta, cold);
+    if (!booted.ok()) return booted.status();
+    ws.boot = booted.value();
+  } else {
+    s = hv_.Start(name);
+    if (!s.ok()) {
+      (void)Record(UnfetchedRecord(name), before);  // it never ran: what was known still holds
+      return s;
+    }
+    s = WaitForAgent(name, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
+    if (s.ok()) s = IntroduceGuest(name, ws.uuid, ws.meta);
+    if (!s.ok()) return s;
   }
-  s = WaitForAgent(name, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
-  if (!s.ok()) return s;
   AttachGuest(name, ws.meta);
   ws.state = virt::VmState::kRunning;
   return ws;
@@ -259,7 +266,8 @@ Status Workspaces::Destroy(const Caller& c, const std::string& name, bool force)
   return Status::Ok();
 }
 
-Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, bool force) {
+Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, bool force,
+                                      bool cold_boot) {
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   auto ws = Find(c, name);
@@ -317,7 +325,7 @@ Result<ResetResult> Workspaces::Reset(const Caller& c, const std::string& name, 
     // Checkpoints' layers go with the rest.
     r.discarded_bytes = held.value() + DropCheckpoints(name, ws->meta.disk);
   }
-  auto started = StartLocked(std::move(ws.value()));
+  auto started = StartLocked(std::move(ws.value()), true, cold_boot);
   if (!started.ok()) return started.status();
   r.workspace = std::move(started.value());
   return r;

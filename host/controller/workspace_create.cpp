@@ -45,6 +45,14 @@ namespace {
 // bench/run boots its baselines with the same parameters.
 constexpr const char* kGuestKernelTuning = "init_on_alloc=0";
 
+}  // namespace
+
+namespace internal {
+
+std::string KernelCmdline(const std::string& boot_words) {
+  return std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot_words;
+}
+
 std::string NewUuid() {
   unsigned char b[16] = {};
   int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -61,7 +69,7 @@ std::string NewUuid() {
   return s;
 }
 
-}  // namespace
+}  // namespace internal
 
 Status Workspaces::PrepareShares(const std::string& name, const virt::WorkspaceMeta& meta) {
   shares::ShareOwner root_ids;
@@ -273,8 +281,8 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
     boot.shares.push_back({sh.tag, sh.guest_path, sh.read_only});
     spec.filesystems.push_back({sh.tag, ShareSpecDir(p.name, sh.tag)});
   }
-  spec.cmdline =
-      std::string("console=ttyS0 panic=-1 quiet ") + kGuestKernelTuning + " " + boot::Encode(boot);
+  spec.cmdline = KernelCmdline(boot::Encode(boot));
+  spec.genid = NewUuid();
   spec.agent_socket = meta.agent_socket;
   spec.bulk_socket = store::BulkSocketPath(meta.agent_socket);
   spec.console_log = meta.console_log;
@@ -329,15 +337,15 @@ Result<WorkspaceView> Workspaces::Create(const Caller& c, const CreateParams& p)
   defined = true;
   s = MarkUnfetchedUnknown(p.name, meta);
   if (!s.ok()) return s;
-  s = hv_.Start(p.name);
+  s = KeepBootWords(p.name, boot::Encode(boot));
   if (!s.ok()) return s;
-  s = WaitForAgent(p.name, kBootTimeout, meta.console_log, 0);
-  if (!s.ok()) return s;
+  auto booted = BootFresh(p.name, uuid, meta, p.cold_boot);
+  if (!booted.ok()) return booted.status();
   net_.StartEgress(p.name, meta, PrivateOk(meta));
   s = ApplySecrets(p.name, meta, true);
   if (!s.ok()) return s;
   rollback.Dismiss();
-  return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta};
+  return WorkspaceView{p.name, uuid, virt::VmState::kRunning, meta, booted.value()};
 }
 
 }  // namespace ws::controller

@@ -18,6 +18,9 @@ void Workspaces::CollectUnusedBases() {
     if (!meta.ok()) return;
     if (!meta->base.empty()) used.insert(meta->base);
   }
+  if (templates_) {
+    for (const auto& b : templates_->BasesInUse()) used.insert(b);
+  }
   images_.CollectBases(used);
 }
 
@@ -30,7 +33,12 @@ std::vector<ImageView> Workspaces::Images(const Caller& c) {
   auto vms = hv_.List();
   for (auto& img : images_.List()) {
     if (!MayUseImage(c, img)) continue;
-    ImageView v{img, {}};
+    ImageView v{img, {}, {}};
+    if (templates_) {
+      for (auto& t : templates_->List()) {
+        if (t.image == img.name) v.templates.push_back(std::move(t));
+      }
+    }
     if (vms.ok()) {
       for (const auto& vm : vms.value()) {
         auto meta = virt::ParseMetadata(vm.metadata_xml);
@@ -87,6 +95,7 @@ Status Workspaces::RemoveImage(const Caller& c, const std::string& name) {
   }
   Status s = images_.Remove(name);
   if (!s.ok()) return s;
+  if (templates_) templates_->Forget(name);
   CollectUnusedBases();
   return Status::Ok();
 }

@@ -102,7 +102,7 @@ Result<WorkspaceView> Workspaces::Find(const Caller& c, const std::string& name)
     return Status(Code::kInternal, "workspace '" + name + "': " + meta.status().message());
   // Another user's workspace is reported as absent, not as forbidden.
   if (!c.may_access(meta->owner_uid)) return NotFound(name);
-  return WorkspaceView{info->name, info->uuid, info->state, std::move(meta.value())};
+  return WorkspaceView{info->name, info->uuid, info->state, std::move(meta.value()), {}};
 }
 
 void Workspaces::RemoveFiles(const std::string& name, const virt::WorkspaceMeta& meta) {
@@ -129,7 +129,7 @@ Result<std::vector<WorkspaceView>> Workspaces::List(const Caller& c) {
   for (auto& vm : vms.value()) {
     auto meta = virt::ParseMetadata(vm.metadata_xml);
     if (!meta.ok() || !c.may_access(meta->owner_uid)) continue;
-    out.push_back({vm.name, vm.uuid, vm.state, std::move(meta.value())});
+    out.push_back({vm.name, vm.uuid, vm.state, std::move(meta.value()), {}});
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include "host/controller/caller.h"
 #include "host/controller/guest_network.h"
 #include "host/controller/images.h"
+#include "host/controller/templates.h"
 #include "host/guest/bulk_stream.h"
 #include "host/net/egress_relay.h"
 #include "host/net/port_forward.h"
@@ -48,7 +49,8 @@ struct CreateParams {
   std::vector<std::string> secrets;  // the caller's, by name: bound from the start
   // The GitHub rule set's (allow NAME github), as given: checked at create.
   std::vector<std::string> github_push, github_api_writes;
-  bool decoys = true;  // decoy credentials in the guest's home (issue #23)
+  bool decoys = true;      // decoy credentials in the guest's home (issue #23)
+  bool cold_boot = false;  // boot the kernel even when a template is ready (issue #24)
 };
 
 // One secret bound to a workspace, as the CLI may see it.
@@ -65,12 +67,21 @@ struct SecretView {
   std::vector<std::string> bound_to;
 };
 
+// How a fresh guest came up (create, reset): restored from its template,
+// or booted cold and why.
+struct BootReport {
+  bool restored = false;
+  std::string reason;  // why cold ("" when restored)
+  double seconds = 0;  // until the agent had its identity
+};
+
 // A workspace as callers see it.
 struct WorkspaceView {
   std::string name;
   std::string uuid;
   virt::VmState state = virt::VmState::kUnknown;
   virt::WorkspaceMeta meta;
+  BootReport boot;  // create and reset only
 };
 
 struct ResetResult {
@@ -105,6 +116,7 @@ inline constexpr size_t kMaxCheckpoints = 16;
 struct ImageView {
   Image image;
   std::vector<std::string> used_by;  // workspaces made from it
+  std::vector<TemplateInfo> templates;
 };
 
 // Scripted images are everyone's; a derived image is its builder's, or
@@ -139,7 +151,8 @@ class Workspaces {
   // fresh one on the same base, and boots it. Shares are not touched.
   // Unless forced, refuses when the guest's git directories hold commits
   // the host has not fetched (unfetched_commits.h); so does Destroy.
-  Result<ResetResult> Reset(const Caller& c, const std::string& name, bool force);
+  Result<ResetResult> Reset(const Caller& c, const std::string& name, bool force,
+                            bool cold_boot = false);
   // Images, and which workspaces (of every user) use each.
   // Images the caller may use (derived images are their builder's, and
   // root's are everyone's), with the caller's workspaces made from each.
@@ -150,6 +163,9 @@ class Workspaces {
   ImageStore& image_store() { return images_; }
   // The registry endpoints workspaces' egress serves (null: none). Set before serving.
   void SetRegistry(registry::Registry* r) { net_.SetRegistry(r); }
+  // Fresh guests are restored from templates (none: always cold boots).
+  void SetTemplates(Templates* t) { templates_ = t; }
+  Templates* templates() { return templates_; }
   // Off only for benchmarks (WORKSPACE_SHARE_GUARD=off in the daemon's
   // environment): read-write shares then have no guard (guard.h).
   void SetShareGuard(bool on) { share_guard_ = on; }
@@ -227,7 +243,9 @@ class Workspaces {
  private:
   Result<WorkspaceView> Find(const Caller& c, const std::string& name);
   // Start and Stop with the workspace's lock held.
-  Result<WorkspaceView> StartLocked(WorkspaceView ws);
+  // `fresh`: its disk was just made (reset): restored from a template
+  // unless `cold`.
+  Result<WorkspaceView> StartLocked(WorkspaceView ws, bool fresh = false, bool cold = false);
   Result<bool> StopLocked(const WorkspaceView& ws);
   // Where stop records the guest's unfetched commits.
   std::string UnfetchedRecord(const std::string& name) const;
@@ -235,6 +253,22 @@ class Workspaces {
   Status MarkUnfetchedUnknown(const std::string& name, const virt::WorkspaceMeta& meta);
   // Deletes base disks no image and no workspace's overlay refers to.
   void CollectUnusedBases();
+  // Boots the fresh disk of a defined, stopped workspace: restored from
+  // its template when one is ready and not `cold`, else a cold boot (and a
+  // template built later). Either way the guest gets its identity.
+  Result<BootReport> BootFresh(const std::string& name, const std::string& uuid,
+                               const virt::WorkspaceMeta& meta, bool cold);
+  Status RestoreFromTemplate(const std::string& name, const std::string& uuid,
+                             const virt::WorkspaceMeta& meta, const TemplateFiles& files,
+                             std::string* steps);
+  // The template a workspace of this shape restores from.
+  Result<TemplateKey> TemplateKeyFor(const virt::WorkspaceMeta& meta);
+  virt::VmSpec TemplateVm(const virt::WorkspaceMeta& meta);
+  // Keeps the boot words a restored guest is handed (boot.params).
+  Status KeepBootWords(const std::string& name, const std::string& words);
+  // Hands the guest who it is (agent.proto's Identity).
+  Status IntroduceGuest(const std::string& name, const std::string& uuid,
+                        const virt::WorkspaceMeta& meta);
   // Waits for the agent of a VM just started. A guest kernel panic on the
   // console (from byte `console_from` of `console_log`: the file keeps every
   // boot) fails it at once and stops the VM, which would reboot into the
@@ -297,6 +331,7 @@ class Workspaces {
   std::string default_image_;
   std::string virtiofsd_binary_;
   AgentPool agents_;
+  Templates* templates_ = nullptr;
   GuestNetwork net_;
   store::SecretStore secrets_;
   Mutex locks_mu_;

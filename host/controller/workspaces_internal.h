@@ -24,5 +24,9 @@ bool PrivateOk(const virt::WorkspaceMeta& meta);
 bool LowPortOk(const Caller& c, const MemberPolicy& p, uint16_t guest);
 // The workspace's own files: 0600, root's, in its 0711 dir.
 Status WritePrivateFile(const std::string& path, const std::string& text);
+// A random (version 4) UUID.
+std::string NewUuid();
+// The kernel parameters every guest boots with (besides its workspace.* words).
+std::string KernelCmdline(const std::string& boot_words);
 
 }  // namespace ws::controller::internal

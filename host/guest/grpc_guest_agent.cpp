@@ -406,6 +406,22 @@ Status GrpcGuestAgent::Configure(const GuestSettings& settings, std::chrono::mil
   grpc::ClientContext ctx;
   ctx.set_deadline(Clock::now() + timeout);
   v1::ConfigureRequest req;
+  if (settings.identity) {
+    const auto& id = *settings.identity;
+    auto* out = req.mutable_identity();
+    out->set_hostname(id.hostname);
+    out->set_machine_id(id.machine_id);
+    out->set_git_name(id.git_name);
+    out->set_git_email(id.git_email);
+    for (const auto& sh : id.shares) {
+      auto* m = out->add_shares();
+      m->set_tag(sh.tag);
+      m->set_guest_path(sh.guest_path);
+      m->set_read_only(sh.read_only);
+    }
+    out->set_entropy(id.entropy);
+    out->set_unix_time_ns(id.unix_time_ns);
+  }
   req.set_ca_pem(settings.ca_pem);
   for (const auto& kv : settings.env) req.add_env(kv);
   for (const auto& f : settings.home_files) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -162,6 +163,20 @@ struct GuestSettings {
     unsigned mode = 0600;
   };
   std::vector<HomeFile> home_files;  // written where nothing is yet
+  // Who the guest is (agent.proto's Identity). Set: the call sets only it.
+  struct Identity {
+    std::string hostname;
+    std::string machine_id;  // 32 lowercase hex
+    std::string git_name, git_email;
+    struct Share {
+      std::string tag, guest_path;
+      bool read_only = false;
+    };
+    std::vector<Share> shares;
+    std::string entropy;  // fresh random bytes
+    int64_t unix_time_ns = 0;
+  };
+  std::optional<Identity> identity;
 };
 inline constexpr size_t kMaxEgressHost = 255;
 

@@ -5,6 +5,10 @@
 #include "host/virt/vm_spec.h"
 
 namespace ws::virt {
+namespace {
+// PCIe devices a VM has besides its shares: virtio-serial, rng, disk, NIC.
+constexpr uint32_t kDevicePorts = 4;
+}  // namespace
 
 std::string XmlEscape(const std::string& s) {
   std::string out;
@@ -33,13 +37,25 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
+std::string FilesystemXml(const VmSpec::Filesystem& fs, const std::string& virtiofsd_binary) {
+  std::ostringstream x;
+  x << "    <filesystem type='mount' accessmode='passthrough'>\n"
+    << "      <driver type='virtiofs' queue='1024'/>\n"
+    << "      <binary path='" << XmlEscape(virtiofsd_binary) << "'/>\n"
+    << "      <source dir='" << XmlEscape(fs.spec_dir) << "'/>\n"
+    << "      <target dir='" << XmlEscape(fs.tag) << "'/>\n"
+    << "    </filesystem>\n";
+  return x.str();
+}
+
 std::string RenderDomainXml(const VmSpec& s) {
   const bool kvm = s.accel == Accel::kKvm;
   std::ostringstream x;
   x << "<domain type='" << (kvm ? "kvm" : "qemu") << "'>\n"
     << "  <name>" << XmlEscape(s.name) << "</name>\n"
-    << "  <uuid>" << XmlEscape(s.uuid) << "</uuid>\n"
-    << "  <metadata>\n    " << s.metadata_xml << "\n  </metadata>\n"
+    << "  <uuid>" << XmlEscape(s.uuid) << "</uuid>\n";
+  if (!s.genid.empty()) x << "  <genid>" << XmlEscape(s.genid) << "</genid>\n";
+  x << "  <metadata>\n    " << s.metadata_xml << "\n  </metadata>\n"
     << "  <memory unit='MiB'>" << s.memory_mib << "</memory>\n"
     << "  <vcpu>" << s.cpus
     << "</vcpu>\n"
@@ -96,13 +112,14 @@ std::string RenderDomainXml(const VmSpec& s) {
       << "      <target dev='vda' bus='virtio'/>\n"
       << "    </disk>\n";
   }
-  for (const auto& fs : s.filesystems) {
-    x << "    <filesystem type='mount' accessmode='passthrough'>\n"
-      << "      <driver type='virtiofs' queue='1024'/>\n"
-      << "      <binary path='" << XmlEscape(s.virtiofsd_binary) << "'/>\n"
-      << "      <source dir='" << XmlEscape(fs.spec_dir) << "'/>\n"
-      << "      <target dir='" << XmlEscape(fs.tag) << "'/>\n"
-      << "    </filesystem>\n";
+  for (const auto& fs : s.filesystems) x << FilesystemXml(fs, s.virtiofsd_binary);
+  if (s.hotplug_ports > 0) {
+    // libvirt puts the devices above on the first free ports it finds, so
+    // there are as many more as they can take (at most four).
+    x << "    <controller type='pci' index='0' model='pcie-root'/>\n";
+    for (uint32_t i = 0; i < s.hotplug_ports + kDevicePorts; ++i) {
+      x << "    <controller type='pci' model='pcie-root-port'/>\n";
+    }
   }
   if (s.user_nic) {
     x << "    <interface type='user'>\n      <model type='virtio'/>\n      <rom enabled='no'/>\n"

@@ -24,8 +24,18 @@ struct VmInfo {
   std::string metadata_xml;  // our <workspace> element; empty if not ours
 };
 
+// What a VM restored from another's saved state takes as its own; every
+// other device is the saved VM's (issue #24).
+struct CloneSpec {
+  std::string name, uuid;
+  std::string genid;  // fresh: the guest sees a new generation
+  std::string agent_socket, bulk_socket, console_log;
+  std::string disk;  // root disk: a copy of the saved VM's ("" none)
+  std::string metadata_xml;
+};
+
 // External disk snapshots of a VM's root disk (checkpoints and rollback,
-// issue #23); saving and restoring its memory will join them (templates).
+// issue #23), and saved VM states (templates, issue #24).
 class Snapshots {
  public:
   virtual ~Snapshots() = default;
@@ -38,6 +48,16 @@ class Snapshots {
   // Points a stopped VM's root disk at `top` (a qcow2 whose chain the
   // caller made).
   virtual Status SetDiskTop(const std::string& name, const std::string& top) = 0;
+  // Saves the running VM's whole state (memory and devices) to `path`; the
+  // VM is off afterwards.
+  virtual Status SaveState(const std::string& name, const std::string& path) = 0;
+  // Runs the defined, stopped VM `clone.name` from the state saved at
+  // `path` by another VM, as CloneSpec says. Its definition is untouched:
+  // its next start is a cold boot of its own devices.
+  virtual Status RestoreAs(const std::string& path, const CloneSpec& clone) = 0;
+  // Adds a virtiofs share to the running VM (live only).
+  virtual Status AttachFilesystem(const std::string& name, const VmSpec::Filesystem& fs,
+                                  const std::string& virtiofsd_binary) = 0;
 };
 
 class Hypervisor {

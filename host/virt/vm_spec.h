@@ -38,6 +38,13 @@ struct VmSpec {
   };
   std::vector<Filesystem> filesystems;
   std::string virtiofsd_binary;
+  // A virtual machine generation ID (a GUID): a guest kernel with the
+  // vmgenid driver reseeds its generator when it changes (a restore).
+  // Empty: no such device.
+  std::string genid;
+  // Empty PCIe root ports for devices added while it runs (a template's
+  // shares are hot-plugged into each clone).
+  uint32_t hotplug_ports = 0;
   // --net open: one virtio NIC on user-mode networking (slirp). Otherwise
   // the VM has no network interface at all.
   bool user_nic = false;
@@ -48,6 +55,9 @@ struct VmSpec {
 inline constexpr char kAgentPortName[] = "org.workspace.agent.0";
 
 std::string RenderDomainXml(const VmSpec& spec);
+
+// One virtiofs <filesystem> device (in a definition, or hot-plugged).
+std::string FilesystemXml(const VmSpec::Filesystem& fs, const std::string& virtiofsd_binary);
 
 // Escapes &, <, >, ' and " for XML text and attribute values.
 std::string XmlEscape(const std::string& s);

@@ -1,5 +1,6 @@
 #include "host/virt/libvirt/libvirt_hypervisor.h"
 
+#include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
@@ -8,13 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "host/common/log.h"
 #include "host/common/subprocess.h"
 #include "host/common/unix_socket.h"
 #include "host/store/layout.h"
+#include "host/virt/libvirt/save_image.h"
 #include "host/virt/metadata.h"
 
 namespace ws::virt {
@@ -272,6 +277,95 @@ class LibvirtHypervisor final : public Hypervisor, public Snapshots {
       DomPtr redefined(virDomainDefineXML(conn_.get(), doc.Dump().c_str()));
       if (!redefined) return LastError("keeping the new disk of " + name);
     }
+    return Status::Ok();
+  }
+
+  Status SaveState(const std::string& name, const std::string& path) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    const std::string raw = path + ".raw";
+    if (virDomainSaveFlags(d->get(), raw.c_str(), nullptr, VIR_DOMAIN_SAVE_RUNNING) != 0)
+      return LastError("saving the state of " + name);
+    // Without its zero pages a restore touches only the memory the guest
+    // used (save_image.h); a stream the filter does not know is kept whole.
+    unique_fd in(open(raw.c_str(), O_RDONLY | O_CLOEXEC));
+    unique_fd out(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    Status s = in && out ? DropZeroPages(in.get(), out.get())
+                         : Status(Code::kInternal, std::string(strerror(errno)));
+    if (s.ok()) {
+      unlink(raw.c_str());
+      return Status::Ok();
+    }
+    if (rename(raw.c_str(), path.c_str()) != 0)
+      return Status(Code::kInternal, "keeping " + path + ": " + strerror(errno));
+    Log("the saved state of " + name + " keeps its zero pages: " + s.message());
+    return Status::Ok();
+  }
+
+  Status RestoreAs(const std::string& path, const CloneSpec& clone) override {
+    unique_fd saved(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!saved) return Status(Code::kNotFound, "cannot open " + path + ": " + strerror(errno));
+    auto head = ReadSaveImageHead(saved.get());
+    if (!head.ok()) return Status(head.status().code(), path + ": " + head.status().message());
+    auto xml = CloneDomainXml(head->xml, clone);
+    if (!xml.ok()) return xml.status();
+    const std::string prefix = EncodeSaveImageHead(head.value(), xml.value());
+    // libvirt reads the header and XML from the FIFO and hands the rest to
+    // QEMU as the incoming stream: the clone's own head, then the saved
+    // stream spliced in (nothing copied on disk).
+    const std::string fifo =
+        std::filesystem::path(clone.console_log).parent_path().string() + "/restore.fifo";
+    unlink(fifo.c_str());
+    if (mkfifo(fifo.c_str(), 0600) != 0)
+      return Status(Code::kInternal, "cannot make " + fifo + ": " + strerror(errno));
+    std::atomic<bool> done{false};
+    Status fed;
+
+    std::thread feeder([&] {
+      unique_fd out;
+      while (!out && !done) {  // no reader yet: ENXIO
+        out.reset(open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!out) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (!out) return;
+      fcntl(out.get(), F_SETFL, fcntl(out.get(), F_GETFL) & ~O_NONBLOCK);
+      // A pipe's 64 KiB would make QEMU wait on every few reads.
+      fcntl(out.get(), F_SETPIPE_SZ, 1 << 20);
+      if (!WriteAll(out.get(), prefix.data(), prefix.size())) {
+        fed = Status(Code::kInternal, std::string("feeding the restore: ") + strerror(errno));
+        return;
+      }
+      loff_t at = static_cast<loff_t>(head->stream_offset);
+      for (;;) {
+        ssize_t n = splice(saved.get(), &at, out.get(), nullptr, 1 << 20, SPLICE_F_MOVE);
+        if (n == 0) break;
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          fed = Status(Code::kInternal, std::string("feeding the restore: ") + strerror(errno));
+          return;
+        }
+      }
+    });
+    DomPtr d(virDomainRestoreFlags(conn_.get(), fifo.c_str(), nullptr, VIR_DOMAIN_SAVE_RUNNING) == 0
+                 ? virDomainLookupByName(conn_.get(), clone.name.c_str())
+                 : nullptr);
+    Status restored = d ? Status::Ok() : LastError("restoring " + clone.name + " from " + path);
+    done = true;
+    // A restore that failed before reading all: the feeder's write fails
+    // (EPIPE) once no reader is left; one that never opened stops at `done`.
+    feeder.join();
+    unlink(fifo.c_str());
+    if (!restored.ok()) return restored;
+    return fed;
+  }
+
+  Status AttachFilesystem(const std::string& name, const VmSpec::Filesystem& fs,
+                          const std::string& virtiofsd_binary) override {
+    auto d = Lookup(name);
+    if (!d.ok()) return d.status();
+    const std::string xml = FilesystemXml(fs, virtiofsd_binary);
+    if (virDomainAttachDeviceFlags(d->get(), xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) != 0)
+      return LastError("adding share " + fs.tag + " to " + name);
     return Status::Ok();
   }
 

@@ -1,0 +1,228 @@
+// Fresh guests (create, reset): restored from a template, or booted cold
+// (issue #24); and the identity every guest is handed after its boot.
+#include <sys/random.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "host/common/atomic_file.h"
+#include "host/common/boot_params.h"
+#include "host/common/log.h"
+#include "host/controller/workspaces.h"
+#include "host/controller/workspaces_internal.h"
+#include "host/store/disks.h"
+
+namespace ws::controller {
+
+using namespace internal;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The workspace's boot words (boot_params.h), kept beside its disk: a
+// restored guest's command line is its template's, so the host hands
+// them over instead.
+std::string BootWordsFile(const std::string& workspace_dir) {
+  return workspace_dir + "/boot.params";
+}
+
+// /etc/machine-id: the workspace's UUID without its dashes.
+std::string MachineId(const std::string& uuid) {
+  std::string id;
+  for (char c : uuid) {
+    if (c != '-') id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return id.size() == 32 ? id : "";
+}
+
+}  // namespace
+
+Result<TemplateKey> Workspaces::TemplateKeyFor(const virt::WorkspaceMeta& meta) {
+  auto image = images_.Resolve(meta.image);
+  if (!image.ok()) return image.status();
+  TemplateKey key;
+  key.image = meta.image;
+  key.kernel = image->kernel;
+  key.initrd = image->initrd;
+  key.base = meta.base;
+  key.cpus = meta.cpus;
+  key.memory_mib = meta.memory_mib;
+  key.disk_gib = meta.disk_gib;
+  key.cpu_model = meta.cpu_model;
+  key.accel = meta.accel;
+  key.net = NetModeName(meta.net);
+  return key;
+}
+
+virt::VmSpec Workspaces::TemplateVm(const virt::WorkspaceMeta& meta) {
+  virt::VmSpec spec;
+  spec.accel = accel_;
+  spec.cpus = meta.cpus;
+  spec.memory_mib = meta.memory_mib;
+  spec.cpu_model = meta.cpu_model;
+  auto image = images_.Resolve(meta.image);
+  if (image.ok()) {
+    spec.kernel = image->kernel;
+    spec.initrd = image->initrd;
+  }
+  // No name, no shares, no git identity: nothing of anyone's.
+  boot::BootParams boot;
+  boot.net = meta.net;
+  boot.template_boot = true;
+  if (!meta.base.empty()) boot.root = "/dev/vda";
+  spec.cmdline = KernelCmdline(boot::Encode(boot));
+  spec.virtiofsd_binary = virtiofsd_binary_;
+  return spec;
+}
+
+Status Workspaces::IntroduceGuest(const std::string& name, const std::string& uuid,
+                                  const virt::WorkspaceMeta& meta) {
+  guest::GuestSettings settings;
+  guest::GuestSettings::Identity id;
+  id.machine_id = MachineId(uuid);
+  id.entropy.resize(64);
+  if (getrandom(id.entropy.data(), id.entropy.size(), 0) != 64) id.entropy.clear();
+  id.unix_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  // The rest only when the words are known (a workspace made before them
+  // booted cold, and its command line said it all).
+  auto words = ReadFileOrEmpty(BootWordsFile(layout_.WorkspaceDir(name)));
+  if (auto boot = boot::Decode(words); !words.empty() && boot.ok()) {
+    id.hostname = boot->name;
+    id.git_name = boot->git_name;
+    id.git_email = boot->git_email;
+    for (const auto& sh : boot->shares) id.shares.push_back({sh.tag, sh.guest_path, sh.read_only});
+  }
+  (void)meta;
+  settings.identity = std::move(id);
+  auto agent = agents_.Get(name, 10s);
+  if (!agent.ok()) return agent.status();
+  Status s = agent.value()->Configure(settings, 30s);
+  if (!s.ok()) return Status(s.code(), "handing '" + name + "' its identity: " + s.message());
+  return Status::Ok();
+}
+
+Status Workspaces::RestoreFromTemplate(const std::string& name, const std::string& uuid,
+                                       const virt::WorkspaceMeta& meta, const TemplateFiles& files,
+                                       std::string* steps) {
+  auto since = [](Clock::time_point t) {
+    return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
+  };
+  auto t = Clock::now();
+  auto* snaps = hv_.snapshots();
+  if (!snaps) return Status(Code::kFailedPrecondition, "this hypervisor cannot restore");
+  if (ReadFileOrEmpty(BootWordsFile(layout_.WorkspaceDir(name))).empty())
+    return Status(Code::kFailedPrecondition, "it was made before templates (no boot.params)");
+  if (!meta.disk.empty()) {
+    // The template's disk as it was saved, in place of the fresh overlay
+    // (same base; a copy of a few MiB).
+    const std::string tmp = meta.disk + ".tpl";
+    std::error_code ec;
+    fs::copy_file(files.disk, tmp, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    if (!ec) fs::rename(tmp, meta.disk, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      return Status(Code::kInternal, "copying the template's disk: " + ec.message());
+    }
+  }
+  virt::CloneSpec clone;
+  clone.name = name;
+  clone.uuid = uuid;
+  clone.genid = NewUuid();
+  clone.agent_socket = meta.agent_socket;
+  clone.bulk_socket = store::BulkSocketPath(meta.agent_socket);
+  clone.console_log = meta.console_log;
+  clone.disk = meta.disk;
+  clone.metadata_xml = virt::RenderMetadata(meta);
+  *steps = "disk " + since(t);
+  t = Clock::now();
+  if (Status s = snaps->RestoreAs(files.memory, clone); !s.ok()) return s;
+  *steps += ", restore " + since(t);
+  t = Clock::now();
+  for (const auto& sh : meta.shares) {
+    Status s =
+        snaps->AttachFilesystem(name, {sh.tag, ShareSpecDir(name, sh.tag)}, virtiofsd_binary_);
+    if (!s.ok()) {
+      hv_.ForceOff(name);
+      return s;
+    }
+  }
+  *steps += ", shares " + since(t);
+  return Status::Ok();
+}
+
+Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::string& uuid,
+                                         const virt::WorkspaceMeta& meta, bool cold) {
+  const auto started = Clock::now();
+  BootReport report;
+  auto key = TemplateKeyFor(meta);
+  if (cold) {
+    report.reason = "asked for a cold boot";
+  } else if (!templates_) {
+    report.reason = "templates are off (WORKSPACE_TEMPLATES=off)";
+  } else if (meta.net == NetMode::kOpen) {
+    report.reason = "--net open has a network card templates lack";
+  } else if (meta.shares.size() > kTemplateHotplugSlots) {
+    report.reason = "more shares than a template's " + std::to_string(kTemplateHotplugSlots) +
+                    " hot-plug slots";
+  } else if (!key.ok()) {
+    report.reason = key.status().message();
+  } else if (auto files = templates_->Find(key.value()); !files.ok()) {
+    report.reason = files.status().message();
+    if (files.status().code() == Code::kNotFound) {
+      report.reason += "; " + templates_->BuildLater(key.value(), TemplateVm(meta));
+    }
+  } else {
+    const std::string console = meta.console_log;
+    std::error_code ec;
+    const uintmax_t console_from = fs::file_size(console, ec);
+    auto since = [](Clock::time_point t) {
+      return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
+    };
+    std::string steps;
+    Status s = RestoreFromTemplate(name, uuid, meta, files.value(), &steps);
+    if (s.ok()) {
+      auto t = Clock::now();
+      s = WaitForAgent(name, kBootTimeout, console, ec ? 0 : console_from);
+      steps += ", agent " + since(t);
+      t = Clock::now();
+      if (s.ok()) s = IntroduceGuest(name, uuid, meta);
+      steps += ", identity " + since(t);
+      if (s.ok()) {
+        report.restored = true;
+        report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        Log("restored " + name + " from its template in " + since(started) + " s (" + steps + ")");
+        return report;
+      }
+      agents_.Drop(name);
+      hv_.ForceOff(name);
+    }
+    report.reason = "restoring from its template failed (" + s.message() + ")";
+    // What the attempt wrote goes: the cold boot starts on a fresh disk.
+    if (!meta.disk.empty()) {
+      auto fresh =
+          store::ReplaceOverlay(meta.base, meta.disk, meta.disk_gib, [] { return Status::Ok(); });
+      if (!fresh.ok()) return fresh.status();
+    }
+  }
+  Log("cold boot of " + name + ": " + report.reason);
+  std::error_code ec;
+  const uintmax_t console_from = fs::file_size(meta.console_log, ec);
+  Status s = hv_.Start(name);
+  if (!s.ok()) return s;
+  s = WaitForAgent(name, kBootTimeout, meta.console_log, ec ? 0 : console_from);
+  if (s.ok()) s = IntroduceGuest(name, uuid, meta);
+  if (!s.ok()) return s;
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report;
+}
+
+Status Workspaces::KeepBootWords(const std::string& name, const std::string& words) {
+  return WritePrivateFile(BootWordsFile(layout_.WorkspaceDir(name)), words);
+}
+
+}  // namespace ws::controller
