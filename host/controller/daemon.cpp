@@ -216,6 +216,7 @@ int RunDaemon(const DaemonOptions& opts) {
   int sig = 0;
   sigwait(&set, &sig);
   Log(std::string("received ") + strsignal(sig) + "; stopping (running workspaces keep running)");
+  if (Templates* t = workspaces->templates()) t->Shutdown();
   // No server->Shutdown(): it waits for handler threads, and a boot or an
   // exec may hold one for minutes. Calls in flight are cut off when the
   // process ends; their VMs are unaffected.

@@ -1,9 +1,11 @@
 #include "host/controller/templates.h"
 
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,9 @@ namespace {
 // Bumped when what a template holds changes in a way older ones miss.
 constexpr char kTemplateFormat[] = "workspace-template-1";
 constexpr auto kBuildTimeout = 120s;
+// Templates kept at most: each shape a caller asks for makes one (~100 MiB
+// and a boot), so the least recently used go first.
+constexpr size_t kMaxTemplates = 8;
 constexpr auto kRetryFailedAfter = 10min;
 
 std::string Sha256Hex16(const std::string& s) {
@@ -73,6 +78,12 @@ uint64_t Allocated(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
 }
 
+// The template VM's libvirt name (never a workspace's: those are ours to
+// list, and this one carries no metadata).
+std::string VmName(const std::string& files_hash) {
+  return "workspace-template-" + files_hash.substr(0, 12);
+}
+
 }  // namespace
 
 std::string TemplateKey::SizeHash() const {
@@ -98,9 +109,16 @@ Templates::Templates(const store::Layout& layout, virt::Hypervisor& hv) : layout
   // QEMU (libvirt-qemu) passes through to a template's disk while it is
   // built: 0711, not listable; the files in it are root's, 0600 or 0400.
   fs::permissions(Dir(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
-  // Builds a daemon stopped in the middle of are thrown away.
+  // Builds a daemon stopped in the middle of are thrown away, their VM too.
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
-    if (e.path().extension() == ".new") fs::remove_all(e.path(), ec);
+    const std::string n = e.path().filename().string();
+    if (e.path().extension() != ".new") continue;
+    if (n.size() > 20) {
+      const std::string vm = VmName(n.substr(n.size() - 20, 16));
+      hv_.ForceOff(vm);
+      hv_.Undefine(vm);
+    }
+    fs::remove_all(e.path(), ec);
   }
   worker_ = std::thread([this] { Worker(); });
 }
@@ -134,6 +152,8 @@ Result<TemplateFiles> Templates::Find(const TemplateKey& key) {
     }
     return Status(Code::kNotFound, "no template for " + key.Describe() + " yet");
   }
+  // Its last use: the least recently used goes first when there are too many.
+  utimensat(AT_FDCWD, (dir + "/template.json").c_str(), nullptr, 0);
   TemplateFiles files;
   files.memory = dir + "/memory.save";
   if (!key.base.empty()) files.disk = dir + "/disk.qcow2";
@@ -158,9 +178,19 @@ std::string Templates::BuildLater(const TemplateKey& key, const virt::VmSpec& vm
   return "building one";
 }
 
-void Templates::Drain() {
-  MutexLock lock(mu_);
-  cv_.wait(lock, [&] { return queue_.empty() && building_.empty(); });
+void Templates::Shutdown() {
+  std::string vm;
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+    vm = building_vm_;
+  }
+  cv_.notify_all();
+  if (!vm.empty()) {
+    hv_.ForceOff(vm);
+    hv_.Undefine(vm);
+  }
 }
 
 void Templates::Worker() {
@@ -178,6 +208,7 @@ void Templates::Worker() {
     {
       MutexLock lock(mu_);
       building_.clear();
+      building_vm_.clear();
       if (!s.ok() && s.code() != Code::kAlreadyExists) failed_[job.first.DirName()] = Clock::now();
     }
     cv_.notify_all();
@@ -196,7 +227,7 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
   fs::create_directories(dir, ec);
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
   const std::string id = key.FilesHash().substr(0, 12);
-  vm.name = "workspace-template-" + id;
+  vm.name = VmName(key.FilesHash());
   vm.uuid = internal::NewUuid();
   vm.genid = internal::NewUuid();
   vm.hotplug_ports = kTemplateHotplugSlots;
@@ -224,6 +255,11 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
   // A leftover of a daemon that stopped mid-build.
   hv_.ForceOff(vm.name);
   hv_.Undefine(vm.name);
+  {
+    MutexLock lock(mu_);
+    if (stopping_) return fail("the daemon stops", Status(Code::kUnavailable, "cut off"));
+    building_vm_ = vm.name;
+  }
   s = hv_.Define(vm);
   if (s.ok()) s = hv_.Start(vm.name);
   if (!s.ok()) return fail("boot", s);
@@ -256,11 +292,24 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
     << "\n}\n";
   s = internal::WritePrivateFile(dir + "/template.json", j.str());
   if (!s.ok()) return fail("template.json", s);
-  // Older builds of the same shape go: they are stale now.
+  // Older builds of the same shape go: they are stale now. Past the bound,
+  // the least recently used go too.
   const std::string prefix = key.image + "-" + key.SizeHash() + "-";
+  std::vector<std::pair<fs::file_time_type, fs::path>> kept;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind(prefix, 0) == 0 && e.path() != fs::path(dir)) fs::remove_all(e.path(), ec);
+    if (e.path() == fs::path(dir) || e.path().extension() == ".new") continue;
+    if (n.rfind(prefix, 0) == 0) {
+      fs::remove_all(e.path(), ec);
+    } else {
+      kept.emplace_back(fs::last_write_time(e.path() / "template.json", ec), e.path());
+    }
+  }
+  std::sort(kept.begin(), kept.end());
+  for (size_t i = 0; i + kMaxTemplates <= kept.size(); ++i) {
+    Log("template " + kept[i].second.filename().string() + " removed: the least recently used of " +
+        std::to_string(kMaxTemplates));
+    fs::remove_all(kept[i].second, ec);
   }
   fs::rename(dir, final_dir, ec);
   if (ec) return fail("keeping it", Status(Code::kInternal, ec.message()));

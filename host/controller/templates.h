@@ -91,8 +91,10 @@ class Templates {
   void Forget(const std::string& image);
   // The base disks templates are made on (they must not be collected).
   std::vector<std::string> BasesInUse();
-  // Waits until no build is queued or running (tests, bench).
-  void Drain();
+  // The daemon stops: the build under way is cut off (its VM forced off
+  // and undefined; a workspace's VM keeps running, a half-built template's
+  // must not) and none starts.
+  void Shutdown();
 
  private:
   std::string Dir() const { return layout_.state_dir() + "/templates"; }
@@ -103,7 +105,8 @@ class Templates {
   Mutex mu_;
   CondVar cv_;
   std::deque<std::pair<TemplateKey, virt::VmSpec>> queue_ WS_GUARDED_BY(mu_);
-  std::string building_ WS_GUARDED_BY(mu_);  // DirName() of the build under way
+  std::string building_ WS_GUARDED_BY(mu_);     // DirName() of the build under way
+  std::string building_vm_ WS_GUARDED_BY(mu_);  // its VM, once defined
   std::map<std::string, std::chrono::steady_clock::time_point> failed_ WS_GUARDED_BY(mu_);
   bool stopping_ WS_GUARDED_BY(mu_) = false;
   std::thread worker_;

@@ -32,6 +32,14 @@ TEST(BootParams, WhatTheDaemonEncodesTheAgentDecodes) {
   std::istringstream split(words);
   for (std::string w; split >> w;) EXPECT_EQ(w.rfind("workspace.", 0), 0u) << w;
   EXPECT_NE(words.find("workspace.git_name=Zo%C3%AB%20O%27Brien"), std::string::npos) << words;
+  // A template's boot: no identity, and the word that says so.
+  BootParams tpl;
+  tpl.net = NetMode::kAllowlist;
+  tpl.root = "/dev/vda";
+  tpl.template_boot = true;
+  EXPECT_NE(Encode(tpl).find("workspace.template=1"), std::string::npos);
+  EXPECT_EQ(Decode(Encode(tpl)).value(), tpl);
+  EXPECT_EQ(Encode(p).find("workspace.template"), std::string::npos);
   for (auto mode : {NetMode::kAllowlist, NetMode::kNone, NetMode::kOpen}) {
     BootParams m;
     m.name = "n";

@@ -53,6 +53,22 @@ TEST(DomainXml, MinimalTcgMatchesGolden) {
   EXPECT_EQ(xml, Golden("domain_minimal_tcg.xml"));
 }
 
+TEST(DomainXml, ATemplatesVmHasAGenerationIdAndFreeHotplugPorts) {
+  VmSpec s = MinimalSpec();
+  EXPECT_EQ(RenderDomainXml(s).find("genid"), std::string::npos);
+  EXPECT_EQ(RenderDomainXml(s).find("pcie-root-port"), std::string::npos);
+  s.genid = "55555555-5555-5555-5555-555555555555";
+  s.hotplug_ports = 8;
+  const std::string x = RenderDomainXml(s);
+  EXPECT_NE(x.find("<genid>55555555-5555-5555-5555-555555555555</genid>"), std::string::npos);
+  EXPECT_NE(x.find("<controller type='pci' index='0' model='pcie-root'/>"), std::string::npos);
+  // As many more as the VM's own devices can take (libvirt puts them on
+  // the first free ports): 8 stay free for shares.
+  size_t ports = 0;
+  for (size_t at = 0; (at = x.find("model='pcie-root-port'", at)) != std::string::npos; ++at) ++ports;
+  EXPECT_EQ(ports, 12u);
+}
+
 TEST(DomainXml, KvmUsesKvmTypeAndHostCpu) {
   VmSpec s = MinimalSpec();
   s.accel = Accel::kKvm;
