@@ -111,8 +111,7 @@ Status CheckIdentity(const Identity& id) {
   for (const auto& sh : id.shares) {
     if (sh.tag.empty() || sh.tag.size() > 36 || !Printable(sh.tag) || sh.guest_path.size() < 2 ||
         sh.guest_path.size() > 4096 || sh.guest_path[0] != '/' || !Printable(sh.guest_path) ||
-        sh.guest_path.find("/../") != std::string::npos ||
-        sh.guest_path.compare(sh.guest_path.size() - 3, 3, "/..") == 0)
+        sh.guest_path.find("/../") != std::string::npos || sh.guest_path.ends_with("/.."))
       return bad("a share that is not a tag and an absolute path");
   }
   if (id.entropy.size() > 512) return bad("more than 512 bytes of entropy");

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "guest-agent/guest_config.h"
@@ -64,7 +65,13 @@ int main(int argc, char** argv) {
   if (pid1 && !boot.root.empty()) ws::agent::ConfigureGuest(boot.net);
   // What the command line names (a cold boot); a guest restored from a
   // template gets its identity from the host instead (Configure).
-  if (pid1) (void)ws::agent::ApplyIdentity(ws::agent::BootIdentity());
+  if (pid1) {
+    try {  // PID 1 must not end: a bug here costs the identity, not the guest
+      (void)ws::agent::ApplyIdentity(ws::agent::BootIdentity());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "workspace-agent: identity: %s\n", e.what());
+    }
+  }
   if (pid1 && boot.net == ws::NetMode::kAllowlist) {
     if (auto s = ws::agent::EgressProxy::Instance().Start(); !s.ok()) {
       std::fprintf(stderr, "workspace-agent: %s\n", s.message().c_str());

@@ -106,6 +106,9 @@ grpc::Status AgentService::Configure(grpc::ServerContext*,
                                      const workspace::v1::ConfigureRequest* req,
                                      workspace::v1::ConfigureResponse*) {
   if (req->has_identity()) {
+    // Host name, mounts, clock and entropy are the machine's: only a
+    // guest's init takes them (not an agent run by hand or by tests).
+    if (getpid() != 1) return {grpc::StatusCode::FAILED_PRECONDITION, "not a guest's init"};
     const auto& in = req->identity();
     Identity id;
     id.hostname = in.hostname();

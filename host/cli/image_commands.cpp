@@ -211,17 +211,18 @@ ImageCommands::ImageCommands(CLI::App& app, Context& context) : c(context) {
       }
       // Its templates: what create and reset restore (docs/cli.md#templates).
       for (const auto& t : img.templates()) {
-        if (t.state() != "ready") {
-          std::printf("  template: %s\n", t.state().c_str());
+        if (t.state() == "building") {
+          std::printf("  template: building\n");
           continue;
         }
         std::string shape =
             std::to_string(t.cpus()) + " vCPU, " + std::to_string(t.memory_mib()) + " MiB" +
             (t.disk_gib() ? ", " + std::to_string(t.disk_gib()) + " GiB disk" : "") + ", net " +
             t.net();
-        std::printf("  template: %s: %s (memory %s, disk %s), built %s\n", shape.c_str(),
+        std::printf("  template: %s: %s (memory %s, disk %s), built %s%s\n", shape.c_str(),
                     Size(t.memory_bytes() + t.disk_bytes()).c_str(), Size(t.memory_bytes()).c_str(),
-                    Size(t.disk_bytes()).c_str(), t.built_at().c_str());
+                    Size(t.disk_bytes()).c_str(), t.built_at().c_str(),
+                    t.state() == "stale" ? ", stale (made for an older build: not used)" : "");
       }
     }
   });

@@ -1,7 +1,7 @@
 #include "host/controller/templates.h"
 
-#include <openssl/evp.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,11 +27,17 @@ namespace {
 
 // Bumped when what a template holds changes in a way older ones miss.
 constexpr char kTemplateFormat[] = "workspace-template-1";
+constexpr char kQemu[] = "/usr/bin/qemu-system-x86_64";
 constexpr auto kBuildTimeout = 120s;
 // Templates kept at most: each shape a caller asks for makes one (~100 MiB
 // and a boot), so the least recently used go first.
 constexpr size_t kMaxTemplates = 8;
 constexpr auto kRetryFailedAfter = 10min;
+// Builds waiting at most: more shapes asked for meanwhile boot cold and
+// are asked again later.
+constexpr size_t kMaxQueued = 2;
+// A template's console past this is not a boot we wait for.
+constexpr uint64_t kMaxConsole = 4 << 20;
 
 std::string Sha256Hex16(const std::string& s) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -78,10 +84,18 @@ uint64_t Allocated(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
 }
 
-// The template VM's libvirt name (never a workspace's: those are ours to
-// list, and this one carries no metadata).
+// The template VM's libvirt name: never a workspace's (those begin with a
+// letter or digit), so no workspace can take it first.
 std::string VmName(const std::string& files_hash) {
-  return "workspace-template-" + files_hash.substr(0, 12);
+  return "_template-" + files_hash.substr(0, 12);
+}
+
+// The image a template directory was made for (its template.json).
+std::string ImageOf(const fs::path& dir) {
+  std::ifstream f(dir / "template.json");
+  std::stringstream text;
+  text << f.rdbuf();
+  return JsonField(text.str(), "image");
 }
 
 }  // namespace
@@ -92,8 +106,10 @@ std::string TemplateKey::SizeHash() const {
 }
 
 std::string TemplateKey::FilesHash() const {
+  // QEMU too: a saved state is QEMU's, and another QEMU may not load it.
   return Sha256Hex16(std::string(kTemplateFormat) + " " WS_VERSION "\n" + FileIdentity(kernel) +
-                     "\n" + FileIdentity(initrd) + "\n" + FileIdentity(base));
+                     "\n" + FileIdentity(initrd) + "\n" + FileIdentity(base) + "\n" +
+                     FileIdentity(kQemu));
 }
 
 std::string TemplateKey::Describe() const {
@@ -145,9 +161,11 @@ Result<TemplateFiles> Templates::Find(const TemplateKey& key) {
     const std::string prefix = key.image + "-" + key.SizeHash() + "-";
     for (const auto& e : fs::directory_iterator(Dir(), ec)) {
       const std::string n = e.path().filename().string();
-      if (n.rfind(prefix, 0) == 0 && e.path().extension() != ".new") {
-        return Status(Code::kNotFound, "the template for " + key.Describe() +
-                                           " is stale (the image or the agent was rebuilt since)");
+      if (n.rfind(prefix, 0) == 0 && e.path().extension() != ".new" &&
+          ImageOf(e.path()) == key.image) {
+        return Status(Code::kNotFound,
+                      "the template for " + key.Describe() +
+                          " is stale (its image, the agent or QEMU changed since)");
       }
     }
     return Status(Code::kNotFound, "no template for " + key.Describe() + " yet");
@@ -172,6 +190,7 @@ std::string Templates::BuildLater(const TemplateKey& key, const virt::VmSpec& vm
         f != failed_.end() && Clock::now() - f->second < kRetryFailedAfter) {
       return "its last build failed (see the daemon log); tried again 10 minutes after";
     }
+    if (queue_.size() >= kMaxQueued) return "others are queued first";
     queue_.emplace_back(key, vm);
   }
   cv_.notify_all();
@@ -268,26 +287,48 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
   // relay a clone's first bytes to the template's old session.
   const auto deadline = Clock::now() + kBuildTimeout;
   bool ready = false;
+  std::string seen;  // the console's tail: the line may straddle two reads
+  uint64_t read_to = 0;
+  Status why(Code::kDeadlineExceeded, "no 'ready' on its console in 120 s");
   while (!ready && Clock::now() < deadline) {
-    ready = ReadFileOrEmpty(vm.console_log).find(": ready on ") != std::string::npos;
+    {
+      MutexLock lock(mu_);
+      if (stopping_) return fail("the daemon stops", Status(Code::kUnavailable, "cut off"));
+    }
+    std::ifstream console(vm.console_log, std::ios::binary);
+    console.seekg(static_cast<std::streamoff>(read_to));
+    std::string fresh((std::istreambuf_iterator<char>(console)), std::istreambuf_iterator<char>());
+    read_to += fresh.size();
+    seen = seen.substr(seen.size() > 64 ? seen.size() - 64 : 0) + fresh;
+    ready = seen.find(": ready on ") != std::string::npos;
+    if (read_to > kMaxConsole) {
+      why = Status(Code::kResourceExhausted, "its console passed 4 MiB before it was ready");
+      break;
+    }
     if (!ready) std::this_thread::sleep_for(20ms);
   }
-  if (!ready) {
-    return fail("its agent never came up",
-                Status(Code::kDeadlineExceeded, "no 'ready' on its console in 120 s"));
-  }
+  if (!ready) return fail("its agent never came up", why);
   std::this_thread::sleep_for(100ms);  // into its wait for a host
   const double boot_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   s = snaps->SaveState(vm.name, dir + "/memory.save");
   if (!s.ok()) return fail("saving", s);
   hv_.Undefine(vm.name);
-  for (const char* f : {"/memory.save", "/disk.qcow2"}) chmod((dir + f).c_str(), 0400);
+  for (const char* f : {"/memory.save", "/disk.qcow2"}) {
+    // On the disk before template.json says the template is whole.
+    const int fd = open((dir + f).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      fsync(fd);
+      close(fd);
+    }
+    chmod((dir + f).c_str(), 0400);
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::ostringstream j;
   j << "{\n  \"image\": \"" << JsonEscape(key.image) << "\",\n  \"cpus\": " << key.cpus
     << ",\n  \"memory_mib\": " << key.memory_mib << ",\n  \"disk_gib\": " << key.disk_gib
-    << ",\n  \"cpu_model\": \"" << JsonEscape(key.cpu_model) << "\",\n  \"net\": \"" << key.net
-    << "\",\n  \"base\": \"" << JsonEscape(key.base) << "\",\n  \"built_at\": \"" << NowRfc3339()
+    << ",\n  \"cpu_model\": \"" << JsonEscape(key.cpu_model) << "\",\n  \"accel\": \""
+    << JsonEscape(key.accel) << "\",\n  \"net\": \"" << key.net << "\",\n  \"base\": \""
+    << JsonEscape(key.base) << "\",\n  \"built_at\": \"" << NowRfc3339()
     << "\",\n  \"boot_seconds\": " << boot_seconds << ",\n  \"build_seconds\": " << seconds
     << "\n}\n";
   s = internal::WritePrivateFile(dir + "/template.json", j.str());
@@ -299,7 +340,7 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
     const std::string n = e.path().filename().string();
     if (e.path() == fs::path(dir) || e.path().extension() == ".new") continue;
-    if (n.rfind(prefix, 0) == 0) {
+    if (n.rfind(prefix, 0) == 0 && ImageOf(e.path()) == key.image) {
       fs::remove_all(e.path(), ec);
     } else {
       kept.emplace_back(fs::last_write_time(e.path() / "template.json", ec), e.path());
@@ -341,6 +382,8 @@ std::vector<TemplateInfo> Templates::List() {
     info.memory_mib = static_cast<uint32_t>(std::atoi(JsonField(t, "memory_mib").c_str()));
     info.disk_gib = static_cast<uint32_t>(std::atoi(JsonField(t, "disk_gib").c_str()));
     info.cpu_model = JsonField(t, "cpu_model");
+    info.accel = JsonField(t, "accel");
+    info.dir_name = e.path().filename().string();
     info.net = JsonField(t, "net");
     info.built_at = JsonField(t, "built_at");
     info.build_seconds = std::atof(JsonField(t, "build_seconds").c_str());
@@ -358,27 +401,28 @@ std::vector<TemplateInfo> Templates::List() {
   return out;
 }
 
+void Templates::Discard(const TemplateKey& key) {
+  std::error_code ec;
+  fs::remove_all(Dir() + "/" + key.DirName(), ec);
+  Log("template for " + key.Describe() + " discarded: it did not restore");
+}
+
 void Templates::Forget(const std::string& image) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
-    std::ifstream f(e.path() / "template.json");
-    std::stringstream text;
-    text << f.rdbuf();
-    if (JsonField(text.str(), "image") == image) fs::remove_all(e.path(), ec);
+    if (ImageOf(e.path()) == image) fs::remove_all(e.path(), ec);
   }
 }
 
-std::vector<std::string> Templates::BasesInUse() {
-  std::vector<std::string> out;
+void Templates::DropOrphans() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
     std::ifstream f(e.path() / "template.json");
     std::stringstream text;
     text << f.rdbuf();
-    std::string base = JsonField(text.str(), "base");
-    if (!base.empty()) out.push_back(base);
+    const std::string base = JsonField(text.str(), "base");
+    if (!base.empty() && !fs::exists(base, ec)) fs::remove_all(e.path(), ec);
   }
-  return out;
 }
 
 }  // namespace ws::controller

@@ -39,6 +39,9 @@ namespace ws::controller {
 // Hot-plug slots a template's VM keeps free for shares: a workspace with
 // more boots cold.
 inline constexpr uint32_t kTemplateHotplugSlots = 8;
+// A template's build touches all of its guest's memory (it zeroes what is
+// free): bigger guests boot cold.
+inline constexpr uint32_t kTemplateMaxMemoryMib = 4096;
 
 // What a template is made for: the VM a workspace of this shape boots.
 struct TemplateKey {
@@ -61,8 +64,9 @@ struct TemplateFiles {
 struct TemplateInfo {
   std::string image;
   uint32_t cpus = 0, memory_mib = 0, disk_gib = 0;
-  std::string net, cpu_model;
-  std::string state;                          // "ready" or "building"
+  std::string net, cpu_model, accel;
+  std::string dir_name;                       // TemplateKey::DirName() it was made for
+  std::string state;                          // "ready", "stale" or "building"
   uint64_t memory_bytes = 0, disk_bytes = 0;  // on the host's disk
   std::string built_at;
   double build_seconds = 0;
@@ -87,10 +91,14 @@ class Templates {
   Status Build(const TemplateKey& key, virt::VmSpec vm);
   // Ready templates and the one being built.
   std::vector<TemplateInfo> List();
+  // Removes the template of `key`: it failed to restore (the next create
+  // builds anew).
+  void Discard(const TemplateKey& key);
   // Removes the templates of `image` (image rm).
   void Forget(const std::string& image);
-  // The base disks templates are made on (they must not be collected).
-  std::vector<std::string> BasesInUse();
+  // Removes the templates whose base disk is gone (collected once no
+  // workspace used it).
+  void DropOrphans();
   // The daemon stops: the build under way is cut off (its VM forced off
   // and undefined; a workspace's VM keeps running, a half-built template's
   // must not) and none starts.

@@ -75,11 +75,12 @@ std::string LastConsoleLine(const std::string& console_log, uintmax_t from) {
 }  // namespace
 
 Status Workspaces::WaitForAgent(const std::string& name, std::chrono::seconds timeout,
-                                const std::string& console_log, uintmax_t console_from) {
+                                const std::string& console_log, uintmax_t console_from,
+                                bool restart) {
   const auto deadline = Clock::now() + timeout;
   // A boot that has not reached the agent halfway through is started over
   // once (a guest that hung while booting; the reason goes to the log).
-  auto restart_at = Clock::now() + timeout / 2;
+  auto restart_at = restart ? Clock::now() + timeout / 2 : Clock::time_point::max();
   Status last;
   while (Clock::now() < deadline) {
     if (Clock::now() >= restart_at) {
@@ -195,7 +196,7 @@ Result<WorkspaceView> Workspaces::StartLocked(WorkspaceView ws, bool fresh, bool
       return s;
     }
     s = WaitForAgent(name, kBootTimeout, ws.meta.console_log, ec ? 0 : console_from);
-    if (s.ok()) s = IntroduceGuest(name, ws.uuid, ws.meta);
+    if (s.ok()) s = IntroduceGuest(name);
     if (!s.ok()) return s;
   }
   AttachGuest(name, ws.meta);

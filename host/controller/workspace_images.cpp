@@ -18,10 +18,9 @@ void Workspaces::CollectUnusedBases() {
     if (!meta.ok()) return;
     if (!meta->base.empty()) used.insert(meta->base);
   }
-  if (templates_) {
-    for (const auto& b : templates_->BasesInUse()) used.insert(b);
-  }
   images_.CollectBases(used);
+  // A template never keeps a base: one whose base went is of no use.
+  if (templates_) templates_->DropOrphans();
 }
 
 bool MayUseImage(const Caller& c, const Image& img) {
@@ -36,7 +35,21 @@ std::vector<ImageView> Workspaces::Images(const Caller& c) {
     ImageView v{img, {}, {}};
     if (templates_) {
       for (auto& t : templates_->List()) {
-        if (t.image == img.name) v.templates.push_back(std::move(t));
+        if (t.image != img.name) continue;
+        // Made for the image's files as they are now, or for older ones.
+        TemplateKey key;
+        key.image = img.name;
+        key.kernel = img.kernel;
+        key.initrd = img.initrd;
+        key.base = img.base;
+        key.cpus = t.cpus;
+        key.memory_mib = t.memory_mib;
+        key.disk_gib = t.disk_gib;
+        key.cpu_model = t.cpu_model;
+        key.accel = t.accel;
+        key.net = t.net;
+        if (t.state == "ready" && key.DirName() != t.dir_name) t.state = "stale";
+        v.templates.push_back(std::move(t));
       }
     }
     if (vms.ok()) {

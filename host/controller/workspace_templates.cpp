@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "host/common/atomic_file.h"
@@ -28,13 +29,20 @@ std::string BootWordsFile(const std::string& workspace_dir) {
   return workspace_dir + "/boot.params";
 }
 
-// /etc/machine-id: the workspace's UUID without its dashes.
-std::string MachineId(const std::string& uuid) {
-  std::string id;
-  for (char c : uuid) {
-    if (c != '-') id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return id.size() == 32 ? id : "";
+// /etc/machine-id: random, made once and kept with the workspace (0600):
+// not its UUID, whose first digits name its socket in STATE/run.
+Result<std::string> MachineId(const std::string& workspace_dir) {
+  const std::string path = workspace_dir + "/machine-id";
+  std::string id = ReadFileOrEmpty(path);
+  if (id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos) return id;
+  unsigned char b[16];
+  if (getrandom(b, sizeof b, 0) != sizeof b)
+    return Status(Code::kInternal, std::string("no random bytes: ") + strerror(errno));
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", b[i]);
+  id.assign(hex, 32);
+  if (Status s = WritePrivateFile(path, id); !s.ok()) return s;
+  return id;
 }
 
 }  // namespace
@@ -77,13 +85,17 @@ virt::VmSpec Workspaces::TemplateVm(const virt::WorkspaceMeta& meta) {
   return spec;
 }
 
-Status Workspaces::IntroduceGuest(const std::string& name, const std::string& uuid,
-                                  const virt::WorkspaceMeta& meta) {
+Status Workspaces::IntroduceGuest(const std::string& name) {
   guest::GuestSettings settings;
   guest::GuestSettings::Identity id;
-  id.machine_id = MachineId(uuid);
+  auto machine_id = MachineId(layout_.WorkspaceDir(name));
+  if (!machine_id.ok()) return machine_id.status();
+  id.machine_id = machine_id.value();
   id.entropy.resize(64);
-  if (getrandom(id.entropy.data(), id.entropy.size(), 0) != 64) id.entropy.clear();
+  if (getrandom(id.entropy.data(), id.entropy.size(), 0) != 64) {
+    return Status(Code::kInternal,
+                  std::string("no random bytes for the guest: ") + strerror(errno));
+  }
   id.unix_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
@@ -96,7 +108,6 @@ Status Workspaces::IntroduceGuest(const std::string& name, const std::string& uu
     id.git_email = boot->git_email;
     for (const auto& sh : boot->shares) id.shares.push_back({sh.tag, sh.guest_path, sh.read_only});
   }
-  (void)meta;
   settings.identity = std::move(id);
   auto agent = agents_.Get(name, 10s);
   if (!agent.ok()) return agent.status();
@@ -138,6 +149,8 @@ Status Workspaces::RestoreFromTemplate(const std::string& name, const std::strin
   clone.console_log = meta.console_log;
   clone.disk = meta.disk;
   clone.metadata_xml = virt::RenderMetadata(meta);
+  // A reboot of the clone boots the workspace's own words, not the template's.
+  clone.cmdline = KernelCmdline(ReadFileOrEmpty(BootWordsFile(layout_.WorkspaceDir(name))));
   *steps = "disk " + since(t);
   t = Clock::now();
   if (Status s = snaps->RestoreAs(files.memory, clone); !s.ok()) return s;
@@ -169,6 +182,9 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
   } else if (meta.shares.size() > kTemplateHotplugSlots) {
     report.reason = "more shares than a template's " + std::to_string(kTemplateHotplugSlots) +
                     " hot-plug slots";
+  } else if (meta.memory_mib > kTemplateMaxMemoryMib) {
+    report.reason = "templates are made for guests of at most " +
+                    std::to_string(kTemplateMaxMemoryMib) + " MiB";
   } else if (!key.ok()) {
     report.reason = key.status().message();
   } else if (auto files = templates_->Find(key.value()); !files.ok()) {
@@ -187,10 +203,12 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
     Status s = RestoreFromTemplate(name, uuid, meta, files.value(), &steps);
     if (s.ok()) {
       auto t = Clock::now();
-      s = WaitForAgent(name, kBootTimeout, console, ec ? 0 : console_from);
+      // A restored guest that does not answer soon is not waited for: the
+      // cold boot below starts on a fresh disk.
+      s = WaitForAgent(name, std::chrono::seconds(30), console, ec ? 0 : console_from, false);
       steps += ", agent " + since(t);
       t = Clock::now();
-      if (s.ok()) s = IntroduceGuest(name, uuid, meta);
+      if (s.ok()) s = IntroduceGuest(name);
       steps += ", identity " + since(t);
       if (s.ok()) {
         report.restored = true;
@@ -198,9 +216,11 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
         Log("restored " + name + " from its template in " + since(started) + " s (" + steps + ")");
         return report;
       }
-      agents_.Drop(name);
-      hv_.ForceOff(name);
     }
+    agents_.Drop(name);
+    hv_.ForceOff(name);
+    // A template that cannot be restored goes; the next create builds anew.
+    if (!s.ok() && s.code() != Code::kFailedPrecondition) templates_->Discard(key.value());
     report.reason = "restoring from its template failed (" + s.message() + ")";
     // What the attempt wrote goes: the cold boot starts on a fresh disk.
     if (!meta.disk.empty()) {
@@ -215,7 +235,7 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
   Status s = hv_.Start(name);
   if (!s.ok()) return s;
   s = WaitForAgent(name, kBootTimeout, meta.console_log, ec ? 0 : console_from);
-  if (s.ok()) s = IntroduceGuest(name, uuid, meta);
+  if (s.ok()) s = IntroduceGuest(name);
   if (!s.ok()) return s;
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;

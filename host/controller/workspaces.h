@@ -267,14 +267,15 @@ class Workspaces {
   // Keeps the boot words a restored guest is handed (boot.params).
   Status KeepBootWords(const std::string& name, const std::string& words);
   // Hands the guest who it is (agent.proto's Identity).
-  Status IntroduceGuest(const std::string& name, const std::string& uuid,
-                        const virt::WorkspaceMeta& meta);
+  Status IntroduceGuest(const std::string& name);
   // Waits for the agent of a VM just started. A guest kernel panic on the
   // console (from byte `console_from` of `console_log`: the file keeps every
   // boot) fails it at once and stops the VM, which would reboot into the
   // same panic until the timeout.
+  // `restart`: a boot that reached no agent halfway through is started
+  // over once (never a restored guest: its disk is the template's).
   Status WaitForAgent(const std::string& name, std::chrono::seconds timeout,
-                      const std::string& console_log, uintmax_t console_from);
+                      const std::string& console_log, uintmax_t console_from, bool restart = true);
   std::shared_ptr<std::mutex> LockFor(const std::string& name);
   void RemoveFiles(const std::string& name, const virt::WorkspaceMeta& meta);
   // Writes each share's spec dir (share.conf for workspace-virtiofsd).

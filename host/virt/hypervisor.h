@@ -32,6 +32,9 @@ struct CloneSpec {
   std::string agent_socket, bulk_socket, console_log;
   std::string disk;  // root disk: a copy of the saved VM's ("" none)
   std::string metadata_xml;
+  // Its kernel's command line for its next boot (a reboot): the running
+  // kernel is the saved one's.
+  std::string cmdline;
 };
 
 // External disk snapshots of a VM's root disk (checkpoints and rollback,

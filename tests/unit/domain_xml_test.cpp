@@ -65,7 +65,8 @@ TEST(DomainXml, ATemplatesVmHasAGenerationIdAndFreeHotplugPorts) {
   // As many more as the VM's own devices can take (libvirt puts them on
   // the first free ports): 8 stay free for shares.
   size_t ports = 0;
-  for (size_t at = 0; (at = x.find("model='pcie-root-port'", at)) != std::string::npos; ++at) ++ports;
+  for (size_t at = 0; (at = x.find("model='pcie-root-port'", at)) != std::string::npos; ++at)
+    ++ports;
   EXPECT_EQ(ports, 12u);
 }
 

@@ -104,6 +104,7 @@ CloneSpec Clone() {
   c.console_log = "/s/workspaces/mine/console.log";
   c.disk = "/s/workspaces/mine/disk.qcow2";
   c.metadata_xml = R"(<ws:workspace xmlns:ws="https://x/ws"><image>minimal</image></ws:workspace>)";
+  c.cmdline = "console=ttyS0 workspace.name=mine";
   return c;
 }
 
@@ -123,8 +124,12 @@ TEST(SaveImage, AClonesXmlTakesItsIdentityAndKeepsTheRest) {
   EXPECT_NE(x.find("file=\"/s/workspaces/mine/disk.qcow2\""), std::string::npos);
   EXPECT_EQ(x.find("backingStore"), std::string::npos);  // read from the copy itself
   EXPECT_EQ(x.find("id=\"7\""), std::string::npos);
-  // What makes the guest the template's stays: its devices and command line.
-  EXPECT_NE(x.find("workspace.template=1"), std::string::npos);
+  // What makes the guest the template's stays: its devices.
+  EXPECT_NE(x.find("<disk"), std::string::npos);
+  // The kernel's words for its next boot are the clone's own (a reboot
+  // must not come up as the template).
+  EXPECT_EQ(x.find("workspace.template=1"), std::string::npos);
+  EXPECT_NE(x.find("workspace.name=mine"), std::string::npos);
 }
 
 TEST(SaveImage, AClonesXmlNeedsTheAgentChannel) {
@@ -183,7 +188,9 @@ TEST(SaveImage, ZeroPagesAreLeftOutAndEverythingElseKept) {
   const std::string devices = std::string("\x04\0\0\0\x09", 5) + "device state, copied as it is";
   std::string in = head + StreamStart();
   // A part: a zero page naming pc.ram, a page continuing it, a zero page
-  // continuing, a page filled with 0x55 naming rom (kept), EOS, footer.
+  // continuing, the page sent before sent again as zero (kept: the restore
+  // wrote it), a page filled with 0x55 naming rom and a zero page of rom
+  // (kept: ROMs are not zero at a restore's start), EOS, footer.
   in.push_back(0x02);
   Be32(&in, 3);
   Be64(&in, 0x0000 | kZero);
@@ -193,9 +200,13 @@ TEST(SaveImage, ZeroPagesAreLeftOutAndEverythingElseKept) {
   in += page_a;
   Be64(&in, 0x2000 | kZero | kCont);
   in.push_back(0);
+  Be64(&in, 0x1000 | kZero | kCont);
+  in.push_back(0);
   Be64(&in, 0x0000 | kZero);
   Name(&in, "rom");
   in.push_back(0x55);
+  Be64(&in, 0x0000 | kZero | kCont);
+  in.push_back(0);
   Be64(&in, kEos);
   in.push_back(0x7e);
   Be32(&in, 3);
@@ -215,9 +226,13 @@ TEST(SaveImage, ZeroPagesAreLeftOutAndEverythingElseKept) {
   Be64(&want, 0x1000 | kPage);  // it names its block now: the record that did was left out
   Name(&want, "pc.ram");
   want += page_a;
+  Be64(&want, 0x1000 | kZero | kCont);
+  want.push_back(0);
   Be64(&want, 0x0000 | kZero);
   Name(&want, "rom");
   want.push_back(0x55);
+  Be64(&want, 0x0000 | kZero | kCont);
+  want.push_back(0);
   Be64(&want, kEos);
   want.push_back(0x7e);
   Be32(&want, 3);
@@ -255,6 +270,11 @@ TEST(SaveImage, AStreamItDoesNotKnowIsRefused) {
   unique_fd src2 = FileWith(mixed);
   unique_fd dst2(memfd_create("out", MFD_CLOEXEC));
   EXPECT_EQ(DropZeroPages(src2.get(), dst2.get()).code(), Code::kFailedPrecondition);
+  // A stream that ends without the RAM's end section.
+  std::string unended = head + StreamStart();
+  unique_fd src4 = FileWith(unended);
+  unique_fd dst4(memfd_create("out", MFD_CLOEXEC));
+  EXPECT_EQ(DropZeroPages(src4.get(), dst4.get()).code(), Code::kFailedPrecondition);
   // Cut short in a record.
   std::string cut = head + StreamStart();
   cut.push_back(0x02);

@@ -89,7 +89,8 @@ Result<SaveImageHead> ReadSaveImageHead(int fd) {
   SaveImageHead head;
   head.header = h;
   const std::string& d = data.value();
-  head.xml = d.substr(0, std::min(d.find('\0'), static_cast<size_t>(U32(h, kCookieAt))));
+  const size_t cookie_at = U32(h, kCookieAt);
+  head.xml = d.substr(0, cookie_at > 0 ? std::min(d.find('\0'), cookie_at) : d.find('\0'));
   if (U32(h, kCookieAt) > 0) {
     const size_t at = U32(h, kCookieAt);
     head.cookie = d.substr(at, d.find('\0', at) - at);
@@ -136,6 +137,13 @@ Result<std::string> CloneDomainXml(const std::string& saved_xml, const CloneSpec
     s = set_attr("/domain/devices/channel[target/@name='org.workspace.bulk.0']/source", "path",
                  clone.bulk_socket);
   if (s.ok()) s = set_attr("/domain/devices/serial/source", "path", clone.console_log);
+  if (s.ok() && !clone.cmdline.empty()) {
+    xmlNodePtr cmdline = One(doc.get(), "/domain/os/cmdline");
+    if (!cmdline) return Status(Code::kInvalidArgument, "the saved VM has no kernel command line");
+    xmlChar* escaped = xmlEncodeSpecialChars(doc.get(), BAD_CAST clone.cmdline.c_str());
+    xmlNodeSetContent(cmdline, escaped);
+    xmlFree(escaped);
+  }
   // libvirt mirrors the serial port as a console of the same file.
   if (xmlNodePtr console = One(doc.get(), "/domain/devices/console/source"))
     xmlSetProp(console, BAD_CAST "path", BAD_CAST clone.console_log.c_str());
@@ -264,11 +272,18 @@ Status Unknown(const std::string& what) {
   return Status(Code::kFailedPrecondition, "a QEMU stream this filter does not know: " + what);
 }
 
-// One RAM section's records up to its EOS, zero pages left out. A CONTINUE
-// record means "the block of the record before" to the loader, across
-// sections: `in_block` is that of the stream read, `last` of the one
-// written (they differ once a record naming a block was left out).
-Status CopyRamRecords(Reader& in, Writer& out, std::string* in_block, std::string* last) {
+// The guest's RAM: the one block a restore finds zeroed (a fresh memfd).
+// ROMs and firmware blobs are filled at QEMU's start: their zero pages
+// must be written.
+constexpr char kMainRam[] = "pc.ram";
+
+// One RAM section's records up to its EOS, zero pages of the main RAM left
+// out unless an earlier record wrote the page (`written`, a bit a page). A
+// CONTINUE record means "the block of the record before" to the loader,
+// across sections: `in_block` is that of the stream read, `last` of the
+// one written (they differ once a record naming a block was left out).
+Status CopyRamRecords(Reader& in, Writer& out, std::string* in_block, std::string* last,
+                      std::vector<bool>* written) {
   std::string& block = *in_block;
   std::vector<char> page(4096);
   for (;;) {
@@ -293,14 +308,21 @@ Status CopyRamRecords(Reader& in, Writer& out, std::string* in_block, std::strin
     if (kind == kFlagZero) {
       uint8_t fill;
       if (!in.U8(&fill)) return Unknown("cut short");
-      if (fill == 0) continue;  // a zero page: left out
+      const uint64_t page_no = addr >> 12;
+      if (fill == 0 && block == kMainRam && page_no < written->size() && !(*written)[page_no])
+        continue;  // a zero page the restore finds zero: left out
       page[0] = static_cast<char>(fill);
       payload = 1;
     } else if (kind == kFlagPage) {
       if (!in.Read(page.data(), page.size())) return Unknown("cut short");
       payload = page.size();
+
     } else {
       return Unknown("RAM flags " + std::to_string(flags));
+    }
+    if (block == kMainRam) {  // kept: a later zero record for it must be kept too
+      if ((addr >> 12) >= written->size()) return Unknown("a page past the end of RAM");
+      (*written)[addr >> 12] = true;
     }
     if (block == *last) {
       out.Be64(addr | kind | kFlagContinue);
@@ -360,6 +382,7 @@ Status DropZeroPages(int in_fd, int out_fd) {
   if (!in.Be64(&v) || (v & ~kPageMask) != kFlagMemSize) return Unknown("no RAM sizes");
   out.Be64(v);
   const uint64_t total = v & kPageMask;
+  std::vector<bool> written;
   for (uint64_t sum = 0; sum < total;) {
     uint8_t len;
     std::string name;
@@ -370,6 +393,7 @@ Status DropZeroPages(int in_fd, int out_fd) {
     out.U8(len);
     out.Put(name.data(), len);
     out.Be64(size);
+    if (name == kMainRam) written.assign(size >> 12, false);
     sum += size;
     if (sum > total) return Unknown("RAM blocks larger than their total");
   }
@@ -384,21 +408,22 @@ Status DropZeroPages(int in_fd, int out_fd) {
     out.Be32(sid);
     return Status::Ok();
   };
-  if (Status s = CopyRamRecords(in, out, &in_block, &last); !s.ok()) return s;
+  if (Status s = CopyRamRecords(in, out, &in_block, &last, &written); !s.ok()) return s;
   if (Status s = footer(); !s.ok()) return s;
-  // Its parts and end; the first other section ends the RAM.
-  for (;;) {
+  // Its parts, up to its end.
+  for (bool ended = false; !ended;) {
     uint8_t b;
-    if (!in.Peek(&b) || (b != kSectionPart && b != kSectionEnd)) break;
+    if (!in.Peek(&b) || (b != kSectionPart && b != kSectionEnd))
+      return Unknown("the RAM ends without its end section");
     uint32_t sid;
     in.U8(&b);
     if (!in.Be32(&sid)) return Unknown("cut short");
     if (sid != ram_id) return Unknown("a section interleaved with RAM");
     out.U8(b);
     out.Be32(sid);
-    if (Status s = CopyRamRecords(in, out, &in_block, &last); !s.ok()) return s;
+    if (Status s = CopyRamRecords(in, out, &in_block, &last, &written); !s.ok()) return s;
     if (Status s = footer(); !s.ok()) return s;
-    if (b == kSectionEnd) break;
+    ended = b == kSectionEnd;
   }
   // The devices' state, as it is.
   std::string_view rest = in.Rest();
