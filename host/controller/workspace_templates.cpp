@@ -118,7 +118,7 @@ Status Workspaces::IntroduceGuest(const std::string& name) {
 
 Status Workspaces::RestoreFromTemplate(const std::string& name, const std::string& uuid,
                                        const virt::WorkspaceMeta& meta, const TemplateFiles& files,
-                                       std::string* steps) {
+                                       std::string* steps, bool* template_fault) {
   auto since = [](Clock::time_point t) {
     return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
   };
@@ -137,6 +137,7 @@ Status Workspaces::RestoreFromTemplate(const std::string& name, const std::strin
     if (!ec) fs::rename(tmp, meta.disk, ec);
     if (ec) {
       fs::remove(tmp, ec);
+      *template_fault = true;
       return Status(Code::kInternal, "copying the template's disk: " + ec.message());
     }
   }
@@ -153,7 +154,10 @@ Status Workspaces::RestoreFromTemplate(const std::string& name, const std::strin
   clone.cmdline = KernelCmdline(ReadFileOrEmpty(BootWordsFile(layout_.WorkspaceDir(name))));
   *steps = "disk " + since(t);
   t = Clock::now();
-  if (Status s = snaps->RestoreAs(files.memory, clone); !s.ok()) return s;
+  if (Status s = snaps->RestoreAs(files.memory, clone); !s.ok()) {
+    *template_fault = true;
+    return s;
+  }
   *steps += ", restore " + since(t);
   t = Clock::now();
   for (const auto& sh : meta.shares) {
@@ -200,12 +204,17 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
       return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
     };
     std::string steps;
-    Status s = RestoreFromTemplate(name, uuid, meta, files.value(), &steps);
+    // Whose fault a failure is: the template's (its files, its state) or
+    // this workspace's (a share that cannot be added or mounted). Only the
+    // first discards it: a member's bad share must not cost everyone theirs.
+    bool template_fault = false;
+    Status s = RestoreFromTemplate(name, uuid, meta, files.value(), &steps, &template_fault);
     if (s.ok()) {
       auto t = Clock::now();
       // A restored guest that does not answer soon is not waited for: the
       // cold boot below starts on a fresh disk.
       s = WaitForAgent(name, std::chrono::seconds(30), console, ec ? 0 : console_from, false);
+      template_fault = !s.ok();
       steps += ", agent " + since(t);
       t = Clock::now();
       if (s.ok()) s = IntroduceGuest(name);
@@ -220,7 +229,7 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
     agents_.Drop(name);
     hv_.ForceOff(name);
     // A template that cannot be restored goes; the next create builds anew.
-    if (!s.ok() && s.code() != Code::kFailedPrecondition) templates_->Discard(key.value());
+    if (template_fault) templates_->Discard(key.value());
     report.reason = "restoring from its template failed (" + s.message() + ")";
     // What the attempt wrote goes: the cold boot starts on a fresh disk.
     if (!meta.disk.empty()) {

@@ -260,7 +260,7 @@ class Workspaces {
                                const virt::WorkspaceMeta& meta, bool cold);
   Status RestoreFromTemplate(const std::string& name, const std::string& uuid,
                              const virt::WorkspaceMeta& meta, const TemplateFiles& files,
-                             std::string* steps);
+                             std::string* steps, bool* template_fault);
   // The template a workspace of this shape restores from.
   Result<TemplateKey> TemplateKeyFor(const virt::WorkspaceMeta& meta);
   virt::VmSpec TemplateVm(const virt::WorkspaceMeta& meta);
