@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "host/common/atomic_file.h"
 #include "host/common/log.h"
 #include "host/common/time_format.h"
 #include "host/controller/workspaces_internal.h"

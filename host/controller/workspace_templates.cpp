@@ -45,6 +45,11 @@ Result<std::string> MachineId(const std::string& workspace_dir) {
   return id;
 }
 
+// Seconds since `t`, for the log ("0.734").
+std::string Since(Clock::time_point t) {
+  return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
+}
+
 }  // namespace
 
 Result<TemplateKey> Workspaces::TemplateKeyFor(const virt::WorkspaceMeta& meta) {
@@ -119,9 +124,6 @@ Status Workspaces::IntroduceGuest(const std::string& name) {
 Status Workspaces::RestoreFromTemplate(const std::string& name, const std::string& uuid,
                                        const virt::WorkspaceMeta& meta, const TemplateFiles& files,
                                        std::string* steps, bool* template_fault) {
-  auto since = [](Clock::time_point t) {
-    return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
-  };
   auto t = Clock::now();
   auto* snaps = hv_.snapshots();
   if (!snaps) return Status(Code::kFailedPrecondition, "this hypervisor cannot restore");
@@ -152,13 +154,13 @@ Status Workspaces::RestoreFromTemplate(const std::string& name, const std::strin
   clone.metadata_xml = virt::RenderMetadata(meta);
   // A reboot of the clone boots the workspace's own words, not the template's.
   clone.cmdline = KernelCmdline(ReadFileOrEmpty(BootWordsFile(layout_.WorkspaceDir(name))));
-  *steps = "disk " + since(t);
+  *steps = "disk " + Since(t);
   t = Clock::now();
   if (Status s = snaps->RestoreAs(files.memory, clone); !s.ok()) {
     *template_fault = true;
     return s;
   }
-  *steps += ", restore " + since(t);
+  *steps += ", restore " + Since(t);
   t = Clock::now();
   for (const auto& sh : meta.shares) {
     Status s =
@@ -168,7 +170,7 @@ Status Workspaces::RestoreFromTemplate(const std::string& name, const std::strin
       return s;
     }
   }
-  *steps += ", shares " + since(t);
+  *steps += ", shares " + Since(t);
   return Status::Ok();
 }
 
@@ -200,9 +202,6 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
     const std::string console = meta.console_log;
     std::error_code ec;
     const uintmax_t console_from = fs::file_size(console, ec);
-    auto since = [](Clock::time_point t) {
-      return std::to_string(std::chrono::duration<double>(Clock::now() - t).count()).substr(0, 5);
-    };
     std::string steps;
     // Whose fault a failure is: the template's (its files, its state) or
     // this workspace's (a share that cannot be added or mounted). Only the
@@ -215,14 +214,14 @@ Result<BootReport> Workspaces::BootFresh(const std::string& name, const std::str
       // cold boot below starts on a fresh disk.
       s = WaitForAgent(name, std::chrono::seconds(30), console, ec ? 0 : console_from, false);
       template_fault = !s.ok();
-      steps += ", agent " + since(t);
+      steps += ", agent " + Since(t);
       t = Clock::now();
       if (s.ok()) s = IntroduceGuest(name);
-      steps += ", identity " + since(t);
+      steps += ", identity " + Since(t);
       if (s.ok()) {
         report.restored = true;
         report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        Log("restored " + name + " from its template in " + since(started) + " s (" + steps + ")");
+        Log("restored " + name + " from its template in " + Since(started) + " s (" + steps + ")");
         return report;
       }
     }
