@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/common/atomic_file.h"
 #include "host/common/log.h"
 #include "host/common/time_format.h"
 #include "host/controller/workspaces_internal.h"
@@ -89,12 +90,20 @@ std::string VmName(const std::string& files_hash) {
   return "_template-" + files_hash.substr(0, 12);
 }
 
-// The image a template directory was made for (its template.json).
-std::string ImageOf(const fs::path& dir) {
-  std::ifstream f(dir / "template.json");
-  std::stringstream text;
-  text << f.rdbuf();
-  return JsonField(text.str(), "image");
+// What a template directory says it was made for ("" when it says nothing).
+std::string TemplateJson(const fs::path& dir) {
+  return ReadFileOrEmpty((dir / "template.json").string());
+}
+
+// The image a template directory was made for.
+std::string ImageOf(const fs::path& dir) { return JsonField(TemplateJson(dir), "image"); }
+
+// A template directory of `key`'s image and shape, whatever files it was
+// made from (the one to replace, or to call stale).
+bool SameShape(const fs::path& dir, const TemplateKey& key) {
+  const std::string n = dir.filename().string();
+  return n.rfind(key.image + "-" + key.SizeHash() + "-", 0) == 0 && dir.extension() != ".new" &&
+         ImageOf(dir) == key.image;
 }
 
 }  // namespace
@@ -157,11 +166,8 @@ Result<TemplateFiles> Templates::Find(const TemplateKey& key) {
   std::error_code ec;
   if (!fs::exists(dir + "/template.json", ec)) {
     // Another build of the same shape: made for other image files or agent.
-    const std::string prefix = key.image + "-" + key.SizeHash() + "-";
     for (const auto& e : fs::directory_iterator(Dir(), ec)) {
-      const std::string n = e.path().filename().string();
-      if (n.rfind(prefix, 0) == 0 && e.path().extension() != ".new" &&
-          ImageOf(e.path()) == key.image) {
+      if (SameShape(e.path(), key)) {
         return Status(Code::kNotFound,
                       "the template for " + key.Describe() +
                           " is stale (its image, the agent or QEMU changed since)");
@@ -334,12 +340,10 @@ Status Templates::Build(const TemplateKey& key, virt::VmSpec vm) {
   if (!s.ok()) return fail("template.json", s);
   // Older builds of the same shape go: they are stale now. Past the bound,
   // the least recently used go too.
-  const std::string prefix = key.image + "-" + key.SizeHash() + "-";
   std::vector<std::pair<fs::file_time_type, fs::path>> kept;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
-    const std::string n = e.path().filename().string();
     if (e.path() == fs::path(dir) || e.path().extension() == ".new") continue;
-    if (n.rfind(prefix, 0) == 0 && ImageOf(e.path()) == key.image) {
+    if (SameShape(e.path(), key)) {
       fs::remove_all(e.path(), ec);
     } else {
       kept.emplace_back(fs::last_write_time(e.path() / "template.json", ec), e.path());
@@ -370,11 +374,8 @@ std::vector<TemplateInfo> Templates::List() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
     const std::string dir = e.path().string();
-    std::ifstream f(dir + "/template.json");
-    if (!f) continue;
-    std::stringstream text;
-    text << f.rdbuf();
-    const std::string t = text.str();
+    const std::string t = TemplateJson(e.path());
+    if (t.empty()) continue;
     TemplateInfo info;
     info.image = JsonField(t, "image");
     info.cpus = static_cast<uint32_t>(std::atoi(JsonField(t, "cpus").c_str()));
@@ -416,10 +417,7 @@ void Templates::Forget(const std::string& image) {
 void Templates::DropOrphans() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(Dir(), ec)) {
-    std::ifstream f(e.path() / "template.json");
-    std::stringstream text;
-    text << f.rdbuf();
-    const std::string base = JsonField(text.str(), "base");
+    const std::string base = JsonField(TemplateJson(e.path()), "base");
     if (!base.empty() && !fs::exists(base, ec)) fs::remove_all(e.path(), ec);
   }
 }
